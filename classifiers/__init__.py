@@ -1,0 +1,1 @@
+"""Attribute classifiers for linear separability (installed as stylegan_eval.classifiers)."""

@@ -1,0 +1,166 @@
+"""The ``stylegan-eval`` command line.
+
+Conventions shared by every subcommand (see :func:`common_options`):
+``--device`` (auto: cuda if available), ``--batch-size`` (auto), ``--seed``, ``--out DIR``
+(writes ``<command>.json/.csv/.md``), ``--json`` (one JSON object on stdout and nothing else),
+``--quiet``; progress bars go to stderr. Exit codes: 0 success, 2 bad input (one line on
+stderr naming the file or option), 1 internal error.
+
+Subcommands live in :mod:`stylegan_eval.commands`, one module each, listed in
+:data:`COMMAND_MODULES`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .errors import UserError
+
+COMMAND_MODULES = [
+    "info",
+]
+
+
+@dataclass
+class RunOptions:
+    """The options every subcommand shares, resolved."""
+
+    device: Any
+    batch_size: int | None
+    seed: int
+    out: Path | None
+    json: bool
+    quiet: bool
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.quiet
+
+
+def common_options(f: Callable) -> Callable:
+    """Add the shared options; the wrapped command receives ``run: RunOptions``."""
+
+    @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+    @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per batch [default: auto].")
+    @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write <command>.json/.csv/.md here.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
+    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @functools.wraps(f)
+    def wrapper(*args, device, batch_size, seed, out, as_json, quiet, **kwargs):
+        from .runtime import resolve_device
+
+        run = RunOptions(resolve_device(device), batch_size, seed, out, as_json, quiet)
+        return f(*args, run=run, **kwargs)
+
+    return wrapper
+
+
+def checkpoint_options(f: Callable) -> Callable:
+    """CKPT argument plus --format, --resolution, --generator, --class."""
+    from .formats import FORMAT_NAMES
+
+    @click.argument("ckpt", required=False, type=click.Path(path_type=Path))
+    @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect].")
+    @click.option("--resolution", type=click.IntRange(min=4), default=None, help="Output resolution (StyleGAN1 .model files store all 9 blocks).")
+    @click.option("--generator", "generator_spec", default=None, metavar="MODULE:ATTR", help="Your own generator: package.module:attr.")
+    @click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators.")
+    @functools.wraps(f)
+    def wrapper(*args, ckpt, fmt, resolution, generator_spec, class_idx, **kwargs):
+        spec = CheckpointSpec(ckpt, fmt, resolution, generator_spec, class_idx)
+        return f(*args, ckpt=spec, **kwargs)
+
+    return wrapper
+
+
+@dataclass
+class CheckpointSpec:
+    path: Path | None
+    format: str | None
+    resolution: int | None
+    generator_spec: str | None
+    class_idx: int | None
+
+    def load(self, device):
+        """Load the generator and describe the checkpoint for the report."""
+        from .formats import load_generator, sha256_file
+
+        if self.path is None and self.generator_spec is None:
+            raise UserError("no checkpoint given: pass CKPT (or --generator MODULE:ATTR)")
+        options = {} if self.resolution is None else {"resolution": self.resolution}
+        gen = load_generator(self.path, self.format, self.generator_spec, device=device, **options)
+        meta = {"checkpoint": str(self.path) if self.path else None, "generator_spec": self.generator_spec, **gen.info()}
+        if self.path is not None and Path(self.path).is_file():
+            meta["sha256"] = sha256_file(self.path)
+        return gen, meta
+
+
+def emit(report, run: RunOptions) -> None:
+    """Write the report to --out, then print it (JSON with --json, else Markdown)."""
+    if run.out is not None:
+        report.extra_files = sorted(set(report.extra_files))
+        report.write(run.out)
+    if report.banner():
+        click.echo(report.banner(), err=True)
+    if run.json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        from .report import _md_table
+
+        click.echo(_md_table(report.table))
+        if run.out is not None:
+            click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx):
+        return sorted(super().list_commands(ctx))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="stylegan-eval")
+def cli() -> None:
+    """Evaluate StyleGAN generators: PPL, linear separability, FID/KID."""
+
+
+for _name in COMMAND_MODULES:
+    _mod = importlib.import_module(f"stylegan_eval.commands.{_name}")
+    cli.add_command(_mod.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the process exit code."""
+    try:
+        cli.main(args=argv, prog_name="stylegan-eval", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: bad option values, missing arguments
+        click.echo(f"stylegan-eval: error: {exc.format_message()}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("stylegan-eval: interrupted", err=True)
+        return 130
+    except UserError as exc:
+        click.echo(f"stylegan-eval: error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("stylegan-eval: interrupted", err=True)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""stylegan-eval info CKPT: what a checkpoint is."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from ..cli import RunOptions, checkpoint_options, common_options, emit
+from ..report import Report, environment
+
+
+@click.command()
+@checkpoint_options
+@common_options
+def command(ckpt, run: RunOptions) -> None:
+    """Family, resolution, z/w dims, num_ws, conditional, parameter count, sha256."""
+    gen, meta = ckpt.load(run.device)
+    table = pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]})
+    emit(Report("info", table, settings={}, meta={**meta, "environment": environment(run.device)}), run)

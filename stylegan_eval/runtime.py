@@ -1,0 +1,56 @@
+"""Run-time helpers shared by the metrics and the CLI: device choice, progress bars, timing."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import UserError
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """'auto' (or None) -> cuda when available, else cpu. Validates explicit choices."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"--device: expected auto, cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine")
+    return dev
+
+
+def default_batch_size(device: torch.device, resolution: int, gpu: int = 32, cpu: int = 8) -> int:
+    """A batch size that fits typical memory: smaller for large images."""
+    base = gpu if device.type == "cuda" else cpu
+    scale = max(1, (resolution // 256) ** 2)
+    return max(1, base // scale)
+
+
+def progress(total: int, desc: str, enabled: bool = True, initial: int = 0) -> tqdm:
+    """A tqdm bar on stderr counting samples."""
+    return tqdm(total=total, initial=initial, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+class Timer:
+    """Wall-clock seconds of named phases, reported beside the numbers."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start

@@ -1,0 +1,136 @@
+"""Published weights of the detector networks and classifiers: where they come from, where they are cached.
+
+A file is looked for, in order, at
+1. an explicit path (a CLI option such as ``--lpips-weights``),
+2. the spec's environment variable (e.g. ``STYLEGAN_EVAL_VGG16``),
+3. ``$STYLEGAN_EVAL_WEIGHTS/<filename>`` (a folder holding local copies),
+4. the cache: ``$TORCH_HOME/hub/checkpoints/<filename>`` (torch.hub's convention, so files that
+   torchvision or lpips already downloaded are reused),
+and is otherwise downloaded from its URL into the cache and checked against its sha256.
+Offline and not found, :class:`~stylegan_eval.errors.WeightsUnavailable` (exit code 2) names
+the file, its URL and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import WeightsUnavailable
+
+ENV_DIR = "STYLEGAN_EVAL_WEIGHTS"
+ENV_OFFLINE = "STYLEGAN_EVAL_OFFLINE"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A published weight file.
+
+    Attributes:
+        name: short name used in messages and reports.
+        filename: file name in the cache.
+        url: download address.
+        sha256: full hex digest, or None when only a prefix is known (``sha256_prefix``).
+        sha256_prefix: torch.hub-style hash prefix embedded in the file name, checked when
+            ``sha256`` is unknown.
+        env_var: environment variable that may hold a path to a local copy.
+    """
+
+    name: str
+    filename: str
+    url: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    env_var: str | None = None
+
+
+def cache_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(spec: WeightSpec, path: Path) -> None:
+    """Raise WeightsUnavailable if ``path`` does not match the spec's checksum."""
+    if spec.sha256 is None and spec.sha256_prefix is None:
+        return
+    digest = _digest(path)
+    if spec.sha256 is not None and digest != spec.sha256:
+        raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")
+    if spec.sha256 is None and spec.sha256_prefix and not digest.startswith(spec.sha256_prefix):
+        raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not start with {spec.sha256_prefix} ({spec.name})")
+
+
+def _where_to_put(spec: WeightSpec) -> str:
+    places = [str(cache_dir() / spec.filename)]
+    if spec.env_var:
+        places.append(f"a path in ${spec.env_var}")
+    places.append(f"${ENV_DIR}/{spec.filename}")
+    return " or ".join(places)
+
+
+def candidates(spec: WeightSpec, path: str | os.PathLike | None = None) -> list[Path]:
+    out = []
+    if path is not None:
+        out.append(Path(path))
+    if spec.env_var and os.environ.get(spec.env_var):
+        out.append(Path(os.environ[spec.env_var]))
+    if os.environ.get(ENV_DIR):
+        out.append(Path(os.environ[ENV_DIR]) / spec.filename)
+    out.append(cache_dir() / spec.filename)
+    return out
+
+
+def find(spec: WeightSpec, path: str | os.PathLike | None = None) -> Path | None:
+    """The local file for ``spec`` if one exists (an explicit path must exist), else None."""
+    if path is not None and not Path(path).is_file():
+        raise WeightsUnavailable(f"{path}: no such file (expected {spec.name} weights, {spec.filename})")
+    for p in candidates(spec, path):
+        if p.is_file():
+            return p
+    return None
+
+
+def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """Return a verified local path for ``spec``, downloading it into the cache if needed."""
+    found = find(spec, path)
+    if found is not None:
+        verify(spec, found)
+        return found
+    if not download or os.environ.get(ENV_OFFLINE):
+        raise WeightsUnavailable(
+            f"{spec.name} weights not found: {spec.filename} is not cached and downloads are off; "
+            f"download {spec.url} and put it at {_where_to_put(spec)}"
+        )
+    dest = cache_dir() / spec.filename
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=spec.filename + ".", suffix=".part")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(spec.url, timeout=30) as response, open(tmp, "wb") as out:
+            while block := response.read(1 << 20):
+                out.write(block)
+        verify(spec, Path(tmp))
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise WeightsUnavailable(
+            f"{spec.name} weights not available offline: could not download {spec.url} ({exc}); "
+            f"put {spec.filename} at {_where_to_put(spec)}"
+        ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
