@@ -9,7 +9,7 @@ from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..report import Report, environment
 
 
-@click.command()
+@click.command("info")
 @checkpoint_options
 @common_options
 def command(ckpt, run: RunOptions) -> None:
