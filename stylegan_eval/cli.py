@@ -40,10 +40,22 @@ class RunOptions:
     out: Path | None
     json: bool
     quiet: bool
+    resume: bool = False
+    allow_random_weights: bool = False
 
     @property
     def show_progress(self) -> bool:
         return not self.quiet
+
+    def resume_state(self, name: str, fingerprint: dict):
+        """Partial-result storage in --out (None without --out): saved at intervals, read with --resume."""
+        from .engine import ResumeState
+
+        if self.out is None:
+            if self.resume:
+                raise UserError("--resume needs --out DIR (partial results are kept there)")
+            return None
+        return ResumeState(self.out, name, fingerprint, resume=self.resume)
 
 
 def common_options(f: Callable) -> Callable:
@@ -55,11 +67,18 @@ def common_options(f: Callable) -> Callable:
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write <command>.json/.csv/.md here.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
     @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.")
+    @click.option(
+        "--allow-random-weights",
+        is_flag=True,
+        help="Run detector networks at random initialisation when their published weights are not "
+        "available (the report is labelled so).",
+    )
     @functools.wraps(f)
-    def wrapper(*args, device, batch_size, seed, out, as_json, quiet, **kwargs):
+    def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, **kwargs):
         from .runtime import resolve_device
 
-        run = RunOptions(resolve_device(device), batch_size, seed, out, as_json, quiet)
+        run = RunOptions(resolve_device(device), batch_size, seed, out, as_json, quiet, resume, allow_random_weights)
         return f(*args, run=run, **kwargs)
 
     return wrapper
