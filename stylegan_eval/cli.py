@@ -27,6 +27,8 @@ from .errors import UserError
 
 COMMAND_MODULES = [
     "info",
+    "generate",
+    "mix",
 ]
 
 
@@ -58,13 +60,23 @@ class RunOptions:
         return ResumeState(self.out, name, fingerprint, resume=self.resume)
 
 
-def common_options(f: Callable) -> Callable:
-    """Add the shared options; the wrapped command receives ``run: RunOptions``."""
+def common_options(f: Callable | None = None, *, out_file: str | None = None) -> Callable:
+    """Add the shared options; the wrapped command receives ``run: RunOptions``.
+
+    With ``out_file`` (a default file name such as "grid.png") ``--out`` names an output file
+    instead of a report folder.
+    """
+    if f is None:
+        return functools.partial(common_options, out_file=out_file)
+    if out_file is None:
+        out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write <command>.json/.csv/.md here.")
+    else:
+        out_option = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path(out_file), show_default=True, help="Output image file.")
 
     @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
     @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per batch [default: auto].")
     @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine.")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write <command>.json/.csv/.md here.")
+    @out_option
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
     @click.option("--quiet", is_flag=True, help="No progress bars.")
     @click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.")
@@ -82,6 +94,26 @@ def common_options(f: Callable) -> Callable:
         return f(*args, run=run, **kwargs)
 
     return wrapper
+
+
+class IntList(click.ParamType):
+    """Integers as a comma list of values and inclusive ranges: "0-3,7" -> [0, 1, 2, 3, 7]."""
+
+    name = "LIST"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        out: list[int] = []
+        try:
+            for part in str(value).split(","):
+                lo, sep, hi = part.strip().partition("-")
+                out.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+        except ValueError:
+            self.fail(f"expected integers and ranges like 0-3,7, got {value!r}", param, ctx)
+        if not out or min(out) < 0:
+            self.fail(f"expected a non-empty list of non-negative integers, got {value!r}", param, ctx)
+        return out
 
 
 def checkpoint_options(f: Callable) -> Callable:

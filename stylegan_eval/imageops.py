@@ -40,3 +40,30 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 def to_rgb(images: torch.Tensor) -> torch.Tensor:
     """Repeat single-channel NCHW images to three channels; other images pass through."""
     return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
+
+
+def image_grid(images: torch.Tensor, ncols: int) -> torch.Tensor:
+    """Tile NCHW images in [-1, 1] into one uint8 HWC image, row-major, ``ncols`` per row.
+
+    Missing cells at the end of the last row stay black.
+    """
+    n, c, h, w = images.shape
+    nrows = -(-n // ncols)
+    canvas = torch.full((nrows * ncols, c, h, w), -1.0, dtype=images.dtype, device=images.device)
+    canvas[:n] = images
+    grid = canvas.reshape(nrows, ncols, c, h, w).permute(0, 3, 1, 4, 2).reshape(nrows * h, ncols * w, c)
+    grid = to_uint8(grid)
+    return grid.repeat(1, 1, 3) if c == 1 else grid
+
+
+def save_png(image_hwc: torch.Tensor, path) -> None:
+    """Write a uint8 HWC tensor as PNG, atomically."""
+    import io
+
+    from PIL import Image
+
+    from .report import atomic_write
+
+    buf = io.BytesIO()
+    Image.fromarray(image_hwc.cpu().numpy()).save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())

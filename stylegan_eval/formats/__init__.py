@@ -108,6 +108,8 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
                 "expected a .pt/.model/.pkl StyleGAN checkpoint"
             )
         return RawCheckpoint(p, "torch", safe_torch_load(p))
+    if head == b"PK":
+        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint (truncated or damaged zip file)")
     if head[:1] != b"\x80":
         raise CheckpointError(f"{p}: not a checkpoint (neither a torch zip file nor a pickle stream)")
     # A legacy (pre-zip) torch.save file starts with a pickled magic number; a network pickle
