@@ -31,7 +31,7 @@ NoiseMode = Literal["random", "const", "none"]
 NOISE_MODES = ("random", "const", "none")
 
 #: Number of z samples used to estimate w_avg when the checkpoint stores none.
-W_AVG_SAMPLES = 100_000
+W_AVG_SAMPLES = 20_000
 W_AVG_SEED = 0
 
 
