@@ -14,6 +14,7 @@ from .errors import UserError
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """'auto' (or None) -> cuda when available, else cpu. Validates explicit choices."""
+    reference_precision()
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -23,6 +24,15 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {device}: CUDA is not available on this machine")
     return dev
+
+
+def reference_precision() -> None:
+    """Turn TF32 off for matmuls and convolutions, as NVIDIA's calc_metrics.py does.
+
+    TF32 keeps 10 mantissa bits; the reference numbers were computed in full float32.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
 
 def default_batch_size(device: torch.device, resolution: int, gpu: int = 32, cpu: int = 8) -> int:
