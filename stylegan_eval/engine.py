@@ -154,7 +154,7 @@ def collect(
     done_idx, done_out = done_idx[keep], {k: v[keep] for k, v in done_out.items()}
     todo[done_idx] = False
     remaining = torch.nonzero(todo)[:, 0]
-    batches = list(remaining.split(batch_size))[dist.rank :: dist.world_size]
+    batches = list(remaining.split(batch_size))[dist.rank :: dist.world_size] if remaining.numel() else []
 
     my_idx: list[torch.Tensor] = []
     my_out: dict[str, list[torch.Tensor]] = {}

@@ -218,3 +218,14 @@ def test_module_entry_point_runs():
 
     res = subprocess.run([sys.executable, "-m", "stylegan_eval", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "generate" in res.stdout
+
+
+def test_collect_with_everything_resumed_calls_nothing(tmp_path):
+    state = engine.ResumeState(tmp_path, "t", {"seed": 1}, save_every=0)
+    ref = engine.collect(_outputs, 12, 5, state=state, show_progress=False)
+
+    def forbidden(idx):
+        raise AssertionError(f"called with {idx}")
+
+    out = engine.collect(forbidden, 12, 5, state=state, show_progress=False)
+    assert all(torch.equal(ref[k], out[k]) for k in ref)

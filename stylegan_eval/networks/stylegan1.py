@@ -1,0 +1,450 @@
+"""StyleGAN1 as implemented by rosinality/style-based-gan-pytorch, and its :class:`Generator` adapter.
+
+The modules below reproduce the state-dict keys of rosinality's ``StyledGenerator`` exactly
+(139 keys at the published channel table), so a ``g_running`` / ``generator`` state dict loads
+with ``strict=True``. The arithmetic follows the original forward pass:
+
+- equalized learning rate: weights are stored as ``weight_orig`` and multiplied at run time by
+  ``sqrt(2 / fan_in)`` with ``fan_in = size(1) * prod(size[2:])`` (this includes the noise
+  strength ``[1, C, 1, 1]``, whose fan_in is C),
+- mapping ``style``: PixelNorm, then ``n_mlp`` x (EqualLinear, LeakyReLU 0.2),
+- 9 progressive blocks (4 ... 1024 px), each conv1 -> noise1 -> lrelu -> AdaIN1 -> conv2 ->
+  noise2 -> lrelu -> AdaIN2, one style and ONE noise map per block (used by both noise inputs),
+- blocks 1-4 upsample by nearest x2 + 3x3 conv + blur, blocks 5-8 by a "fused" transposed conv
+  (3x3 weight padded to 5x5, the four shifted copies averaged) + blur,
+- ``to_rgb[i]``: 1x1 conv, no activation; output nominally in [-1, 1].
+
+Shapes: z, w [N, code_dim]; per-block styles [N, code_dim] each; noise of block i
+[N, 1, 4*2^i, 4*2^i]; images [N, img_channels, 4*2^step, 4*2^step].
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..generator import Generator
+
+#: Output channels of blocks 0..8 (4, 8, ..., 1024 px) in rosinality's Generator.
+PUBLISHED_CHANNELS = (512, 512, 512, 512, 256, 128, 64, 32, 16)
+#: Blocks with index >= this use the fused (transposed-conv) upsampling in StyledGenerator.
+FUSED_FROM = 5
+LRELU_SLOPE = 0.2
+
+
+def default_fused(num_blocks: int) -> tuple[bool, ...]:
+    """Per-block fused-upsampling flags of the published generator (blocks 5.. fused)."""
+    return tuple(i >= FUSED_FROM for i in range(num_blocks))
+
+
+def block_resolution(i: int) -> int:
+    """Side length in pixels of the output of block ``i`` (4 * 2^i)."""
+    return 4 * 2**i
+
+
+def _eq_scale(weight: torch.Tensor) -> float:
+    fan_in = weight.shape[1] * math.prod(weight.shape[2:])
+    return math.sqrt(2.0 / fan_in)
+
+
+class _EqualLinearCore(nn.Module):
+    """nn.Linear look-alike with an equalized-lr weight: params ``weight_orig`` [out, in], ``bias`` [out]."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight_orig = nn.Parameter(torch.randn(out_dim, in_dim))
+        self.bias = nn.Parameter(torch.zeros(out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight_orig * _eq_scale(self.weight_orig), self.bias)
+
+
+class EqualLinear(nn.Module):
+    """Keys ``linear.weight_orig`` / ``linear.bias``; [N, in] -> [N, out]."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.linear = _EqualLinearCore(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+class _EqualConvCore(nn.Module):
+    """nn.Conv2d look-alike with an equalized-lr weight ``weight_orig`` [out, in, k, k] and ``bias``."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, padding: int = 0):
+        super().__init__()
+        self.weight_orig = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight_orig * _eq_scale(self.weight_orig), self.bias, padding=self.padding)
+
+
+class EqualConv2d(nn.Module):
+    """Keys ``conv.weight_orig`` / ``conv.bias``; [N, in, H, W] -> [N, out, H', W']."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, padding: int = 0):
+        super().__init__()
+        self.conv = _EqualConvCore(in_ch, out_ch, kernel, padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class PixelNorm(nn.Module):
+    """x / sqrt(mean(x^2 over dim 1) + 1e-8); [N, D] -> [N, D]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / torch.sqrt(torch.mean(x**2, dim=1, keepdim=True) + 1e-8)
+
+
+class Blur(nn.Module):
+    """Depthwise 3x3 binomial blur ([1,2,1] x [1,2,1] / 16), padding 1; [N, C, H, W] -> same.
+
+    Buffers ``weight`` and ``weight_flip`` [C, 1, 3, 3] are part of the state dict (the flipped
+    copy is only used by the original's custom backward and is identical for this kernel).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :]) / 16.0
+        k = k.view(1, 1, 3, 3).repeat(channels, 1, 1, 1)
+        self.register_buffer("weight", k)
+        self.register_buffer("weight_flip", torch.flip(k, [2, 3]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, padding=1, groups=x.shape[1])
+
+
+class FusedUpsample(nn.Module):
+    """2x upsampling transposed conv. Params ``weight`` [in, out, 3, 3] (transposed-conv layout), ``bias`` [out].
+
+    The 3x3 weight (times sqrt(2 / (in*9))) is zero-padded to 5x5 and the four copies shifted by
+    one pixel are averaged into a 4x4 kernel, applied as a transposed conv with stride 2,
+    padding 1: [N, in, H, W] -> [N, out, 2H, 2W].
+
+    The transposed conv is evaluated in its polyphase form: output pixel (2m+a, 2n+b) only sees
+    the kernel taps of parity (a, b), so each of the four output phases is an ordinary conv2d
+    with a 2x2 sub-kernel (the flipped kernel's taps [a::2, b::2]) on the input padded by
+    (1-b, b, 1-a, a). Same result up to float rounding and the same FLOPs; unlike
+    ``F.conv_transpose2d`` on multi-threaded CPU, a sample's output does not depend on the batch
+    it is computed in (the project's metrics rely on that).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, padding: int = 1):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(in_ch, out_ch, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.multiplier = math.sqrt(2.0 / (in_ch * kernel * kernel))
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.pad(self.weight * self.multiplier, [1, 1, 1, 1])
+        w = (w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]) / 4
+        if self.padding != 1 or w.shape[-1] != 4:  # not used by rosinality's generator
+            return F.conv_transpose2d(x, w, self.bias, stride=2, padding=self.padding)
+        k = w.transpose(0, 1).flip(2, 3)  # conv2d layout [out, in, 4, 4], flipped
+        n, _, h, wd = x.shape
+        phases = [
+            F.conv2d(F.pad(x, (1 - b, b, 1 - a, a)), k[:, :, a::2, b::2], self.bias)
+            for a in (0, 1)
+            for b in (0, 1)
+        ]  # each [N, out, H, W]
+        # channel order (out, a, b) for pixel_shuffle: out[..., 2m+a, 2n+b] = phase(a, b)[..., m, n]
+        return F.pixel_shuffle(torch.stack(phases, dim=2).reshape(n, -1, h, wd), 2)
+
+
+class ConstantInput(nn.Module):
+    """Learned input ``input`` [1, C, 4, 4], repeated to the batch size of its argument."""
+
+    def __init__(self, channels: int, size: int = 4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, like: torch.Tensor) -> torch.Tensor:
+        return self.input.repeat(like.shape[0], 1, 1, 1)
+
+
+class NoiseInjection(nn.Module):
+    """x + weight_orig * sqrt(2 / C) * noise; ``weight_orig`` [1, C, 1, 1] (init 0), noise [N, 1, H, W]."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.weight_orig = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return x + self.weight_orig * _eq_scale(self.weight_orig) * noise
+
+
+class AdaptiveInstanceNorm(nn.Module):
+    """gamma * instance_norm(x, eps 1e-5) + beta with (gamma, beta) = style(w).chunk(2).
+
+    ``style`` is EqualLinear(style_dim, 2C), bias initialised to [1]*C + [0]*C.
+    x [N, C, H, W], w [N, style_dim] -> [N, C, H, W].
+    """
+
+    def __init__(self, channels: int, style_dim: int):
+        super().__init__()
+        self.style = EqualLinear(style_dim, 2 * channels)
+        with torch.no_grad():
+            self.style.linear.bias[:channels] = 1.0
+            self.style.linear.bias[channels:] = 0.0
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        return gamma * F.instance_norm(x, eps=1e-5) + beta
+
+
+class StyledConvBlock(nn.Module):
+    """One progressive block: conv1 -> noise1 -> lrelu -> adain1 -> conv2 -> noise2 -> lrelu -> adain2.
+
+    conv1 is a ConstantInput (``initial``), Sequential(Upsample nearest, EqualConv2d 3x3, Blur)
+    or Sequential(FusedUpsample, Blur) (``fused``). The same noise map feeds noise1 and noise2.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, style_dim: int, initial: bool = False, fused: bool = False):
+        super().__init__()
+        if initial:
+            if in_ch != out_ch:
+                raise ValueError(f"the initial block needs in_ch == out_ch, got {in_ch} and {out_ch}")
+            self.conv1 = ConstantInput(in_ch)
+        elif fused:
+            self.conv1 = nn.Sequential(FusedUpsample(in_ch, out_ch, 3, padding=1), Blur(out_ch))
+        else:
+            self.conv1 = nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"), EqualConv2d(in_ch, out_ch, 3, padding=1), Blur(out_ch)
+            )
+        # Registration order fixes the state-dict key order of the original.
+        self.noise1 = NoiseInjection(out_ch)
+        self.adain1 = AdaptiveInstanceNorm(out_ch, style_dim)
+        self.conv2 = EqualConv2d(out_ch, out_ch, 3, padding=1)
+        self.noise2 = NoiseInjection(out_ch)
+        self.adain2 = AdaptiveInstanceNorm(out_ch, style_dim)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(x)
+        out = self.noise1(out, noise)
+        out = F.leaky_relu(out, LRELU_SLOPE)
+        out = self.adain1(out, w)
+        out = self.conv2(out)
+        out = self.noise2(out, noise)
+        out = F.leaky_relu(out, LRELU_SLOPE)
+        return self.adain2(out, w)
+
+
+class SynthesisSG1(nn.Module):
+    """rosinality's ``Generator``: ``progression`` (styled blocks) and ``to_rgb`` (1x1 convs).
+
+    Args:
+        channels: output channels of each block (block i renders 4*2^i px); block 0's constant
+            input has ``channels[0]`` channels.
+        style_dim: w dimensionality.
+        fused: per-block flag, True for fused transposed-conv upsampling (default blocks 5..).
+        img_channels: output image channels.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = PUBLISHED_CHANNELS,
+        style_dim: int = 512,
+        fused: Sequence[bool] | None = None,
+        img_channels: int = 3,
+    ):
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if not channels:
+            raise ValueError("at least one block is needed")
+        fused = default_fused(len(channels)) if fused is None else tuple(bool(f) for f in fused)
+        if len(fused) != len(channels):
+            raise ValueError(f"fused has {len(fused)} flags for {len(channels)} blocks")
+        self.channels = channels
+        self.fused = fused
+        self.style_dim = style_dim
+        self.img_channels = img_channels
+        blocks = []
+        for i, out_ch in enumerate(channels):
+            in_ch = channels[max(i - 1, 0)]
+            blocks.append(StyledConvBlock(in_ch, out_ch, style_dim, initial=i == 0, fused=fused[i]))
+        self.progression = nn.ModuleList(blocks)
+        self.to_rgb = nn.ModuleList(EqualConv2d(c, img_channels, 1) for c in channels)
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.progression)
+
+    def forward(
+        self,
+        styles: Sequence[torch.Tensor],
+        noise: Sequence[torch.Tensor],
+        step: int = 0,
+        alpha: float = -1,
+    ) -> torch.Tensor:
+        """Run blocks 0..step with ``styles[i]`` [N, style_dim] and ``noise[i]`` [N, 1, R_i, R_i].
+
+        With ``0 <= alpha < 1`` (and step > 0) the output is the fade-in blend
+        ``(1 - alpha) * upsample_nearest(to_rgb[step-1](features of step-1)) + alpha * to_rgb[step](...)``;
+        otherwise (alpha -1 or 1) just ``to_rgb[step]``. Returns [N, img_channels, 4*2^step, 4*2^step].
+        """
+        if not 0 <= step < self.num_blocks:
+            raise ValueError(f"step must be in [0, {self.num_blocks}), got {step}")
+        if len(styles) < step + 1 or len(noise) < step + 1:
+            raise ValueError(f"step {step} needs {step + 1} styles and noise maps, got {len(styles)} and {len(noise)}")
+        out = noise[0]
+        prev = out
+        for i in range(step + 1):
+            prev = out
+            out = self.progression[i](out, styles[i], noise[i])
+        rgb = self.to_rgb[step](out)
+        if step > 0 and 0 <= alpha < 1:
+            skip = F.interpolate(self.to_rgb[step - 1](prev), scale_factor=2, mode="nearest")
+            rgb = (1 - alpha) * skip + alpha * rgb
+        return rgb
+
+
+class StyledGenerator(nn.Module):
+    """rosinality's ``StyledGenerator``: submodules ``generator`` (:class:`SynthesisSG1`) and ``style`` (mapping).
+
+    Args:
+        code_dim: z and w dimensionality (512 published).
+        n_mlp: mapping layers (8 published).
+        channels: per-block output channels (default :data:`PUBLISHED_CHANNELS`); narrower
+            tables keep the same key names (used by tests).
+        fused: per-block fused-upsampling flags (default blocks 5.. fused).
+        img_channels: output image channels.
+    """
+
+    def __init__(
+        self,
+        code_dim: int = 512,
+        n_mlp: int = 8,
+        channels: Sequence[int] = PUBLISHED_CHANNELS,
+        fused: Sequence[bool] | None = None,
+        img_channels: int = 3,
+    ):
+        super().__init__()
+        self.code_dim = code_dim
+        self.n_mlp = n_mlp
+        self.generator = SynthesisSG1(channels, code_dim, fused, img_channels)
+        layers: list[nn.Module] = [PixelNorm()]
+        for _ in range(n_mlp):
+            layers += [EqualLinear(code_dim, code_dim), nn.LeakyReLU(LRELU_SLOPE)]
+        self.style = nn.Sequential(*layers)
+
+    def forward(
+        self,
+        input: torch.Tensor | Sequence[torch.Tensor],
+        noise: Sequence[torch.Tensor] | None = None,
+        step: int = 0,
+        alpha: float = -1,
+        mean_style: torch.Tensor | None = None,
+        style_weight: float = 0,
+        mixing_range: tuple[int, int] = (-1, -1),
+    ) -> torch.Tensor:
+        """The original call signature: z (or a list of z for style mixing) -> images.
+
+        Styles: one z -> every block uses it; with ``mixing_range=(a, b)`` blocks a..b use the
+        second z; with several z and no range, random crossover points (Python ``random``).
+        Truncation: ``mean_style + style_weight * (w - mean_style)`` when ``mean_style`` is given.
+        Noise defaults to ``randn`` maps of each block's size.
+        """
+        zs = list(input) if isinstance(input, (list, tuple)) else [input]
+        styles = [self.style(z) for z in zs]
+        batch = zs[0].shape[0]
+        if noise is None:
+            noise = [
+                torch.randn(batch, 1, block_resolution(i), block_resolution(i), device=zs[0].device)
+                for i in range(step + 1)
+            ]
+        if mean_style is not None:
+            styles = [mean_style + style_weight * (s - mean_style) for s in styles]
+        if len(styles) == 1:
+            per_block = [styles[0]] * (step + 1)
+        elif mixing_range != (-1, -1):
+            per_block = [styles[1] if mixing_range[0] <= i <= mixing_range[1] else styles[0] for i in range(step + 1)]
+        else:
+            cuts = sorted(random.sample(range(step), len(styles) - 1)) if step else []
+            per_block, k = [], 0
+            for i in range(step + 1):
+                while k < len(cuts) and i > cuts[k]:
+                    k += 1
+                per_block.append(styles[k])
+        return self.generator(per_block, noise, step, alpha)
+
+    def mean_style(self, input: torch.Tensor) -> torch.Tensor:
+        """Mean of style(z) over the batch, [1, code_dim]."""
+        return self.style(input).mean(0, keepdim=True)
+
+
+class StyleGAN1Generator(Generator):
+    """:class:`Generator` adapter around a rosinality :class:`StyledGenerator` at a fixed resolution.
+
+    ``num_ws = step + 1``: one w per progressive block (both AdaINs of a block share it, as in
+    rosinality, whose style mixing also switches styles per block). ``noise_shapes`` has one
+    map per block (4, 8, ..., resolution); the map feeds both noise inputs of the block.
+    Synthesis runs blocks 0..step with alpha = 1 (no fade-in blend). The checkpoints store no
+    w average, so truncation uses the base class's deterministic estimate.
+    """
+
+    def __init__(self, net: StyledGenerator, resolution: int, family: str = "stylegan1-rosinality",
+                 extra: dict[str, Any] | None = None):
+        super().__init__()
+        step = int(round(math.log2(resolution))) - 2
+        if resolution != block_resolution(step) or not 0 <= step < net.generator.num_blocks:
+            raise ValueError(
+                f"resolution must be a power of two in [4, {block_resolution(net.generator.num_blocks - 1)}], got {resolution}"
+            )
+        self.net = net
+        self.family = family
+        self.step = step
+        self.z_dim = net.code_dim
+        self.w_dim = net.code_dim
+        self.num_ws = step + 1
+        self.resolution = resolution
+        self.img_channels = net.generator.img_channels
+        self._extra = dict(extra or {})
+
+    # F.linear on a single row may take a different BLAS path (gemv) than on a batch, with
+    # different rounding; a 1-sample batch is therefore run as two identical rows so that a
+    # sample's output does not depend on the batch it was generated in.
+    def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        if z.shape[0] == 1:
+            w = self.net.style(z.expand(2, -1))[:1]
+        else:
+            w = self.net.style(z)
+        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
+
+    def _synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        if len(noise) != self.num_ws:
+            raise ValueError(f"expected {self.num_ws} noise maps, got {len(noise)}")
+        single = ws.shape[0] == 1
+        if single:
+            ws = ws.expand(2, -1, -1)
+            noise = [n.expand(2, -1, -1, -1) for n in noise]
+        else:
+            noise = [n.expand(ws.shape[0], -1, -1, -1) for n in noise]
+        styles = ws.unbind(1)
+        img = self.net.generator(styles, noise, self.step, alpha=1)
+        return img[:1] if single else img
+
+    @property
+    def noise_shapes(self) -> list[tuple[int, int]]:
+        return [(block_resolution(i), block_resolution(i)) for i in range(self.step + 1)]
+
+    def extra_info(self) -> dict[str, Any]:
+        return {
+            "channels": {str(block_resolution(i)): c for i, c in enumerate(self.net.generator.channels)},
+            "n_mlp": self.net.n_mlp,
+            "step": self.step,
+            "ws_per": "block (one w per progressive block, shared by its two AdaINs)",
+            "w_avg": "not stored in rosinality StyleGAN1 checkpoints; estimated from mapping(z) (deterministic)",
+            **self._extra,
+        }
