@@ -1,0 +1,160 @@
+"""stylegan-eval separability CKPT --attr NAME ...: linear separability of z and w (StyleGAN 2019)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cli import RunOptions, checkpoint_options, common_options, emit
+from ..errors import UserError
+from ..generator import NOISE_MODES
+from ..metrics import separability as sep
+from ..report import Report, environment
+
+DEFAULT_NUM_SAMPLES = 200_000
+
+
+def _generator_id(meta: dict[str, Any]) -> dict[str, Any]:
+    keys = ("family", "resolution", "z_dim", "w_dim", "num_ws", "c_dim", "generator_spec", "parameters")
+    gid = {k: meta.get(k) for k in keys}
+    gid["weights"] = meta.get("sha256") or meta.get("checkpoint")
+    return gid
+
+
+def _reusable(path: Path, fingerprint: dict[str, Any], num_samples: int) -> sep.SeparabilitySamples | None:
+    """Stored samples that cover this run (same generator/seed/noise, every classifier, enough rows)."""
+    if not path.is_file():
+        return None
+    try:
+        stored = sep.SeparabilitySamples.load(path)
+    except UserError:
+        return None
+    fp = stored.fingerprint
+    same = all(fp.get(k) == fingerprint[k] for k in ("metric", "generator", "seed", "noise_mode", "class_idx"))
+    have = {(n, i) for n, i, *_ in fp.get("classifiers", [])}
+    want = [(n, i) for n, i, *_ in fingerprint["classifiers"]]
+    if not same or not all(w in have for w in want) or stored.num_samples < num_samples:
+        return None
+    return stored.select([n for n, _ in want], num_samples)
+
+
+def _random_weight_names(names: list[str]) -> list[str]:
+    from ..classifiers.registry import ATTRIBUTES, WEIGHT_SPECS
+
+    return [WEIGHT_SPECS[ATTRIBUTES.index(n)].name if n in ATTRIBUTES else n for n in names]
+
+
+@click.command("separability")
+@checkpoint_options
+@click.option("--attr", "attrs", multiple=True, metavar="NAME",
+              help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
+              "Default: all 40 unless --classifier is given.")
+@click.option("--space", default="z,w", show_default=True, help="Latent spaces: comma list of z, w.")
+@click.option("--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}].")
+@click.option("--keep", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
+              help="Fraction of the most confident samples kept per attribute.")
+@click.option("--classifier", "classifier_paths", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
+              help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.")
+@click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with local copies of celebahq-classifier-XX-name.pkl.")
+@click.option("--svm", type=click.Choice(sep.SVM_MODES), default="reference", show_default=True,
+              help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged primal solve.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel SVM fits.")
+@click.option("--from-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Skip generation: run the SVM stage on a stored {sep.SAMPLES_FILE}.")
+@click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="random", show_default=True,
+              help="Synthesis noise (random: drawn per sample from --seed).")
+@click.option("--save-samples/--no-save-samples", default=True, show_default=True,
+              help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).")
+@common_options
+def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_dir, svm, jobs, from_samples,
+            noise_mode, save_samples, run: RunOptions) -> None:
+    """Linear separability: how well a linear SVM on z / w predicts attribute classifiers' labels.
+
+    Score per space = 2 ** (sum over attributes of H(Y|X) in bits); lower is better.
+    """
+    spaces = [s.strip().lower() for s in space.split(",") if s.strip()]
+    timings: dict[str, float] = {}
+    meta: dict[str, Any] = {}
+    samples_meta: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if from_samples is not None:
+        samples = sep.SeparabilitySamples.load(from_samples)
+        if attrs:
+            from ..classifiers.registry import ATTRIBUTES, normalize, resolve_many
+
+            stored = {normalize(a): a for a in samples.attributes}
+            names = []
+            for a in attrs:
+                for part in (p.strip() for p in a.split(",")):
+                    if not part:
+                        continue
+                    if normalize(part) == "all":
+                        names += samples.attributes
+                    elif normalize(part) in stored:
+                        names.append(stored[normalize(part)])
+                    else:
+                        names += [ATTRIBUTES[i] for i in resolve_many([part])]
+            samples = samples.select(list(dict.fromkeys(names)), num_samples)
+        elif num_samples is not None:
+            samples = samples.select(samples.attributes, num_samples)
+        samples_meta = {"file": str(from_samples), "reused": True, "fingerprint": samples.fingerprint}
+        timings["load_samples"] = time.perf_counter() - t0
+    else:
+        from ..classifiers.registry import load_celebahq, load_custom
+
+        num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
+        gen, meta = ckpt.load(run.device)
+        clfs = []
+        if attrs or not classifier_paths:
+            clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
+        clfs += [load_custom(p) for p in classifier_paths]
+        sep.check_resolutions(gen.resolution, clfs)
+        if "w" in spaces and not gen.supports_w:
+            raise UserError(f"{gen.family}: W space needs a generator with a mapping network; use --space z")
+        fingerprint = sep.sample_fingerprint(_generator_id(meta), run.seed, noise_mode, ckpt.class_idx, clfs)
+        samples_path = run.out / sep.SAMPLES_FILE if run.out is not None else None
+        samples = _reusable(samples_path, fingerprint, num_samples) if samples_path is not None else None
+        if samples is not None:
+            samples_meta = {"file": str(samples_path), "reused": True}
+        else:
+            state = run.resume_state("separability", fingerprint)
+            samples = sep.collect_samples(
+                gen, clfs, num_samples, seed=run.seed, batch_size=run.batch_size, noise_mode=noise_mode,
+                class_idx=ckpt.class_idx, need_w=gen.supports_w, state=state, show_progress=run.show_progress,
+                fingerprint=fingerprint,
+            )
+            samples_meta = {"reused": False}
+            from ..engine import DistInfo
+
+            if not DistInfo.current().is_main:  # under torchrun: rank 0 fits the SVMs and reports
+                return
+            if samples_path is not None and save_samples:
+                samples.save(samples_path)
+                samples_meta["file"] = str(samples_path)
+            if state is not None:
+                state.clear()
+        meta["classifiers"] = {c.name: {"source": c.source, "input_resolution": c.input_resolution,
+                                        "random_weights": c.random_weights, **({"tf": c.info} if c.info else {})}
+                               for c in clfs}
+        timings["generate"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    result = sep.fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
+    timings["svm"] = time.perf_counter() - t1
+    settings = {**result.settings, "seed": run.seed, "noise_mode": noise_mode, "class_idx": ckpt.class_idx,
+                "attributes": samples.attributes, "jobs": jobs}
+    meta.update(
+        samples=samples_meta,
+        random_weights=_random_weight_names(samples.random_weights),
+        unconverged=result.meta["unconverged"],
+        scores=result.scores,
+        seconds=timings,
+        environment=environment(run.device),
+    )
+    report = Report("separability", result.to_frame(), settings=settings, meta=meta)
+    if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
+        report.extra_files.append(sep.SAMPLES_FILE)
+    emit(report, run)

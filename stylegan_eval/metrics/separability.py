@@ -1,0 +1,566 @@
+"""Linear separability (StyleGAN, Karras et al. 2019, section 4.2), as ``metrics/linear_separability.py`` computes it.
+
+Protocol (``shared/reference/metric-protocols.md`` section 1.3):
+
+1. Draw ``num_samples`` (200,000) latents z ~ N(0, I); w = the untruncated mapping output,
+   one layer's copy (``ws[:, -1]``). Render each image once (noise drawn per sample); every
+   requested classifier runs on the same batch. Images larger than a classifier's input are
+   box-downsampled by the integer factor (256 for the CelebA-HQ classifiers).
+2. Each classifier gives one logit ``l`` per image; probabilities are ``softmax([l, -l])``
+   (float32), the label Y is their argmax (class 0 when ``l >= 0``) and the confidence their
+   maximum.
+3. Per attribute keep the ``keep`` fraction (0.5: 100,000 of 200,000) of samples with the
+   highest confidence (stable sort: equal confidences keep sample order).
+4. For each space (z, w) fit a linear SVM on the kept latents predicting Y and predict the same
+   samples (no held-out split). ``svm='reference'`` is ``LinearSVC(C=1, loss='squared_hinge',
+   dual=True, tol=1e-4, max_iter=1000)`` (the reference's library defaults; it often stops
+   unconverged, which is reported); ``svm='fast'`` solves the same objective in the primal
+   (``dual=False``), which converges in a fraction of the time. A single-class label set is
+   predicted perfectly, as the reference does when the fit fails.
+5. H(Y|X) in bits from the 2x2 joint distribution of SVM prediction X and label Y, computed as
+   H(Y) - I(X;Y) and clipped at 0; the score is ``2 ** sum(H)`` over the attributes, per space.
+
+Generation and fitting are separate stages: :func:`collect_samples` returns
+:class:`SeparabilitySamples` (latents and logits, saved as ``separability-samples.npz``),
+:func:`fit_separability` runs the SVM stage on them, :func:`separability` does both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..generator import Generator, NoiseMode, labels as class_labels, latents
+from ..imageops import box_downsample, to_rgb
+
+SPACES = ("z", "w")
+SVM_MODES = ("reference", "fast")
+SAMPLES_FILE = "separability-samples.npz"
+SAMPLES_FORMAT = "stylegan-eval-separability-samples/1"
+
+#: LinearSVC settings of the reference (sklearn defaults of 2019); ``dual`` is set per mode.
+SVM_PARAMS = dict(C=1.0, penalty="l2", loss="squared_hinge", tol=1e-4, max_iter=1000, fit_intercept=True)
+
+
+# ---------------------------------------------------------------------------------- classifiers
+@dataclass
+class _Clf:
+    name: str
+    module: nn.Module
+    resolution: int
+    random_weights: bool
+    identity: str
+
+
+def _as_classifiers(classifiers: Any) -> list[_Clf]:
+    """Accept AttributeClassifier objects, a {name: module} mapping, or (name, module) pairs."""
+    items: list[_Clf] = []
+    if isinstance(classifiers, Mapping):
+        classifiers = list(classifiers.items())
+    for c in classifiers:
+        if isinstance(c, _Clf):
+            items.append(c)
+        elif isinstance(c, tuple) and len(c) == 2:
+            name, module = c
+            res = int(getattr(module, "input_resolution", 256))
+            items.append(_Clf(str(name), module, res, bool(getattr(module, "random_weights", False)), f"module:{name}"))
+        elif hasattr(c, "module") and hasattr(c, "name"):
+            items.append(
+                _Clf(c.name, c.module, int(c.input_resolution), bool(c.random_weights), c.identity or f"module:{c.name}")
+            )
+        else:
+            raise TypeError(f"classifiers must be AttributeClassifier objects or (name, module) pairs, got {type(c).__name__}")
+    if not items:
+        raise UserError("no classifiers given: pass at least one attribute (--attr) or --classifier")
+    names = [c.name for c in items]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UserError(f"classifier names must be unique; repeated: {', '.join(dup)}")
+    return items
+
+
+def _prepare(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    h = images.shape[-1]
+    if h == resolution:
+        return images
+    return box_downsample(images, resolution)
+
+
+def check_resolutions(generator_resolution: int, classifiers: Sequence[Any]) -> None:
+    """Raise UserError unless every classifier input is the generator resolution divided by an integer."""
+    for c in _as_classifiers(classifiers):
+        r = c.resolution
+        if generator_resolution < r or generator_resolution % r:
+            raise UserError(
+                f"classifier {c.name!r} takes {r}x{r} images but the generator makes "
+                f"{generator_resolution}x{generator_resolution}: box downsampling needs an integer multiple of {r}"
+            )
+
+
+# ---------------------------------------------------------------------------------- samples
+@dataclass
+class SeparabilitySamples:
+    """Per-sample outputs of the generation pass.
+
+    Attributes:
+        z: float32 [N, z_dim] latents.
+        w: float32 [N, w_dim] (``ws[:, -1]``), or None for black-box generators.
+        logits: float32 [N, A], one column per attribute.
+        attributes: the A attribute names.
+        identities: per attribute, a string identifying the classifier weights.
+        fingerprint: settings that determine the samples (seed, checkpoint, noise mode, ...).
+        random_weights: attributes whose classifier ran at random initialisation.
+    """
+
+    z: np.ndarray
+    w: np.ndarray | None
+    logits: np.ndarray
+    attributes: list[str]
+    identities: list[str] = field(default_factory=list)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    random_weights: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = self.z.shape[0]
+        if self.logits.ndim != 2 or self.logits.shape != (n, len(self.attributes)):
+            raise ValueError(f"logits must be [{n}, {len(self.attributes)}], got {self.logits.shape}")
+        if self.w is not None and self.w.shape[0] != n:
+            raise ValueError("z and w must have the same number of rows")
+        if not self.identities:
+            self.identities = [f"module:{a}" for a in self.attributes]
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.z.shape[0])
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def select(self, attributes: Sequence[str], num_samples: int | None = None) -> "SeparabilitySamples":
+        """The samples restricted to ``attributes`` (and the first ``num_samples`` rows)."""
+        missing = [a for a in attributes if a not in self.attributes]
+        if missing:
+            raise UserError(f"samples hold no logits for {', '.join(missing)} (they have {', '.join(self.attributes)})")
+        n = self.num_samples if num_samples is None else num_samples
+        if n > self.num_samples:
+            raise UserError(f"samples hold {self.num_samples} rows, {n} requested")
+        cols = [self.attributes.index(a) for a in attributes]
+        return SeparabilitySamples(
+            self.z[:n], None if self.w is None else self.w[:n], self.logits[:n, cols], list(attributes),
+            [self.identities[i] for i in cols], dict(self.fingerprint), [a for a in self.random_weights if a in attributes],
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write an ``.npz`` (float32 arrays + JSON metadata; readable without pickle), atomically."""
+        import io
+
+        from ..report import atomic_write
+
+        meta = {
+            "format": SAMPLES_FORMAT,
+            "attributes": self.attributes,
+            "identities": self.identities,
+            "fingerprint": self.fingerprint,
+            "random_weights": self.random_weights,
+        }
+        arrays = {"z": self.z.astype(np.float32), "logits": self.logits.astype(np.float32), "meta": np.array(json.dumps(meta, default=str))}
+        if self.w is not None:
+            arrays["w"] = self.w.astype(np.float32)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return atomic_write(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SeparabilitySamples":
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"--from-samples {p}: no such file")
+        try:
+            with np.load(p, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                z, logits = data["z"], data["logits"]
+                w = data["w"] if "w" in data.files else None
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise UserError(f"{p}: not a separability samples file ({type(exc).__name__}: {exc})") from None
+        if meta.get("format") != SAMPLES_FORMAT:
+            raise UserError(f"{p}: not a separability samples file (format {meta.get('format')!r})")
+        return cls(z, w, logits, list(meta["attributes"]), list(meta["identities"]), dict(meta["fingerprint"]), list(meta["random_weights"]))
+
+
+def sample_fingerprint(
+    generator_id: Mapping[str, Any], seed: int, noise_mode: str, class_idx: int | None, classifiers: Sequence[Any]
+) -> dict[str, Any]:
+    """Everything that determines the per-sample outputs (used for resume and sample reuse)."""
+    clfs = _as_classifiers(classifiers)
+    return {
+        "metric": "separability",
+        "generator": dict(generator_id),
+        "seed": seed,
+        "noise_mode": noise_mode,
+        "class_idx": class_idx,
+        "classifiers": [[c.name, c.identity, c.resolution] for c in clfs],
+    }
+
+
+def collect_samples(
+    generator: Generator,
+    classifiers: Any,
+    num_samples: int = 200_000,
+    *,
+    seed: int = 0,
+    batch_size: int | None = None,
+    noise_mode: NoiseMode = "random",
+    class_idx: int | None = None,
+    need_w: bool = True,
+    state: Any = None,
+    show_progress: bool = False,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> SeparabilitySamples:
+    """The generation pass: latents and every classifier's logits for samples [0, num_samples).
+
+    Each batch is generated once and every classifier runs on it. Sample ``i``'s z, noise and
+    class label come from :mod:`stylegan_eval.sampling` with ``seed``, so the result does not
+    depend on ``batch_size`` or resume points.
+
+    Args:
+        generator: the generator (its device is used).
+        classifiers: AttributeClassifier objects, or a {name: module} mapping / (name, module)
+            pairs; a module's ``input_resolution`` attribute (default 256) sets its input size.
+        num_samples: number of samples.
+        seed: seed of the sampling engine.
+        batch_size: images per batch (default: by resolution and device).
+        noise_mode: 'random' (per-sample noise from the seed), 'const' or 'none'.
+        class_idx: fixed class for conditional generators (random per sample when None).
+        need_w: record w (requires a generator with a mapping network).
+        state: a :class:`~stylegan_eval.engine.ResumeState` for partial saves / ``--resume``.
+        show_progress: draw a progress bar.
+        fingerprint: stored with the samples (see :func:`sample_fingerprint`).
+    """
+    from ..engine import collect
+    from ..runtime import default_batch_size
+
+    clfs = _as_classifiers(classifiers)
+    if num_samples < 2:
+        raise UserError(f"--num-samples must be at least 2, got {num_samples}")
+    if need_w and not generator.supports_w:
+        raise UserError(f"{generator.family}: W space needs a generator with a mapping network; use --space z")
+    check_resolutions(generator.resolution, clfs)
+    device = generator.device
+    for c in clfs:
+        c.module.to(device).eval()
+    if batch_size is None:
+        batch_size = default_batch_size(device, max(generator.resolution, max(c.resolution for c in clfs)))
+
+    @torch.inference_mode()
+    def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = latents(generator, seed, idx)
+        if idx.numel() == 0:  # nothing left to do (e.g. a fully resumed run): run no network
+            empty = {"z": z, "logits": z.new_zeros(0, len(clfs))}
+            if need_w:
+                empty["w"] = z.new_zeros(0, generator.w_dim)
+            return empty
+        c = class_labels(generator, seed, idx, class_idx)
+        out: dict[str, torch.Tensor] = {"z": z}
+        if generator.supports_w:
+            ws = generator.mapping(z, c)
+            images = generator.synthesis(ws, noise_mode=noise_mode, noise_seed=seed, indices=idx)
+            if need_w:
+                out["w"] = ws[:, -1].float()
+        else:
+            images = generator.generate(z, c, noise_mode=noise_mode, noise_seed=seed, indices=idx)
+        images = to_rgb(images.float())
+        by_res: dict[int, torch.Tensor] = {}
+        logits = []
+        for clf in clfs:
+            if clf.resolution not in by_res:
+                by_res[clf.resolution] = _prepare(images, clf.resolution)
+            y = clf.module(by_res[clf.resolution])
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y[:, 0]
+            if y.shape != (idx.shape[0],):
+                raise ValueError(f"classifier {clf.name!r} must return one logit per image ([N] or [N, 1]), got {tuple(y.shape)}")
+            logits.append(y.float())
+        out["logits"] = torch.stack(logits, dim=1)
+        return out
+
+    result = collect(batch, num_samples, batch_size, desc="separability", show_progress=show_progress, state=state)
+    return SeparabilitySamples(
+        z=result["z"].numpy().astype(np.float32, copy=False),
+        w=result["w"].numpy().astype(np.float32, copy=False) if "w" in result else None,
+        logits=result["logits"].numpy().astype(np.float32, copy=False),
+        attributes=[c.name for c in clfs],
+        identities=[c.identity for c in clfs],
+        fingerprint=dict(fingerprint or {}),
+        random_weights=[c.name for c in clfs if c.random_weights],
+    )
+
+
+# ---------------------------------------------------------------------------------- statistics
+def labels_and_confidence(logits: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Reference labels and confidences from logits [N, A]: argmax / max of float32 softmax([l, -l])."""
+    lg = torch.as_tensor(np.asarray(logits, dtype=np.float32))
+    probs = torch.softmax(torch.stack([lg, -lg], dim=-1), dim=-1)  # [N, A, 2]
+    conf, label = probs.max(dim=-1)  # ties -> index 0, like np.argmax
+    return label.numpy().astype(np.int64), conf.numpy()
+
+
+def confident_indices(confidence: np.ndarray, num_keep: int) -> np.ndarray:
+    """Per column, the row indices of the ``num_keep`` most confident samples: [num_keep, A].
+
+    A stable sort on descending confidence: equal confidences keep ascending sample order.
+    """
+    order = np.argsort(-np.asarray(confidence), axis=0, kind="stable")
+    return order[:num_keep]
+
+
+def joint_distribution(prediction: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """2x2 joint p[x, y] of SVM prediction x and classifier label y (both in {0, 1})."""
+    prediction = np.asarray(prediction, dtype=np.int64)
+    label = np.asarray(label, dtype=np.int64)
+    counts = np.bincount(2 * prediction + label, minlength=4).astype(np.float64)
+    return (counts / counts.sum()).reshape(2, 2)
+
+
+def conditional_entropy(joint: np.ndarray) -> float:
+    """H(Y|X) in bits from a 2x2 joint p[x, y], as H(Y) - I(X;Y), clipped at 0."""
+    p = np.asarray(joint, dtype=np.float64)
+    if p.shape != (2, 2) or (p < 0).any():
+        raise ValueError(f"joint must be a non-negative 2x2 table, got {p}")
+    p = p / p.sum()
+    px, py = p.sum(axis=1), p.sum(axis=0)
+    hy = -sum(v * math.log2(v) for v in py if v > 0)
+    mi = sum(p[i, j] * math.log2(p[i, j] / (px[i] * py[j])) for i in range(2) for j in range(2) if p[i, j] > 0)
+    h = hy - mi
+    return h if h > 0.0 else 0.0  # (also turns -0.0 into 0.0)
+
+
+def score(entropies: Sequence[float]) -> float:
+    """The separability score: 2 ** (sum of H(Y|X) in bits) (= exp of the sum in nats)."""
+    return float(2.0 ** float(np.sum(entropies)))
+
+
+def fit_svm(x: np.ndarray, y: np.ndarray, mode: str = "reference", random_state: int = 0) -> tuple[np.ndarray, bool, int]:
+    """Fit a linear SVM to (x, y) and predict x. Returns (predictions, converged, iterations).
+
+    ``mode='reference'``: LinearSVC with the reference's defaults (dual coordinate descent,
+    max_iter 1000); ``'fast'``: the same objective solved in the primal (``dual=False``).
+    Convergence is read from sklearn's ConvergenceWarning. A single-class ``y`` is returned
+    as its own prediction (the reference's fallback when fitting fails).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    if mode not in SVM_MODES:
+        raise ValueError(f"svm mode must be one of {SVM_MODES}, got {mode!r}")
+    y = np.asarray(y)
+    if y.min() == y.max():
+        return y.copy(), True, 0
+    svm = LinearSVC(dual=(mode == "reference"), random_state=random_state, **SVM_PARAMS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        svm.fit(x, y)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return svm.predict(x).astype(np.int64), converged, int(np.max(svm.n_iter_))
+
+
+def _fit_task(feats: np.ndarray, rows: np.ndarray, y: np.ndarray, mode: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    pred, converged, iters = fit_svm(feats[rows], y, mode)
+    joint = joint_distribution(pred, y)
+    return {
+        "conditional_entropy_bits": conditional_entropy(joint),
+        "svm_accuracy": float(joint[0, 0] + joint[1, 1]),
+        "converged": bool(converged),
+        "svm_iterations": iters,
+        "svm_seconds": time.perf_counter() - t0,
+        "joint": joint.tolist(),
+    }
+
+
+# ---------------------------------------------------------------------------------- result
+@dataclass
+class SeparabilityResult:
+    """Linear separability per attribute and space, and the scores.
+
+    Attributes:
+        scores: {space: 2 ** sum of H(Y|X)}.
+        per_attribute: one row per (space, attribute): ``conditional_entropy_bits``,
+            ``svm_accuracy``, ``label_balance`` (fraction of kept samples with label 1, i.e.
+            logit < 0), ``kept``, ``converged``, ``svm_iterations``, ``svm_seconds``.
+        settings: the options that determined the numbers.
+        meta: random_weights, timings.
+    """
+
+    scores: dict[str, float]
+    per_attribute: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-attribute rows followed by one ``score`` row per space (``score`` = 2 ** sum H)."""
+        rows = self.per_attribute.drop(columns=["joint"], errors="ignore").copy()
+        rows["score"] = np.nan
+        extra = []
+        for space, value in self.scores.items():
+            sub = rows[rows["space"] == space]
+            extra.append(
+                {
+                    "space": space,
+                    "attribute": "score",
+                    "conditional_entropy_bits": float(sub["conditional_entropy_bits"].sum()),
+                    "svm_accuracy": float(sub["svm_accuracy"].mean()),
+                    "label_balance": float("nan"),
+                    "kept": int(sub["kept"].sum()),
+                    "converged": bool(sub["converged"].all()),
+                    "svm_iterations": int(sub["svm_iterations"].max()),
+                    "svm_seconds": float(sub["svm_seconds"].sum()),
+                    "score": value,
+                }
+            )
+        return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+    def __getitem__(self, space: str) -> float:
+        return self.scores[space]
+
+
+def fit_separability(
+    samples: SeparabilitySamples,
+    *,
+    keep: float = 0.5,
+    spaces: Sequence[str] = SPACES,
+    svm: str = "reference",
+    jobs: int = 1,
+) -> SeparabilityResult:
+    """The SVM stage on collected samples (see the module docstring, steps 2-5).
+
+    Args:
+        samples: output of :func:`collect_samples` (or :meth:`SeparabilitySamples.load`).
+        keep: fraction of samples kept per attribute, in (0, 1] (0.5 in the reference).
+        spaces: any of 'z', 'w'.
+        svm: 'reference' (dual LinearSVC, max_iter 1000) or 'fast' (primal, converged).
+        jobs: parallel SVM fits (joblib processes); 1 fits in this process.
+    """
+    spaces = [s.lower() for s in spaces]
+    bad = [s for s in spaces if s not in SPACES]
+    if bad or not spaces:
+        raise UserError(f"--space must be a comma list of {', '.join(SPACES)}, got {','.join(spaces) or 'nothing'}")
+    if len(set(spaces)) != len(spaces):
+        raise UserError("--space lists a space twice")
+    if svm not in SVM_MODES:
+        raise UserError(f"--svm must be one of {', '.join(SVM_MODES)}, got {svm!r}")
+    if not 0.0 < keep <= 1.0:
+        raise UserError(f"--keep must be a fraction in (0, 1], got {keep}")
+    if jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    if "w" in spaces and samples.w is None:
+        raise UserError("W space requested but the samples hold no w (black-box generator); use --space z")
+    n = samples.num_samples
+    num_keep = int(keep * n)
+    if num_keep < 2:
+        raise UserError(f"--keep {keep} of {n} samples keeps {num_keep}: need at least 2")
+
+    t0 = time.perf_counter()
+    label, conf = labels_and_confidence(samples.logits)
+    kept = confident_indices(conf, num_keep)  # [K, A]
+    feats = {"z": samples.z, "w": samples.w}
+    tasks = []
+    for space in spaces:
+        for a, name in enumerate(samples.attributes):
+            rows = np.sort(kept[:, a])
+            tasks.append((space, a, name, rows, label[rows, a]))
+    if jobs == 1 or len(tasks) == 1:
+        outs = [_fit_task(feats[s], rows, y, svm) for s, _, _, rows, y in tasks]
+    else:
+        from joblib import Parallel, delayed
+
+        outs = Parallel(n_jobs=min(jobs, len(tasks)))(delayed(_fit_task)(feats[s], rows, y, svm) for s, _, _, rows, y in tasks)
+    records = []
+    for (space, a, name, rows, y), out in zip(tasks, outs):
+        records.append(
+            {"space": space, "attribute": name, "conditional_entropy_bits": out["conditional_entropy_bits"],
+             "svm_accuracy": out["svm_accuracy"], "label_balance": float(np.mean(y)), "kept": int(rows.shape[0]),
+             "converged": out["converged"], "svm_iterations": out["svm_iterations"], "svm_seconds": out["svm_seconds"],
+             "joint": out["joint"]}
+        )
+    table = pd.DataFrame.from_records(records)
+    scores = {s: score(table.loc[table["space"] == s, "conditional_entropy_bits"]) for s in spaces}
+    settings = {"num_samples": n, "keep": keep, "num_keep": num_keep, "spaces": list(spaces), "svm": svm,
+                "svm_params": {**SVM_PARAMS, "dual": svm == "reference", "random_state": 0}}
+    meta = {"random_weights": list(samples.random_weights), "seconds": {"svm": time.perf_counter() - t0},
+            "unconverged": [f"{r['space']}:{r['attribute']}" for r in records if not r["converged"]]}
+    return SeparabilityResult(scores, table, settings, meta)
+
+
+def separability(
+    generator: Generator,
+    classifiers: Any,
+    *,
+    num_samples: int = 200_000,
+    keep: float = 0.5,
+    spaces: Sequence[str] = SPACES,
+    svm: str = "reference",
+    jobs: int = 1,
+    seed: int = 0,
+    batch_size: int | None = None,
+    noise_mode: NoiseMode = "random",
+    class_idx: int | None = None,
+    show_progress: bool = False,
+    state: Any = None,
+) -> SeparabilityResult:
+    """Linear separability of ``generator`` for the attributes ``classifiers`` detect.
+
+    Args:
+        generator: a :class:`~stylegan_eval.generator.Generator`.
+        classifiers: :class:`~stylegan_eval.classifiers.AttributeClassifier` objects (e.g.
+            from :func:`stylegan_eval.classifiers.load_celebahq`), or {name: module}; each
+            module maps images in [-1, 1] at its ``input_resolution`` to one logit per image.
+        num_samples: samples drawn (200,000 in the reference).
+        keep: fraction kept per attribute (0.5).
+        spaces: 'z' and/or 'w'.
+        svm: 'reference' or 'fast' (see :func:`fit_svm`).
+        jobs: parallel SVM fits.
+        seed, batch_size, noise_mode, class_idx, show_progress, state: see :func:`collect_samples`.
+
+    Returns:
+        :class:`SeparabilityResult`; ``.scores['w']``, ``.to_frame()``.
+    """
+    spaces = [s.lower() for s in spaces]
+    t0 = time.perf_counter()
+    samples = collect_samples(
+        generator, classifiers, num_samples, seed=seed, batch_size=batch_size, noise_mode=noise_mode,
+        class_idx=class_idx, need_w="w" in spaces, state=state, show_progress=show_progress,
+    )
+    gen_seconds = time.perf_counter() - t0
+    result = fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
+    result.meta["seconds"]["generate"] = gen_seconds
+    result.settings.update(seed=seed, noise_mode=noise_mode, class_idx=class_idx)
+    return result
+
+
+__all__ = [
+    "SeparabilityResult",
+    "SeparabilitySamples",
+    "collect_samples",
+    "conditional_entropy",
+    "confident_indices",
+    "fit_separability",
+    "fit_svm",
+    "joint_distribution",
+    "labels_and_confidence",
+    "sample_fingerprint",
+    "score",
+    "separability",
+]
