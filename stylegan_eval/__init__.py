@@ -9,6 +9,8 @@ Public API::
 from .errors import CheckpointError, UserError, WeightsUnavailable
 from .formats import load_generator
 from .generator import Generator
+from .metrics.ppl import ppl
+from .metrics.separability import separability
 from .report import Report
 
-__all__ = ["CheckpointError", "Generator", "Report", "UserError", "WeightsUnavailable", "load_generator"]
+__all__ = ["CheckpointError", "Generator", "Report", "UserError", "WeightsUnavailable", "load_generator", "ppl", "separability"]

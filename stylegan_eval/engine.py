@@ -98,7 +98,15 @@ class ResumeState:
                     outputs.setdefault(k, []).append(v)
         if not indices:
             return torch.zeros(0, dtype=torch.int64), {}
-        return torch.cat(indices), {k: torch.cat(v) for k, v in outputs.items()}
+        idx = torch.cat(indices)
+        out = {k: torch.cat(v) for k, v in outputs.items()}
+        # Files of several ranks (or a rank 0 that re-saved earlier sessions) may overlap:
+        # keep the first copy of every sample.
+        uniq, inverse = torch.unique(idx, return_inverse=True)
+        first = torch.full((uniq.numel(),), idx.numel(), dtype=torch.int64).scatter_reduce(
+            0, inverse, torch.arange(idx.numel()), reduce="amin"
+        )
+        return idx[first], {k: v[first] for k, v in out.items()}
 
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.save_every
@@ -166,7 +174,11 @@ def collect(
             saved_out.setdefault(k, []).append(torch.cat(v).cpu())
         my_out.clear()
         if state is not None and my_idx:
-            state.save(dist.rank, torch.cat(my_idx), _cat(saved_out))
+            idx, out = torch.cat(my_idx), _cat(saved_out)
+            if dist.is_main and done_idx.numel():  # carry earlier sessions' samples forward
+                idx = torch.cat([done_idx, idx])
+                out = {k: torch.cat([done_out[k], v]) for k, v in out.items()}
+            state.save(dist.rank, idx, out)
 
     try:
         for idx in batches:

@@ -229,3 +229,22 @@ def test_collect_with_everything_resumed_calls_nothing(tmp_path):
 
     out = engine.collect(forbidden, 12, 5, state=state, show_progress=False)
     assert all(torch.equal(ref[k], out[k]) for k in ref)
+
+
+def test_collect_keeps_progress_across_two_interrupts(tmp_path):
+    ref = engine.collect(_outputs, 30, 3, show_progress=False)
+    state = engine.ResumeState(tmp_path, "t", {"seed": 1}, save_every=0)
+    calls = {"n": 0}
+
+    def flaky(idx):
+        calls["n"] += 1
+        if calls["n"] in (3, 6):
+            raise KeyboardInterrupt
+        return _outputs(idx)
+
+    for _ in range(2):
+        with pytest.raises(KeyboardInterrupt):
+            engine.collect(flaky, 30, 3, state=state, show_progress=False)
+    assert state.load()[0].numel() == 12  # 2 batches of 3 from each session
+    out = engine.collect(_outputs, 30, 3, state=state, show_progress=False)
+    assert all(torch.equal(ref[k], out[k]) for k in ref)

@@ -1,0 +1,146 @@
+"""A small Python API for training loops: evaluate an in-memory generator, get a dict.
+
+    from stylegan_eval.api import evaluate
+
+    scores = evaluate(G_ema, ["ppl_wend", "fid"], data="ffhq-stats.npz", num_samples=10_000,
+                      log="runs/exp1/metrics.jsonl", step=kimg)
+    # {'ppl_wend': 143.2, 'fid': 7.41}
+
+The metrics are those of ``stylegan-eval compare`` (:mod:`stylegan_eval.compare`), computed
+exactly as the command line computes them for the same seed. The generator may be a
+:class:`~stylegan_eval.generator.Generator` or any module following the custom-generator
+contract (:mod:`stylegan_eval.formats.custom`); it is put in eval mode for the evaluation and
+its previous mode is restored afterwards (parameters and gradients are left alone).
+
+Under ``torch.distributed`` (e.g. a DDP training job) every rank must call :func:`evaluate`:
+samples are sharded across the ranks and every rank gets the same numbers; only rank 0
+appends to the log.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from .compare import EvalOptions, Measurement, evaluate as _evaluate, plan
+from .errors import UserError
+
+
+def as_generator(obj: Any):
+    """A stylegan_eval Generator for ``obj`` (a Generator, or an object following the custom contract)."""
+    from .formats.custom import adapt
+    from .generator import Generator
+
+    if isinstance(obj, Generator):
+        return obj
+    if obj is None:
+        raise UserError("evaluate: generator is None")
+    return adapt(obj, f"<in-memory {type(obj).__name__}>")
+
+
+def evaluate(
+    generator: Any,
+    metrics: Sequence[str] | str,
+    *,
+    seed: int = 0,
+    repeats: int = 1,
+    num_samples: int | None = None,
+    data: str | os.PathLike | None = None,
+    batch_size: int | None = None,
+    attrs: Sequence[str] = (),
+    classifiers: Sequence[str | os.PathLike] = (),
+    classifier_dir: str | os.PathLike | None = None,
+    svm: str = "reference",
+    distance: str = "lpips-vgg",
+    lpips_weights: str | os.PathLike | None = None,
+    detector: str = "pytorch-fid",
+    inception_weights: str | os.PathLike | None = None,
+    fid_method: str = "sqrtm",
+    allow_random_weights: bool = False,
+    class_idx: int | None = None,
+    show_progress: bool = False,
+    log: str | os.PathLike | None = None,
+    step: int | None = None,
+    details: bool = False,
+) -> dict[str, Any]:
+    """Compute ``metrics`` on ``generator`` (on its own device).
+
+    Args:
+        generator: the network to evaluate (see the module docstring).
+        metrics: names as in ``compare --metrics`` (a list or a comma string): ppl_zfull,
+            ppl_wfull, ppl_zend, ppl_wend, ppl2_wend, ls, ls_z, ls_w, fid, kid.
+        seed: sampling seed (repeat r of FID/KID/LS uses ``seed + r``).
+        repeats: runs of FID/KID/LS; their mean is returned (the std with ``details``).
+        num_samples: samples of every metric (None: each metric's published count: 100k or
+            50k for PPL, 50k for FID/KID, 200k for LS).
+        data: real images or statistics for FID/KID.
+        batch_size: samples per batch (None: by device and resolution).
+        attrs, classifiers, classifier_dir, svm: linear separability's classifiers and SVM.
+        distance, lpips_weights: the PPL distance.
+        detector, inception_weights, fid_method: the FID/KID feature network.
+        allow_random_weights: let missing detector weights run at random initialisation
+            (numbers then only compare with each other).
+        class_idx: class of conditional generators.
+        show_progress: progress bars on stderr.
+        log: append one JSON line per metric here (rank 0), with ``step`` when given.
+        step: training step / kimg to record in the log.
+        details: return :class:`~stylegan_eval.compare.Measurement` objects (value, std,
+            95% interval, per-repeat values) instead of floats.
+
+    Returns:
+        {metric: value} (or {metric: Measurement} with ``details``); ``ls`` yields ls_z and ls_w.
+    """
+    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
+    runners = plan(names)
+    if any(r.family == "fid" for r in runners):
+        if data is None:
+            raise UserError("evaluate: data is required for fid/kid (real images or a statistics file)")
+        if not Path(data).exists():
+            raise UserError(f"evaluate: data {data}: no such file or folder")
+    opts = EvalOptions(
+        seed=seed, repeats=repeats, batch_size=batch_size, num_samples=num_samples, data=Path(data) if data is not None else None,
+        attrs=tuple(attrs), classifiers=tuple(Path(c) for c in classifiers),
+        classifier_dir=Path(classifier_dir) if classifier_dir is not None else None, svm=svm, distance=distance,
+        lpips_weights=Path(lpips_weights) if lpips_weights is not None else None, allow_random_weights=allow_random_weights,
+        class_idx=class_idx, detector=detector, inception_weights=Path(inception_weights) if inception_weights is not None else None,
+        fid_method=fid_method, show_progress=show_progress,
+    )
+    gen = as_generator(generator)
+    was_training = gen.training
+    gen.eval()
+    try:
+        meta = {"generator_spec": f"<in-memory {type(generator).__name__}>", **_info(gen)}
+        results = _evaluate(gen, meta, runners, opts)
+    finally:
+        gen.train(was_training)
+    if log is not None:
+        _log(log, results, opts, step)
+    return dict(results) if details else {k: m.value for k, m in results.items()}
+
+
+def _info(gen) -> dict[str, Any]:
+    try:
+        return dict(gen.info())
+    except Exception:  # info() is descriptive only
+        return {}
+
+
+def _log(path: str | os.PathLike, results: dict[str, Measurement], opts: EvalOptions, step: int | None) -> None:
+    from .engine import DistInfo
+    from .jsonlog import append
+    from .report import jsonable
+
+    if not DistInfo.current().is_main:
+        return
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    settings = {"seed": opts.seed, "repeats": opts.repeats, "num_samples": opts.num_samples, "data": opts.data}
+    recs = []
+    for name, m in results.items():
+        rec = {"metric": name, "value": m.value, "std": m.std, "ci95_low": m.ci_low, "ci95_high": m.ci_high,
+               "repeats": m.repeats, "command": "api.evaluate", "step": step, "settings": settings, "time": now}
+        if m.random_weights:
+            rec["random_weights"] = m.random_weights
+        recs.append(jsonable({k: v for k, v in rec.items() if v is not None or k == "value"}))
+    append(path, recs)

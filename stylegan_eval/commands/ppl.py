@@ -1,0 +1,126 @@
+"""stylegan-eval ppl CKPT: perceptual path length in Z or W space, as NVIDIA's reference computes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..cli import RunOptions, checkpoint_options, common_options, emit
+from ..errors import UserError
+from ..metrics.distances import DISTANCES, make_distance
+from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
+from ..report import Report, atomic_write, environment
+from ..runtime import Timer
+
+
+def write_histogram(result: PPLResult, path: Path) -> Path:
+    """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    d = result.distances
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
+    ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
+    for x, label, style in ((result.lo, "1st pct (lower)", ":"), (result.hi, "99th pct (higher)", ":"), (result.mean, f"PPL {result.mean:.4g}", "-")):
+        ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
+    ax.set_xlabel("distance / eps^2")
+    ax.set_ylabel("pairs")
+    ax.set_title(f"{result.name}: {d.size} pairs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return atomic_write(path, buf.getvalue())
+
+
+@click.command("ppl")
+@checkpoint_options
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="A published variant; explicit options override it.")
+@click.option("--space", type=click.Choice(SPACES), default=None, help="z: slerp of z then mapping; w: lerp of mapped w [default: w].")
+@click.option("--sampling", type=click.Choice(SAMPLINGS), default=None, help="full: t ~ U[0,1); end: t = 0 [default: end].")
+@click.option("--crop/--no-crop", default=None, help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop].")
+@click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
+@click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
+@click.option("--distance", type=click.Choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance.")
+@click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).")
+@click.option("--precision", type=click.Choice(list(PRECISIONS)), default="fp32", show_default=True, help="Autocast for generator and distance; bf16/fp16 cannot resolve eps=1e-4 steps (speed checks only).")
+@click.option("--psi", type=float, default=1.0, show_default=True, help="Truncation psi (1.0 = none).")
+@click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
+@common_options
+def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance, lpips_weights, precision, psi, save_distances, run: RunOptions) -> None:
+    """Perceptual path length of CKPT (Karras et al. 2019), NVIDIA's protocol."""
+    if save_distances and run.out is None:
+        raise UserError("--save-distances needs --out DIR")
+    settings = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    timer = Timer()
+    with timer("load"):
+        gen, ckpt_meta = ckpt.load(run.device)
+        dist = make_distance(distance, lpips_weights, allow_random=run.allow_random_weights)
+    fingerprint = {
+        "metric": "ppl",
+        "seed": run.seed,
+        "checkpoint": ckpt_meta.get("sha256") or ckpt_meta.get("generator_spec"),
+        "space": settings.space,
+        "sampling": settings.sampling,
+        "epsilon": settings.epsilon,
+        "crop": settings.crop,
+        "psi": psi,
+        "distance": dist.name,
+        "weights_file": dist.weights_file,
+        "random_weights": dist.random_weights,
+        "precision": precision,
+        "class_idx": ckpt.class_idx,
+    }
+    with timer("metric"):
+        result = ppl(
+            gen, settings.space, settings.sampling, settings.num_samples, settings.epsilon, settings.crop,
+            preset=preset, psi=psi, distance=dist, precision=precision, batch_size=run.batch_size,
+            seed=run.seed, class_idx=ckpt.class_idx, show_progress=run.show_progress,
+            state=run.resume_state("ppl", fingerprint),
+        )
+    warnings = []
+    if precision != "fp32":
+        warnings.append(
+            f"--precision {precision}: reduced precision cannot resolve the difference between the two images of a "
+            f"pair at eps={settings.epsilon} (it collapses to 0 or to rounding noise); use fp32 for reportable numbers"
+        )
+    if not gen.supports_w:
+        warnings.append("black-box generator: the two images of a pair may not share noise")
+    for text in warnings:
+        click.echo(f"stylegan-eval: warning: {text}", err=True)
+    report = Report(
+        "ppl",
+        result.to_frame(),
+        settings={
+            **result.settings,
+            "save_distances": save_distances,
+            "lpips_weights": lpips_weights,
+            "allow_random_weights": run.allow_random_weights,
+            "device": str(run.device),
+        },
+        meta={
+            **ckpt_meta,
+            "environment": environment(run.device),
+            "timings": {**timer.seconds, **result.seconds},
+            "random_weights": result.random_weights,
+            "warnings": warnings,
+        },
+    )
+    if run.out is not None:
+        report.extra_files.append(write_histogram(result, Path(run.out) / "ppl_hist.png").name)
+        if save_distances:
+            import io
+
+            buf = io.BytesIO()
+            np.save(buf, result.distances)
+            report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
+        if run.resume_state("ppl", fingerprint) is not None:
+            run.resume_state("ppl", fingerprint).clear()
+    emit(report, run)

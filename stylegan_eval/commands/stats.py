@@ -1,0 +1,82 @@
+"""stylegan-eval stats IMAGES --out stats.npz: Inception statistics of an image folder or zip.
+
+``--out`` names the statistics file here (default ``stats.npz``), not a report folder: a
+pytorch-fid-compatible ``.npz`` with ``mu`` and ``sigma`` (plus ``num_images``, a JSON ``meta``
+naming the detector, weights hash, resize mode and data hash, and with ``--features`` the
+per-image features KID needs). Pass it to ``stylegan-eval fid --data``. The statistics are
+also cached (see :mod:`stylegan_eval.metrics.features`), so a second run on unchanged data
+only re-stats the files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ..cli import RunOptions, common_options
+from ..errors import UserError
+from ..metrics.features import dataset_stats
+from ..metrics.fid import rank_warning
+from ..metrics.inception import make_detector
+from ..report import Report, environment
+from .fid import default_workers, detector_options
+
+
+@click.command("stats")
+@click.argument("images", required=False, type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Same as IMAGES (so a configuration's data = ... applies).")
+@click.option("--features", "keep_features", is_flag=True, help="Also store the per-image features (for --kid against this file).")
+@detector_options
+@common_options(out_file="stats.npz")
+def command(images, data, keep_features, detector, inception_weights, resize, skip_bad_images, num_workers, cache_dir, no_cache, run: RunOptions) -> None:
+    """Inception mean/covariance of IMAGES (folder, recursive, or .zip) written to --out."""
+    images = images or data
+    if images is None:
+        raise UserError("no images given: pass IMAGES (a folder or .zip) or --data")
+    if not images.exists():
+        raise UserError(f"{images}: no such file or folder")
+    if run.out.suffix.lower() != ".npz":
+        raise UserError(f"--out {run.out}: the statistics file must end in .npz")
+    t0 = time.perf_counter()
+    det = make_detector(detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device)
+    batch = run.batch_size or (64 if run.device.type == "cuda" else 8)
+    stats, info = dataset_stats(images, det, batch_size=batch, num_workers=default_workers() if num_workers is None else num_workers,
+                                skip_bad=skip_bad_images, keep_features=keep_features, use_cache=not no_cache, cache_dir=cache_dir,
+                                device=run.device, show_progress=run.show_progress)
+    if not keep_features:
+        stats.features = None
+    stats.save(run.out)
+    warnings = [w for w in [rank_warning(stats.num, stats.dim, "images")] if w]
+    if info.skipped:
+        warnings.append(f"{len(info.skipped)} undecodable image(s) skipped (--skip-bad-images)")
+    rows = {
+        "stats_file": str(run.out), "num_images": info.num_images, "num_files": info.num_files, "skipped": len(info.skipped),
+        "cache_hit": info.cache_hit, "data_hash": info.data_hash, "files_hashed": info.files_hashed,
+        "images_per_s": info.images_per_second, "seconds": time.perf_counter() - t0,
+    }
+    report = Report(
+        "stats",
+        pd.DataFrame({"field": list(rows), "value": [str(v) for v in rows.values()]}),
+        settings={"images": str(images), "detector": detector, "resize": resize, "skip_bad_images": skip_bad_images,
+                  "features": keep_features, "covariance": "unbiased (N-1)", "device": str(run.device)},
+        meta={"detector": det.describe(), "cache_file": info.cache_file, "skipped_files": info.skipped[:100],
+              "timings": info.seconds, "environment": environment(run.device), "random_weights": det.random_weights, "warnings": warnings},
+    )
+    report.meta["result"] = rows
+    if report.banner():
+        click.echo(report.banner(), err=True)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    if run.json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        click.echo(f"wrote {run.out} ({info.num_images} images{', from the cache' if info.cache_hit else ''})")
+
+
+for _param in command.params:  # --out names the statistics file here (common_options says "image file")
+    if _param.name == "out":
+        _param.help = "The statistics file to write (.npz: mu, sigma, num_images, meta[, features])."

@@ -1,0 +1,224 @@
+"""Project configuration: defaults for every command from a TOML file.
+
+Where it is found (the first that exists wins):
+
+1. ``--config PATH`` (a ``stylegan-eval.toml``-style file, or a ``pyproject.toml`` whose
+   ``[tool.stylegan-eval]`` table is used);
+2. ``stylegan-eval.toml`` in the current directory;
+3. ``[tool.stylegan-eval]`` in ``./pyproject.toml``;
+4. ``stylegan-eval.toml`` in a parent directory (nearest first).
+
+``--no-config`` ignores all of them.
+
+What it holds::
+
+    ckpt = "checkpoints/network-final.pt"   # CKPT of every single-checkpoint command
+    data = "data/ffhq256"                    # --data (fid, stats, compare)
+    device = "cuda"
+    seed = 0
+    batch-size = 32
+    log = "metrics.jsonl"                    # every result also appended here as a JSON line
+    metrics = ["ppl_wend", "fid", "ls"]      # compare --metrics
+    fail-if = ["fid > 5", "ppl_wend regresses by 5%"]
+
+    [compare]
+    checkpoints = ["baseline.pt", "candidate.pt"]
+    out = "report"
+
+    [separability]
+    attr = ["smiling"]
+
+A top-level key is an option name of any command (without the dashes; ``-`` or ``_``) and
+applies to every command that has that option (``out`` only to commands writing a report
+folder); a ``[command]`` table applies to that command only and wins over the top level.
+The command line wins over both. Relative paths are relative to the file's folder. A key
+that no command knows, or a table that is not a command, is an error (exit 2) naming it.
+
+The values become click's ``default_map`` (built in the ``stylegan-eval`` group callback), so
+click converts and validates them like command-line values, and ``--help`` shows them as
+the defaults.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "stylegan-eval.toml"
+PYPROJECT_TABLE = "stylegan-eval"  # [tool.stylegan-eval]
+
+
+@dataclass
+class ProjectConfig:
+    """A loaded configuration.
+
+    Attributes:
+        path: the file it came from (None: no configuration).
+        values: top-level keys (apply to every command with that option).
+        sections: {command name: {key: value}}.
+    """
+
+    path: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path is not None else "<no config>"
+
+
+def find_config(start: str | Path | None = None) -> Path | None:
+    """The configuration file that applies in ``start`` (default: the current directory), or None."""
+    here = Path(start or Path.cwd()).resolve()
+    if (here / CONFIG_NAME).is_file():
+        return here / CONFIG_NAME
+    pyproject = here / "pyproject.toml"
+    if pyproject.is_file() and PYPROJECT_TABLE in _read_toml(pyproject).get("tool", {}):
+        return pyproject
+    for parent in here.parents:
+        if (parent / CONFIG_NAME).is_file():
+            return parent / CONFIG_NAME
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the configuration ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_config(path: str | Path | None = None, *, search: bool = True) -> ProjectConfig:
+    """Read the configuration.
+
+    Args:
+        path: an explicit file (``--config``); must exist.
+        search: without ``path``, look for one with :func:`find_config`.
+
+    Returns:
+        The configuration; an empty one when none applies.
+    """
+    if path is None:
+        path = find_config() if search else None
+        if path is None:
+            return ProjectConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--config {p}: no such file")
+    data = _read_toml(p)
+    if p.name == "pyproject.toml":
+        data = data.get("tool", {}).get(PYPROJECT_TABLE)
+        if data is None:
+            raise UserError(f"{p}: has no [tool.{PYPROJECT_TABLE}] table")
+    values = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+    return ProjectConfig(p.resolve(), values, sections)
+
+
+# ------------------------------------------------------------------------------ default_map
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("_", "-")
+
+
+def param_for(command: click.Command, key: str) -> click.Parameter | None:
+    """The parameter of ``command`` that config key ``key`` names (option name without dashes, or argument name)."""
+    k = _key(key)
+    for p in command.params:
+        names = {_key(p.name or "")}
+        names |= {o.lstrip("-") for o in list(p.opts) + list(getattr(p, "secondary_opts", [])) if o.startswith("--")}
+        if k in names:
+            return p
+    return None
+
+
+def _is_file_out(p: click.Parameter) -> bool:
+    return isinstance(p.type, click.Path) and not p.type.dir_okay
+
+
+def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
+    """Config value -> default_map value: lists for multi-value parameters, relative paths made absolute."""
+    many = getattr(p, "multiple", False) or p.nargs == -1
+    if many and not isinstance(value, list):
+        value = [value]
+    if not many and isinstance(value, list) and p.nargs == 1:
+        raise UserError(f"{where}: expected one value, got a list")
+    relative = isinstance(p.type, click.Path) or getattr(p.type, "paths_relative_to_config", False)
+
+    def fix(v: Any) -> Any:
+        if not relative or not isinstance(v, str) or not v:
+            return v
+        if getattr(p.type, "paths_relative_to_config", False) and not getattr(p.type, "looks_like_path")(v):
+            return v
+        q = Path(v).expanduser()
+        return str(q if q.is_absolute() else base / q)
+
+    value = [fix(v) for v in value] if isinstance(value, list) else fix(value)
+    if not getattr(p.type, "paths_relative_to_config", False):  # those check existence: left to the command
+        try:
+            p.type_cast_value(click.Context(click.Command("config")), value)
+        except click.BadParameter as exc:
+            raise UserError(f"{where}: {exc.message}") from None
+    return value
+
+
+def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, dict[str, Any]]:
+    """click ``default_map`` for ``group``'s subcommands from ``config``; unknown keys raise UserError."""
+    if config.path is None:
+        return {}
+    base = config.path.parent
+    commands = group.commands
+    for name in config.sections:
+        if name not in commands:
+            raise UserError(f"{config.where}: unknown table [{name}] (commands: {', '.join(sorted(commands))})")
+    for key in config.values:
+        if not any(param_for(cmd, key) is not None for cmd in commands.values()):
+            raise UserError(f"{config.where}: unknown key {key!r} (no command has an option --{_key(key)})")
+    out: dict[str, dict[str, Any]] = {}
+    for cname, cmd in commands.items():
+        entries: dict[str, Any] = {}
+        for key, value in config.values.items():
+            p = param_for(cmd, key)
+            if p is None or (_key(key) == "out" and _is_file_out(p)):
+                continue
+            entries[p.name] = _convert(p, value, base, f"{config.where}: {key}")
+        for key, value in config.sections.get(cname, {}).items():
+            p = param_for(cmd, key)
+            if p is None:
+                raise UserError(f"{config.where}: unknown key {key!r} in [{cname}] (not an option of {cname})")
+            entries[p.name] = _convert(p, value, base, f"{config.where}: [{cname}] {key}")
+        if entries:
+            out[cname] = entries
+    return out
+
+
+def apply_config(ctx: click.Context, path: str | Path | None = None, disabled: bool = False) -> ProjectConfig:
+    """Load the configuration and install it as ``ctx.default_map`` (call from the group callback)."""
+    config = ProjectConfig() if disabled else load_config(path)
+    assert isinstance(ctx.command, click.Group)
+    defaults = build_default_map(config, ctx.command)
+    if defaults:
+        ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    ctx.meta["stylegan_eval.config"] = config
+    return config
+
+
+def current_config() -> ProjectConfig:
+    """The configuration of the running command (empty outside the CLI)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return ProjectConfig()
+    return ctx.meta.get("stylegan_eval.config", ProjectConfig())

@@ -1,0 +1,467 @@
+"""Perceptual path length (Karras et al., "A Style-Based Generator Architecture for GANs", 2019).
+
+For a pair of latents (z0, z1) and a position t on the path between them, PPL is the expected
+perceptual distance between the images at t and t + eps, divided by eps^2:
+
+    PPL = E[ d(G(interp(z0, z1, t)), G(interp(z0, z1, t + eps))) / eps^2 ]
+
+computed as NVIDIA's reference code does (StyleGAN ``metrics/perceptual_path_length.py``):
+
+- z0, z1 ~ N(0, I) from the sampling streams Z and Z_END; t ~ U[0, 1) from stream T for
+  'full' sampling, t = 0 exactly for 'end' (the reference only uses the path start).
+- Z space: slerp on the unit sphere (both endpoints normalised, rotated by t times their
+  angle, renormalised), then the mapping network. W space: both z are mapped, then w is lerped
+  (all layers). Optional truncation (psi) applies to the mapped w.
+- The two images of a pair share their noise maps (drawn from (seed, pair index)) and are
+  generated in one batch.
+- Optional face crop (rows [3c, 7c), columns [2c, 6c), c = H // 8), then a box downsample by
+  H // 256 computed after the crop; images stay float (never quantised).
+- Distance (LPIPS-VGG16 by default) / eps^2; the values between the 1st percentile (numpy
+  'lower') and the 99th percentile ('higher') are kept and averaged.
+
+Compatibility knobs reproduce the peers' variants: ``z_interpolation='lerp'``,
+``resize=64`` (area when shrinking, bilinear when enlarging) and ``quantize=True`` (uint8 as
+NVIDIA converts) give torch-fidelity's defaults; torchmetrics' are the same without quantising.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .. import sampling
+from ..engine import DistInfo, ResumeState, collect
+from ..errors import UserError
+from ..generator import Generator, labels, latents
+from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
+from ..runtime import default_batch_size
+from .distances import Distance, make_distance
+
+Space = Literal["z", "w"]
+SamplingMode = Literal["full", "end"]
+Precision = Literal["fp32", "bf16", "fp16"]
+ZInterpolation = Literal["slerp", "lerp"]
+
+SPACES = ("z", "w")
+SAMPLINGS = ("full", "end")
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+Z_INTERPOLATIONS = ("slerp", "lerp")
+
+
+@dataclass(frozen=True)
+class PPLSettings:
+    """The protocol of one PPL variant (see :data:`PRESETS`)."""
+
+    space: Space = "w"
+    sampling: SamplingMode = "end"
+    num_samples: int = 50_000
+    epsilon: float = 1e-4
+    crop: bool = False
+
+
+#: NVIDIA's published variants. StyleGAN (2019): 100k samples with the face crop; StyleGAN2's
+#: headline ppl2_wend: 50k samples on the full image.
+PRESETS: dict[str, PPLSettings] = {
+    "ppl_zfull": PPLSettings("z", "full", 100_000, 1e-4, True),
+    "ppl_wfull": PPLSettings("w", "full", 100_000, 1e-4, True),
+    "ppl_zend": PPLSettings("z", "end", 100_000, 1e-4, True),
+    "ppl_wend": PPLSettings("w", "end", 100_000, 1e-4, True),
+    "ppl2_wend": PPLSettings("w", "end", 50_000, 1e-4, False),
+}
+
+
+def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
+    """The preset's protocol (default: :class:`PPLSettings`, i.e. ppl2_wend) with explicit values (not None) on top."""
+    if preset is not None and preset not in PRESETS:
+        raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    base = PRESETS[preset] if preset is not None else PPLSettings()
+    values = {**asdict(base), **{k: v for k, v in explicit.items() if v is not None}}
+    s = PPLSettings(**values)
+    if s.space not in SPACES:
+        raise UserError(f"--space must be one of {SPACES}, got {s.space!r}")
+    if s.sampling not in SAMPLINGS:
+        raise UserError(f"--sampling must be one of {SAMPLINGS}, got {s.sampling!r}")
+    if not (isinstance(s.num_samples, int) and s.num_samples > 0):
+        raise UserError(f"--num-samples must be a positive integer, got {s.num_samples!r}")
+    if not (isinstance(s.epsilon, (int, float)) and math.isfinite(s.epsilon) and 0 < s.epsilon < 1):
+        raise UserError(f"--epsilon must be a number in (0, 1), got {s.epsilon!r}")
+    return s
+
+
+# ------------------------------------------------------------------------------ interpolation
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation on the unit sphere, as NVIDIA's PPL does.
+
+    Args:
+        a, b: [N, D] endpoints (any length; both are normalised first).
+        t: [N] positions; t = 0 gives a/|a|, t = 1 gives b/|b|.
+
+    Returns:
+        [N, D] unit vectors: a/|a| rotated towards b/|b| by t times their angle.
+    """
+    a = a / a.norm(dim=-1, keepdim=True)
+    b = b / b.norm(dim=-1, keepdim=True)
+    d = (a * b).sum(dim=-1, keepdim=True)
+    angle = torch.acos(d.clamp(-1, 1)) * t[:, None]
+    c = b - d * a
+    c = c / c.norm(dim=-1, keepdim=True)
+    out = a * torch.cos(angle) + c * torch.sin(angle)
+    return out / out.norm(dim=-1, keepdim=True)
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """a + (b - a) * t with t [N] broadcast over the trailing dimensions of a, b [N, ...]."""
+    return a + (b - a) * t.reshape(-1, *([1] * (a.ndim - 1)))
+
+
+# ------------------------------------------------------------------------------ images
+def preprocess(images: torch.Tensor, crop: bool, resize: int | None = None, quantize: bool = False) -> torch.Tensor:
+    """Generated images -> what the distance sees; float NCHW [-1, 1] in and out.
+
+    Gray images become RGB; optional face crop; box downsample by H // 256 after the crop (the
+    reference's rule). The compatibility knobs reproduce the peers: ``quantize`` first rounds
+    the generator output to uint8 levels as NVIDIA's converter does (torch-fidelity's uint8
+    path) and maps them back to [-1, 1]; ``resize`` then resizes to ``resize`` x ``resize``
+    with area interpolation when shrinking, bilinear otherwise. Without them nothing is
+    quantised or resized.
+    """
+    if quantize:
+        images = to_uint8(images).to(images.dtype) / 127.5 - 1
+    images = to_rgb(images)
+    if crop:
+        images = face_crop(images)
+    images = box_downsample(images, 256)
+    if resize is not None:
+        h, w = images.shape[-2:]
+        if h > resize and w > resize:
+            images = F.interpolate(images, (resize, resize), mode="area")
+        elif (h, w) != (resize, resize):
+            images = F.interpolate(images, (resize, resize), mode="bilinear", align_corners=False)
+    return images
+
+
+# ------------------------------------------------------------------------------ statistics
+def percentile_bounds(values: np.ndarray, lower: float = 1.0, upper: float = 99.0) -> tuple[float, float]:
+    """(numpy percentile ``lower`` with method 'lower', percentile ``upper`` with method 'higher').
+
+    Both are sample values: the floor and the ceiling of the virtual index (n - 1) * q / 100
+    of the sorted values, as ``np.percentile`` computes it.
+    """
+    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if v.size == 0:
+        raise ValueError("no values")
+    lo = int(np.floor((v.size - 1) * (lower / 100)))
+    hi = int(np.ceil((v.size - 1) * (upper / 100)))
+    return float(v[lo]), float(v[hi])
+
+
+def filter_outliers(values: np.ndarray, lower: float = 1.0, upper: float = 99.0) -> tuple[np.ndarray, float, float]:
+    """The values with lo <= v <= hi (cut points from :func:`percentile_bounds`), lo, hi."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = percentile_bounds(v, lower, upper)
+    return v[(v >= lo) & (v <= hi)], lo, hi
+
+
+def bootstrap_ci(values: np.ndarray, num_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean of ``values`` (fixed seed)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0 or num_resamples <= 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = np.empty(num_resamples)
+    chunk = max(1, 4_000_000 // v.size)  # bounded memory for large sample counts
+    for start in range(0, num_resamples, chunk):
+        stop = min(num_resamples, start + chunk)
+        means[start:stop] = v[rng.integers(0, v.size, size=(stop - start, v.size))].mean(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+# ------------------------------------------------------------------------------ result
+@dataclass
+class PPLResult:
+    """Outcome of :func:`ppl`. Statistics are over the kept (percentile-filtered) distances.
+
+    Attributes:
+        distances: every per-sample distance / eps^2, float64 [num_samples], by sample index.
+        mean: the PPL (mean of the kept distances).
+        std, median: of the kept distances.
+        lo, hi: the cut points (1st percentile 'lower', 99th 'higher').
+        num_kept: how many distances lie in [lo, hi].
+        ci_low, ci_high: 95% bootstrap interval of the mean (1000 resamples, seed 0).
+        samples_per_second: pairs per second of the sampling loop.
+        settings: the resolved options.
+        random_weights: networks that ran at random initialisation.
+        seconds: wall-clock seconds per phase.
+    """
+
+    distances: np.ndarray
+    mean: float
+    std: float
+    median: float
+    lo: float
+    hi: float
+    num_kept: int
+    ci_low: float
+    ci_high: float
+    samples_per_second: float
+    settings: dict[str, Any] = field(default_factory=dict)
+    random_weights: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        s = self.settings
+        return s.get("preset") or f"ppl_{s.get('space')}{s.get('sampling')}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: metric, space, sampling, crop, num_samples, ppl, std, median, lo, hi, kept, ci95, samples/s."""
+        s = self.settings
+        return pd.DataFrame(
+            [
+                {
+                    "metric": self.name,
+                    "space": s.get("space"),
+                    "sampling": s.get("sampling"),
+                    "crop": s.get("crop"),
+                    "num_samples": int(self.distances.size),
+                    "ppl": self.mean,
+                    "std": self.std,
+                    "median": self.median,
+                    "lo": self.lo,
+                    "hi": self.hi,
+                    "kept": self.num_kept,
+                    "ci95_low": self.ci_low,
+                    "ci95_high": self.ci_high,
+                    "samples_per_s": self.samples_per_second,
+                }
+            ]
+        )
+
+
+def summarize(
+    distances: np.ndarray, lower: float = 1.0, upper: float = 99.0, num_resamples: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Filtered mean (the PPL), std, median, cut points, kept count and bootstrap CI of ``distances``."""
+    kept, lo, hi = filter_outliers(distances, lower, upper)
+    ci = bootstrap_ci(kept, num_resamples, seed=seed)
+    return {
+        "mean": float(kept.mean()),
+        "std": float(kept.std()),
+        "median": float(np.median(kept)),
+        "lo": lo,
+        "hi": hi,
+        "num_kept": int(kept.size),
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+    }
+
+
+# ------------------------------------------------------------------------------ sampler
+def _generator_dtype(generator: Generator) -> torch.dtype:
+    for p in list(generator.parameters()) + list(generator.buffers()):
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+def make_batch_fn(
+    generator: Generator,
+    distance: Distance,
+    settings: PPLSettings,
+    *,
+    seed: int = 0,
+    psi: float = 1.0,
+    z_interpolation: ZInterpolation = "slerp",
+    resize: int | None = None,
+    quantize: bool = False,
+    precision: Precision = "fp32",
+    class_idx: int | None = None,
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """indices [N] (int64) -> {'distance': [N]}: the per-pair PPL sample for :func:`engine.collect`.
+
+    Latents, t, labels and noise of pair i are functions of (seed, i) only. Computation runs in
+    the generator's parameter dtype (float32 for real checkpoints), under autocast when
+    ``precision`` is bf16/fp16.
+    """
+    G = generator
+    device = G.device
+    dtype = _generator_dtype(G)
+    eps = float(settings.epsilon)
+    amp = PRECISIONS[precision]
+    autocast = (lambda: torch.autocast(device.type, dtype=amp)) if amp is not None else contextlib.nullcontext
+    interp = slerp if z_interpolation == "slerp" else lerp
+
+    def fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        n = idx.shape[0]
+        z0 = latents(G, seed, idx, sampling.Z).to(dtype)
+        z1 = latents(G, seed, idx, sampling.Z_END).to(dtype)
+        if settings.sampling == "full":
+            t = sampling.uniform(seed, sampling.T, idx, (), device).to(dtype)
+        else:
+            t = torch.zeros(n, dtype=dtype, device=device)
+        c = labels(G, seed, idx, class_idx)
+        c2 = None if c is None else torch.cat([c, c]).to(dtype)
+        with autocast():
+            if not G.supports_w:  # black box: z -> images, noise managed by the module
+                zz = torch.cat([interp(z0, z1, t), interp(z0, z1, t + eps)])
+                images = G.generate(zz, c2, psi=psi)
+            else:
+                if settings.space == "w":
+                    w0, w1 = G.truncate(G.mapping(torch.cat([z0, z1]), c2), psi).chunk(2)
+                    ws = torch.cat([lerp(w0, w1, t), lerp(w0, w1, t + eps)])
+                else:
+                    zz = torch.cat([interp(z0, z1, t), interp(z0, z1, t + eps)])
+                    ws = G.truncate(G.mapping(zz, c2), psi)
+                noise = G.make_noise(n, "random", noise_seed=seed, indices=idx, device=device)
+                noise = [torch.cat([m, m]).to(dtype) for m in noise]
+                images = G.synthesis(ws, noise=noise)
+            d = distance.paired(preprocess(images, settings.crop, resize, quantize))
+        return {"distance": d.to(dtype) / (eps * eps)}
+
+    return fn
+
+
+def ppl(
+    generator: Generator,
+    space: Space | None = None,
+    sampling: SamplingMode | None = None,
+    num_samples: int | None = None,
+    epsilon: float | None = None,
+    crop: bool | None = None,
+    *,
+    preset: str | None = None,
+    psi: float = 1.0,
+    distance: str | Distance = "lpips-vgg",
+    weights_path: str | os.PathLike | None = None,
+    allow_random_weights: bool = False,
+    precision: Precision = "fp32",
+    batch_size: int | None = None,
+    seed: int = 0,
+    class_idx: int | None = None,
+    z_interpolation: ZInterpolation = "slerp",
+    resize: int | None = None,
+    quantize: bool = False,
+    lower_percentile: float = 1.0,
+    upper_percentile: float = 99.0,
+    bootstrap_resamples: int = 1000,
+    show_progress: bool = False,
+    state: ResumeState | None = None,
+    dist: DistInfo | None = None,
+) -> PPLResult:
+    """Perceptual path length of ``generator`` (see the module docstring for the protocol).
+
+    Args:
+        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device).
+            Black-box generators (``supports_w`` False) support Z space only.
+        space: 'z' (slerp of z, then mapping) or 'w' (lerp of mapped w).
+        sampling: 'full' (t ~ U[0, 1)) or 'end' (t = 0).
+        num_samples: number of pairs.
+        epsilon: step in t; the distance is divided by epsilon^2. In (0, 1).
+        crop: NVIDIA's face crop (square images, side divisible by 8).
+        preset: one of :data:`PRESETS`; the explicit arguments above override its values.
+            Without a preset the defaults are ppl2_wend's (w, end, 50k, 1e-4, no crop).
+        psi: truncation psi applied to the mapped w (1.0 = none).
+        distance: 'lpips-vgg' (default), 'nvidia-vgg16', 'l2' or a :class:`Distance` instance.
+        weights_path: weight file for the named distance (torchvision vgg16 for lpips-vgg,
+            NVIDIA's vgg16.pt for nvidia-vgg16).
+        allow_random_weights: let the LPIPS backbone run at random initialisation when its
+            weights are unavailable (``result.random_weights`` says so).
+        precision: 'fp32' (default, as the reference), or 'bf16'/'fp16' autocast for the
+            generator and the distance. Reduced precision cannot resolve the eps = 1e-4
+            differences between the two images; use it for speed checks, not for numbers.
+        batch_size: pairs per batch (2x images per generator call); never changes the result.
+        seed: sampling-engine seed.
+        class_idx: fixed class for conditional generators (default: random per pair).
+        z_interpolation: 'slerp' (NVIDIA) or 'lerp' (torch-fidelity/torchmetrics default).
+        resize: resize before the distance (peers use 64); None = reference behaviour.
+        quantize: round images to uint8 levels first (torch-fidelity's default).
+        lower_percentile, upper_percentile: the outlier cut (1 and 99 in the reference).
+        bootstrap_resamples: resamples of the confidence interval (0 disables it).
+        show_progress: tqdm bar on stderr.
+        state, dist: resume storage and process sharding, passed to :func:`engine.collect`.
+    """
+    s = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if z_interpolation not in Z_INTERPOLATIONS:
+        raise UserError(f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}")
+    if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
+        raise UserError(f"--psi must be a finite number, got {psi!r}")
+    if resize is not None and not (isinstance(resize, int) and resize > 0):
+        raise UserError(f"resize must be a positive integer or None, got {resize!r}")
+    if not 0 <= lower_percentile < upper_percentile <= 100:
+        raise UserError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}")
+    if batch_size is not None and batch_size <= 0:
+        raise UserError(f"--batch-size must be positive, got {batch_size}")
+    if not generator.supports_w:
+        if s.space == "w":
+            raise UserError(
+                f"{generator.family}: W-space PPL needs a mapping network, but this is a black-box generator "
+                "(z -> images only); use --space z"
+            )
+        if psi != 1.0:
+            raise UserError(f"{generator.family}: truncation (--psi) needs W space, which a black-box generator does not expose")
+    if s.crop:
+        if generator.resolution % 8:
+            raise UserError(f"--crop needs a resolution divisible by 8, got {generator.resolution}")
+
+    if isinstance(distance, str):
+        distance = make_distance(distance, weights_path, allow_random=allow_random_weights)
+    device = generator.device
+    distance = distance.to(device)
+    if batch_size is None:
+        batch_size = max(1, default_batch_size(device, generator.resolution, gpu=16, cpu=8))
+
+    fn = make_batch_fn(
+        generator, distance, s, seed=seed, psi=psi, z_interpolation=z_interpolation, resize=resize,
+        quantize=quantize, precision=precision, class_idx=class_idx,
+    )
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = collect(fn, s.num_samples, batch_size, desc="ppl", show_progress=show_progress, state=state, dist=dist)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    sampling_s = time.perf_counter() - start
+    distances = out["distance"].double().numpy()
+    start = time.perf_counter()
+    stats = summarize(distances, lower_percentile, upper_percentile, bootstrap_resamples)
+    stats_s = time.perf_counter() - start
+    settings = {
+        "preset": preset,
+        **asdict(s),
+        "psi": psi,
+        "distance": distance.name,
+        "weights_file": distance.weights_file,
+        "precision": precision,
+        "batch_size": batch_size,
+        "seed": seed,
+        "class_idx": class_idx,
+        "z_interpolation": z_interpolation if s.space == "z" else None,
+        "resize": resize,
+        "quantize": quantize,
+        "lower_percentile": lower_percentile,
+        "upper_percentile": upper_percentile,
+        "bootstrap_resamples": bootstrap_resamples,
+        "shared_noise": bool(generator.supports_w),
+    }
+    return PPLResult(
+        distances=distances,
+        samples_per_second=s.num_samples / sampling_s if sampling_s > 0 else float("nan"),
+        settings=settings,
+        random_weights=list(distance.random_weights),
+        seconds={"sampling": sampling_s, "statistics": stats_s},
+        **stats,
+    )
