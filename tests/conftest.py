@@ -19,3 +19,13 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path_factory):
+    """Every test runs offline with an empty weight cache, as CI does: published weights are
+    missing, so detector networks run at random init only with --allow-random-weights."""
+    monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    for var in ("STYLEGAN_EVAL_WEIGHTS", "STYLEGAN_EVAL_VGG16", "STYLEGAN_EVAL_FID_INCEPTION"):
+        monkeypatch.delenv(var, raising=False)

@@ -17,14 +17,6 @@ from stylegan_eval.errors import UserError
 from stylegan_eval.generator import Generator
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path_factory):
-    """No downloads and an empty weight cache: detector networks run at random init with --allow-random-weights."""
-    monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
-    monkeypatch.delenv("STYLEGAN_EVAL_WEIGHTS", raising=False)
-    monkeypatch.delenv("STYLEGAN_EVAL_VGG16", raising=False)
-
 
 # ------------------------------------------------------------------------------ generators
 class Toy32(Generator):

@@ -11,13 +11,6 @@ from stylegan_eval.config import build_default_map, find_config, load_config
 from stylegan_eval.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
-    monkeypatch.delenv("STYLEGAN_EVAL_WEIGHTS", raising=False)
-    monkeypatch.delenv("STYLEGAN_EVAL_VGG16", raising=False)
-
 
 def _write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)

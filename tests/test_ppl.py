@@ -20,14 +20,6 @@ from stylegan_eval.metrics import ppl as P
 from stylegan_eval.metrics.distances import LPIPSVGG, NVIDIA_VGG16, SquaredL2, make_distance
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path_factory):
-    """No downloads, and an empty weight cache: the LPIPS backbone is missing here."""
-    monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
-    monkeypatch.delenv("STYLEGAN_EVAL_WEIGHTS", raising=False)
-    monkeypatch.delenv("STYLEGAN_EVAL_VGG16", raising=False)
-
 
 # ------------------------------------------------------------------------------ generators
 class LinearGenerator(Generator):

@@ -121,6 +121,28 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     return RawCheckpoint(p, "torch", safe_torch_load(p))
 
 
+def check_state_dict(net: torch.nn.Module, sd: dict[str, Any], path: Any, what: str) -> None:
+    """Raise CheckpointError (one line) unless ``sd`` has exactly ``net``'s keys and shapes.
+
+    ``what`` names the expected network in the message ("a rosinality StyleGAN2 generator").
+    """
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    wrong = [
+        f"{k} {list(sd[k].shape)} (expected {list(v.shape)})"
+        for k, v in expected.items()
+        if k in sd and (not isinstance(sd[k], torch.Tensor) or sd[k].shape != v.shape)
+    ]
+    problems = []
+    for kind, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong)):
+        if items:
+            more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
+            problems.append(f"{kind}: {', '.join(map(str, items[:4]))}{more}")
+    if problems:
+        raise CheckpointError(f"{path}: does not match {what}: {'; '.join(problems)}")
+
+
 def _module(name: str):
     return importlib.import_module(FORMAT_MODULES[name])
 

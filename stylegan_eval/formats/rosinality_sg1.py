@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import torch
 
 from ..errors import CheckpointError, UserError
+from . import check_state_dict
 from ..networks.stylegan1 import StyledGenerator, StyleGAN1Generator, block_resolution
 
 NAME = "stylegan1-rosinality"
@@ -99,21 +100,6 @@ def infer_config(sd: dict[str, Any], path="checkpoint") -> dict[str, Any]:
                 fused=tuple(fused), img_channels=int(img_channels))
 
 
-def _check_keys(net: torch.nn.Module, sd: dict[str, Any], path) -> None:
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [f"{k} {list(sd[k].shape)} (expected {list(v.shape)})" for k, v in expected.items()
-             if k in sd and (not isinstance(sd[k], torch.Tensor) or sd[k].shape != v.shape)]
-    problems = []
-    for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong)):
-        if items:
-            more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
-            problems.append(f"{what}: {', '.join(map(str, items[:4]))}{more}")
-    if problems:
-        raise CheckpointError(f"{path}: does not match a rosinality StyleGAN1 generator: {'; '.join(problems)}")
-
-
 def build(sd: dict[str, Any], path="checkpoint") -> StyledGenerator:
     """A :class:`StyledGenerator` with ``sd`` loaded strictly (CheckpointError on any mismatch)."""
     cfg = infer_config(sd, path)
@@ -121,7 +107,7 @@ def build(sd: dict[str, Any], path="checkpoint") -> StyledGenerator:
         net = StyledGenerator(**cfg)
     except ValueError as exc:
         raise CheckpointError(f"{path}: unsupported StyleGAN1 configuration ({exc})") from None
-    _check_keys(net, sd, path)
+    check_state_dict(net, sd, path, "a rosinality StyleGAN1 generator")
     try:
         net.load_state_dict(sd, strict=True)
     except RuntimeError as exc:

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import torch
 
 from ..errors import CheckpointError, UserError
+from . import check_state_dict
 from ..networks.stylegan2 import StyleGAN2, StyleGAN2Generator
 
 NAME = "stylegan2-rosinality"
@@ -97,21 +98,6 @@ def infer_config(sd: dict[str, Any], path="checkpoint") -> dict[str, Any]:
                 channels=channels, img_channels=img_channels)
 
 
-def _check_keys(net: torch.nn.Module, sd: dict[str, Any], path) -> None:
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [f"{k} {list(sd[k].shape)} (expected {list(v.shape)})" for k, v in expected.items()
-             if k in sd and (not isinstance(sd[k], torch.Tensor) or sd[k].shape != v.shape)]
-    problems = []
-    for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong)):
-        if items:
-            more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
-            problems.append(f"{what}: {', '.join(map(str, items[:4]))}{more}")
-    if problems:
-        raise CheckpointError(f"{path}: does not match a rosinality StyleGAN2 generator: {'; '.join(problems)}")
-
-
 def build(sd: dict[str, Any], path="checkpoint", channel_multiplier: int | None = None) -> StyleGAN2:
     """A :class:`StyleGAN2` with the state dict loaded strictly (CheckpointError on mismatch)."""
     cfg = infer_config(sd, path)
@@ -128,7 +114,7 @@ def build(sd: dict[str, Any], path="checkpoint", channel_multiplier: int | None 
             f"{path}: channel_multiplier={channel_multiplier} was requested but the weights have channels "
             f"{channels} (multiplier {net.channel_multiplier})"
         )
-    _check_keys(net, sd, path)
+    check_state_dict(net, sd, path, "a rosinality StyleGAN2 generator")
     try:
         net.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
