@@ -4,7 +4,11 @@ Conventions shared by every subcommand (see :func:`common_options`):
 ``--device`` (auto: cuda if available), ``--batch-size`` (auto), ``--seed``, ``--out DIR``
 (writes ``<command>.json/.csv/.md``), ``--json`` (one JSON object on stdout and nothing else),
 ``--quiet``; progress bars go to stderr. Exit codes: 0 success, 2 bad input (one line on
-stderr naming the file or option), 1 internal error.
+stderr naming the file or option), 1 internal error, 3 a ``compare --fail-if`` rule failed,
+130 interrupted (partial results stay in --out for ``--resume``).
+
+Defaults come from the project configuration (:mod:`stylegan_eval.config`), installed as
+click's ``default_map`` by the group callback; ``--config PATH`` / ``--no-config`` choose it.
 
 Subcommands live in :mod:`stylegan_eval.commands`, one module each, listed in
 :data:`COMMAND_MODULES`.
@@ -29,6 +33,12 @@ COMMAND_MODULES = [
     "info",
     "generate",
     "mix",
+    "ppl",
+    "separability",
+    "compare",
+    "fid",
+    "stats",
+    "demo",
 ]
 
 
@@ -44,6 +54,7 @@ class RunOptions:
     quiet: bool
     resume: bool = False
     allow_random_weights: bool = False
+    log: Path | None = None
 
     @property
     def show_progress(self) -> bool:
@@ -86,11 +97,12 @@ def common_options(f: Callable | None = None, *, out_file: str | None = None) ->
         help="Run detector networks at random initialisation when their published weights are not "
         "available (the report is labelled so).",
     )
+    @click.option("--log", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].")
     @functools.wraps(f)
-    def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, **kwargs):
+    def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log, **kwargs):
         from .runtime import resolve_device
 
-        run = RunOptions(resolve_device(device), batch_size, seed, out, as_json, quiet, resume, allow_random_weights)
+        run = RunOptions(resolve_device(device), batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
         return f(*args, run=run, **kwargs)
 
     return wrapper
@@ -133,6 +145,10 @@ def checkpoint_options(f: Callable) -> Callable:
     return wrapper
 
 
+#: CKPT value naming the embedded demo generator (stylegan_eval/assets).
+EMBEDDED_DEMO = "demo"
+
+
 @dataclass
 class CheckpointSpec:
     path: Path | None
@@ -146,7 +162,14 @@ class CheckpointSpec:
         from .formats import load_generator, sha256_file
 
         if self.path is None and self.generator_spec is None:
-            raise UserError("no checkpoint given: pass CKPT (or --generator MODULE:ATTR)")
+            raise UserError(
+                "no checkpoint given: pass CKPT (or 'demo' for the embedded demo generator, "
+                "--generator MODULE:ATTR, or ckpt = ... in stylegan-eval.toml)"
+            )
+        if self.path is not None and str(self.path) == EMBEDDED_DEMO and not Path(self.path).exists():
+            from .demo import default_checkpoint
+
+            self.path = default_checkpoint()
         options = {} if self.resolution is None else {"resolution": self.resolution}
         gen = load_generator(self.path, self.format, self.generator_spec, device=device, **options)
         meta = {"checkpoint": str(self.path) if self.path else None, "generator_spec": self.generator_spec, **gen.info()}
@@ -156,10 +179,19 @@ class CheckpointSpec:
 
 
 def emit(report, run: RunOptions) -> None:
-    """Write the report to --out, then print it (JSON with --json, else Markdown)."""
+    """Write the report to --out, then print it (JSON with --json, else Markdown); rank 0 only.
+
+    Every result is also appended to the JSON-lines log (:mod:`stylegan_eval.jsonlog`).
+    """
+    from .engine import DistInfo
+    from .jsonlog import log_report
+
+    if not DistInfo.current().is_main:
+        return
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)
+    log_report(report, run)
     if report.banner():
         click.echo(report.banner(), err=True)
     if run.json:
@@ -179,8 +211,15 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="stylegan-eval")
-def cli() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Project configuration [default: ./stylegan-eval.toml or a parent's, or [tool.stylegan-eval] in ./pyproject.toml].")
+@click.option("--no-config", is_flag=True, help="Ignore any project configuration file.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, no_config: bool) -> None:
     """Evaluate StyleGAN generators: PPL, linear separability, FID/KID."""
+    from .config import apply_config
+
+    apply_config(ctx, config_path, no_config)
 
 
 for _name in COMMAND_MODULES:
@@ -189,9 +228,23 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the process exit code."""
+    """Console entry point; returns the process exit code.
+
+    Under ``torchrun`` (WORLD_SIZE > 1) the process group is joined first; samples are then
+    sharded across ranks and only rank 0 writes reports.
+    """
+    import os
+
+    import torch.distributed as _td
+
+    joined = False
     try:
-        cli.main(args=argv, prog_name="stylegan-eval", standalone_mode=False)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (_td.is_available() and _td.is_initialized()):
+            from .engine import init_distributed
+
+            joined = init_distributed().world_size > 1
+        code = cli.main(args=argv, prog_name="stylegan-eval", standalone_mode=False)
+        return code if isinstance(code, int) and not isinstance(code, bool) else 0  # ctx.exit(n) in a command
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # usage errors: bad option values, missing arguments
@@ -210,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)
         return 1
-    return 0
+    finally:
+        if joined and _td.is_initialized():
+            _td.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -248,3 +248,13 @@ def test_collect_keeps_progress_across_two_interrupts(tmp_path):
     assert state.load()[0].numel() == 12  # 2 batches of 3 from each session
     out = engine.collect(_outputs, 30, 3, state=state, show_progress=False)
     assert all(torch.equal(ref[k], out[k]) for k in ref)
+
+
+def test_ckpt_demo_names_the_embedded_generator_through_the_normal_loader(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("info", "demo", "--json", "--device", "cpu")
+    assert code == 0, err
+    fields = {r["field"]: r["value"] for r in json.loads(out)["results"]}
+    assert fields["family"] == "stylegan2-rosinality" and fields["checkpoint"].endswith(".pt")
+    code, _, err = cli("info")
+    assert code == 2 and "'demo'" in err
