@@ -1,6 +1,6 @@
-"""FID feature throughput: stylegan-eval vs pytorch-fid vs torch-fidelity on the same data and weights.
+"""FID feature throughput: stylegan-eval vs pytorch-fid vs torch-fidelity vs clean-fid, same data and weights.
 
-All three run the same Inception-v3 function: our seeded random FID Inception (the published
+All four run the same Inception-v3 function: our seeded random FID Inception (the published
 ``pt_inception-2015-12-05-6726825d.pth`` cannot be downloaded here) saved as a state dict, which
 loads unchanged into pytorch-fid's ``InceptionV3`` (its download patched to read the file) and
 into torch-fidelity's ``FeatureExtractorInceptionV3`` (``feature_extractor_weights_path``).
@@ -8,11 +8,12 @@ into torch-fidelity's ``FeatureExtractorInceptionV3`` (``feature_extractor_weigh
 Measured, on the device given (CPU by default), images/second of
 1. real statistics: a folder of PNGs -> features (-> mu, sigma for stylegan-eval),
    each tool with its own loader and preprocessing (pytorch-fid: float [0, 1] + torch bilinear;
-   torch-fidelity: uint8 + TF1-style bilinear; stylegan-eval pytorch-fid detector);
+   torch-fidelity: uint8 + TF1-style bilinear; clean-fid: PIL bicubic antialiased resize per image
+   on the CPU, then pytorch-fid's network; stylegan-eval pytorch-fid detector);
    decoding in the main process for all (0 loader workers);
 2. generator features: a random-init StyleGAN2 (project network) -> uint8 -> features;
    pytorch-fid has no generator API, so the loop a user writes around it is timed; torch-fidelity
-   runs its ``GenerativeModelModuleWrapper`` path;
+   runs its ``GenerativeModelModuleWrapper`` path, clean-fid its ``get_model_features``;
 3. the statistics cache: stylegan-eval's first ``dataset_stats`` call (miss, computes and writes)
    and a second call on unchanged data (hit), in-process, and a second ``stylegan-eval stats``
    command (process start and imports included).
@@ -72,6 +73,12 @@ def write_images(folder: Path, n: int, size: int) -> list[Path]:
 REPEATS = 1
 
 
+def _version(dist: str) -> str:
+    import importlib.metadata as md
+
+    return md.version(dist)
+
+
 def timed(fn, repeats: int | None = None):
     """(result, best wall time over ``repeats`` runs): the shared CPU makes single runs noisy."""
     best, out = float("inf"), None
@@ -93,7 +100,7 @@ def machine(device: torch.device) -> str:
         pass
     import importlib.metadata as md
 
-    vers = ", ".join(f"{p} {md.version(p)}" for p in ("torch", "numpy", "scipy", "pytorch-fid", "torch-fidelity"))
+    vers = ", ".join(f"{p} {md.version(p)}" for p in ("torch", "numpy", "scipy", "pytorch-fid", "torch-fidelity", "clean-fid"))
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return (f"{platform.platform()}; CPU {cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}; "
             f"device {dev}; python {platform.python_version()}, {vers}")
@@ -147,7 +154,18 @@ def main() -> None:
     tf_feats, t = timed(lambda: get_featuresdict_from_dataset(ImagesPathDataset([str(p) for p in files]), tf_model, args.batch_size,
                                                               cuda, True, False)["2048"])
     rows.append(("real statistics", "torch-fidelity 0.4.0 (features only, no stats)", args.num_real / t))
+    # clean-fid: its own folder loader and "clean" resize (PIL bicubic with antialiasing, on the
+    # CPU, per image) in front of the same Inception weights (pytorch-fid's network, [0, 255] in).
+    from cleanfid import fid as cfid
+
+    def cf_model(x: torch.Tensor) -> torch.Tensor:
+        return pf_model(x / 255)[0].squeeze(-1).squeeze(-1)
+
+    cf_feats, t = timed(lambda: cfid.get_folder_features(str(tmp / "real"), cf_model, num_workers=0, batch_size=args.batch_size,
+                                                         device=device, mode="clean", verbose=False))
+    rows.append(("real statistics", f"clean-fid {_version('clean-fid')} (get_folder_features, mode clean)", args.num_real / t))
     dev_pf = float(np.abs(pf_mu - ours.mu).max())
+    dev_cf = float(np.abs(cf_feats.astype(np.float64).mean(0) - ours.mu).max())
     dev_tf = float(np.abs(tf_feats.double().mean(0).numpy() - ours.mu).max())
 
     # ---------------------------------------------------------------- generator features
@@ -183,6 +201,13 @@ def main() -> None:
     _, t = timed(lambda: get_featuresdict_from_generative_model(wrapper, tf_model, args.num_gen, args.batch_size, cuda, 0, False))
     rows.append(("generator features", "torch-fidelity 0.4.0 (GenerativeModelModuleWrapper)", args.num_gen / t))
 
+    def cf_generator(z: torch.Tensor) -> torch.Tensor:  # clean-fid wants [0, 255] images
+        return to_uint8(G.generate(z)).float()
+
+    _, t = timed(lambda: cfid.get_model_features(cf_generator, cf_model, mode="clean", z_dim=G.z_dim, num_gen=args.num_gen,
+                                                 batch_size=args.batch_size, device=device, verbose=False))
+    rows.append(("generator features", f"clean-fid {_version('clean-fid')} (get_model_features, mode clean)", args.num_gen / t))
+
     # ---------------------------------------------------------------- cache
     (_, miss), t_miss = timed(lambda: dataset_stats(tmp / "real", det, batch_size=args.batch_size, num_workers=0, device=device, show_progress=False), 1)
     (_, hit), t_hit = timed(lambda: dataset_stats(tmp / "real", det, batch_size=args.batch_size, num_workers=0, device=device, show_progress=False), 1)
@@ -200,7 +225,7 @@ def main() -> None:
     lines = [
         f"## FID features (`benchmarks/bench_fid.py`, {now})", "",
         f"Machine: {machine(device)}", "",
-        "All three tools run the **same random-initialised** FID Inception-v3 (seeded; the published "
+        "All four tools run the **same random-initialised** FID Inception-v3 (seeded; the published "
         "`pt_inception-2015-12-05-6726825d.pth` cannot be downloaded here), loaded from one state-dict file: "
         "throughput only, no meaningful FID values. "
         f"{args.num_real} real PNGs of {args.size}x{args.size}, {args.num_gen} generated {args.size}x{args.size} images "
@@ -217,7 +242,8 @@ def main() -> None:
         f"| second `stylegan-eval stats` command, whole process | {t_cli:.2f} |",
         f"| of which: `python -c 'import stylegan_eval.cli'` alone | {t_import:.2f} |",
         "", f"Largest |mu_peer - mu_ours| over the 2048 features (same weights): pytorch-fid {dev_pf:.2e} "
-        f"(same bilinear resize), torch-fidelity {dev_tf:.2e} (TF1-style bilinear resize, as NVIDIA's TorchScript).", "",
+        f"(same bilinear resize), torch-fidelity {dev_tf:.2e} (TF1-style bilinear resize, as NVIDIA's TorchScript), "
+        f"clean-fid {dev_cf:.2e} (antialiased PIL bicubic resize: a different preprocessing, so a different value is expected).", "",
         f"Command: `python benchmarks/bench_fid.py --num-real {args.num_real} --num-gen {args.num_gen} --batch-size {args.batch_size} "
         f"--size {args.size} --repeats {args.repeats} --device {device}`", "",
     ]

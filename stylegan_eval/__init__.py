@@ -4,13 +4,37 @@ Public API::
 
     import stylegan_eval as se
     G = se.load_generator("ckpt.pt")          # any supported checkpoint -> Generator
+    result = se.ppl(G, "w", "end", 50_000)    # -> PPLResult (.to_frame())
+
+The names below are imported on first use, so that ``import stylegan_eval`` (and the
+command line) does not pay for torch until something needs it.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import CheckpointError, UserError, WeightsUnavailable
-from .formats import load_generator
-from .generator import Generator
-from .metrics.ppl import ppl
-from .metrics.separability import separability
-from .report import Report
+
+_LAZY = {
+    "load_generator": ".formats",
+    "Generator": ".generator",
+    "ppl": ".metrics.ppl",
+    "separability": ".metrics.separability",
+    "Report": ".report",
+}
 
 __all__ = ["CheckpointError", "Generator", "Report", "UserError", "WeightsUnavailable", "load_generator", "ppl", "separability"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -21,7 +21,7 @@ import importlib
 import json
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,9 +44,13 @@ COMMAND_MODULES = [
 
 @dataclass
 class RunOptions:
-    """The options every subcommand shares, resolved."""
+    """The options every subcommand shares, resolved.
 
-    device: Any
+    ``device`` is resolved (and validated) on first use, so that a command which needs no
+    device, such as ``stats`` answered from its cache, never imports torch.
+    """
+
+    device_spec: Any
     batch_size: int | None
     seed: int
     out: Path | None
@@ -55,6 +59,20 @@ class RunOptions:
     resume: bool = False
     allow_random_weights: bool = False
     log: Path | None = None
+    _device: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def device(self):
+        """The torch.device of --device ('auto': cuda when available)."""
+        if self._device is None:
+            from .runtime import resolve_device
+
+            self._device = resolve_device(self.device_spec)
+        return self._device
+
+    @device.setter
+    def device(self, value) -> None:
+        self.device_spec, self._device = value, None
 
     @property
     def show_progress(self) -> bool:
@@ -100,9 +118,7 @@ def common_options(f: Callable | None = None, *, out_file: str | None = None) ->
     @click.option("--log", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].")
     @functools.wraps(f)
     def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log, **kwargs):
-        from .runtime import resolve_device
-
-        run = RunOptions(resolve_device(device), batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
+        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
         return f(*args, run=run, **kwargs)
 
     return wrapper
@@ -205,8 +221,16 @@ def emit(report, run: RunOptions) -> None:
 
 
 class _Group(click.Group):
+    """Imports a subcommand's module only when that command runs (or help lists it): the
+    modules import torch, which a cache-hit ``stats`` run and ``--version`` do without."""
+
     def list_commands(self, ctx):
-        return sorted(super().list_commands(ctx))
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx, name):
+        if name not in COMMAND_MODULES:
+            return None
+        return importlib.import_module(f"stylegan_eval.commands.{name}").command
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -222,11 +246,6 @@ def cli(ctx: click.Context, config_path: Path | None, no_config: bool) -> None:
     apply_config(ctx, config_path, no_config)
 
 
-for _name in COMMAND_MODULES:
-    _mod = importlib.import_module(f"stylegan_eval.commands.{_name}")
-    cli.add_command(_mod.command)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code.
 
@@ -235,14 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     import os
 
-    import torch.distributed as _td
-
     joined = False
     try:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (_td.is_available() and _td.is_initialized()):
-            from .engine import init_distributed
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            import torch.distributed as _td
 
-            joined = init_distributed().world_size > 1
+            if not (_td.is_available() and _td.is_initialized()):
+                from .engine import init_distributed
+
+                joined = init_distributed().world_size > 1
         code = cli.main(args=argv, prog_name="stylegan-eval", standalone_mode=False)
         return code if isinstance(code, int) and not isinstance(code, bool) else 0  # ctx.exit(n) in a command
     except click.exceptions.Exit as exc:
@@ -264,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)
         return 1
     finally:
-        if joined and _td.is_initialized():
-            _td.destroy_process_group()
+        if joined:
+            import torch.distributed as _td
+
+            if _td.is_initialized():
+                _td.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -180,7 +180,10 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
     if config.path is None:
         return {}
     base = config.path.parent
-    commands = group.commands
+    # Every command is needed to validate the keys, so a configuration loads all command
+    # modules (torch included), even for a `stats` run that the cache answers.
+    ctx = click.Context(group)
+    commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
     for name in config.sections:
         if name not in commands:
             raise UserError(f"{config.where}: unknown table [{name}] (commands: {', '.join(sorted(commands))})")

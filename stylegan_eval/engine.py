@@ -143,7 +143,8 @@ def collect(
     Args:
         fn: indices (int64 CPU tensor [N]) -> {name: tensor [N, ...]} on any device.
         num_samples: number of samples.
-        batch_size: samples per call of ``fn``; never changes the result.
+        batch_size: samples per call of ``fn``; never changes which samples are drawn (kernels
+            chosen per batch shape may round differently).
         desc: progress bar label.
         show_progress: draw a tqdm bar on stderr (rank 0 only).
         state: where to save partial outputs and resume from; None disables both.

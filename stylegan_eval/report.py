@@ -12,31 +12,19 @@ import json
 import math
 import os
 import platform
-import tempfile
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from .fileio import atomic_write
 
-def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+if TYPE_CHECKING:  # pandas is imported where a table is built; a cache-hit `stats` run needs none
+    import pandas as pd
+
+__all__ = ["Report", "atomic_write", "environment", "jsonable"]
 
 
 def _versions() -> dict[str, str]:
@@ -52,10 +40,18 @@ def _versions() -> dict[str, str]:
 
 
 def environment(device: Any = None) -> dict[str, Any]:
-    """Package versions and the machine/device the numbers were computed on."""
-    import torch
+    """Package versions and the machine/device the numbers were computed on.
 
-    env: dict[str, Any] = {"versions": _versions(), "platform": platform.platform(), "cpu_threads": torch.get_num_threads()}
+    Torch facts (threads, device name) are included only when torch has been imported, i.e.
+    when something was computed with it.
+    """
+    env: dict[str, Any] = {"versions": _versions(), "platform": platform.platform()}
+    torch = sys.modules.get("torch")
+    if torch is None:
+        if device is not None:
+            env["device"] = str(device)
+        return env
+    env["cpu_threads"] = torch.get_num_threads()
     if device is not None:
         dev = torch.device(device)
         env["device"] = str(dev)
@@ -92,7 +88,8 @@ class Report:
 
     Attributes:
         command: the command or metric name ("ppl", "fid", ...); names the output files.
-        table: the numbers, one row per metric variant / attribute / checkpoint.
+        table: the numbers, one row per metric variant / attribute / checkpoint (a DataFrame;
+            a list of row dicts is accepted for reports that are only printed as JSON).
         settings: every option that influenced the numbers.
         meta: checkpoint (path, sha256, family), environment, timings, warnings, and
             ``random_weights`` (names of networks that ran at random initialisation).
@@ -122,7 +119,7 @@ class Report:
             {
                 "command": self.command,
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "results": self.table.to_dict(orient="records"),
+                "results": _records(self.table),
                 "settings": self.settings,
                 "meta": self.meta,
                 "warning": self.banner(),
@@ -131,6 +128,8 @@ class Report:
         )
 
     def to_markdown(self) -> str:
+        import pandas as pd
+
         lines = [f"# stylegan-eval {self.command}", ""]
         if self.banner():
             lines += [f"> **{self.banner()}**", ""]
@@ -150,6 +149,13 @@ class Report:
             atomic_write(out / f"{self.command}.md", self.to_markdown()),
         ]
         return paths
+
+
+def _records(table: Any) -> list[dict[str, Any]]:
+    """Rows of a DataFrame, or of a list of row dicts (what a cache-hit ``stats`` builds without pandas)."""
+    if isinstance(table, list):
+        return [dict(r) for r in table]
+    return table.to_dict(orient="records")
 
 
 def _fmt(v: Any) -> str:

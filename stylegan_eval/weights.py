@@ -14,14 +14,14 @@ the file, its URL and where to put it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from .errors import WeightsUnavailable
 
@@ -52,10 +52,19 @@ class WeightSpec:
 
 
 def cache_dir() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    """torch.hub's checkpoint folder, ``$TORCH_HOME/hub/checkpoints``.
+
+    Computed without importing torch (so that a statistics cache hit can answer without it),
+    following ``torch.hub.get_dir``'s rules; once torch is imported its answer is used, which
+    also honours ``torch.hub.set_dir``.
+    """
+    if "torch" in sys.modules:
+        return Path(sys.modules["torch"].hub.get_dir()) / "checkpoints"
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+    return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
-def _digest(path: Path) -> str:
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
@@ -63,11 +72,46 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(spec: WeightSpec, path: Path) -> None:
-    """Raise WeightsUnavailable if ``path`` does not match the spec's checksum."""
+def _digest_index() -> Path:
+    root = os.environ.get("STYLEGAN_EVAL_CACHE") or os.path.join(os.path.expanduser("~/.cache"), "stylegan-eval")
+    return Path(root) / "weights-digests.json"
+
+
+def _digest(path: Path) -> str:
+    """sha256 of a weights file, remembered by (absolute path, size, mtime_ns).
+
+    A detector file is ~100 MB; hashing it on every run would cost more than answering a
+    statistics request from the cache. A changed file (other size or mtime) is hashed again.
+    """
+    path = Path(path)
+    st = path.stat()
+    key = str(path.resolve())
+    index_file = _digest_index()
+    try:
+        index = json.loads(index_file.read_text())
+        if not isinstance(index, dict):
+            index = {}
+    except (OSError, ValueError):
+        index = {}
+    entry = index.get(key)
+    if isinstance(entry, list) and len(entry) == 3 and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
+        return str(entry[2])
+    digest = _sha256(path)
+    index[key] = [st.st_size, st.st_mtime_ns, digest]
+    try:
+        from .fileio import atomic_write
+
+        atomic_write(index_file, json.dumps(index))
+    except OSError:  # a read-only cache only costs the re-hash next time
+        pass
+    return digest
+
+
+def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
+    """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory)."""
     if spec.sha256 is None and spec.sha256_prefix is None:
         return
-    digest = _digest(path)
+    digest = _digest(path) if memo else _sha256(path)
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")
     if spec.sha256 is None and spec.sha256_prefix and not digest.startswith(spec.sha256_prefix):
@@ -123,7 +167,7 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
         with urllib.request.urlopen(spec.url, timeout=30) as response, open(tmp, "wb") as out:
             while block := response.read(1 << 20):
                 out.write(block)
-        verify(spec, Path(tmp))
+        verify(spec, Path(tmp), memo=False)
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise WeightsUnavailable(

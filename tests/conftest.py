@@ -27,5 +27,6 @@ def _offline(monkeypatch, tmp_path_factory):
     missing, so detector networks run at random init only with --allow-random-weights."""
     monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    monkeypatch.setenv("STYLEGAN_EVAL_CACHE", str(tmp_path_factory.mktemp("stylegan_eval_cache")))
     for var in ("STYLEGAN_EVAL_WEIGHTS", "STYLEGAN_EVAL_VGG16", "STYLEGAN_EVAL_FID_INCEPTION"):
         monkeypatch.delenv(var, raising=False)

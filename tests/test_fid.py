@@ -360,6 +360,36 @@ def test_stats_cache_hit_and_invalidation(tmp_path, random_detector):
     assert len(keys) == 4
 
 
+def test_cli_stats_cache_hit_answers_without_torch(cli, tmp_path):
+    """A second `stats` on unchanged data is answered from the cache before torch is imported."""
+    import subprocess
+    import sys
+
+    write_images(tmp_path / "imgs", 3, seed=6)
+    code, out, err = cli("stats", tmp_path / "imgs", "--out", tmp_path / "a.npz", "--allow-random-weights", "--quiet", "--json",
+                         "--num-workers", "0")
+    assert code == 0, err
+    assert json.loads(out)["meta"]["result"]["cache_hit"] is False
+    script = ("import json, sys\nfrom stylegan_eval.cli import main\n"
+              f"code = main(['stats', {str(tmp_path / 'imgs')!r}, '--out', {str(tmp_path / 'b.npz')!r}, '--allow-random-weights', "
+              "'--quiet', '--json'])\n"
+              "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'pandas': 'pandas' in sys.modules}))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report, flags = (json.loads(line) for line in proc.stdout.strip().splitlines())
+    assert flags == {"code": 0, "torch": False, "pandas": False}
+    assert report["meta"]["result"]["cache_hit"] is True and report["meta"]["result"]["files_hashed"] == 0
+    assert report["meta"]["random_weights"] and "NOT comparable" in report["warning"]
+    a, b = load_stats(tmp_path / "a.npz"), load_stats(tmp_path / "b.npz")
+    np.testing.assert_array_equal(a.mu, b.mu)
+    np.testing.assert_array_equal(a.sigma, b.sigma)
+    # asking for features the cached entry lacks is not a hit: the full path runs
+    code, out, err = cli("stats", tmp_path / "imgs", "--out", tmp_path / "c.npz", "--allow-random-weights", "--quiet", "--json",
+                         "--features", "--num-workers", "0")
+    assert code == 0 and json.loads(out)["meta"]["result"]["cache_hit"] is False
+    assert load_stats(tmp_path / "c.npz").features.shape == (3, 2048)
+
+
 # ------------------------------------------------------------------------------ generator features
 class TinyGen(Generator):
     """A 16x16 linear generator with one noise map."""

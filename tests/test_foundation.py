@@ -135,6 +135,36 @@ def test_weights_manager_offline_message(tmp_path, monkeypatch):
         weights.fetch(bad)
 
 
+def test_weights_digest_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    monkeypatch.setenv("STYLEGAN_EVAL_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "w.pth"
+    f.write_bytes(b"first")
+    assert weights._digest(f) == hashlib.sha256(b"first").hexdigest()
+    calls = []
+    real = weights._sha256
+    monkeypatch.setattr(weights, "_sha256", lambda p: calls.append(p) or real(p))
+    assert weights._digest(f) == hashlib.sha256(b"first").hexdigest() and calls == []  # from the index
+    f.write_bytes(b"second!")  # another size: hashed again
+    assert weights._digest(f) == hashlib.sha256(b"second!").hexdigest() and len(calls) == 1
+    st = f.stat()
+    f.write_bytes(b"third!!")  # same size, other mtime: hashed again
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert weights._digest(f) == hashlib.sha256(b"third!!").hexdigest() and len(calls) == 2
+
+
+def test_weights_cache_dir_without_torch_matches_torch_hub(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    code = "import sys; from stylegan_eval import weights; print(weights.cache_dir()); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(weights.cache_dir()), "False"]  # this process has torch: torch.hub's answer
+
+
 # ----------------------------------------------------------------------------- CLI
 
 

@@ -278,7 +278,8 @@ def test_batch_size_invariance_linear():
     kw = dict(distance=SquaredL2(), seed=11, bootstrap_resamples=0)
     a = P.ppl(G, "z", "full", 23, batch_size=2, **kw).distances
     b = P.ppl(G, "z", "full", 23, batch_size=7, **kw).distances
-    np.testing.assert_array_equal(a, b)
+    # float64 matmuls of other batch shapes round differently (~1e-13): nothing else may differ
+    np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
 def test_batch_size_invariance_lpips(lpips_random):
@@ -516,13 +517,15 @@ def test_cli_report_histogram_distances(cli, tmp_path):
     assert d.shape == (12,)
     assert (tmp_path / "ppl_hist.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(rep["files"]) == ["ppl_distances.npy", "ppl_hist.png"]
-    # a preset with an explicit override, and the same samples give the same distances
+    # a preset with an explicit override, and the same samples give the same distances (the
+    # default batch size differs from 5: float32 rounding of the image pair, amplified by
+    # 1/epsilon^2, moves the mean by ~1e-4 relative)
     code, out, err = cli(
         "ppl", "--generator", "test_ppl:make_gen32", "--preset", "ppl_zfull", "--no-crop", "--num-samples", "12",
         "--allow-random-weights", "--json", "--quiet",
     )
     assert code == 0, err
-    assert json.loads(out)["results"][0]["ppl"] == pytest.approx(row["ppl"], rel=1e-5)
+    assert json.loads(out)["results"][0]["ppl"] == pytest.approx(row["ppl"], rel=2e-3)
 
 
 def test_cli_errors(cli):

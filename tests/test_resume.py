@@ -156,9 +156,9 @@ def test_interrupted_command_resumes_to_the_same_result(cli, tmp_path, monkeypat
     elif command == "fid":
         from PIL import Image
 
-        from stylegan_eval.commands import fid as fid_command
+        from stylegan_eval.metrics import inception
 
-        monkeypatch.setattr(fid_command, "make_detector", TinyDetector.make)
+        monkeypatch.setattr(inception, "make_detector", TinyDetector.make)
         (tmp_path / "real").mkdir()
         rng = np.random.default_rng(0)
         for i in range(8):

@@ -322,9 +322,10 @@ def test_batch_size_invariance(tmp_path):
         three = gen([2, 3, 4])
         singles = [gen([k]) for k in range(8)]
     assert torch.isfinite(full).all() and full.shape == (8, 3, 64, 64)
-    assert torch.equal(three, full[2:5])
+    # BLAS / oneDNN pick other kernels for other batch shapes: equal up to float32 rounding
+    torch.testing.assert_close(three, full[2:5], rtol=0, atol=5e-5)
     for k in range(8):
-        assert torch.equal(singles[k][0], full[k]), k
+        torch.testing.assert_close(singles[k][0], full[k], rtol=0, atol=5e-5)
     assert not torch.allclose(full[0], full[1])
 
 

@@ -213,8 +213,12 @@ def test_batch_size_invariance(tmp_path):
     full = G.generate(z, noise_seed=7, indices=idx, psi=0.7)
     for bs in (1, 3):
         parts = [G.generate(z[i : i + bs], noise_seed=7, indices=idx[i : i + bs], psi=0.7) for i in range(0, 8, bs)]
-        # exact: grouped convs are computed per sample, and a batch of one runs as two rows
-        assert torch.equal(torch.cat(parts), full), (torch.cat(parts) - full).abs().max()
+        noise = [G.make_noise(len(idx[i : i + bs]), noise_seed=7, indices=idx[i : i + bs]) for i in range(0, 8, bs)]
+        # the noise of sample i depends on (seed, i) alone, bit for bit ...
+        for layer, full_noise in enumerate(G.make_noise(8, noise_seed=7, indices=idx)):
+            assert torch.equal(torch.cat([n[layer] for n in noise]), full_noise)
+        # ... while BLAS / oneDNN pick other kernels for other batch shapes: float32 rounding only
+        torch.testing.assert_close(torch.cat(parts), full, rtol=0, atol=5e-5)
 
 
 def test_noise_modes(tmp_path):

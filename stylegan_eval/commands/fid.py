@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -13,36 +12,13 @@ from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..errors import UserError
 from ..metrics.features import FeatureStats, dataset_stats, generator_features, load_stats
 from ..metrics.fid import FID_METHODS, fid_from_stats
-from ..metrics.inception import DETECTORS, RESIZE_MODES, make_detector
+from ..metrics import inception
 from ..metrics.kid import MAX_SUBSET_SIZE, NUM_SUBSETS, kernel_inception_distance
 from ..report import Report, environment
 from ..runtime import Timer, default_batch_size
+from .detector_options import default_workers, detector_options
 
 STATS_SUFFIXES = (".npz", ".pkl", ".pickle")
-
-
-def default_workers() -> int:
-    return max(0, min(8, (os.cpu_count() or 1) // 2))
-
-
-def detector_options(f):
-    """--detector, --inception-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
-    for opt in reversed([
-        click.option("--detector", type=click.Choice(DETECTORS), default="pytorch-fid", show_default=True,
-                     help="pytorch-fid: TF-ported weights pt_inception-2015-12-05-6726825d.pth, bilinear resize; "
-                          "nvidia: StyleGAN2-ADA/StyleGAN3 TorchScript inception-2015-12-05.pt."),
-        click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS]."),
-        click.option("--resize", type=click.Choice(RESIZE_MODES), default="detector", show_default=True,
-                     help="detector: the detector's own resize to 299; clean: antialiased bicubic (clean-fid style)."),
-        click.option("--skip-bad-images", is_flag=True, help="Skip undecodable images (counted in the report) instead of failing."),
-        click.option("--num-workers", type=click.IntRange(min=0), default=None, help="Image decoding processes [default: half the CPUs, at most 8]."),
-        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Statistics cache [default: $STYLEGAN_EVAL_CACHE or ~/.cache/stylegan-eval]."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write cached dataset statistics."),
-    ]):
-        f = opt(f)
-    return f
 
 
 def real_statistics(data: Path, detector, run: RunOptions, *, keep_features: bool, skip_bad: bool, num_workers: int | None,
@@ -100,7 +76,7 @@ def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, 
         raise UserError(f"--data {data}: no such file or folder")
     timer = Timer()
     with timer("detector"):
-        det = make_detector(detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device)
+        det = inception.make_detector(detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device)
     with timer("load"):
         gen, ckpt_meta = ckpt.load(run.device)
     with timer("real"):

@@ -3,27 +3,47 @@
 ``--out`` names the statistics file here (default ``stats.npz``), not a report folder: a
 pytorch-fid-compatible ``.npz`` with ``mu`` and ``sigma`` (plus ``num_images``, a JSON ``meta``
 naming the detector, weights hash, resize mode and data hash, and with ``--features`` the
-per-image features KID needs). Pass it to ``stylegan-eval fid --data``. The statistics are
-also cached (see :mod:`stylegan_eval.metrics.features`), so a second run on unchanged data
-only re-stats the files.
+per-image features KID needs). Pass it to ``stylegan-eval fid --data``.
+
+The statistics are cached (see :mod:`stylegan_eval.metrics.stats_cache`). A run that the cache
+can answer (same data, detector weights and options) is answered before torch is imported:
+it re-stats the files, reads only those whose size or mtime changed, and copies the cached
+statistics, in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import click
-import pandas as pd
 
+from .. import weights
 from ..cli import RunOptions, common_options
-from ..errors import UserError
-from ..metrics.features import dataset_stats
-from ..metrics.fid import rank_warning
-from ..metrics.inception import make_detector
+from ..errors import UserError, WeightsUnavailable
+from ..metrics.inception_weights import FEATURE_DIM, locate
+from ..metrics.stats_cache import cache_entry, cached_stats, rank_warning
 from ..report import Report, environment
-from .fid import default_workers, detector_options
+from .detector_options import default_workers, detector_options
+
+
+def _from_cache(images: Path, detector: str, inception_weights, resize: str, skip_bad: bool, keep_features: bool, cache_dir,
+                allow_random: bool):
+    """(stats, info, detector weights) when the cache answers without computing, else None.
+
+    Only weights already on disk are considered (nothing is downloaded here); the random
+    fallback is taken only where the full path would take it too, i.e. with downloads off.
+    """
+    try:
+        located = locate(detector, inception_weights, allow_random=allow_random and bool(os.environ.get(weights.ENV_OFFLINE)),
+                         resize=resize, download=False)
+    except WeightsUnavailable:
+        return None  # the full path downloads the weights, or explains where to put them
+    hit = cached_stats(cache_entry(images, detector, located.describe(), skip_bad=skip_bad, cache_dir=cache_dir),
+                       FEATURE_DIM, keep_features)
+    return None if hit is None else (*hit, located)
 
 
 @click.command("stats")
@@ -42,11 +62,21 @@ def command(images, data, keep_features, detector, inception_weights, resize, sk
     if run.out.suffix.lower() != ".npz":
         raise UserError(f"--out {run.out}: the statistics file must end in .npz")
     t0 = time.perf_counter()
-    det = make_detector(detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device)
-    batch = run.batch_size or (64 if run.device.type == "cuda" else 8)
-    stats, info = dataset_stats(images, det, batch_size=batch, num_workers=default_workers() if num_workers is None else num_workers,
-                                skip_bad=skip_bad_images, keep_features=keep_features, use_cache=not no_cache, cache_dir=cache_dir,
-                                device=run.device, show_progress=run.show_progress)
+    hit = None if no_cache else _from_cache(images, detector, inception_weights, resize, skip_bad_images, keep_features, cache_dir,
+                                            run.allow_random_weights)
+    if hit is not None:
+        stats, info, det = hit
+        device, env = run.device_spec, environment(None)
+    else:
+        from ..metrics.features import dataset_stats
+        from ..metrics.inception import make_detector
+
+        det = make_detector(detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device)
+        batch = run.batch_size or (64 if run.device.type == "cuda" else 8)
+        stats, info = dataset_stats(images, det, batch_size=batch, num_workers=default_workers() if num_workers is None else num_workers,
+                                    skip_bad=skip_bad_images, keep_features=keep_features, use_cache=not no_cache, cache_dir=cache_dir,
+                                    device=run.device, show_progress=run.show_progress)
+        device, env = str(run.device), environment(run.device)
     if not keep_features:
         stats.features = None
     stats.save(run.out)
@@ -60,11 +90,11 @@ def command(images, data, keep_features, detector, inception_weights, resize, sk
     }
     report = Report(
         "stats",
-        pd.DataFrame({"field": list(rows), "value": [str(v) for v in rows.values()]}),
+        [{"field": k, "value": str(v)} for k, v in rows.items()],  # printed only (--out is the .npz): no DataFrame needed
         settings={"images": str(images), "detector": detector, "resize": resize, "skip_bad_images": skip_bad_images,
-                  "features": keep_features, "covariance": "unbiased (N-1)", "device": str(run.device)},
+                  "features": keep_features, "covariance": "unbiased (N-1)", "device": device},
         meta={"detector": det.describe(), "cache_file": info.cache_file, "skipped_files": info.skipped[:100],
-              "timings": info.seconds, "environment": environment(run.device), "random_weights": det.random_weights, "warnings": warnings},
+              "timings": info.seconds, "environment": env, "random_weights": det.random_weights, "warnings": warnings},
     )
     report.meta["result"] = rows
     if report.banner():

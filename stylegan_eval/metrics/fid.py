@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .features import MIN_SAMPLES_FULL_RANK, FeatureStats
+from .stats_cache import MIN_SAMPLES_FULL_RANK, FeatureStats, rank_warning  # noqa: F401 - rank_warning re-exported
 
 FIDMethod = Literal["sqrtm", "eigen"]
 FID_METHODS = ("sqrtm", "eigen")
@@ -146,14 +146,6 @@ def frechet_distance(
     else:
         tr_covmean = trace_sqrt_product_eigen(sigma1, sigma2, device)
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
-
-
-def rank_warning(num: int | None, dim: int, what: str) -> str | None:
-    """The warning for covariances from fewer samples than the feature dimension, else None."""
-    if num is not None and num < max(dim, MIN_SAMPLES_FULL_RANK):
-        return (f"{what}: {num} samples < {max(dim, MIN_SAMPLES_FULL_RANK)}: the {dim}-d covariance is rank-deficient, "
-                "so FID is biased and its matrix square root ill-conditioned (use >= 2048, preferably 10k-50k)")
-    return None
 
 
 @dataclass

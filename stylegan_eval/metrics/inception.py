@@ -29,39 +29,27 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import weights
-from ..errors import UserError, WeightsUnavailable
+from ..errors import WeightsUnavailable
+from .inception_weights import (  # noqa: F401 - re-exported
+    DETECTORS,
+    FEATURE_DIM,
+    NVIDIA_INCEPTION,
+    PT_INCEPTION,
+    RANDOM_SEED,
+    RESIZE_MODES,
+    DetectorName,
+    DetectorWeights,
+    ResizeMode,
+    check_choice,
+    locate,
+)
 
-DetectorName = Literal["pytorch-fid", "nvidia"]
-ResizeMode = Literal["detector", "clean"]
-DETECTORS = ("pytorch-fid", "nvidia")
-RESIZE_MODES = ("detector", "clean")
-FEATURE_DIM = 2048
 INPUT_SIZE = 299
-#: Seed of the random Inception used when the published weights are missing and allowed so.
-RANDOM_SEED = 2015_12_05
-
-PT_INCEPTION = weights.WeightSpec(
-    name="FID Inception-v3 (pytorch-fid TF port)",
-    filename="pt_inception-2015-12-05-6726825d.pth",
-    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
-    sha256_prefix="6726825d",
-    env_var="STYLEGAN_EVAL_FID_INCEPTION",
-)
-
-NVIDIA_INCEPTION = weights.WeightSpec(
-    name="NVIDIA Inception-v3 TorchScript",
-    filename="inception-2015-12-05.pt",
-    url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
-    env_var="STYLEGAN_EVAL_NVIDIA_INCEPTION",
-)
-
 
 def clean_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     """uint8 NCHW -> float32 NCHW in [0, 255], ``size`` x ``size``, antialiased bicubic (clean-fid style)."""
@@ -185,14 +173,16 @@ class FeatureDetector(nn.Module):
     name: str
     feature_dim: int = FEATURE_DIM
 
-    def __init__(self, resize: ResizeMode = "detector") -> None:
+    def __init__(self, located: DetectorWeights | ResizeMode = "detector") -> None:
+        """``located``: the weights found by :func:`locate`, or just a resize mode (a detector without a weights file)."""
         super().__init__()
-        if resize not in RESIZE_MODES:
-            raise UserError(f"--resize must be one of {RESIZE_MODES}, got {resize!r}")
-        self.resize = resize
-        self.weights_file: str | None = None
-        self.weights_sha256: str | None = None
-        self.random_weights: list[str] = []
+        if not isinstance(located, DetectorWeights):
+            check_choice(DETECTORS[0], located)
+            located = DetectorWeights(self.name, located)
+        self.resize = located.resize
+        self.weights_file: str | None = located.weights_file
+        self.weights_sha256: str | None = located.weights_sha256
+        self.random_weights: list[str] = list(located.random_weights)
 
     @staticmethod
     def _check(images: torch.Tensor) -> None:
@@ -201,13 +191,7 @@ class FeatureDetector(nn.Module):
 
     def describe(self) -> dict[str, object]:
         """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
-        return {
-            "detector": self.name,
-            "weights_file": self.weights_file,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "random_weights": bool(self.random_weights),
-        }
+        return DetectorWeights(self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights).describe()
 
 
 class PytorchFIDDetector(FeatureDetector):
@@ -223,25 +207,9 @@ class PytorchFIDDetector(FeatureDetector):
     def __init__(self, weights_path: str | os.PathLike | None = None, allow_random: bool = False,
                  resize: ResizeMode = "detector", download: bool = True, device: torch.device | str = "cpu",
                  verify: bool = True) -> None:
-        super().__init__(resize)
+        super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify))
         self._device = torch.device(device)
         self._net: FIDInceptionV3 | None = None
-        try:
-            found = weights.find(PT_INCEPTION, weights_path)
-            if found is None:
-                found = weights.fetch(PT_INCEPTION, None, download=download)
-            digest = weights._digest(found)
-            if not digest.startswith(PT_INCEPTION.sha256_prefix or "") and verify:
-                raise WeightsUnavailable(f"{found}: sha256 {digest[:16]}... does not start with {PT_INCEPTION.sha256_prefix} ({PT_INCEPTION.name})")
-        except WeightsUnavailable:
-            if not allow_random or weights_path is not None:
-                raise
-            self.weights_sha256 = f"random-init-seed-{RANDOM_SEED}"
-            self.random_weights = ["FID Inception-v3 (pytorch-fid)"]
-        else:
-            self.weights_file, self.weights_sha256 = str(found), digest
-            if not digest.startswith(PT_INCEPTION.sha256_prefix or ""):  # verify=False: say so in every report
-                self.random_weights = [f"FID Inception-v3 (unpublished weights file {found.name}, sha256 {digest[:8]})"]
 
     @property
     def net(self) -> FIDInceptionV3:
@@ -273,14 +241,11 @@ class NvidiaDetector(FeatureDetector):
 
     def __init__(self, weights_path: str | os.PathLike | None = None, resize: ResizeMode = "detector", download: bool = True,
                  device: torch.device | str = "cpu") -> None:
-        super().__init__(resize)
-        path = weights.fetch(NVIDIA_INCEPTION, weights_path, download=download)  # found locally before any jit.load
+        super().__init__(locate("nvidia", weights_path, resize=resize, download=download))  # found locally before any jit.load
         try:
-            self.net = torch.jit.load(str(path), map_location=torch.device(device)).eval()
+            self.net = torch.jit.load(self.weights_file, map_location=torch.device(device)).eval()
         except Exception as exc:  # noqa: BLE001
-            raise WeightsUnavailable(f"{path}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})") from None
-        self.weights_file = str(path)
-        self.weights_sha256 = weights._digest(path)
+            raise WeightsUnavailable(f"{self.weights_file}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})") from None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
@@ -316,8 +281,7 @@ def make_detector(
     Raises:
         WeightsUnavailable: no weights and no random fallback (exit code 2).
     """
-    if name not in DETECTORS:
-        raise UserError(f"--detector must be one of {DETECTORS}, got {name!r}")
+    check_choice(name, resize)
     if name == "nvidia":
         try:
             det: FeatureDetector = NvidiaDetector(weights_path, resize=resize, download=download, device=device)

@@ -380,7 +380,8 @@ def ppl(
         precision: 'fp32' (default, as the reference), or 'bf16'/'fp16' autocast for the
             generator and the distance. Reduced precision cannot resolve the eps = 1e-4
             differences between the two images; use it for speed checks, not for numbers.
-        batch_size: pairs per batch (2x images per generator call); never changes the result.
+        batch_size: pairs per batch (2x images per generator call); changes the result only by
+            floating-point rounding (other kernels for other batch shapes), never the samples.
         seed: sampling-engine seed.
         class_idx: fixed class for conditional generators (default: random per pair).
         z_interpolation: 'slerp' (NVIDIA) or 'lerp' (torch-fidelity/torchmetrics default).
@@ -423,7 +424,7 @@ def ppl(
     device = generator.device
     distance = distance.to(device)
     if batch_size is None:
-        batch_size = max(1, default_batch_size(device, generator.resolution, gpu=16, cpu=8))
+        batch_size = max(1, default_batch_size(device, generator.resolution, gpu=16, cpu=4))
 
     fn = make_batch_fn(
         generator, distance, s, seed=seed, psi=psi, z_interpolation=z_interpolation, resize=resize,

@@ -412,28 +412,14 @@ class StyleGAN1Generator(Generator):
         self.img_channels = net.generator.img_channels
         self._extra = dict(extra or {})
 
-    # F.linear on a single row may take a different BLAS path (gemv) than on a batch, with
-    # different rounding; a 1-sample batch is therefore run as two identical rows so that a
-    # sample's output does not depend on the batch it was generated in.
     def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        if z.shape[0] == 1:
-            w = self.net.style(z.expand(2, -1))[:1]
-        else:
-            w = self.net.style(z)
-        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
+        return self.net.style(z).unsqueeze(1).repeat(1, self.num_ws, 1)
 
     def _synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         if len(noise) != self.num_ws:
             raise ValueError(f"expected {self.num_ws} noise maps, got {len(noise)}")
-        single = ws.shape[0] == 1
-        if single:
-            ws = ws.expand(2, -1, -1)
-            noise = [n.expand(2, -1, -1, -1) for n in noise]
-        else:
-            noise = [n.expand(ws.shape[0], -1, -1, -1) for n in noise]
-        styles = ws.unbind(1)
-        img = self.net.generator(styles, noise, self.step, alpha=1)
-        return img[:1] if single else img
+        noise = [n.expand(ws.shape[0], -1, -1, -1) for n in noise]
+        return self.net.generator(ws.unbind(1), noise, self.step, alpha=1)
 
     @property
     def noise_shapes(self) -> list[tuple[int, int]]:

@@ -363,22 +363,10 @@ class StyleGAN2Generator(Generator):
                 raise ValueError(f"w_avg must have {net.style_dim} elements, got {w_avg.shape[0]}")
         self.register_buffer("latent_avg", w_avg, persistent=False)
 
-    # A batch of one is run as a batch of two (the row duplicated): BLAS/conv libraries take a
-    # different code path (gemv, ungrouped conv) for a single sample, whose rounding differs from
-    # the batched path by ~1e-6 relative; this keeps a trailing 1-sample batch consistent with
-    # the others (sample i's image should not depend on the batch it was generated in).
     def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        single = z.shape[0] == 1
-        if single:
-            z = z.expand(2, -1)
-            c = None if c is None else c.expand(2, -1)
-        w = self.net.mapping(z, c)[:1] if single else self.net.mapping(z, c)
-        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
+        return self.net.mapping(z, c).unsqueeze(1).repeat(1, self.num_ws, 1)
 
     def _synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
-        if ws.shape[0] == 1:
-            noise = [n if n is None else n.expand(2, -1, -1, -1) for n in noise]
-            return self.net(ws.expand(2, -1, -1), noise)[:1]
         return self.net(ws, noise)
 
     @property

@@ -1,0 +1,34 @@
+"""The detector and real-data options that ``fid`` and ``stats`` share (no torch needed here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..metrics.inception_weights import DETECTORS, RESIZE_MODES
+
+
+def default_workers() -> int:
+    return max(0, min(8, (os.cpu_count() or 1) // 2))
+
+
+def detector_options(f):
+    """--detector, --inception-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
+    for opt in reversed([
+        click.option("--detector", type=click.Choice(DETECTORS), default="pytorch-fid", show_default=True,
+                     help="pytorch-fid: TF-ported weights pt_inception-2015-12-05-6726825d.pth, bilinear resize; "
+                          "nvidia: StyleGAN2-ADA/StyleGAN3 TorchScript inception-2015-12-05.pt."),
+        click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS]."),
+        click.option("--resize", type=click.Choice(RESIZE_MODES), default="detector", show_default=True,
+                     help="detector: the detector's own resize to 299; clean: antialiased bicubic (clean-fid style)."),
+        click.option("--skip-bad-images", is_flag=True, help="Skip undecodable images (counted in the report) instead of failing."),
+        click.option("--num-workers", type=click.IntRange(min=0), default=None, help="Image decoding processes [default: half the CPUs, at most 8]."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Statistics cache [default: $STYLEGAN_EVAL_CACHE or ~/.cache/stylegan-eval]."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write cached dataset statistics."),
+    ]):
+        f = opt(f)
+    return f
