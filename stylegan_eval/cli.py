@@ -11,7 +11,8 @@ Defaults come from the project configuration (:mod:`stylegan_eval.config`), inst
 click's ``default_map`` by the group callback; ``--config PATH`` / ``--no-config`` choose it.
 
 Subcommands live in :mod:`stylegan_eval.commands`, one module each, listed in
-:data:`COMMAND_MODULES`.
+:data:`COMMAND_MODULES` and imported only when used, so that the CLI itself starts without
+torch (a cache-hit ``stats`` run never imports it).
 """
 
 from __future__ import annotations

@@ -213,6 +213,12 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
               "- Classifier positive rate on generated images: "
               + ", ".join(f"{k} {v:.2f}" for k, v in label_rates.items()) + " (0.5 on the training set).", "",
               "All numbers: demo.md / demo.json / demo.csv.", ""]
+    gen = report.meta.get("demo_training", {}).get("generator", {})
+    if gen.get("kimg"):
+        secs = gen.get("training_seconds")
+        lines += [f"The generator was trained for {gen['kimg']} kimg"
+                  + (f" ({secs / 3600:.1f} h of wall time on {gen['machine']})" if secs and gen.get("machine") else "")
+                  + f" by `{gen.get('script', 'python -m stylegan_eval.demo.train_gan')}`; see demo.json, meta.demo_training.", ""]
     return "\n".join(lines)
 
 

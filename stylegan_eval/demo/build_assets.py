@@ -39,6 +39,22 @@ def _kimg_seconds(log: Path, kimg: float) -> float | None:
     return best
 
 
+def _machine(threads) -> str:
+    """The CPU this is assembled on (where the demo files are trained, as the README's recipe does)."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores" + (f", {threads} torch threads" if threads else "")
+
+
 def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSETS) -> dict:
     run = Path(run)
     snaps = sorted(run.glob("snapshot-*.pt"))
@@ -67,6 +83,7 @@ def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSET
             "training_seconds": _kimg_seconds(run / "log.txt", kimg),
             "storage": "float16 (converted to float32 by the loader)",
             "script": "python -m stylegan_eval.demo.train_gan",
+            "machine": _machine((cfg.get("args") or {}).get("threads")),
         },
         "classifiers": clf_info,
         "data": "stylegan_eval.demo.shapes (procedural, 32x32, attributes shape/colour/size/position)",
