@@ -114,6 +114,12 @@ def test_shipped_files_small_and_generator_loads_like_user_checkpoints():
         img = g.generate(torch.randn(4, g.z_dim), noise_mode="const")
     assert torch.isfinite(img).all() and img.std() > 0.05
     assert all(f.is_file() for f in files)
+    # the record of how the shipped files were made (build_assets) matches them
+    info = demo.training_info()
+    assert info["generator"]["file"] == path.name and info["generator"]["kimg"] > 0
+    assert info["generator"]["architecture"]["size"] == g.resolution == 32
+    assert set(info["classifiers"]) == set(demo.CLASSIFIER_ATTRIBUTES)
+    assert all(c["heldout_accuracy"] >= 0.95 for c in info["classifiers"].values())
 
 
 def test_shipped_classifiers_load_through_separability_loader_and_work():

@@ -196,6 +196,11 @@ def run_demo(
     return report
 
 
+def _ppl_text(report: Report, metric: str) -> str:
+    row = report.table[report.table.metric == metric].iloc[0]
+    return f"{row['value']:.4g} [{row['ci95_low']:.3g}, {row['ci95_high']:.3g}]"
+
+
 def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, label_rates: dict) -> str:
     lines = ["# stylegan-eval demo", ""]
     if report.banner():
@@ -207,9 +212,11 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
               "## Findings of the StyleGAN paper on this model", "",
               f"- Linear separability (lower = more separable): Z {score['z']:.3f}, W {score['w']:.3f} "
               f"-> W {'more' if findings['w_more_separable_than_z'] else 'NOT more'} separable than Z.",
-              f"- Perceptual path length, full paths: Z {ppl_v['ppl_zfull']:.4g}, W {ppl_v['ppl_wfull']:.4g}; "
-              f"path ends: Z {ppl_v['ppl_zend']:.4g}, W {ppl_v['ppl_wend']:.4g} "
-              f"-> W paths {'shorter' if findings['w_paths_shorter_full'] else 'NOT shorter'} (full).",
+              f"- Perceptual path length, full paths: Z {_ppl_text(report, 'ppl_zfull')}, W {_ppl_text(report, 'ppl_wfull')}; "
+              f"path ends: Z {_ppl_text(report, 'ppl_zend')}, W {_ppl_text(report, 'ppl_wend')} "
+              f"-> W paths {'shorter' if findings['w_paths_shorter_full'] else 'NOT shorter'} (full), "
+              f"{'shorter' if findings['w_paths_shorter_end'] else 'NOT shorter'} (ends); a difference whose 95% bootstrap "
+              "intervals (in brackets) overlap is not significant at this sample count.",
               "- Classifier positive rate on generated images: "
               + ", ".join(f"{k} {v:.2f}" for k, v in label_rates.items()) + " (0.5 on the training set).", "",
               "All numbers: demo.md / demo.json / demo.csv.", ""]

@@ -55,7 +55,7 @@ def _machine(threads) -> str:
     return f"{cpu}, {os.cpu_count()} cores" + (f", {threads} torch threads" if threads else "")
 
 
-def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSETS) -> dict:
+def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSETS, notes: list[str] | None = None) -> dict:
     run = Path(run)
     snaps = sorted(run.glob("snapshot-*.pt"))
     snapshot = Path(snapshot) if snapshot else (snaps[-1] if snaps else None)
@@ -87,6 +87,7 @@ def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSET
         },
         "classifiers": clf_info,
         "data": "stylegan_eval.demo.shapes (procedural, 32x32, attributes shape/colour/size/position)",
+        "notes": list(notes or []),
     }
     (out / TRAINING_FILE).write_text(json.dumps(info, indent=1) + "\n")
     return info
@@ -98,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot", type=Path, default=None)
     p.add_argument("--classifiers", required=True, type=Path)
     p.add_argument("--out", type=Path, default=ASSETS)
+    p.add_argument("--note", action="append", default=[], help="a fact about the run to record (repeatable)")
     a = p.parse_args(argv)
-    print(json.dumps(build(a.run, a.snapshot, a.classifiers, a.out), indent=1))
+    print(json.dumps(build(a.run, a.snapshot, a.classifiers, a.out, a.note), indent=1))
     return 0
 
 
