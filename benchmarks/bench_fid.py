@@ -90,14 +90,9 @@ def timed(fn, repeats: int | None = None):
 
 
 def machine(device: torch.device) -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from stylegan_eval.report import cpu_model
+
+    cpu = cpu_model()
     import importlib.metadata as md
 
     vers = ", ".join(f"{p} {md.version(p)}" for p in ("torch", "numpy", "scipy", "pytorch-fid", "torch-fidelity", "clean-fid"))

@@ -119,12 +119,9 @@ def run_torch_fidelity(G, dist, z0, z1, n, bs):
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from stylegan_eval.report import cpu_model
+
+    cpu = cpu_model()
     return f"{cpu}, {os.cpu_count()} cores visible, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
 
 

@@ -38,14 +38,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # sg2_utils: tiny random StyleGAN2 netw
 def machine_info(device: torch.device) -> str:
     import sklearn
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from stylegan_eval.report import cpu_model
+
+    cpu = cpu_model()
     dev = str(device)
     if device.type == "cuda":
         dev += f" ({torch.cuda.get_device_name(device)})"

@@ -54,14 +54,9 @@ def machine_info(device: str) -> list[str]:
     import numpy as np
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from stylegan_eval.report import cpu_model
+
+    cpu = cpu_model()
     mem = ""
     try:
         for line in open("/proc/meminfo"):
@@ -218,7 +213,7 @@ def reference_loops(device_name: str, full: bool) -> str:
             rows.append(f"| {label} | {name} | {n} | {sec:.2f} | {n / sec:.2f} {unit} |")
     rw = sorted(set(dist.random_weights) | set(det.random_weights))
     lines = [
-        f"## Reference-style loops vs stylegan-eval (`benchmarks/run_all.py`, in-process)",
+        "## Reference-style loops vs stylegan-eval (`benchmarks/run_all.py`, in-process)",
         "",
         f"Generator: project StyleGAN2 {res}px, random init (mapping 4x256). Device {device}. "
         + (f"Detectors at random initialisation ({', '.join(rw)}): timings only. " if rw else "")

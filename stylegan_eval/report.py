@@ -24,7 +24,19 @@ from .fileio import atomic_write
 if TYPE_CHECKING:  # pandas is imported where a table is built; a cache-hit `stats` run needs none
     import pandas as pd
 
-__all__ = ["Report", "atomic_write", "environment", "jsonable"]
+__all__ = ["Report", "atomic_write", "cpu_model", "environment", "jsonable"]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def _versions() -> dict[str, str]:
@@ -45,7 +57,7 @@ def environment(device: Any = None) -> dict[str, Any]:
     Torch facts (threads, device name) are included only when torch has been imported, i.e.
     when something was computed with it.
     """
-    env: dict[str, Any] = {"versions": _versions(), "platform": platform.platform()}
+    env: dict[str, Any] = {"versions": _versions(), "platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
     torch = sys.modules.get("torch")
     if torch is None:
         if device is not None:

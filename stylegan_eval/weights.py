@@ -13,8 +13,6 @@ the file, its URL and where to put it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WeightsUnavailable
+from .fileio import remembered_sha256, sha256_file
 
 ENV_DIR = "STYLEGAN_EVAL_WEIGHTS"
 ENV_OFFLINE = "STYLEGAN_EVAL_OFFLINE"
@@ -64,14 +63,6 @@ def cache_dir() -> Path:
     return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _digest_index() -> Path:
     root = os.environ.get("STYLEGAN_EVAL_CACHE") or os.path.join(os.path.expanduser("~/.cache"), "stylegan-eval")
     return Path(root) / "weights-digests.json"
@@ -84,26 +75,7 @@ def _digest(path: Path) -> str:
     statistics request from the cache. A changed file (other size or mtime) is hashed again.
     """
     path = Path(path)
-    st = path.stat()
-    key = str(path.resolve())
-    index_file = _digest_index()
-    try:
-        index = json.loads(index_file.read_text())
-        if not isinstance(index, dict):
-            index = {}
-    except (OSError, ValueError):
-        index = {}
-    entry = index.get(key)
-    if isinstance(entry, list) and len(entry) == 3 and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-        return str(entry[2])
-    digest = _sha256(path)
-    index[key] = [st.st_size, st.st_mtime_ns, digest]
-    try:
-        from .fileio import atomic_write
-
-        atomic_write(index_file, json.dumps(index))
-    except OSError:  # a read-only cache only costs the re-hash next time
-        pass
+    (digest,), _ = remembered_sha256([path], [str(path.resolve())], _digest_index(), keep_others=True)
     return digest
 
 
@@ -111,7 +83,7 @@ def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory)."""
     if spec.sha256 is None and spec.sha256_prefix is None:
         return
-    digest = _digest(path) if memo else _sha256(path)
+    digest = _digest(path) if memo else sha256_file(path)
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")
     if spec.sha256 is None and spec.sha256_prefix and not digest.startswith(spec.sha256_prefix):

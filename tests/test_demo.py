@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from stylegan_eval import demo

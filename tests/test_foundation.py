@@ -143,9 +143,11 @@ def test_weights_digest_is_remembered_until_the_file_changes(tmp_path, monkeypat
     f = tmp_path / "w.pth"
     f.write_bytes(b"first")
     assert weights._digest(f) == hashlib.sha256(b"first").hexdigest()
+    from stylegan_eval import fileio
+
     calls = []
-    real = weights._sha256
-    monkeypatch.setattr(weights, "_sha256", lambda p: calls.append(p) or real(p))
+    real = fileio.sha256_file
+    monkeypatch.setattr(fileio, "sha256_file", lambda p: calls.append(p) or real(p))
     assert weights._digest(f) == hashlib.sha256(b"first").hexdigest() and calls == []  # from the index
     f.write_bytes(b"second!")  # another size: hashed again
     assert weights._digest(f) == hashlib.sha256(b"second!").hexdigest() and len(calls) == 1

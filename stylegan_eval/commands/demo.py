@@ -20,13 +20,11 @@ every number of a run, so Z vs W comparisons hold) but are not comparable to pub
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import pandas as pd
 import torch
 

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from .. import generator as gen_api
-from ..cli import IntList, RunOptions, checkpoint_options, common_options, emit
+from ..cli import IntList, RunOptions, checkpoint_options, common_options
 from ..imageops import image_grid, save_png
 from ..report import Report, environment
 

@@ -42,17 +42,10 @@ def _kimg_seconds(log: Path, kimg: float) -> float | None:
 def _machine(threads) -> str:
     """The CPU this is assembled on (where the demo files are trained, as the README's recipe does)."""
     import os
-    import platform
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores" + (f", {threads} torch threads" if threads else "")
+    from ..report import cpu_model
+
+    return f"{cpu_model()}, {os.cpu_count()} cores" + (f", {threads} torch threads" if threads else "")
 
 
 def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSETS, notes: list[str] | None = None) -> dict:

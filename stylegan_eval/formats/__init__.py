@@ -13,7 +13,6 @@ NVIDIA pickles with a restricted unpickler (:mod:`.safe_pickle`).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import os
 import pickle
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
+from ..fileio import sha256_file  # noqa: F401 - the checkpoint hash of reports
 from ..generator import Generator
 
 #: --format name -> module implementing it, in autodetection order.
@@ -47,14 +47,6 @@ class RawCheckpoint:
     path: Path
     kind: str
     obj: Any = None
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _short(exc: BaseException) -> str:

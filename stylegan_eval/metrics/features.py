@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, remembered_sha256
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 ENV_CACHE = "STYLEGAN_EVAL_CACHE"
@@ -120,32 +120,12 @@ class ImageSource:
         files = [self.path / n for n in self.names] if self.kind == "folder" else [self.path]
         keys = [f.relative_to(self.path).as_posix() for f in files] if self.kind == "folder" else [self.path.name]
         index_file = None
-        index: dict[str, list] = {}
         if index_dir is not None:
             root_id = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
             index_file = index_dir / f"index-{root_id}.json"
-            try:
-                index = json.loads(index_file.read_text())
-            except (OSError, ValueError):
-                index = {}
-        new_index: dict[str, list] = {}
-        read = 0
-        for key, f in zip(keys, files):
-            st = f.stat()
-            old = index.get(key)
-            if isinstance(old, list) and len(old) == 3 and old[0] == st.st_size and old[1] == st.st_mtime_ns:
-                new_index[key] = old
-                continue
-            h = hashlib.sha256()
-            with open(f, "rb") as fh:
-                while block := fh.read(1 << 20):
-                    h.update(block)
-            new_index[key] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
-            read += 1
-        if index_file is not None and new_index != index:
-            atomic_write(index_file, json.dumps(new_index))
+        digests, read = remembered_sha256(files, keys, index_file)
         total = hashlib.sha256(f"{self.kind}\n".encode())
-        for digest in sorted(v[2] for v in new_index.values()):
+        for digest in sorted(digests):
             total.update(digest.encode())
         return total.hexdigest(), read
 
