@@ -15,6 +15,17 @@ import tempfile
 from pathlib import Path
 
 
+ENV_CACHE = "STYLEGAN_EVAL_CACHE"
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where stylegan-eval keeps its caches: ``cache_dir``, else ``$STYLEGAN_EVAL_CACHE``, else
+    ``~/.cache/stylegan-eval``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "stylegan-eval")
+
+
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)

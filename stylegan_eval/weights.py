@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WeightsUnavailable
-from .fileio import remembered_sha256, sha256_file
+from .fileio import cache_root, remembered_sha256, sha256_file
 
 ENV_DIR = "STYLEGAN_EVAL_WEIGHTS"
 ENV_OFFLINE = "STYLEGAN_EVAL_OFFLINE"
@@ -63,11 +63,6 @@ def cache_dir() -> Path:
     return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
-def _digest_index() -> Path:
-    root = os.environ.get("STYLEGAN_EVAL_CACHE") or os.path.join(os.path.expanduser("~/.cache"), "stylegan-eval")
-    return Path(root) / "weights-digests.json"
-
-
 def _digest(path: Path) -> str:
     """sha256 of a weights file, remembered by (absolute path, size, mtime_ns).
 
@@ -75,7 +70,7 @@ def _digest(path: Path) -> str:
     statistics request from the cache. A changed file (other size or mtime) is hashed again.
     """
     path = Path(path)
-    (digest,), _ = remembered_sha256([path], [str(path.resolve())], _digest_index(), keep_others=True)
+    (digest,), _ = remembered_sha256([path], [str(path.resolve())], cache_root() / "weights-digests.json", keep_others=True)
     return digest
 
 

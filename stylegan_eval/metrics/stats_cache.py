@@ -33,10 +33,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..fileio import atomic_write, remembered_sha256
+from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
-ENV_CACHE = "STYLEGAN_EVAL_CACHE"
 #: Below this many samples a 2048-d covariance is rank-deficient (pytorch-fid #13, TTUR #4).
 MIN_SAMPLES_FULL_RANK = 2048
 _CACHE_VERSION = 1
@@ -48,13 +47,6 @@ class BadImage(UserError):
 
 class StatsFileError(UserError):
     """A statistics file is unreadable, lacks a key or has the wrong dimension."""
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir``, else ``$STYLEGAN_EVAL_CACHE``, else ``~/.cache/stylegan-eval``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "stylegan-eval")
 
 
 # ------------------------------------------------------------------------------ image sources
