@@ -71,10 +71,6 @@ class RunOptions:
             self._device = resolve_device(self.device_spec)
         return self._device
 
-    @device.setter
-    def device(self, value) -> None:
-        self.device_spec, self._device = value, None
-
     @property
     def show_progress(self) -> bool:
         return not self.quiet

@@ -46,6 +46,7 @@ from .inception_weights import (  # noqa: F401 - re-exported
     DetectorWeights,
     ResizeMode,
     check_choice,
+    check_resize,
     locate,
 )
 
@@ -177,7 +178,7 @@ class FeatureDetector(nn.Module):
         """``located``: the weights found by :func:`locate`, or just a resize mode (a detector without a weights file)."""
         super().__init__()
         if not isinstance(located, DetectorWeights):
-            check_choice(DETECTORS[0], located)
+            check_resize(located)
             located = DetectorWeights(self.name, located)
         self.resize = located.resize
         self.weights_file: str | None = located.weights_file

@@ -69,11 +69,15 @@ class DetectorWeights:
         }
 
 
+def check_resize(resize: str) -> None:
+    if resize not in RESIZE_MODES:
+        raise UserError(f"--resize must be one of {RESIZE_MODES}, got {resize!r}")
+
+
 def check_choice(name: str, resize: str) -> None:
     if name not in DETECTORS:
         raise UserError(f"--detector must be one of {DETECTORS}, got {name!r}")
-    if resize not in RESIZE_MODES:
-        raise UserError(f"--resize must be one of {RESIZE_MODES}, got {resize!r}")
+    check_resize(resize)
 
 
 def locate(
