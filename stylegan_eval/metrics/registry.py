@@ -1,0 +1,195 @@
+"""The metric registry: every named metric, its protocol and what it needs (torch-free).
+
+Like NVIDIA's ``metric_main.py``: a name (``fid50k_full``, ``ppl2_wend``, ``ls`` ...) maps to
+one entry point in a metric module plus the protocol keyword arguments that make it that
+metric. The CLI, ``compare``, ``api.evaluate``, config validation, the reports and
+``stylegan-eval list-metrics`` all read this table; adding a metric is adding one module with
+an entry point and one :class:`MetricSpec` below.
+
+Entry-point contract (``stylegan_eval/metrics/<module>.py``)::
+
+    def metric(generator, [real | classifiers,] *, num_samples, seed=0, batch_size=None,
+               show_progress=False, state=None, **protocol) -> MetricResult
+
+Importing this module does not import torch, so listing and validating metrics stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+
+#: What a metric can need besides a generator.
+NEEDS = ("data", "classifiers", "mapping", "input_transform")
+#: How a metric states its uncertainty.
+UNCERTAINTIES = ("bootstrap", "repeats", "splits", "subsets")
+
+
+@runtime_checkable
+class MetricResult(Protocol):
+    """What every entry point returns.
+
+    Attributes:
+        name: the registry name when the settings equal that entry's protocol, otherwise a
+            name that spells the settings (e.g. ``ppl_w_end_nocrop``).
+        value: the headline number.
+        settings: every protocol setting the value depends on.
+        random_weights: names of detector networks that ran at random initialisation
+            (the value is then only comparable within one run).
+    """
+
+    name: str
+    value: float
+    settings: dict[str, Any]
+    random_weights: list[str]
+
+    def values(self) -> dict[str, float]:
+        """Every output of the metric by registry output name (``{"precision": ..., "recall": ...}``)."""
+        ...
+
+    def to_frame(self) -> Any:
+        """The result as a pandas DataFrame (one row per output or per attribute)."""
+        ...
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Every input the result depends on (see :func:`fingerprint_digest`)."""
+        ...
+
+
+def fingerprint_digest(fingerprint: Mapping[str, Any]) -> str:
+    """A stable sha256 of a fingerprint dict (keys sorted, values as JSON, non-JSON as str)."""
+    text = json.dumps(fingerprint, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One named metric.
+
+    Attributes:
+        name: the registry name (``--metrics`` name).
+        family: the metric module's family (``ppl``, ``ls``, ``fid``, ``kid``, ``pr``, ``is``, ``eq``).
+        entry: ``"module:function"`` of the entry point (imported on first use).
+        protocol: keyword arguments that make the entry point compute this metric.
+        num_samples: the published sample count (generated samples or pairs).
+        outputs: the output names the result's :meth:`MetricResult.values` yields.
+        better: output -> ``"lower"`` or ``"higher"`` (which direction is better).
+        needs: what the metric needs besides a generator (subset of :data:`NEEDS`).
+        uncertainty: how the interval is made (one of :data:`UNCERTAINTIES`).
+        reference: the paper / code it follows.
+        description: one line for ``list-metrics``.
+    """
+
+    name: str
+    family: str
+    entry: str
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    num_samples: int = 50_000
+    outputs: tuple[str, ...] = ()
+    better: Mapping[str, str] = field(default_factory=dict)
+    needs: frozenset[str] = frozenset()
+    uncertainty: str = "repeats"
+    reference: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        outputs = self.outputs or (self.name,)
+        object.__setattr__(self, "outputs", tuple(outputs))
+        better = dict(self.better) if self.better else {o: "lower" for o in outputs}
+        if set(better) != set(outputs) or not set(better.values()) <= {"lower", "higher"}:
+            raise ValueError(f"metric {self.name}: better must map every output to 'lower' or 'higher'")
+        object.__setattr__(self, "better", better)
+        object.__setattr__(self, "needs", frozenset(self.needs))
+        unknown = set(self.needs) - set(NEEDS)
+        if unknown:
+            raise ValueError(f"metric {self.name}: unknown needs {sorted(unknown)} (known: {NEEDS})")
+        if self.uncertainty not in UNCERTAINTIES:
+            raise ValueError(f"metric {self.name}: uncertainty must be one of {UNCERTAINTIES}")
+
+    def load(self) -> Callable[..., Any]:
+        """The entry point function."""
+        module, _, func = self.entry.partition(":")
+        return getattr(importlib.import_module(module), func)
+
+    def lower_is_better(self, output: str) -> bool:
+        return self.better[output] == "lower"
+
+
+REGISTRY: dict[str, MetricSpec] = {}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    """Add ``spec`` to the registry (a name registered twice is an error)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"metric {spec.name!r} is registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def names() -> list[str]:
+    """Every registered metric name, in registration order."""
+    return list(REGISTRY)
+
+
+def get(name: str) -> MetricSpec:
+    """The spec of ``name`` (case-insensitive); ValueError naming ``name`` when unknown."""
+    key = str(name).strip().lower()
+    if key not in REGISTRY:
+        raise ValueError(f"metric must be one of {', '.join(REGISTRY)}, got {name!r}")
+    return REGISTRY[key]
+
+
+def output_spec(output: str) -> MetricSpec | None:
+    """The first spec that yields ``output`` (for direction-of-better lookups), or None."""
+    for spec in REGISTRY.values():
+        if output in spec.outputs:
+            return spec
+    return None
+
+
+# ------------------------------------------------------------------------------ the table
+_PPL = "stylegan_eval.metrics.ppl:ppl"
+_PPL_REF = "Karras et al. 2019 (StyleGAN), metrics/perceptual_path_length.py"
+for _name, _space, _sampling, _n, _crop in (
+    ("ppl_zfull", "z", "full", 100_000, True),
+    ("ppl_wfull", "w", "full", 100_000, True),
+    ("ppl_zend", "z", "end", 100_000, True),
+    ("ppl_wend", "w", "end", 100_000, True),
+    ("ppl2_wend", "w", "end", 50_000, False),
+):
+    register(MetricSpec(
+        _name, "ppl", _PPL, {"space": _space, "sampling": _sampling, "epsilon": 1e-4, "crop": _crop}, _n,
+        needs=frozenset({"mapping"}) if _space == "w" else frozenset(), uncertainty="bootstrap",
+        reference=_PPL_REF if _name != "ppl2_wend" else "Karras et al. 2020 (StyleGAN2)",
+        description=f"PPL in {_space.upper()}, {_sampling} paths, {'face crop' if _crop else 'full image'}, {_n // 1000}k pairs",
+    ))
+
+_SEP = "stylegan_eval.metrics.separability:separability"
+_SEP_REF = "Karras et al. 2019 (StyleGAN), metrics/linear_separability.py"
+register(MetricSpec("ls", "ls", _SEP, {"spaces": ("z", "w")}, 200_000, outputs=("ls_z", "ls_w"),
+                    needs=frozenset({"classifiers", "mapping"}), reference=_SEP_REF,
+                    description="linear separability in Z and W, 40 CelebA-HQ attributes, 200k samples"))
+register(MetricSpec("ls_z", "ls", _SEP, {"spaces": ("z",)}, 200_000, needs=frozenset({"classifiers"}),
+                    reference=_SEP_REF, description="linear separability in Z"))
+register(MetricSpec("ls_w", "ls", _SEP, {"spaces": ("w",)}, 200_000, needs=frozenset({"classifiers", "mapping"}),
+                    reference=_SEP_REF, description="linear separability in W"))
+
+_FID = "stylegan_eval.metrics.fid:fid"
+_KID = "stylegan_eval.metrics.kid:kid"
+register(MetricSpec("fid50k_full", "fid", _FID, {"max_real": None}, 50_000, outputs=("fid",), needs=frozenset({"data"}),
+                    reference="Heusel et al. 2017; stylegan2-ada-pytorch metrics/frechet_inception_distance.py",
+                    description="FID, 50k generated against all real images"))
+register(MetricSpec("fid50k", "fid", _FID, {"max_real": 50_000}, 50_000, outputs=("fid",), needs=frozenset({"data"}),
+                    reference="Heusel et al. 2017", description="FID, 50k generated against 50k real images"))
+register(MetricSpec("fid", "fid", _FID, {"max_real": None}, 50_000, needs=frozenset({"data"}),
+                    reference="Heusel et al. 2017", description="FID (short name of fid50k_full)"))
+register(MetricSpec("kid50k_full", "kid", _KID, {"max_real": 1_000_000}, 50_000, outputs=("kid",), needs=frozenset({"data"}),
+                    uncertainty="subsets", reference="Binkowski et al. 2018; stylegan2-ada-pytorch metrics/kernel_inception_distance.py",
+                    description="KID, 50k generated against up to 1M real images, 100 subsets of 1000"))
+register(MetricSpec("kid50k", "kid", _KID, {"max_real": 50_000}, 50_000, outputs=("kid",), needs=frozenset({"data"}),
+                    uncertainty="subsets", reference="Binkowski et al. 2018", description="KID, 50k generated against 50k real"))
+register(MetricSpec("kid", "kid", _KID, {"max_real": 1_000_000}, 50_000, needs=frozenset({"data"}), uncertainty="subsets",
+                    reference="Binkowski et al. 2018", description="KID (short name of kid50k_full)"))
