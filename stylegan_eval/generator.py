@@ -57,6 +57,9 @@ class Generator(nn.Module, abc.ABC):
     img_channels: int = 3
     c_dim: int = 0
     supports_w: bool = True
+    #: True for generators whose synthesis input has a user transform (StyleGAN3's
+    #: ``G.synthesis.input.transform``); the equivariance metrics need it.
+    supports_input_transform: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,6 +90,19 @@ class Generator(nn.Module, abc.ABC):
     def extra_info(self) -> dict[str, Any]:
         """Family-specific facts for ``stylegan-eval info``."""
         return {}
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able description from which the family's loader rebuilds this network.
+
+        ``{"family": ..., **constructor arguments and extras (w_avg stored?, truncation rule)}``;
+        ``stylegan-eval convert`` writes it beside the state dict. Families that cannot be
+        rebuilt from weights alone (custom modules) raise UserError.
+        """
+        raise UserError(f"{self.family}: this generator cannot be described as a code-free config")
+
+    def _synthesize_transformed(self, ws: torch.Tensor, noise: list[torch.Tensor], transform: torch.Tensor) -> torch.Tensor:
+        """Like :meth:`_synthesize` with the input layer's user transform [N, 3, 3] (see :meth:`synthesis_transformed`)."""
+        raise UserError(f"{self.family}: this generator has no input transform (equivariance metrics need StyleGAN3)")
 
     # ------------------------------------------------------------------ public API
     @property
@@ -176,6 +192,37 @@ class Generator(nn.Module, abc.ABC):
         if noise is None:
             noise = self.make_noise(ws.shape[0], noise_mode, noise_seed, indices, ws.device)
         return self._synthesize(ws, list(noise))
+
+    def synthesis_transformed(
+        self,
+        ws: torch.Tensor,
+        transform: torch.Tensor,
+        noise_mode: NoiseMode = "const",
+        noise: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Render ws with the synthesis input's user transform, as StyleGAN3's equivariance metrics do.
+
+        Args:
+            ws: [N, num_ws, w_dim].
+            transform: [N, 3, 3] or [3, 3] float32, the matrix NVIDIA stores in
+                ``G.synthesis.input.transform`` (identity = the untransformed image); it maps
+                output coordinates to input-feature coordinates, in the input layer's units.
+            noise_mode, noise: as :meth:`synthesis` (default 'const', as the metrics use).
+
+        Returns:
+            images [N, C, H, W] in [-1, 1].
+        """
+        if not self.supports_input_transform:
+            raise UserError(f"{self.family}: this generator has no input transform (equivariance metrics need StyleGAN3)")
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        if transform.shape == (3, 3):
+            transform = transform.expand(ws.shape[0], 3, 3)
+        if transform.shape != (ws.shape[0], 3, 3):
+            raise ValueError(f"transform must have shape [3, 3] or [{ws.shape[0]}, 3, 3], got {tuple(transform.shape)}")
+        if noise is None:
+            noise = self.make_noise(ws.shape[0], noise_mode, device=ws.device)
+        return self._synthesize_transformed(ws, list(noise), transform.to(ws.device, torch.float32))
 
     @property
     def w_avg(self) -> torch.Tensor:
