@@ -1,13 +1,9 @@
 """Read NVIDIA's TensorFlow network pickles (``dnnlib.tflib.network.Network``) without TensorFlow.
 
-A TF network pickle holds one ``Network`` object whose ``__getstate__`` produced a dict:
-``version`` (2-4), ``name``, ``static_kwargs`` (the build function's keyword arguments),
-``components`` (sub-networks), ``build_module_src`` (the Python source of the module that
-defines the build function), ``build_func_name`` and ``variables`` (a list of
-``(local name, numpy array)``). Unpickling it normally ``exec``'s ``build_module_src`` and
-builds a TF graph; here the stream is read with the restricted unpickler, the ``Network``
-class is replaced by a stub that keeps the state dict, and the source text is only searched,
-never executed.
+The generic reader (restricted unpickler, ``Network`` stub, state validation) is
+:mod:`stylegan_eval.formats.tf_network`; the source text is only searched (linear time), never
+executed. Every ``static_kwargs`` field used is type- and range-checked, and the implied
+architecture is compared with the number of values the file holds before anything is allocated.
 
 :func:`load_tf_classifier` turns such a pickle into a :class:`~.celebahq.CelebAHQClassifier`,
 settling the architecture switches from what the pickle reveals:
@@ -25,133 +21,41 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
 from stylegan_eval.errors import CheckpointError
-from stylegan_eval.formats.safe_pickle import FrozenType, safe_load
+from stylegan_eval.formats.tf_network import (
+    TF_GLOBALS,
+    TFNetworkState,
+    check_budget,
+    function_source,
+    kw_bool,
+    kw_choice,
+    kw_float,
+    kw_int,
+    kw_taps,
+    read_tf_network,
+)
 
 from .celebahq import DEFAULT_BLUR, CelebAHQClassifier, nf
 
 SUPPORTED_VERSIONS = (2, 3, 4)
 CLASSIFIER_BUILDERS = ("D_basic", "D_paper")
+MAX_RESOLUTION = 1024
 _UNSET: Any = object()
 
 
-class _TFNetworkStub(metaclass=FrozenType):
-    """Stand-in for ``dnnlib.tflib.network.Network``: keeps the pickled state, runs nothing."""
-
-    __slots__ = ("state",)
-
-    def __setstate__(self, state: Any) -> None:
-        if not isinstance(state, dict):
-            raise CheckpointError(f"TF network state must be a dict, got {type(state).__name__}")
-        object.__setattr__(self, "state", state)
-
-
-class _EasyDictStub(dict, metaclass=FrozenType):
-    """Stand-in for ``dnnlib.util.EasyDict`` (a dict with attribute access; only the dict is kept)."""
-
-    def __setstate__(self, state: Any) -> None:  # EasyDict pickles an empty or dict __dict__
-        if isinstance(state, dict):
-            self.update(state)
-
-
-TF_GLOBALS = {
-    ("dnnlib.tflib.network", "Network"): _TFNetworkStub,
-    ("dnnlib.util", "EasyDict"): _EasyDictStub,
-}
-
-
-@dataclass
-class TFNetworkState:
-    """The pickled state of one TF ``Network``.
-
-    Attributes:
-        version: pickle format version (2-4).
-        name: network name (e.g. "D").
-        static_kwargs: keyword arguments of the build function.
-        build_func_name: name of the build function ("D_basic", ...).
-        build_module_src: source text of the defining module (never executed).
-        variables: TF variable name -> numpy array, in the pickled order.
-        components: sub-networks by name.
-    """
-
-    version: int
-    name: str
-    static_kwargs: dict[str, Any]
-    build_func_name: str
-    build_module_src: str
-    variables: dict[str, np.ndarray]
-    components: dict[str, "TFNetworkState"] = field(default_factory=dict)
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], source: str) -> "TFNetworkState":
-        version = state.get("version")
-        if version not in SUPPORTED_VERSIONS:
-            raise CheckpointError(f"{source}: unsupported TF network pickle version {version!r} (expected 2-4)")
-        missing = [k for k in ("name", "static_kwargs", "build_func_name", "variables") if k not in state]
-        if missing:
-            raise CheckpointError(f"{source}: TF network state lacks {', '.join(missing)}")
-        variables: dict[str, np.ndarray] = {}
-        raw_vars = state["variables"]
-        if not isinstance(raw_vars, (list, tuple)):
-            raise CheckpointError(f"{source}: TF network 'variables' must be a list of (name, array)")
-        for item in raw_vars:
-            if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
-                raise CheckpointError(f"{source}: malformed entry in TF network 'variables'")
-            name, value = item
-            if name in variables:
-                raise CheckpointError(f"{source}: variable {name} appears twice")
-            arr = np.asarray(value)
-            if arr.dtype.hasobject or arr.dtype.kind not in "fiub":
-                raise CheckpointError(f"{source}: variable {name} is not a numeric array ({arr.dtype})")
-            variables[name] = arr
-        components = {}
-        for key, comp in dict(state.get("components") or {}).items():
-            if not isinstance(comp, _TFNetworkStub):
-                raise CheckpointError(f"{source}: component {key!r} is not a TF network")
-            components[str(key)] = cls.from_state(comp.state, f"{source}:{key}")
-        src = state.get("build_module_src") or ""
-        return cls(
-            version=int(version),
-            name=str(state["name"]),
-            static_kwargs=dict(state["static_kwargs"] or {}),
-            build_func_name=str(state["build_func_name"]),
-            build_module_src=src if isinstance(src, str) else "",
-            variables=variables,
-            components=components,
-        )
-
-
-def read_tf_network(path: str | os.PathLike) -> TFNetworkState:
-    """Read a TF network pickle with the restricted unpickler; nothing in it is executed.
-
-    Raises:
-        UnsafePickleError: the pickle names a global other than the TF Network / EasyDict
-            classes and the numpy array constructors.
-        CheckpointError: not a TF network pickle.
-    """
-    obj = safe_load(path, extra_globals=TF_GLOBALS, encoding="latin1")
-    if not isinstance(obj, _TFNetworkStub) or not hasattr(obj, "state"):
-        raise CheckpointError(f"{path}: not a TensorFlow network pickle (found {type(obj).__name__})")
-    return TFNetworkState.from_state(obj.state, str(path))
-
-
 # ---------------------------------------------------------------------------------- classifier
-def _function_source(src: str, func: str) -> tuple[str, str]:
-    """(signature, whole text) of top-level ``def func(`` in ``src``; a text search, never a parse or exec."""
-    m = re.search(rf"^def {re.escape(func)}\((.*?)\)\s*:.*?(?=^def |\Z)", src, flags=re.S | re.M)
-    return (m.group(1), m.group(0)) if m else ("", "")
-
-
 def _parse_taps(text: str) -> list[float] | None:
     text = text.strip()
     if text == "None":
         return None
-    return [float(v) for v in text.strip("[]()").split(",") if v.strip()]
+    taps = [float(v) for v in text.strip("[]()").split(",") if v.strip()]
+    if not taps or len(taps) > 9 or not all(np.isfinite(taps)) or sum(taps) == 0:
+        raise ValueError(text)
+    return taps
 
 
 def infer_blur(state: TFNetworkState) -> tuple[list[float] | None, str]:
@@ -166,11 +70,10 @@ def infer_blur(state: TFNetworkState) -> tuple[list[float] | None, str]:
     """
     kw = state.static_kwargs
     if "blur_filter" in kw:
-        value = kw["blur_filter"]
-        return (None if value is None else [float(v) for v in value]), "static_kwargs['blur_filter']"
+        return kw_taps(kw, "blur_filter", None, "static_kwargs", max_len=9), "static_kwargs['blur_filter']"
     if state.build_func_name == "D_paper":
         return None, "builder D_paper (no blur)"
-    signature, body = _function_source(state.build_module_src, state.build_func_name)
+    signature, body = function_source(state.build_module_src, state.build_func_name)
     if body:
         m = re.search(r"blur_filter\s*=\s*(None|\[[^\]]*\]|\([^)]*\))", signature)
         if m:
@@ -217,6 +120,17 @@ def load_tf_classifier(
     return classifier_from_state(state, str(path), blur_filter=blur_filter, mbstd_group_size=mbstd_group_size)
 
 
+def _classifier_parameters(resolution: int, num_channels: int, mbstd_features: int, **fmap: Any) -> int:
+    """Parameter count of the classifier the kwargs describe (lod branches included), without allocating."""
+    log2 = int(resolution).bit_length() - 1
+    total = 0
+    for r in range(log2, 2, -1):
+        a, b = nf(r - 1, **fmap), nf(r - 2, **fmap)
+        total += 2 * (num_channels * a + a) + 9 * a * a + a + 9 * a * b + b
+    c1, c0 = nf(1, **fmap), nf(0, **fmap)
+    return total + 9 * (c1 + mbstd_features) * c1 + c1 + 16 * c1 * c0 + c0 + c0 + 1
+
+
 def classifier_from_state(
     state: TFNetworkState,
     source: str = "<state>",
@@ -233,31 +147,41 @@ def classifier_from_state(
         )
     if state.components:
         raise CheckpointError(f"{source}: a network with components ({', '.join(state.components)}) is not a classifier")
-    if int(kw.get("label_size", 0)) != 0:
+    if kw_int(kw, "label_size", 0, source, 0, 1 << 16) != 0:
         raise CheckpointError(f"{source}: label_size={kw['label_size']} (the attribute classifiers have label_size 0)")
-    nonlin = kw.get("nonlinearity", "lrelu")
-    if nonlin != "lrelu":
-        raise CheckpointError(f"{source}: nonlinearity {nonlin!r} is not supported (lrelu only)")
-    if str(kw.get("dtype", "float32")) != "float32":
-        raise CheckpointError(f"{source}: dtype {kw['dtype']!r} is not supported (float32 only)")
-    if state.build_func_name == "D_paper" and kw.get("fused_scale", True) is False:
+    kw_choice(kw, "nonlinearity", "lrelu", source, ("lrelu",))
+    kw_choice(kw, "dtype", "float32", source, ("float32",))
+    fused_scale = kw.get("fused_scale", True)
+    if not isinstance(fused_scale, (bool, str)):
+        raise CheckpointError(f"{source}: static_kwargs fused_scale={fused_scale!r} must be True, False or 'auto'")
+    if state.build_func_name == "D_paper" and fused_scale is False:
         raise CheckpointError(f"{source}: D_paper with fused_scale=False (activation before pooling) is not supported")
     variables = state.variables
-    resolution = int(kw.get("resolution") or _resolution_from_variables(list(variables)) or 0)
-    if resolution == 0:
-        raise CheckpointError(f"{source}: cannot tell the resolution (no static_kwargs and no RxR/Conv0 variables)")
+    if kw.get("resolution") is not None:
+        resolution = kw_int(kw, "resolution", None, source, 8, MAX_RESOLUTION)
+    else:
+        resolution = _resolution_from_variables(list(variables)) or 0
+        if resolution == 0:
+            raise CheckpointError(f"{source}: cannot tell the resolution (no static_kwargs and no RxR/Conv0 variables)")
+        if resolution > MAX_RESOLUTION:
+            raise CheckpointError(f"{source}: variables imply a {resolution} px classifier (at most {MAX_RESOLUTION})")
     fmap = dict(
-        fmap_base=int(kw.get("fmap_base", 8192)),
-        fmap_decay=float(kw.get("fmap_decay", 1.0)),
-        fmap_max=int(kw.get("fmap_max", 512)),
+        fmap_base=kw_int(kw, "fmap_base", 8192, source, 1, 1 << 20),
+        fmap_decay=kw_float(kw, "fmap_decay", 1.0, source, 0.0, 8.0),
+        fmap_max=kw_int(kw, "fmap_max", 512, source, 1, 4096),
     )
+    num_channels = kw_int(kw, "num_channels", 3, source, 1, 16)
+    mbstd_features = kw_int(kw, "mbstd_num_features", 1, source, 1, 64)
+    kw_group = kw_int(kw, "mbstd_group_size", 4, source, 0, 1024)
+    use_wscale = kw_bool(kw, "use_wscale", True, source)
+    check_budget(_classifier_parameters(resolution, num_channels, mbstd_features, **fmap), state, source,
+                 f"a {resolution} px classifier")
     decisions: dict[str, str] = {}
     # minibatch stddev: the 4x4/Conv input channels tell whether the layer exists.
     conv_w = variables.get("4x4/Conv/weight")
     base_in = nf(1, **fmap)
-    mbstd_features = int(kw.get("mbstd_num_features", 1))
     if conv_w is not None and conv_w.ndim == 4 and conv_w.shape[2] == base_in + mbstd_features:
-        group = mbstd_group_size if mbstd_group_size is not None else int(kw.get("mbstd_group_size", 4))
+        group = mbstd_group_size if mbstd_group_size is not None else kw_group
         if group <= 1:
             raise CheckpointError(f"{source}: 4x4/Conv has a minibatch-stddev channel but mbstd_group_size={group}")
         decisions["mbstd"] = f"group size {group} (4x4/Conv has {base_in}+{mbstd_features} input channels)"
@@ -271,15 +195,17 @@ def classifier_from_state(
     decisions["blur"] = f"{blur} ({why})"
     lod_value = variables.get("lod")
     lod = float(lod_value) if lod_value is not None and np.asarray(lod_value).shape == () else 0.0
+    if not np.isfinite(lod) or not 0.0 <= lod <= 16.0:
+        raise CheckpointError(f"{source}: lod={lod} is out of range (expected [0, 16])")
     lod_branches = any(re.match(r"^FromRGB_lod[1-9]\d*/", n) for n in variables)
     try:
         model = CelebAHQClassifier(
             resolution=resolution,
-            num_channels=int(kw.get("num_channels", 3)),
+            num_channels=num_channels,
             blur_filter=blur,
             mbstd_group_size=group,
             mbstd_num_features=mbstd_features,
-            use_wscale=bool(kw.get("use_wscale", True)),
+            use_wscale=use_wscale,
             lod_branches=lod_branches,
             lod=lod,
             **fmap,

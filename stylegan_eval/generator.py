@@ -60,6 +60,9 @@ class Generator(nn.Module, abc.ABC):
     #: True for generators whose synthesis input has a user transform (StyleGAN3's
     #: ``G.synthesis.input.transform``); the equivariance metrics need it.
     supports_input_transform: bool = False
+    #: The family's truncation rule: layers [0, cutoff) are truncated when a caller of
+    #: :meth:`truncate` gives no cutoff (NVIDIA's TF StyleGAN1 ``G_style``: 8); None = all layers.
+    truncation_cutoff: int | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -250,10 +253,19 @@ class Generator(nn.Module, abc.ABC):
             total += self._map(z, c)[:, 0].double().sum(0)
         return (total / num_samples).float()
 
+    def truncation_rule(self) -> str:
+        """Which layers :meth:`truncate` applies psi to by default (for ``info``)."""
+        if self.truncation_cutoff is None:
+            return "all layers"
+        return f"layers [0, {self.truncation_cutoff}) (truncation_cutoff {self.truncation_cutoff})"
+
     def truncate(self, ws: torch.Tensor, psi: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
-        """``w_avg + psi * (w - w_avg)`` on layers [0, cutoff) (all layers when cutoff is None)."""
+        """``w_avg + psi * (w - w_avg)`` on layers [0, cutoff); cutoff None = :attr:`truncation_cutoff`
+        (the family's rule; all layers when that is None too)."""
         if psi == 1.0:
             return ws
+        if cutoff is None:
+            cutoff = self.truncation_cutoff
         avg = self.w_avg.to(ws.device, ws.dtype)
         out = avg + psi * (ws - avg)
         if cutoff is not None:

@@ -193,3 +193,13 @@ def load(raw, resolution: int | None = None, **options: Any) -> StyleGAN1Generat
         "trained_blocks_px": [block_resolution(i) for i, t in enumerate(trained) if t],
     }
     return StyleGAN1Generator(net, res, NAME, extra=extra)
+
+
+def from_config(config: dict[str, Any], state_dict: dict[str, Any]) -> StyleGAN1Generator:
+    """Rebuild the generator from ``Generator.config()`` and its ``state_dict()`` (CheckpointError on mismatch)."""
+    from ..networks import stylegan1
+
+    try:
+        return stylegan1.from_config(config, state_dict)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None

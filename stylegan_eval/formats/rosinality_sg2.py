@@ -150,3 +150,13 @@ def load(raw, resolution: int | None = None, channel_multiplier: int | None = No
     if args is not None and hasattr(args, "__dict__"):
         extra["train_args"] = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool)) or v is None}
     return StyleGAN2Generator(net, NAME, w_avg=w_avg, extra=extra)
+
+
+def from_config(config: dict[str, Any], state_dict: dict[str, Any]) -> StyleGAN2Generator:
+    """Rebuild the generator from ``Generator.config()`` and its ``state_dict()`` (CheckpointError on mismatch)."""
+    from ..networks import stylegan2
+
+    try:
+        return stylegan2.from_config(config, state_dict)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None

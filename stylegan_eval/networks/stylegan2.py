@@ -22,6 +22,9 @@ from ..generator import Generator
 from . import ops
 
 
+ARCHITECTURES = ("skip", "resnet", "orig")
+
+
 def rosinality_channels(size: int, channel_multiplier: int = 2) -> dict[int, int]:
     """rosinality's channel table {4: 512, ..., 32: 512, 64: 256*cm, ..., 1024: 16*cm} up to ``size``.
 
@@ -154,6 +157,24 @@ class ConstantInput(nn.Module):
         return self.input.repeat(n, 1, 1, 1)
 
 
+class SkipUp(nn.Module):
+    """Residual branch of the 'resnet' architecture (TF ``Skip``): 1x1 conv (gain 1, no bias) with 2x FIR upsampling.
+
+    Keys ``weight`` [out, in, 1, 1] and buffer ``kernel`` [k, k] (normalised taps * 4). Computed as
+    TF's ``upsample_conv_2d``: stride-2 transposed conv, then the FIR filter. [N, in, H, W] -> [N, out, 2H, 2W].
+    """
+
+    def __init__(self, in_channel: int, out_channel: int, blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channel, in_channel, 1, 1))
+        self.register_buffer("kernel", ops.make_kernel(blur_kernel) * 4)
+        self.scale = 1.0 / math.sqrt(in_channel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = nn.functional.conv_transpose2d(x, (self.weight * self.scale).transpose(0, 1), stride=2)
+        return ops.upfirdn2d(out, self.kernel, pad=ops.upsample_blur_pad(self.kernel.shape[0], 1))
+
+
 class StyledConv(nn.Module):
     """Modulated conv -> noise -> bias + lrelu * sqrt 2 (-> clamp to +-conv_clamp when set)."""
 
@@ -208,13 +229,21 @@ class StyleGAN2(nn.Module):
         channels: channel table {4: C4, 8: C8, ..., size: Csize}.
         img_channels: output channels.
         conv_clamp: NVIDIA's activation clamp (synthesis layers and ToRGB), None = off.
+        architecture: 'skip' (configs e/f: a ToRGB per resolution, summed upsampled images;
+            rosinality's layout), 'resnet' (one ToRGB ``to_rgb`` at the end, each block's output
+            ``(convs + skips[j](input)) / sqrt(2)``) or 'orig' (one ToRGB at the end, no skips).
     """
 
     def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
                  blur_kernel=(1, 3, 3, 1), lr_mlp: float = 0.01, *, z_dim: int | None = None,
                  c_dim: int = 0, channels: dict[int, int] | None = None, img_channels: int = 3,
-                 conv_clamp: float | None = None):
+                 conv_clamp: float | None = None, architecture: str = "skip"):
         super().__init__()
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        if architecture != "skip" and size < 8:
+            raise ValueError(f"architecture {architecture!r} needs size >= 8, got {size}")
+        self.architecture = architecture
         log_size = int(math.log2(size)) if size > 0 else 0
         if size < 4 or 2**log_size != size:
             raise ValueError(f"StyleGAN2 size must be a power of two >= 4, got {size}")
@@ -228,6 +257,7 @@ class StyleGAN2(nn.Module):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.lr_mlp = lr_mlp
         blur_kernel = tuple(blur_kernel)
+        self.blur_kernel = tuple(float(k) for k in blur_kernel)
         if channels is None:
             channels = rosinality_channels(size, channel_multiplier)
             self.channel_multiplier: int | None = channel_multiplier
@@ -255,7 +285,8 @@ class StyleGAN2(nn.Module):
         c4 = channels[4]
         self.input = ConstantInput(c4)
         self.conv1 = StyledConv(c4, c4, 3, style_dim, blur_kernel=blur_kernel, conv_clamp=self.conv_clamp)
-        self.to_rgb1 = ToRGB(c4, style_dim, upsample=False, img_channels=img_channels, conv_clamp=self.conv_clamp)
+        if architecture == "skip":
+            self.to_rgb1 = ToRGB(c4, style_dim, upsample=False, img_channels=img_channels, conv_clamp=self.conv_clamp)
 
         self.num_layers = (log_size - 2) * 2 + 1
         self.n_latent = log_size * 2 - 2
@@ -273,9 +304,23 @@ class StyleGAN2(nn.Module):
                                          blur_kernel=blur_kernel, conv_clamp=self.conv_clamp))
             self.convs.append(StyledConv(out_channel, out_channel, 3, style_dim,
                                          blur_kernel=blur_kernel, conv_clamp=self.conv_clamp))
-            self.to_rgbs.append(ToRGB(out_channel, style_dim, blur_kernel=blur_kernel,
-                                      img_channels=img_channels, conv_clamp=self.conv_clamp))
+            if architecture == "skip":
+                self.to_rgbs.append(ToRGB(out_channel, style_dim, blur_kernel=blur_kernel,
+                                          img_channels=img_channels, conv_clamp=self.conv_clamp))
             in_channel = out_channel
+        if architecture == "resnet":
+            self.skips = nn.ModuleList(SkipUp(channels[2 ** (i - 1)], channels[2**i], blur_kernel)
+                                       for i in range(3, log_size + 1))
+        if architecture != "skip":
+            self.to_rgb = ToRGB(in_channel, style_dim, upsample=False, img_channels=img_channels,
+                                conv_clamp=self.conv_clamp)
+
+    def init_config(self) -> dict[str, Any]:
+        """JSON-able constructor arguments that rebuild this network (weights aside)."""
+        return {"size": self.size, "style_dim": self.style_dim, "n_mlp": self.n_mlp, "blur_kernel": list(self.blur_kernel),
+                "lr_mlp": self.lr_mlp, "z_dim": self.z_dim, "c_dim": self.c_dim,
+                "channels": {str(k): v for k, v in self.channels.items()}, "img_channels": self.img_channels,
+                "conv_clamp": self.conv_clamp, "architecture": self.architecture}
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -323,6 +368,8 @@ class StyleGAN2(nn.Module):
             raise ValueError(f"expected {self.num_layers} noise maps, got {len(noise)}")
         out = self.input(ws.shape[0])
         out = self.conv1(out, ws[:, 0], noise[0])
+        if self.architecture != "skip":
+            return self._forward_single_rgb(out, ws, noise)
         skip = self.to_rgb1(out, ws[:, 1])
         i = 1
         for conv_up, conv, n1, n2, to_rgb in zip(self.convs[::2], self.convs[1::2], noise[1::2], noise[2::2], self.to_rgbs):
@@ -331,6 +378,18 @@ class StyleGAN2(nn.Module):
             skip = to_rgb(out, ws[:, i + 2], skip)
             i += 2
         return skip
+
+    def _forward_single_rgb(self, out: torch.Tensor, ws: torch.Tensor, noise: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        """'resnet' / 'orig': blocks without per-resolution ToRGB; the last ToRGB takes ws[:, -1]."""
+        i = 1
+        for j, (conv_up, conv) in enumerate(zip(self.convs[::2], self.convs[1::2])):
+            t = out
+            out = conv_up(out, ws[:, i], noise[2 * j + 1])
+            out = conv(out, ws[:, i + 1], noise[2 * j + 2])
+            if self.architecture == "resnet":
+                out = (out + self.skips[j](t)) * (1.0 / math.sqrt(2.0))
+            i += 2
+        return self.to_rgb(out, ws[:, i])
 
     synthesis = forward
 
@@ -361,7 +420,17 @@ class StyleGAN2Generator(Generator):
             w_avg = torch.as_tensor(w_avg, dtype=torch.float32).reshape(-1)
             if w_avg.shape[0] != net.style_dim:
                 raise ValueError(f"w_avg must have {net.style_dim} elements, got {w_avg.shape[0]}")
-        self.register_buffer("latent_avg", w_avg, persistent=False)
+        self.register_buffer("latent_avg", w_avg)  # in state_dict() only when stored
+
+    def config(self) -> dict[str, Any]:
+        """``{"family", "network": StyleGAN2 kwargs, "w_avg_stored", "extra"}``; weights: this module's ``state_dict()``
+        (``net.*`` and, when stored, ``latent_avg``). Rebuild with :func:`from_config`."""
+        return {
+            "family": self.family,
+            "network": self.net.init_config(),
+            "w_avg_stored": self.latent_avg is not None,
+            "extra": {k: v for k, v in self._extra.items() if isinstance(v, (str, int, float, bool, list, type(None)))},
+        }
 
     def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return self.net.mapping(z, c).unsqueeze(1).repeat(1, self.num_ws, 1)
@@ -385,5 +454,23 @@ class StyleGAN2Generator(Generator):
             "channels": {str(k): v for k, v in self.net.channels.items()},
             "n_mlp": self.net.n_mlp,
             "conv_clamp": self.net.conv_clamp,
+            "architecture": self.net.architecture,
             **self._extra,
         }
+
+
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN2Generator:
+    """Rebuild a :class:`StyleGAN2Generator` from :meth:`StyleGAN2Generator.config` and its ``state_dict()``.
+
+    Raises ValueError / KeyError / RuntimeError when they do not fit (callers map them to
+    CheckpointError); the state dict is loaded strictly.
+    """
+    cfg = dict(config["network"])
+    cfg["channels"] = {int(k): int(v) for k, v in cfg["channels"].items()}
+    size, style_dim, n_mlp = int(cfg.pop("size")), int(cfg.pop("style_dim")), int(cfg.pop("n_mlp"))
+    blur, lr_mlp = tuple(cfg.pop("blur_kernel")), float(cfg.pop("lr_mlp"))
+    net = StyleGAN2(size, style_dim, n_mlp, blur_kernel=blur, lr_mlp=lr_mlp, **cfg)
+    w_avg = state_dict.get("latent_avg") if config.get("w_avg_stored") else None
+    gen = StyleGAN2Generator(net, str(config["family"]), w_avg=w_avg, extra=config.get("extra"))
+    gen.load_state_dict(state_dict, strict=True)
+    return gen
