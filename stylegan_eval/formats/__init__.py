@@ -29,6 +29,9 @@ from ..generator import Generator
 
 #: --format name -> module implementing it, in autodetection order.
 FORMAT_MODULES = {
+    # TF pickles first: their detection only claims G_style / G_main generator pickles.
+    "stylegan1-tf": "stylegan_eval.formats.stylegan1_tf",
+    "stylegan2-tf": "stylegan_eval.formats.stylegan2_tf",
     "nvidia-pkl": "stylegan_eval.formats.nvidia_pickle",
     "stylegan2-rosinality": "stylegan_eval.formats.rosinality_sg2",
     "stylegan1-rosinality": "stylegan_eval.formats.rosinality_sg1",

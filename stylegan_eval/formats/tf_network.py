@@ -327,3 +327,48 @@ __all__ = [
     "kw_bool", "kw_choice", "kw_float", "kw_int", "kw_taps", "read_tf_network", "read_tf_pickle",
     "select_generator", "variable",
 ]
+
+
+# ---------------------------------------------------------------------------------- detection
+_CACHE: dict[tuple[str, int, int], Any] = {}
+_SNIFF_BYTES = 8 << 20
+
+
+def looks_like_tf_pickle(path: str | os.PathLike) -> bool:
+    """True when the first 8 MiB name ``dnnlib.tflib.network`` and not PyTorch persistence."""
+    with open(path, "rb") as f:
+        blob = f.read(_SNIFF_BYTES)
+    return b"dnnlib.tflib.network" in blob and b"torch_utils.persistence" not in blob
+
+
+def read_tf_pickle_cached(path: str | os.PathLike) -> TFNetworkState | tuple[TFNetworkState, ...]:
+    """:func:`read_tf_pickle`, remembering the last file read (detection and loading read it once)."""
+    st = os.stat(path)
+    key = (str(os.path.realpath(path)), st.st_size, st.st_mtime_ns)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = read_tf_pickle(path)
+    return _CACHE[key]
+
+
+def forget(path: str | os.PathLike) -> None:
+    """Drop the cached parse (after a loader has converted it)."""
+    _CACHE.clear()
+
+
+def generator_builder(raw: Any) -> str | None:
+    """``build_func_name`` of the generator in a TF pickle read by ``read_checkpoint`` ('G_style',
+    'G_main', ...), when it is a generator with 'mapping' and 'synthesis' components; else None.
+
+    Raises UnsafePickleError / CheckpointError for a TF pickle that cannot be read safely.
+    """
+    if getattr(raw, "kind", None) != "pickle" or not looks_like_tf_pickle(raw.path):
+        return None
+    obj = read_tf_pickle_cached(raw.path)
+    try:
+        gs, _ = select_generator(obj, raw.path)
+    except CheckpointError:
+        return None
+    if not {"mapping", "synthesis"} <= set(gs.components):
+        return None
+    return gs.build_func_name
