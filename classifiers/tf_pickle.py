@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from stylegan_eval.errors import CheckpointError
 from stylegan_eval.formats.tf_network import (
-    TF_GLOBALS,
     TFNetworkState,
     check_budget,
     function_source,
@@ -165,11 +165,11 @@ def classifier_from_state(
             raise CheckpointError(f"{source}: cannot tell the resolution (no static_kwargs and no RxR/Conv0 variables)")
         if resolution > MAX_RESOLUTION:
             raise CheckpointError(f"{source}: variables imply a {resolution} px classifier (at most {MAX_RESOLUTION})")
-    fmap = dict(
-        fmap_base=kw_int(kw, "fmap_base", 8192, source, 1, 1 << 20),
-        fmap_decay=kw_float(kw, "fmap_decay", 1.0, source, 0.0, 8.0),
-        fmap_max=kw_int(kw, "fmap_max", 512, source, 1, 4096),
-    )
+    fmap = {
+        "fmap_base": kw_int(kw, "fmap_base", 8192, source, 1, 1 << 20),
+        "fmap_decay": kw_float(kw, "fmap_decay", 1.0, source, 0.0, 8.0),
+        "fmap_max": kw_int(kw, "fmap_max", 512, source, 1, 4096),
+    }
     num_channels = kw_int(kw, "num_channels", 3, source, 1, 16)
     mbstd_features = kw_int(kw, "mbstd_num_features", 1, source, 1, 64)
     kw_group = kw_int(kw, "mbstd_group_size", 4, source, 0, 1024)

@@ -14,12 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tf_utils as tu
 import torch
 
-import tf_utils as tu
 from stylegan_eval.errors import CheckpointError, UnsafePickleError
-from stylegan_eval.formats import detect_format, load_generator, read_checkpoint
-from stylegan_eval.formats import rosinality_sg1, rosinality_sg2, stylegan1_tf, stylegan2_tf
+from stylegan_eval.formats import (
+    detect_format,
+    load_generator,
+    read_checkpoint,
+    rosinality_sg1,
+    rosinality_sg2,
+    stylegan1_tf,
+    stylegan2_tf,
+)
 from stylegan_eval.formats import tf_network as tfn
 from stylegan_eval.networks.stylegan1 import AdaptiveInstanceNorm, StyledGenerator, StyleGAN1Generator
 

@@ -120,7 +120,7 @@ def _num_parameters(cfg: dict[str, Any]) -> int:
     w, n = cfg["dlatent_size"], cfg["num_channels"]
     total = cfg["mapping_layers"] * (w * w + w) + cfg["latent_size"] * w
     prev = None
-    for r, c in cfg["channels"].items():
+    for c in cfg["channels"].values():
         cin = c if prev is None else prev
         total += (16 * c if prev is None else 9 * cin * c + cin * w) + 9 * c * c + c * w + 4 * c + n * c + c * w
         prev = c

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,10 +100,10 @@ class TFNetworkState:
     build_func_name: str
     build_module_src: str
     variables: dict[str, np.ndarray]
-    components: dict[str, "TFNetworkState"] = field(default_factory=dict)
+    components: dict[str, TFNetworkState] = field(default_factory=dict)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], source: str, depth: int = 0) -> "TFNetworkState":
+    def from_state(cls, state: dict[str, Any], source: str, depth: int = 0) -> TFNetworkState:
         if depth > MAX_DEPTH:
             raise CheckpointError(f"{source}: TF network components nested deeper than {MAX_DEPTH}")
         version = state.get("version")
@@ -234,7 +235,7 @@ def function_source(src: str, func: str) -> tuple[str, str]:
             i += 1
         if depth == 0:
             rest = src[i:end].lstrip(" \t")
-            if rest.startswith(":") or rest.startswith("->"):
+            if rest.startswith((":", "->")):
                 return src[start + len(head): i - 1], src[start:end]
         pos = end
 
@@ -323,9 +324,21 @@ def variable(state: TFNetworkState, name: str, shape: Sequence[int], source: str
 
 
 __all__ = [
-    "EasyDictStub", "TFNetworkState", "TFNetworkStub", "TF_GLOBALS", "check_budget", "function_source",
-    "kw_bool", "kw_choice", "kw_float", "kw_int", "kw_taps", "read_tf_network", "read_tf_pickle",
-    "select_generator", "variable",
+    "TF_GLOBALS",
+    "EasyDictStub",
+    "TFNetworkState",
+    "TFNetworkStub",
+    "check_budget",
+    "function_source",
+    "kw_bool",
+    "kw_choice",
+    "kw_float",
+    "kw_int",
+    "kw_taps",
+    "read_tf_network",
+    "read_tf_pickle",
+    "select_generator",
+    "variable",
 ]
 
 

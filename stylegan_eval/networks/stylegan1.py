@@ -452,10 +452,10 @@ class StyledGenerator(nn.Module):
     def init_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments that rebuild this network (weights aside)."""
         g = self.generator
-        return dict(code_dim=self.code_dim, n_mlp=self.n_mlp, channels=list(g.channels), fused=list(g.fused),
-                    img_channels=g.img_channels, variant=self.variant,
-                    blur_filter=None if g.blur_filter is None else list(g.blur_filter),
-                    mapping_lr_mul=self.mapping_lr_mul)
+        return {"code_dim": self.code_dim, "n_mlp": self.n_mlp, "channels": list(g.channels), "fused": list(g.fused),
+                "img_channels": g.img_channels, "variant": self.variant,
+                "blur_filter": None if g.blur_filter is None else list(g.blur_filter),
+                "mapping_lr_mul": self.mapping_lr_mul}
 
     def forward(
         self,
@@ -531,7 +531,7 @@ class StyleGAN1Generator(Generator):
                  extra: dict[str, Any] | None = None, w_avg: torch.Tensor | None = None,
                  const_noise: Sequence[torch.Tensor] | None = None, truncation_cutoff: int | None = None):
         super().__init__()
-        step = int(round(math.log2(resolution))) - 2
+        step = round(math.log2(resolution)) - 2
         if resolution != block_resolution(step) or not 0 <= step < net.generator.num_blocks:
             raise ValueError(
                 f"resolution must be a power of two in [4, {block_resolution(net.generator.num_blocks - 1)}], got {resolution}"
@@ -626,7 +626,7 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     net_cfg = dict(config["network"])
     net = StyledGenerator(**net_cfg)
     res = int(config["resolution"])
-    step = int(round(math.log2(res))) - 2
+    step = round(math.log2(res)) - 2
     per = 2 if net.generator.per_layer else 1
     n_noise = per * (step + 1)
     w_avg = state_dict.get("stored_avg") if config.get("w_avg_stored") else None

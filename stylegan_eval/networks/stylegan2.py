@@ -21,7 +21,6 @@ from torch import nn
 from ..generator import Generator
 from . import ops
 
-
 ARCHITECTURES = ("skip", "resnet", "orig")
 
 
