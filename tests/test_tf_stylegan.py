@@ -82,6 +82,7 @@ def test_sg1_tf_forward_matches_tf_reference(tmp_path, fused_scale, tuple_layout
     assert info["configuration"].startswith("stylegan1-tf, G_style, 32, ")
     assert ("fused upsampling from 8" in info["configuration"]) == (fused_scale is True)
     assert "truncation cutoff 3" in info["configuration"] and info["w_avg_stored"]
+    assert info["unrecognised_static_kwargs"] == []
 
 
 def test_sg1_tf_float32_render_is_finite_and_matches(tmp_path):

@@ -45,6 +45,20 @@ DEFAULT_TRUNCATION_CUTOFF = 8
 DEFAULT_TRUNCATION_PSI = 0.7
 
 
+#: static_kwargs read (or known not to change the maths) per network; others are listed in ``info``.
+KNOWN_KWARGS = {
+    "": ("num_channels", "resolution", "label_size", "truncation_psi", "truncation_cutoff", "truncation_psi_val",
+         "truncation_cutoff_val", "dlatent_avg_beta", "style_mixing_prob", "mapping_func", "synthesis_func"),
+    "mapping": ("num_channels", "resolution", "label_size", "latent_size", "dlatent_size", "dlatent_broadcast",
+                "mapping_layers", "mapping_fmaps", "mapping_lrmul", "mapping_nonlinearity", "use_wscale",
+                "normalize_latents", "dtype"),
+    "synthesis": ("num_channels", "resolution", "label_size", "dlatent_size", "fmap_base", "fmap_decay", "fmap_max",
+                  "use_styles", "const_input_layer", "use_noise", "randomize_noise", "nonlinearity", "use_wscale",
+                  "use_pixel_norm", "use_instance_norm", "dtype", "fused_scale", "blur_filter", "structure",
+                  "force_clean_graph"),
+}
+
+
 def detect(raw: Any) -> bool:
     """True for TF pickles whose generator is built by ``G_style`` (StyleGAN1)."""
     return tfn.generator_builder(raw) == BUILDER
@@ -232,6 +246,7 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN1Genera
         "blur_filter": cfg["blur_filter"],
         "mapping_lrmul": cfg["mapping_lrmul"],
         "official_default_truncation_psi": cfg["truncation_psi"],
+        "unrecognised_static_kwargs": tfn.unrecognised_kwargs(gs, KNOWN_KWARGS),
         "non_square_note": "images are rendered square, as G_style does (512x384 cars: 512x512 letterboxed canvas)",
     }
     return StyleGAN1Generator(net, cfg["resolution"], NAME, extra=extra, w_avg=w_avg, const_noise=noise,

@@ -46,6 +46,20 @@ MAX_RESOLUTION = 2048
 DEFAULT_TRUNCATION_PSI = 0.5
 
 
+#: static_kwargs read (or known not to change the maths) per network; others are listed in ``info``.
+KNOWN_KWARGS = {
+    "": ("num_channels", "resolution", "label_size", "truncation_psi", "truncation_cutoff", "truncation_psi_val",
+         "truncation_cutoff_val", "dlatent_avg_beta", "style_mixing_prob", "return_dlatents", "mapping_func",
+         "synthesis_func", "is_template_graph", "components", "w_avg_beta", "structure"),
+    "mapping": ("num_channels", "resolution", "label_size", "latent_size", "dlatent_size", "dlatent_broadcast",
+                "mapping_layers", "mapping_fmaps", "mapping_lrmul", "mapping_nonlinearity", "normalize_latents",
+                "dtype", "label_fmaps", "w_avg_beta", "num_fp16_res", "conv_clamp"),
+    "synthesis": ("num_channels", "resolution", "label_size", "dlatent_size", "fmap_base", "fmap_decay", "fmap_min",
+                  "fmap_max", "randomize_noise", "architecture", "nonlinearity", "dtype", "resample_kernel",
+                  "fused_modconv", "use_noise", "conv_clamp", "num_fp16_res", "structure"),
+}
+
+
 def detect(raw: Any) -> bool:
     """True for TF pickles whose generator is built by ``G_main`` (StyleGAN2 / StyleGAN2-ADA TF)."""
     return tfn.generator_builder(raw) == BUILDER
@@ -245,6 +259,7 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN2Genera
         "num_fp16_res": cfg["num_fp16_res"],
         "official_default_truncation_psi": cfg["truncation_psi"],
         "truncation_cutoff": cutoff,
+        "unrecognised_static_kwargs": tfn.unrecognised_kwargs(gs, KNOWN_KWARGS),
     }
     gen = StyleGAN2Generator(net, NAME, w_avg=w_avg, extra=extra)
     gen.truncation_cutoff = cutoff

@@ -301,6 +301,14 @@ def kw_taps(kw: Mapping[str, Any], key: str, default: Any, source: str, max_len:
     return [float(v) for v in value]
 
 
+def unrecognised_kwargs(state: TFNetworkState, known: dict[str, Sequence[str]]) -> list[str]:
+    """``component:key`` for static_kwargs keys a loader does not read (reported in ``info``)."""
+    out = [f"{state.name}:{k}" for k in state.static_kwargs if k not in known.get("", ())]
+    for comp, sub in state.components.items():
+        out += [f"{comp}:{k}" for k in sub.static_kwargs if k not in known.get(comp, ())]
+    return out
+
+
 def check_budget(expected_elements: int, state: TFNetworkState, source: str, what: str) -> None:
     """Refuse an architecture that needs far more parameters than the file holds (before allocating)."""
     have = state.num_elements()
