@@ -389,7 +389,8 @@ def generator_builder(raw: Any) -> str | None:
     try:
         gs, _ = select_generator(obj, raw.path)
     except CheckpointError:
-        return None
-    if not {"mapping", "synthesis"} <= set(gs.components):
+        gs = None
+    if gs is None or not {"mapping", "synthesis"} <= set(gs.components):
+        forget(raw.path)
         return None
     return gs.build_func_name
