@@ -152,6 +152,7 @@ def test_sg2_tf_forward_matches_tf_reference(tmp_path, architecture, ada, label_
     info = G.info()
     assert f"architecture {architecture}" in info["configuration"] and info["architecture"] == architecture
     assert info["flavour"] == ("StyleGAN2-ADA (TF)" if ada else "StyleGAN2 (TF)")
+    assert info["truncation"] == "all layers"
 
 
 def test_sg2_kernel_flip_is_needed(tmp_path):

@@ -263,6 +263,7 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN2Genera
     }
     gen = StyleGAN2Generator(net, NAME, w_avg=w_avg, extra=extra)
     gen.truncation_cutoff = cutoff
+    gen._extra["truncation"] = gen.truncation_rule()
     return gen
 
 
