@@ -39,7 +39,7 @@ class Base(nn.Module):
 class NoNoise(Base):
     """The reference: no noise at all (explicit contract with no noise inputs)."""
 
-    noise_shapes: list = []
+    noise_shapes: tuple = ()
 
     def synthesis(self, ws, noise=None):
         return self.clean(ws)
@@ -81,8 +81,8 @@ class NumpyRNG(Base):
 class KwargsExplicit(Base):
     """Declares noise_shapes and takes ``**kwargs``: the engine's noise must be passed as ``noise=``."""
 
-    noise_shapes = [(R, R)]
-    seen: list = []
+    noise_shapes = ((R, R),)
+    seen: list = []  # noqa: RUF012 - records the calls
 
     def synthesis(self, ws, **kwargs):
         noise = kwargs["noise"]
@@ -93,7 +93,7 @@ class KwargsExplicit(Base):
 class ExplicitPlusHidden(Base):
     """Uses the maps it is given but also draws extra noise per call: switched to the forked RNG."""
 
-    noise_shapes = [(R, R)]
+    noise_shapes = ((R, R),)
 
     def synthesis(self, ws, noise=None):
         return self.clean(ws) + noise[0] + self.strength * torch.randn(ws.shape[0], 1, R, R)
@@ -102,7 +102,7 @@ class ExplicitPlusHidden(Base):
 class NoiseWithoutArgument(Base):
     """Declares noise_shapes but synthesis cannot take noise=: refused at load."""
 
-    noise_shapes = [(R, R)]
+    noise_shapes = ((R, R),)
 
     def synthesis(self, ws):
         return self.clean(ws)
