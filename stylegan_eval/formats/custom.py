@@ -523,7 +523,7 @@ def generator_identity(spec: str | None, path: str | os.PathLike | None, module:
         "state_sha256"}: the state-dict hash covers every weight, and the adapter files' hashes
         any change of the adapter code, so two runs that could differ never share an identity.
     """
-    files = _source_files(spec, module)
+    files = _source_files(spec, module) if spec else []  # built-in formats: the weights say it all
     state = state_sha256(module if isinstance(module, torch.nn.Module) else getattr(module, "module", None))
     return {
         "generator_spec": spec,
