@@ -142,7 +142,7 @@ def test_stylegan2_torch_matches_the_package(sg2torch_file, monkeypatch):
 
 
 # ------------------------------------------------------------------------------ lucidrains
-def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False) -> dict[str, torch.Tensor]:
+def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False, attn_blocks=()) -> dict[str, torch.Tensor]:
     """{'S.*', 'G.*', 'SE.*', 'GE.*', 'D.*', 'D_aug.D.*'} with stylegan2-pytorch's key names and shapes."""
     g = torch.Generator().manual_seed(seed)
 
@@ -174,6 +174,16 @@ def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False)
                         f"{b}.to_rgb.conv.weight": r(out_c, co, 1, 1, scale=0.1)})
             if i != num_layers - 1:
                 gan[f"{b}.to_rgb.upsample.1.f"] = torch.tensor([1.0, 2.0, 1.0])
+            if i in attn_blocks:  # attn_and_ff(ci): 8 heads x 64, depthwise kv conv, 2x 1x1-conv MLP
+                a = f"{prefix}.attns.{i}"
+                gan.update({f"{a}.0.fn.norm.g": 1 + r(1, ci, 1, 1, scale=0.1), f"{a}.0.fn.norm.b": r(1, ci, 1, 1, scale=0.1),
+                            f"{a}.0.fn.fn.to_q.weight": r(512, ci, 1, 1, scale=0.5),
+                            f"{a}.0.fn.fn.to_kv.net.0.weight": r(ci, 1, 3, 3, scale=0.3),
+                            f"{a}.0.fn.fn.to_kv.net.1.weight": r(1024, ci, 1, 1, scale=0.5),
+                            f"{a}.0.fn.fn.to_out.weight": r(ci, 512, 1, 1, scale=0.1), f"{a}.0.fn.fn.to_out.bias": r(ci, scale=0.1),
+                            f"{a}.1.fn.norm.g": 1 + r(1, ci, 1, 1, scale=0.1), f"{a}.1.fn.norm.b": r(1, ci, 1, 1, scale=0.1),
+                            f"{a}.1.fn.fn.0.weight": r(2 * ci, ci, 1, 1, scale=0.3), f"{a}.1.fn.fn.0.bias": r(2 * ci, scale=0.1),
+                            f"{a}.1.fn.fn.2.weight": r(ci, 2 * ci, 1, 1, scale=0.3), f"{a}.1.fn.fn.2.bias": r(ci, scale=0.1)})
     for prefix in ("D", "D_aug.D"):
         gan[f"{prefix}.blocks.0.conv_res.weight"] = r(4, out_c, 1, 1)
         gan[f"{prefix}.to_logit.weight"] = r(1, 8)
@@ -217,12 +227,22 @@ def test_lucidrains_loads_ema_with_lr_mlp_from_the_config(lucidrains_file):
     torch.testing.assert_close(G3.mapping(z)[:, 0], _lucid_mapping(gan, "S", z, 0.1))
 
 
-def test_lucidrains_attention_is_refused_by_name(tmp_path):
-    gan = lucidrains_state()
-    gan["GE.attns.0.0.fn.norm.g"] = torch.ones(1, 16, 1, 1)
+def test_lucidrains_attention_layers_load(tmp_path):
+    gan = lucidrains_state(attn_blocks=(1,))
     torch.save({"GAN": gan, "version": "1.9.0"}, tmp_path / "model_1.pt")
-    with pytest.raises(CheckpointError, match="attention layers"):
-        load_generator(tmp_path / "model_1.pt")
+    G = load_generator(tmp_path / "model_1.pt")
+    assert G.G.attns[1] is not None and G.G.attns[0] is None
+    z = torch.randn(2, 8)
+    with_attn = G.generate(z, noise_seed=0, indices=torch.arange(2))
+    with torch.no_grad():
+        G.G.attns[1][0].fn.fn.to_out.weight.zero_()
+        G.G.attns[1][0].fn.fn.to_out.bias.zero_()
+    assert not torch.allclose(with_attn, G.generate(z, noise_seed=0, indices=torch.arange(2)))
+    bad = dict(gan)
+    del bad["GE.attns.1.0.fn.fn.to_q.weight"]
+    torch.save({"GAN": bad, "version": "1.9.0"}, tmp_path / "model_2.pt")
+    with pytest.raises(CheckpointError, match="to_q.weight"):
+        load_generator(tmp_path / "model_2.pt")
 
 
 def _import_lucidrains(monkeypatch):
@@ -239,12 +259,16 @@ def _import_lucidrains(monkeypatch):
     return pkg
 
 
-def test_lucidrains_matches_the_package(lucidrains_file, monkeypatch):
+@pytest.mark.parametrize("attn", [False, True])
+def test_lucidrains_matches_the_package(lucidrains_file, monkeypatch, attn):
     pkg = _import_lucidrains(monkeypatch)
     gan, path = lucidrains_file
+    if attn:  # the package's attn_layers=[2] puts attention before block num_layers - 2 = 1
+        gan = lucidrains_state(attn_blocks=(1,))
+        torch.save({"GAN": gan, "version": "1.9.0"}, path)
     S = pkg.StyleVectorizer(8, 2, lr_mul=0.2)
     S.load_state_dict({k[3:]: v for k, v in gan.items() if k.startswith("SE.")})
-    Gp = pkg.Generator(16, 8, network_capacity=2)
+    Gp = pkg.Generator(16, 8, network_capacity=2, attn_layers=[2] if attn else [])
     Gp.load_state_dict({k[3:]: v for k, v in gan.items() if k.startswith("GE.")})
     G = load_generator(path)
     z = torch.randn(3, 8)

@@ -70,9 +70,6 @@ def _tensor(sd: dict[str, Any], key: str, path: Any, ndim: int) -> torch.Tensor:
 
 def build(s_sd: dict[str, Any], g_sd: dict[str, Any], lr_mlp: float, path: Any = "checkpoint") -> tuple[StyleVectorizer, LucidrainsSynthesis]:
     """Mapping and synthesis networks with the (prefix-stripped) state dicts loaded strictly."""
-    if any(k.startswith("attns.") for k in g_sd):
-        raise CheckpointError(f"{path}: this lucidrains model has attention layers (attn_layers); they are not supported, "
-                              "use --generator with the package on a CUDA machine")
     depth_idx = sorted(int(m.group(1)) for k in s_sd if (m := re.fullmatch(r"net\.(\d+)\.weight", k)))
     if not depth_idx or depth_idx != list(range(0, 2 * len(depth_idx), 2)):
         raise CheckpointError(f"{path}: mapping layers net.N.weight must be numbered 0, 2, 4, ..., found {depth_idx}")
@@ -84,8 +81,11 @@ def build(s_sd: dict[str, Any], g_sd: dict[str, Any], lr_mlp: float, path: Any =
     filters += [_tensor(g_sd, f"blocks.{i}.conv1.weight", path, 4).shape[0] for i in range(n_blocks)]
     out_channels = _tensor(g_sd, "blocks.0.to_rgb.conv.weight", path, 4).shape[0]
     no_const = "to_initial_block.weight" in g_sd
+    attn_blocks = tuple(sorted({int(m.group(1)) for k in g_sd if (m := re.match(r"attns\.(\d+)\.", k))}))
+    if attn_blocks and attn_blocks[-1] >= n_blocks:
+        raise CheckpointError(f"{path}: attention layer attns.{attn_blocks[-1]} but only {n_blocks} blocks")
     S = StyleVectorizer(latent_dim, len(depth_idx), lr_mlp)
-    G = LucidrainsSynthesis(filters, latent_dim, out_channels, no_const=no_const)
+    G = LucidrainsSynthesis(filters, latent_dim, out_channels, no_const=no_const, attn_blocks=attn_blocks)
     for net, sd, what in ((S, s_sd, "mapping (SE)"), (G, g_sd, "synthesis (GE)")):
         check_state_dict(net, sd, path, f"a lucidrains stylegan2-pytorch {what}")
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, strict=True)

@@ -18,7 +18,9 @@ package's parameter names (those of ``StyleGAN2.SE`` / ``StyleGAN2.GE`` with the
   noise image enters transposed (H and W swapped), as in the package.
 - output: the package clamps to [0, 1] for its samples; the adapter returns ``2 * clamp - 1``.
 
-Attention layers (``attn_layers``) are not implemented; such files are refused by the loader.
+Attention layers (``attn_layers``): before block i, ``x + attn(chan_norm(x))`` (linear attention,
+8 heads of 64, softmax over features for q and over positions for k, GELU) and
+``x + ff(chan_norm(x))`` (1x1 conv to 2C, leaky ReLU 0.2, 1x1 conv back).
 """
 
 from __future__ import annotations
@@ -114,6 +116,85 @@ class RGBBlock(nn.Module):
         return self.upsample(rgb) if self.upsample is not None else rgb
 
 
+class ChanNorm(nn.Module):
+    """Normalise over channels (biased variance, eps 1e-5), then ``* g + b`` ([1, C, 1, 1] each)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.g = nn.Parameter(torch.ones(1, dim, 1, 1))
+        self.b = nn.Parameter(torch.zeros(1, dim, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var, mean = torch.var_mean(x, dim=1, unbiased=False, keepdim=True)
+        return (x - mean) / (var + self.eps).sqrt() * self.g + self.b
+
+
+class DepthWiseConv2d(nn.Module):
+    """Depthwise k x k conv then a 1x1 conv (keys ``net.0``, ``net.1``)."""
+
+    def __init__(self, dim_in: int, dim_out: int, kernel_size: int, padding: int = 0, bias: bool = True):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(dim_in, dim_in, kernel_size, padding=padding, groups=dim_in, bias=bias),
+                                 nn.Conv2d(dim_in, dim_out, 1, bias=bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LinearAttention(nn.Module):
+    """Linear attention over the H*W positions: softmax(q) over features, softmax(k) over positions, GELU out."""
+
+    def __init__(self, dim: int, dim_head: int = 64, heads: int = 8):
+        super().__init__()
+        self.scale = dim_head**-0.5
+        self.heads = heads
+        inner = dim_head * heads
+        self.to_q = nn.Conv2d(dim, inner, 1, bias=False)
+        self.to_kv = DepthWiseConv2d(dim, inner * 2, 3, padding=1, bias=False)
+        self.to_out = nn.Conv2d(inner, dim, 1)
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        b, _, x, y = fmap.shape
+        h = self.heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:  # [b, (h c), x, y] -> [(b h), (x y), c]
+            return t.reshape(b, h, -1, x * y).permute(0, 1, 3, 2).reshape(b * h, x * y, -1)
+
+        q = split(self.to_q(fmap))
+        k, v = (split(t) for t in self.to_kv(fmap).chunk(2, dim=1))
+        q = q.softmax(dim=-1) * self.scale
+        k = k.softmax(dim=-2)
+        out = q @ (k.transpose(1, 2) @ v)  # [(b h), (x y), d]
+        out = out.reshape(b, h, x * y, -1).permute(0, 1, 3, 2).reshape(b, -1, x, y)
+        return self.to_out(F.gelu(out))
+
+
+class _Residual(nn.Module):
+    def __init__(self, fn: nn.Module):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x) + x
+
+
+class _PreNorm(nn.Module):
+    def __init__(self, dim: int, fn: nn.Module):
+        super().__init__()
+        self.fn = fn
+        self.norm = ChanNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.norm(x))
+
+
+def attn_and_ff(dim: int) -> nn.Sequential:
+    """The package's attention layer: x + attn(norm(x)), then x + ff(norm(x)) with a 1x1 conv MLP (2x width)."""
+    ff = nn.Sequential(nn.Conv2d(dim, dim * 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(dim * 2, dim, 1))
+    return nn.Sequential(_Residual(_PreNorm(dim, LinearAttention(dim))), _Residual(_PreNorm(dim, ff)))
+
+
 class GeneratorBlock(nn.Module):
     def __init__(self, latent_dim: int, dim_in: int, filters: int, upsample: bool, upsample_rgb: bool, out_channels: int):
         super().__init__()
@@ -146,9 +227,12 @@ class LucidrainsSynthesis(nn.Module):
         latent_dim: D.
         out_channels: 3 (RGB) or 4 (the package's ``transparent``).
         no_const: input from a transposed conv of the mean style instead of a learned constant.
+        attn_blocks: indices of the blocks preceded by an attention layer (the package's
+            ``attn_layers`` [k, ...] put one before block ``num_layers - k``).
     """
 
-    def __init__(self, filters: list[int], latent_dim: int, out_channels: int = 3, no_const: bool = False):
+    def __init__(self, filters: list[int], latent_dim: int, out_channels: int = 3, no_const: bool = False,
+                 attn_blocks: tuple[int, ...] = ()):
         super().__init__()
         self.num_layers = len(filters) - 1
         self.image_size = 2 ** (self.num_layers + 1)
@@ -164,6 +248,9 @@ class LucidrainsSynthesis(nn.Module):
                            out_channels=out_channels)
             for i, (c_in, c_out) in enumerate(pairwise(filters))
         )
+        self.attns = nn.ModuleList()  # None entries (no attention) hold no keys, as in the package
+        for i, c_in in enumerate(filters[:-1]):
+            self.attns.append(attn_and_ff(c_in) if i in attn_blocks else None)
 
     def forward(self, styles: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         n = styles.shape[0]
@@ -173,7 +260,9 @@ class LucidrainsSynthesis(nn.Module):
             x = self.initial_block.expand(n, -1, -1, -1)
         x = self.initial_conv(x)
         rgb = None
-        for style, block in zip(styles.transpose(0, 1), self.blocks):
+        for style, block, attn in zip(styles.transpose(0, 1), self.blocks, self.attns):
+            if attn is not None:
+                x = attn(x)
             x, rgb = block(x, rgb, style, noise)
         return rgb
 
