@@ -142,7 +142,8 @@ def test_stylegan2_torch_matches_the_package(sg2torch_file, monkeypatch):
 
 
 # ------------------------------------------------------------------------------ lucidrains
-def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False, attn_blocks=()) -> dict[str, torch.Tensor]:
+def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False, attn_blocks=(),
+                     no_const=False) -> dict[str, torch.Tensor]:
     """{'S.*', 'G.*', 'SE.*', 'GE.*', 'D.*', 'D_aug.D.*'} with stylegan2-pytorch's key names and shapes."""
     g = torch.Generator().manual_seed(seed)
 
@@ -159,7 +160,10 @@ def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False,
             gan[f"{prefix}.net.{2 * i}.weight"] = r(latent, latent)
             gan[f"{prefix}.net.{2 * i}.bias"] = r(latent)
     for prefix in ("G", "GE"):
-        gan[f"{prefix}.initial_block"] = r(1, filters[0], 4, 4)
+        if no_const:
+            gan[f"{prefix}.to_initial_block.weight"] = r(latent, filters[0], 4, 4, scale=0.5)
+        else:
+            gan[f"{prefix}.initial_block"] = r(1, filters[0], 4, 4)
         gan[f"{prefix}.initial_conv.weight"] = r(filters[0], filters[0], 3, 3, scale=0.2)
         gan[f"{prefix}.initial_conv.bias"] = r(filters[0], scale=0.1)
         for i, (ci, co) in enumerate(itertools.pairwise(filters)):
@@ -227,7 +231,7 @@ def test_lucidrains_loads_ema_with_lr_mlp_from_the_config(lucidrains_file):
     torch.testing.assert_close(G3.mapping(z)[:, 0], _lucid_mapping(gan, "S", z, 0.1))
 
 
-def test_lucidrains_attention_layers_load(tmp_path):
+def test_lucidrains_attention_and_no_const_load(tmp_path):
     gan = lucidrains_state(attn_blocks=(1,))
     torch.save({"GAN": gan, "version": "1.9.0"}, tmp_path / "model_1.pt")
     G = load_generator(tmp_path / "model_1.pt")
@@ -238,6 +242,9 @@ def test_lucidrains_attention_layers_load(tmp_path):
         G.G.attns[1][0].fn.fn.to_out.weight.zero_()
         G.G.attns[1][0].fn.fn.to_out.bias.zero_()
     assert not torch.allclose(with_attn, G.generate(z, noise_seed=0, indices=torch.arange(2)))
+    torch.save({"GAN": lucidrains_state(no_const=True), "version": "1.9.0"}, tmp_path / "model_3.pt")
+    G = load_generator(tmp_path / "model_3.pt")
+    assert G.G.no_const and G.generate(z, noise_seed=0, indices=torch.arange(2)).shape == (2, 3, 16, 16)
     bad = dict(gan)
     del bad["GE.attns.1.0.fn.fn.to_q.weight"]
     torch.save({"GAN": bad, "version": "1.9.0"}, tmp_path / "model_2.pt")
@@ -259,16 +266,17 @@ def _import_lucidrains(monkeypatch):
     return pkg
 
 
-@pytest.mark.parametrize("attn", [False, True])
-def test_lucidrains_matches_the_package(lucidrains_file, monkeypatch, attn):
+@pytest.mark.parametrize("variant", ["plain", "attn", "no_const"])
+def test_lucidrains_matches_the_package(lucidrains_file, monkeypatch, variant):
     pkg = _import_lucidrains(monkeypatch)
     gan, path = lucidrains_file
-    if attn:  # the package's attn_layers=[2] puts attention before block num_layers - 2 = 1
-        gan = lucidrains_state(attn_blocks=(1,))
+    if variant != "plain":  # the package's attn_layers=[2] puts attention before block num_layers - 2 = 1
+        gan = lucidrains_state(attn_blocks=(1,) if variant == "attn" else (), no_const=variant == "no_const")
         torch.save({"GAN": gan, "version": "1.9.0"}, path)
     S = pkg.StyleVectorizer(8, 2, lr_mul=0.2)
     S.load_state_dict({k[3:]: v for k, v in gan.items() if k.startswith("SE.")})
-    Gp = pkg.Generator(16, 8, network_capacity=2, attn_layers=[2] if attn else [])
+    Gp = pkg.Generator(16, 8, network_capacity=2, attn_layers=[2] if variant == "attn" else [],
+                       no_const=variant == "no_const")
     Gp.load_state_dict({k[3:]: v for k, v in gan.items() if k.startswith("GE.")})
     G = load_generator(path)
     z = torch.randn(3, 8)
