@@ -35,6 +35,8 @@ FORMAT_MODULES = {
     "nvidia-pkl": "stylegan_eval.formats.nvidia_pickle",
     "stylegan2-rosinality": "stylegan_eval.formats.rosinality_sg2",
     "stylegan1-rosinality": "stylegan_eval.formats.rosinality_sg1",
+    "stylegan2-torch": "stylegan_eval.formats.stylegan2_torch",
+    "stylegan2-lucidrains": "stylegan_eval.formats.lucidrains",
 }
 FORMAT_NAMES = tuple(FORMAT_MODULES) + ("custom",)
 
@@ -102,7 +104,7 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
                 f"{p}: a zip archive but not a PyTorch checkpoint (no data.pkl inside); "
                 "expected a .pt/.model/.pkl StyleGAN checkpoint"
             )
-        return RawCheckpoint(p, "torch", safe_torch_load(p))
+        return RawCheckpoint(p, "torch", _load_or_name_code(p))
     if head == b"PK":
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint (truncated or damaged zip file)")
     if head[:1] != b"\x80":
@@ -113,7 +115,7 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
         blob = f.read(8 << 20)
     if b"torch_utils.persistence" in blob or b"dnnlib" in blob:
         return RawCheckpoint(p, "pickle")
-    return RawCheckpoint(p, "torch", safe_torch_load(p))
+    return RawCheckpoint(p, "torch", _load_or_name_code(p))
 
 
 def check_state_dict(net: torch.nn.Module, sd: dict[str, Any], path: Any, what: str) -> None:
@@ -142,15 +144,111 @@ def _module(name: str):
     return importlib.import_module(FORMAT_MODULES[name])
 
 
+# ------------------------------------------------------------------ files that need code
+#: Roots of the globals torch's weights_only unpickler (and our allow-list) accepts.
+_DATA_ROOTS = ("torch", "collections", "builtins", "_codecs", "numpy", "argparse", "copyreg")
+MAX_PICKLE_SCAN = 64 << 20
+
+
+def _pickle_globals(data: bytes, limit: int = 8) -> list[str]:
+    """'module.name' of the GLOBAL / STACK_GLOBAL references in the pickle stream(s) ``data``, never executing it."""
+    import io
+    import pickletools
+
+    found: list[str] = []
+    stream = io.BytesIO(data)
+    strings: list[str] = []
+    while stream.tell() < len(data) and len(found) < limit:
+        try:
+            for op, arg, _ in pickletools.genops(stream):
+                if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                    strings = [*strings[-1:], str(arg)]
+                elif op.name == "GLOBAL":
+                    found.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) == 2:
+                    found.append(f"{strings[0]}.{strings[1]}")
+        except Exception:  # noqa: BLE001 - a damaged stream: report what was found so far
+            break
+    return found
+
+
+def code_globals(path: Path) -> list[str]:
+    """Globals outside plain data (classes / functions of some package) that a torch file references."""
+    data = b""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
+                if name is not None and zf.getinfo(name).file_size <= MAX_PICKLE_SCAN:
+                    data = zf.read(name)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_PICKLE_SCAN)
+    except (OSError, zipfile.BadZipFile):
+        return []
+    out = []
+    for g in _pickle_globals(data, limit=256):
+        if g.split(".")[0] not in _DATA_ROOTS and g not in out:
+            out.append(g)
+    return out
+
+
+def _load_or_name_code(p: Path) -> Any:
+    """:func:`safe_torch_load`; a file that needs code is refused naming the package and the global in full."""
+    try:
+        return safe_torch_load(p)
+    except CheckpointError:
+        needed = code_globals(p)
+        if not needed:
+            raise
+        package = needed[0].split(".")[0]
+        more = f" (and {len(needed) - 1} more)" if len(needed) > 1 else ""
+        raise CheckpointError(
+            f"{p}: refused to load: the file stores Python objects of package {package!r} (global {needed[0]}{more}), "
+            f"and code is never run from a checkpoint; write a --generator module:attr adapter that imports {package} "
+            "and loads the file"
+        ) from None
+
+
+# ------------------------------------------------------------------ named refusals
+_ROSINALITY_SG2_KEYS = ("style.1.weight", "input.input", "conv1.conv.weight", "to_rgb1.conv.weight")
+
+
+def _known_refusal(raw: RawCheckpoint) -> str | None:
+    """A one-line message for recognised formats that have no built-in loader, else None."""
+    obj = raw.obj
+    if not isinstance(obj, dict):
+        return None
+    keys = {str(k) for k in obj}
+    if "generator_smooth" in keys or (isinstance(obj.get("models"), dict) and "generator_smooth" in obj["models"]):
+        return (f"{raw.path}: a genforce / InterFaceGAN / SeFa checkpoint ('generator_smooth'); its networks are "
+                "genforce's own and have no built-in loader: use --generator module:attr with genforce's code")
+    sd = obj.get("state_dict")
+    if isinstance(sd, dict) and any(str(k).startswith(("generator_ema.", "generator.")) for k in sd):
+        return (f"{raw.path}: an MMGeneration checkpoint ('state_dict' with generator/generator_ema); it has no "
+                "built-in loader: use --generator module:attr with mmgen's StyleGAN2 code, or convert it to rosinality's .pt")
+    if "g_ema" in keys and isinstance(obj["g_ema"], dict):
+        inner = {str(k).removeprefix("module.") for k in obj["g_ema"]}
+        missing = [k for k in _ROSINALITY_SG2_KEYS if k not in inner]
+        sample = ", ".join(sorted(inner)[:6]) or "none"
+        return (f"{raw.path}: has 'g_ema', but its keys are not rosinality StyleGAN2's (missing {', '.join(missing)}; "
+                f"it has e.g. {sample}); use --format or --generator module:attr")
+    return None
+
+
 def detect_format(raw: RawCheckpoint) -> str:
     for name in FORMAT_MODULES:
         if _module(name).detect(raw):
             return name
+    refusal = _known_refusal(raw) if raw.kind == "torch" else None
+    if refusal is not None:
+        raise CheckpointError(refusal)
     if raw.kind == "torch" and isinstance(raw.obj, dict):
         keys = ", ".join(sorted(map(str, raw.obj))[:8])
         raise CheckpointError(
             f"{raw.path}: unknown checkpoint family (top-level keys: {keys}); expected a "
-            "rosinality StyleGAN1 .model, rosinality StyleGAN2 .pt (g_ema) or NVIDIA .pkl; "
+            "rosinality StyleGAN1 .model, rosinality StyleGAN2 .pt (g_ema), NVIDIA .pkl, a stylegan2-torch state "
+            "dict or a lucidrains stylegan2-pytorch model_N.pt ({'GAN', 'version'}); "
             "use --format or --generator module:attr"
         )
     raise CheckpointError(f"{raw.path}: unknown checkpoint family; use --format or --generator module:attr")
@@ -161,6 +259,7 @@ def load_generator(
     format: str | None = None,
     generator_spec: str | None = None,
     device: str | torch.device = "cpu",
+    generator_args: dict[str, Any] | None = None,
     **options: Any,
 ) -> Generator:
     """Load any supported checkpoint as a :class:`Generator` in eval mode on ``device``.
@@ -170,6 +269,8 @@ def load_generator(
         format: one of :data:`FORMAT_NAMES`; autodetected when None.
         generator_spec: ``package.module:attr`` of a user's generator (see :mod:`.custom`).
         device: where to put the generator.
+        generator_args: keyword arguments for a ``generator_spec`` class or factory
+            (``--generator-arg key=value``, see :func:`.custom.parse_generator_args`).
         options: family-specific options, e.g. ``resolution`` for StyleGAN1.
     """
     if generator_spec is not None or format == "custom":
@@ -177,7 +278,10 @@ def load_generator(
 
         if generator_spec is None:
             raise CheckpointError("--format custom needs --generator package.module:attr")
-        gen = custom.load(generator_spec, path, **options)
+        gen = custom.load(generator_spec, path, generator_args=generator_args, **options)
+        gen = gen.eval().requires_grad_(False).to(device)
+        custom.validate(gen, f"--generator {generator_spec!r}")  # the contract, checked on its device
+        return gen
     else:
         if path is None:
             raise CheckpointError("no checkpoint given (expected a path, or --generator module:attr)")
@@ -189,5 +293,7 @@ def load_generator(
         module = _module(format)
         if not module.detect(raw):
             raise CheckpointError(f"{raw.path}: does not look like a {format} checkpoint")
+        if generator_args:
+            raise CheckpointError(f"generator arguments {sorted(generator_args)} need --generator module:attr")
         gen = module.load(raw, **options)
     return gen.eval().requires_grad_(False).to(device)

@@ -43,6 +43,7 @@ from ..engine import DistInfo, ResumeState, collect
 from ..errors import UserError
 from ..generator import Generator, labels, latents
 from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
+from ..pairs import PairRenderer
 from ..runtime import default_batch_size
 from .distances import Distance, make_distance
 
@@ -301,6 +302,7 @@ def make_batch_fn(
     amp = PRECISIONS[precision]
     autocast = (lambda: torch.autocast(device.type, dtype=amp)) if amp is not None else contextlib.nullcontext
     interp = slerp if z_interpolation == "slerp" else lerp
+    render_pairs = PairRenderer(G, seed, dtype)  # both images of a pair get the same noise
 
     def fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
         n = idx.shape[0]
@@ -313,9 +315,9 @@ def make_batch_fn(
         c = labels(G, seed, idx, class_idx)
         c2 = None if c is None else torch.cat([c, c]).to(dtype)
         with autocast():
-            if not G.supports_w:  # black box: z -> images, noise managed by the module
+            if not G.supports_w:  # black box: z -> images, noise shared through a forked RNG
                 zz = torch.cat([interp(z0, z1, t), interp(z0, z1, t + eps)])
-                images = G.generate(zz, c2, psi=psi)
+                images = render_pairs(idx, z=zz, c=c2, psi=psi)
             else:
                 if settings.space == "w":
                     w0, w1 = G.truncate(G.mapping(torch.cat([z0, z1]), c2), psi).chunk(2)
@@ -323,9 +325,7 @@ def make_batch_fn(
                 else:
                     zz = torch.cat([interp(z0, z1, t), interp(z0, z1, t + eps)])
                     ws = G.truncate(G.mapping(zz, c2), psi)
-                noise = G.make_noise(n, "random", noise_seed=seed, indices=idx, device=device)
-                noise = [torch.cat([m, m]).to(dtype) for m in noise]
-                images = G.synthesis(ws, noise=noise)
+                images = render_pairs(idx, ws=ws)
             d = distance.paired(preprocess(images, settings.crop, resize, quantize))
         return {"distance": d.to(dtype) / (eps * eps)}
 

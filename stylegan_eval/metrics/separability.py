@@ -501,6 +501,7 @@ def fit_separability(
                 "svm_params": {**SVM_PARAMS, "dual": svm == "reference", "random_state": 0}}
     meta = {"random_weights": list(samples.random_weights), "seconds": {"svm": time.perf_counter() - t0},
             "unconverged": [f"{r['space']}:{r['attribute']}" for r in records if not r["converged"]]}
+    meta["warnings"] = degenerate_warnings(table, {"z": samples.z.shape[1], "w": None if samples.w is None else samples.w.shape[1]})
     return SeparabilityResult(scores, table, settings, meta)
 
 
@@ -550,12 +551,40 @@ def separability(
     return result
 
 
+def degenerate_warnings(table: pd.DataFrame, dims: dict[str, int | None]) -> list[str]:
+    """One line per (space, attribute) whose conditional entropy says nothing about the generator.
+
+    - every kept sample in one class (``label_balance`` 0 or 1): H = 0 whatever the latents are;
+    - kept samples <= the latent dimension: any labelling of that many points in general position
+      is linearly separable (d + 1 points can be shattered), so H = 0 is guaranteed;
+    - the SVM did not converge: H may be overestimated.
+
+    Args:
+        table: per-attribute rows as in :attr:`SeparabilityResult.per_attribute`.
+        dims: {space: latent dimensionality} ('z' -> z_dim, 'w' -> w_dim).
+    """
+    out: list[str] = []
+    for row in table.itertuples(index=False):
+        where = f"{row.space}:{row.attribute}"
+        if row.label_balance in (0.0, 1.0):
+            out.append(f"{where}: all {row.kept} kept samples are in one class (label balance {row.label_balance:g}); "
+                       "H = 0 says nothing (use another classifier or more samples)")
+        dim = dims.get(row.space)
+        if dim is not None and row.kept <= dim:
+            out.append(f"{where}: {row.kept} kept samples do not exceed the {dim} latent dimensions, so any labelling is "
+                       "linearly separable and H = 0 by construction (use more samples)")
+        if not row.converged:
+            out.append(f"{where}: the linear SVM did not converge ({row.svm_iterations} iterations); H may be overestimated")
+    return out
+
+
 __all__ = [
     "SeparabilityResult",
     "SeparabilitySamples",
     "collect_samples",
     "conditional_entropy",
     "confident_indices",
+    "degenerate_warnings",
     "fit_separability",
     "fit_svm",
     "joint_distribution",
