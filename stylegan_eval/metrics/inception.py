@@ -38,6 +38,7 @@ from ..errors import WeightsUnavailable
 from .inception_weights import (  # noqa: F401 - re-exported
     DETECTORS,
     FEATURE_DIM,
+    MODERN_DETECTORS,
     NVIDIA_INCEPTION,
     PT_INCEPTION,
     RANDOM_SEED,
@@ -292,6 +293,10 @@ def make_detector(
         WeightsUnavailable: no weights and no random fallback (exit code 2).
     """
     check_choice(name, resize)
+    if name in MODERN_DETECTORS:
+        from .modern_detectors import make_modern_detector
+
+        return make_modern_detector(name, weights_path, allow_random, resize, device, download)
     if name == "nvidia":
         try:
             det: FeatureDetector = NvidiaDetector(weights_path, resize=resize, download=download, device=device)
