@@ -134,6 +134,12 @@ class ModernDetector(FeatureDetector):
         self._net: torch.nn.Module | None = None
         self.preprocess = preprocess_dinov2 if name == DINOV2 else preprocess_clip
 
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        if self._arch_kwargs:  # a non-standard architecture (tests) never shares a cache entry with the real one
+            out["arch"] = dict(sorted(self._arch_kwargs.items()))
+        return out
+
     def build(self, device: torch.device | str | None = None) -> torch.nn.Module:
         """The architecture alone (``device='meta'`` builds it without memory)."""
         dev = self._device if device is None else device
@@ -181,3 +187,75 @@ def make_modern_detector(name: str, weights_path: str | os.PathLike | None = Non
                          resize: str = "detector", device: torch.device | str = "cpu", download: bool = True) -> ModernDetector:
     """The :func:`~stylegan_eval.metrics.inception.make_detector` branch for 'dinov2-vitl14' and 'clip-vitb32'."""
     return ModernDetector(name, weights_path, allow_random, device, download, resize)
+
+
+# ------------------------------------------------------------------------------ entry point
+def frechet_distance_in(
+    generator,
+    real,
+    *,
+    num_samples: int = 50_000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+    state=None,
+    detector: str | FeatureDetector = DINOV2,
+    detector_weights: str | os.PathLike | None = None,
+    allow_random_weights: bool = False,
+    max_real: int | None = None,
+    fid_method: str = "sqrtm",
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    num_workers: int = 0,
+    use_cache: bool = True,
+):
+    """Fréchet distance between real and generated features of a DINOv2 / CLIP detector (``fd_dinov2``, ``fd_clip``).
+
+    Args:
+        generator: a :class:`~stylegan_eval.generator.Generator`.
+        real: image folder / zip (statistics cached under the detector's own key), a statistics
+            file (.npz) of the same detector, or FeatureStats.
+        num_samples: generated images (50k).
+        detector: 'dinov2-vitl14', 'clip-vitb32' or a built detector.
+        detector_weights, allow_random_weights: as :func:`make_modern_detector` (random weights are reported).
+        max_real: use the first ``max_real`` real features (None: all; needs a folder or zip).
+        fid_method: 'sqrtm' or 'eigen' (see :mod:`stylegan_eval.metrics.fid`).
+    """
+    from pathlib import Path
+
+    from .features import FeatureStats, dataset_stats, generator_features, load_stats
+    from .fid import fid_from_stats
+    from .result_simple import SimpleResult, generator_fingerprint
+
+    det = detector if isinstance(detector, FeatureDetector) else make_modern_detector(
+        detector, detector_weights, allow_random_weights, device=generator.device)
+    bs = batch_size or 64
+    if isinstance(real, FeatureStats):
+        real_stats, real_info = real, {"real": dict(real.meta)}
+    elif Path(real).suffix.lower() in (".npz", ".pkl"):
+        real_stats = load_stats(real, det.feature_dim)
+        meta = real_stats.meta
+        if meta.get("detector") not in (None, det.name) or (meta.get("weights_sha256") not in (None, det.weights_sha256)):
+            raise UserError(f"{real}: statistics of detector {meta.get('detector')!r} ({meta.get('weights_sha256')}), "
+                            f"not of {det.name} ({det.weights_sha256})")
+        real_info = {"real": {"stats_file": str(real), **meta}}
+    else:
+        real_stats, info = dataset_stats(real, det, batch_size=bs, num_workers=num_workers, keep_features=max_real is not None,
+                                         use_cache=use_cache, device=generator.device, show_progress=show_progress)
+        if max_real is not None and real_stats.features is not None and real_stats.features.shape[0] > max_real:
+            real_stats = FeatureStats.from_features(real_stats.features[:max_real], meta=real_stats.meta)
+        real_info = {"real": {"source": str(real), "data_hash": info.data_hash, "max_real": max_real}}
+    feats = generator_features(generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
+                               show_progress=show_progress, state=state)
+    gen_stats = FeatureStats.from_features(feats, keep=True)
+    res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
+    short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")
+    standard = num_samples == 50_000 and max_real is None and psi == 1.0
+    return SimpleResult(
+        name=short if standard else f"{short}_{num_samples}", outputs={short: res.fid},
+        settings={"num_samples": num_samples, "max_real": max_real, "fid_method": fid_method, "psi": psi,
+                  "noise_mode": noise_mode, "detector": det.name},
+        random_weights=list(det.random_weights),
+        inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
+        extra={"warnings": res.warnings, "num_real": res.num_real},
+    )
