@@ -20,7 +20,7 @@ from stylegan_eval.metrics.equivariance import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from eq_toys import BandLimitedGenerator, FixedPatternGenerator, NoTransformGenerator  # noqa: E402
+from eq_toys import BandLimitedGenerator, FixedPatternGenerator, NoTransformGenerator
 
 ALL = ("int", "frac", "rot")
 

@@ -58,10 +58,10 @@ class _TinyInception(torch.nn.Module):
     """A stand-in detector with the Inception Score hook: logits from pooled pixels."""
 
     name = "tiny"
-    random_weights = ["tiny (test)"]
 
     def __init__(self) -> None:
         super().__init__()
+        self.random_weights = ["tiny (test)"]
         self.w = torch.randn(3 * 16, 10, generator=torch.Generator().manual_seed(2))
 
     def logits_unbiased(self, images):
@@ -74,6 +74,7 @@ class _TinyInception(torch.nn.Module):
 
 def test_entry_point_is_deterministic_and_batch_independent(monkeypatch):
     from eq_toys import BandLimitedGenerator
+
     from stylegan_eval.metrics import inception_score as mod
 
     monkeypatch.setattr(mod, "FeatureDetector", _TinyInception)  # accept the stand-in as a built detector

@@ -13,7 +13,7 @@ import torch
 from stylegan_eval.metrics.precision_recall import knn_radii, prdc, precision_recall
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_distributed import free_port  # noqa: E402
+from test_distributed import free_port
 
 KEYS = ("precision", "recall", "density", "coverage")
 
@@ -128,9 +128,9 @@ def test_bad_input_one_line_errors():
 
 
 def test_entry_point_with_image_folder(tmp_path):
+    from eq_toys import BandLimitedGenerator
     from PIL import Image
 
-    from eq_toys import BandLimitedGenerator
     from stylegan_eval.metrics.modern_detectors import ModernDetector
 
     rng = np.random.default_rng(0)
