@@ -289,6 +289,7 @@ def precision_recall(
     col_batch_size: int = COL_BATCH,
     tile: int = TILE,
     feature_dtype: str = "float16",
+    distance_dtype: str = "float64",
     detector: FeatureDetector | None = None,
     detector_weights: str | os.PathLike | None = None,
     psi: float = 1.0,
@@ -310,6 +311,8 @@ def precision_recall(
         row_batch_size, col_batch_size: distance block shape (rounded up to whole tiles).
         tile: the fixed GEMM shape (see the module docstring); changing it may change the last bits.
         feature_dtype: 'float16' (NVIDIA's storage) or 'float32'.
+        distance_dtype: 'float64' (default; fast on data-centre GPUs) or 'float32' (consumer GPUs; still
+            exactly batch-independent, ties and near-ties may resolve differently from float64).
         detector: any :class:`~stylegan_eval.metrics.inception.FeatureDetector` (default NVIDIA's VGG16).
         detector_weights: explicit ``vgg16.pt`` path for the default detector.
         psi, noise_mode: generator sampling options.
@@ -319,6 +322,8 @@ def precision_recall(
 
     if feature_dtype not in ("float16", "float32"):
         raise UserError(f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
+    if distance_dtype not in ("float64", "float32"):
+        raise UserError(f"distance_dtype must be 'float64' or 'float32', got {distance_dtype!r}")
     if max_real is not None and max_real < nhood_size + 1:
         raise UserError(f"max_real must be at least {nhood_size + 1}, got {max_real}")
     dev = torch.device(device) if device is not None else generator.device
@@ -329,8 +334,9 @@ def precision_recall(
                                     show_progress=show_progress, state=state)
     fdt = getattr(torch, feature_dtype)
     out = prdc(real_feats.to(dev, fdt), fake_feats.to(dev, fdt), nhood_size, row_batch_size=row_batch_size,
-               col_batch_size=col_batch_size, tile=tile)
+               col_batch_size=col_batch_size, tile=tile, dtype=getattr(torch, distance_dtype))
     settings = {"num_samples": num_samples, "max_real": max_real, "nhood_size": nhood_size, "feature_dtype": feature_dtype,
+                "distance_dtype": distance_dtype,
                 "psi": psi, "noise_mode": noise_mode, "tile": tile}
     return SimpleResult(
         name=_name(num_samples, max_real, nhood_size),
