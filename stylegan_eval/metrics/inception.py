@@ -38,6 +38,7 @@ from ..errors import WeightsUnavailable
 from .inception_weights import (  # noqa: F401 - re-exported
     DETECTORS,
     FEATURE_DIM,
+    MODERN_DETECTORS,
     NVIDIA_INCEPTION,
     PT_INCEPTION,
     RANDOM_SEED,
@@ -234,6 +235,10 @@ class PytorchFIDDetector(FeatureDetector):
             x = F.interpolate(images.float() / 255, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         return self.net(2 * x - 1)
 
+    def logits_unbiased(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 1008] class logits without the fc bias (the Inception Score's; NVIDIA's ``no_output_bias``)."""
+        return self.forward(images) @ self.net.fc.weight.T
+
 
 class NvidiaDetector(FeatureDetector):
     """NVIDIA's TorchScript Inception (StyleGAN2-ADA / StyleGAN3 metrics)."""
@@ -254,6 +259,11 @@ class NvidiaDetector(FeatureDetector):
         if self.resize == "clean":
             return self.net.layers((clean_resize(images) - 128) / 128).reshape(n, FEATURE_DIM)
         return self.net(images, return_features=True).reshape(n, FEATURE_DIM)
+
+    def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, 1008] softmax probabilities without the output bias (NVIDIA's Inception Score call)."""
+        self._check(images)
+        return self.net(images, no_output_bias=True).reshape(images.shape[0], -1)
 
 
 def make_detector(
@@ -283,6 +293,10 @@ def make_detector(
         WeightsUnavailable: no weights and no random fallback (exit code 2).
     """
     check_choice(name, resize)
+    if name in MODERN_DETECTORS:
+        from .modern_detectors import make_modern_detector
+
+        return make_modern_detector(name, weights_path, allow_random, resize, device, download)
     if name == "nvidia":
         try:
             det: FeatureDetector = NvidiaDetector(weights_path, resize=resize, download=download, device=device)

@@ -19,6 +19,8 @@ from ..errors import UserError, WeightsUnavailable
 DetectorName = Literal["pytorch-fid", "nvidia"]
 ResizeMode = Literal["detector", "clean"]
 DETECTORS = ("pytorch-fid", "nvidia")
+#: DINOv2 / CLIP detectors (:mod:`stylegan_eval.metrics.modern_detectors`), accepted wherever a detector name is.
+MODERN_DETECTORS = ("dinov2-vitl14", "clip-vitb32")
 RESIZE_MODES = ("detector", "clean")
 FEATURE_DIM = 2048
 #: Seed of the random Inception used when the published weights are missing and allowed so.
@@ -75,8 +77,8 @@ def check_resize(resize: str) -> None:
 
 
 def check_choice(name: str, resize: str) -> None:
-    if name not in DETECTORS:
-        raise UserError(f"--detector must be one of {DETECTORS}, got {name!r}")
+    if name not in DETECTORS + MODERN_DETECTORS:
+        raise UserError(f"--detector must be one of {DETECTORS + MODERN_DETECTORS}, got {name!r}")
     check_resize(resize)
 
 
@@ -103,6 +105,10 @@ def locate(
         WeightsUnavailable: no weights and no random fallback (exit code 2).
     """
     check_choice(name, resize)
+    if name in MODERN_DETECTORS:
+        from .modern_weights import locate_modern
+
+        return locate_modern(name, weights_path, allow_random, resize, download)
     out = DetectorWeights(name, resize)
     if name == "nvidia":
         path = weights.fetch(NVIDIA_INCEPTION, weights_path, download=download)

@@ -1,0 +1,124 @@
+"""Inception Score (Salimans et al. 2016), as NVIDIA's ``metrics/inception_score.py`` computes ``is50k``.
+
+p(y|x) are the softmax probabilities of the FID Inception (the TF graph ``inception-2015-12-05``)
+*without the output bias* (NVIDIA's ``no_output_bias=True``; torch-fidelity's
+``logits_unbiased``): the 1008 logits are the pool3 features times the ``fc`` weight. With the
+``pytorch-fid`` detector they come from the same network and weights file as FID; with the
+``nvidia`` detector from the TorchScript file's own IS call.
+
+The N generated images are cut, in sample order and without shuffling, into ``num_splits``
+(10) equal parts ``[i N / S, (i + 1) N / S)``; each part scores
+``exp(mean_x KL(p(y|x) || mean_part p(y)))``. The result is the mean and the (population,
+ddof 0) standard deviation over the parts. Probabilities and the KL run in float64.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .inception import FeatureDetector, make_detector
+from .result_simple import SimpleResult, generator_fingerprint
+
+NUM_SPLITS = 10
+
+
+def _split_scores(p: torch.Tensor, log_p: torch.Tensor, num_splits: int) -> np.ndarray:
+    n = p.shape[0]
+    if not 1 <= num_splits <= n:
+        raise UserError(f"num_splits must be in [1, {n}] for {n} samples, got {num_splits}")
+    scores = []
+    for i in range(num_splits):
+        part = slice(i * n // num_splits, (i + 1) * n // num_splits)
+        q = p[part].mean(0, keepdim=True)
+        kl = (p[part] * (log_p[part] - q.log())).sum(1)
+        scores.append(float(kl.mean().exp()))
+    return np.asarray(scores)
+
+
+def inception_score_from_logits(logits: torch.Tensor | np.ndarray, num_splits: int = NUM_SPLITS) -> tuple[float, float, np.ndarray]:
+    """(mean, std, per-split scores) from [N, C] unbiased logits (softmax in float64)."""
+    x = torch.as_tensor(logits).double()
+    if x.ndim != 2:
+        raise UserError(f"logits must be [N, classes], got shape {tuple(x.shape)}")
+    s = _split_scores(x.softmax(1), x.log_softmax(1), num_splits)
+    return float(s.mean()), float(s.std()), s
+
+
+def inception_score_from_probabilities(probs: torch.Tensor | np.ndarray, num_splits: int = NUM_SPLITS) -> tuple[float, float, np.ndarray]:
+    """(mean, std, per-split scores) from [N, C] class probabilities (each row sums to 1)."""
+    p = torch.as_tensor(probs).double()
+    if p.ndim != 2:
+        raise UserError(f"probabilities must be [N, classes], got shape {tuple(p.shape)}")
+    s = _split_scores(p, p.log(), num_splits)
+    return float(s.mean()), float(s.std()), s
+
+
+def _per_sample(detector: FeatureDetector):
+    """(output name, images -> [N, 1008]) for a detector: unbiased logits, or probabilities (NVIDIA's file)."""
+    if hasattr(detector, "logits_unbiased"):
+        return "logits", detector.logits_unbiased
+    if hasattr(detector, "class_probabilities"):
+        return "probs", detector.class_probabilities
+    raise UserError(f"detector {detector.name!r} has no class logits; the Inception Score needs an Inception detector")
+
+
+def inception_score(
+    generator,
+    *,
+    num_samples: int = 50_000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+    state=None,
+    num_splits: int = NUM_SPLITS,
+    detector: FeatureDetector | str = "pytorch-fid",
+    detector_weights: str | os.PathLike | None = None,
+    allow_random_weights: bool = False,
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    class_idx: int | None = None,
+) -> SimpleResult:
+    """``is50k``: Inception Score of ``num_samples`` generated images, mean and std over ``num_splits``.
+
+    Args:
+        generator: a :class:`~stylegan_eval.generator.Generator`.
+        num_samples: generated images (50k).
+        seed: sampling seed (sample i uses (seed, i), as every metric here).
+        batch_size: images per generator call (64).
+        state: :class:`~stylegan_eval.engine.ResumeState` for the per-sample logits.
+        num_splits: parts (10).
+        detector: 'pytorch-fid', 'nvidia' or a built Inception detector.
+        detector_weights, allow_random_weights: as ``make_detector`` (random weights are reported).
+    """
+    from ..engine import collect
+    from ..generator import labels, latents
+    from ..imageops import to_rgb, to_uint8
+
+    det = detector if isinstance(detector, FeatureDetector) else make_detector(
+        detector, detector_weights, allow_random=allow_random_weights, device=generator.device)
+    kind, head = _per_sample(det)
+
+    @torch.inference_mode()
+    def fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        dev_idx = idx.to(generator.device)
+        z = latents(generator, seed, dev_idx)
+        c = labels(generator, seed, dev_idx, class_idx)
+        images = generator.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=seed, indices=dev_idx)
+        return {kind: head(to_rgb(to_uint8(images))).float()}
+
+    out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[kind]
+    compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
+    mean, std, splits = compute(out, num_splits)
+    standard = num_samples == 50_000 and num_splits == NUM_SPLITS
+    name = "is50k" if standard else f"is{num_samples}_splits{num_splits}"
+    return SimpleResult(
+        name=name, outputs={"is": mean}, spread={"is": std},
+        settings={"num_samples": num_samples, "num_splits": num_splits, "psi": psi, "noise_mode": noise_mode, "class_idx": class_idx},
+        random_weights=list(det.random_weights),
+        inputs={"seed": seed, "detector": det.describe(), **generator_fingerprint(generator)},
+        extra={"is_std": std, "splits": splits.tolist()},
+    )

@@ -1,0 +1,59 @@
+"""Which weights the DINOv2 / CLIP detectors use, and how they are described (no torch needed).
+
+See :mod:`stylegan_eval.metrics.modern_detectors` for the networks and their preprocessing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import weights
+from ..errors import UserError, WeightsUnavailable
+from .inception_weights import DetectorWeights
+
+DINOV2 = "dinov2-vitl14"
+CLIP = "clip-vitb32"
+MODERN_DETECTORS = (DINOV2, CLIP)
+INPUT_SIZE = 224
+RANDOM_SEED = 2023
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+FEATURE_DIMS = {DINOV2: 1024, CLIP: 512}
+
+DINOV2_WEIGHTS = weights.WeightSpec(
+    name="DINOv2 ViT-L/14 (Meta)",
+    filename="dinov2_vitl14_pretrain.pth",
+    url="https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+    env_var="STYLEGAN_EVAL_DINOV2",
+)
+#: OpenAI's URL path holds the file's sha256 (their loader checks it the same way).
+CLIP_WEIGHTS = weights.WeightSpec(
+    name="CLIP ViT-B/32 (OpenAI)",
+    filename="ViT-B-32.pt",
+    url="https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+    sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+    env_var="STYLEGAN_EVAL_CLIP",
+)
+_SPECS = {DINOV2: DINOV2_WEIGHTS, CLIP: CLIP_WEIGHTS}
+
+
+def locate_modern(name: str, weights_path: str | os.PathLike | None = None, allow_random: bool = False,
+                  resize: str = "detector", download: bool = True) -> DetectorWeights:
+    """Find (or download) and hash the weights of a modern detector (torch-free, for cache keys)."""
+    if name not in MODERN_DETECTORS:
+        raise UserError(f"--detector must be one of {MODERN_DETECTORS}, got {name!r}")
+    if resize != "detector":
+        raise UserError(f"--resize {resize} applies to the Inception detectors only; {name} has its own preprocessing")
+    out = DetectorWeights(name, resize)
+    try:
+        path = weights.fetch(_SPECS[name], weights_path, download=download)
+    except WeightsUnavailable:
+        if not allow_random or weights_path is not None:
+            raise
+        out.weights_sha256 = f"random-init-seed-{RANDOM_SEED}"
+        out.random_weights = [f"{_SPECS[name].name} (random init)"]
+        return out
+    out.weights_file, out.weights_sha256 = str(path), weights._digest(path)
+    return out

@@ -1,0 +1,348 @@
+"""Improved precision and recall (Kynkäänniemi et al. 2019) with density and coverage (Naeem et al. 2020).
+
+Protocol (NVIDIA's ``metrics/precision_recall.py``, ``pr50k3_full``): features of NVIDIA's
+TorchScript VGG16 (``vgg16.pt``, ``return_features=True``, 4096-d) for up to 200k real images
+(the first ``max_real`` in file order; 50k for ``pr50k3``) and 50k generated ones, stored as
+float16 as NVIDIA stores them. The k-NN radius of a point is its (k+1)-th smallest Euclidean
+distance to the points of its own set (the point itself counts as the first), k = 3.
+
+- precision: the fraction of generated points within the radius of *any* real point (``<=``);
+- recall: the fraction of real points within the radius of any generated point (``<=``);
+- density: (1 / (k M)) sum over generated points of the number of real balls containing them;
+- coverage: the fraction of real points whose nearest generated point lies inside their ball.
+Density and coverage use ``<`` as Naeem et al.'s reference code does; they come from the same
+real x generated distance blocks as precision and recall.
+
+Distances are computed block by block on the features' device, never as an N x N matrix: row
+batches of ``row_batch_size`` against column batches of ``col_batch_size``, keeping only a
+running top-(k+1) per row (k-NN) or per-row / per-column reductions (the cross pass). Memory is
+O(row_batch_size x col_batch_size) beyond the features themselves.
+
+Exactness: every squared distance is ``|x|^2 + |y|^2 - 2 x.y`` in float64 from one GEMM call of a
+fixed *tile* shape (``tile`` x D times D x ``tile``, zero-padded at the ends), and batches are
+whole numbers of tiles, so an element's value does not depend on the batch sizes (kernels are
+chosen by shape) nor on which process computes it; the k-th neighbour selection (``topk``) and
+the comparisons are then exact. Row batches are sharded across processes round-robin
+(:class:`~stylegan_eval.engine.DistInfo`); integer counts and exact minima are all-reduced.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import weights
+from ..engine import DistInfo
+from ..errors import UserError, WeightsUnavailable
+from .distances import NVIDIA_VGG16
+from .inception import FeatureDetector
+from .inception_weights import DetectorWeights
+from .result_simple import SimpleResult, generator_fingerprint
+
+NHOOD_SIZE = 3
+ROW_BATCH = 10_000
+COL_BATCH = 10_000
+TILE = 1024
+VGG_FEATURE_DIM = 4096
+
+
+# ------------------------------------------------------------------------------ detector
+class NvidiaVGG16Detector(FeatureDetector):
+    """NVIDIA's TorchScript VGG16 as a feature detector: uint8 NCHW -> float32 [N, 4096] (``return_features=True``).
+
+    The network resizes to 224 inside. Its architecture lives in the file, so there is no
+    random-initialisation fallback; the file's sha256 is verified before ``torch.jit.load``.
+    """
+
+    name = "nvidia-vgg16"
+    feature_dim = VGG_FEATURE_DIM
+
+    def __init__(self, weights_path: str | os.PathLike | None = None, download: bool = True,
+                 device: torch.device | str = "cpu") -> None:
+        found = weights.fetch(NVIDIA_VGG16, weights_path, download=download)
+        super().__init__(DetectorWeights(self.name, "detector", str(found), weights._digest(found)))
+        try:
+            self.net = torch.jit.load(str(found), map_location=torch.device(device)).eval()
+        except Exception as exc:  # noqa: BLE001
+            raise WeightsUnavailable(f"{found}: not a TorchScript VGG16 ({str(exc).splitlines()[0][:200]})") from None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self._check(images)
+        return self.net(images, return_features=True).reshape(images.shape[0], -1).float()
+
+
+# ------------------------------------------------------------------------------ tiled distances
+class _Tiled:
+    """Features cut into fixed-shape tiles [num_tiles, tile, D] (zero rows at the end) with per-tile squared norms."""
+
+    def __init__(self, features: torch.Tensor, tile: int, dtype: torch.dtype) -> None:
+        n, d = features.shape
+        self.n, self.tile, self.dtype = n, tile, dtype
+        self.num_tiles = -(-n // tile)
+        padded = torch.zeros(self.num_tiles * tile, d, dtype=features.dtype, device=features.device)
+        padded[:n] = features
+        self.tiles = padded.reshape(self.num_tiles, tile, d)
+        self.norms = torch.stack([self.tiles[i].to(dtype).square().sum(1) for i in range(self.num_tiles)])
+
+    def rows(self, first: int, last: int) -> slice:
+        return slice(first * self.tile, min(last * self.tile, self.n))
+
+
+def _sq_block(a: _Tiled, ra: range, b: _Tiled, rb: range) -> torch.Tensor:
+    """Squared distances of tiles ``ra`` of a against tiles ``rb`` of b: [len(ra) * tile, len(rb) * tile] float64.
+
+    Padding columns hold +inf.
+    """
+    t = a.tile
+    out = torch.empty(len(ra) * t, len(rb) * b.tile, dtype=a.dtype, device=a.tiles.device)
+    cols = [b.tiles[j].to(a.dtype) for j in rb]
+    for p, i in enumerate(ra):
+        x = a.tiles[i].to(a.dtype)
+        for q, j in enumerate(rb):
+            g = x @ cols[q].T
+            out[p * t : (p + 1) * t, q * b.tile : (q + 1) * b.tile] = (a.norms[i][:, None] + b.norms[j][None, :] - 2 * g).clamp_min_(0)
+    valid = b.n - rb.start * b.tile
+    if valid < out.shape[1]:
+        out[:, max(valid, 0):] = float("inf")
+    return out
+
+
+def _blocks(num_tiles: int, batch: int, tile: int) -> list[range]:
+    per = max(1, -(-batch // tile))
+    return [range(s, min(s + per, num_tiles)) for s in range(0, num_tiles, per)]
+
+
+def _all_reduce(t: torch.Tensor, op: Any, dist: DistInfo) -> torch.Tensor:
+    if dist.world_size <= 1:
+        return t
+    if torch.distributed.get_backend() == "gloo" and t.device.type != "cpu":
+        host = t.cpu()
+        torch.distributed.all_reduce(host, op=op)
+        return host.to(t.device)
+    torch.distributed.all_reduce(t, op=op)
+    return t
+
+
+def _prepare(features: Any, tile: int, dtype: torch.dtype, device: torch.device | str | None) -> _Tiled:
+    f = torch.as_tensor(features)
+    if f.ndim != 2 or f.shape[0] < 1:
+        raise UserError(f"features must be a non-empty [N, D] matrix, got shape {tuple(f.shape)}")
+    if not f.is_floating_point():
+        f = f.float()
+    if device is not None:
+        f = f.to(device)
+    return _Tiled(f, tile, dtype)
+
+
+def _check_batches(k: int, row_batch_size: int, col_batch_size: int, tile: int) -> None:
+    if k < 1:
+        raise UserError(f"nhood_size must be >= 1, got {k}")
+    if min(row_batch_size, col_batch_size, tile) < 1:
+        raise UserError("row_batch_size, col_batch_size and tile must be positive")
+
+
+def _sq_radii(x: _Tiled, k: int, row_batch_size: int, col_batch_size: int, dist: DistInfo) -> torch.Tensor:
+    if x.n < k + 1:
+        raise UserError(f"k-NN radii with nhood_size={k} need at least {k + 1} points, got {x.n}")
+    out = torch.full((x.num_tiles * x.tile,), float("inf"), dtype=x.dtype, device=x.tiles.device)
+    for b, rows in enumerate(_blocks(x.num_tiles, row_batch_size, x.tile)):
+        if b % dist.world_size != dist.rank:
+            continue
+        best = None
+        for cols in _blocks(x.num_tiles, col_batch_size, x.tile):
+            d = _sq_block(x, rows, x, cols)
+            cand = d if best is None else torch.cat([best, d], 1)
+            best = cand.topk(min(k + 1, cand.shape[1]), dim=1, largest=False).values
+        assert best is not None
+        out[rows.start * x.tile : rows.stop * x.tile] = best[:, k]
+    out = _all_reduce(out, torch.distributed.ReduceOp.MIN if dist.world_size > 1 else None, dist)
+    return out[: x.n]
+
+
+@torch.inference_mode()
+def knn_radii(features: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: int = ROW_BATCH, col_batch_size: int = COL_BATCH,
+              tile: int = TILE, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
+              dist: DistInfo | None = None) -> torch.Tensor:
+    """The k-NN radius of every row of ``features`` [N, D]: its (k+1)-th smallest distance to the rows (itself included).
+
+    Returns float64 [N] on the features' device (Euclidean distances, not squared).
+    """
+    _check_batches(nhood_size, row_batch_size, col_batch_size, tile)
+    x = _prepare(features, tile, dtype, device)
+    return _sq_radii(x, nhood_size, row_batch_size, col_batch_size, dist or DistInfo.current()).sqrt()
+
+
+@torch.inference_mode()
+def prdc(real: Any, fake: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: int = ROW_BATCH, col_batch_size: int = COL_BATCH,
+         tile: int = TILE, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
+         dist: DistInfo | None = None) -> dict[str, Any]:
+    """Precision, recall, density and coverage of ``fake`` [M, D] against ``real`` [N, D] features.
+
+    Returns ``{"precision", "recall", "density", "coverage"}`` floats plus ``"real_radii"`` and
+    ``"fake_radii"`` (float64 CPU tensors).
+    """
+    _check_batches(nhood_size, row_batch_size, col_batch_size, tile)
+    dist = dist or DistInfo.current()
+    r = _prepare(real, tile, dtype, device)
+    f = _prepare(fake, tile, dtype, r.tiles.device)
+    if r.tiles.shape[-1] != f.tiles.shape[-1]:
+        raise UserError(f"real and generated features have different widths: {r.tiles.shape[-1]} and {f.tiles.shape[-1]}")
+    k = nhood_size
+    r_rad = _sq_radii(r, k, row_batch_size, col_batch_size, dist)
+    f_rad = _sq_radii(f, k, row_batch_size, col_batch_size, dist)
+    f_rad_pad = torch.cat([f_rad, f_rad.new_full((f.num_tiles * f.tile - f.n,), -1.0)])  # padding never contains anything
+    dev = r.tiles.device
+    count_le = torch.zeros(f.num_tiles * f.tile, dtype=torch.int64, device=dev)  # real balls (<=) containing each fake
+    count_lt = torch.zeros_like(count_le)  # real balls (<) containing each fake
+    real_in = torch.zeros(r.num_tiles * r.tile, dtype=torch.int64, device=dev)  # fake balls (<=) containing each real
+    real_min = torch.full((r.num_tiles * r.tile,), float("inf"), dtype=dtype, device=dev)  # nearest fake
+    for b, rows in enumerate(_blocks(r.num_tiles, row_batch_size, r.tile)):
+        if b % dist.world_size != dist.rank:
+            continue
+        rs = slice(rows.start * r.tile, rows.stop * r.tile)
+        rad = torch.cat([r_rad, r_rad.new_full((r.num_tiles * r.tile - r.n,), -1.0)])[rs, None]
+        hit = torch.zeros(rs.stop - rs.start, dtype=torch.int64, device=dev)
+        low = torch.full((rs.stop - rs.start,), float("inf"), dtype=dtype, device=dev)
+        for cols in _blocks(f.num_tiles, col_batch_size, f.tile):
+            cs = slice(cols.start * f.tile, cols.stop * f.tile)
+            d = _sq_block(r, rows, f, cols)
+            count_le[cs] += (d <= rad).sum(0)
+            count_lt[cs] += (d < rad).sum(0)
+            hit += (d <= f_rad_pad[None, cs]).sum(1)
+            low = torch.minimum(low, d.min(1).values)
+        real_in[rs] = hit
+        real_min[rs] = low
+    if dist.world_size > 1:
+        op = torch.distributed.ReduceOp
+        count_le, count_lt = _all_reduce(count_le, op.SUM, dist), _all_reduce(count_lt, op.SUM, dist)
+        real_in, real_min = _all_reduce(real_in, op.SUM, dist), _all_reduce(real_min, op.MIN, dist)
+    count_le, count_lt = count_le[: f.n], count_lt[: f.n]
+    real_in, real_min = real_in[: r.n], real_min[: r.n]
+    return {
+        "precision": float((count_le > 0).double().mean()),
+        "recall": float((real_in > 0).double().mean()),
+        "density": float(count_lt.double().sum() / (k * f.n)),
+        "coverage": float((real_min < r_rad).double().mean()),
+        "real_radii": r_rad.sqrt().cpu(),
+        "fake_radii": f_rad.sqrt().cpu(),
+    }
+
+
+# ------------------------------------------------------------------------------ entry point
+def _real_features(real: Any, detector: FeatureDetector, max_real: int | None, batch_size: int, num_workers: int,
+                   device: torch.device, show_progress: bool) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Real features [N, D] and what identifies them: a feature matrix, FeatureStats with features, or an image folder / zip."""
+    from .features import FeatureStats, ImageSource, dataset_features
+
+    if isinstance(real, FeatureStats):
+        if real.features is None:
+            raise UserError("real: precision/recall needs per-image features, the statistics hold only mu and sigma")
+        feats = torch.as_tensor(real.features)
+        info: dict[str, Any] = {"real": dict(real.meta)}
+    elif isinstance(real, (torch.Tensor, np.ndarray)):
+        feats = torch.as_tensor(real)
+        info = {"real": {"features_sha256": _tensor_digest(feats)}}
+    else:
+        source = ImageSource(real)
+        if max_real is not None and len(source) > max_real:
+            source = copy.copy(source)
+            source.names = source.names[:max_real]
+        data_hash, _ = source.content_hash(None)
+        stats, skipped = dataset_features(source, detector, batch_size=batch_size, num_workers=num_workers, keep_features=True,
+                                          device=device, show_progress=show_progress)
+        feats = torch.as_tensor(stats.features)
+        info = {"real": {"source": str(real), "data_hash": data_hash, "skipped": skipped}}
+    if max_real is not None:
+        feats = feats[:max_real]
+    return feats, info
+
+
+def _tensor_digest(t: torch.Tensor) -> str:
+    import hashlib
+
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def _name(num_samples: int, max_real: int | None, k: int) -> str:
+    if num_samples == 50_000 and k == NHOOD_SIZE and max_real in (200_000, 50_000):
+        return "pr50k3_full" if max_real == 200_000 else "pr50k3"
+    real = "all" if max_real is None else f"{max_real}"
+    return f"pr_gen{num_samples}_real{real}_k{k}"
+
+
+def precision_recall(
+    generator,
+    real,
+    *,
+    num_samples: int = 50_000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+    state=None,
+    max_real: int | None = 200_000,
+    nhood_size: int = NHOOD_SIZE,
+    row_batch_size: int = ROW_BATCH,
+    col_batch_size: int = COL_BATCH,
+    tile: int = TILE,
+    feature_dtype: str = "float16",
+    distance_dtype: str = "float64",
+    detector: FeatureDetector | None = None,
+    detector_weights: str | os.PathLike | None = None,
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    num_workers: int = 0,
+    device: torch.device | str | None = None,
+) -> SimpleResult:
+    """Precision, recall, density and coverage of ``generator`` against ``real`` (registry ``pr50k3_full`` / ``pr50k3``).
+
+    Args:
+        generator: a :class:`~stylegan_eval.generator.Generator`.
+        real: image folder / zip, a [N, D] feature matrix, or FeatureStats holding features.
+        num_samples: generated images (50k).
+        seed: sampling seed (sample i uses (seed, i)).
+        batch_size: images per generator / detector call (64).
+        state: :class:`~stylegan_eval.engine.ResumeState` for the generated features.
+        max_real: the first ``max_real`` real images (200k full, 50k legacy; None: all).
+        nhood_size: k of the k-NN radii (3).
+        row_batch_size, col_batch_size: distance block shape (rounded up to whole tiles).
+        tile: the fixed GEMM shape (see the module docstring); changing it may change the last bits.
+        feature_dtype: 'float16' (NVIDIA's storage) or 'float32'.
+        distance_dtype: 'float64' (default; fast on data-centre GPUs) or 'float32' (consumer GPUs; still
+            exactly batch-independent, ties and near-ties may resolve differently from float64).
+        detector: any :class:`~stylegan_eval.metrics.inception.FeatureDetector` (default NVIDIA's VGG16).
+        detector_weights: explicit ``vgg16.pt`` path for the default detector.
+        psi, noise_mode: generator sampling options.
+        device: where distances run (default: the generator's device).
+    """
+    from .features import generator_features
+
+    if feature_dtype not in ("float16", "float32"):
+        raise UserError(f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
+    if distance_dtype not in ("float64", "float32"):
+        raise UserError(f"distance_dtype must be 'float64' or 'float32', got {distance_dtype!r}")
+    if max_real is not None and max_real < nhood_size + 1:
+        raise UserError(f"max_real must be at least {nhood_size + 1}, got {max_real}")
+    dev = torch.device(device) if device is not None else generator.device
+    det = detector if detector is not None else NvidiaVGG16Detector(detector_weights, device=dev)
+    bs = batch_size or 64
+    real_feats, real_info = _real_features(real, det, max_real, bs, num_workers, dev, show_progress)
+    fake_feats = generator_features(generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
+                                    show_progress=show_progress, state=state)
+    fdt = getattr(torch, feature_dtype)
+    out = prdc(real_feats.to(dev, fdt), fake_feats.to(dev, fdt), nhood_size, row_batch_size=row_batch_size,
+               col_batch_size=col_batch_size, tile=tile, dtype=getattr(torch, distance_dtype))
+    settings = {"num_samples": num_samples, "max_real": max_real, "nhood_size": nhood_size, "feature_dtype": feature_dtype,
+                "distance_dtype": distance_dtype,
+                "psi": psi, "noise_mode": noise_mode, "tile": tile}
+    return SimpleResult(
+        name=_name(num_samples, max_real, nhood_size),
+        outputs={k: out[k] for k in ("precision", "recall", "density", "coverage")},
+        settings=settings,
+        random_weights=list(det.random_weights),
+        inputs={"seed": seed, "detector": det.describe(), "num_real": int(real_feats.shape[0]), **real_info,
+                **generator_fingerprint(generator)},
+    )

@@ -1,0 +1,60 @@
+"""A plain result object conforming to :class:`~stylegan_eval.metrics.registry.MetricResult`.
+
+Used by the metrics of issue 14 (precision/recall, Inception Score, equivariance, FD in other
+feature spaces): named outputs, optional per-output spreads (IS over splits), the settings and
+every input the value depends on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SimpleResult:
+    """Outputs of one metric run.
+
+    Attributes:
+        name: registry name (or one that spells non-default settings).
+        outputs: output name -> value (the first one is the headline ``value``).
+        settings: every protocol setting.
+        random_weights: detector networks at random initialisation.
+        spread: output name -> standard deviation where the metric defines one (IS: over splits).
+        inputs: the rest of the fingerprint (generator, detector, data, seed, sample counts).
+        extra: diagnostics kept for reports (not part of the fingerprint).
+    """
+
+    name: str
+    outputs: dict[str, float]
+    settings: dict[str, Any] = field(default_factory=dict)
+    random_weights: list[str] = field(default_factory=list)
+    spread: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def value(self) -> float:
+        return float(next(iter(self.outputs.values())))
+
+    def values(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.outputs.items()}
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        rows = [{"metric": self.name, "output": k, "value": float(v), "std": self.spread.get(k),
+                 "random_weights": bool(self.random_weights)} for k, v in self.outputs.items()]
+        return pd.DataFrame(rows)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"metric": self.name, "settings": dict(self.settings), **self.inputs}
+
+
+def generator_fingerprint(generator: Any) -> dict[str, Any]:
+    """What identifies a generator in a fingerprint: its own ``fingerprint()`` when it has one, else its info."""
+    fp = getattr(generator, "fingerprint", None)
+    if callable(fp):
+        return {"generator": fp()}
+    info = generator.info() if hasattr(generator, "info") else {"type": type(generator).__name__}
+    return {"generator": info}
