@@ -131,7 +131,7 @@ def compare_page(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("browser_demo") / "demo-report"
-    _run("--no-config", "demo", "--num-samples", "4", "--fid-samples", "4", "--separability-samples", "16",
+    _run("--no-config", "demo", "--num-samples", "4", "--fid-samples", "4", "--separability-samples", "8",
          "--device", "cpu", "--quiet", "--out", out)
     return out
 

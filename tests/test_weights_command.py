@@ -39,9 +39,10 @@ def test_list_shows_every_registered_file_with_url_and_sha256(cli):
     listed = _json(cli, "weights", "list")["files"]
     registered = weights_catalog.entries()
     assert [f["key"] for f in listed] == [e.key for e in registered]
-    assert len(listed) == 45  # 2 Inception, VGG16 + LPIPS heads, NVIDIA vgg16.pt, 40 classifiers
+    assert len(listed) >= 45  # 2 Inception, VGG16 + LPIPS heads, NVIDIA vgg16.pt, 40 classifiers (+ later detectors)
+    assert len({f["filename"] for f in listed}) == len(listed)
     for f in listed:
-        assert f["url"].startswith("https://") and f["url"].endswith(f["filename"].split("lpips-v0.1-")[-1])
+        assert f["url"].startswith("https://") and f["target"].endswith(f["filename"])
     by_key = {f["key"]: f for f in listed}
     assert by_key["fid-inception"]["filename"] == "pt_inception-2015-12-05-6726825d.pth"
     assert by_key["fid-inception"]["sha256_prefix"] == "6726825d"
@@ -108,6 +109,11 @@ def test_download_checks_the_hash_and_fails_offline_in_one_line(cli, fake_entry,
     code, _, err = cli("weights", "download", "test", "--quiet")  # by group name
     assert code == 2 and "sha256" in err and "toy-net.pth" in err
     assert not cached.exists() and not list(cached.parent.glob("*.part"))
+
+
+def test_download_all_offline_is_one_line(cli):
+    code, _, err = cli("weights", "download", "--all")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "pt_inception-2015-12-05-6726825d.pth" in err
 
 
 def test_download_needs_names_and_rejects_unknown_ones(cli):

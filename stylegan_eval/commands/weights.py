@@ -98,6 +98,13 @@ def download_command(names: tuple[str, ...], all_: bool, force: bool, quiet: boo
     if not names and not all_:
         raise UserError("weights download: name the files (see `stylegan-eval weights list`) or pass --all")
     chosen = _chosen(names, all_)
+    if os.environ.get(weights.ENV_OFFLINE) and len(chosen) > 1:
+        needed = [e for e in chosen if force or weights_catalog.status(e)[0] in ("missing", "corrupt")]
+        if needed:
+            raise UserError(
+                f"weights download: {len(needed)} files to fetch ({needed[0].spec.filename}, ...) but downloads are off "
+                f"(${weights.ENV_OFFLINE} is set); run this on a connected machine and copy {weights.cache_dir()}"
+            )
     failed: list[str] = []
     for entry in chosen:
         try:
