@@ -152,3 +152,41 @@ def test_load_generator_demo_and_demo_classifiers_by_name():
 def test_out_with_an_image_suffix_points_to_out_file(cli, tmp_path):
     code, _, err = cli("generate", "--generator", "toy_generators:make", "--seeds", "0", "--out", tmp_path / "grid.png")
     assert code == 2 and "--out-file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_translate_rotate_set_the_inverse_of_gen_images_transform():
+    from stylegan_eval.commands.generate import input_transform
+    from stylegan_eval.generator import Generator
+
+    assert torch.allclose(input_transform((0.3, 1.0), 0.0), torch.tensor([[1.0, 0, -0.3], [0, 1, -1], [0, 0, 1]]))
+    # make_transform((0, 0), 90) = [[cos, sin, 0], [-sin, cos, 0], [0, 0, 1]] = [[0, 1, 0], [-1, 0, 0], [0, 0, 1]]; its inverse:
+    assert torch.allclose(input_transform((0.0, 0.0), 90.0), torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]), atol=1e-7)
+
+    class Transformable(Generator):
+        family, z_dim, w_dim, num_ws, resolution = "toy-sg3", 4, 4, 2, 4
+        supports_input_transform = True
+
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+            self.seen: list = []
+
+        @property
+        def noise_shapes(self):
+            return []
+
+        def _map(self, z, c):
+            return z[:, None].repeat(1, 2, 1)
+
+        def _synthesize(self, ws, noise):
+            return torch.zeros(len(ws), 3, 4, 4)
+
+        def _synthesize_transformed(self, ws, noise, transform):
+            self.seen.append(transform)
+            return torch.full((len(ws), 3, 4, 4), float(transform[0, 0, 2]))
+
+    G = Transformable()
+    out = render_seeds(G, [1, 2], translate=(0.5, 0.0))
+    assert len(G.seen) == 1 and G.seen[0].shape == (2, 3, 3) and torch.allclose(out, torch.full_like(out, -0.5))
+    with pytest.raises(UserError, match="StyleGAN3"):
+        render_seeds(_toy(), [1], rotate=10.0)
