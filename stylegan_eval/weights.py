@@ -126,7 +126,7 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
             f"{spec.name} weights not found: {spec.filename} is not cached and downloads are off; "
             f"download {spec.url} and put it at {_where_to_put(spec)}"
         )
-    return download_to_cache(spec, progress=False)
+    return download_to_cache(spec, progress=True)
 
 
 def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
