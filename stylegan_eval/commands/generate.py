@@ -179,11 +179,11 @@ def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_si
             files.append(f"seed{s:04d}.png")
     grid_path.parent.mkdir(parents=True, exist_ok=True)
     save_png(sample_grid(images, cols or math.ceil(math.sqrt(len(numbers))), min_size=min_size), grid_path)
-    settings = {kind + "s" if kind == "seed" else "indices": numbers, "psi": psi, "noise_mode": noise_mode, "seed": run.seed,
+    settings: dict[str, object] = {"seeds" if kind == "seed" else "indices": numbers, "psi": psi, "noise_mode": noise_mode, "seed": run.seed,
                 "latents": "numpy RandomState(seed)" if kind == "seed" else "sampling engine", "class": ckpt.class_idx}
     if kind == "seed" and (translate != (0.0, 0.0) or rotate != 0.0):
         settings.update(translate=list(translate), rotate=rotate)
-    table = pd.DataFrame({kind: numbers, "file": files or [None] * len(numbers)})
+    table = pd.DataFrame({kind: numbers, "file": list(files) if files else [None] * len(numbers)})
     report = Report("generate", table, settings, {**meta, "environment": environment(run.device), "image": str(grid_path)})
     report.extra_files = files
     emit_image(report, run, grid_path, len(files))
