@@ -29,6 +29,7 @@ from typing import Any, Callable
 import click
 
 from .errors import UserError
+from .lazy_help import LazyHelpGroup
 
 COMMAND_MODULES = [
     "info",
@@ -40,6 +41,7 @@ COMMAND_MODULES = [
     "fid",
     "stats",
     "demo",
+    "weights",
 ]
 
 
@@ -217,7 +219,7 @@ def emit(report, run: RunOptions) -> None:
             click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
 
 
-class _Group(click.Group):
+class _Group(LazyHelpGroup):
     """Imports a subcommand's module only when that command runs (or help lists it): the
     modules import torch, which a cache-hit ``stats`` run and ``--version`` do without."""
 

@@ -126,20 +126,50 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
             f"{spec.name} weights not found: {spec.filename} is not cached and downloads are off; "
             f"download {spec.url} and put it at {_where_to_put(spec)}"
         )
+    return download_to_cache(spec, progress=True)
+
+
+def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
+    """Download ``spec.url`` into the cache as ``spec.filename``, check it, return its path.
+
+    The file is written to a temporary name beside the target and renamed only once its
+    checksum matches, so an interrupted download never leaves a corrupt cached file. With
+    ``progress`` a tqdm bar (bytes, on stderr) shows the transfer.
+
+    Raises:
+        WeightsUnavailable: ``$STYLEGAN_EVAL_OFFLINE`` is set, the URL cannot be read, or the
+            download does not match the published checksum (one line naming the file).
+    """
+    if os.environ.get(ENV_OFFLINE):
+        raise WeightsUnavailable(
+            f"{spec.filename}: downloads are off (${ENV_OFFLINE} is set); download {spec.url} on a "
+            f"connected machine and put it at {_where_to_put(spec)}"
+        )
     dest = cache_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=spec.filename + ".", suffix=".part")
     os.close(fd)
     try:
         with urllib.request.urlopen(spec.url, timeout=30) as response, open(tmp, "wb") as out:
-            while block := response.read(1 << 20):
-                out.write(block)
+            total = int(response.headers.get("Content-Length") or 0) or None
+            bar = None
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=spec.filename, file=sys.stderr)
+            try:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    if bar is not None:
+                        bar.update(len(block))
+            finally:
+                if bar is not None:
+                    bar.close()
         verify(spec, Path(tmp), memo=False)
         os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
         raise WeightsUnavailable(
-            f"{spec.name} weights not available offline: could not download {spec.url} ({exc}); "
-            f"put {spec.filename} at {_where_to_put(spec)}"
+            f"{spec.filename}: could not download {spec.url} ({exc}); put it at {_where_to_put(spec)}"
         ) from None
     finally:
         if os.path.exists(tmp):

@@ -19,7 +19,7 @@ def _write(path, text):
 
 
 def test_config_supplies_the_checkpoint(cli, tmp_path, monkeypatch):
-    _write(tmp_path / "stylegan-eval.toml", 'generator = "toy_generators:make"\ndevice = "cpu"\n\n[generate]\nseeds = "0-3"\nout = "img/grid.png"\n')
+    _write(tmp_path / "stylegan-eval.toml", 'generator = "toy_generators:make"\ndevice = "cpu"\n\n[generate]\nseeds = "0-3"\nout-file = "img/grid.png"\n')
     monkeypatch.chdir(tmp_path)
     code, out, err = cli("info", "--json")
     assert code == 0, err
@@ -29,7 +29,7 @@ def test_config_supplies_the_checkpoint(cli, tmp_path, monkeypatch):
     assert code == 0, err
     assert (tmp_path / "img" / "grid.png").read_bytes()[:4] == b"\x89PNG"  # relative to the config's folder
     # the command line wins over the configuration
-    code, out, err = cli("generate", "--seeds", "0-1", "--out", tmp_path / "two.png", "--json")
+    code, out, err = cli("generate", "--seeds", "0-1", "--out-file", tmp_path / "two.png", "--json")
     assert code == 0, err
     assert json.loads(out)["settings"]["seeds"] == [0, 1] and (tmp_path / "two.png").is_file()
 
@@ -93,7 +93,7 @@ def test_default_map_per_command(tmp_path):
     assert dm["separability"]["attrs"] == ["smiling"] and dm["separability"]["seed"] == 9  # the section wins
     assert dm["ppl"]["ckpt"] == str(tmp_path / "nets" / "g.pt") and dm["ppl"]["seed"] == 4 and dm["ppl"]["batch_size"] == 16
     assert dm["ppl"]["out"] == str(tmp_path / "reports") and dm["ppl"]["allow_random_weights"] is True
-    assert "out" not in dm["generate"]  # generate's --out is an image file, not a report folder
+    assert dm["generate"]["out"] == str(tmp_path / "reports")  # generate's --out is a folder too
     assert dm["compare"]["metrics"] == ["ppl_wend", "ls"] and dm["compare"]["fail_if"] == ["ppl_wend regresses by 5%"]
     assert dm["compare"]["checkpoints"] == [str(tmp_path / "base.pt"), "pkg.mod:make"]
     assert "metrics" not in dm["ppl"]

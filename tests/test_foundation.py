@@ -181,16 +181,18 @@ def test_info_json_is_one_object(cli):
 def test_generate_and_mix_write_pngs(cli, tmp_path):
     from PIL import Image
 
-    grid = tmp_path / "grid.png"
-    code, _, err = cli("generate", "--generator", "toy_generators:make", "--seeds", "0-5", "--cols", "3", "--out", grid, "--device", "cpu")
+    out = tmp_path / "imgs"
+    code, _, err = cli("generate", "--generator", "toy_generators:make", "--seeds", "0-5", "--cols", "3", "--out", out, "--device", "cpu")
     assert code == 0, err
-    assert Image.open(grid).size == (3 * 8, 2 * 8)
+    # 8 px tiles upscaled x21 (longer side >= 512 with 4 px padding): 3 x 2 tiles.
+    assert Image.open(out / "grid.png").size == (3 * 168 + 4 * 4, 2 * 168 + 3 * 4)
+    assert sorted(p.name for p in out.glob("seed*.png")) == [f"seed{i:04d}.png" for i in range(6)]
+    assert Image.open(out / "seed0005.png").size == (8, 8)
     mix = tmp_path / "mix.png"
-    code, _, err = cli("mix", "--generator", "toy_generators:make", "--rows", "0-2", "--cols", "3-4", "--layers", "0-1", "--out", mix, "--device", "cpu")
+    code, _, err = cli("mix", "--generator", "toy_generators:make", "--rows", "0-2", "--cols", "3-4", "--layers", "0-1", "--out-file", mix, "--device", "cpu")
     assert code == 0, err
     img = np.asarray(Image.open(mix))
-    assert img.shape == (4 * 8, 3 * 8, 3)
-    assert (img[:8, :8] == 0).all()  # blank corner
+    assert img.ndim == 3 and img.shape[0] > 4 * 128 and img.shape[1] > 3 * 128  # 8 px tiles upscaled to 128 px
 
 
 def test_mix_copies_exactly_the_requested_layers():

@@ -477,10 +477,10 @@ def test_cli_info_generate_and_refusal(cli, tmp_path):
     assert code == 0, err
     assert '"stylegan2-nvidia"' in out and '"c_dim": 3' in out
     grid = tmp_path / "grid.png"
-    code, out, err = cli("generate", path, "--seeds", "0-1", "--class", "2", "--device", "cpu", "--out", grid, "--quiet")
+    code, out, err = cli("generate", path, "--seeds", "0-1", "--class", "2", "--device", "cpu", "--out-file", grid, "--quiet")
     assert code == 0, err
     assert grid.is_file()
-    code, out, err = cli("generate", path, "--seeds", "0", "--class", "7", "--device", "cpu", "--out", grid, "--quiet")
+    code, out, err = cli("generate", path, "--seeds", "0", "--class", "7", "--device", "cpu", "--out-file", grid, "--quiet")
     assert code == 2 and "--class" in err
     sg3 = tmp_path / "sg3.pkl"
     nu.dump(nu.snapshot(nu.SG3Generator()), sg3)

@@ -1,17 +1,34 @@
-"""stylegan-eval generate CKPT --seeds 0-15 --trunc 0.7 --out grid.png: the face grid of the StyleGAN paper."""
+"""stylegan-eval generate CKPT --seeds 0-15 --trunc 0.7 --out DIR: images as NVIDIA's ``gen_images.py`` draws them.
+
+``--seeds`` follows NVIDIA's ``gen_images.py`` (StyleGAN2-ADA / StyleGAN3): image k has
+``z = np.random.RandomState(seeds[k]).randn(1, z_dim)``, the one-hot label of ``--class``,
+truncation ``--trunc`` on every layer, noise mode ``const`` and the uint8 conversion
+``(x * 127.5 + 128).clamp(0, 255)``, so the same seeds give NVIDIA's images for the same
+checkpoint. Each image is written as ``seed0000.png`` in the ``--out`` folder, beside
+``grid.png`` (``--out-file`` names the grid explicitly). ``--translate``/``--rotate`` set the
+StyleGAN3 input transform as ``gen_images.py`` does. ``--indices`` instead selects samples of
+the sampling engine under ``--seed``: the latents every metric uses for those sample indices.
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import click
+import numpy as np
 import pandas as pd
 import torch
 
 from .. import generator as gen_api
 from ..cli import IntList, RunOptions, checkpoint_options, common_options
-from ..imageops import image_grid, save_png
+from ..errors import UserError
+from ..imageops import sample_grid, save_png, to_uint8
 from ..report import Report, environment
+
+#: Default --out folder of the image commands.
+DEFAULT_OUT = Path("out")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def noise_option(f):
@@ -20,34 +37,99 @@ def noise_option(f):
         type=click.Choice(["const", "random", "none"]),
         default="const",
         show_default=True,
-        help="const: the checkpoint's fixed noise; random: drawn per sample from --seed.",
+        help="const: the checkpoint's fixed noise (gen_images.py's default); random: drawn per image from --seed.",
     )(f)
 
 
-@click.command("generate")
-@checkpoint_options
-@click.option("--seeds", type=IntList(), default="0-15", show_default=True, help="Sample indices of the sampling engine, e.g. 0-15.")
-@click.option("--trunc", "psi", type=float, default=1.0, show_default=True, help="Truncation psi (1 = none).")
-@click.option("--cols", type=click.IntRange(min=1), default=None, help="Images per row [default: square-ish].")
-@noise_option
-@common_options(out_file="grid.png")
-def command(ckpt, seeds, psi, cols, noise_mode, run: RunOptions) -> None:
-    """Render the images of the given seeds as one grid PNG.
+def trunc_option(f):
+    return click.option("--trunc", "--psi", "psi", type=float, default=1.0, show_default=True, help="Truncation psi (1 = none).")(f)
 
-    Image k is sample ``seeds[k]`` of the sampling engine under ``--seed``: the same latent
-    that every metric uses for that sample index.
+
+def out_paths(out: Path | None, out_file: Path | None, default_name: str) -> tuple[Path, Path]:
+    """(folder, figure path) of an image command.
+
+    ``--out`` names a folder (default ``./out``) that receives the figure as ``default_name``
+    and any per-image files; ``--out-file`` names the figure explicitly (the per-image files
+    then go beside it unless ``--out`` is given).
     """
-    G, meta = ckpt.load(run.device)
-    images = render(G, seeds, psi, noise_mode, run.seed, ckpt.class_idx, run.batch_size or 16)
-    save_png(image_grid(images, cols or math.ceil(math.sqrt(len(seeds)))), run.out)
-    table = pd.DataFrame({"seed": seeds})
-    report = Report("generate", table, {"seeds": seeds, "psi": psi, "noise_mode": noise_mode, "seed": run.seed}, {**meta, "environment": environment(run.device), "image": str(run.out)})
-    emit_image(report, run)
+    if out is not None and out.suffix.lower() in IMAGE_SUFFIXES:
+        raise UserError(f"--out {out}: --out names a folder; use --out-file {out} for the figure itself")
+    folder = out if out is not None else (out_file.parent if out_file is not None else DEFAULT_OUT)
+    return folder, out_file if out_file is not None else folder / default_name
+
+
+def seed_latents(seeds: list[int], z_dim: int) -> torch.Tensor:
+    """z [N, z_dim] float32 as ``gen_images.py`` draws it: row k is ``np.random.RandomState(seeds[k]).randn(1, z_dim)``.
+
+    NVIDIA's mapping network casts the float64 draw to float32 first, as done here.
+    """
+    for s in seeds:
+        if not 0 <= s < 2**32:
+            raise UserError(f"--seeds: {s} is out of range (NumPy seeds are 0 to 2**32 - 1)")
+    return torch.from_numpy(np.concatenate([np.random.RandomState(s).randn(1, z_dim) for s in seeds])).float()
+
+
+def class_label(G, class_idx: int | None, n: int) -> torch.Tensor | None:
+    """One-hot labels [n, c_dim] of ``class_idx`` (None for unconditional generators), as gen_images.py."""
+    if G.c_dim == 0:
+        return None
+    if class_idx is None:
+        raise UserError(f"this generator is conditional ({G.c_dim} classes): pass a class label with --class")
+    if class_idx >= G.c_dim:
+        raise UserError(f"--class {class_idx}: this generator has {G.c_dim} classes (0-{G.c_dim - 1})")
+    c = torch.zeros(n, G.c_dim, device=G.device)
+    c[:, class_idx] = 1
+    return c
+
+
+def input_transform(translate: tuple[float, float], rotate: float) -> torch.Tensor:
+    """[3, 3] matrix StyleGAN3 keeps in ``synthesis.input.transform``: the inverse of
+    gen_images.py's ``make_transform(translate, rotate)`` (rotation in degrees)."""
+    a = rotate / 360.0 * 2 * np.pi
+    s, c = np.sin(a), np.cos(a)
+    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]])
+    return torch.from_numpy(np.linalg.inv(m)).float()
+
+
+@torch.inference_mode()
+def render_seeds(
+    G,
+    seeds: list[int],
+    psi: float = 1.0,
+    noise_mode: str = "const",
+    class_idx: int | None = None,
+    batch_size: int = 16,
+    translate: tuple[float, float] = (0.0, 0.0),
+    rotate: float = 0.0,
+    noise_seed: int = 0,
+) -> torch.Tensor:
+    """Images [N, C, H, W] in [-1, 1] for NVIDIA seeds (see the module docstring), batched.
+
+    ``noise_seed`` only matters for ``noise_mode='random'`` (noise drawn per seed value).
+    """
+    transform = None
+    if translate != (0.0, 0.0) or rotate != 0.0:
+        if not getattr(G, "supports_input_transform", False):
+            raise UserError(f"--translate/--rotate: {G.family} has no input transform (StyleGAN3 only)")
+        transform = input_transform(translate, rotate)
+    z_all = seed_latents(seeds, G.z_dim)
+    out = []
+    for start in range(0, len(seeds), batch_size):
+        z = z_all[start : start + batch_size].to(G.device)
+        idx = torch.tensor(seeds[start : start + batch_size], dtype=torch.int64)
+        c = class_label(G, class_idx, len(z))
+        if transform is None:
+            out.append(G.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=noise_seed, indices=idx))
+        else:
+            ws = G.truncate(G.mapping(z, c), psi)
+            noise = G.make_noise(len(z), noise_mode, noise_seed, idx, G.device)
+            out.append(G.synthesis_transformed(ws, transform, noise=noise))
+    return torch.cat(out)
 
 
 @torch.inference_mode()
 def render(G, seeds, psi, noise_mode, seed, class_idx, batch_size) -> torch.Tensor:
-    """Images [N, C, H, W] in [-1, 1] for the given sample indices."""
+    """Images [N, C, H, W] in [-1, 1] for the given sample indices of the sampling engine (``--indices``)."""
     out = []
     for idx in torch.tensor(seeds, dtype=torch.int64).split(batch_size):
         z = gen_api.latents(G, seed, idx)
@@ -56,11 +138,63 @@ def render(G, seeds, psi, noise_mode, seed, class_idx, batch_size) -> torch.Tens
     return torch.cat(out)
 
 
-def emit_image(report: Report, run: RunOptions) -> None:
-    """Image commands print where the image went (or the JSON report)."""
+def _vec2(ctx, param, value):
+    try:
+        x, y = (float(v) for v in str(value).split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected two numbers like 0.3,1, got {value!r}") from None
+    return (x, y)
+
+
+@click.command("generate")
+@checkpoint_options
+@click.option("--seeds", type=IntList(), default=None, help="NVIDIA gen_images.py seeds, e.g. 0-15 [default: 0-15].")
+@click.option("--indices", type=IntList(), default=None, help="Instead of --seeds: sample indices of the sampling engine (under --seed).")
+@trunc_option
+@click.option("--cols", type=click.IntRange(min=1), default=None, help="Grid images per row [default: square-ish].")
+@click.option("--translate", default="0,0", show_default=True, callback=_vec2, metavar="X,Y", help="StyleGAN3 input translation.")
+@click.option("--rotate", type=float, default=0.0, show_default=True, metavar="DEG", help="StyleGAN3 input rotation in degrees.")
+@click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Grid path [default: <out>/grid.png].")
+@click.option("--min-size", type=click.IntRange(min=1), default=512, show_default=True, help="Upscale the grid (nearest) to at least this many pixels.")
+@noise_option
+@common_options
+def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions) -> None:
+    """Render the images of the given seeds (as NVIDIA's gen_images.py) into --out, with a grid."""
+    if seeds is not None and indices is not None:
+        raise UserError("--seeds and --indices exclude each other (NVIDIA seeds, or sample indices of the sampling engine)")
+    folder, grid_path = out_paths(run.out, out_file, "grid.png")
+    G, meta = ckpt.load(run.device)
+    bs = run.batch_size or 16
+    files: list[str] = []
+    if indices is not None:
+        numbers, kind = indices, "index"
+        images = render(G, indices, psi, noise_mode, run.seed, ckpt.class_idx, bs)
+    else:
+        numbers, kind = (seeds if seeds is not None else list(range(16))), "seed"
+        images = render_seeds(G, numbers, psi, noise_mode, ckpt.class_idx, bs, translate, rotate, noise_seed=run.seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        u8 = to_uint8(images).permute(0, 2, 3, 1).cpu()
+        for s, img in zip(numbers, u8):
+            save_png(img, folder / f"seed{s:04d}.png")
+            files.append(f"seed{s:04d}.png")
+    grid_path.parent.mkdir(parents=True, exist_ok=True)
+    save_png(sample_grid(images, cols or math.ceil(math.sqrt(len(numbers))), min_size=min_size), grid_path)
+    settings: dict[str, object] = {"seeds" if kind == "seed" else "indices": numbers, "psi": psi, "noise_mode": noise_mode, "seed": run.seed,
+                "latents": "numpy RandomState(seed)" if kind == "seed" else "sampling engine", "class": ckpt.class_idx}
+    if kind == "seed" and (translate != (0.0, 0.0) or rotate != 0.0):
+        settings.update(translate=list(translate), rotate=rotate)
+    table = pd.DataFrame({kind: numbers, "file": list(files) if files else [None] * len(numbers)})
+    report = Report("generate", table, settings, {**meta, "environment": environment(run.device), "image": str(grid_path)})
+    report.extra_files = files
+    emit_image(report, run, grid_path, len(files))
+
+
+def emit_image(report: Report, run: RunOptions, path: Path | None = None, count: int = 0) -> None:
+    """Image commands print where the images went (or the JSON report)."""
     if run.json:
         import json
 
         click.echo(json.dumps(report.to_dict()))
     else:
-        click.echo(f"wrote {run.out}")
+        extra = f" and {count} images in {path.parent}" if count and path is not None else ""
+        click.echo(f"wrote {path if path is not None else run.out}{extra}")

@@ -50,10 +50,60 @@ def classifier_paths() -> dict[str, Path]:
     return {a: _require(ASSETS / f"demo-classifier-{a}.pt", f"classifier for {a!r}") for a in CLASSIFIER_ATTRIBUTES}
 
 
+def classifiers(attributes=None) -> list:
+    """The shipped demo classifiers (:class:`~stylegan_eval.classifiers.AttributeClassifier` objects).
+
+    Args:
+        attributes: names from :data:`CLASSIFIER_ATTRIBUTES` (any case; ``color`` is accepted for
+            ``colour``), a comma-separated string, ``"all"``, or None for all four; order kept.
+
+    Raises:
+        UserError: an unknown name (the message lists the shipped ones).
+    """
+    from ..classifiers.registry import load_custom
+
+    names = resolve_attributes(attributes)
+    paths = classifier_paths()
+    return [load_custom(paths[a]) for a in names]
+
+
+def resolve_attributes(attributes=None) -> list[str]:
+    """Canonical demo attribute names for ``attributes`` (see :func:`classifiers`); torch-free."""
+    if attributes is None:
+        return list(CLASSIFIER_ATTRIBUTES)
+    if isinstance(attributes, str):
+        attributes = [attributes]
+    out: list[str] = []
+    for item in attributes:
+        for part in str(item).split(","):
+            key = part.strip().lower().replace("_", "-")
+            if not key:
+                continue
+            if key == "all":
+                out += [a for a in CLASSIFIER_ATTRIBUTES if a not in out]
+                continue
+            key = {"color": "colour"}.get(key, key)
+            if key not in CLASSIFIER_ATTRIBUTES:
+                raise UserError(f"--attr: {part.strip()!r} is not a demo attribute (shipped: {', '.join(CLASSIFIER_ATTRIBUTES)})")
+            if key not in out:
+                out.append(key)
+    if not out:
+        raise UserError(f"--attr: no demo attribute given (shipped: {', '.join(CLASSIFIER_ATTRIBUTES)})")
+    return out
+
+
 def training_info() -> dict:
     """What :data:`TRAINING_FILE` records about the shipped files ({} when absent)."""
     p = ASSETS / TRAINING_FILE
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
-__all__ = ["ASSETS", "CLASSIFIER_ATTRIBUTES", "classifier_paths", "default_checkpoint", "training_info"]
+__all__ = [
+    "ASSETS",
+    "CLASSIFIER_ATTRIBUTES",
+    "classifier_paths",
+    "classifiers",
+    "default_checkpoint",
+    "resolve_attributes",
+    "training_info",
+]

@@ -265,7 +265,8 @@ def load_generator(
     """Load any supported checkpoint as a :class:`Generator` in eval mode on ``device``.
 
     Args:
-        path: checkpoint file (may be None with ``generator_spec``).
+        path: checkpoint file (may be None with ``generator_spec``); the word ``"demo"`` (when
+            no such file exists) names the embedded demo generator (:mod:`stylegan_eval.demo`).
         format: one of :data:`FORMAT_NAMES`; autodetected when None.
         generator_spec: ``package.module:attr`` of a user's generator (see :mod:`.custom`).
         device: where to put the generator.
@@ -285,6 +286,10 @@ def load_generator(
     else:
         if path is None:
             raise CheckpointError("no checkpoint given (expected a path, or --generator module:attr)")
+        if str(path) == "demo" and not Path(path).exists():
+            from ..demo import default_checkpoint
+
+            path = default_checkpoint()
         raw = read_checkpoint(path)
         if format is None:
             format = detect_format(raw)
