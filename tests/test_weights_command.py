@@ -132,13 +132,12 @@ def test_path_lists_the_search_order(cli, monkeypatch, tmp_path):
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["weights", "list", "--json"], ["weights", "--help"]])
 def test_cli_answers_without_importing_torch(argv):
     code = (
-        "import sys, time; t = time.perf_counter(); from stylegan_eval.cli import main; "
-        f"rc = main({argv!r}); print('SECONDS', time.perf_counter() - t); "
+        "import sys; from stylegan_eval.cli import main; "
+        f"rc = main({argv!r}); "
         "print('TORCH', 'torch' in sys.modules); sys.exit(rc)"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+    # Tests never assert timings; what makes the answer fast is that torch is never imported.
     assert "TORCH False" in proc.stdout
-    seconds = float(proc.stdout.split("SECONDS")[-1].split()[0])
-    assert seconds < 5.0  # ~0.3 s on an idle core; generous for a shared CI machine
