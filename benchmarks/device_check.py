@@ -679,6 +679,12 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
         return lp
 
     candidate("channels_last generator", channels_last, cleanup=lambda: set_memory_format(G, torch.contiguous_format))
+    if _set_fused(G, True):
+        def unfused(lp: PPLLoop):
+            _set_fused(G, False)
+            return lp
+
+        candidate("non-fused modulated conv (one shared conv, activations modulated)", unfused, cleanup=lambda: _set_fused(G, True))
     if compile_backend and deferred is not None:
         # compilation cannot be interrupted: it runs in the last stage, on whatever time is left
         def compiled(c: Stage) -> None:
@@ -690,6 +696,15 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
         candidate("CUDA graph replay of synthesis + LPIPS", lambda lp: GraphStep(lp, bs))
     else:
         ctx.skip("CUDA graph replay", "needs CUDA")
+
+
+def _set_fused(G, fused: bool) -> bool:
+    """Switch a StyleGAN2's modulated convolutions between the grouped (fused) and the shared-weight path; False if G has none."""
+    net = getattr(G, "net", None)
+    if not hasattr(net, "set_fused_modconv"):
+        return False
+    net.set_fused_modconv(fused)
+    return True
 
 
 # ------------------------------------------------------------------------------ FID
@@ -819,6 +834,14 @@ def stage_fid(ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp3
             set_memory_format(det, torch.contiguous_format)
     else:
         ctx.skip("channels_last", "stage budget spent")
+    if ctx.left() > sec + 5 and _set_fused(G, False):
+        try:
+            feats = _gen_features(G, det, P, bs)
+            m = measure(lambda: _gen_features(G, det, nb, bs), nb, device, sec)
+            add(f"non-fused modulated conv, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x")
+            check("non-fused modulated conv", feats)
+        finally:
+            _set_fused(G, True)
     def compiled(c: Stage) -> None:
         if c.left() < sec + 5:
             c.skip("FID: torch.compile", "stage budget spent")
