@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "fid",
     "stats",
     "demo",
+    "convert",
 ]
 
 

@@ -32,6 +32,7 @@ FORMAT_MODULES = {
     "nvidia-pkl": "stylegan_eval.formats.nvidia_pickle",
     "stylegan2-rosinality": "stylegan_eval.formats.rosinality_sg2",
     "stylegan1-rosinality": "stylegan_eval.formats.rosinality_sg1",
+    "safetensors": "stylegan_eval.formats.safetensors_file",
 }
 FORMAT_NAMES = tuple(FORMAT_MODULES) + ("custom",)
 
@@ -100,6 +101,10 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
                 "expected a .pt/.model/.pkl StyleGAN checkpoint"
             )
         return RawCheckpoint(p, "torch", safe_torch_load(p))
+    from .safetensors_file import is_safetensors
+
+    if is_safetensors(p):
+        return RawCheckpoint(p, "safetensors")
     if head == b"PK":
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint (truncated or damaged zip file)")
     if head[:1] != b"\x80":
@@ -178,6 +183,9 @@ def load_generator(
     else:
         if path is None:
             raise CheckpointError("no checkpoint given (expected a path, or --generator module:attr)")
+        from .official import resolve
+
+        path = resolve(path)
         raw = read_checkpoint(path)
         if format is None:
             format = detect_format(raw)

@@ -193,3 +193,30 @@ def load(raw, resolution: int | None = None, **options: Any) -> StyleGAN1Generat
         "trained_blocks_px": [block_resolution(i) for i, t in enumerate(trained) if t],
     }
     return StyleGAN1Generator(net, res, NAME, extra=extra)
+
+
+# ---------------------------------------------------------------------------------- safetensors
+def config_of(gen: StyleGAN1Generator) -> dict[str, Any]:
+    """Code-free description of a rosinality StyleGAN1 generator (``stylegan-eval convert``)."""
+    g = gen.net.generator
+    return {
+        "family": gen.family,
+        "module": "stylegan1",
+        "arch": {"code_dim": gen.net.code_dim, "n_mlp": gen.net.n_mlp, "channels": [int(c) for c in g.channels],
+                 "fused": [bool(f) for f in g.fused], "img_channels": int(g.img_channels),
+                 "resolution": int(gen.resolution)},
+        "w_avg": None,
+        "stored_noise": None,
+        "truncation": "w_avg + psi * (w - w_avg), w_avg estimated from mapping(z) (deterministic)",
+        "info": dict(gen._extra),
+    }
+
+
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN1Generator:
+    """Rebuild from :func:`config_of` and the adapter's state dict (strict)."""
+    a = dict(config["arch"])
+    res = int(a.pop("resolution"))
+    net = StyledGenerator(int(a["code_dim"]), int(a["n_mlp"]), [int(c) for c in a["channels"]],
+                          [bool(f) for f in a["fused"]], int(a["img_channels"]))
+    net.load_state_dict({k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}, strict=True)
+    return StyleGAN1Generator(net, res, str(config["family"]), extra=dict(config.get("info") or {}))

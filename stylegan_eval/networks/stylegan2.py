@@ -228,6 +228,7 @@ class StyleGAN2(nn.Module):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.lr_mlp = lr_mlp
         blur_kernel = tuple(blur_kernel)
+        self.blur_taps = tuple(float(v) for v in blur_kernel)
         if channels is None:
             channels = rosinality_channels(size, channel_multiplier)
             self.channel_multiplier: int | None = channel_multiplier
@@ -379,6 +380,25 @@ class StyleGAN2Generator(Generator):
     def stored_const_noise(self) -> list[torch.Tensor] | None:
         return self.net.const_noise()
 
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments of :class:`StyleGAN2` (see :func:`from_config`); noise buffers live in the state."""
+        n = self.net
+        return {
+            "family": self.family,
+            "module": "stylegan2",
+            "arch": {"size": n.size, "style_dim": n.style_dim, "n_mlp": n.n_mlp, "lr_mlp": float(n.lr_mlp),
+                     "blur_kernel": list(self._blur_kernel()), "z_dim": n.z_dim, "c_dim": n.c_dim,
+                     "channels": {str(k): v for k, v in n.channels.items()}, "img_channels": n.img_channels,
+                     "conv_clamp": n.conv_clamp},
+            "w_avg": "tensor:w_avg" if self.latent_avg is not None else None,
+            "stored_noise": "state:net.noises.noise_*",
+            "truncation": "w_avg + psi * (w - w_avg) on all num_ws layers",
+            "info": self._extra,
+        }
+
+    def _blur_kernel(self) -> tuple[float, ...]:
+        return tuple(float(v) for v in getattr(self.net, "blur_taps", (1.0, 3.0, 3.0, 1.0)))
+
     def extra_info(self) -> dict[str, Any]:
         return {
             "channel_multiplier": self.net.channel_multiplier,
@@ -387,3 +407,15 @@ class StyleGAN2Generator(Generator):
             "conv_clamp": self.net.conv_clamp,
             **self._extra,
         }
+
+
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN2Generator:
+    """Rebuild a :class:`StyleGAN2Generator` from its :meth:`~StyleGAN2Generator.config` and state (strict)."""
+    a = dict(config["arch"])
+    a["channels"] = {int(k): int(v) for k, v in a["channels"].items()}
+    size = a.pop("size")
+    net = StyleGAN2(size, **a)
+    own = {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
+    net.load_state_dict(own, strict=True)
+    info = config.get("info") or {}
+    return StyleGAN2Generator(net, str(config["family"]), w_avg=state_dict.get("w_avg"), extra=dict(info))
