@@ -70,15 +70,15 @@ def is_official_name(path: object) -> bool:
 def lookup(name: str) -> Official:
     from ..errors import CheckpointError
 
-    key = name[len(PREFIX):] if name.startswith(PREFIX) else name
-    key = key[:-4] if key.endswith(".pkl") else key
+    key = name.removeprefix(PREFIX)
+    key = key.removesuffix(".pkl")
     if key not in OFFICIAL:
         close = [n for n in OFFICIAL if key.split("-")[0] in n][:6]
         raise CheckpointError(f"{name}: not an official NVIDIA checkpoint name (e.g. {', '.join(close or list(OFFICIAL)[:6])})")
     return OFFICIAL[key]
 
 
-def resolve(path: "str | os.PathLike") -> "str | os.PathLike":
+def resolve(path: str | os.PathLike) -> str | os.PathLike:
     """``nvidia:<name>`` -> the local file (cached or downloaded); any other path unchanged."""
     if not is_official_name(path) or os.path.exists(os.fspath(path)):
         return path

@@ -179,7 +179,7 @@ def load(raw: Any, resolution: int | None = None, **options: Any) -> Generator:
     config = read_config(path, header)
     try:
         tensors = load_file(str(path), device="cpu")
-    except Exception as exc:  # safetensors' own validation
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
         raise CheckpointError(f"{path}: unreadable safetensors data ({str(exc)[:120]})") from None
     from_config = _entry(config["family"], 0)
     try:

@@ -93,7 +93,7 @@ class SG3Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SG3Config":
+    def from_dict(cls, d: dict[str, Any]) -> SG3Config:
         """Build from a JSON dict, checking every field's type (ValueError, one line)."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(d) - set(known))
@@ -475,10 +475,10 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     """Rebuild from :meth:`StyleGAN3Generator.config` and its ``state_dict()`` (strict keys and shapes)."""
     arch = config.get("arch")
     if not isinstance(arch, dict):
-        raise ValueError("StyleGAN3 config lacks the 'arch' object")
+        raise TypeError("StyleGAN3 config lacks the 'arch' object")
     info = config.get("info") or {}
     if not isinstance(info, dict):
-        raise ValueError("StyleGAN3 config 'info' must be an object")
+        raise TypeError("StyleGAN3 config 'info' must be an object")
     gen = StyleGAN3Generator(StyleGAN3(SG3Config.from_dict(arch)), extra=info)
     load_exact(gen, {k: v for k, v in state_dict.items() if k != "w_avg"})
     return gen
