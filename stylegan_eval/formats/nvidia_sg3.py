@@ -30,7 +30,8 @@ SYNTHESIS_FIELDS = {
     "lrelu_upsampling": "lrelu_upsampling", "use_radial_filters": "use_radial_filters",
     "conv_clamp": "conv_clamp", "magnitude_ema_beta": "magnitude_ema_beta",
 }
-XL_HINT = "StyleGAN-XL (superresolution stages, pretrained class embedding) is not supported"
+XL_HINT = ("modified StyleGAN3 variants are not supported: StyleGAN-XL needs its superresolution stages and "
+           "pretrained class embedding, StyleGAN-Human its non-square layers")
 
 
 def _num(value: Any, what: str, path: Any, integer: bool = False) -> Any:
@@ -62,6 +63,9 @@ def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
                               "StyleGAN-Human 1024x512) is not supported: the module builds square layers")
     fields = {n: _num(vals[n], n, path, integer=True) for n in names}
     mapping_kwargs, synth_kwargs, _layout = _kw(kw)
+    if synth_kwargs.get("square", True) is False:
+        raise CheckpointError(f"{path}: non-square StyleGAN3 generator (square=False, StyleGAN-Human 1024x512) is not "
+                              "supported: the module builds square layers")
     unknown = sorted(set(synth_kwargs) - set(SYNTHESIS_FIELDS))
     if unknown:
         raise CheckpointError(f"{path}: StyleGAN3 init_kwargs {', '.join(unknown[:4])} are not understood ({XL_HINT})")

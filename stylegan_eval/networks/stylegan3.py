@@ -215,25 +215,42 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
     """Upsample (zero insertion), pad/crop ``(x0, x1, y0, y1)``, convolve with FIR ``f``, keep every ``down``-th sample.
 
     ``f``: None (identity), 1-D [k] (separable, applied along x then y, each scaled by
-    ``sqrt(gain)``) or 2-D [k, k] (scaled by ``gain``). x: [N, C, H, W].
+    ``sqrt(gain)``) or 2-D [k, k] (scaled by ``gain``); a true convolution (the filter is
+    flipped for cross-correlation). x: [N, C, H, W] -> [N, C, H', W'] with
+    ``H' = (H * up + y0 + y1 - k) // down + 1``.
+
+    Computed without multiplying the inserted zeros: a separable upsampling runs as a strided
+    transposed convolution per axis followed by the same pad/crop, and the downsampling as a
+    strided convolution, on [N*C, 1, H, W] (one filter for all channels).
     """
     n, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
+    x = x.reshape(n * c, 1, h, w)
     px0, px1, py0, py1 = padding
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    if f is not None and f.ndim == 1 and up > 1:
+        k = f.shape[0]
+        f = (f * gain**0.5).to(x.dtype)
+        x = F.conv_transpose2d(x, f.reshape(1, 1, 1, k), stride=(1, up))
+        s, out = k - 1 - px0, w * up + px0 + px1 - k + 1
+        x = F.pad(x, [-s, s + out - x.shape[3], 0, 0])
+        x = F.conv_transpose2d(x, f.reshape(1, 1, k, 1), stride=(up, 1))
+        s, out = k - 1 - py0, h * up + py0 + py1 - k + 1
+        x = F.pad(x, [0, 0, -s, s + out - x.shape[2]])
+        x = x[:, :, ::down, ::down] if down > 1 else x
+        return x.reshape(n, c, x.shape[2], x.shape[3])
+    if up > 1:
+        x = x.reshape(n * c, 1, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1]).reshape(n * c, 1, h * up, w * up)
+    x = F.pad(x, [px0, px1, py0, py1])
     if f is None:
-        return x[:, :, ::down, ::down] if down > 1 else x
-    f = f.to(x.dtype).flip(list(range(f.ndim))) * (gain ** (f.ndim / 2))
-    c = x.shape[1]
-    if f.ndim == 2:
-        weight = f[None, None].expand(c, 1, *f.shape)
-        return F.conv2d(x, weight, groups=c, stride=down)
-    k = f.shape[0]
-    x = F.conv2d(x, f.reshape(1, 1, 1, k).expand(c, 1, 1, k), groups=c, stride=(1, down))
-    return F.conv2d(x, f.reshape(1, 1, k, 1).expand(c, 1, k, 1), groups=c, stride=(down, 1))
+        x = x[:, :, ::down, ::down] if down > 1 else x
+    elif f.ndim == 2:
+        x = F.conv2d(x, (f * gain).to(x.dtype).flip([0, 1])[None, None], stride=down)
+    else:
+        k = f.shape[0]
+        f = (f * gain**0.5).to(x.dtype).flip([0])
+        x = F.conv2d(x, f.reshape(1, 1, 1, k), stride=(1, down))
+        x = F.conv2d(x, f.reshape(1, 1, k, 1), stride=(down, 1))
+    return x.reshape(n, c, x.shape[2], x.shape[3])
 
 
 def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None, b: torch.Tensor,
