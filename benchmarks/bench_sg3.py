@@ -26,15 +26,15 @@ import torch
 os.environ.setdefault("STYLEGAN_EVAL_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import nvidia_utils as nu  # noqa: E402
+import nvidia_utils as nu
 
-from stylegan_eval.formats import load_generator  # noqa: E402
-from stylegan_eval.formats.safetensors_file import write  # noqa: E402
+from stylegan_eval.formats import load_generator
+from stylegan_eval.formats.safetensors_file import write
 
 
 def bench(config: str, args: argparse.Namespace, tmp: Path) -> dict:
-    kw = dict(channel_base=args.channel_max * 64, channel_max=args.channel_max, num_layers=14, num_critical=2,
-              margin_size=10)
+    kw = {"channel_base": args.channel_max * 64, "channel_max": args.channel_max, "num_layers": 14,
+          "num_critical": 2, "margin_size": 10}
     if config == "r":
         kw.update(channel_base=2 * kw["channel_base"], channel_max=2 * args.channel_max)
     pkl = nu.write_sg3_snapshot(tmp / f"sg3{config}.pkl", config=config, z_dim=512, w_dim=512,
@@ -59,8 +59,8 @@ def bench(config: str, args: argparse.Namespace, tmp: Path) -> dict:
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     assert torch.isfinite(img).all()
-    return dict(config=G.family, params=sum(p.numel() for p in G.parameters()), pkl_mb=pkl.stat().st_size / 2**20,
-                t_pkl=t_pkl, t_st=t_st, ips=args.batches * args.batch_size / dt)
+    return {"config": G.family, "params": sum(p.numel() for p in G.parameters()), "pkl_mb": pkl.stat().st_size / 2**20,
+            "t_pkl": t_pkl, "t_st": t_st, "ips": args.batches * args.batch_size / dt}
 
 
 def main() -> None:

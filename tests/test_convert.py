@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import struct
 
+import nvidia_utils as nu
 import pytest
 import torch
 
-import nvidia_utils as nu
 from stylegan_eval import sampling
 from stylegan_eval.errors import CheckpointError, UserError, WeightsUnavailable
 from stylegan_eval.formats import load_generator, official, read_checkpoint

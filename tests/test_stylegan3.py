@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import nvidia_utils as nu
 import pytest
 import torch
 import torch.nn.functional as F
 
-import nvidia_utils as nu
 from stylegan_eval.errors import CheckpointError, UnsafePickleError
 from stylegan_eval.formats import load_generator
 from stylegan_eval.formats import nvidia_pickle as nvp
@@ -45,7 +45,7 @@ def _gen(tmp_path, config="t", **kw):
 # ---------------------------------------------------------------- published architectures
 @pytest.mark.parametrize("name,kwargs", [
     ("stylegan3-t 1024", {}),
-    ("stylegan3-r 1024", dict(channel_base=65536, channel_max=1024, conv_kernel=1, use_radial_filters=True)),
+    ("stylegan3-r 1024", {"channel_base": 65536, "channel_max": 1024, "conv_kernel": 1, "use_radial_filters": True}),
 ])
 def test_published_configs_have_exact_keys_and_shapes(name, kwargs):
     section = _reference_section(name)
@@ -63,7 +63,7 @@ def test_published_configs_have_exact_keys_and_shapes(name, kwargs):
     assert got == expected
     assert sum(p.numel() for p in net.parameters()) == params
     assert net.cfg.num_ws == 16 and net.cfg.name == name.split()[0]
-    pads = re.findall(r"^(L\d+_\S+) \|.*\| \[([-\d, ]+)\]$", section, re.M)
+    pads = re.findall(r"^(L\d+_\S+) \|.*\| \[([-\d, ]+)\]$", section, re.MULTILINE)
     _, layers = sg3.layout(net.cfg)
     assert [(s.name, list(s.padding)) for s in layers] == [(n, [int(v) for v in p.split(",")]) for n, p in pads]
 

@@ -111,10 +111,15 @@ def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
     return cfg
 
 
-def _check_layer_attrs(rec, specs, cfg, path: Any) -> None:
+def _check_layer_attrs(rec, inp_spec, specs, cfg, path: Any) -> None:
     synth = rec.children.get("synthesis")
     if synth is None:
         raise CheckpointError(f"{path}: StyleGAN3 generator has no synthesis network")
+    inp = synth.children.get("input")
+    for attr in ("sampling_rate", "bandwidth"):
+        got = inp.attrs.get(attr) if inp is not None else None
+        if isinstance(got, (int, float)) and not math.isclose(float(got), getattr(inp_spec, attr), rel_tol=1e-9):
+            raise CheckpointError(f"{path}: synthesis.input {attr} {got} differs from the layout {getattr(inp_spec, attr)}")
     for spec in specs:
         layer = synth.children.get(spec.name)
         if layer is None:
@@ -143,8 +148,8 @@ def build_stylegan3(rec, sd: Mapping[str, torch.Tensor], path: Any, which: str =
     cfg = read_sg3_config(rec, sd, path)
     if resolution is not None and int(resolution) != cfg.img_resolution:
         raise CheckpointError(f"{path}: --resolution {resolution} does not match the pickle's {cfg.img_resolution}")
-    _, specs = layout(cfg)
-    _check_layer_attrs(rec, specs, cfg, path)
+    inp_spec, specs = layout(cfg)
+    _check_layer_attrs(rec, inp_spec, specs, cfg, path)
     net = StyleGAN3(cfg)
     check_state_dict(net, sd, path, f"a {cfg.name} generator ({cfg.img_resolution} px)")
     net.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)

@@ -96,10 +96,14 @@ def write(gen: Generator, out: str | os.PathLike) -> Path:
 
 
 def is_safetensors(path: Path) -> bool:
-    """8-byte little-endian header length followed by a JSON object."""
+    """8-byte little-endian header length followed by a JSON object (a length that fits the file,
+    or any length for a ``.safetensors`` name, so that a bad header gets the safetensors error)."""
     with open(path, "rb") as f:
         head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{"
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return n <= Path(path).stat().st_size - 8 or Path(path).suffix == ".safetensors"
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:

@@ -220,37 +220,33 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
     ``H' = (H * up + y0 + y1 - k) // down + 1``.
 
     Computed without multiplying the inserted zeros: a separable upsampling runs as a strided
-    transposed convolution per axis followed by the same pad/crop, and the downsampling as a
-    strided convolution, on [N*C, 1, H, W] (one filter for all channels).
+    transposed depthwise convolution per axis followed by the same pad/crop, the downsampling
+    as a strided depthwise convolution (depthwise kernels are the fast CPU path).
     """
     n, c, h, w = x.shape
-    x = x.reshape(n * c, 1, h, w)
     px0, px1, py0, py1 = padding
     if f is not None and f.ndim == 1 and up > 1:
         k = f.shape[0]
         f = (f * gain**0.5).to(x.dtype)
-        x = F.conv_transpose2d(x, f.reshape(1, 1, 1, k), stride=(1, up))
+        x = F.conv_transpose2d(x, f.reshape(1, 1, 1, k).expand(c, 1, 1, k), stride=(1, up), groups=c)
         s, out = k - 1 - px0, w * up + px0 + px1 - k + 1
         x = F.pad(x, [-s, s + out - x.shape[3], 0, 0])
-        x = F.conv_transpose2d(x, f.reshape(1, 1, k, 1), stride=(up, 1))
+        x = F.conv_transpose2d(x, f.reshape(1, 1, k, 1).expand(c, 1, k, 1), stride=(up, 1), groups=c)
         s, out = k - 1 - py0, h * up + py0 + py1 - k + 1
         x = F.pad(x, [0, 0, -s, s + out - x.shape[2]])
-        x = x[:, :, ::down, ::down] if down > 1 else x
-        return x.reshape(n, c, x.shape[2], x.shape[3])
+        return x[:, :, ::down, ::down] if down > 1 else x
     if up > 1:
-        x = x.reshape(n * c, 1, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1]).reshape(n * c, 1, h * up, w * up)
+        x = x.reshape(n, c, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
     x = F.pad(x, [px0, px1, py0, py1])
     if f is None:
-        x = x[:, :, ::down, ::down] if down > 1 else x
-    elif f.ndim == 2:
-        x = F.conv2d(x, (f * gain).to(x.dtype).flip([0, 1])[None, None], stride=down)
-    else:
-        k = f.shape[0]
-        f = (f * gain**0.5).to(x.dtype).flip([0])
-        x = F.conv2d(x, f.reshape(1, 1, 1, k), stride=(1, down))
-        x = F.conv2d(x, f.reshape(1, 1, k, 1), stride=(down, 1))
-    return x.reshape(n, c, x.shape[2], x.shape[3])
+        return x[:, :, ::down, ::down] if down > 1 else x
+    if f.ndim == 2:
+        return F.conv2d(x, (f * gain).to(x.dtype).flip([0, 1])[None, None].expand(c, 1, *f.shape), stride=down, groups=c)
+    k = f.shape[0]
+    f = (f * gain**0.5).to(x.dtype).flip([0])
+    x = F.conv2d(x, f.reshape(1, 1, 1, k).expand(c, 1, 1, k), stride=(1, down), groups=c)
+    return F.conv2d(x, f.reshape(1, 1, k, 1).expand(c, 1, k, 1), stride=(down, 1), groups=c)
 
 
 def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None, b: torch.Tensor,
