@@ -400,7 +400,10 @@ class StyleGAN2Generator(Generator):
         return tuple(float(v) for v in getattr(self.net, "blur_taps", (1.0, 3.0, 3.0, 1.0)))
 
     def extra_info(self) -> dict[str, Any]:
+        n = self.net
         return {
+            "configuration": (f"stylegan2, {n.size}x{n.size}, {n.n_latent} ws, {n.n_mlp} mapping layers, "
+                              f"channels {n.channels[4]}..{n.channels[n.size]}"),
             "channel_multiplier": self.net.channel_multiplier,
             "channels": {str(k): v for k, v in self.net.channels.items()},
             "n_mlp": self.net.n_mlp,
