@@ -110,6 +110,7 @@ def test_hostile_safetensors(tmp_path):
     cfg = json.loads(meta[stf.META_CONFIG])
     for name, mutate, match in (
         ("type", lambda c: c["arch"].update(img_resolution="32"), "img_resolution"),
+        ("big", lambda c: c["arch"].update(channel_max=1 << 15, channel_base=1 << 30), "do not match"),
         ("family", lambda c: c.update(family="os.system"), "family"),
         ("field", lambda c: c["arch"].update(exec_this=1), "unknown StyleGAN3 config fields"),
     ):
@@ -128,7 +129,7 @@ def test_hostile_safetensors(tmp_path):
     t = load_file(good)
     t.pop(next(iter(t)))
     save_file(t, short, metadata=meta)
-    cases.append((short, "does not match"))
+    cases.append((short, "do not match"))
     for path, match in cases:
         with pytest.raises(CheckpointError, match=match) as exc:
             load_generator(path)

@@ -212,11 +212,18 @@ def config_of(gen: StyleGAN1Generator) -> dict[str, Any]:
     }
 
 
-def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN1Generator:
-    """Rebuild from :func:`config_of` and the adapter's state dict (strict)."""
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor] | None) -> StyleGAN1Generator:
+    """Rebuild from :func:`config_of` and the adapter's state dict (strict; None: build only)."""
     a = dict(config["arch"])
+    ints = ("code_dim", "n_mlp", "img_channels", "resolution")
+    if set(a) != {*ints, "channels", "fused"} or not all(isinstance(a[k], int) and 0 < a[k] <= 1 << 14 for k in ints):
+        raise ValueError("StyleGAN1 arch needs code_dim, n_mlp, img_channels, resolution (positive ints), channels, fused")
+    if not (isinstance(a["channels"], list) and all(isinstance(c, int) and 0 < c <= 1 << 14 for c in a["channels"])
+            and isinstance(a["fused"], list) and all(isinstance(f, bool) for f in a["fused"])):
+        raise ValueError("StyleGAN1 arch channels must be positive ints and fused booleans")
     res = int(a.pop("resolution"))
     net = StyledGenerator(int(a["code_dim"]), int(a["n_mlp"]), [int(c) for c in a["channels"]],
                           [bool(f) for f in a["fused"]], int(a["img_channels"]))
-    net.load_state_dict({k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}, strict=True)
+    if state_dict is not None:
+        net.load_state_dict({k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}, strict=True)
     return StyleGAN1Generator(net, res, str(config["family"]), extra=dict(config.get("info") or {}))

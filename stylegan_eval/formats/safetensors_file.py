@@ -167,6 +167,11 @@ def read_config(path: str | os.PathLike, header: dict[str, Any]) -> dict[str, An
     return config
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 # ---------------------------------------------------------------------------------- format API
 def detect(raw: Any) -> bool:
     return getattr(raw, "kind", None) == "safetensors"
@@ -181,16 +186,29 @@ def load(raw: Any, resolution: int | None = None, **options: Any) -> Generator:
         raise CheckpointError(f"{path}: unknown option(s) for safetensors files: {', '.join(sorted(options))}")
     header = read_header(path)
     config = read_config(path, header)
+    from_config = _entry(config["family"], 0)
+    family = config["family"]
+    try:
+        # Shapes first, on the meta device: nothing the config asks for is allocated unless the
+        # file holds exactly those tensors.
+        with torch.device("meta"):
+            expected = {k: list(v.shape) for k, v in from_config(config, None).state_dict().items()}
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: invalid {family} config ({_first_line(exc)})") from None
+    stored = {k: v["shape"] for k, v in header.items() if k not in ("__metadata__", "w_avg")}
+    if stored != expected:
+        missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        wrong = sorted(k for k in expected if k in stored and stored[k] != expected[k])
+        raise CheckpointError(f"{path}: tensors do not match its {family} config (missing {missing[:3]}, "
+                              f"unexpected {extra[:3]}, wrong shapes {wrong[:3]})")
     try:
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types
         raise CheckpointError(f"{path}: unreadable safetensors data ({str(exc)[:120]})") from None
-    from_config = _entry(config["family"], 0)
     try:
         gen = from_config(config, tensors)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: does not match its {config['family']} config ({msg})") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: does not match its {family} config ({_first_line(exc)})") from None
     if resolution is not None and int(resolution) != gen.resolution:
         raise CheckpointError(f"{path}: --resolution {resolution} does not match the file's {gen.resolution}")
     return gen

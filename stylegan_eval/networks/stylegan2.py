@@ -412,13 +412,34 @@ class StyleGAN2Generator(Generator):
         }
 
 
-def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN2Generator:
-    """Rebuild a :class:`StyleGAN2Generator` from its :meth:`~StyleGAN2Generator.config` and state (strict)."""
+_ARCH_TYPES: dict[str, Any] = {
+    "size": int, "style_dim": int, "n_mlp": int, "lr_mlp": (int, float), "blur_kernel": list, "z_dim": int,
+    "c_dim": int, "channels": dict, "img_channels": int, "conv_clamp": (int, float, type(None)),
+}
+
+
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor] | None) -> StyleGAN2Generator:
+    """Rebuild a :class:`StyleGAN2Generator` from its :meth:`~StyleGAN2Generator.config` and state (strict).
+
+    ``state_dict=None`` builds without loading (used on the meta device to check shapes first).
+    """
     a = dict(config["arch"])
+    if set(a) != set(_ARCH_TYPES):
+        raise ValueError(f"StyleGAN2 arch must have the fields {sorted(_ARCH_TYPES)}, got {sorted(a)}")
+    for key, kind in _ARCH_TYPES.items():
+        if not isinstance(a[key], kind) or isinstance(a[key], bool):
+            raise ValueError(f"StyleGAN2 arch field {key} has invalid value {a[key]!r}")
+    if not all(isinstance(v, (int, float)) for v in a["blur_kernel"]) or not all(
+            isinstance(v, int) and 0 < v <= 1 << 14 for v in a["channels"].values()):
+        raise ValueError("StyleGAN2 arch blur_kernel must be numbers and channels positive integers")
+    if not 4 <= a["size"] <= 4096 or not 0 < a["style_dim"] <= 1 << 14 or not 0 < a["n_mlp"] <= 64:
+        raise ValueError("StyleGAN2 arch size, style_dim or n_mlp out of range")
     a["channels"] = {int(k): int(v) for k, v in a["channels"].items()}
     size = a.pop("size")
     net = StyleGAN2(size, **a)
-    own = {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
-    net.load_state_dict(own, strict=True)
+    if state_dict is not None:
+        own = {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
+        net.load_state_dict(own, strict=True)
     info = config.get("info") or {}
-    return StyleGAN2Generator(net, str(config["family"]), w_avg=state_dict.get("w_avg"), extra=dict(info))
+    w_avg = None if state_dict is None else state_dict.get("w_avg")
+    return StyleGAN2Generator(net, str(config["family"]), w_avg=w_avg, extra=dict(info))

@@ -484,7 +484,7 @@ class StyleGAN3Generator(Generator):
         }
 
 
-def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN3Generator:
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor] | None) -> StyleGAN3Generator:
     """Rebuild from :meth:`StyleGAN3Generator.config` and its ``state_dict()`` (strict keys and shapes)."""
     arch = config.get("arch")
     if not isinstance(arch, dict):
@@ -493,7 +493,8 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     if not isinstance(info, dict):
         raise TypeError("StyleGAN3 config 'info' must be an object")
     gen = StyleGAN3Generator(StyleGAN3(SG3Config.from_dict(arch)), extra=info)
-    load_exact(gen, {k: v for k, v in state_dict.items() if k != "w_avg"})
+    if state_dict is not None:  # None: build only (the loader's meta-device shape probe)
+        load_exact(gen, {k: v for k, v in state_dict.items() if k != "w_avg"})
     return gen
 
 
