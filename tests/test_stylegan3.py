@@ -261,3 +261,14 @@ def test_cli_info_names_configuration(tmp_path, cli):
     assert code == 0, err
     assert "stylegan3-r, 32x32" in out
     assert nvp.FAMILY == "stylegan2-nvidia"  # the SG2 path keeps its family name
+
+
+def test_non_square_stylegan2_refused(tmp_path):
+    """StyleGAN-Human's StyleGAN2 pickles have a 4x2 constant (1024x512 images)."""
+    G = nu.make_generator()
+    G.synthesis.b4.const = torch.nn.Parameter(torch.randn(G.synthesis.b4.const.shape[0], 4, 2))
+    path = tmp_path / "human.pkl"
+    nu.dump(nu.snapshot(G), path)
+    with pytest.raises(CheckpointError, match="non-square") as exc:
+        load_generator(path)
+    assert len(str(exc.value).splitlines()) == 1

@@ -38,6 +38,9 @@ synthesis.b{r}.torgb.bias [C']        to_rgb1 / to_rgbs.{j}.bias [1,C',1,1]     
    ``tests/test_nvidia_pickle.py`` against an independent re-statement of NVIDIA's forward.
 .. [#aff] The affine bias is stored with its init value 1 included, as rosinality's modulation.
 
+StyleGAN3 generators (``synthesis.input.freqs``) go to :mod:`.nvidia_sg3` instead, whose module
+uses NVIDIA's own key names.
+
 Layers NVIDIA runs in float16 (``num_fp16_res`` highest resolutions) are evaluated in float32
 here, like NVIDIA's ``force_fp32=True``. ``conv_clamp`` is applied as in NVIDIA's ``bias_act``.
 """
