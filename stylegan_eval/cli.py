@@ -42,6 +42,7 @@ COMMAND_MODULES = [
     "stats",
     "demo",
     "weights",
+    "convert",
 ]
 
 

@@ -290,54 +290,123 @@ class AugmentPipe(Persistent):
 
 
 # ---------------------------------------------------------------------------------- StyleGAN3
+def design_lowpass_filter(numtaps, cutoff, width, fs, radial=False):
+    """Kaiser-windowed low-pass filter as NVIDIA designs it (firwin, or a windowed jinc for radial)."""
+    import scipy.signal
+    import scipy.special
+
+    if numtaps == 1:
+        return None
+    if not radial:
+        return torch.as_tensor(scipy.signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs), dtype=torch.float32)
+    x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
+    r = np.hypot(*np.meshgrid(x, x))
+    f = scipy.special.j1(2 * cutoff * (np.pi * r)) / (np.pi * r)
+    beta = scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(numtaps, width / (fs / 2)))
+    w = np.kaiser(numtaps, beta)
+    f *= np.outer(w, w)
+    f /= np.sum(f)
+    return torch.as_tensor(f, dtype=torch.float32)
+
+
 class SynthesisInput(Persistent):
-    def __init__(self, w_dim, channels, size, *, g):
-        super().__init__(w_dim=w_dim, channels=channels, size=size, sampling_rate=16, bandwidth=2)
+    def __init__(self, w_dim, channels, size, sampling_rate, bandwidth, *, g):
+        super().__init__(w_dim=w_dim, channels=channels, size=size, sampling_rate=sampling_rate, bandwidth=bandwidth)
+        self.w_dim, self.channels, self.sampling_rate, self.bandwidth = w_dim, channels, sampling_rate, bandwidth
+        self.size = np.broadcast_to(np.asarray(size), [2])  # numpy attributes as in SG3
+        freqs = _rand(g, channels, 2)
+        radii = freqs.square().sum(dim=1, keepdim=True).sqrt()
+        freqs = freqs / (radii * radii.square().exp().pow(0.25)) * bandwidth
         self.weight = nn.Parameter(_rand(g, channels, channels))
-        self.affine = FullyConnectedLayer(w_dim, 4, bias_init=[1, 0, 0, 0][0], g=g)
+        self.affine = FullyConnectedLayer(w_dim, 4, bias_init=0, g=g)
+        with torch.no_grad():  # trained-looking: bias near (1, 0, 0, 0), small weights
+            self.affine.weight.mul_(0.1)
+            self.affine.bias.add_(torch.tensor([1.0, 0, 0, 0]))
         self.register_buffer("transform", torch.eye(3))
-        self.register_buffer("freqs", _rand(g, channels, 2))
+        self.register_buffer("freqs", freqs)
         self.register_buffer("phases", torch.rand(channels, generator=g) - 0.5)
-        self.size = np.array([size, size])  # numpy attributes as in SG3
 
 
 class SG3SynthesisLayer(Persistent):
-    def __init__(self, w_dim, channels, *, g):
-        super().__init__(w_dim=w_dim, is_torgb=False, in_channels=channels, out_channels=channels)
-        self.affine = FullyConnectedLayer(w_dim, channels, bias_init=1, g=g)
-        self.weight = nn.Parameter(_rand(g, channels, channels, 3, 3))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.register_buffer("magnitude_ema", torch.ones([]))
-        self.register_buffer("up_filter", torch.ones(6) / 6)
+    def __init__(self, w_dim, spec, radial, conv_clamp, magnitude_ema_beta, *, g):
+        super().__init__(w_dim=w_dim, is_torgb=spec.is_torgb, is_critically_sampled=spec.is_critical,
+                         use_fp16=spec.use_fp16, in_channels=spec.in_channels, out_channels=spec.out_channels,
+                         in_size=spec.in_size, out_size=spec.out_size, conv_kernel=spec.conv_kernel,
+                         use_radial_filters=radial, conv_clamp=conv_clamp, magnitude_ema_beta=magnitude_ema_beta)
+        self.is_torgb, self.conv_kernel, self.conv_clamp = spec.is_torgb, spec.conv_kernel, conv_clamp
+        self.in_size = np.broadcast_to(np.asarray(spec.in_size), [2])
+        self.out_size = np.broadcast_to(np.asarray(spec.out_size), [2])
+        self.up_factor, self.down_factor = spec.up_factor, spec.down_factor
+        self.padding = list(spec.padding)
+        self.affine = FullyConnectedLayer(w_dim, spec.in_channels, bias_init=1, g=g)
+        self.weight = nn.Parameter(_rand(g, spec.out_channels, spec.in_channels, spec.conv_kernel, spec.conv_kernel))
+        self.bias = nn.Parameter(_rand(g, spec.out_channels, scale=0.2))
+        self.register_buffer("magnitude_ema", torch.rand([], generator=g) * 1.5 + 0.5)
+        self.register_buffer("up_filter", design_lowpass_filter(
+            spec.up_taps, spec.in_cutoff, spec.in_half_width * 2, spec.tmp_sampling_rate))
+        self.register_buffer("down_filter", design_lowpass_filter(
+            spec.down_taps, spec.out_cutoff, spec.out_half_width * 2, spec.tmp_sampling_rate, radial=spec.down_radial))
 
 
 SG3SynthesisLayer.__name__ = "SynthesisLayer"
 
 
 class SG3SynthesisNetwork(Persistent):
-    def __init__(self, w_dim, img_resolution, img_channels, *, g, **kwargs):
+    def __init__(self, w_dim, img_resolution, img_channels, *, g, cfg, **kwargs):
+        from stylegan_eval.networks.stylegan3 import layout
+
         super().__init__(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **kwargs)
-        self.w_dim, self.img_resolution, self.num_ws = w_dim, img_resolution, 4
-        self.input = SynthesisInput(w_dim, 8, 36, g=g)
-        setattr(self, "L0_36_8", SG3SynthesisLayer(w_dim, 8, g=g))
+        self.w_dim, self.img_resolution, self.num_ws = w_dim, img_resolution, cfg.num_ws
+        self.output_scale = cfg.output_scale
+        inp, layers = layout(cfg)
+        self.input = SynthesisInput(w_dim, inp.channels, inp.size, inp.sampling_rate, inp.bandwidth, g=g)
+        self.layer_names = []
+        for spec in layers:
+            setattr(self, spec.name, SG3SynthesisLayer(w_dim, spec, cfg.use_radial_filters, cfg.conv_clamp,
+                                                      cfg.magnitude_ema_beta, g=g))
+            self.layer_names.append(spec.name)
 
 
 SG3SynthesisNetwork.__name__ = "SynthesisNetwork"
 
+#: A tiny StyleGAN3: 32 px, 4 layers (2 critical), channels <= 16.
+SG3_TINY = dict(z_dim=8, c_dim=0, w_dim=12, img_resolution=32, img_channels=3)
+SG3_TINY_SYNTHESIS = dict(channel_base=128, channel_max=16, num_layers=4, num_critical=2, margin_size=4,
+                          magnitude_ema_beta=0.999)
+
 
 class SG3Generator(Persistent):
-    def __init__(self, z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, *, seed=0):
-        kw = dict(channel_base=256, channel_max=8, magnitude_ema_beta=0.999, conv_kernel=1, use_radial_filters=True)
-        super().__init__(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                         img_channels=img_channels, mapping_kwargs=EasyDict(num_layers=2), **kw)
+    """stylegan3 repo layout ``Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs={},
+    **synthesis_kwargs)``; ``layout='ada'`` nests the synthesis kwargs (as stylegan2-ada-pytorch's layout)."""
+
+    def __init__(self, z_dim=8, c_dim=0, w_dim=12, img_resolution=32, img_channels=3, *, config="t", seed=0,
+                 layout="stylegan3", **overrides):
+        from stylegan_eval.networks.stylegan3 import SG3Config
+
+        kw = dict(SG3_TINY_SYNTHESIS, **({"conv_kernel": 1, "use_radial_filters": True} if config == "r" else {}))
+        kw.update(overrides)
+        common = dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels)
+        mapping_kwargs = EasyDict(num_layers=2)
+        if layout == "ada":
+            super().__init__(**common, mapping_kwargs=mapping_kwargs, synthesis_kwargs=EasyDict(kw))
+        else:
+            super().__init__(**common, mapping_kwargs=mapping_kwargs, **kw)
+        cfg = SG3Config(**common, mapping_layers=2, **{k: v for k, v in kw.items()})
         g = torch.Generator().manual_seed(seed)
         self.z_dim, self.c_dim, self.w_dim, self.img_resolution = z_dim, c_dim, w_dim, img_resolution
-        self.synthesis = SG3SynthesisNetwork(w_dim, img_resolution, img_channels, g=g, **kw)
-        self.num_ws = 4
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, 4, num_layers=2, w_avg_beta=0.998, g=g)
+        self.synthesis = SG3SynthesisNetwork(w_dim, img_resolution, img_channels, g=g, cfg=cfg, **kw)
+        self.num_ws = cfg.num_ws
+        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, num_layers=2, w_avg_beta=0.998, g=g)
 
 
 SG3Generator.__name__ = "Generator"
+
+
+def write_sg3_snapshot(path: Path, module_src: str | None = None, **kwargs) -> Path:
+    G = SG3Generator(**kwargs)
+    G_train = SG3Generator(**dict(kwargs, seed=kwargs.get("seed", 0) + 100))
+    dump(snapshot(G, G_train), path, module_src=module_src)
+    return Path(path)
 
 
 # ---------------------------------------------------------------------------------- snapshots

@@ -37,6 +37,7 @@ FORMAT_MODULES = {
     "stylegan1-rosinality": "stylegan_eval.formats.rosinality_sg1",
     "stylegan2-torch": "stylegan_eval.formats.stylegan2_torch",
     "stylegan2-lucidrains": "stylegan_eval.formats.lucidrains",
+    "safetensors": "stylegan_eval.formats.safetensors_file",
 }
 FORMAT_NAMES = tuple(FORMAT_MODULES) + ("custom",)
 
@@ -105,6 +106,10 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
                 "expected a .pt/.model/.pkl StyleGAN checkpoint"
             )
         return RawCheckpoint(p, "torch", _load_or_name_code(p))
+    from .safetensors_file import is_safetensors
+
+    if is_safetensors(p):
+        return RawCheckpoint(p, "safetensors")
     if head == b"PK":
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint (truncated or damaged zip file)")
     if head[:1] != b"\x80":
@@ -290,6 +295,9 @@ def load_generator(
             from ..demo import default_checkpoint
 
             path = default_checkpoint()
+        from .official import resolve
+
+        path = resolve(path)
         raw = read_checkpoint(path)
         if format is None:
             format = detect_format(raw)

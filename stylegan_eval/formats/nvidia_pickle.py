@@ -38,6 +38,9 @@ synthesis.b{r}.torgb.bias [C']        to_rgb1 / to_rgbs.{j}.bias [1,C',1,1]     
    ``tests/test_nvidia_pickle.py`` against an independent re-statement of NVIDIA's forward.
 .. [#aff] The affine bias is stored with its init value 1 included, as rosinality's modulation.
 
+StyleGAN3 generators (``synthesis.input.freqs``) go to :mod:`.nvidia_sg3` instead, whose module
+uses NVIDIA's own key names.
+
 Layers NVIDIA runs in float16 (``num_fp16_res`` highest resolutions) are evaluated in float32
 here, like NVIDIA's ``force_fp32=True``. ``conv_clamp`` is applied as in NVIDIA's ``bias_act``.
 """
@@ -54,7 +57,7 @@ from typing import Any, Mapping
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UnsafePickleError
 from ..generator import Generator
 from .safe_pickle import FrozenType, GlobalKey, SafeCallable, safe_load
 
@@ -62,7 +65,11 @@ NAME = "nvidia-pkl"
 FAMILY = "stylegan2-nvidia"
 PERSISTENCE_VERSION = 6
 
-SG3_REFUSAL = "StyleGAN3 (T/R) pickles are not supported yet; StyleGAN2 pickles from the stylegan3 repo are"
+SG3_REFUSAL = "StyleGAN3 generator does not match the alias-free network (T/R configs of NVlabs/stylegan3)"
+DILL_REFUSAL = (
+    "pickle written with dill (as some StyleGAN-XL snapshots are): dill pickles embed code and are "
+    "refused; re-save the generator with plain pickle (or convert to safetensors with NVIDIA's code)"
+)
 TF_REFUSAL = (
     "TensorFlow StyleGAN pickle (dnnlib.tflib.network.Network) is not supported; convert it to a "
     "PyTorch pickle first (stylegan2-ada-pytorch legacy.py) or to rosinality format (convert_weight.py)"
@@ -219,7 +226,12 @@ NVIDIA_GLOBALS: dict[GlobalKey, Any] = {
 def read_network_pickle(path: str | Path) -> Any:
     """Unpickle an NVIDIA network pickle into plain data (dicts, :class:`PersistentRecord`)."""
     # Old pickles may have been written by Python 2 tooling; 'latin1' keeps numpy bytes intact.
-    return safe_load(path, extra_globals=NVIDIA_GLOBALS, encoding="latin1")
+    try:
+        return safe_load(path, extra_globals=NVIDIA_GLOBALS, encoding="latin1")
+    except UnsafePickleError as exc:
+        if "global dill." in str(exc):
+            raise UnsafePickleError(f"{path}: {DILL_REFUSAL}") from None
+        raise
 
 
 def _is_tf(obj: Any) -> bool:
@@ -517,7 +529,15 @@ def load(raw: Any, **options: Any) -> Generator:
 def build_generator(rec: PersistentRecord, path: Any = "<pickle>", which: str = "G_ema", resolution: int | None = None) -> Generator:
     sd = rec.state_dict()
     if is_stylegan3(rec, sd):
-        raise CheckpointError(f"{path}: {SG3_REFUSAL}")
+        from .nvidia_sg3 import build_stylegan3
+
+        return build_stylegan3(rec, sd, path, which=which, resolution=resolution)
+    const = sd.get("synthesis.b4.const")
+    if const is not None and const.ndim == 3 and const.shape[1] != const.shape[2]:
+        raise CheckpointError(
+            f"{path}: non-square generator (const {list(const.shape)}, e.g. StyleGAN-Human 1024x512) is not "
+            "supported: the StyleGAN2 module builds square layers"
+        )
     if "synthesis.b4.const" not in sd:
         raise CheckpointError(
             f"{path}: {which} ({rec.class_name}) is not a StyleGAN2 generator (no synthesis.b4.const)"

@@ -32,6 +32,7 @@ Shapes: z, w [N, code_dim]; per-block styles [N, code_dim] each; noise of block 
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from typing import Any, Sequence
@@ -589,11 +590,11 @@ class StyleGAN1Generator(Generator):
         return f"layers 0..{self.truncation_cutoff - 1} of {self.num_ws} (truncation_cutoff {self.truncation_cutoff})"
 
     def config(self) -> dict[str, Any]:
-        """``{"family", "network": StyledGenerator kwargs, "resolution", "truncation_cutoff",
+        """``{"family", "arch": StyledGenerator kwargs, "resolution", "truncation_cutoff",
         "w_avg_stored", "const_noise_stored"}``; the weights are this module's ``state_dict()``."""
         return {
             "family": self.family,
-            "network": self.net.init_config(),
+            "arch": self.net.init_config(),
             "resolution": self.resolution,
             "truncation_cutoff": self.truncation_cutoff,
             "w_avg_stored": self.stored_avg is not None,
@@ -623,7 +624,13 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     Raises ValueError / KeyError on a config or state dict that does not fit (callers map them
     to CheckpointError); the state dict is loaded strictly.
     """
-    net_cfg = dict(config["network"])
+    net_cfg = dict(config["arch"])
+    if not all(isinstance(k, str) for k in net_cfg) or set(net_cfg) - set(inspect.signature(StyledGenerator).parameters):
+        raise ValueError(f"StyleGAN1 arch has unknown fields {sorted(map(str, net_cfg))}")
+    for key, value in net_cfg.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, (str, bool)) or (isinstance(v, (int, float)) and abs(v) <= 1 << 14) for v in values):
+            raise ValueError(f"StyleGAN1 arch field {key} has invalid value {value!r}")
     net = StyledGenerator(**net_cfg)
     res = int(config["resolution"])
     step = round(math.log2(res)) - 2
