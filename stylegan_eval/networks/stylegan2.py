@@ -256,39 +256,7 @@ class StyleGAN2(nn.Module):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.lr_mlp = lr_mlp
         blur_kernel = tuple(blur_kernel)
-_ARCH_TYPES: dict[str, Any] = {
-    "size": int, "style_dim": int, "n_mlp": int, "lr_mlp": (int, float), "blur_kernel": list, "z_dim": int,
-    "c_dim": int, "channels": dict, "img_channels": int, "conv_clamp": (int, float, type(None)), "architecture": str,
-}
-
-
-def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN2Generator:
-    """Rebuild a :class:`StyleGAN2Generator` from :meth:`StyleGAN2Generator.config` and its ``state_dict()``.
-
-    The config comes from untrusted files (``.safetensors``): every field is type- and
-    range-checked before a network is built. Raises ValueError / KeyError / RuntimeError when
-    they do not fit (callers map them to CheckpointError); the state dict is loaded strictly.
-    """
-    a = dict(config["arch"])
-    if set(a) != set(_ARCH_TYPES):
-        raise ValueError(f"StyleGAN2 arch must have the fields {sorted(_ARCH_TYPES)}, got {sorted(a)}")
-    for key, kind in _ARCH_TYPES.items():
-        if not isinstance(a[key], kind) or isinstance(a[key], bool):
-            raise ValueError(f"StyleGAN2 arch field {key} has invalid value {a[key]!r}")
-    if not all(isinstance(v, (int, float)) for v in a["blur_kernel"]) or not all(
-        isinstance(v, int) and 0 < v <= 1 << 14 for v in a["channels"].values()
-    ):
-        raise ValueError("StyleGAN2 arch blur_kernel must be numbers and channels positive integers")
-    if not 4 <= a["size"] <= 4096 or not 0 < a["style_dim"] <= 1 << 14 or not 0 < a["n_mlp"] <= 64:
-        raise ValueError("StyleGAN2 arch size, style_dim or n_mlp out of range")
-    a["channels"] = {int(k): int(v) for k, v in a["channels"].items()}
-    size, style_dim, n_mlp = a.pop("size"), a.pop("style_dim"), a.pop("n_mlp")
-    blur, lr_mlp = tuple(a.pop("blur_kernel")), float(a.pop("lr_mlp"))
-    net = StyleGAN2(size, style_dim, n_mlp, blur_kernel=blur, lr_mlp=lr_mlp, **a)
-    w_avg = state_dict.get("latent_avg") if config.get("w_avg_stored") else None
-    gen = StyleGAN2Generator(net, str(config["family"]), w_avg=w_avg, extra=config.get("extra"))
-    gen.load_state_dict(state_dict, strict=True)
-    return gen
+        self.blur_kernel = tuple(float(k) for k in blur_kernel)
         if channels is None:
             channels = rosinality_channels(size, channel_multiplier)
             self.channel_multiplier: int | None = channel_multiplier
@@ -482,7 +450,7 @@ class StyleGAN2Generator(Generator):
     def extra_info(self) -> dict[str, Any]:
         n = self.net
         return {
-            "configuration": (f"stylegan2, {n.size}x{n.size}, {n.n_latent} ws, {n.n_mlp} mapping layers, "
+            "configuration": (f"stylegan2 ({n.architecture}), {n.size}x{n.size}, {n.n_latent} ws, {n.n_mlp} mapping layers, "
                               f"channels {n.channels[4]}..{n.channels[n.size]}"),
             "channel_multiplier": self.net.channel_multiplier,
             "channels": {str(k): v for k, v in self.net.channels.items()},
@@ -493,33 +461,18 @@ class StyleGAN2Generator(Generator):
         }
 
 
-<<<<<<< HEAD
-def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN2Generator:
-    """Rebuild a :class:`StyleGAN2Generator` from :meth:`StyleGAN2Generator.config` and its ``state_dict()``.
-
-    Raises ValueError / KeyError / RuntimeError when they do not fit (callers map them to
-    CheckpointError); the state dict is loaded strictly.
-    """
-    cfg = dict(config["network"])
-    cfg["channels"] = {int(k): int(v) for k, v in cfg["channels"].items()}
-    size, style_dim, n_mlp = int(cfg.pop("size")), int(cfg.pop("style_dim")), int(cfg.pop("n_mlp"))
-    blur, lr_mlp = tuple(cfg.pop("blur_kernel")), float(cfg.pop("lr_mlp"))
-    net = StyleGAN2(size, style_dim, n_mlp, blur_kernel=blur, lr_mlp=lr_mlp, **cfg)
-    w_avg = state_dict.get("latent_avg") if config.get("w_avg_stored") else None
-    gen = StyleGAN2Generator(net, str(config["family"]), w_avg=w_avg, extra=config.get("extra"))
-    gen.load_state_dict(state_dict, strict=True)
-    return gen
-=======
 _ARCH_TYPES: dict[str, Any] = {
     "size": int, "style_dim": int, "n_mlp": int, "lr_mlp": (int, float), "blur_kernel": list, "z_dim": int,
-    "c_dim": int, "channels": dict, "img_channels": int, "conv_clamp": (int, float, type(None)),
+    "c_dim": int, "channels": dict, "img_channels": int, "conv_clamp": (int, float, type(None)), "architecture": str,
 }
 
 
-def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor] | None) -> StyleGAN2Generator:
-    """Rebuild a :class:`StyleGAN2Generator` from its :meth:`~StyleGAN2Generator.config` and state (strict).
+def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> StyleGAN2Generator:
+    """Rebuild a :class:`StyleGAN2Generator` from :meth:`StyleGAN2Generator.config` and its ``state_dict()``.
 
-    ``state_dict=None`` builds without loading (used on the meta device to check shapes first).
+    The config comes from untrusted files (``.safetensors``): every field is type- and
+    range-checked before a network is built. Raises ValueError / KeyError / RuntimeError when
+    they do not fit (callers map them to CheckpointError); the state dict is loaded strictly.
     """
     a = dict(config["arch"])
     if set(a) != set(_ARCH_TYPES):
@@ -528,17 +481,16 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor] | No
         if not isinstance(a[key], kind) or isinstance(a[key], bool):
             raise ValueError(f"StyleGAN2 arch field {key} has invalid value {a[key]!r}")
     if not all(isinstance(v, (int, float)) for v in a["blur_kernel"]) or not all(
-            isinstance(v, int) and 0 < v <= 1 << 14 for v in a["channels"].values()):
+        isinstance(v, int) and 0 < v <= 1 << 14 for v in a["channels"].values()
+    ):
         raise ValueError("StyleGAN2 arch blur_kernel must be numbers and channels positive integers")
     if not 4 <= a["size"] <= 4096 or not 0 < a["style_dim"] <= 1 << 14 or not 0 < a["n_mlp"] <= 64:
         raise ValueError("StyleGAN2 arch size, style_dim or n_mlp out of range")
     a["channels"] = {int(k): int(v) for k, v in a["channels"].items()}
-    size = a.pop("size")
-    net = StyleGAN2(size, **a)
-    if state_dict is not None:
-        own = {k[len("net."):]: v for k, v in state_dict.items() if k.startswith("net.")}
-        net.load_state_dict(own, strict=True)
-    info = config.get("info") or {}
-    w_avg = None if state_dict is None else state_dict.get("w_avg")
-    return StyleGAN2Generator(net, str(config["family"]), w_avg=w_avg, extra=dict(info))
->>>>>>> wt/sg3
+    size, style_dim, n_mlp = a.pop("size"), a.pop("style_dim"), a.pop("n_mlp")
+    blur, lr_mlp = tuple(a.pop("blur_kernel")), float(a.pop("lr_mlp"))
+    net = StyleGAN2(size, style_dim, n_mlp, blur_kernel=blur, lr_mlp=lr_mlp, **a)
+    w_avg = state_dict.get("latent_avg") if config.get("w_avg_stored") else None
+    gen = StyleGAN2Generator(net, str(config["family"]), w_avg=w_avg, extra=config.get("extra"))
+    gen.load_state_dict(state_dict, strict=True)
+    return gen
