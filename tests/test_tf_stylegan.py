@@ -338,11 +338,11 @@ def _roundtrip(G, from_config):
 def test_config_roundtrip_tf_families(tmp_path):
     G1 = load_generator(tu.write_sg1_pickle(tmp_path / "a.pkl", fused_scale=True, gs_kwargs={"truncation_cutoff": 3}))
     cfg = _roundtrip(G1, stylegan1_tf.from_config)
-    assert cfg["family"] == "stylegan1-tf" and cfg["network"]["variant"] == "tf" and cfg["truncation_cutoff"] == 3
+    assert cfg["family"] == "stylegan1-tf" and cfg["arch"]["variant"] == "tf" and cfg["truncation_cutoff"] == 3
     G2 = load_generator(tu.write_sg2_pickle(tmp_path / "b.pkl", ada=True, label_size=3, architecture="resnet",
                                             gs_kwargs={"truncation_cutoff": 4}))
     cfg = _roundtrip(G2, stylegan2_tf.from_config)
-    assert cfg["network"]["architecture"] == "resnet" and cfg["w_avg_stored"]
+    assert cfg["arch"]["architecture"] == "resnet" and cfg["w_avg_stored"]
 
 
 def test_config_roundtrip_rosinality_families(tmp_path):
@@ -350,7 +350,7 @@ def test_config_roundtrip_rosinality_families(tmp_path):
     net = StyledGenerator(8, 2, channels=(8, 8, 4), fused=(False, False, True))
     G = StyleGAN1Generator(net, 16, "stylegan1-rosinality")
     cfg = _roundtrip(G, rosinality_sg1.from_config)
-    assert cfg["network"]["variant"] == "rosinality" and not cfg["w_avg_stored"]
+    assert cfg["arch"]["variant"] == "rosinality" and not cfg["w_avg_stored"]
     from stylegan_eval.networks.stylegan2 import StyleGAN2, StyleGAN2Generator
 
     G2 = StyleGAN2Generator(StyleGAN2(16, 8, 2, channels={4: 8, 8: 8, 16: 4}), "stylegan2-rosinality", w_avg=torch.randn(8))

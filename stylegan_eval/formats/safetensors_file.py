@@ -61,7 +61,10 @@ def _loader(family: str) -> Any:
 
 def describe(gen: Generator) -> dict[str, Any]:
     """The JSON-able config of ``gen`` (``gen.config()``); UserError for families that have none."""
-    config = gen.config()
+    try:
+        config = gen.config()
+    except UserError as exc:
+        raise UserError(f"{exc} (cannot convert)") from None
     if config.get("family") not in FAMILY_LOADERS:
         raise UserError(f"{gen.family}: no safetensors loader registered for family {config.get('family')!r}")
     try:
