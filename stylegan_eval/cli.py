@@ -116,9 +116,26 @@ def common_options(f: Callable | None = None, *, out_file: str | None = None) ->
     @functools.wraps(f)
     def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log, **kwargs):
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
-        return f(*args, run=run, **kwargs)
+        from .fileio import check_out_dir, check_out_file, out_lock
+
+        if out is None:
+            return f(*args, run=run, **kwargs)
+        if out_file is not None:  # an image file: checked before any work, no lock
+            check_out_file(out)
+            return f(*args, run=run, **kwargs)
+        check_out_dir(out)
+        if _rank_from_env() != 0:  # torchrun: rank 0 holds the folder's lock for the job
+            return f(*args, run=run, **kwargs)
+        with out_lock(out):
+            return f(*args, run=run, **kwargs)
 
     return wrapper
+
+
+def _rank_from_env() -> int:
+    from .envvars import env_int
+
+    return env_int("RANK", 0, minimum=0)
 
 
 class IntList(click.ParamType):
@@ -201,6 +218,10 @@ def emit(report, run: RunOptions) -> None:
 
     if not DistInfo.current().is_main:
         return
+    from .warnings_capture import captured
+
+    if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
+        report.meta.setdefault("load_warnings", list(captured))
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)
@@ -249,11 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     Under ``torchrun`` (WORLD_SIZE > 1) the process group is joined first; samples are then
     sharded across ranks and only rank 0 writes reports.
     """
-    import os
-
     joined = False
     try:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from .envvars import env_int
+
+        if env_int("WORLD_SIZE", 1, minimum=1) > 1:
             import torch.distributed as _td
 
             if not (_td.is_available() and _td.is_initialized()):
@@ -276,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("stylegan-eval: interrupted", err=True)
         return 130
+    except MemoryError:
+        click.echo("stylegan-eval: error: out of memory (an input asks for more memory than available; "
+                   "check the sizes in the input files or lower --batch-size / --num-samples)", err=True)
+        return 2
     except Exception:
         traceback.print_exc()
         click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)

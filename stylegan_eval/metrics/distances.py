@@ -202,6 +202,7 @@ class NvidiaVGG16(Distance):
     def __init__(self, path: str | os.PathLike | None = None, download: bool = True) -> None:
         super().__init__()
         found = weights.fetch(NVIDIA_VGG16, path, download=download)  # verifies the sha256
+        weights.check_torchscript(NVIDIA_VGG16, found)
         self.net = torch.jit.load(str(found), map_location="cpu").eval()
         self.weights_file = str(found)
 
