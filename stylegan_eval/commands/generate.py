@@ -39,6 +39,7 @@ def command(ckpt, seeds, psi, cols, noise_mode, run: RunOptions) -> None:
     """
     G, meta = ckpt.load(run.device)
     images = render(G, seeds, psi, noise_mode, run.seed, ckpt.class_idx, run.batch_size or 16)
+    refuse_non_finite(images, seeds)
     save_png(image_grid(images, cols or math.ceil(math.sqrt(len(seeds)))), run.out)
     table = pd.DataFrame({"seed": seeds})
     report = Report("generate", table, {"seeds": seeds, "psi": psi, "noise_mode": noise_mode, "seed": run.seed}, {**meta, "environment": environment(run.device), "image": str(run.out)})
@@ -54,6 +55,13 @@ def render(G, seeds, psi, noise_mode, seed, class_idx, batch_size) -> torch.Tens
         c = gen_api.labels(G, seed, idx, class_idx)
         out.append(G.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=seed, indices=idx))
     return torch.cat(out)
+
+
+def refuse_non_finite(images: torch.Tensor, seeds: list[int]) -> None:
+    """UserError naming how many images hold NaN/inf and the first seed; nothing is written then."""
+    from ..engine import check_finite
+
+    check_finite({"image": images}, torch.tensor(seeds, dtype=torch.int64), len(seeds))
 
 
 def emit_image(report: Report, run: RunOptions) -> None:
