@@ -217,19 +217,19 @@ def _is_file_out(p: click.Parameter) -> bool:
     return isinstance(p.type, click.Path) and not p.type.dir_okay
 
 
-def _code_free(p: click.Parameter, value: Any, where: str) -> tuple[bool, Any]:
-    """(keep?, value) for a file that may not name code: code-loading keys dropped with a warning."""
+def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None]) -> tuple[bool, Any]:
+    """(keep?, value) for a file that may not name code: code-loading keys dropped, a warning noted in ``notes``."""
     if p.name in CODE_PARAMS:
-        warn(f"{where}: ignored (names code or executable weights; only --config or a file inside the current "
-             "project may set it)")
+        notes.setdefault(f"{where}: ignored (names code or executable weights; only --config or a file inside "
+                         "the current project may set it)")
         return False, None
     looks_like_path = getattr(p.type, "looks_like_path", None)
     if looks_like_path is not None:  # compare's CHECKPOINTS: "module:attr" entries are generator code
         items = value if isinstance(value, list) else [value]
         kept = [v for v in items if not isinstance(v, str) or looks_like_path(v)]
         if len(kept) != len(items):
-            warn(f"{where}: module:attr entries ignored (they name code; only --config or a file inside the "
-                 "current project may set them)")
+            notes.setdefault(f"{where}: module:attr entries ignored (they name code; only --config or a file inside "
+                             "the current project may set them)")
         if not kept:
             return False, None
         return True, kept if isinstance(value, list) else kept[0]
@@ -278,6 +278,7 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
         if not any(param_for(cmd, key) is not None for cmd in commands.values()):
             raise UserError(f"{config.where}: unknown key {key!r} (no command has an option --{_key(key)})")
     out: dict[str, dict[str, Any]] = {}
+    notes: dict[str, None] = {}  # warnings, each printed once
     for cname, cmd in commands.items():
         entries: dict[str, Any] = {}
         for key, value in config.values.items():
@@ -285,7 +286,7 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
             if p is None or (_key(key) == "out" and _is_file_out(p)):
                 continue
             if not config.code_allowed:
-                keep, value = _code_free(p, value, f"{config.where}: {key}")
+                keep, value = _code_free(p, value, f"{config.where}: {key}", notes)
                 if not keep:
                     continue
             entries[p.name] = _convert(p, value, base, f"{config.where}: {key}")
@@ -294,12 +295,14 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
             if p is None:
                 raise UserError(f"{config.where}: unknown key {key!r} in [{cname}] (not an option of {cname})")
             if not config.code_allowed:
-                keep, value = _code_free(p, value, f"{config.where}: [{cname}] {key}")
+                keep, value = _code_free(p, value, f"{config.where}: [{cname}] {key}", notes)
                 if not keep:
                     continue
             entries[p.name] = _convert(p, value, base, f"{config.where}: [{cname}] {key}")
         if entries:
             out[cname] = entries
+    for note in notes:
+        warn(note)
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,25 @@ def init_distributed(device: torch.device | None = None) -> DistInfo:
             torch.cuda.set_device(env_int("LOCAL_RANK", 0, minimum=0))
         torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
     return DistInfo.current()
+
+
+#: Most samples one run may ask for (the index bookkeeping alone takes ~9 bytes per sample).
+MAX_SAMPLES = 10**8
+#: Seconds between partial saves for --resume ($STYLEGAN_EVAL_SAVE_EVERY overrides; 0 = after every batch).
+ENV_SAVE_EVERY = "STYLEGAN_EVAL_SAVE_EVERY"
+
+
+def _default_save_every() -> float:
+    raw = os.environ.get(ENV_SAVE_EVERY, "").strip()
+    if not raw:
+        return 60.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise UserError(f"environment variable {ENV_SAVE_EVERY}={raw[:40]!r}: expected a number of seconds >= 0")
+    return value
 
 
 class NonFiniteOutputs(UserError):
@@ -143,7 +163,7 @@ class ResumeState:
     folder: Path
     name: str
     fingerprint: dict[str, Any]
-    save_every: float = 60.0
+    save_every: float = field(default_factory=_default_save_every)
     resume: bool = True
     _last: float = field(default_factory=time.monotonic, repr=False)
 
@@ -191,8 +211,10 @@ class ResumeState:
         self._last = time.monotonic()
 
     def clear(self) -> None:
-        for p in Path(self.folder).glob(f".partial-{self.name}-{self.key}.rank*.pt"):
-            p.unlink(missing_ok=True)
+        """Remove the partial files, and temporary files a killed save left behind."""
+        for pattern in (f".partial-{self.name}-{self.key}.rank*.pt", f"..partial-{self.name}-{self.key}.rank*.pt.*.tmp"):
+            for p in Path(self.folder).glob(pattern):
+                p.unlink(missing_ok=True)
 
 
 def _cat(chunks: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -233,6 +255,8 @@ def collect(
     """
     if num_samples <= 0:
         raise ValueError("num_samples must be positive")
+    if num_samples > MAX_SAMPLES:
+        raise UserError(f"--num-samples (num_samples) must be at most {MAX_SAMPLES}, got {num_samples}")
     dist = dist or DistInfo.current()
     done_idx, done_out = state.load() if state is not None else (torch.zeros(0, dtype=torch.int64), {})
     todo = torch.ones(num_samples, dtype=torch.bool)

@@ -81,7 +81,7 @@ class ImageSource:
             for root, dirs, files in os.walk(self.path):  # symlinked folders are listed in dirs, never entered
                 dirs.sort()
                 rel = Path(root).relative_to(self.path)
-                for f in files:
+                for f in sorted(files):
                     if not f.lower().endswith(IMAGE_EXTENSIONS):
                         continue
                     problem = _not_regular(Path(root) / f)
