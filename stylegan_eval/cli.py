@@ -150,7 +150,10 @@ class IntList(click.ParamType):
         try:
             for part in str(value).split(","):
                 lo, sep, hi = part.strip().partition("-")
-                out.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+                items = range(int(lo), int(hi) + 1) if sep else [int(lo)]
+                if len(out) + len(items) > 10**6:
+                    self.fail(f"at most 1000000 values, got {value!r}", param, ctx)
+                out.extend(items)
         except ValueError:
             self.fail(f"expected integers and ranges like 0-3,7, got {value!r}", param, ctx)
         if not out or min(out) < 0:
