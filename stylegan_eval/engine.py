@@ -110,8 +110,11 @@ def content_digest(indices: torch.Tensor, outputs: dict[str, torch.Tensor]) -> s
 
 def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     how = f"delete {p} to start over, or run without --resume"
+    from .warnings_capture import captured_warnings
+
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
+        with captured_warnings():
+            state = torch.load(p, map_location="cpu", weights_only=True)
     except MemoryError:
         raise DamagedPartial(f"{p}: resume file too large to read; {how}") from None
     except Exception as exc:  # noqa: BLE001 - truncated zip, garbage, refused globals

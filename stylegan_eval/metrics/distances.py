@@ -203,7 +203,10 @@ class NvidiaVGG16(Distance):
         super().__init__()
         found = weights.fetch(NVIDIA_VGG16, path, download=download)  # verifies the sha256
         weights.check_torchscript(NVIDIA_VGG16, found)
-        self.net = torch.jit.load(str(found), map_location="cpu").eval()
+        from ..warnings_capture import captured_warnings
+
+        with captured_warnings():  # torch's jit deprecation notices stay off stderr
+            self.net = torch.jit.load(str(found), map_location="cpu").eval()
         self.weights_file = str(found)
 
     def paired(self, images: torch.Tensor) -> torch.Tensor:
