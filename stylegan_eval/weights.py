@@ -56,6 +56,12 @@ class WeightSpec:
     env_var: str | None = None
 
 
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def cache_dir() -> Path:
     """torch.hub's checkpoint folder, ``$TORCH_HOME/hub/checkpoints``.
 
@@ -169,6 +175,7 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
             while block := response.read(1 << 20):
                 out.write(block)
         verify(spec, Path(tmp), memo=False)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what the umask gives, so the cache can be shared
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise WeightsUnavailable(

@@ -499,12 +499,22 @@ def test_fuzz_loaders(tmp_path):
 # ------------------------------------------------------------------------------ SIGKILL and resume
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
-    from test_resume import BATCH, N, _calls, _cmd
+    """separability on test_resume's slow generator (a tiny classifier, no VGG16 to build), killed twice."""
+    from test_compare import make_classifier
+    from test_resume import _calls, _sep_result
     from test_resume import _env as resume_env
 
     from stylegan_eval.engine import _read_partial
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    clf = make_classifier(tmp_path / "clf.pt")
+    n, batch = 24, 3
+
+    def cmd(out: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "stylegan_eval", "--no-config", "separability", "--generator", "test_resume:slow_gen",
+                "--classifier", str(clf), "--num-samples", str(n), "--batch-size", str(batch), "--svm", "fast",
+                "--allow-random-weights", "--device", "cpu", "--quiet", "--out", str(out), *extra]
+
     out = tmp_path / "out"
     marker = tmp_path / "calls.txt"
     rng = random.Random(11)
@@ -512,7 +522,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         env = {**resume_env(tmp_path, marker, 0.15), "STYLEGAN_EVAL_SAVE_EVERY": "0"}
         extra = ["--resume"] if out.exists() else []
         start = _calls(marker)
-        proc = subprocess.Popen(_cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        proc = subprocess.Popen(cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 preexec_fn=_limit_memory)  # noqa: PLW1509 - no threads started yet
         try:
             target = start + rng.randint(1, 3)
@@ -527,27 +537,31 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
             if proc.poll() is None:
                 proc.kill()
         names = sorted(p.name for p in out.iterdir())
-        assert all(n.startswith(".") for n in names), names  # no report, nothing half-written in sight
+        assert all(name.startswith(".") for name in names), names  # no report, nothing half-written in sight
         for p in out.glob(".partial-*.pt"):
             _read_partial(p)  # every visible partial is whole (its digest checks)
     marker.unlink()
-    r = subprocess.run(_cmd(out, "--resume", "--json"), env=resume_env(tmp_path, marker, 0), capture_output=True,
+    r = subprocess.run(cmd(out, "--resume", "--json"), env=resume_env(tmp_path, marker, 0), capture_output=True,
                        text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _calls(marker) < N // BATCH  # something was resumed
+    assert _calls(marker) < n // batch  # something was resumed
     names = {p.name for p in out.iterdir()}
-    assert {"ppl.json", "ppl.csv", "ppl.md", "ppl_distances.npy"} <= names
-    assert not [n for n in names if n.startswith(".")], names  # partials, temporary files and the lock are gone
+    assert {"separability.json", "separability-samples.npz"} <= names
+    assert not [name for name in names if name.startswith(".")], names  # partials, temporary files and the lock are gone
     fresh = tmp_path / "fresh"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        code, stdout, err = cli("--no-config", *_cmd(fresh, "--json")[4:])
+        code, stdout, err = cli(*cmd(fresh, "--json")[3:])
     finally:
         torch.set_num_threads(threads)
     assert code == 0, err
-    assert np.array_equal(np.load(out / "ppl_distances.npy"), np.load(fresh / "ppl_distances.npy"))
-    assert json.loads(r.stdout)["results"][0]["ppl"] == json.loads(stdout)["results"][0]["ppl"]
+    a, b = _sep_result(out), _sep_result(fresh)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    timing = ("svm_seconds", "samples_per_s")
+    rows_a, rows_b = (json.loads(text)["results"] for text in (r.stdout, stdout))
+    assert [{k: v for k, v in row.items() if k not in timing} for row in rows_a] == \
+        [{k: v for k, v in row.items() if k not in timing} for row in rows_b]
 
 
 if __name__ == "__main__":  # the fuzz loop, run by test_fuzz_loaders under the memory limit
