@@ -116,26 +116,12 @@ def common_options(f: Callable | None = None, *, out_file: str | None = None) ->
     @functools.wraps(f)
     def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log, **kwargs):
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
-        from .fileio import check_out_dir, check_out_file, out_lock
+        from .fileio import guarded_out
 
-        if out is None:
-            return f(*args, run=run, **kwargs)
-        if out_file is not None:  # an image file: checked before any work, no lock
-            check_out_file(out)
-            return f(*args, run=run, **kwargs)
-        check_out_dir(out)
-        if _rank_from_env() != 0:  # torchrun: rank 0 holds the folder's lock for the job
-            return f(*args, run=run, **kwargs)
-        with out_lock(out):
+        with guarded_out(out, is_file=out_file is not None):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
 
     return wrapper
-
-
-def _rank_from_env() -> int:
-    from .envvars import env_int
-
-    return env_int("RANK", 0, minimum=0)
 
 
 class IntList(click.ParamType):

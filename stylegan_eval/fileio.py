@@ -200,3 +200,25 @@ def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]
                 lock.unlink()
         except OSError:
             pass
+
+
+@contextmanager
+def guarded_out(out: str | os.PathLike | None, is_file: bool = False, option: str = "--out") -> Iterator[None]:
+    """What every command does with ``--out`` before its work: a report folder is created, checked
+    writable and locked (rank 0 of a ``torchrun`` job holds the lock); an output file's folder is
+    checked writable. ``None``: nothing."""
+    from .envvars import env_int
+
+    if out is None:
+        yield
+        return
+    if is_file:
+        check_out_file(out, option)
+        yield
+        return
+    check_out_dir(out, option)
+    if env_int("RANK", 0, minimum=0) != 0:
+        yield
+        return
+    with out_lock(out, option):
+        yield
