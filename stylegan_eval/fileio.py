@@ -173,6 +173,9 @@ def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]
             parts = text.split()
             pid = int(parts[0]) if parts and parts[0].isdigit() else None
             host = parts[1] if len(parts) > 1 else socket.gethostname()
+            if pid == os.getpid() and host == socket.gethostname():  # nested use in this process
+                yield lock
+                return
             if pid is not None and (host != socket.gethostname() or _pid_alive(pid)):
                 raise UserError(
                     f"{option} {folder}: in use by another stylegan-eval run (process {pid} on {host} holds {lock}; "
