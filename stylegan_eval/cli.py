@@ -119,7 +119,10 @@ def common_options(f: Callable | None = None, *, out_file: str | None = None) ->
     @functools.wraps(f)
     def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log, **kwargs):
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
-        return f(*args, run=run, **kwargs)
+        from .fileio import guarded_out
+
+        with guarded_out(out, is_file=out_file is not None):  # writable before any work; one writer per folder
+            return f(*args, run=run, **kwargs)
 
     return wrapper
 
@@ -136,7 +139,10 @@ class IntList(click.ParamType):
         try:
             for part in str(value).split(","):
                 lo, sep, hi = part.strip().partition("-")
-                out.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+                items = range(int(lo), int(hi) + 1) if sep else [int(lo)]
+                if len(out) + len(items) > 10**6:
+                    self.fail(f"at most 1000000 values, got {value!r}", param, ctx)
+                out.extend(items)
         except ValueError:
             self.fail(f"expected integers and ranges like 0-3,7, got {value!r}", param, ctx)
         if not out or min(out) < 0:
@@ -204,6 +210,10 @@ def emit(report, run: RunOptions) -> None:
 
     if not DistInfo.current().is_main:
         return
+    from .warnings_capture import captured
+
+    if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
+        report.meta.setdefault("load_warnings", list(captured))
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)
@@ -252,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     Under ``torchrun`` (WORLD_SIZE > 1) the process group is joined first; samples are then
     sharded across ranks and only rank 0 writes reports.
     """
-    import os
-
     joined = False
     try:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from .envvars import env_int
+
+        if env_int("WORLD_SIZE", 1, minimum=1) > 1:
             import torch.distributed as _td
 
             if not (_td.is_available() and _td.is_initialized()):
@@ -279,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("stylegan-eval: interrupted", err=True)
         return 130
+    except MemoryError:
+        click.echo("stylegan-eval: error: out of memory (an input asks for more memory than available; "
+                   "check the sizes in the input files or lower --batch-size / --num-samples)", err=True)
+        return 2
     except Exception:
         traceback.print_exc()
         click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)

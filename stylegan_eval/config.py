@@ -6,9 +6,23 @@ Where it is found (the first that exists wins):
    ``[tool.stylegan-eval]`` table is used);
 2. ``stylegan-eval.toml`` in the current directory;
 3. ``[tool.stylegan-eval]`` in ``./pyproject.toml``;
-4. ``stylegan-eval.toml`` in a parent directory (nearest first).
+4. ``stylegan-eval.toml`` (or a ``pyproject.toml`` with the table) in a parent directory,
+   nearest first, up to the project root.
 
 ``--no-config`` ignores all of them.
+
+Trust model (a configuration can name code: ``generator = "module:attr"`` is imported and
+called, detector weights may be TorchScript):
+
+- discovery stops at the project root: the nearest directory (the current one included) that
+  holds ``.git`` or ``pyproject.toml``, else the user's home directory, else the filesystem root;
+- a discovered file that is not owned by the current user, or is writable by others
+  (``o+w``), is ignored with a one-line warning on stderr;
+- keys that load code or executable files -- ``generator``, module specs among compare's
+  ``checkpoints``, ``inception-weights``, ``lpips-weights``, ``trust-weights`` -- are honoured only from an
+  explicit ``--config``, a file in the current directory, or one discovered inside the current
+  project (below a directory with ``.git``/``pyproject.toml``); a file found in a parent outside
+  any project has them dropped with a one-line warning.
 
 What it holds::
 
@@ -41,6 +55,7 @@ the defaults.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,24 +87,72 @@ class ProjectConfig:
     path: Path | None = None
     values: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: May the file name code (generator specs, TorchScript weights)? True for ``--config`` and
+    #: for a file inside the current project.
+    code_allowed: bool = True
 
     @property
     def where(self) -> str:
         return str(self.path) if self.path is not None else "<no config>"
 
 
+#: Parameters (click names) whose values load code or executable files.
+CODE_PARAMS = ("generator_spec", "inception_weights", "lpips_weights", "trust_weights")
+
+
+def is_project_root(folder: Path) -> bool:
+    return (folder / ".git").exists() or (folder / "pyproject.toml").is_file()
+
+
+def discover(start: str | Path | None = None) -> tuple[Path | None, bool]:
+    """(the configuration file that applies in ``start``, whether it lies inside a project).
+
+    Searches ``start`` (default: the current directory) and its parents up to the project root
+    (see the module docstring), the home directory or ``/``, whichever comes first.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    try:
+        home: Path | None = Path.home().resolve()
+    except (RuntimeError, KeyError):
+        home = None
+    chain = [here, *here.parents]
+    root = next((d for d in chain if is_project_root(d)), None)
+    for d in chain:
+        if (d / CONFIG_NAME).is_file():
+            return d / CONFIG_NAME, root is not None or d == here
+        pyproject = d / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                table = PYPROJECT_TABLE in _read_toml(pyproject).get("tool", {})
+            except UserError:
+                table = d == here  # a broken ./pyproject.toml is reported; a parent's is not ours to judge
+            if table:
+                return pyproject, True
+        if d == root or d == home:
+            break
+    return None, False
+
+
 def find_config(start: str | Path | None = None) -> Path | None:
     """The configuration file that applies in ``start`` (default: the current directory), or None."""
-    here = Path(start or Path.cwd()).resolve()
-    if (here / CONFIG_NAME).is_file():
-        return here / CONFIG_NAME
-    pyproject = here / "pyproject.toml"
-    if pyproject.is_file() and PYPROJECT_TABLE in _read_toml(pyproject).get("tool", {}):
-        return pyproject
-    for parent in here.parents:
-        if (parent / CONFIG_NAME).is_file():
-            return parent / CONFIG_NAME
+    return discover(start)[0]
+
+
+def untrusted_reason(path: Path) -> str | None:
+    """Why a discovered file must be ignored (other owner, writable by others), or None."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return f"cannot stat it ({exc.strerror or exc})"
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"owned by uid {st.st_uid}, not by you (uid {os.getuid()})"
+    if st.st_mode & 0o002:
+        return "writable by other users (chmod o-w to use it)"
     return None
+
+
+def warn(message: str) -> None:
+    click.echo(f"stylegan-eval: warning: {message}", err=True)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -112,9 +175,14 @@ def load_config(path: str | Path | None = None, *, search: bool = True) -> Proje
     Returns:
         The configuration; an empty one when none applies.
     """
+    code_allowed = True
     if path is None:
-        path = find_config() if search else None
+        path, code_allowed = discover() if search else (None, False)
         if path is None:
+            return ProjectConfig()
+        reason = untrusted_reason(path)
+        if reason is not None:
+            warn(f"ignoring the configuration {path}: {reason}")
             return ProjectConfig()
     p = Path(path)
     if not p.is_file():
@@ -126,7 +194,7 @@ def load_config(path: str | Path | None = None, *, search: bool = True) -> Proje
             raise UserError(f"{p}: has no [tool.{PYPROJECT_TABLE}] table")
     values = {k: v for k, v in data.items() if not isinstance(v, dict)}
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
-    return ProjectConfig(p.resolve(), values, sections)
+    return ProjectConfig(p.resolve(), values, sections, code_allowed)
 
 
 # ------------------------------------------------------------------------------ default_map
@@ -147,6 +215,25 @@ def param_for(command: click.Command, key: str) -> click.Parameter | None:
 
 def _is_file_out(p: click.Parameter) -> bool:
     return isinstance(p.type, click.Path) and not p.type.dir_okay
+
+
+def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None]) -> tuple[bool, Any]:
+    """(keep?, value) for a file that may not name code: code-loading keys dropped, a warning noted in ``notes``."""
+    if p.name in CODE_PARAMS:
+        notes.setdefault(f"{where}: ignored (names code or executable weights; only --config or a file inside "
+                         "the current project may set it)")
+        return False, None
+    looks_like_path = getattr(p.type, "looks_like_path", None)
+    if looks_like_path is not None:  # compare's CHECKPOINTS: "module:attr" entries are generator code
+        items = value if isinstance(value, list) else [value]
+        kept = [v for v in items if not isinstance(v, str) or looks_like_path(v)]
+        if len(kept) != len(items):
+            notes.setdefault(f"{where}: module:attr entries ignored (they name code; only --config or a file inside "
+                             "the current project may set them)")
+        if not kept:
+            return False, None
+        return True, kept if isinstance(value, list) else kept[0]
+    return True, value
 
 
 def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
@@ -191,20 +278,31 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
         if not any(param_for(cmd, key) is not None for cmd in commands.values()):
             raise UserError(f"{config.where}: unknown key {key!r} (no command has an option --{_key(key)})")
     out: dict[str, dict[str, Any]] = {}
+    notes: dict[str, None] = {}  # warnings, each printed once
     for cname, cmd in commands.items():
         entries: dict[str, Any] = {}
         for key, value in config.values.items():
             p = param_for(cmd, key)
             if p is None or (_key(key) == "out" and _is_file_out(p)):
                 continue
+            if not config.code_allowed:
+                keep, value = _code_free(p, value, f"{config.where}: {key}", notes)
+                if not keep:
+                    continue
             entries[p.name] = _convert(p, value, base, f"{config.where}: {key}")
         for key, value in config.sections.get(cname, {}).items():
             p = param_for(cmd, key)
             if p is None:
                 raise UserError(f"{config.where}: unknown key {key!r} in [{cname}] (not an option of {cname})")
+            if not config.code_allowed:
+                keep, value = _code_free(p, value, f"{config.where}: [{cname}] {key}", notes)
+                if not keep:
+                    continue
             entries[p.name] = _convert(p, value, base, f"{config.where}: [{cname}] {key}")
         if entries:
             out[cname] = entries
+    for note in notes:
+        warn(note)
     return out
 
 

@@ -9,6 +9,11 @@ and the collected outputs, ordered by sample index, are always the same.
 
 Outputs stay on the device inside the loop; they move to the host only at checkpoint
 intervals (``save_every`` seconds, for ``--resume``) and at the end.
+
+Floating-point outputs must be finite: the first batch is checked at once (one host sync, so a
+generator with NaN weights stops within seconds) and all collected outputs at the end; a NaN or
+inf raises :class:`NonFiniteOutputs` naming how many samples and the first index, so a metric is
+never reported as null. Partial files carry a sha256 of their content, checked on ``--resume``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any, Callable
 
 import torch
 
+from .envvars import env_int
+from .errors import UserError
 from .report import atomic_write, jsonable
 from .runtime import progress as progress_bar
 
@@ -53,15 +60,99 @@ def init_distributed(device: torch.device | None = None) -> DistInfo:
     NCCL on CUDA, gloo on CPU. Returns the process's rank and the world size; with CUDA each
     rank takes GPU ``LOCAL_RANK``.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env_int("WORLD_SIZE", 1, minimum=1)
     if world <= 1 or not torch.distributed.is_available():
         return DistInfo()
     if not torch.distributed.is_initialized():
         use_cuda = torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
         if use_cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(env_int("LOCAL_RANK", 0, minimum=0))
         torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
     return DistInfo.current()
+
+
+#: Most samples one run may ask for (the index bookkeeping alone takes ~9 bytes per sample).
+MAX_SAMPLES = 10**8
+#: Seconds between partial saves for --resume ($STYLEGAN_EVAL_SAVE_EVERY overrides; 0 = after every batch).
+ENV_SAVE_EVERY = "STYLEGAN_EVAL_SAVE_EVERY"
+
+
+def _default_save_every() -> float:
+    raw = os.environ.get(ENV_SAVE_EVERY, "").strip()
+    if not raw:
+        return 60.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise UserError(f"environment variable {ENV_SAVE_EVERY}={raw[:40]!r}: expected a number of seconds >= 0")
+    return value
+
+
+class NonFiniteOutputs(UserError):
+    """Per-sample outputs hold NaN or inf (typically a generator with non-finite weights)."""
+
+
+class DamagedPartial(UserError):
+    """A --resume partial file is truncated, tampered with or not one of ours."""
+
+
+def content_digest(indices: torch.Tensor, outputs: dict[str, torch.Tensor]) -> str:
+    """sha256 over the indices and every output's name, dtype, shape and bytes (names sorted)."""
+    h = hashlib.sha256()
+    for name, t in [("\0indices", indices), *sorted(outputs.items())]:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    how = f"delete {p} to start over, or run without --resume"
+    from .warnings_capture import captured_warnings
+
+    try:
+        with captured_warnings():
+            state = torch.load(p, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise DamagedPartial(f"{p}: resume file too large to read; {how}") from None
+    except Exception as exc:  # noqa: BLE001 - truncated zip, garbage, refused globals
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise DamagedPartial(f"{p}: damaged resume file ({first}); {how}") from None
+    ok = (isinstance(state, dict) and isinstance(state.get("indices"), torch.Tensor) and isinstance(state.get("outputs"), dict)
+          and isinstance(state.get("digest"), str))
+    if ok:
+        idx, outs = state["indices"], state["outputs"]
+        ok = idx.dtype == torch.int64 and idx.ndim == 1 and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) and v.ndim >= 1 and v.shape[0] == idx.shape[0]
+            for k, v in outs.items())
+    if not ok:
+        raise DamagedPartial(f"{p}: not a stylegan-eval resume file (expected indices, outputs and digest); {how}")
+    if content_digest(idx, outs) != state["digest"]:
+        raise DamagedPartial(f"{p}: resume file content does not match its sha256 (damaged or modified); {how}")
+    if idx.numel() and (int(idx.min()) < 0 or torch.unique(idx).numel() != idx.numel()):
+        raise DamagedPartial(f"{p}: resume file has negative or repeated sample indices; {how}")
+    return idx, outs
+
+
+def check_finite(outputs: dict[str, torch.Tensor], indices: torch.Tensor | None = None, total: int | None = None) -> None:
+    """Raise NonFiniteOutputs if a floating-point output has NaN/inf (one host sync per output).
+
+    ``indices``: the global sample index of each row (default: the row number).
+    """
+    for name, v in outputs.items():
+        if not v.is_floating_point() or v.numel() == 0:
+            continue
+        bad = ~torch.isfinite(v.reshape(v.shape[0], -1)).all(dim=1)
+        if bool(bad.any()):
+            rows = torch.nonzero(bad)[:, 0]
+            n = int(rows.numel())
+            of = f" of {total}" if total is not None else ""
+            raise NonFiniteOutputs(
+                f"{n} sample(s){of} have NaN or infinite {name!r} values (first: sample {int(rows[0]) if indices is None else int(indices[int(rows[0])])}); "
+                "the generator (or a network applied to its images) produces non-finite numbers: check the checkpoint's weights"
+            )
 
 
 @dataclass
@@ -75,7 +166,7 @@ class ResumeState:
     folder: Path
     name: str
     fingerprint: dict[str, Any]
-    save_every: float = 60.0
+    save_every: float = field(default_factory=_default_save_every)
     resume: bool = True
     _last: float = field(default_factory=time.monotonic, repr=False)
 
@@ -92,9 +183,11 @@ class ResumeState:
         indices, outputs = [], {}
         if self.resume:
             for p in sorted(Path(self.folder).glob(f".partial-{self.name}-{self.key}.rank*.pt")):
-                state = torch.load(p, map_location="cpu", weights_only=True)
-                indices.append(state["indices"])
-                for k, v in state["outputs"].items():
+                idx, outs = _read_partial(p)
+                if indices and set(outs) != set(outputs):
+                    raise DamagedPartial(f"{p}: resume file holds other outputs than its siblings; delete the .partial-* files in {self.folder} to start over")
+                indices.append(idx)
+                for k, v in outs.items():
                     outputs.setdefault(k, []).append(v)
         if not indices:
             return torch.zeros(0, dtype=torch.int64), {}
@@ -115,13 +208,16 @@ class ResumeState:
         import io
 
         buf = io.BytesIO()
-        torch.save({"indices": indices.cpu(), "outputs": {k: v.cpu() for k, v in outputs.items()}}, buf)
+        indices, outputs = indices.cpu(), {k: v.cpu() for k, v in outputs.items()}
+        torch.save({"indices": indices, "outputs": outputs, "digest": content_digest(indices, outputs)}, buf)
         atomic_write(self.path(rank), buf.getvalue())
         self._last = time.monotonic()
 
     def clear(self) -> None:
-        for p in Path(self.folder).glob(f".partial-{self.name}-{self.key}.rank*.pt"):
-            p.unlink(missing_ok=True)
+        """Remove the partial files, and temporary files a killed save left behind."""
+        for pattern in (f".partial-{self.name}-{self.key}.rank*.pt", f"..partial-{self.name}-{self.key}.rank*.pt.*.tmp"):
+            for p in Path(self.folder).glob(pattern):
+                p.unlink(missing_ok=True)
 
 
 def _cat(chunks: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -137,6 +233,7 @@ def collect(
     show_progress: bool = True,
     state: ResumeState | None = None,
     dist: DistInfo | None = None,
+    finite: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Run ``fn`` over sample indices [0, num_samples) and return its outputs ordered by index.
 
@@ -150,12 +247,19 @@ def collect(
         state: where to save partial outputs and resume from; None disables both.
         dist: rank/world size; samples are sharded batch-wise across ranks and gathered on
             every rank at the end.
+        finite: require finite floating-point outputs (first batch checked at once, all at the end).
+
+    Raises:
+        NonFiniteOutputs: with ``finite``, an output holds NaN or inf.
+        DamagedPartial: a resume file is unreadable or fails its digest.
 
     Returns:
         {name: CPU tensor [num_samples, ...]}, row i computed for sample i.
     """
     if num_samples <= 0:
         raise ValueError("num_samples must be positive")
+    if num_samples > MAX_SAMPLES:
+        raise UserError(f"--num-samples (num_samples) must be at most {MAX_SAMPLES}, got {num_samples}")
     dist = dist or DistInfo.current()
     done_idx, done_out = state.load() if state is not None else (torch.zeros(0, dtype=torch.int64), {})
     todo = torch.ones(num_samples, dtype=torch.bool)
@@ -182,11 +286,14 @@ def collect(
             state.save(dist.rank, idx, out)
 
     try:
-        for idx in batches:
+        for b, idx in enumerate(batches):
             out = fn(idx)
             for k, v in out.items():
                 if v.shape[0] != idx.shape[0]:
                     raise ValueError(f"per-sample output {k!r} has {v.shape[0]} rows for {idx.shape[0]} samples")
+            if finite and b == 0:  # fail fast; later batches are checked once at the end
+                check_finite(out, idx, num_samples)
+            for k, v in out.items():
                 my_out.setdefault(k, []).append(v.detach())
             my_idx.append(idx)
             bar.update(idx.shape[0] * dist.world_size)
@@ -217,4 +324,6 @@ def collect(
     for k in names:
         parts = [t for t in (done_out.get(k), mine.get(k)) if t is not None]
         result[k] = torch.cat(parts)[order]
+    if finite:
+        check_finite(result, None, num_samples)
     return result

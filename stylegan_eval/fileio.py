@@ -1,8 +1,11 @@
-"""File helpers, standard library only: atomic writes and (remembered) sha256 digests.
+"""File helpers, standard library only: atomic writes, (remembered) sha256 digests, ``--out`` checks and locks.
 
 Reports, statistics, caches and partial results are written atomically (a temporary file in
 the target folder, fsync, then a rename), so an interrupted run never leaves a half-written
-file. Digests of large files that did not change (same size and mtime) are taken from an index
+file. Files are created with the permissions the umask gives (``0666 & ~umask``, as ``open``
+would), not ``mkstemp``'s private 0600, so that lab-mates can read reports and share caches.
+One run at a time writes a report folder: :func:`out_lock` holds ``<out>/.stylegan-eval.lock``
+(naming the holder's PID; a lock whose process is gone is taken over). Digests of large files that did not change (same size and mtime) are taken from an index
 instead of being recomputed: the data hash of a statistics cache, the hash of detector weights.
 """
 
@@ -11,9 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import UserError
 
 ENV_CACHE = "STYLEGAN_EVAL_CACHE"
 
@@ -30,7 +37,9 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # O_EXCL: never follow a planted link; mode 0o666 is filtered by the umask like open() does.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
@@ -89,3 +98,130 @@ def remembered_sha256(files: list[Path], keys: list[str], index_file: Path | Non
         except OSError:
             pass
     return digests, read
+
+
+# ------------------------------------------------------------------------------ --out checks and lock
+LOCK_NAME = ".stylegan-eval.lock"
+
+
+def check_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Make sure the report folder ``path`` exists (created if needed) and is writable; UserError otherwise.
+
+    Called at the start of a run, so that an unwritable ``--out`` fails before any computation.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{option} {p}: exists and is not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option} {p}: cannot create the folder ({exc.strerror or exc})") from None
+    _check_writable(p, option, p)
+    return p
+
+
+def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Make sure the file ``path`` can be written (its folder created if needed); UserError otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{option} {p}: is a folder (expected a file name)")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option} {p}: cannot create its folder ({exc.strerror or exc})") from None
+    _check_writable(p.parent, option, p)
+    return p
+
+
+def _check_writable(folder: Path, option: str, shown: Path) -> None:
+    probe = folder / f".write-test-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"{option} {shown}: not writable ({exc.strerror or exc})") from None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextmanager
+def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
+    """Hold ``<folder>/.stylegan-eval.lock`` while the block runs (one writer per report folder).
+
+    The file holds ``pid host``. If another live process on this host holds it, UserError names
+    that PID; a lock left by a killed process (dead PID) is taken over.
+    """
+    lock = Path(folder) / LOCK_NAME
+    me = f"{os.getpid()} {socket.gethostname()}\n"
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                text = lock.read_text()
+            except OSError:
+                text = ""
+            parts = text.split()
+            pid = int(parts[0]) if parts and parts[0].isdigit() else None
+            host = parts[1] if len(parts) > 1 else socket.gethostname()
+            if pid == os.getpid() and host == socket.gethostname():  # nested use in this process
+                yield lock
+                return
+            if pid is not None and (host != socket.gethostname() or _pid_alive(pid)):
+                raise UserError(
+                    f"{option} {folder}: in use by another stylegan-eval run (process {pid} on {host} holds {lock}; "
+                    "wait for it, or delete the lock file if that process is gone)"
+                ) from None
+            try:  # stale: its process is gone
+                lock.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise UserError(f"{option} {folder}: cannot remove the stale lock {lock} ({exc.strerror or exc})") from None
+            continue
+        except OSError as exc:
+            raise UserError(f"{option} {folder}: cannot create the lock file {lock} ({exc.strerror or exc})") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise UserError(f"{option} {folder}: could not take the lock {lock}")
+    try:
+        yield lock
+    finally:
+        try:
+            if lock.read_text() == me:
+                lock.unlink()
+        except OSError:
+            pass
+
+
+@contextmanager
+def guarded_out(out: str | os.PathLike | None, is_file: bool = False, option: str = "--out") -> Iterator[None]:
+    """What every command does with ``--out`` before its work: a report folder is created, checked
+    writable and locked (rank 0 of a ``torchrun`` job holds the lock); an output file's folder is
+    checked writable. ``None``: nothing."""
+    from .envvars import env_int
+
+    if out is None:
+        yield
+        return
+    if is_file:
+        check_out_file(out, option)
+        yield
+        return
+    check_out_dir(out, option)
+    if env_int("RANK", 0, minimum=0) != 0:
+        yield
+        return
+    with out_lock(out, option):
+        yield

@@ -9,6 +9,10 @@ A file is looked for, in order, at
 and is otherwise downloaded from its URL into the cache and checked against its sha256.
 Offline and not found, :class:`~stylegan_eval.errors.WeightsUnavailable` (exit code 2) names
 the file, its URL and where to put it.
+
+TorchScript files (NVIDIA's detectors) can carry code, so :func:`check_torchscript` accepts one
+only when its full sha256 is the published one, or when the user vouched for that very file
+with ``--trust-weights FILE`` (:func:`trust`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .errors import WeightsUnavailable
 from .fileio import cache_root, remembered_sha256, sha256_file
 
 ENV_DIR = "STYLEGAN_EVAL_WEIGHTS"
+#: Files the user vouched for (``--trust-weights``), as resolved paths.
+TRUSTED: set[str] = set()
 ENV_OFFLINE = "STYLEGAN_EVAL_OFFLINE"
 
 
@@ -48,6 +54,12 @@ class WeightSpec:
     sha256: str | None = None
     sha256_prefix: str | None = None
     env_var: str | None = None
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
 
 
 def cache_dir() -> Path:
@@ -74,9 +86,37 @@ def _digest(path: Path) -> str:
     return digest
 
 
+def trust(path: str | os.PathLike) -> None:
+    """Accept ``path`` without a checksum match (``--trust-weights``); it must exist."""
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsUnavailable(f"--trust-weights {p}: no such file")
+    TRUSTED.add(str(p.resolve()))
+
+
+def is_trusted(path: str | os.PathLike) -> bool:
+    return str(Path(path).resolve()) in TRUSTED
+
+
+def check_torchscript(spec: WeightSpec, path: Path) -> None:
+    """Raise WeightsUnavailable unless the TorchScript file ``path`` may be ``torch.jit.load``-ed:
+    its sha256 equals the spec's published one, or it was given with ``--trust-weights``."""
+    if is_trusted(path):
+        return
+    if spec.sha256 is None:
+        raise WeightsUnavailable(
+            f"{path}: {spec.name} is TorchScript (it can carry code) and no published sha256 is pinned for it; "
+            f"pass --trust-weights {path} if you trust this file"
+        )
+    verify(spec, path)
+
+
 def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
-    """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory)."""
-    if spec.sha256 is None and spec.sha256_prefix is None:
+    """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory).
+
+    A file given with ``--trust-weights`` is accepted as it is.
+    """
+    if (spec.sha256 is None and spec.sha256_prefix is None) or is_trusted(path):
         return
     digest = _digest(path) if memo else sha256_file(path)
     if spec.sha256 is not None and digest != spec.sha256:
@@ -166,6 +206,7 @@ def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
                 if bar is not None:
                     bar.close()
         verify(spec, Path(tmp), memo=False)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what the umask gives, so the cache can be shared
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
         raise WeightsUnavailable(

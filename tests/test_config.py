@@ -71,7 +71,7 @@ def test_discovery_order(tmp_path, monkeypatch):
     _write(tmp_path / "stylegan-eval.toml", "seed = 1\n")
     assert find_config(sub) == tmp_path / "stylegan-eval.toml"  # a parent's file
     _write(sub / "pyproject.toml", '[project]\nname = "x"\n')
-    assert find_config(sub) == tmp_path / "stylegan-eval.toml"  # pyproject without the table is skipped
+    assert find_config(sub) is None  # a pyproject.toml marks the project root: discovery stops there
     _write(sub / "pyproject.toml", '[tool.stylegan-eval]\nseed = 2\n[tool.stylegan-eval.ppl]\nnum-samples = 7\n')
     assert find_config(sub) == sub / "pyproject.toml"
     monkeypatch.chdir(sub)

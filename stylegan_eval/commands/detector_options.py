@@ -14,14 +14,24 @@ def default_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) // 2))
 
 
+def _trust(ctx, param, values):
+    from .. import weights
+
+    for v in values or ():
+        weights.trust(v)
+
+
 def detector_options(f):
-    """--detector, --inception-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
+    """--detector, --inception-weights, --trust-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
     for opt in reversed([
         click.option("--detector", type=click.Choice(DETECTORS), default="pytorch-fid", show_default=True,
                      help="pytorch-fid: TF-ported weights pt_inception-2015-12-05-6726825d.pth, bilinear resize; "
                           "nvidia: StyleGAN2-ADA/StyleGAN3 TorchScript inception-2015-12-05.pt."),
         click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS]."),
+        click.option("--trust-weights", type=click.Path(dir_okay=False, path_type=Path), multiple=True, expose_value=False,
+                     callback=_trust, metavar="FILE",
+                     help="Load this TorchScript detector file although its sha256 is not the published one (it can run code)."),
         click.option("--resize", type=click.Choice(RESIZE_MODES), default="detector", show_default=True,
                      help="detector: the detector's own resize to 299; clean: antialiased bicubic (clean-fid style)."),
         click.option("--skip-bad-images", is_flag=True, help="Skip undecodable images (counted in the report) instead of failing."),

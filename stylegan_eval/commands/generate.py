@@ -172,6 +172,8 @@ def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_si
     else:
         numbers, kind = (seeds if seeds is not None else list(range(16))), "seed"
         images = render_seeds(G, numbers, psi, noise_mode, ckpt.class_idx, bs, translate, rotate, noise_seed=run.seed)
+    refuse_non_finite(images, numbers)
+    if kind == "seed":
         folder.mkdir(parents=True, exist_ok=True)
         u8 = to_uint8(images).permute(0, 2, 3, 1).cpu()
         for s, img in zip(numbers, u8):
@@ -187,6 +189,13 @@ def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_si
     report = Report("generate", table, settings, {**meta, "environment": environment(run.device), "image": str(grid_path)})
     report.extra_files = files
     emit_image(report, run, grid_path, len(files))
+
+
+def refuse_non_finite(images: torch.Tensor, numbers: list[int]) -> None:
+    """UserError naming how many images hold NaN/inf and the first seed/index; nothing is written then."""
+    from ..engine import check_finite
+
+    check_finite({"image": images}, torch.tensor(numbers, dtype=torch.int64), len(numbers))
 
 
 def emit_image(report: Report, run: RunOptions, path: Path | None = None, count: int = 0) -> None:

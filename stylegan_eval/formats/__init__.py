@@ -26,6 +26,7 @@ import torch
 from ..errors import CheckpointError
 from ..fileio import sha256_file  # noqa: F401 - the checkpoint hash of reports
 from ..generator import Generator
+from ..warnings_capture import captured_warnings
 
 #: --format name -> module implementing it, in autodetection order.
 FORMAT_MODULES = {
@@ -79,8 +80,10 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
     """
     p = check_file(path)
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(p, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([argparse.Namespace]), captured_warnings():
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise CheckpointError(f"{p}: refused to load: the checkpoint asks for more memory than available") from None
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{p}: refused to load: the file needs code execution or objects outside the allowed "
@@ -88,6 +91,33 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         ) from None
     except Exception as exc:  # truncated zips, garbage bytes, ...
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({_short(exc)})") from None
+    check_tensor_storage(obj, p)
+    return obj
+
+
+def check_tensor_storage(obj: Any, path: Any, _depth: int = 0) -> None:
+    """Raise CheckpointError if a tensor in ``obj`` (dicts, lists, tuples, Namespaces) needs more
+    bytes than its storage holds: a stride-0 ``expand`` of a 1-element storage to 200000x200000
+    would otherwise be materialised (160 GB) by the first copy."""
+    from .safe_pickle import storage_problem
+
+    if _depth > 64:
+        raise CheckpointError(f"{path}: checkpoint nested too deeply")
+    if isinstance(obj, torch.Tensor):
+        problem = storage_problem(obj.numel(), obj.element_size(), obj.untyped_storage().nbytes())
+        if problem:
+            raise CheckpointError(f"{path}: refused {problem}")
+        return
+    if isinstance(obj, dict):
+        items: Any = obj.values()
+    elif isinstance(obj, (list, tuple)):
+        items = obj
+    elif isinstance(obj, argparse.Namespace):
+        items = vars(obj).values()
+    else:
+        return
+    for v in items:
+        check_tensor_storage(v, path, _depth + 1)
 
 
 def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:

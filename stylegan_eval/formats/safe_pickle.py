@@ -9,9 +9,12 @@ resolves a global only if ``(module, name)`` is in its allow-list; everything el
 The default allow-list (:data:`DEFAULT_GLOBALS`) contains only constructors that cannot run
 arbitrary code:
 
-- containers: ``collections.OrderedDict``, ``builtins.set/frozenset/slice/complex/bytearray``;
+- containers: ``collections.OrderedDict``, ``builtins.set/frozenset/slice/complex/bytearray``
+  (``bytearray`` only from bytes/text already in the stream, or of at most
+  :data:`MAX_ALLOC_ARG` bytes when given a size: a 40-byte pickle cannot allocate gigabytes);
 - torch tensors/parameters (``torch._utils._rebuild_tensor_v2``, ``_rebuild_parameter``,
   ``_rebuild_parameter_with_state``; the last two drop serialized hooks and attribute state);
+  a tensor must fit in its storage (no stride-0 views larger than their data);
 - torch storages (``torch.storage._load_from_bytes``), re-implemented as
   ``torch.load(BytesIO(b), weights_only=True, map_location='cpu')``;
 - torch dtypes, ``torch.Size``, ``torch.device``;
@@ -39,6 +42,9 @@ import torch
 from ..errors import CheckpointError, UnsafePickleError, UserError
 
 GlobalKey = tuple[str, str]
+
+#: Largest allocation (bytes) an allow-listed constructor may make from a size read from the stream.
+MAX_ALLOC_ARG = 1 << 20
 
 
 class FrozenType(type):
@@ -86,6 +92,14 @@ def _check_ints(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def storage_problem(numel: int, element_size: int, storage_nbytes: int) -> str | None:
+    """Why a tensor of ``numel`` elements cannot be backed by its storage (stride-0 tricks), or None."""
+    need = numel * element_size
+    if need > storage_nbytes:
+        return f"a tensor of {numel} elements ({need} bytes) on a storage of {storage_nbytes} bytes (stride-0 view?)"
+    return None
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, *_ignored):
     """Tensor from (storage, offset, size, stride); requires_grad, hooks and metadata are dropped."""
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
@@ -96,6 +110,16 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, *_ignored):
     stride = _check_ints(stride, "stride")
     if len(size) != len(stride):
         raise pickle.UnpicklingError("tensor size and stride differ in length")
+    if any(v < 0 for v in size) or any(v < 0 for v in stride) or storage_offset < 0:
+        raise pickle.UnpicklingError("tensor size, stride and offset must be non-negative")
+    numel = 1
+    for v in size:
+        numel *= v
+    untyped = storage.untyped() if isinstance(storage, torch.TypedStorage) else storage
+    elsize = storage.element_size() if isinstance(storage, torch.TypedStorage) else 1
+    problem = storage_problem(numel, elsize, untyped.nbytes())
+    if problem:
+        raise pickle.UnpicklingError(f"refused {problem}")
     return torch._utils._rebuild_tensor(storage, storage_offset, size, stride)
 
 
@@ -129,6 +153,18 @@ def _codecs_encode(text, encoding="latin1"):
     return text.encode("latin-1")
 
 
+def _bytearray(*args):
+    """``bytearray`` of stream data (bytes, or text with an encoding) or of a small size."""
+    if not args:
+        return bytearray()
+    src = args[0]
+    if isinstance(src, bool) or not isinstance(src, (int, bytes, bytearray, str)):
+        raise pickle.UnpicklingError(f"bytearray from a {type(src).__name__} is not allowed")
+    if isinstance(src, int) and not 0 <= src <= MAX_ALLOC_ARG:
+        raise pickle.UnpicklingError(f"bytearray({src}) asks for more than {MAX_ALLOC_ARG} bytes")
+    return bytearray(*args)
+
+
 def _torch_device(*args):
     return torch.device(*args)
 
@@ -158,7 +194,7 @@ def _default_globals() -> dict[GlobalKey, Any]:
         ("builtins", "frozenset"): frozenset,
         ("builtins", "slice"): slice,
         ("builtins", "complex"): complex,
-        ("builtins", "bytearray"): bytearray,
+        ("builtins", "bytearray"): SafeCallable(_bytearray, "builtins.bytearray"),
         ("__builtin__", "set"): set,
         ("__builtin__", "frozenset"): frozenset,
         ("_codecs", "encode"): SafeCallable(_codecs_encode, "_codecs.encode"),
@@ -268,8 +304,11 @@ def safe_load(
 
 
 def _load(f, extra_globals, encoding, name) -> Any:
+    from ..warnings_capture import captured_warnings
+
     try:
-        return RestrictedUnpickler(f, extra_globals, name=name, encoding=encoding).load()
+        with captured_warnings():
+            return RestrictedUnpickler(f, extra_globals, name=name, encoding=encoding).load()
     except UnsafePickleError as exc:
         msg = _short(exc)
         if not msg.startswith(name):

@@ -202,7 +202,11 @@ class NvidiaVGG16(Distance):
     def __init__(self, path: str | os.PathLike | None = None, download: bool = True) -> None:
         super().__init__()
         found = weights.fetch(NVIDIA_VGG16, path, download=download)  # verifies the sha256
-        self.net = torch.jit.load(str(found), map_location="cpu").eval()
+        weights.check_torchscript(NVIDIA_VGG16, found)
+        from ..warnings_capture import captured_warnings
+
+        with captured_warnings():  # torch's jit deprecation notices stay off stderr
+            self.net = torch.jit.load(str(found), map_location="cpu").eval()
         self.weights_file = str(found)
 
     def paired(self, images: torch.Tensor) -> torch.Tensor:

@@ -42,12 +42,29 @@ from .stats_cache import (  # noqa: F401 - re-exported: the statistics API lives
 
 
 # ------------------------------------------------------------------------------ decoding
+#: Images with more pixels are refused before decoding (decompression bombs); 16384 x 16384.
+MAX_IMAGE_PIXELS = 1 << 28
+
+
 def decode_image(data: bytes) -> torch.Tensor:
-    """Image file bytes -> uint8 RGB [3, H, W] (fully decoded, so truncated files fail here)."""
+    """Image file bytes -> uint8 RGB [3, H, W] (fully decoded, so truncated files fail here).
+
+    16-bit grayscale is scaled to 8 bits as round(value / 257) (65535 -> 255); 16-bit-per-channel
+    colour PNGs are refused (Pillow would keep only the high byte). More than
+    :data:`MAX_IMAGE_PIXELS` pixels: refused before decoding.
+    """
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:
+        if img.width * img.height > MAX_IMAGE_PIXELS:
+            raise ValueError(f"{img.width}x{img.height} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)")
+        if img.mode in ("RGB", "RGBA") and any(";16" in str(getattr(t, "args", "")) for t in img.tile):
+            raise ValueError("16-bit-per-channel colour image: convert it to 8 bits (value / 257) first")
         img.load()
+        if img.mode.startswith("I"):  # 16-bit (I;16*) or 32-bit integer grayscale holding 16-bit values
+            v = np.asarray(img).astype(np.float64)
+            gray = np.clip(np.rint(v / 257.0), 0, 255).astype(np.uint8)
+            return torch.from_numpy(np.repeat(gray[None], 3, axis=0))
         rgb = img.convert("RGB")
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)
 
@@ -139,7 +156,7 @@ def dataset_features(
     )
     acc: StatsAccumulator | None = None
     kept: list[tuple[torch.Tensor, torch.Tensor]] = []
-    skipped: list[str] = []
+    skipped: list[str] = list(getattr(source, "skipped", []))  # non-regular files left out by the walk
     bar = progress_bar(len(source), "dataset features", show_progress)
     try:
         for batch in loader:

@@ -249,7 +249,10 @@ class NvidiaDetector(FeatureDetector):
                  device: torch.device | str = "cpu") -> None:
         super().__init__(locate("nvidia", weights_path, resize=resize, download=download))  # found locally before any jit.load
         try:
-            self.net = torch.jit.load(self.weights_file, map_location=torch.device(device)).eval()
+            from ..warnings_capture import captured_warnings
+
+            with captured_warnings():  # torch's jit deprecation notices stay off stderr
+                self.net = torch.jit.load(self.weights_file, map_location=torch.device(device)).eval()
         except Exception as exc:  # noqa: BLE001
             raise WeightsUnavailable(f"{self.weights_file}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})") from None
 

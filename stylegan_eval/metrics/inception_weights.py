@@ -34,6 +34,7 @@ PT_INCEPTION = weights.WeightSpec(
     env_var="STYLEGAN_EVAL_FID_INCEPTION",
 )
 
+#: No full sha256 of NVIDIA's file is pinned here, so it is loaded only with --trust-weights FILE.
 NVIDIA_INCEPTION = weights.WeightSpec(
     name="NVIDIA Inception-v3 TorchScript",
     filename="inception-2015-12-05.pt",
@@ -112,6 +113,7 @@ def locate(
     out = DetectorWeights(name, resize)
     if name == "nvidia":
         path = weights.fetch(NVIDIA_INCEPTION, weights_path, download=download)
+        weights.check_torchscript(NVIDIA_INCEPTION, path)  # before anything torch.jit.loads it
         out.weights_file, out.weights_sha256 = str(path), weights._digest(path)
         return out
     try:

@@ -5,7 +5,14 @@ unchanged data) is answered without importing it; :mod:`stylegan_eval.metrics.fe
 computes what the cache lacks.
 
 Real images come from a folder (searched recursively) or a ``.zip`` archive: ``.png``,
-``.jpg``, ``.jpeg`` and ``.webp`` files in sorted path order.
+``.jpg``, ``.jpeg`` and ``.webp`` files in sorted path order. A folder is walked over regular
+files only: symlinks to regular files are followed (symlinked folders are not entered); symlink
+loops, dangling links, FIFOs, sockets and devices are an error naming the file, or, with
+``skip_bad`` (``--skip-bad-images``), left out and listed among the skipped files. One image
+file (or zip entry, streamed) may hold at most :data:`MAX_FILE_BYTES` bytes.
+
+Statistics files written here carry ``digest``, a sha256 of their arrays and metadata, checked
+on read: a cache entry that fails it is recomputed, a statistics file given by the user is refused.
 
 Dataset statistics are cached under a key made of
 - the data's content hash: sha256 over the sorted sha256 digests of every image file (a zip
@@ -36,6 +43,8 @@ from ..errors import UserError
 from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+#: Largest image file / decompressed zip entry read (bytes).
+MAX_FILE_BYTES = 256 << 20
 #: Below this many samples a 2048-d covariance is rank-deficient (pytorch-fid #13, TTUR #4).
 MIN_SAMPLES_FULL_RANK = 2048
 _CACHE_VERSION = 1
@@ -55,25 +64,40 @@ class ImageSource:
 
     Args:
         path: folder or ``.zip`` file.
+        skip_bad: leave out image-named entries that are not regular files (listed in
+            ``skipped``) instead of raising.
 
     Raises:
-        UserError: the path does not exist, is neither a folder nor a zip, or holds no images.
+        UserError: the path does not exist, is neither a folder nor a zip, holds no images, or
+            (without ``skip_bad``) holds a symlink loop, dangling link, FIFO or device.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, skip_bad: bool = False) -> None:
         self.path = Path(path)
+        self.skipped: list[str] = []
         if self.path.is_dir():
             self.kind = "folder"
             names = []
-            for root, dirs, files in os.walk(self.path):
+            for root, dirs, files in os.walk(self.path):  # symlinked folders are listed in dirs, never entered
                 dirs.sort()
                 rel = Path(root).relative_to(self.path)
-                names += [(rel / f).as_posix() for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+                for f in sorted(files):
+                    if not f.lower().endswith(IMAGE_EXTENSIONS):
+                        continue
+                    problem = _not_regular(Path(root) / f)
+                    if problem is None:
+                        names.append((rel / f).as_posix())
+                    elif skip_bad:
+                        self.skipped.append(f"{(rel / f).as_posix()} ({problem})")
+                    else:
+                        raise UserError(f"{Path(root) / f}: {problem} (expected a regular image file); remove it, or "
+                                        "pass --skip-bad-images to leave such files out")
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self.kind = "zip"
             try:
                 with zipfile.ZipFile(self.path) as zf:
-                    names = [n for n in zf.namelist() if n.lower().endswith(IMAGE_EXTENSIONS) and not n.endswith("/")]
+                    names = [i.filename for i in zf.infolist()
+                             if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()]
             except (zipfile.BadZipFile, OSError) as exc:
                 raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
         elif self.path.exists():
@@ -93,12 +117,21 @@ class ImageSource:
         return {**self.__dict__, "_zip": None, "_zip_pid": None}
 
     def read(self, i: int) -> bytes:
-        """The bytes of image ``i``."""
+        """The bytes of image ``i`` (at most :data:`MAX_FILE_BYTES`; a larger file or zip entry raises ValueError)."""
         if self.kind == "folder":
-            return (self.path / self.names[i]).read_bytes()
-        if self._zip is None or self._zip_pid != os.getpid():
-            self._zip, self._zip_pid = zipfile.ZipFile(self.path), os.getpid()
-        return self._zip.read(self.names[i])
+            with open(self.path / self.names[i], "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        else:
+            if self._zip is None or self._zip_pid != os.getpid():
+                self._zip, self._zip_pid = zipfile.ZipFile(self.path), os.getpid()
+            info = self._zip.getinfo(self.names[i])
+            if info.file_size > MAX_FILE_BYTES:
+                raise ValueError(f"zip entry of {info.file_size} bytes exceeds the {MAX_FILE_BYTES}-byte limit (decompression bomb?)")
+            with self._zip.open(info) as f:  # streamed: the declared size may lie
+                data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"more than {MAX_FILE_BYTES} bytes (limit for one image file)")
+        return data
 
     def display_name(self, i: int) -> str:
         return str(self.path / self.names[i]) if self.kind == "folder" else f"{self.path}:{self.names[i]}"
@@ -120,6 +153,33 @@ class ImageSource:
         for digest in sorted(digests):
             total.update(digest.encode())
         return total.hexdigest(), read
+
+
+def _not_regular(p: Path) -> str | None:
+    """Why ``p`` is not a readable regular file (after following symlinks), or None."""
+    import stat
+
+    try:
+        st = p.stat()
+    except OSError as exc:
+        if p.is_symlink():
+            return "symlink loop" if exc.errno == 40 else "dangling symlink"
+        return f"cannot stat ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = ("FIFO" if stat.S_ISFIFO(st.st_mode) else "device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "socket" if stat.S_ISSOCK(st.st_mode) else "folder" if stat.S_ISDIR(st.st_mode) else "special file")
+    return f"{'symlink to a ' if p.is_symlink() else ''}{kind}, not a regular file"
+
+
+def stats_digest(arrays: dict[str, Any]) -> str:
+    """sha256 over the named arrays (sorted by name; dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------ statistics files
@@ -164,6 +224,7 @@ class FeatureStats:
                                   "meta": np.array(json.dumps(self.meta, default=str))}
         if self.features is not None:
             arrays["features"] = self.features
+        arrays["digest"] = np.array(stats_digest(arrays))
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
@@ -180,10 +241,12 @@ def _as_matrix(value: Any, what: str, path: Path) -> np.ndarray:
     return arr
 
 
-def load_stats(path: str | os.PathLike, dim: int = 2048) -> FeatureStats:
+def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = False) -> FeatureStats:
     """Read statistics: pytorch-fid / our ``.npz`` (``mu``, ``sigma``) or rosinality ``.pkl`` (``mean``, ``cov``).
 
     Pickles are read with the restricted unpickler (numpy arrays and plain containers only).
+    An ``.npz`` with a ``digest`` entry must match it; ``require_digest`` (cache entries) also
+    refuses one without.
 
     Raises:
         StatsFileError: unreadable file, missing key, wrong shape or dimension, non-finite values.
@@ -199,6 +262,13 @@ def load_stats(path: str | os.PathLike, dim: int = 2048) -> FeatureStats:
         try:
             with np.load(p, allow_pickle=False) as data:
                 keys = set(data.files)
+                if "digest" in keys:
+                    stored = str(data["digest"])
+                    if stats_digest({k: data[k] for k in keys if k != "digest"}) != stored:
+                        raise StatsFileError(f"{p}: content does not match its sha256 digest (damaged or modified); "
+                                             "delete it to recompute")
+                elif require_digest:
+                    raise StatsFileError(f"{p}: has no content digest (not written by this version)")
                 if not {"mu", "sigma"} <= keys:
                     raise StatsFileError(f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})")
                 mu, sigma = data["mu"], data["sigma"]
@@ -297,7 +367,7 @@ def cache_entry(path: str | os.PathLike, detector_name: str, detector_desc: dict
         UserError: no such folder / zip, or no images in it.
     """
     t0 = time.perf_counter()
-    source = ImageSource(path)
+    source = ImageSource(path, skip_bad=skip_bad)
     root = cache_root(cache_dir) / "fid-stats"
     data_hash, hashed = source.content_hash(root if use_cache else None)
     key = cache_key(data_hash, detector_desc, {"skip_bad": skip_bad})
@@ -312,7 +382,7 @@ def cached_stats(entry: CacheEntry, dim: int, keep_features: bool = False) -> tu
     if entry.file is None or not entry.file.is_file():
         return None
     try:
-        stats = load_stats(entry.file, dim=dim)
+        stats = load_stats(entry.file, dim=dim, require_digest=True)
     except UserError:
         return None
     if keep_features and stats.features is None:
