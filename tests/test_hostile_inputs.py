@@ -115,13 +115,29 @@ def _png(path: Path, seed: int = 0) -> Path:
 
 
 def nan_gen():
-    """--generator test_hostile_inputs:nan_gen: a Toy32 with NaN weights."""
+    """--generator test_hostile_inputs:nan_gen: a Toy32 with NaN weights (refused when the adapter is validated)."""
     from test_compare import Toy32
 
     g = Toy32(1.0)
     with torch.no_grad():
         g.A[0, 0, :5] = float("nan")
     return g
+
+
+def late_nan_gen():
+    """--generator test_hostile_inputs:late_nan_gen: finite while the loader validates it, NaN afterwards,
+    so that the run's own non-finite check (not the load-time one) is what stops it."""
+    from test_compare import Toy32
+
+    class LateNaN(Toy32):
+        calls = 0
+
+        def _synthesize(self, ws, noise):
+            LateNaN.calls += 1
+            out = super()._synthesize(ws, noise)
+            return out if LateNaN.calls == 1 else out * float("nan")
+
+    return LateNaN(1.0)
 
 
 # ------------------------------------------------------------------------------ subprocess table
@@ -196,12 +212,14 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
         (["stats", devzero, "--no-cache", "--allow-random-weights"], ["z.png", "device"]),
         (["ppl", *g, "--out", notdir / "out"], ["--out", "plainfile"]),
         (["ppl", "--generator", "test_hostile_inputs:nan_gen", "--allow-random-weights", "--device", "cpu", "--quiet",
+          "--num-samples", "6"], ["nan_gen", "NaN"]),
+        (["ppl", "--generator", "test_hostile_inputs:late_nan_gen", "--allow-random-weights", "--device", "cpu", "--quiet",
           "--num-samples", "6", "--distance", "lpips-vgg"], ["NaN", "first: sample 0", "6"]),
         (["ppl", "--generator", "test_compare:gen_a", "--num-samples", "1000000000000", "--allow-random-weights",
           "--device", "cpu", "--quiet"], ["--num-samples", "1000000000000"]),
         (["generate", "--generator", "test_compare:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
-        (["generate", "--generator", "test_hostile_inputs:nan_gen", "--seeds", "0-3", "--device", "cpu", "--out",
-          tmp_path / "nan.png"], ["NaN", "4"]),
+        (["generate", "--generator", "test_hostile_inputs:late_nan_gen", "--seeds", "0-3", "--device", "cpu", "--out",
+          tmp_path / "nan"], ["NaN", "4"]),
     ]
     from stylegan_eval.commands import ppl as ppl_command
     from stylegan_eval.metrics import ppl as ppl_metric
