@@ -24,7 +24,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, evaluate as _evaluate, plan
+from .compare import EvalOptions, Measurement, plan
+from .compare import evaluate as _evaluate
 from .errors import UserError
 
 
@@ -94,7 +95,7 @@ def evaluate(
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    if any(r.family == "fid" for r in runners):
+    if any("data" in spec.needs for r in runners for spec in r.specs):
         if data is None:
             raise UserError("evaluate: data is required for fid/kid (real images or a statistics file)")
         if not Path(data).exists():

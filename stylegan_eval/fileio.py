@@ -14,7 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 
-
 ENV_CACHE = "STYLEGAN_EVAL_CACHE"
 
 
