@@ -224,7 +224,9 @@ class CompareReport(Report):
         lines = [f"## stylegan-eval compare: {' vs '.join(labels)}", ""]
         if self.banner():
             lines += [f"> **{self.banner()}**", ""]
-        lines += [f"Baseline: `{labels[0]}`. Lower is better for every metric.", ""]
+        from .metrics.registry import direction_note
+
+        lines += [f"Baseline: `{labels[0]}`. {direction_note(list(dict.fromkeys(self.table['metric'])))}", ""]
         if self.summary is not None:
             lines += [_md_table(self.summary), ""]
         lines += self.rules_markdown()

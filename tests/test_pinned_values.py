@@ -61,8 +61,18 @@ def test_evaluate_values_are_pinned(tmp_path):
 
     folder = shapes.write_png_folder(tmp_path / "real", 16, seed=5)
     G = load_generator(demo.default_checkpoint())
-    res = evaluate(G, list(EVALUATE), num_samples=16, seed=1, data=folder, classifiers=list(demo.classifier_paths().values()),
-                   allow_random_weights=True, fid_method="eigen", svm="fast", details=True)
+    res = evaluate(
+        G,
+        list(EVALUATE),
+        num_samples=16,
+        seed=1,
+        data=folder,
+        classifiers=list(demo.classifier_paths().values()),
+        allow_random_weights=True,
+        fid_method="eigen",
+        svm="fast",
+        details=True,
+    )
     got = {k: (m.value, m.ci_low, m.ci_high) for k, m in res.items()}
     assert got == EVALUATE
     assert all(math.isfinite(v[0]) for v in got.values())

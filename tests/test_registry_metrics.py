@@ -31,7 +31,14 @@ def test_ppl_fingerprint_changes_with_every_input(tmp_path):
     fp = base.fingerprint()
     assert base.value == base.mean and base.values() == {base.name: base.mean}
     assert fp["generator"] and fp["seed"] == 0 and fp["num_samples"] == 4
-    for change in (dict(epsilon=2e-4), dict(crop=True), dict(space="z"), dict(seed=1), dict(num_samples=5), dict(gen=Toy32(2.0))):
+    for change in (
+        dict(epsilon=2e-4),
+        dict(crop=True),
+        dict(space="z"),
+        dict(seed=1),
+        dict(num_samples=5),
+        dict(gen=Toy32(2.0)),
+    ):
         assert _ppl(**change).fingerprint() != fp, change
     assert _ppl().fingerprint() == fp  # deterministic
     # the distance network: its weights file (by digest) and the random-weights flag
@@ -58,11 +65,13 @@ def test_separability_and_fid_fingerprints_change_with_every_input(tmp_path):
     g = Toy32(1.0)
     ref = separability_fingerprint(g, [clf], seed=0, num_samples=20)
     other_clf = load_custom(make_classifier(tmp_path / "c2.pt", seed=1))
-    for fp in (separability_fingerprint(g, [clf], seed=1, num_samples=20),
-               separability_fingerprint(g, [clf], seed=0, num_samples=21),
-               separability_fingerprint(Toy32(2.0), [clf], seed=0, num_samples=20),
-               separability_fingerprint(g, [other_clf], seed=0, num_samples=20),
-               separability_fingerprint(g, [clf], seed=0, num_samples=20, svm="fast")):
+    for fp in (
+        separability_fingerprint(g, [clf], seed=1, num_samples=20),
+        separability_fingerprint(g, [clf], seed=0, num_samples=21),
+        separability_fingerprint(Toy32(2.0), [clf], seed=0, num_samples=20),
+        separability_fingerprint(g, [other_clf], seed=0, num_samples=20),
+        separability_fingerprint(g, [clf], seed=0, num_samples=20, svm="fast"),
+    ):
         assert fp != ref
 
     real = (np.zeros(15), np.eye(15))  # TinyDetector yields 15 features (4 pooled x 3 channels + 3 stds)
@@ -74,7 +83,13 @@ def test_separability_and_fid_fingerprints_change_with_every_input(tmp_path):
     det2.weights_sha256 = "other"
     det3 = TinyDetector.make()
     det3.random_weights = ["Inception-v3"]
-    for kw in (dict(seed=1), dict(num_samples=9), dict(detector=det2), dict(detector=det3), dict(real=(np.ones(15), np.eye(15)))):
+    for kw in (
+        dict(seed=1),
+        dict(num_samples=9),
+        dict(detector=det2),
+        dict(detector=det3),
+        dict(real=(np.ones(15), np.eye(15))),
+    ):
         args = dict(real=real, num_samples=8, detector=det, method="eigen")
         args.update(kw)
         assert fid(g, **args).fingerprint() != base.fingerprint(), kw
@@ -101,8 +116,23 @@ def recorded(monkeypatch):
 
 
 def _ppl_fp_via_command(cli, tmp_path, recorded):
-    code, _, err = cli("--no-config", "ppl", "--generator", "test_compare:gen_a", "--num-samples", "4", "--preset", "ppl_wend",
-                       "--allow-random-weights", "--quiet", "--device", "cpu", "--out", tmp_path / "cmd", "--json")
+    code, _, err = cli(
+        "--no-config",
+        "ppl",
+        "--generator",
+        "test_compare:gen_a",
+        "--num-samples",
+        "4",
+        "--preset",
+        "ppl_wend",
+        "--allow-random-weights",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "cmd",
+        "--json",
+    )
     assert code == 0, err
     return recorded[-1]
 
@@ -112,8 +142,22 @@ def test_ppl_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     from stylegan_eval.api import evaluate
 
     name_cmd, fp_cmd = _ppl_fp_via_command(cli, tmp_path, recorded)
-    code, _, err = cli("--no-config", "compare", "test_compare:gen_a", "--metrics", "ppl_wend", "--num-samples", "4",
-                       "--allow-random-weights", "--quiet", "--device", "cpu", "--out", tmp_path / "cmp", "--json")
+    code, _, err = cli(
+        "--no-config",
+        "compare",
+        "test_compare:gen_a",
+        "--metrics",
+        "ppl_wend",
+        "--num-samples",
+        "4",
+        "--allow-random-weights",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "cmp",
+        "--json",
+    )
     assert code == 0, err
     name_cmp, fp_cmp = recorded[-1]
     evaluate(gen_a(), "ppl_wend", num_samples=4, allow_random_weights=True)
@@ -150,12 +194,37 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     for i in range(8):
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "real" / f"{i}.png")
     common_args = ["--allow-random-weights", "--quiet", "--device", "cpu", "--json"]
-    code, out, err = cli("--no-config", "fid", "--generator", "test_compare:gen_a", "--data", tmp_path / "real", "--num-gen", "8",
-                         "--fid-method", "eigen", "--num-workers", "0", *common_args)
+    code, out, err = cli(
+        "--no-config",
+        "fid",
+        "--generator",
+        "test_compare:gen_a",
+        "--data",
+        tmp_path / "real",
+        "--num-gen",
+        "8",
+        "--fid-method",
+        "eigen",
+        "--num-workers",
+        "0",
+        *common_args,
+    )
     assert code == 0, err
     fp_cmd = seen[-1]
-    code, out2, err = cli("--no-config", "compare", "test_compare:gen_a", "--metrics", "fid", "--data", tmp_path / "real",
-                          "--num-samples", "8", "--fid-method", "eigen", *common_args)
+    code, out2, err = cli(
+        "--no-config",
+        "compare",
+        "test_compare:gen_a",
+        "--metrics",
+        "fid",
+        "--data",
+        tmp_path / "real",
+        "--num-samples",
+        "8",
+        "--fid-method",
+        "eigen",
+        *common_args,
+    )
     assert code == 0, err
     fp_cmp = seen[-1]
     got = evaluate(gen_a(), "fid", num_samples=8, data=tmp_path / "real", fid_method="eigen", allow_random_weights=True)
@@ -175,8 +244,23 @@ def test_resume_with_another_fingerprint_is_refused_in_one_line(cli, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     ResumeState(out, "ppl", {"metric": "ppl", "seed": 99}).save(0, torch.arange(2), {"distance": torch.zeros(2)})
-    code, _, err = cli("--no-config", "ppl", "--generator", "test_compare:gen_a", "--num-samples", "4", "--distance", "lpips-vgg",
-                       "--allow-random-weights", "--quiet", "--device", "cpu", "--out", out, "--resume")
+    code, _, err = cli(
+        "--no-config",
+        "ppl",
+        "--generator",
+        "test_compare:gen_a",
+        "--num-samples",
+        "4",
+        "--distance",
+        "lpips-vgg",
+        "--allow-random-weights",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+        "--resume",
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "--resume" in err and "other settings" in err
 
@@ -212,11 +296,18 @@ def test_entry_points_work_from_python_and_name_arguments(tmp_path):
 def test_cli_translates_arguments_to_flags_in_one_place(cli):
     from stylegan_eval.cli import flag_message, flag_of
 
-    assert flag_of("num_samples") == "--num-samples" and flag_of("class_idx") == "--class" and flag_of("real") == "--data"
-    assert flag_message(ArgumentError("epsilon", "epsilon must be a number in (0, 1), got 2")) == "--epsilon must be a number in (0, 1), got 2"
+    assert (
+        flag_of("num_samples") == "--num-samples" and flag_of("class_idx") == "--class" and flag_of("real") == "--data"
+    )
+    assert (
+        flag_message(ArgumentError("epsilon", "epsilon must be a number in (0, 1), got 2"))
+        == "--epsilon must be a number in (0, 1), got 2"
+    )
     assert flag_message(ArgumentError("psi", "G: truncation (psi) needs W")) == "G: truncation (--psi) needs W"
     assert flag_message(UserError("plain")) == "plain"
-    code, _, err = cli("--no-config", "ppl", "--generator", "test_compare:gen_a", "--epsilon", "2", "--quiet", "--device", "cpu")
+    code, _, err = cli(
+        "--no-config", "ppl", "--generator", "test_compare:gen_a", "--epsilon", "2", "--quiet", "--device", "cpu"
+    )
     assert code == 2 and "--epsilon must be a number in (0, 1)" in err and len(err.strip().splitlines()) == 1
 
 
@@ -228,8 +319,22 @@ def test_list_metrics_reads_the_registry(cli):
     assert code == 0, err
     rows = json.loads(out)["metrics"]
     assert [r["name"] for r in rows] == registry.names()
-    for name in ("fid50k_full", "fid50k", "kid50k_full", "kid50k", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "ppl2_wend", "ls",
-                 "fid", "kid", "ls_z", "ls_w"):
+    for name in (
+        "fid50k_full",
+        "fid50k",
+        "kid50k_full",
+        "kid50k",
+        "ppl_zfull",
+        "ppl_wfull",
+        "ppl_zend",
+        "ppl_wend",
+        "ppl2_wend",
+        "ls",
+        "fid",
+        "kid",
+        "ls_z",
+        "ls_w",
+    ):
         assert name in registry.names()
     code, out, _ = cli("list-metrics")
     assert code == 0 and all(n in out for n in registry.names())
@@ -252,8 +357,10 @@ def test_library_never_imports_the_cli_and_stats_cache_is_torch_free():
     for p in list(root.glob("metrics/*.py")) + list(root.glob("compare/*.py")) + [root / "api.py", root / "report.py"]:
         text = p.read_text()
         assert "from ..commands" not in text and "from .commands" not in text and "from ..cli" not in text, p
-    code = ("import sys; import stylegan_eval.metrics.stats_cache as s; import stylegan_eval.compare; "
-            "print('torch' in sys.modules, 'stylegan_eval.metrics.features' in sys.modules)")
+    code = (
+        "import sys; import stylegan_eval.metrics.stats_cache as s; import stylegan_eval.compare; "
+        "print('torch' in sys.modules, 'stylegan_eval.metrics.features' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
     stats_src = (root / "metrics" / "stats_cache.py").read_text()

@@ -14,19 +14,21 @@ def metric_rows() -> list[dict[str, object]]:
     rows = []
     for name in registry.names():
         spec = registry.get(name)
-        rows.append({
-            "name": spec.name,
-            "family": spec.family,
-            "num_samples": spec.num_samples,
-            "outputs": list(spec.outputs),
-            "better": dict(spec.better),
-            "needs": sorted(spec.needs),
-            "uncertainty": spec.uncertainty,
-            "protocol": dict(spec.protocol),
-            "entry": spec.entry,
-            "reference": spec.reference,
-            "description": spec.description,
-        })
+        rows.append(
+            {
+                "name": spec.name,
+                "family": spec.family,
+                "num_samples": spec.num_samples,
+                "outputs": list(spec.outputs),
+                "better": dict(spec.better),
+                "needs": sorted(spec.needs),
+                "uncertainty": spec.uncertainty,
+                "protocol": dict(spec.protocol),
+                "entry": spec.entry,
+                "reference": spec.reference,
+                "description": spec.description,
+            }
+        )
     return rows
 
 
@@ -42,8 +44,17 @@ def command(as_json: bool) -> None:
     lines = [header]
     for r in rows:
         outputs = ", ".join(f"{o} ({r['better'][o]})" for o in r["outputs"])  # type: ignore[index]
-        lines.append([str(r["name"]), str(r["family"]), f"{r['num_samples']:,}", outputs, ", ".join(r["needs"]) or "-",  # type: ignore[arg-type]
-                      str(r["uncertainty"]), str(r["description"])])
+        lines.append(
+            [
+                str(r["name"]),
+                str(r["family"]),
+                f"{r['num_samples']:,}",
+                outputs,
+                ", ".join(r["needs"]) or "-",  # type: ignore[arg-type]
+                str(r["uncertainty"]),
+                str(r["description"]),
+            ]
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for k, line in enumerate(lines):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())

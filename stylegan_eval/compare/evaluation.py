@@ -141,8 +141,19 @@ def aggregate(metric: str, runs: Sequence[Raw]) -> Measurement:
     elif runs[0].ci is not None and all(math.isfinite(c) for c in runs[0].ci):
         lo, hi = (float(c) for c in runs[0].ci)
     rw = sorted({n for r in runs for n in r.random_weights})
-    return Measurement(metric, mean, std, lo, hi, k, values, runs[0].num_samples, rw, [r.details for r in runs],
-                       [r.fingerprint for r in runs])
+    return Measurement(
+        metric,
+        mean,
+        std,
+        lo,
+        hi,
+        k,
+        values,
+        runs[0].num_samples,
+        rw,
+        [r.details for r in runs],
+        [r.fingerprint for r in runs],
+    )
 
 
 def significant(base: Measurement, other: Measurement) -> bool | None:
@@ -180,16 +191,33 @@ def _run_ppl(spec: registry.MetricSpec):
 
         distance = opts.cached(
             f"distance:{opts.distance}",
-            lambda: make_distance(opts.distance, weights_path=opts.lpips_weights, allow_random=opts.allow_random_weights),
+            lambda: make_distance(
+                opts.distance, weights_path=opts.lpips_weights, allow_random=opts.allow_random_weights
+            ),
         )
         res = spec.load()(
-            generator, preset=spec.name, num_samples=_num(spec, opts), distance=distance, batch_size=opts.batch_size,
-            seed=seed, class_idx=opts.class_idx, show_progress=opts.show_progress,
-            state=opts.state_for(f"{spec.name}-s{seed}"), **spec.protocol,
+            generator,
+            preset=spec.name,
+            num_samples=_num(spec, opts),
+            distance=distance,
+            batch_size=opts.batch_size,
+            seed=seed,
+            class_idx=opts.class_idx,
+            show_progress=opts.show_progress,
+            state=opts.state_for(f"{spec.name}-s{seed}"),
+            **spec.protocol,
         )
         (output,) = outputs
-        return {output: Raw(res.value, (res.ci_low, res.ci_high), int(res.distances.size), list(res.random_weights),
-                            {"distances": res.distances}, res.fingerprint())}
+        return {
+            output: Raw(
+                res.value,
+                (res.ci_low, res.ci_high),
+                int(res.distances.size),
+                list(res.random_weights),
+                {"distances": res.distances},
+                res.fingerprint(),
+            )
+        }
 
     return run
 
@@ -210,8 +238,16 @@ def _run_ls(spec: registry.MetricSpec):
         clfs = opts.cached("classifiers", lambda: _classifiers(opts))
         protocol = {**spec.protocol, "spaces": spaces}
         res = spec.load()(
-            generator, clfs, num_samples=_num(spec, opts), svm=opts.svm, seed=seed, batch_size=opts.batch_size,
-            class_idx=opts.class_idx, show_progress=opts.show_progress, state=opts.state_for(f"ls-s{seed}"), **protocol,
+            generator,
+            clfs,
+            num_samples=_num(spec, opts),
+            svm=opts.svm,
+            seed=seed,
+            batch_size=opts.batch_size,
+            class_idx=opts.class_idx,
+            show_progress=opts.show_progress,
+            state=opts.state_for(f"ls-s{seed}"),
+            **protocol,
         )
         rw = [c.name for c in clfs if getattr(c, "random_weights", False)]
         table = res.per_attribute
@@ -219,8 +255,14 @@ def _run_ls(spec: registry.MetricSpec):
         for s in spaces:
             rows = table[table["space"] == s]
             per_attr = dict(zip(rows["attribute"], rows["conditional_entropy_bits"].astype(float)))
-            out[f"ls_{s}"] = Raw(float(res.scores[s]), None, int(res.settings["num_samples"]), rw, {"entropy_bits": per_attr},
-                                 res.fingerprint())
+            out[f"ls_{s}"] = Raw(
+                float(res.scores[s]),
+                None,
+                int(res.settings["num_samples"]),
+                rw,
+                {"entropy_bits": per_attr},
+                res.fingerprint(),
+            )
         return out
 
     return run
@@ -231,9 +273,17 @@ def _real_stats(opts: EvalOptions, device, keep_features: bool):
     from ..metrics import inception
     from ..metrics.real import real_statistics
 
-    det = inception.make_detector(opts.detector, opts.inception_weights, allow_random=opts.allow_random_weights, device=device)
-    real = real_statistics(Path(opts.data), det, keep_features=keep_features, batch_size=opts.batch_size, device=device,  # type: ignore[arg-type]
-                           show_progress=opts.show_progress)
+    det = inception.make_detector(
+        opts.detector, opts.inception_weights, allow_random=opts.allow_random_weights, device=device
+    )
+    real = real_statistics(
+        Path(opts.data),
+        det,
+        keep_features=keep_features,
+        batch_size=opts.batch_size,
+        device=device,  # type: ignore[arg-type]
+        show_progress=opts.show_progress,
+    )
     return det, real
 
 
@@ -245,22 +295,42 @@ def _run_features(spec: registry.MetricSpec):
             raise ArgumentError("data", "data is required for fid/kid (real images or a statistics file)")
         det, real = opts.cached("fid-real", lambda: _real_stats(opts, generator.device, "kid" in outputs))
         kwargs = dict(
-            num_samples=_num(spec, opts), seed=seed, batch_size=opts.batch_size, show_progress=opts.show_progress,
-            state=opts.state_for(f"{'+'.join(outputs)}-s{seed}"), detector=det, class_idx=opts.class_idx,
-            real_stats=real, **spec.protocol,
+            num_samples=_num(spec, opts),
+            seed=seed,
+            batch_size=opts.batch_size,
+            show_progress=opts.show_progress,
+            state=opts.state_for(f"{'+'.join(outputs)}-s{seed}"),
+            detector=det,
+            class_idx=opts.class_idx,
+            real_stats=real,
+            **spec.protocol,
         )
         if "fid" in outputs:
-            res = fid_entry(generator, opts.data, kid="kid" in outputs, method=opts.fid_method, low_rank=False, **kwargs)
+            res = fid_entry(
+                generator, opts.data, kid="kid" in outputs, method=opts.fid_method, low_rank=False, **kwargs
+            )
         else:
             res = spec.load()(generator, opts.data, **kwargs)
         num_real = res.real_info.get("num_real")
         out = {}
         if "fid" in outputs:
-            out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), {"warnings": res.warnings, "num_real": num_real},
-                             res.fingerprint())
+            out["fid"] = Raw(
+                res.fid,
+                None,
+                res.num_gen,
+                list(res.random_weights),
+                {"warnings": res.warnings, "num_real": num_real},
+                res.fingerprint(),
+            )
         if "kid" in outputs:
-            out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), {"subset_std": res.kid_std, "num_real": num_real},
-                             res.fingerprint())
+            out["kid"] = Raw(
+                res.kid,
+                None,
+                res.num_gen,
+                list(res.random_weights),
+                {"subset_std": res.kid_std, "num_real": num_real},
+                res.fingerprint(),
+            )
         return out
 
     return run
@@ -310,11 +380,17 @@ def plan(names: Iterable[str]) -> list[MetricRunner]:
     if feat:
         outs_all = [o for s in feat for o in s.outputs]
         if len(set(outs_all)) != len(outs_all):
-            raise ArgumentError("metrics", "metrics: " + ", ".join(s.name for s in feat)
-                                + " cannot run together (one FID/KID protocol per comparison)")
+            raise ArgumentError(
+                "metrics",
+                "metrics: "
+                + ", ".join(s.name for s in feat)
+                + " cannot run together (one FID/KID protocol per comparison)",
+            )
         outputs = tuple(o for o in ("fid", "kid") if o in outs_all)
         spec = next(s for s in feat if s.family == outputs[0]) if outputs else feat[0]
-        runners.append(MetricRunner(outputs[0] if len(outputs) == 1 else "fid", outputs, True, _run_features(spec), tuple(feat)))
+        runners.append(
+            MetricRunner(outputs[0] if len(outputs) == 1 else "fid", outputs, True, _run_features(spec), tuple(feat))
+        )
     return runners
 
 

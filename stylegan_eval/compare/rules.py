@@ -21,16 +21,12 @@ from ..errors import UserError
 from ..metrics import registry
 
 #: Metrics where a lower value is better by name prefix, for outputs the registry does not list.
-LOWER_IS_BETTER = ("fid", "kid", "ppl", "ls")
+LOWER_IS_BETTER = registry.LOWER_IS_BETTER_PREFIXES
 
 
 def lower_is_better(metric: str) -> bool:
     """True when smaller values of output ``metric`` are better (the registry's ``better``; prefix rule otherwise)."""
-    spec = registry.output_spec(metric)
-    if spec is not None:
-        return spec.lower_is_better(metric)
-    head = re.split(r"[_\d]", metric, maxsplit=1)[0]
-    return head in LOWER_IS_BETTER
+    return registry.lower_is_better(metric)
 
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -38,8 +34,12 @@ _METRIC = r"[a-z][a-z0-9_]*"
 _THRESHOLD = re.compile(rf"^\s*({_METRIC})\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*$")
 _REGRESSION = re.compile(rf"^\s*({_METRIC})\s+regresses\s+by\s+({_NUMBER})\s*%\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
 }
 RULE_GRAMMAR = "'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%'"
 
@@ -85,7 +85,9 @@ def parse_rule(text: str, metrics: Iterable[str] | None = None) -> Rule:
     if metrics is not None:
         metrics = list(metrics)
         if rule.metric not in metrics:
-            raise UserError(f"--fail-if {text!r}: metric {rule.metric!r} is not computed (--metrics gives {', '.join(metrics)})")
+            raise UserError(
+                f"--fail-if {text!r}: metric {rule.metric!r} is not computed (--metrics gives {', '.join(metrics)})"
+            )
     return rule
 
 
@@ -114,7 +116,16 @@ def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
         for label in checked:
             value = float(sub.get(label, float("nan")))
             if not math.isfinite(value):
-                rows.append({"rule": rule.text, "checkpoint": label, "value": value, "observed": None, "passed": False, "detail": "value missing"})
+                rows.append(
+                    {
+                        "rule": rule.text,
+                        "checkpoint": label,
+                        "value": value,
+                        "observed": None,
+                        "passed": False,
+                        "detail": "value missing",
+                    }
+                )
                 continue
             if rule.relative:
                 base = float(sub.get(base_label, float("nan")))
@@ -124,11 +135,29 @@ def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
                     detail = "baseline value missing"
                 else:
                     detail = f"{'worse' if pct > 0 else 'better' if pct < 0 else 'equal'} by {abs(pct):.3g}% vs baseline {base:.6g} (limit {rule.number:g}%)"
-                rows.append({"rule": rule.text, "checkpoint": label, "value": value, "observed": pct, "passed": not failed, "detail": detail})
+                rows.append(
+                    {
+                        "rule": rule.text,
+                        "checkpoint": label,
+                        "value": value,
+                        "observed": pct,
+                        "passed": not failed,
+                        "detail": detail,
+                    }
+                )
             else:
                 failed = _OPS[rule.op](value, rule.number)
-                detail = f"{value:.6g} {rule.op} {rule.number:g}" if failed else f"not {value:.6g} {rule.op} {rule.number:g}"
-                rows.append({"rule": rule.text, "checkpoint": label, "value": value, "observed": value, "passed": not failed, "detail": detail})
+                detail = (
+                    f"{value:.6g} {rule.op} {rule.number:g}" if failed else f"not {value:.6g} {rule.op} {rule.number:g}"
+                )
+                rows.append(
+                    {
+                        "rule": rule.text,
+                        "checkpoint": label,
+                        "value": value,
+                        "observed": value,
+                        "passed": not failed,
+                        "detail": detail,
+                    }
+                )
     return pd.DataFrame(rows, columns=["rule", "checkpoint", "value", "observed", "passed", "detail"])
-
-

@@ -11,7 +11,9 @@ from .evaluation import Measurement, significant
 from .rules import lower_is_better
 
 
-def compare_table(labels: Sequence[str], results: dict[str, dict[str, Measurement]], infos: dict[str, dict] | None = None) -> pd.DataFrame:
+def compare_table(
+    labels: Sequence[str], results: dict[str, dict[str, Measurement]], infos: dict[str, dict] | None = None
+) -> pd.DataFrame:
     """The long table: one row per (checkpoint, metric) with deltas vs the baseline (first label)."""
     infos = infos or {}
     base = results[labels[0]]
@@ -25,11 +27,23 @@ def compare_table(labels: Sequence[str], results: dict[str, dict[str, Measuremen
             better = None if label == labels[0] or delta == 0 else bool((delta < 0) == lower_is_better(metric))
             info = infos.get(label, {})
             rows.append(
-                {"checkpoint": label, "metric": metric, "value": m.value, "std": m.std, "ci95_low": m.ci_low,
-                 "ci95_high": m.ci_high, "repeats": m.repeats, "num_samples": m.num_samples,
-                 "delta": delta if label != labels[0] else 0.0, "delta_pct": rel if label != labels[0] else 0.0,
-                 "better": better, "significant": sig, "path": info.get("checkpoint"), "sha256": info.get("sha256"),
-                 "generator_spec": info.get("generator_spec")}
+                {
+                    "checkpoint": label,
+                    "metric": metric,
+                    "value": m.value,
+                    "std": m.std,
+                    "ci95_low": m.ci_low,
+                    "ci95_high": m.ci_high,
+                    "repeats": m.repeats,
+                    "num_samples": m.num_samples,
+                    "delta": delta if label != labels[0] else 0.0,
+                    "delta_pct": rel if label != labels[0] else 0.0,
+                    "better": better,
+                    "significant": sig,
+                    "path": info.get("checkpoint"),
+                    "sha256": info.get("sha256"),
+                    "generator_spec": info.get("generator_spec"),
+                }
             )
     df = pd.DataFrame(rows)
     for col in ("std", "ci95_low", "ci95_high"):
@@ -60,5 +74,3 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
             row[metric] = cell
         rows.append(row)
     return pd.DataFrame(rows)
-
-

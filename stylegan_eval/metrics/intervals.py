@@ -83,9 +83,7 @@ def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return not (b[0] > a[1] or b[1] < a[0])
 
 
-def significant(
-    base: tuple[float | None, float | None], other: tuple[float | None, float | None]
-) -> bool | None:
+def significant(base: tuple[float | None, float | None], other: tuple[float | None, float | None]) -> bool | None:
     """The significance rule: True when the two 95% intervals do not overlap (None: an interval is missing)."""
     if None in (*base, *other):
         return None

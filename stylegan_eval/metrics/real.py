@@ -64,23 +64,35 @@ def real_statistics(
     if isinstance(real, FeatureStats):
         if keep_features and real.features is None:
             raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
-        return real, {"source": "statistics", "num_real": real.num, "skipped": 0, "cache_hit": None,
-                      "identity": "stats:" + stats_digest(real)}
+        return real, {
+            "source": "statistics",
+            "num_real": real.num,
+            "skipped": 0,
+            "cache_hit": None,
+            "identity": "stats:" + stats_digest(real),
+        }
     if not isinstance(real, (str, os.PathLike)):
-        raise ArgumentError("real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}")
+        raise ArgumentError(
+            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
+        )
     data = Path(real)
     if not data.exists():
         raise ArgumentError("real", f"real {data}: no such file or folder")
     if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
         stats = load_stats(data, dim=detector.feature_dim)
-        info: dict[str, Any] = {"source": "stats file", "num_real": stats.num, "skipped": len(stats.meta.get("skipped", [])),
-                                "cache_hit": None}
+        info: dict[str, Any] = {
+            "source": "stats file",
+            "num_real": stats.num,
+            "skipped": len(stats.meta.get("skipped", [])),
+            "cache_hit": None,
+        }
         made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
         if made_by:
             info["stats_file_detector"] = made_by
         if keep_features and stats.features is None:
             raise ArgumentError(
-                "kid", f"{data}: kid=True needs the real images' features, which this statistics file does not hold",
+                "kid",
+                f"{data}: kid=True needs the real images' features, which this statistics file does not hold",
                 hint="pass the image folder, or a file written by `stylegan-eval stats --features`",
             )
         info["identity"] = "file:" + sha256_file(data)
@@ -89,13 +101,32 @@ def real_statistics(
 
     dev = torch.device(device)
     batch = batch_size or (64 if dev.type == "cuda" else 8)
-    stats, ds = dataset_stats(data, detector, batch_size=batch, num_workers=default_workers() if num_workers is None else num_workers,
-                              skip_bad=skip_bad, keep_features=keep_features, use_cache=not no_cache, cache_dir=cache_dir,
-                              device=dev, show_progress=show_progress)
-    info = {"source": "images", "num_real": ds.num_images, "num_files": ds.num_files, "skipped": len(ds.skipped),
-            "skipped_files": ds.skipped[:100], "cache_hit": ds.cache_hit, "cache_file": ds.cache_file, "data_hash": ds.data_hash,
-            "files_hashed": ds.files_hashed, "seconds": ds.seconds, "images_per_s": ds.images_per_second,
-            "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}"}
+    stats, ds = dataset_stats(
+        data,
+        detector,
+        batch_size=batch,
+        num_workers=default_workers() if num_workers is None else num_workers,
+        skip_bad=skip_bad,
+        keep_features=keep_features,
+        use_cache=not no_cache,
+        cache_dir=cache_dir,
+        device=dev,
+        show_progress=show_progress,
+    )
+    info = {
+        "source": "images",
+        "num_real": ds.num_images,
+        "num_files": ds.num_files,
+        "skipped": len(ds.skipped),
+        "skipped_files": ds.skipped[:100],
+        "cache_hit": ds.cache_hit,
+        "cache_file": ds.cache_file,
+        "data_hash": ds.data_hash,
+        "files_hashed": ds.files_hashed,
+        "seconds": ds.seconds,
+        "images_per_s": ds.images_per_second,
+        "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}",
+    }
     return stats, info
 
 
@@ -103,10 +134,15 @@ def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
     """Warnings about the real side: a statistics file made by another detector, skipped images."""
     out = []
     made_by = real_info.get("stats_file_detector")
-    if made_by and (made_by.get("detector") != detector.name or made_by.get("weights_sha256") != detector.weights_sha256
-                    or made_by.get("resize", detector.resize) != detector.resize):
-        out.append(f"the statistics file was computed with {made_by}, not with this detector ({detector.name}, "
-                   f"{detector.weights_sha256}, resize {detector.resize}): the FID mixes feature spaces")
+    if made_by and (
+        made_by.get("detector") != detector.name
+        or made_by.get("weights_sha256") != detector.weights_sha256
+        or made_by.get("resize", detector.resize) != detector.resize
+    ):
+        out.append(
+            f"the statistics file was computed with {made_by}, not with this detector ({detector.name}, "
+            f"{detector.weights_sha256}, resize {detector.resize}): the FID mixes feature spaces"
+        )
     if real_info.get("skipped"):
         out.append(f"{real_info['skipped']} undecodable image(s) skipped (--skip-bad-images)")
     return out
