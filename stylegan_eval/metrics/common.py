@@ -34,11 +34,18 @@ def generator_digest(generator: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
 def file_digest(path: str | os.PathLike | None) -> str | None:
-    """sha256 of a weights file, or None without one."""
+    """sha256 of a weights file, or None without one (remembered per process by path, size and mtime)."""
     if path is None or not os.path.isfile(path):
         return None
-    return sha256_file(path)
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
 
 
 def resolve_state(state: StateArg, name: str, fingerprint: dict[str, Any]) -> ResumeState | None:
