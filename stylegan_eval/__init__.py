@@ -4,7 +4,8 @@ Public API::
 
     import stylegan_eval as se
     G = se.load_generator("ckpt.pt")          # any supported checkpoint -> Generator
-    result = se.ppl(G, "w", "end", 50_000)    # -> PPLResult (.to_frame())
+    result = se.ppl(G, "w", "end", 50_000)    # -> PPLResult (.value, .to_frame(), .fingerprint())
+    se.fid(G, "real/", num_samples=10_000)    # -> FeatureMetricResult; se.kid, se.separability alike
 
 The names below are imported on first use, so that ``import stylegan_eval`` (and the
 command line) does not pay for torch until something needs it.
@@ -15,17 +16,33 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import CheckpointError, UserError, WeightsUnavailable
+from .errors import ArgumentError, CheckpointError, UserError, WeightsUnavailable
 
 _LAZY = {
     "load_generator": ".formats",
     "Generator": ".generator",
     "ppl": ".metrics.ppl",
     "separability": ".metrics.separability",
+    "fid": ".metrics.fid",
+    "kid": ".metrics.kid",
+    "evaluate": ".api",
     "Report": ".report",
 }
 
-__all__ = ["CheckpointError", "Generator", "Report", "UserError", "WeightsUnavailable", "load_generator", "ppl", "separability"]
+__all__ = [
+    "ArgumentError",
+    "CheckpointError",
+    "Generator",
+    "Report",
+    "UserError",
+    "WeightsUnavailable",
+    "evaluate",
+    "fid",
+    "kid",
+    "load_generator",
+    "ppl",
+    "separability",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,8 +6,9 @@
                       log="runs/exp1/metrics.jsonl", step=kimg)
     # {'ppl_wend': 143.2, 'fid': 7.41}
 
-The metrics are those of ``stylegan-eval compare`` (:mod:`stylegan_eval.compare`), computed
-exactly as the command line computes them for the same seed. The generator may be a
+The metrics are the registry's (:mod:`stylegan_eval.metrics.registry`), run by the same loop
+as ``stylegan-eval compare`` (:mod:`stylegan_eval.compare.evaluation`) through each metric's
+entry point, so the numbers and the resume fingerprints equal the command line's for the same seed. The generator may be a
 :class:`~stylegan_eval.generator.Generator` or any module following the custom-generator
 contract (:mod:`stylegan_eval.formats.custom`); it is put in eval mode for the evaluation and
 its previous mode is restored afterwards (parameters and gradients are left alone).
@@ -24,7 +25,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, evaluate as _evaluate, plan
+from .compare import EvalOptions, Measurement, plan
+from .compare import evaluate as _evaluate
 from .errors import UserError
 
 
@@ -69,12 +71,13 @@ def evaluate(
 
     Args:
         generator: the network to evaluate (see the module docstring).
-        metrics: names as in ``compare --metrics`` (a list or a comma string): ppl_zfull,
-            ppl_wfull, ppl_zend, ppl_wend, ppl2_wend, ls, ls_z, ls_w, fid, kid.
+        metrics: registry names (:mod:`stylegan_eval.metrics.registry`, ``stylegan-eval
+            list-metrics``; a list or a comma string): ppl_zfull, ppl_wfull, ppl_zend, ppl_wend,
+            ppl2_wend, ls, ls_z, ls_w, fid50k_full, fid50k, fid, kid50k_full, kid50k, kid.
         seed: sampling seed (repeat r of FID/KID/LS uses ``seed + r``).
         repeats: runs of FID/KID/LS; their mean is returned (the std with ``details``).
-        num_samples: samples of every metric (None: each metric's published count: 100k or
-            50k for PPL, 50k for FID/KID, 200k for LS).
+        num_samples: samples of every metric (None: each registry entry's ``num_samples``:
+            100k or 50k for PPL, 50k for FID/KID, 200k for LS).
         data: real images or statistics for FID/KID.
         batch_size: samples per batch (None: by device and resolution).
         attrs, classifiers, classifier_dir, svm: linear separability's classifiers and SVM.
@@ -94,7 +97,7 @@ def evaluate(
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    if any(r.family == "fid" for r in runners):
+    if any("data" in spec.needs for r in runners for spec in r.specs):
         if data is None:
             raise UserError("evaluate: data is required for fid/kid (real images or a statistics file)")
         if not Path(data).exists():

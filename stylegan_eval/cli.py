@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ COMMAND_MODULES = [
     "demo",
     "weights",
     "convert",
+    "list-metrics",
 ]
 
 
@@ -86,7 +88,15 @@ class RunOptions:
             if self.resume:
                 raise UserError("--resume needs --out DIR (partial results are kept there)")
             return None
-        return ResumeState(self.out, name, fingerprint, resume=self.resume)
+        state = ResumeState(self.out, name, fingerprint, resume=self.resume)
+        if self.resume:
+            saved = {p.name.split(".")[1].rsplit("-", 1)[-1] for p in Path(self.out).glob(f".partial-{name}-*.rank*.pt")}
+            if saved and state.key not in saved:
+                raise UserError(
+                    f"--resume: the partial {name} results in {self.out} were computed with other settings "
+                    f"(fingerprint {', '.join(sorted(saved))}, this run {state.key}); rerun without --resume or use another --out"
+                )
+        return state
 
 
 def common_options(f: Callable | None = None, *, out_file: str | None = None) -> Callable:
@@ -230,6 +240,32 @@ def emit(report, run: RunOptions) -> None:
             click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
 
 
+#: Python argument -> command-line flag, where the flag is not ``--`` + the name with dashes.
+FLAG_NAMES = {"class_idx": "--class", "weights_path": "--lpips-weights", "spaces": "--space", "real": "--data",
+              "method": "--fid-method", "num_resamples": "--bootstrap-resamples"}
+
+
+def flag_of(arg: str) -> str:
+    """The flag of Python argument ``arg`` (``num_samples`` -> ``--num-samples``)."""
+    return FLAG_NAMES.get(arg, "--" + arg.replace("_", "-"))
+
+
+def flag_message(exc: BaseException) -> str:
+    """The one-line CLI message of an error: an :class:`~stylegan_eval.errors.ArgumentError` names
+    the flag instead of the Python argument (every library error passes through here)."""
+    from .errors import ArgumentError
+
+    if not isinstance(exc, ArgumentError):
+        return str(exc)
+    text = exc.message
+    if text.startswith(exc.arg + " ") or text.startswith(exc.arg + ":"):
+        text = flag_of(exc.arg) + text[len(exc.arg):]
+    text = re.sub(rf"\({re.escape(exc.arg)}\)", f"({flag_of(exc.arg)})", text)
+    text = text.replace(f"{exc.arg}=True", flag_of(exc.arg))
+    hint = exc.cli_hint or exc.hint
+    return text + (f"; {hint}" if hint else "")
+
+
 class _Group(LazyHelpGroup):
     """Imports a subcommand's module only when that command runs (or help lists it): the
     modules import torch, which a cache-hit ``stats`` run and ``--version`` do without."""
@@ -240,7 +276,7 @@ class _Group(LazyHelpGroup):
     def get_command(self, ctx, name):
         if name not in COMMAND_MODULES:
             return None
-        return importlib.import_module(f"stylegan_eval.commands.{name}").command
+        return importlib.import_module(f"stylegan_eval.commands.{name.replace('-', '_')}").command
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -284,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("stylegan-eval: interrupted", err=True)
         return 130
     except UserError as exc:
-        click.echo(f"stylegan-eval: error: {exc}", err=True)
+        click.echo(f"stylegan-eval: error: {flag_message(exc)}", err=True)
         return 2
     except KeyboardInterrupt:
         click.echo("stylegan-eval: interrupted", err=True)

@@ -25,3 +25,19 @@ class WeightsUnavailable(UserError):
 
 class UnsafePickleError(CheckpointError):
     """A pickle asked for a global that the restricted unpickler does not allow."""
+
+
+class ArgumentError(UserError, ValueError):
+    """A library function got a bad argument; the message names the Python argument.
+
+    ``arg`` is the argument's name (``num_samples``); the command line shows the message with
+    the argument translated to its flag (``--num-samples``, :func:`stylegan_eval.cli.flag_message`).
+    ``cli_hint``, when given, replaces a Python-worded hint at the end of the message on the CLI.
+    """
+
+    def __init__(self, arg: str, message: str, cli_hint: str | None = None, hint: str | None = None) -> None:
+        self.arg = arg
+        self.message = message
+        self.hint = hint
+        self.cli_hint = cli_hint
+        super().__init__(message + (f"; {hint}" if hint else ""))

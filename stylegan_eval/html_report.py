@@ -20,6 +20,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .metrics import registry
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
@@ -64,7 +66,8 @@ def metric_bars(table: pd.DataFrame) -> list[tuple[str, str]]:
         ax.bar(x, values, yerr=err, capsize=6, color=colors)
         ax.set_xticks(x, [str(c) for c in sub["checkpoint"]], rotation=15)
         ax.set_ylabel(str(metric))
-        ax.set_title(f"{metric} (error bars: 95% interval; lower is better)")
+        better = "lower" if registry.lower_is_better(str(metric)) else "higher"
+        ax.set_title(f"{metric} (error bars: 95% interval; {better} is better)")
         figs.append((f"{metric} per checkpoint", png_base64(fig)))
     return figs
 

@@ -183,3 +183,91 @@ def _md_table(df: pd.DataFrame) -> str:
     for rec in df.itertuples(index=False):
         rows.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in rec) + " |")
     return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------------ the compare report
+@dataclass
+class CompareReport(Report):
+    """The comparison report: the long table plus a summary, the rules and the plots.
+
+    ``write`` adds ``compare.html`` (self-contained, plots as base64 PNG) to the JSON, CSV and
+    Markdown files of :class:`~stylegan_eval.report.Report`.
+    """
+
+    summary: pd.DataFrame | None = None
+    rules: pd.DataFrame | None = None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> output -> compare Measurement
+
+    @property
+    def passed(self) -> bool:
+        return self.rules is None or bool(self.rules["passed"].all())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["summary"] = self.summary.to_dict(orient="records") if self.summary is not None else []
+        d["rules"] = jsonable(self.rules.to_dict(orient="records")) if self.rules is not None else []
+        d["passed"] = self.passed
+        d["significance_rule"] = _significance_rule()
+        return d
+
+    def rules_markdown(self) -> list[str]:
+        if self.rules is None or not len(self.rules):
+            return []
+        failed = int((~self.rules["passed"].astype(bool)).sum())
+        head = "**Rules: all passed**" if not failed else f"**Rules: {failed} of {len(self.rules)} checks FAILED**"
+        r = self.rules.drop(columns=["observed"]).copy()
+        r["passed"] = ["pass" if p else "**FAIL**" for p in r["passed"]]
+        return [head, "", _md_table(r), ""]
+
+    def to_markdown(self) -> str:
+        labels = list(dict.fromkeys(self.table["checkpoint"]))
+        lines = [f"## stylegan-eval compare: {' vs '.join(labels)}", ""]
+        if self.banner():
+            lines += [f"> **{self.banner()}**", ""]
+        from .metrics.registry import direction_note
+
+        lines += [f"Baseline: `{labels[0]}`. {direction_note(list(dict.fromkeys(self.table['metric'])))}", ""]
+        if self.summary is not None:
+            lines += [_md_table(self.summary), ""]
+        lines += self.rules_markdown()
+        lines += [f"Significance: {_significance_rule()}.", ""]
+        lines += ["<details><summary>All results and settings</summary>", "", _md_table(self.table.drop(columns=["sha256"], errors="ignore")), ""]
+        lines += ["```json", json.dumps(jsonable(self.settings), indent=2), "```", "", "</details>", ""]
+        return "\n".join(lines)
+
+    def figures(self) -> list[tuple[str, str]]:
+        from . import html_report
+
+        figs = html_report.metric_bars(self.table)
+        dists: dict[str, dict[str, Any]] = {}
+        ents: dict[str, dict[str, dict[str, float]]] = {}
+        for label, per_metric in self.results.items():
+            for metric, m in per_metric.items():
+                d = m.details[0] if m.details else {}
+                if "distances" in d:
+                    dists.setdefault(metric, {})[label] = d["distances"]
+                if "entropy_bits" in d:
+                    runs = [x["entropy_bits"] for x in m.details]
+                    ents.setdefault(metric, {})[label] = {a: float(np.mean([r[a] for r in runs])) for a in runs[0]}
+        return figs + html_report.ppl_histograms(dists) + html_report.separability_bars(ents)
+
+    def to_html(self) -> str:
+        from . import html_report
+
+        labels = list(dict.fromkeys(self.table["checkpoint"]))
+        return html_report.render(
+            f"stylegan-eval compare: {' vs '.join(labels)}", self.summary if self.summary is not None else self.table,
+            self.table, self.rules, self.figures(), notes=[f"Baseline: {labels[0]}.", f"Significance: {_significance_rule()}."],
+            settings=self.settings, warning=self.banner(),
+        )
+
+    def write(self, out_dir) -> list[Path]:
+        paths = super().write(out_dir)
+        paths.append(atomic_write(Path(out_dir) / f"{self.command}.html", self.to_html()))
+        return paths
+
+
+def _significance_rule() -> str:
+    from .metrics.intervals import SIGNIFICANCE_RULE
+
+    return SIGNIFICANCE_RULE

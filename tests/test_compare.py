@@ -17,7 +17,6 @@ from stylegan_eval.errors import UserError
 from stylegan_eval.generator import Generator
 
 
-
 # ------------------------------------------------------------------------------ generators
 class Toy32(Generator):
     """A small smooth 32x32 generator with noise; ``scale`` changes how fast images vary with w."""
@@ -279,10 +278,11 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
 
 
 def test_api_evaluate_matches_the_metric_and_logs(tmp_path):
+    from toy_generators import make
+
     from stylegan_eval.api import as_generator, evaluate
     from stylegan_eval.generator import Generator as G
     from stylegan_eval.metrics.ppl import ppl
-    from toy_generators import make
 
     gen = gen_b().train()
     log = tmp_path / "m.jsonl"

@@ -11,7 +11,6 @@ from stylegan_eval.config import build_default_map, find_config, load_config
 from stylegan_eval.errors import UserError
 
 
-
 def _write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -69,8 +69,8 @@ def test_write_png_folder(tmp_path):
 
 # ------------------------------------------------------------------------------ training code
 def test_fast_upfirdn2d_matches_ops():
-    from stylegan_eval.demo.train_gan import fast_upfirdn2d
     from stylegan_eval.networks import ops
+    from tools.train_gan import fast_upfirdn2d
 
     torch.manual_seed(0)
     x = torch.randn(3, 5, 9, 9)
@@ -80,8 +80,8 @@ def test_fast_upfirdn2d_matches_ops():
 
 
 def test_train_gan_smoke_and_snapshot_loads(tmp_path):
-    from stylegan_eval.demo import train_gan
     from stylegan_eval.formats import load_generator
+    from tools import train_gan
 
     d = train_gan.Discriminator()
     assert d(torch.randn(4, 3, 32, 32)).shape == (4, 1)

@@ -7,11 +7,11 @@ import math
 import pickle
 
 import numpy as np
+import nvidia_utils as nu
 import pytest
 import torch
 import torch.nn.functional as F
 
-import nvidia_utils as nu
 from stylegan_eval import generator as genmod
 from stylegan_eval.errors import CheckpointError, UnsafePickleError, UserError
 from stylegan_eval.formats import detect_format, load_generator, read_checkpoint

@@ -20,7 +20,6 @@ from stylegan_eval.metrics import ppl as P
 from stylegan_eval.metrics.distances import LPIPSVGG, NVIDIA_VGG16, SquaredL2, make_distance
 
 
-
 # ------------------------------------------------------------------------------ generators
 class LinearGenerator(Generator):
     """image = A . ws + noise, w = M^T z: every PPL variant has a closed form. Float64 throughout."""

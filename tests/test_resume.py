@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from test_compare import Toy32
 
 TESTS = Path(__file__).parent

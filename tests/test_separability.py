@@ -125,9 +125,10 @@ def test_single_class_is_predicted_perfectly_and_reference_reports_convergence()
     pred, conv, _ = sep.fit_svm(x, y, "reference")
     assert conv and (pred == y).mean() > 0.95
     # an overlapping problem with a tiny iteration budget must be reported as unconverged
-    from sklearn.svm import LinearSVC
     import warnings
+
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
 
     yn = (x[:, 0] + x[:, 1] ** 2 > 0.5).astype(int)
     with warnings.catch_warnings(record=True) as rec:

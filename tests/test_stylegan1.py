@@ -12,8 +12,14 @@ import torch
 
 from stylegan_eval import sampling
 from stylegan_eval.errors import CheckpointError
-from stylegan_eval.formats import RawCheckpoint, detect_format, load_generator, read_checkpoint
-from stylegan_eval.formats import rosinality_sg1, rosinality_sg2
+from stylegan_eval.formats import (
+    RawCheckpoint,
+    detect_format,
+    load_generator,
+    read_checkpoint,
+    rosinality_sg1,
+    rosinality_sg2,
+)
 from stylegan_eval.networks.stylegan1 import PUBLISHED_CHANNELS, StyledGenerator, StyleGAN1Generator
 
 HERE = Path(__file__).parent

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
 from sg2_utils import expected_latent_avg, make_rosinality_checkpoint, make_sg2_net
+
 from stylegan_eval.errors import CheckpointError
 from stylegan_eval.formats import load_generator
 from stylegan_eval.networks import ops

@@ -65,7 +65,7 @@ def _labels(refs: list[str]) -> list[str]:
 @click.command("compare")
 @click.argument("checkpoints", nargs=-1, type=CheckpointRef())
 @click.option("--metrics", multiple=True, metavar="LIST",
-              help="Comma list of metrics: " + ", ".join(["ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "ppl2_wend", "ls", "ls_z", "ls_w", "fid", "kid"]) + "; repeatable.")
+              help="Comma list of metrics (see `stylegan-eval list-metrics`): " + ", ".join(C.available_metrics()) + "; repeatable.")
 @click.option("--fail-if", "fail_if", multiple=True, metavar="RULE",
               help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); repeatable. A failed rule exits with 3.")
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Runs of FID/KID/LS with seeds seed, seed+1, ...: mean and std.")
@@ -101,7 +101,7 @@ def command(ctx, checkpoints, metrics, fail_if, repeats, num_samples, data, attr
     for rule in rules:
         if rule.relative and len(refs) < 2:
             raise UserError(f"--fail-if {rule.text!r}: a regression needs a baseline and at least one more checkpoint")
-    if any(r.family == "fid" for r in runners):
+    if any("data" in spec.needs for r in runners for spec in r.specs):
         if data is None:
             raise UserError("--data is required for fid/kid (real images or a statistics file)")
         if not data.exists():

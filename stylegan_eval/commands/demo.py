@@ -223,7 +223,7 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
         secs = gen.get("training_seconds")
         lines += [f"The generator was trained for {gen['kimg']} kimg"
                   + (f" ({secs / 3600:.1f} h of wall time on {gen['machine']})" if secs and gen.get("machine") else "")
-                  + f" by `{gen.get('script', 'python -m stylegan_eval.demo.train_gan')}`; see demo.json, meta.demo_training.", ""]
+                  + f" by `{gen.get('script', 'python -m tools.train_gan')}`; see demo.json, meta.demo_training.", ""]
     return "\n".join(lines)
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from ..metrics.inception_weights import DETECTORS, RESIZE_MODES
-
-
-def default_workers() -> int:
-    return max(0, min(8, (os.cpu_count() or 1) // 2))
+from ..metrics.real import default_workers  # noqa: F401 - the stats command's default
 
 
 def _trust(ctx, param, values):

@@ -63,27 +63,12 @@ def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance,
     with timer("load"):
         gen, ckpt_meta = ckpt.load(run.device)
         dist = make_distance(distance, lpips_weights, allow_random=run.allow_random_weights)
-    fingerprint = {
-        "metric": "ppl",
-        "seed": run.seed,
-        "checkpoint": ckpt_meta.get("sha256") or ckpt_meta.get("generator_spec"),
-        "space": settings.space,
-        "sampling": settings.sampling,
-        "epsilon": settings.epsilon,
-        "crop": settings.crop,
-        "psi": psi,
-        "distance": dist.name,
-        "weights_file": dist.weights_file,
-        "random_weights": dist.random_weights,
-        "precision": precision,
-        "class_idx": ckpt.class_idx,
-    }
     with timer("metric"):
         result = ppl(
             gen, settings.space, settings.sampling, settings.num_samples, settings.epsilon, settings.crop,
             preset=preset, psi=psi, distance=dist, precision=precision, batch_size=run.batch_size,
             seed=run.seed, class_idx=ckpt.class_idx, show_progress=run.show_progress,
-            state=run.resume_state("ppl", fingerprint),
+            state=run.resume_state,
         )
     warnings = []
     if precision != "fp32":
@@ -121,6 +106,4 @@ def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance,
             buf = io.BytesIO()
             np.save(buf, result.distances)
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
-        if run.resume_state("ppl", fingerprint) is not None:
-            run.resume_state("ppl", fingerprint).clear()
     emit(report, run)

@@ -121,7 +121,10 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
         if samples is not None:
             samples_meta = {"file": str(samples_path), "reused": True}
         else:
-            state = run.resume_state("separability", fingerprint)
+            state = run.resume_state("separability", sep.separability_fingerprint(
+                gen, clfs, seed=run.seed, num_samples=num_samples, noise_mode=noise_mode, class_idx=ckpt.class_idx,
+                spaces=spaces, svm=svm, keep=keep, record_w=gen.supports_w,
+            ))
             samples = sep.collect_samples(
                 gen, clfs, num_samples, seed=run.seed, batch_size=run.batch_size, noise_mode=noise_mode,
                 class_idx=ckpt.class_idx, need_w=gen.supports_w, state=state, show_progress=run.show_progress,

@@ -4,11 +4,11 @@ Shipped in ``stylegan_eval/assets/``:
 
 - ``demo-stylegan2-shapes32.pt``: a rosinality-layout StyleGAN2 checkpoint
   (``{'g_ema': state_dict, 'latent_avg': tensor}``, float16 storage) trained by
-  :mod:`stylegan_eval.demo.train_gan` on :mod:`stylegan_eval.demo.shapes`. It is loaded by
+  `tools/train_gan.py` (repository root) on :mod:`stylegan_eval.demo.shapes`. It is loaded by
   :func:`stylegan_eval.formats.load_generator` like any user checkpoint (autodetected as
   ``stylegan2-rosinality``); nothing about it is special-cased.
 - ``demo-classifier-<attr>.pt`` for attr in shape, colour, size, position: classifiers written by
-  :mod:`stylegan_eval.demo.train_classifiers` with the ``classifiers`` recipe, in the format that
+  `tools/train_classifiers.py` with the ``classifiers`` recipe, in the format that
   ``stylegan-eval separability --classifier PATH`` loads.
 - ``demo-training.json``: how they were trained (config, kimg, wall time, accuracies).
 
@@ -36,7 +36,7 @@ def assets_dir() -> Path:
 def _require(path: Path, what: str) -> Path:
     if not path.is_file():
         raise UserError(f"the embedded demo {what} is missing ({path}); reinstall stylegan-eval or run "
-                        "python -m stylegan_eval.demo.train_gan / train_classifiers")
+                        "python -m tools.train_gan / tools.train_classifiers (repository root)")
     return path
 
 

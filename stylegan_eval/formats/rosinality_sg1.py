@@ -26,8 +26,8 @@ from typing import Any, Mapping
 import torch
 
 from ..errors import CheckpointError, UserError
-from . import check_state_dict
 from ..networks.stylegan1 import StyledGenerator, StyleGAN1Generator, block_resolution
+from . import check_state_dict
 
 NAME = "stylegan1-rosinality"
 MIN_RESOLUTION = 8

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 import torch
 
 from ..errors import CheckpointError, UserError
-from . import check_state_dict
 from ..networks.stylegan2 import StyleGAN2, StyleGAN2Generator
+from . import check_state_dict
 
 NAME = "stylegan2-rosinality"
 _SIGNATURE = ("style.1.weight", "convs.0.conv.weight", "to_rgb1.conv.weight")

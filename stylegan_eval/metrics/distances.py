@@ -182,6 +182,7 @@ class LPIPSVGG(Distance):
             diff = (f[:n] - f[n:]).square().mean(dim=(2, 3))  # [N, C_l]
             term = diff @ head.to(diff.dtype)
             total = term if total is None else total + term
+        assert total is not None  # the backbone yields at least one feature map
         return total
 
 

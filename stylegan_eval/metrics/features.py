@@ -24,6 +24,7 @@ import torch
 
 from ..errors import UserError
 from ..runtime import progress as progress_bar
+from .accumulate import StatsAccumulator  # noqa: F401 - re-exported
 from .stats_cache import (  # noqa: F401 - re-exported: the statistics API lives here for callers
     ENV_CACHE,
     IMAGE_EXTENSIONS,
@@ -98,34 +99,6 @@ def collate_by_size(items):
         "groups": [(torch.tensor([i for i, _ in g]), torch.stack([t for _, t in g])) for g in groups.values()],
         "bad": bad,
     }
-
-
-# ------------------------------------------------------------------------------ statistics
-class StatsAccumulator:
-    """Running float64 sum and sum of outer products of feature rows, on the features' device."""
-
-    def __init__(self, dim: int, device: torch.device | str = "cpu") -> None:
-        self.dim = dim
-        self.n = 0
-        dtype = torch.float64 if torch.device(device).type != "mps" else torch.float32
-        self.sum = torch.zeros(dim, dtype=dtype, device=device)
-        self.outer = torch.zeros(dim, dim, dtype=dtype, device=device)
-
-    def update(self, features: torch.Tensor) -> None:
-        if features.ndim != 2 or features.shape[1] != self.dim:
-            raise ValueError(f"features must be [N, {self.dim}], got {tuple(features.shape)}")
-        x = features.to(self.sum.device, self.sum.dtype)
-        self.sum += x.sum(0)
-        self.outer += x.T @ x
-        self.n += x.shape[0]
-
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mu [D], sigma [D, D]) as float64 numpy, sigma with N - 1."""
-        if self.n < 2:
-            raise UserError(f"need at least 2 images for a covariance, got {self.n}")
-        mu = self.sum / self.n
-        sigma = (self.outer - self.n * torch.outer(mu, mu)) / (self.n - 1)
-        return mu.double().cpu().numpy(), sigma.double().cpu().numpy()
 
 
 # ------------------------------------------------------------------------------ dataset features
@@ -229,7 +202,7 @@ def dataset_stats(
     if entry.file is not None:
         stats.save(entry.file)
     timings["total"] = time.perf_counter() - t0
-    info = DatasetStatsInfo(str(path), len(entry.source), int(stats.num), skipped, False,
+    info = DatasetStatsInfo(str(path), len(entry.source), int(stats.num), skipped, False,  # type: ignore[arg-type]
                             None if entry.file is None else str(entry.file), entry.data_hash, entry.files_hashed, timings)
     return stats, info
 

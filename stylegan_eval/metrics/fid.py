@@ -24,13 +24,13 @@ Two ways to get the trace of the matrix square root, which agree:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from .stats_cache import MIN_SAMPLES_FULL_RANK, FeatureStats, rank_warning  # noqa: F401 - rank_warning re-exported
 
 FIDMethod = Literal["sqrtm", "eigen"]
@@ -136,7 +136,7 @@ def frechet_distance(
         FIDNumericalError: sqrtm gives a large imaginary part or no finite result.
     """
     if method not in FID_METHODS:
-        raise UserError(f"--fid-method must be one of {FID_METHODS}, got {method!r}")
+        raise ArgumentError("method", f"method must be one of {FID_METHODS}, got {method!r}")
     mu1, sigma1, mu2, sigma2 = _check_pair(mu1, sigma1, mu2, sigma2)
     diff = mu1 - mu2
     if method == "sqrtm":
@@ -171,3 +171,231 @@ def fid_from_stats(real: FeatureStats, gen: FeatureStats, method: FIDMethod = "s
     if not math.isfinite(value):
         raise FIDNumericalError("FID is not finite")
     return FIDResult(value, method, real.num, gen.num, warnings)
+
+
+# ------------------------------------------------------------------------------ the entry point
+@dataclass
+class FeatureMetricResult:
+    """FID and/or KID of a generator against real data (what :func:`fid` and :func:`kid` return).
+
+    Attributes:
+        name: 'fid' or 'kid' (the headline output).
+        fid: the FID, or None when only KID was asked for.
+        kid, kid_std, kid_subset_size: KID mean and std over subsets, subset size (None without KID).
+        num_real, num_gen: image counts of both sides.
+        settings: every protocol setting.
+        random_weights: detector networks that ran at random initialisation.
+        warnings: rank-deficiency and real-data warnings.
+        real_info: where the real statistics came from (cache hit, skipped images, ...).
+        detector: the detector's description (name, weights file and sha256, resize).
+        seconds: wall-clock seconds per phase.
+    """
+
+    name: str
+    fid: float | None
+    kid: float | None
+    kid_std: float | None
+    kid_subset_size: int | None
+    num_real: int | None
+    num_gen: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    random_weights: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    real_info: dict[str, Any] = field(default_factory=dict)
+    detector: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    fingerprint_: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def value(self) -> float:
+        v = self.fid if self.name == "fid" else self.kid
+        return float("nan") if v is None else float(v)
+
+    def values(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (("fid", self.fid), ("kid", self.kid)) if v is not None}
+
+    def to_frame(self) -> Any:
+        """One row per output: metric, value, std (KID's over subsets), num_real, num_gen."""
+        import pandas as pd
+
+        rows = []
+        if self.fid is not None:
+            rows.append({"metric": "fid", "value": self.fid, "std": None, "num_real": self.num_real, "num_gen": self.num_gen})
+        if self.kid is not None:
+            rows.append({"metric": "kid", "value": self.kid, "std": self.kid_std, "num_real": self.num_real, "num_gen": self.num_gen})
+        return pd.DataFrame(rows)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Every input the result depends on: generator digest, seed, sample count, detector
+        (name, weights sha256, random flag, resize), the real data's identity and the protocol."""
+        return dict(self.fingerprint_)
+
+
+def _feature_metric(
+    generator: Any,
+    real: Any,
+    outputs: tuple[str, ...],
+    *,
+    num_samples: int,
+    seed: int,
+    batch_size: int | None,
+    show_progress: bool,
+    state: Any,
+    max_real: int | None,
+    detector: Any,
+    inception_weights: Any,
+    allow_random_weights: bool,
+    resize: str,
+    method: str,
+    low_rank: bool,
+    psi: float,
+    noise_mode: str,
+    class_idx: int | None,
+    kid_subsets: int,
+    kid_subset_size: int,
+    skip_bad: bool,
+    num_workers: int | None,
+    cache_dir: Any,
+    no_cache: bool,
+    real_stats: tuple | None = None,
+) -> FeatureMetricResult:
+    import time
+
+    from ..generator import Generator
+    from ..runtime import default_batch_size
+    from . import inception
+    from .common import generator_digest, resolve_state
+    from .features import generator_features
+    from .kid import kernel_inception_distance
+    from .real import real_statistics, stats_warnings
+
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    if not (isinstance(num_samples, int) and num_samples >= 2):
+        raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
+    if method not in FID_METHODS:
+        raise ArgumentError("method", f"method must be one of {FID_METHODS}, got {method!r}")
+    if batch_size is not None and batch_size <= 0:
+        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
+    device = generator.device
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    det = detector if not isinstance(detector, str) else inception.make_detector(
+        detector, inception_weights, allow_random=allow_random_weights, resize=resize, device=device  # type: ignore[arg-type]
+    )
+    seconds["detector"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if real_stats is not None:
+        real_fs, real_info = real_stats
+    else:
+        real_fs, real_info = real_statistics(
+            real, det, keep_features="kid" in outputs, batch_size=batch_size, device=device, show_progress=show_progress,
+            skip_bad=skip_bad, num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache,
+        )
+    seconds["real"] = time.perf_counter() - t
+    if max_real is not None and real_info.get("num_real") is not None and real_info["num_real"] > max_real:
+        raise ArgumentError("max_real", f"max_real={max_real}: subsampling the real images is not supported yet "
+                            f"(the real set has {real_info['num_real']}); use the _full variant")
+    fingerprint = {
+        "metric": "+".join(outputs), "generator": generator_digest(generator), "seed": seed, "num_samples": num_samples,
+        "psi": psi, "noise_mode": noise_mode, "class_idx": class_idx, **det.describe(),
+        "random_weights": bool(det.random_weights), "real": real_info.get("identity"), "max_real": max_real,
+        "method": method if "fid" in outputs else None, "low_rank": low_rank if "fid" in outputs else None,
+        "kid_subsets": kid_subsets if "kid" in outputs else None,
+        "kid_subset_size": kid_subset_size if "kid" in outputs else None,
+    }
+    resume = resolve_state(state, "fid", fingerprint)
+    batch = batch_size or default_batch_size(device, generator.resolution, gpu=32, cpu=8)
+    t = time.perf_counter()
+    feats = generator_features(generator, det, num_samples, batch_size=batch, seed=seed, psi=psi, noise_mode=noise_mode,
+                               class_idx=class_idx, show_progress=show_progress, state=resume)
+    seconds["generator"] = time.perf_counter() - t
+    fid_value = kid_value = kid_std = subset = None
+    warnings: list[str] = []
+    if "fid" in outputs:
+        t = time.perf_counter()
+        res = fid_from_stats(real_fs, FeatureStats.from_features(feats, keep=low_rank), method=method, device=device)  # type: ignore[arg-type]
+        fid_value, warnings = res.fid, list(res.warnings)
+        seconds["fid"] = time.perf_counter() - t
+    if "kid" in outputs:
+        t = time.perf_counter()
+        k = kernel_inception_distance(real_fs.features, feats, kid_subsets, kid_subset_size, seed=seed, device=device)  # type: ignore[arg-type]
+        kid_value, kid_std, subset = k.mean, k.std, k.subset_size
+        seconds["kid"] = time.perf_counter() - t
+    warnings += stats_warnings(det, real_info)
+    settings = {
+        "num_gen": num_samples, "max_real": max_real, "fid_method": method, "low_rank": low_rank, "kid_subsets": kid_subsets,
+        "kid_subset_size": kid_subset_size, "psi": psi, "noise_mode": noise_mode, "seed": seed, "detector": det.name,
+        "resize": getattr(det, "resize", resize), "skip_bad_images": skip_bad, "covariance": "unbiased (N-1)",
+        "batch_size": batch, "class_idx": class_idx,
+    }
+    result = FeatureMetricResult(
+        outputs[0], fid_value, kid_value, kid_std, subset, real_info.get("num_real"), num_samples, settings,
+        list(det.random_weights), warnings, real_info, det.describe(), seconds, fingerprint,
+    )
+    if resume is not None and resume is not state:
+        resume.clear()
+    return result
+
+
+def fid(
+    generator: Any,
+    real: Any,
+    *,
+    num_samples: int = 50_000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+    state: Any = None,
+    max_real: int | None = None,
+    kid: bool = False,
+    detector: Any = "pytorch-fid",
+    inception_weights: Any = None,
+    allow_random_weights: bool = False,
+    resize: str = "detector",
+    method: FIDMethod = "sqrtm",
+    low_rank: bool = True,
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    class_idx: int | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    skip_bad: bool = False,
+    num_workers: int | None = None,
+    cache_dir: Any = None,
+    no_cache: bool = False,
+    real_stats: tuple | None = None,
+) -> FeatureMetricResult:
+    """FID of ``generator`` against ``real`` (and KID with ``kid=True``), as the reference computes it.
+
+    Args:
+        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device).
+        real: an image folder or zip (statistics cached), a statistics file (.npz mu/sigma,
+            .pkl mean/cov), a :class:`~stylegan_eval.metrics.stats_cache.FeatureStats` or a
+            ``(mu, sigma)`` pair.
+        num_samples: generated images (>= 2).
+        seed: sampling seed (also the KID subsets' seed).
+        batch_size: images per batch (None: by device and resolution).
+        show_progress: progress bars on stderr.
+        state: a ResumeState or ``(name, fingerprint) -> ResumeState | None`` (asked with "fid").
+        max_real: at most this many real images (None: all; subsampling is not implemented).
+        kid: also compute KID (needs the real features).
+        detector: 'pytorch-fid', 'nvidia', or a detector instance; inception_weights its file.
+        allow_random_weights: run the detector at random initialisation when its weights are missing.
+        resize: 'detector' or 'clean'.
+        method: 'sqrtm' (reference) or 'eigen'.
+        low_rank: with 'eigen' and fewer generated images than feature dimensions, take the
+            low-rank route (same value up to rounding; ``compare`` uses False, as it always has).
+        psi, noise_mode, class_idx: generator sampling options.
+        kid_subsets, kid_subset_size: KID's subsets (100 of at most 1000).
+        skip_bad, num_workers, cache_dir, no_cache: real image decoding and caching.
+        real_stats: ``(FeatureStats, info)`` already computed with this detector (shared by ``compare``).
+    """
+    outputs = ("fid", "kid") if kid else ("fid",)
+    return _feature_metric(
+        generator, real, outputs, num_samples=num_samples, seed=seed, batch_size=batch_size, show_progress=show_progress,
+        state=state, max_real=max_real, detector=detector, inception_weights=inception_weights,
+        allow_random_weights=allow_random_weights, resize=resize, method=method, low_rank=low_rank, psi=psi,
+        noise_mode=noise_mode, class_idx=class_idx, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
+        skip_bad=skip_bad, num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache, real_stats=real_stats,
+    )

@@ -17,6 +17,7 @@ kernel sums run batched over subsets in float64 on the features' device.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -86,10 +87,52 @@ def kernel_inception_distance(
     device = torch.device(device) if device is not None else gen_t.device
     dtype = torch.float64 if device.type != "mps" else torch.float32
     real_t, gen_t = real_t.to(device, dtype), gen_t.to(device, dtype)
-    gi, ri = subset_indices(real_t.shape[0], gen_t.shape[0], num_subsets, m, seed)
-    gi, ri = torch.from_numpy(gi).to(device), torch.from_numpy(ri).to(device)
+    gi_np, ri_np = subset_indices(real_t.shape[0], gen_t.shape[0], num_subsets, m, seed)
+    gi, ri = torch.from_numpy(gi_np).to(device), torch.from_numpy(ri_np).to(device)
     per_subset = 8 * (2 * m * real_t.shape[1] + 3 * m * m)
     step = max(1, chunk_bytes // per_subset)
     values = torch.cat([_mmd2(gen_t[gi[s : s + step]], real_t[ri[s : s + step]]) for s in range(0, num_subsets, step)])
     v = values.cpu().numpy()
     return KIDResult(float(v.mean()), float(v.std()), m, v)
+
+
+def kid(
+    generator: Any,
+    real: Any,
+    *,
+    num_samples: int = 50_000,
+    seed: int = 0,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+    state: Any = None,
+    max_real: int | None = None,
+    detector: Any = "pytorch-fid",
+    inception_weights: Any = None,
+    allow_random_weights: bool = False,
+    resize: str = "detector",
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    class_idx: int | None = None,
+    num_subsets: int = NUM_SUBSETS,
+    max_subset_size: int = MAX_SUBSET_SIZE,
+    skip_bad: bool = False,
+    num_workers: int | None = None,
+    cache_dir: Any = None,
+    no_cache: bool = False,
+    real_stats: tuple | None = None,
+) -> Any:
+    """KID of ``generator`` against ``real`` (an image folder / zip or a statistics file with
+    features, or FeatureStats holding them); the arguments are those of
+    :func:`stylegan_eval.metrics.fid.fid`, with ``num_subsets`` and ``max_subset_size`` for KID's subsets.
+
+    Returns a :class:`~stylegan_eval.metrics.fid.FeatureMetricResult` named 'kid'.
+    """
+    from .fid import _feature_metric
+
+    return _feature_metric(
+        generator, real, ("kid",), num_samples=num_samples, seed=seed, batch_size=batch_size, show_progress=show_progress,
+        state=state, max_real=max_real, detector=detector, inception_weights=inception_weights,
+        allow_random_weights=allow_random_weights, resize=resize, method="sqrtm", low_rank=False, psi=psi,
+        noise_mode=noise_mode, class_idx=class_idx, kid_subsets=num_subsets, kid_subset_size=max_subset_size,
+        skip_bad=skip_bad, num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache, real_stats=real_stats,
+    )

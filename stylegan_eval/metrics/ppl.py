@@ -39,13 +39,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import sampling
-from ..engine import DistInfo, ResumeState, collect
-from ..errors import UserError
+from ..engine import DistInfo, collect
+from ..errors import ArgumentError
 from ..generator import Generator, labels, latents
 from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
 from ..pairs import PairRenderer
 from ..runtime import default_batch_size
+from .common import StateArg, file_digest, generator_digest, resolve_state
 from .distances import Distance, make_distance
+from .intervals import bootstrap_ci, filter_outliers, percentile_bounds  # noqa: F401 - re-exported
 
 Space = Literal["z", "w"]
 SamplingMode = Literal["full", "end"]
@@ -83,18 +85,18 @@ PRESETS: dict[str, PPLSettings] = {
 def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
     """The preset's protocol (default: :class:`PPLSettings`, i.e. ppl2_wend) with explicit values (not None) on top."""
     if preset is not None and preset not in PRESETS:
-        raise UserError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise ArgumentError("preset", f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     base = PRESETS[preset] if preset is not None else PPLSettings()
     values = {**asdict(base), **{k: v for k, v in explicit.items() if v is not None}}
     s = PPLSettings(**values)
     if s.space not in SPACES:
-        raise UserError(f"--space must be one of {SPACES}, got {s.space!r}")
+        raise ArgumentError("space", f"space must be 'z' or 'w', got {s.space!r}")
     if s.sampling not in SAMPLINGS:
-        raise UserError(f"--sampling must be one of {SAMPLINGS}, got {s.sampling!r}")
+        raise ArgumentError("sampling", f"sampling must be 'full' or 'end', got {s.sampling!r}")
     if not (isinstance(s.num_samples, int) and s.num_samples > 0):
-        raise UserError(f"--num-samples must be a positive integer, got {s.num_samples!r}")
+        raise ArgumentError("num_samples", f"num_samples must be a positive integer, got {s.num_samples!r}")
     if not (isinstance(s.epsilon, (int, float)) and math.isfinite(s.epsilon) and 0 < s.epsilon < 1):
-        raise UserError(f"--epsilon must be a number in (0, 1), got {s.epsilon!r}")
+        raise ArgumentError("epsilon", f"epsilon must be a number in (0, 1), got {s.epsilon!r}")
     return s
 
 
@@ -150,44 +152,6 @@ def preprocess(images: torch.Tensor, crop: bool, resize: int | None = None, quan
     return images
 
 
-# ------------------------------------------------------------------------------ statistics
-def percentile_bounds(values: np.ndarray, lower: float = 1.0, upper: float = 99.0) -> tuple[float, float]:
-    """(numpy percentile ``lower`` with method 'lower', percentile ``upper`` with method 'higher').
-
-    Both are sample values: the floor and the ceiling of the virtual index (n - 1) * q / 100
-    of the sorted values, as ``np.percentile`` computes it.
-    """
-    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    if v.size == 0:
-        raise ValueError("no values")
-    lo = int(np.floor((v.size - 1) * (lower / 100)))
-    hi = int(np.ceil((v.size - 1) * (upper / 100)))
-    return float(v[lo]), float(v[hi])
-
-
-def filter_outliers(values: np.ndarray, lower: float = 1.0, upper: float = 99.0) -> tuple[np.ndarray, float, float]:
-    """The values with lo <= v <= hi (cut points from :func:`percentile_bounds`), lo, hi."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    lo, hi = percentile_bounds(v, lower, upper)
-    return v[(v >= lo) & (v <= hi)], lo, hi
-
-
-def bootstrap_ci(values: np.ndarray, num_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean of ``values`` (fixed seed)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0 or num_resamples <= 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = np.empty(num_resamples)
-    chunk = max(1, 4_000_000 // v.size)  # bounded memory for large sample counts
-    for start in range(0, num_resamples, chunk):
-        stop = min(num_resamples, start + chunk)
-        means[start:stop] = v[rng.integers(0, v.size, size=(stop - start, v.size))].mean(axis=1)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(means, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
 # ------------------------------------------------------------------------------ result
 @dataclass
 class PPLResult:
@@ -220,10 +184,24 @@ class PPLResult:
     random_weights: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
+    fingerprint_: dict[str, Any] = field(default_factory=dict, repr=False)
+
     @property
     def name(self) -> str:
         s = self.settings
         return s.get("preset") or f"ppl_{s.get('space')}{s.get('sampling')}"
+
+    @property
+    def value(self) -> float:
+        """The headline number: the PPL (:attr:`mean`)."""
+        return self.mean
+
+    def values(self) -> dict[str, float]:
+        return {self.name: self.mean}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Every input the result depends on (see :func:`ppl_fingerprint`)."""
+        return dict(self.fingerprint_)
 
     def to_frame(self) -> pd.DataFrame:
         """One row: metric, space, sampling, crop, num_samples, ppl, std, median, lo, hi, kept, ci95, samples/s."""
@@ -250,9 +228,29 @@ class PPLResult:
         )
 
 
+def ppl_fingerprint(generator: Generator, settings: PPLSettings, distance: Distance, *, seed: int, **options: Any) -> dict[str, Any]:
+    """Every input a PPL result depends on: the protocol, the distance network (name, weights file
+    digest, random-weights flag), the generator's weights digest, seed, pair count and ``options``
+    (psi, precision, class, compatibility knobs, statistics)."""
+    return {
+        "metric": "ppl",
+        "generator": generator_digest(generator),
+        "seed": seed,
+        "num_samples": settings.num_samples,
+        "space": settings.space,
+        "sampling": settings.sampling,
+        "epsilon": settings.epsilon,
+        "crop": settings.crop,
+        "distance": distance.name,
+        "distance_weights": file_digest(distance.weights_file),
+        "random_weights": bool(distance.random_weights),
+        **options,
+    }
+
+
 def summarize(
     distances: np.ndarray, lower: float = 1.0, upper: float = 99.0, num_resamples: int = 1000, seed: int = 0
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Filtered mean (the PPL), std, median, cut points, kept count and bootstrap CI of ``distances``."""
     kept, lo, hi = filter_outliers(distances, lower, upper)
     ci = bootstrap_ci(kept, num_resamples, seed=seed)
@@ -356,7 +354,7 @@ def ppl(
     upper_percentile: float = 99.0,
     bootstrap_resamples: int = 1000,
     show_progress: bool = False,
-    state: ResumeState | None = None,
+    state: StateArg = None,
     dist: DistInfo | None = None,
 ) -> PPLResult:
     """Perceptual path length of ``generator`` (see the module docstring for the protocol).
@@ -390,34 +388,42 @@ def ppl(
         lower_percentile, upper_percentile: the outlier cut (1 and 99 in the reference).
         bootstrap_resamples: resamples of the confidence interval (0 disables it).
         show_progress: tqdm bar on stderr.
-        state, dist: resume storage and process sharding, passed to :func:`engine.collect`.
+        state: resume storage for :func:`engine.collect`: a ResumeState, or a callable
+            ``(name, fingerprint) -> ResumeState | None`` asked with ("ppl", the result's fingerprint);
+            a state obtained from the callable is cleared once the result is complete.
+        dist: process sharding, passed to :func:`engine.collect`.
     """
     s = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     if precision not in PRECISIONS:
-        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if z_interpolation not in Z_INTERPOLATIONS:
-        raise UserError(f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}")
+        raise ArgumentError("z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}")
     if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
-        raise UserError(f"--psi must be a finite number, got {psi!r}")
+        raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
     if resize is not None and not (isinstance(resize, int) and resize > 0):
-        raise UserError(f"resize must be a positive integer or None, got {resize!r}")
+        raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
     if not 0 <= lower_percentile < upper_percentile <= 100:
-        raise UserError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}")
+        raise ArgumentError("lower_percentile", f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}")
     if batch_size is not None and batch_size <= 0:
-        raise UserError(f"--batch-size must be positive, got {batch_size}")
+        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
     if not generator.supports_w:
         if s.space == "w":
-            raise UserError(
+            raise ArgumentError(
+                "space",
                 f"{generator.family}: W-space PPL needs a mapping network, but this is a black-box generator "
-                "(z -> images only); use --space z"
+                "(z -> images only)",
+                hint="use space='z'",
+                cli_hint="use --space z",
             )
         if psi != 1.0:
-            raise UserError(f"{generator.family}: truncation (--psi) needs W space, which a black-box generator does not expose")
+            raise ArgumentError(
+                "psi", f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose"
+            )
     if s.crop:
         if generator.resolution % 8:
-            raise UserError(f"--crop needs a resolution divisible by 8, got {generator.resolution}")
+            raise ArgumentError("crop", f"crop needs a resolution divisible by 8, got {generator.resolution}")
 
     if isinstance(distance, str):
         distance = make_distance(distance, weights_path, allow_random=allow_random_weights)
@@ -430,9 +436,15 @@ def ppl(
         generator, distance, s, seed=seed, psi=psi, z_interpolation=z_interpolation, resize=resize,
         quantize=quantize, precision=precision, class_idx=class_idx,
     )
+    fingerprint = ppl_fingerprint(
+        generator, s, distance, seed=seed, psi=psi, precision=precision, class_idx=class_idx,
+        z_interpolation=z_interpolation if s.space == "z" else None, resize=resize, quantize=quantize,
+        lower_percentile=lower_percentile, upper_percentile=upper_percentile, bootstrap_resamples=bootstrap_resamples,
+    )
+    resume = resolve_state(state, "ppl", fingerprint)
     start = time.perf_counter()
     with torch.inference_mode():
-        out = collect(fn, s.num_samples, batch_size, desc="ppl", show_progress=show_progress, state=state, dist=dist)
+        out = collect(fn, s.num_samples, batch_size, desc="ppl", show_progress=show_progress, state=resume, dist=dist)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     sampling_s = time.perf_counter() - start
@@ -458,11 +470,15 @@ def ppl(
         "bootstrap_resamples": bootstrap_resamples,
         "shared_noise": bool(generator.supports_w),
     }
-    return PPLResult(
+    result = PPLResult(
         distances=distances,
         samples_per_second=s.num_samples / sampling_s if sampling_s > 0 else float("nan"),
         settings=settings,
         random_weights=list(distance.random_weights),
         seconds={"sampling": sampling_s, "statistics": stats_s},
+        fingerprint_=fingerprint,
         **stats,
     )
+    if resume is not None and resume is not state:
+        resume.clear()
+    return result

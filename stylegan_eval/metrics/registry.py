@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
@@ -148,6 +149,26 @@ def output_spec(output: str) -> MetricSpec | None:
         if output in spec.outputs:
             return spec
     return None
+
+
+#: Output-name prefixes where lower is better, for outputs no registered spec yields.
+LOWER_IS_BETTER_PREFIXES = ("fid", "kid", "ppl", "ls")
+
+
+def lower_is_better(output: str) -> bool:
+    """Whether smaller values of ``output`` are better: the registry's ``better``, else the name's prefix."""
+    spec = output_spec(output)
+    if spec is not None:
+        return spec.lower_is_better(output)
+    return re.split(r"[_\d]", output, maxsplit=1)[0] in LOWER_IS_BETTER_PREFIXES
+
+
+def direction_note(outputs: list[str]) -> str:
+    """One sentence for reports: which direction is better for ``outputs``."""
+    higher = [o for o in outputs if not lower_is_better(o)]
+    if not higher:
+        return "Lower is better for every metric."
+    return f"Higher is better for {', '.join(higher)}; lower for the others."
 
 
 # ------------------------------------------------------------------------------ the table

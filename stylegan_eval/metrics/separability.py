@@ -42,8 +42,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..errors import UserError
-from ..generator import Generator, NoiseMode, labels as class_labels, latents
+from ..errors import ArgumentError, UserError
+from ..generator import Generator, NoiseMode, latents
+from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
 
 SPACES = ("z", "w")
@@ -176,7 +177,7 @@ class SeparabilitySamples:
             "fingerprint": self.fingerprint,
             "random_weights": self.random_weights,
         }
-        arrays = {"z": self.z.astype(np.float32), "logits": self.logits.astype(np.float32), "meta": np.array(json.dumps(meta, default=str))}
+        arrays: dict[str, Any] = {"z": self.z.astype(np.float32), "logits": self.logits.astype(np.float32), "meta": np.array(json.dumps(meta, default=str))}
         if self.w is not None:
             arrays["w"] = self.w.astype(np.float32)
         buf = io.BytesIO()
@@ -212,6 +213,32 @@ def sample_fingerprint(
         "noise_mode": noise_mode,
         "class_idx": class_idx,
         "classifiers": [[c.name, c.identity, c.resolution] for c in clfs],
+    }
+
+
+def separability_fingerprint(
+    generator: Generator, classifiers: Any, *, seed: int, num_samples: int, noise_mode: str = "random",
+    class_idx: int | None = None, spaces: Sequence[str] = SPACES, svm: str = "reference", keep: float = 0.5,
+    record_w: bool | None = None,
+) -> dict[str, Any]:
+    """Every input a separability result depends on: the generator's weights digest, seed, sample
+    count, noise, class, every classifier (name, identity = weights digest, input size, random flag)
+    and the SVM protocol (spaces, svm mode, kept fraction)."""
+    from .common import generator_digest
+
+    clfs = _as_classifiers(classifiers)
+    return {
+        "metric": "separability",
+        "generator": generator_digest(generator),
+        "seed": seed,
+        "num_samples": num_samples,
+        "noise_mode": noise_mode,
+        "class_idx": class_idx,
+        "classifiers": [[c.name, c.identity, c.resolution, bool(c.random_weights)] for c in clfs],
+        "spaces": [str(x).lower() for x in spaces],
+        "svm": svm,
+        "keep": keep,
+        "record_w": ("w" in [str(x).lower() for x in spaces]) if record_w is None else bool(record_w),
     }
 
 
@@ -435,6 +462,28 @@ class SeparabilityResult:
     def __getitem__(self, space: str) -> float:
         return self.scores[space]
 
+    @property
+    def name(self) -> str:
+        """'ls' for both spaces, else 'ls_z' / 'ls_w'."""
+        spaces = list(self.scores)
+        return "ls" if len(spaces) != 1 else f"ls_{spaces[0]}"
+
+    @property
+    def value(self) -> float:
+        """The headline number: the W-space score when computed, else the Z-space one."""
+        return float(self.scores["w"] if "w" in self.scores else next(iter(self.scores.values())))
+
+    @property
+    def random_weights(self) -> list[str]:
+        return list(self.meta.get("random_weights", []))
+
+    def values(self) -> dict[str, float]:
+        return {f"ls_{space}": float(v) for space, v in self.scores.items()}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Every input the result depends on (see :func:`separability_fingerprint`)."""
+        return dict(self.meta.get("fingerprint", {}))
+
 
 def fit_separability(
     samples: SeparabilitySamples,
@@ -482,7 +531,7 @@ def fit_separability(
             rows = np.sort(kept[:, a])
             tasks.append((space, a, name, rows, label[rows, a]))
     if jobs == 1 or len(tasks) == 1:
-        outs = [_fit_task(feats[s], rows, y, svm) for s, _, _, rows, y in tasks]
+        outs = [_fit_task(feats[s], rows, y, svm) for s, _, _, rows, y in tasks]  # type: ignore[arg-type]
     else:
         from joblib import Parallel, delayed
 
@@ -538,16 +587,34 @@ def separability(
     Returns:
         :class:`SeparabilityResult`; ``.scores['w']``, ``.to_frame()``.
     """
+    from .common import resolve_state
+
     spaces = [s.lower() for s in spaces]
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    bad = [s for s in spaces if s not in SPACES]
+    if bad or not spaces:
+        raise ArgumentError("spaces", f"spaces must be a list of 'z' and/or 'w', got {list(spaces)!r}")
+    if not (isinstance(num_samples, int) and num_samples >= 2):
+        raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
+    clfs = _as_classifiers(classifiers)
+    fingerprint = separability_fingerprint(
+        generator, clfs, seed=seed, num_samples=num_samples, noise_mode=noise_mode, class_idx=class_idx, spaces=spaces,
+        svm=svm, keep=keep,
+    )
+    resume = resolve_state(state, "separability", fingerprint)
     t0 = time.perf_counter()
     samples = collect_samples(
-        generator, classifiers, num_samples, seed=seed, batch_size=batch_size, noise_mode=noise_mode,
-        class_idx=class_idx, need_w="w" in spaces, state=state, show_progress=show_progress,
+        generator, clfs, num_samples, seed=seed, batch_size=batch_size, noise_mode=noise_mode,
+        class_idx=class_idx, need_w="w" in spaces, state=resume, show_progress=show_progress,
     )
     gen_seconds = time.perf_counter() - t0
     result = fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
     result.meta["seconds"]["generate"] = gen_seconds
+    result.meta["fingerprint"] = fingerprint
     result.settings.update(seed=seed, noise_mode=noise_mode, class_idx=class_idx)
+    if resume is not None and resume is not state:
+        resume.clear()
     return result
 
 
@@ -591,5 +658,6 @@ __all__ = [
     "labels_and_confidence",
     "sample_fingerprint",
     "score",
+    "separability_fingerprint",
     "separability",
 ]

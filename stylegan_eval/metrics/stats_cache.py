@@ -210,7 +210,7 @@ class FeatureStats:
         """From a [N, D] torch tensor or array of features (float64 accumulation on its device)."""
         import torch
 
-        from .features import StatsAccumulator
+        from .accumulate import StatsAccumulator
 
         f = torch.as_tensor(features)
         acc = StatsAccumulator(f.shape[1], f.device)

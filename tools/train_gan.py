@@ -1,6 +1,6 @@
 """Train the demo's tiny StyleGAN2 on the procedural shapes (:mod:`stylegan_eval.demo.shapes`).
 
-    python -m stylegan_eval.demo.train_gan --out runs/demo_gan --kimg 100
+    python -m tools.train_gan --out runs/demo_gan --kimg 100
 
 The generator is the project's own :class:`~stylegan_eval.networks.stylegan2.StyleGAN2`
 (rosinality key names); the discriminator is a compact StyleGAN2-style residual network
@@ -32,11 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import sampling
-from ..imageops import image_grid, save_png
-from ..networks import ops
-from ..networks.stylegan2 import StyleGAN2
-from . import shapes
+from stylegan_eval import sampling
+from stylegan_eval.demo import shapes
+from stylegan_eval.imageops import image_grid, save_png
+from stylegan_eval.networks import ops
+from stylegan_eval.networks.stylegan2 import StyleGAN2
 
 #: The demo generator's architecture (also recorded in each snapshot's sidecar json).
 DEMO_G = dict(size=32, style_dim=64, n_mlp=4, channels={4: 64, 8: 64, 16: 32, 32: 32}, lr_mlp=0.01)

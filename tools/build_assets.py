@@ -1,12 +1,12 @@
 """Assemble ``stylegan_eval/assets/`` from a training run: the shipped demo files.
 
-    python -m stylegan_eval.demo.train_gan --out runs/demo_gan --kimg 120
-    python -m stylegan_eval.demo.train_classifiers --out runs/demo_clf
-    python -m stylegan_eval.demo.build_assets --run runs/demo_gan [--snapshot runs/demo_gan/snapshot-000120.pt] \
+    python -m tools.train_gan --out runs/demo_gan --kimg 120
+    python -m tools.train_classifiers --out runs/demo_clf
+    python -m tools.build_assets --run runs/demo_gan [--snapshot runs/demo_gan/snapshot-000120.pt] \
         --classifiers runs/demo_clf
 
 Writes the generator as a float16 ``{'g_ema', 'latent_avg'}`` file (see
-:func:`~stylegan_eval.demo.train_gan.export`), copies the classifier checkpoints, and records
+:func:`~tools.train_gan.export`), copies the classifier checkpoints, and records
 the training facts in ``demo-training.json``.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from . import ASSETS, CLASSIFIER_ATTRIBUTES, GENERATOR_FILE, TRAINING_FILE
-from .train_classifiers import classifier_filename
-from .train_gan import export
+from stylegan_eval.demo import ASSETS, CLASSIFIER_ATTRIBUTES, GENERATOR_FILE, TRAINING_FILE
+from tools.train_classifiers import classifier_filename
+from tools.train_gan import export
 
 
 def _kimg_seconds(log: Path, kimg: float) -> float | None:
@@ -43,7 +43,7 @@ def _machine(threads) -> str:
     """The CPU this is assembled on (where the demo files are trained, as the README's recipe does)."""
     import os
 
-    from ..report import cpu_model
+    from stylegan_eval.report import cpu_model
 
     return f"{cpu_model()}, {os.cpu_count()} cores" + (f", {threads} torch threads" if threads else "")
 
@@ -75,7 +75,7 @@ def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSET
             "kimg": kimg,
             "training_seconds": _kimg_seconds(run / "log.txt", kimg),
             "storage": "float16 (converted to float32 by the loader)",
-            "script": "python -m stylegan_eval.demo.train_gan",
+            "script": "python -m tools.train_gan",
             "machine": _machine((cfg.get("args") or {}).get("threads")),
         },
         "classifiers": clf_info,

@@ -1,6 +1,6 @@
 """Train the demo's attribute classifiers on the procedural shapes, with the classifiers recipe.
 
-    python -m stylegan_eval.demo.train_classifiers --out stylegan_eval/assets [--num-images 12000]
+    python -m tools.train_classifiers --out stylegan_eval/assets [--num-images 12000]
 
 One :class:`~stylegan_eval.classifiers.simple.SimpleClassifier` per attribute of
 :mod:`stylegan_eval.demo.shapes` (shape, colour, size, position), trained by
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from ..classifiers.simple import save_checkpoint
-from ..classifiers.train import train_classifier
-from . import shapes
+from stylegan_eval.classifiers.simple import save_checkpoint
+from stylegan_eval.classifiers.train import train_classifier
+from stylegan_eval.demo import shapes
 
 #: Seed of the classifiers' training images (the GAN trains on data seed 0 too: same distribution).
 CLASSIFIER_DATA_SEED = 1

@@ -1,0 +1,55 @@
+"""What every metric entry point shares: the generator's identity and the resume-state lookup.
+
+A metric's fingerprint names every input its result depends on. The generator enters it as
+the sha256 of its parameters and buffers (names, shapes, dtypes and bytes), so that the same
+weights give the same fingerprint whether they came from a file (the ``ppl`` command,
+``compare``) or from memory (``api.evaluate`` in a training loop).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Callable, Union
+
+import torch
+
+from ..engine import ResumeState
+from ..fileio import sha256_file
+
+#: ``state=`` of an entry point: a ResumeState, or ``(name, fingerprint) -> ResumeState | None``
+#: (e.g. :meth:`stylegan_eval.cli.RunOptions.resume_state`), or None (no resume).
+StateArg = Union[ResumeState, Callable[[str, dict], Any], None]
+
+
+def generator_digest(generator: torch.nn.Module) -> str:
+    """sha256 of the generator's state (every parameter and buffer: name, dtype, shape, bytes)."""
+    h = hashlib.sha256()
+    for name, t in sorted(generator.state_dict().items()):
+        if not isinstance(t, torch.Tensor):
+            continue
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | os.PathLike | None) -> str | None:
+    """sha256 of a weights file, or None without one (remembered per process by path, size and mtime)."""
+    if path is None or not os.path.isfile(path):
+        return None
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
+def resolve_state(state: StateArg, name: str, fingerprint: dict[str, Any]) -> ResumeState | None:
+    """The ResumeState to use: ``state`` itself, or what the ``state`` callable gives for (name, fingerprint)."""
+    if state is None or isinstance(state, ResumeState):
+        return state
+    return state(name, fingerprint)

@@ -1,0 +1,148 @@
+"""The real side of FID/KID: statistics of ``real`` (a stats file, an image folder or zip, or statistics in memory).
+
+Shared by the ``fid`` and ``kid`` entry points; the ``fid`` command, ``compare`` and
+``api.evaluate`` all reach it through them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from ..errors import ArgumentError
+from .stats_cache import FeatureStats
+
+STATS_SUFFIXES = (".npz", ".pkl", ".pickle")
+
+#: What ``real`` may be: a path, a :class:`FeatureStats`, or a ``(mu, sigma)`` pair.
+RealArg = Union[str, os.PathLike, FeatureStats, tuple]
+
+
+def default_workers() -> int:
+    """Image decoding processes by default: half the CPUs, at most 8."""
+    return max(0, min(8, (os.cpu_count() or 1) // 2))
+
+
+def stats_digest(stats: FeatureStats) -> str:
+    """sha256 of in-memory statistics (mu and sigma bytes, and the features when kept)."""
+    h = hashlib.sha256()
+    for a in (stats.mu, stats.sigma, stats.features):
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def real_statistics(
+    real: RealArg,
+    detector: Any,
+    *,
+    keep_features: bool,
+    batch_size: int | None = None,
+    device: Any = "cpu",
+    show_progress: bool = False,
+    skip_bad: bool = False,
+    num_workers: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    no_cache: bool = False,
+) -> tuple[FeatureStats, dict[str, Any]]:
+    """(statistics, info) of ``real``; an image folder / zip goes through the statistics cache.
+
+    ``info`` holds ``source``, ``num_real``, ``skipped`` and, for images, the cache details and
+    ``data_hash``; ``identity`` names the real data in fingerprints (a data hash or file digest).
+    """
+    import torch
+
+    from ..fileio import sha256_file
+    from .stats_cache import load_stats
+
+    if isinstance(real, tuple) and len(real) == 2:
+        real = FeatureStats(np.asarray(real[0], np.float64), np.asarray(real[1], np.float64))
+    if isinstance(real, FeatureStats):
+        if keep_features and real.features is None:
+            raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
+        return real, {
+            "source": "statistics",
+            "num_real": real.num,
+            "skipped": 0,
+            "cache_hit": None,
+            "identity": "stats:" + stats_digest(real),
+        }
+    if not isinstance(real, (str, os.PathLike)):
+        raise ArgumentError(
+            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
+        )
+    data = Path(real)
+    if not data.exists():
+        raise ArgumentError("real", f"real {data}: no such file or folder")
+    if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
+        stats = load_stats(data, dim=detector.feature_dim)
+        info: dict[str, Any] = {
+            "source": "stats file",
+            "num_real": stats.num,
+            "skipped": len(stats.meta.get("skipped", [])),
+            "cache_hit": None,
+        }
+        made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
+        if made_by:
+            info["stats_file_detector"] = made_by
+        if keep_features and stats.features is None:
+            raise ArgumentError(
+                "kid",
+                f"{data}: kid=True needs the real images' features, which this statistics file does not hold",
+                hint="pass the image folder, or a file written by `stylegan-eval stats --features`",
+            )
+        info["identity"] = "file:" + sha256_file(data)
+        return stats, info
+    from .features import dataset_stats
+
+    dev = torch.device(device)
+    batch = batch_size or (64 if dev.type == "cuda" else 8)
+    stats, ds = dataset_stats(
+        data,
+        detector,
+        batch_size=batch,
+        num_workers=default_workers() if num_workers is None else num_workers,
+        skip_bad=skip_bad,
+        keep_features=keep_features,
+        use_cache=not no_cache,
+        cache_dir=cache_dir,
+        device=dev,
+        show_progress=show_progress,
+    )
+    info = {
+        "source": "images",
+        "num_real": ds.num_images,
+        "num_files": ds.num_files,
+        "skipped": len(ds.skipped),
+        "skipped_files": ds.skipped[:100],
+        "cache_hit": ds.cache_hit,
+        "cache_file": ds.cache_file,
+        "data_hash": ds.data_hash,
+        "files_hashed": ds.files_hashed,
+        "seconds": ds.seconds,
+        "images_per_s": ds.images_per_second,
+        "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}",
+    }
+    return stats, info
+
+
+def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
+    """Warnings about the real side: a statistics file made by another detector, skipped images."""
+    out = []
+    made_by = real_info.get("stats_file_detector")
+    if made_by and (
+        made_by.get("detector") != detector.name
+        or made_by.get("weights_sha256") != detector.weights_sha256
+        or made_by.get("resize", detector.resize) != detector.resize
+    ):
+        out.append(
+            f"the statistics file was computed with {made_by}, not with this detector ({detector.name}, "
+            f"{detector.weights_sha256}, resize {detector.resize}): the FID mixes feature spaces"
+        )
+    if real_info.get("skipped"):
+        out.append(f"{real_info['skipped']} undecodable image(s) skipped (--skip-bad-images)")
+    return out
