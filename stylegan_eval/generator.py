@@ -60,6 +60,9 @@ class Generator(nn.Module, abc.ABC):
     #: True for generators whose synthesis input has a user transform (StyleGAN3's
     #: ``G.synthesis.input.transform``); the equivariance metrics need it.
     supports_input_transform: bool = False
+    #: True when every random input of synthesis is the ``noise`` argument (the project's own
+    #: networks): PPL then needs no check that the two images of a pair share their noise.
+    noise_is_explicit: bool = False
     #: The family's truncation rule: layers [0, cutoff) are truncated when a caller of
     #: :meth:`truncate` gives no cutoff (NVIDIA's TF StyleGAN1 ``G_style``: 8); None = all layers.
     truncation_cutoff: int | None = None

@@ -77,9 +77,10 @@ class PairRenderer:
         self.G = generator
         self.seed = int(seed)
         self.dtype = dtype
-        explicit = generator.supports_w and bool(generator.noise_shapes)
+        explicit = generator.supports_w and (bool(generator.noise_shapes) or generator.noise_is_explicit)
         self.mode = "explicit" if explicit else "forked"
-        self.checked = False
+        # Our own networks take all their randomness from the noise argument: nothing to check.
+        self.checked = explicit and generator.noise_is_explicit
 
     def _batch_seed(self, idx: torch.Tensor) -> int:
         first = idx[:1].to("cpu")

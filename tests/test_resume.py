@@ -27,6 +27,8 @@ TESTS = Path(__file__).parent
 class SlowToy(Toy32):
     """Toy32 that logs every synthesis call to $RESUME_MARKER and sleeps $RESUME_SLEEP seconds."""
 
+    noise_is_explicit = True  # Toy32's only randomness is its noise argument: no PPL pair check
+
     def _synthesize(self, ws, noise):
         marker = os.environ.get("RESUME_MARKER")
         if marker:
@@ -58,7 +60,9 @@ def _env(tmp_path: Path, marker: Path, sleep: float) -> dict[str, str]:
 
 
 def _calls(marker: Path) -> int:
-    return len(marker.read_text().splitlines()) if marker.exists() else 0
+    """Synthesis calls of the metric loop (a full batch of pairs: 2 * BATCH images); the loader's
+    validation call on a couple of samples is not one of them."""
+    return marker.read_text().splitlines().count(str(2 * BATCH)) if marker.exists() else 0
 
 
 def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
@@ -120,6 +124,8 @@ class InterruptingToy(Toy32):
     """Toy32 whose synthesis raises KeyboardInterrupt (as Ctrl-C does) at call ``interrupt_at``."""
 
     def _synthesize(self, ws, noise):
+        if ws.shape[0] != 4:  # the loader's validation call, not a batch of the run (--batch-size 4)
+            return super()._synthesize(ws, noise)
         _CALLS["n"] += 1
         if _CALLS["interrupt_at"] is not None and _CALLS["n"] >= _CALLS["interrupt_at"]:
             _CALLS["interrupt_at"] = None

@@ -528,6 +528,8 @@ class StyleGAN1Generator(Generator):
             gives no cutoff (TF ``G_style``: 8); None = all layers.
     """
 
+    noise_is_explicit = True
+
     def __init__(self, net: StyledGenerator, resolution: int, family: str = "stylegan1-rosinality",
                  extra: dict[str, Any] | None = None, w_avg: torch.Tensor | None = None,
                  const_noise: Sequence[torch.Tensor] | None = None, truncation_cutoff: int | None = None):

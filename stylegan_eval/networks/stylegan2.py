@@ -404,6 +404,8 @@ class StyleGAN2Generator(Generator):
         extra: more facts for ``info`` (e.g. the checkpoint layout).
     """
 
+    noise_is_explicit = True
+
     def __init__(self, net: StyleGAN2, family: str, w_avg: torch.Tensor | None = None, extra: dict[str, Any] | None = None):
         super().__init__()
         self.net = net

@@ -429,6 +429,8 @@ class StyleGAN3(nn.Module):
 class StyleGAN3Generator(Generator):
     """:class:`Generator` adapter: ws [N, num_ws, w_dim] -> images [N, C, R, R] in [-1, 1]; no noise inputs."""
 
+    noise_is_explicit = True
+
     supports_input_transform = True
 
     def __init__(self, net: StyleGAN3, extra: dict[str, Any] | None = None):
