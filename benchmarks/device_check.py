@@ -61,11 +61,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("STYLEGAN_EVAL_OFFLINE", "1")
 
-import numpy as np
-import torch
+import numpy as np  # noqa: E402 - after the sys.path setup above
+import torch  # noqa: E402 - after the sys.path setup above
 
-from stylegan_eval import sampling
-from stylegan_eval.imageops import box_downsample, to_uint8
+from stylegan_eval import sampling  # noqa: E402 - after the sys.path setup above
+from stylegan_eval.imageops import box_downsample, to_uint8  # noqa: E402 - after the sys.path setup above
 
 #: Datasheet fp32 (non-tensor) peak of an H100/H200 SXM, FLOP/s; a lead, the measured rate is beside it.
 H200_FP32_PEAK = 67e12

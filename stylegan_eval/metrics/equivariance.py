@@ -150,8 +150,12 @@ def fractional_translation(x: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, 
     filt_x = filt_x / filt_x.sum(1, keepdim=True)
     filt_y = filt_y / filt_y.sum(1, keepdim=True)
     # z[X] = sum_j f[j] x[X - ix + b - j]: the reference's padded filter and crop, with zero fill.
-    zx = sum(filt_x[:, j, None, None, None] * _shift(x, torch.zeros_like(ix), ix - b + j) for j in range(2 * a))
-    z = sum(filt_y[:, i, None, None, None] * _shift(zx, iy - b + i, torch.zeros_like(iy)) for i in range(2 * a))
+    zx = torch.zeros_like(x)
+    for j in range(2 * a):
+        zx = zx + filt_x[:, j, None, None, None] * _shift(x, torch.zeros_like(ix), ix - b + j)
+    z = torch.zeros_like(x)
+    for i in range(2 * a):
+        z = z + filt_y[:, i, None, None, None] * _shift(zx, iy - b + i, torch.zeros_like(iy))
     m = _range_mask(h, w, (iy + a).clamp_min(0), h + (iy - b).clamp_max(0), (ix + a).clamp_min(0), w + (ix - b).clamp_max(0),
                     x.device)
     return z, m.expand_as(x).clone()

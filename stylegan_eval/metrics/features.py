@@ -41,7 +41,6 @@ from .stats_cache import (  # noqa: F401 - re-exported: the statistics API lives
     load_stats,
 )
 
-
 # ------------------------------------------------------------------------------ decoding
 #: Images with more pixels are refused before decoding (decompression bombs); 16384 x 16384.
 MAX_IMAGE_PIXELS = 1 << 28

@@ -99,7 +99,8 @@ def inception_score(
     from ..imageops import to_rgb, to_uint8
 
     det = detector if isinstance(detector, FeatureDetector) else make_detector(
-        detector, detector_weights, allow_random=allow_random_weights, device=generator.device)
+        detector,  # type: ignore[arg-type]
+        detector_weights, allow_random=allow_random_weights, device=generator.device)
     kind, head = _per_sample(det)
 
     @torch.inference_mode()

@@ -170,7 +170,7 @@ class ModernDetector(FeatureDetector):
                 from timm.models.vision_transformer import checkpoint_filter_fn
 
                 state = torch.load(path, map_location="cpu", weights_only=True)
-                state = checkpoint_filter_fn(state.get("model", state) if isinstance(state, dict) else state, net)
+                state = checkpoint_filter_fn(state.get("model", state) if isinstance(state, dict) else state, net)  # type: ignore[arg-type]
             else:  # OpenAI's TorchScript archive, sha256-verified by the weights manager
                 full = torch.jit.load(path, map_location="cpu").state_dict()
                 state = {k[len("visual."):]: v.float() for k, v in full.items() if k.startswith("visual.")}
