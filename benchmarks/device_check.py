@@ -540,18 +540,41 @@ def _peer_models(G, dist, n: int, lpips_size: int):
         from torch_fidelity import GenerativeModelModuleWrapper
 
         heads = torch.load(os.path.join(lpips.__path__[0], "weights/v0.1/vgg.pth"), map_location="cpu")
-        tf_lpips.load_state_dict_from_url = lambda *a, **k: heads
-        tf_lpips.torchvision_load_pretrained_vgg16 = lambda **k: types.SimpleNamespace(features=vgg_features(dist).cpu())
-        sim = tf_lpips.SampleSimilarityLPIPS("lpips-vgg16", sample_similarity_resize=lpips_size, sample_similarity_dtype="float32").eval()
-        sim = sim.to(dev)
-        tf_ppl.create_sample_similarity = lambda *a, **k: sim
         gen = PeerGenerator(G, z0, z1)
-        tf_ppl.sample_random = lambda rng, shape, z_type: gen.sample(shape[0])
+        # torch-fidelity is fed our VGG weights and latents by patching its module functions; the
+        # patches are undone after each use so that nothing leaks into other users of the package
+        # (the CPU smoke run shares its process with the test suite).
+        patches = {
+            (tf_lpips, "load_state_dict_from_url"): lambda *a, **k: heads,
+            (tf_lpips, "torchvision_load_pretrained_vgg16"): lambda **k: types.SimpleNamespace(features=vgg_features(dist).cpu()),
+            (tf_ppl, "sample_random"): lambda rng, shape, z_type: gen.sample(shape[0]),
+        }
+
+        @contextlib.contextmanager
+        def patched(extra: dict[tuple[Any, str], Any]):
+            items = {**patches, **extra}
+            saved = {key: getattr(*key) for key in items}
+            for (mod, name), value in items.items():
+                setattr(mod, name, value)
+            try:
+                yield
+            finally:
+                for (mod, name), value in saved.items():
+                    setattr(mod, name, value)
+
+        with patched({}):
+            sim = tf_lpips.SampleSimilarityLPIPS("lpips-vgg16", sample_similarity_resize=lpips_size, sample_similarity_dtype="float32").eval()
+        sim = sim.to(dev)
         model = GenerativeModelModuleWrapper(gen, G.z_dim, "normal", 0)
         kw = {"input1_model_num_samples": n, "batch_size": bs, "cuda": dev.type == "cuda", "verbose": False, "ppl_epsilon": PPL_EPS,
                   "ppl_z_interp_mode": "lerp", "ppl_sample_similarity_resize": lpips_size, "ppl_sample_similarity_dtype": "float32",
                   "ppl_reduction": "none", "ppl_discard_percentile_lower": None, "ppl_discard_percentile_higher": None, "save_cpu_ram": True}
-        return lambda: tf_ppl.calculate_ppl(1, input1=model, **kw)
+
+        def run():
+            with patched({(tf_ppl, "create_sample_similarity"): lambda *a, **k: sim}):
+                return tf_ppl.calculate_ppl(1, input1=model, **kw)
+
+        return run
 
     runners["torchmetrics"] = torchmetrics_runner
     runners["torch-fidelity"] = fidelity_runner

@@ -539,13 +539,13 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     for _round in range(2):
         env = {**resume_env(tmp_path, marker, 0.15), "STYLEGAN_EVAL_SAVE_EVERY": "0"}
         extra = ["--resume"] if out.exists() else []
-        start = _calls(marker)
+        start = _calls(marker, batch)
         proc = subprocess.Popen(cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 preexec_fn=_limit_memory)  # noqa: PLW1509 - no threads started yet
         try:
             target = start + rng.randint(1, 3)
             deadline = time.monotonic() + 120
-            while _calls(marker) < target and proc.poll() is None and time.monotonic() < deadline:
+            while _calls(marker, batch) < target and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.15))  # anywhere inside a batch or a save
             assert proc.poll() is None, proc.communicate()[1][-2000:]
@@ -562,7 +562,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     r = subprocess.run(cmd(out, "--resume", "--json"), env=resume_env(tmp_path, marker, 0), capture_output=True,
                        text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _calls(marker) < n // batch  # something was resumed
+    assert _calls(marker, batch) < n // batch  # something was resumed
     names = {p.name for p in out.iterdir()}
     assert {"separability.json", "separability-samples.npz"} <= names
     assert not [name for name in names if name.startswith(".")], names  # partials, temporary files and the lock are gone

@@ -59,10 +59,10 @@ def _env(tmp_path: Path, marker: Path, sleep: float) -> dict[str, str]:
     return env
 
 
-def _calls(marker: Path) -> int:
-    """Synthesis calls of the metric loop (a full batch of pairs: 2 * BATCH images); the loader's
-    validation call on a couple of samples is not one of them."""
-    return marker.read_text().splitlines().count(str(2 * BATCH)) if marker.exists() else 0
+def _calls(marker: Path, size: int = 2 * BATCH) -> int:
+    """Synthesis calls of the metric loop, i.e. of ``size`` images (PPL: a full batch of pairs,
+    2 * BATCH images); the loader's validation call on a couple of samples is not one of them."""
+    return marker.read_text().splitlines().count(str(size)) if marker.exists() else 0
 
 
 def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
