@@ -144,9 +144,8 @@ def write_report_figures(report, out: str | os.PathLike | None, generator=None, 
     figs: list[tuple[str, str]] = []
     samples: list[tuple[str, np.ndarray]] = []
     table = report.table
-    if report.command == "fid" and hasattr(table, "columns"):
-        rec = table.iloc[0].to_dict() if len(table) else {}
-        values = {k: float(rec[k]) for k in ("fid", "kid") if rec.get(k) is not None}
+    if report.command == "fid" and hasattr(table, "columns") and {"metric", "value"} <= set(table.columns):
+        values = {str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None}
         if values:
             fig = fid_figure(values, f"{report.command}: {', '.join(values)}")
             written.append(_save(fig, out / "fid_bars.png"))

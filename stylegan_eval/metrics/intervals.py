@@ -123,6 +123,17 @@ def nice(value: float | None, err: float | None = None, digits: int = 4) -> str:
     return f"{v:.{digits}g} ± {e:.2g}"
 
 
+def result_repr(kind: str, values: dict[str, str], **extra: object) -> str:
+    """The short ``repr`` of a metric result: ``Kind(name=value, ..., key=extra)``, never an array.
+
+    ``values`` maps output names to already formatted numbers (:func:`nice`); ``extra`` entries
+    that are None or empty are left out.
+    """
+    parts = [f"{k}={v}" for k, v in values.items()]
+    parts += [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in extra.items() if v not in (None, [], {}, "")]
+    return f"{kind}({', '.join(parts)})"
+
+
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether the closed intervals ``a`` and ``b`` overlap."""
     return not (b[0] > a[1] or b[1] < a[0])
