@@ -92,6 +92,7 @@ class Evaluator:
         {metric: value}, or {metric: Measurement} with ``details``.
         """
         from .api import _info, _log, as_generator
+        from .engine import progress_phase
 
         gen = as_generator(generator)
         was_training = gen.training
@@ -99,7 +100,8 @@ class Evaluator:
         start = time.perf_counter()
         try:
             meta = {"generator_spec": f"<in-memory {type(generator).__name__}>", **_info(gen)}
-            results: dict[str, Measurement] = _evaluate(gen, meta, self.runners, self.options)
+            with progress_phase(None if step is None else f"step {step}"):
+                results: dict[str, Measurement] = _evaluate(gen, meta, self.runners, self.options)
         finally:
             gen.train(was_training)
         self.seconds = time.perf_counter() - start

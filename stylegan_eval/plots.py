@@ -22,15 +22,18 @@ import numpy as np
 GRID_SEEDS = tuple(range(16))
 MIX_ROWS = (0, 1, 2, 3, 4)
 MIX_COLS = (5, 6, 7, 8, 9)
+#: Tiles of report figures are box-downsampled to this size (a 1024 px model's grid stays a few MB).
+REPORT_TILE = 256
 
 
 def sample_grid_image(generator, seeds: Sequence[int] = GRID_SEEDS, psi: float = 1.0, class_idx: int | None = None,
                       batch_size: int = 16) -> np.ndarray:
-    """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px."""
+    """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px
+    (tiles above :data:`REPORT_TILE` px box-downsampled to it)."""
     from .commands.generate import render_seeds
-    from .imageops import sample_grid
+    from .imageops import box_downsample, sample_grid
 
-    images = render_seeds(generator, list(seeds), psi, "const", class_idx, batch_size)
+    images = box_downsample(render_seeds(generator, list(seeds), psi, "const", class_idx, batch_size), REPORT_TILE)
     return sample_grid(images, math.ceil(math.sqrt(len(seeds))), min_size=512)
 
 
@@ -41,11 +44,11 @@ def mixing_image(generator, rows: Sequence[int] = MIX_ROWS, cols: Sequence[int] 
     if not getattr(generator, "supports_w", False) or getattr(generator, "num_ws", 1) < 2:
         return None
     from .commands.mix import _ranges, mixing_grid
-    from .imageops import mixing_figure
+    from .imageops import box_downsample, mixing_figure
 
     layers = list(layers) if layers is not None else list(range(max(1, generator.num_ws // 2)))
     rows, cols = list(rows), list(cols)
-    grid = mixing_grid(generator, rows, cols, layers, 1.0, "const", 0, class_idx, nvidia_seeds=True)
+    grid = box_downsample(mixing_grid(generator, rows, cols, layers, 1.0, "const", 0, class_idx, nvidia_seeds=True), REPORT_TILE)
     cells = grid.reshape(len(rows) + 1, len(cols) + 1, *grid.shape[1:])
     return mixing_figure(cells[0, 1:], cells[1:, 0], cells[1:, 1:].flatten(0, 1), [f"seed {s}" for s in cols],
                          [f"seed {s}" for s in rows], title=f"styles {_ranges(layers)} from top")

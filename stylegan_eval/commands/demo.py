@@ -28,6 +28,7 @@ import click
 import pandas as pd
 import torch
 
+from .. import log as messages
 from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..errors import UserError
 from ..fileio import atomic_write
@@ -283,5 +284,5 @@ def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) 
                       batch_size=run.batch_size, seed=run.seed, show_progress=run.show_progress and not run.json, log=log)
     for w in report.meta.get("warnings", []):
         if not run.json:
-            click.echo(f"warning: {w}", err=True)
+            messages.warning(w)
     emit(report, run)
