@@ -69,6 +69,13 @@ def warning(message: str) -> None:
     logger.warning(message)
 
 
+def warn_all(messages: list[str]) -> list[str]:
+    """:func:`warning` for each message; returns ``messages`` (to record them in a report)."""
+    for m in messages:
+        warning(m)
+    return list(messages)
+
+
 def info(message: str) -> None:
     """``stylegan-eval: <message>`` on stderr (through :data:`logger`)."""
     _ensure()

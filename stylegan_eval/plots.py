@@ -157,6 +157,11 @@ def write_report_figures(report, out: str | os.PathLike | None, generator=None, 
         fig = separability_figure(table, "separability: per-attribute conditional entropy")
         written.append(_save(fig, out / "separability_entropy.png"))
         figs.append(("per-attribute conditional entropy", html_report.png_base64(fig)))
+    for name in report.extra_files:  # plots the command wrote itself (ppl_hist.png)
+        if name.endswith(".png") and (out / name).is_file():
+            import base64
+
+            figs.append((name, base64.b64encode((out / name).read_bytes()).decode("ascii")))
     if generator is not None:
         samples = checkpoint_figures(generator, report.command, class_idx)
         names = ["samples.png", "mixing.png"]
@@ -166,7 +171,8 @@ def write_report_figures(report, out: str | os.PathLike | None, generator=None, 
     page = html_report.render(
         f"stylegan-eval {report.command}", report.table if hasattr(report.table, "columns") else _frame(report.table),
         report.table if hasattr(report.table, "columns") else _frame(report.table), None, figs,
-        settings=report.settings, warning=report.banner(), samples=encoded(samples), columns=None,
+        notes=[f"Warning: {w}" for w in report.meta.get("warnings", [])], settings=report.settings, warning=report.banner(),
+        samples=encoded(samples), columns=None,
     )
     atomic_write(out / f"{report.command}.html", page)
     written.append(f"{report.command}.html")
