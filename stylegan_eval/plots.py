@@ -55,14 +55,23 @@ def mixing_image(generator, rows: Sequence[int] = MIX_ROWS, cols: Sequence[int] 
 
 
 def checkpoint_figures(generator, label: str, class_idx: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """[(caption, image)]: the sample grid and (where W exists) the mixing figure of one checkpoint."""
+    """[(caption, image)]: the sample grid and (where W exists) the mixing figure of one checkpoint.
+
+    A figure that cannot be rendered (e.g. a black-box generator that rejects these calls) is
+    left out with a warning: pictures never stop a report whose numbers were computed.
+    """
+    from . import log
+
     was_training = getattr(generator, "training", False)
     generator.eval()
+    out: list[tuple[str, np.ndarray]] = []
     try:
-        out = [(f"{label}: samples, seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]}", sample_grid_image(generator, class_idx=class_idx))]
+        out.append((f"{label}: samples, seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]}", sample_grid_image(generator, class_idx=class_idx)))
         mix = mixing_image(generator, class_idx=class_idx)
         if mix is not None:
             out.append((f"{label}: style mixing, coarse styles of the top row (seeds)", mix))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning(f"{label}: no sample figure in the report ({type(exc).__name__}: {str(exc)[:200]})")
     finally:
         generator.train(was_training)
     return out

@@ -164,3 +164,36 @@ def test_mixing_figure_only_with_w():
     g.supports_w = False  # a black-box generator
     assert plots.mixing_image(g) is None
     assert torch.is_grad_enabled()
+
+
+def test_one_logging_setup_one_prefix_and_the_elapsed_line(cli, capsys):
+    import logging
+
+    from stylegan_eval import log
+    from stylegan_eval.demo import default_checkpoint
+
+    log.setup()
+    log.setup()
+    assert sum(isinstance(h, log._StderrHandler) for h in logging.getLogger("stylegan_eval").handlers) == 1
+    log.warning("too few samples")
+    logging.getLogger("stylegan_eval.metrics").warning("from a module logger")
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["stylegan-eval: warning: too few samples", "stylegan-eval: warning: from a module logger"]
+    assert log.format_seconds(3.21) == "3.2 s" and log.format_seconds(75) == "1 min 15 s" and log.format_seconds(3725) == "1 h 02 min"
+    code, out, err = cli("--no-config", "info", default_checkpoint(), "--device", "cpu")
+    assert code == 0 and err.splitlines()[-1].startswith("stylegan-eval: done in ") and "nan" not in out
+    code, out, err = cli("--no-config", "info", default_checkpoint(), "--device", "cpu", "--quiet")
+    assert code == 0 and "done in" not in err
+
+
+def test_progress_bars_stay_with_units_and_phase(capsys):
+    from stylegan_eval.engine import collect, progress_phase
+
+    with progress_phase("step 500"):
+        collect(lambda idx: {"x": idx.float()[:, None]}, 6, 4, desc="ppl", show_progress=True)
+    collect(lambda idx: {"x": idx.float()[:, None]}, 6, 4, desc="generator features", show_progress=True)
+    err = capsys.readouterr().err
+    final = [line.strip() for line in err.replace("\r", "\n").splitlines() if "6/6" in line]
+    assert any(f.startswith("step 500: ppl: 100%") and "pair/s" in f for f in final), err
+    assert any(f.startswith("generator features: 100%") and "img/s" in f for f in final), err
+    assert err.rstrip("\n").endswith("]")  # the last bar was left on screen (leave=True), not erased
