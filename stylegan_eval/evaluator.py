@@ -72,7 +72,9 @@ class Evaluator:
         known = set(EvalOptions.__dataclass_fields__) - {"_cache", "resume_state", "seed", "num_samples", "data"}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ArgumentError(unknown[0], f"Evaluator: unknown option {unknown[0]!r} (choose from {', '.join(sorted(known))})")
+            raise ArgumentError(
+                unknown[0], f"Evaluator: unknown option {unknown[0]!r} (choose from {', '.join(sorted(known))})"
+            )
         for key in self._PATHS:
             if options.get(key) is not None:
                 options[key] = Path(options[key])
@@ -80,7 +82,9 @@ class Evaluator:
             options["classifiers"] = tuple(Path(c) for c in options["classifiers"])
         if "attrs" in options:
             options["attrs"] = tuple(options["attrs"])
-        self.options = EvalOptions(seed=seed, num_samples=num_samples, data=Path(data) if data is not None else None, **options)
+        self.options = EvalOptions(
+            seed=seed, num_samples=num_samples, data=Path(data) if data is not None else None, **options
+        )
         self.log = log
         self.calls = 0
         self.seconds: float | None = None
@@ -120,5 +124,7 @@ class Evaluator:
 
     def __repr__(self) -> str:
         n = self.options.num_samples
-        return (f"Evaluator(metrics={self.outputs}, num_samples={'published' if n is None else n}, "
-                f"seed={self.options.seed}, calls={self.calls}, loaded={self.loaded()})")
+        return (
+            f"Evaluator(metrics={self.outputs}, num_samples={'published' if n is None else n}, "
+            f"seed={self.options.seed}, calls={self.calls}, loaded={self.loaded()})"
+        )

@@ -26,8 +26,9 @@ MIX_COLS = (5, 6, 7, 8, 9)
 REPORT_TILE = 256
 
 
-def sample_grid_image(generator, seeds: Sequence[int] = GRID_SEEDS, psi: float = 1.0, class_idx: int | None = None,
-                      batch_size: int = 16) -> np.ndarray:
+def sample_grid_image(
+    generator, seeds: Sequence[int] = GRID_SEEDS, psi: float = 1.0, class_idx: int | None = None, batch_size: int = 16
+) -> np.ndarray:
     """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px
     (tiles above :data:`REPORT_TILE` px box-downsampled to it)."""
     from .commands.generate import render_seeds
@@ -37,8 +38,13 @@ def sample_grid_image(generator, seeds: Sequence[int] = GRID_SEEDS, psi: float =
     return sample_grid(images, math.ceil(math.sqrt(len(seeds))), min_size=512)
 
 
-def mixing_image(generator, rows: Sequence[int] = MIX_ROWS, cols: Sequence[int] = MIX_COLS,
-                 layers: Sequence[int] | None = None, class_idx: int | None = None) -> np.ndarray | None:
+def mixing_image(
+    generator,
+    rows: Sequence[int] = MIX_ROWS,
+    cols: Sequence[int] = MIX_COLS,
+    layers: Sequence[int] | None = None,
+    class_idx: int | None = None,
+) -> np.ndarray | None:
     """uint8 [H, W, 3]: the paper's style-mixing figure (coarse styles from the top row), or
     None when the generator exposes no W space."""
     if not getattr(generator, "supports_w", False) or getattr(generator, "num_ws", 1) < 2:
@@ -48,10 +54,18 @@ def mixing_image(generator, rows: Sequence[int] = MIX_ROWS, cols: Sequence[int] 
 
     layers = list(layers) if layers is not None else list(range(max(1, generator.num_ws // 2)))
     rows, cols = list(rows), list(cols)
-    grid = box_downsample(mixing_grid(generator, rows, cols, layers, 1.0, "const", 0, class_idx, nvidia_seeds=True), REPORT_TILE)
+    grid = box_downsample(
+        mixing_grid(generator, rows, cols, layers, 1.0, "const", 0, class_idx, nvidia_seeds=True), REPORT_TILE
+    )
     cells = grid.reshape(len(rows) + 1, len(cols) + 1, *grid.shape[1:])
-    return mixing_figure(cells[0, 1:], cells[1:, 0], cells[1:, 1:].flatten(0, 1), [f"seed {s}" for s in cols],
-                         [f"seed {s}" for s in rows], title=f"styles {_ranges(layers)} from top")
+    return mixing_figure(
+        cells[0, 1:],
+        cells[1:, 0],
+        cells[1:, 1:].flatten(0, 1),
+        [f"seed {s}" for s in cols],
+        [f"seed {s}" for s in rows],
+        title=f"styles {_ranges(layers)} from top",
+    )
 
 
 def checkpoint_figures(generator, label: str, class_idx: int | None = None) -> list[tuple[str, np.ndarray]]:
@@ -66,7 +80,12 @@ def checkpoint_figures(generator, label: str, class_idx: int | None = None) -> l
     generator.eval()
     out: list[tuple[str, np.ndarray]] = []
     try:
-        out.append((f"{label}: samples, seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]}", sample_grid_image(generator, class_idx=class_idx)))
+        out.append(
+            (
+                f"{label}: samples, seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]}",
+                sample_grid_image(generator, class_idx=class_idx),
+            )
+        )
         mix = mixing_image(generator, class_idx=class_idx)
         if mix is not None:
             out.append((f"{label}: style mixing, coarse styles of the top row (seeds)", mix))
@@ -136,7 +155,9 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
-def write_report_figures(report, out: str | os.PathLike | None, generator=None, class_idx: int | None = None) -> list[str]:
+def write_report_figures(
+    report, out: str | os.PathLike | None, generator=None, class_idx: int | None = None
+) -> list[str]:
     """Write the report's plots (and, given the generator, its sample grid and mixing figure)
     into ``out`` as PNG files plus ``<command>.html`` showing them; adds the names to
     ``report.extra_files``. Nothing happens without ``out``. Returns the names written.
@@ -157,7 +178,9 @@ def write_report_figures(report, out: str | os.PathLike | None, generator=None, 
     samples: list[tuple[str, np.ndarray]] = []
     table = report.table
     if report.command == "fid" and hasattr(table, "columns") and {"metric", "value"} <= set(table.columns):
-        values = {str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None}
+        values = {
+            str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
+        }
         if values:
             fig = fid_figure(values, f"{report.command}: {', '.join(values)}")
             written.append(_save(fig, out / "fid_bars.png"))
@@ -178,10 +201,16 @@ def write_report_figures(report, out: str | os.PathLike | None, generator=None, 
             save_png(img, out / name)
             written.append(name)
     page = html_report.render(
-        f"stylegan-eval {report.command}", report.table if hasattr(report.table, "columns") else _frame(report.table),
-        report.table if hasattr(report.table, "columns") else _frame(report.table), None, figs,
-        notes=[f"Warning: {w}" for w in report.meta.get("warnings", [])], settings=report.settings, warning=report.banner(),
-        samples=encoded(samples), columns=None,
+        f"stylegan-eval {report.command}",
+        report.table if hasattr(report.table, "columns") else _frame(report.table),
+        report.table if hasattr(report.table, "columns") else _frame(report.table),
+        None,
+        figs,
+        notes=[f"Warning: {w}" for w in report.meta.get("warnings", [])],
+        settings=report.settings,
+        warning=report.banner(),
+        samples=encoded(samples),
+        columns=None,
     )
     atomic_write(out / f"{report.command}.html", page)
     written.append(f"{report.command}.html")

@@ -49,8 +49,17 @@ def test_evaluator_keeps_networks_loaded_and_repeats_its_numbers(tmp_path, count
     monkeypatch.setenv("STYLEGAN_EVAL_CACHE", str(tmp_path / "cache"))
     clf = make_classifier(tmp_path / "smile.pt")
     real = _real_folder(tmp_path / "real")
-    ev = se.Evaluator(["ppl_wend", "fid", "ls_w"], data=real, num_samples=16, seed=3, allow_random_weights=True,
-                      classifiers=[clf], svm="fast", fid_method="eigen", log=tmp_path / "m.jsonl")
+    ev = se.Evaluator(
+        ["ppl_wend", "fid", "ls_w"],
+        data=real,
+        num_samples=16,
+        seed=3,
+        allow_random_weights=True,
+        classifiers=[clf],
+        svm="fast",
+        fid_method="eigen",
+        log=tmp_path / "m.jsonl",
+    )
     g = gen_b().train()
     first = ev(g, step=0)
     assert set(first) == {"ppl_wend", "fid", "ls_w"} and g.training
@@ -65,8 +74,17 @@ def test_evaluator_keeps_networks_loaded_and_repeats_its_numbers(tmp_path, count
     # the same numbers as the one-shot API (which builds everything again)
     from stylegan_eval.api import evaluate
 
-    again = evaluate(gen_b(), ["ppl_wend", "fid", "ls_w"], data=real, num_samples=16, seed=3, allow_random_weights=True,
-                     classifiers=[clf], svm="fast", fid_method="eigen")
+    again = evaluate(
+        gen_b(),
+        ["ppl_wend", "fid", "ls_w"],
+        data=real,
+        num_samples=16,
+        seed=3,
+        allow_random_weights=True,
+        classifiers=[clf],
+        svm="fast",
+        fid_method="eigen",
+    )
     assert again == pytest.approx(first, rel=1e-9) and counted["distance"] == 2
     ev.close()
     ev(g)
@@ -94,7 +112,10 @@ def test_result_reprs_are_short(tmp_path):
     assert repr(f).startswith("FeatureMetricResult(fid=12.35, kid=0.001234 ± 0") and f.value == 12.345678
     s = SeparabilityResult({"z": 1.0000000000000002, "w": 2.5}, pd.DataFrame({"attribute": ["a", "b"]}))
     assert repr(s) == "SeparabilityResult(ls_z=1, ls_w=2.5, attributes=2)" and s.value == 2.5
-    assert repr(SimpleResult("is50k", {"is": 3.14159}, spread={"is": 0.0512})) == "SimpleResult(is=3.142 ± 0.051, name='is50k')"
+    assert (
+        repr(SimpleResult("is50k", {"is": 3.14159}, spread={"is": 0.0512}))
+        == "SimpleResult(is=3.142 ± 0.051, name='is50k')"
+    )
 
 
 def test_terminal_tables_have_no_nan_or_none():
@@ -124,13 +145,21 @@ def test_metric_bars_draw_intervals_only_where_they_exist(monkeypatch):
 
     calls = []
     real_errorbar = Axes.errorbar
-    monkeypatch.setattr(Axes, "errorbar", lambda self, x, y, **kw: calls.append((list(x), kw)) or real_errorbar(self, x, y, **kw))
+    monkeypatch.setattr(
+        Axes, "errorbar", lambda self, x, y, **kw: calls.append((list(x), kw)) or real_errorbar(self, x, y, **kw)
+    )
     titles = []
     real_title = Axes.set_title
     monkeypatch.setattr(Axes, "set_title", lambda self, t, **kw: titles.append(t) or real_title(self, t, **kw))
-    table = pd.DataFrame({"checkpoint": ["a", "b", "a", "b"], "metric": ["fid", "fid", "ppl_wend", "ppl_wend"],
-                          "value": [3.0, 4.0, 10.0, 12.0], "ci95_low": [None, None, 9.0, np.nan],
-                          "ci95_high": [None, None, 11.0, np.nan]})
+    table = pd.DataFrame(
+        {
+            "checkpoint": ["a", "b", "a", "b"],
+            "metric": ["fid", "fid", "ppl_wend", "ppl_wend"],
+            "value": [3.0, 4.0, 10.0, 12.0],
+            "ci95_low": [None, None, 9.0, np.nan],
+            "ci95_high": [None, None, 11.0, np.nan],
+        }
+    )
     figs = html_report.metric_bars(table)
     assert len(figs) == 2
     assert [c[0] for c in calls] == [[0]]  # fid: no error bars at all; ppl_wend: only the bar with an interval
@@ -143,8 +172,12 @@ def test_separability_and_fid_reports_write_their_plots(tmp_path):
     from stylegan_eval import plots
     from stylegan_eval.report import Report
 
-    sep = Report("separability", pd.DataFrame({"space": ["w", "w", "w"], "attribute": ["a", "b", "score"],
-                                               "conditional_entropy_bits": [0.2, 1e-17, 0.2]}))
+    sep = Report(
+        "separability",
+        pd.DataFrame(
+            {"space": ["w", "w", "w"], "attribute": ["a", "b", "score"], "conditional_entropy_bits": [0.2, 1e-17, 0.2]}
+        ),
+    )
     names = plots.write_report_figures(sep, tmp_path, generator=gen_b())
     assert names == ["separability_entropy.png", "samples.png", "mixing.png", "separability.html"]
     assert Image.open(tmp_path / "samples.png").size[0] >= 512 and set(names) <= set(sep.extra_files)
@@ -160,7 +193,10 @@ def test_mixing_figure_only_with_w():
 
     g = gen_b()
     assert plots.mixing_image(g) is not None
-    assert [c for c, _ in plots.checkpoint_figures(g, "x")] == ["x: samples, seeds 0-15", "x: style mixing, coarse styles of the top row (seeds)"]
+    assert [c for c, _ in plots.checkpoint_figures(g, "x")] == [
+        "x: samples, seeds 0-15",
+        "x: style mixing, coarse styles of the top row (seeds)",
+    ]
     g.supports_w = False  # a black-box generator
     assert plots.mixing_image(g) is None
     assert torch.is_grad_enabled()
@@ -178,8 +214,15 @@ def test_one_logging_setup_one_prefix_and_the_elapsed_line(cli, capsys):
     log.warning("too few samples")
     logging.getLogger("stylegan_eval.metrics").warning("from a module logger")
     err = capsys.readouterr().err
-    assert err.splitlines() == ["stylegan-eval: warning: too few samples", "stylegan-eval: warning: from a module logger"]
-    assert log.format_seconds(3.21) == "3.2 s" and log.format_seconds(75) == "1 min 15 s" and log.format_seconds(3725) == "1 h 02 min"
+    assert err.splitlines() == [
+        "stylegan-eval: warning: too few samples",
+        "stylegan-eval: warning: from a module logger",
+    ]
+    assert (
+        log.format_seconds(3.21) == "3.2 s"
+        and log.format_seconds(75) == "1 min 15 s"
+        and log.format_seconds(3725) == "1 h 02 min"
+    )
     code, out, err = cli("--no-config", "info", default_checkpoint(), "--device", "cpu")
     assert code == 0 and err.splitlines()[-1].startswith("stylegan-eval: done in ") and "nan" not in out
     code, out, err = cli("--no-config", "info", default_checkpoint(), "--device", "cpu", "--quiet")

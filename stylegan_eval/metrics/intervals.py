@@ -84,7 +84,9 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     return std, mean - half, mean + half
 
 
-def repeat_interval(values: Sequence[float], level: float = 0.95, nonnegative: bool = True) -> tuple[float, float, float, str]:
+def repeat_interval(
+    values: Sequence[float], level: float = 0.95, nonnegative: bool = True
+) -> tuple[float, float, float, str]:
     """(std with ddof 1, low, high, method) of a quantity measured in K >= 2 repeats.
 
     A non-negative quantity (FID, KID, PPL, separability) gets an interval that respects it:
@@ -130,7 +132,9 @@ def result_repr(kind: str, values: dict[str, str], **extra: object) -> str:
     that are None or empty are left out.
     """
     parts = [f"{k}={v}" for k, v in values.items()]
-    parts += [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in extra.items() if v not in (None, [], {}, "")]
+    parts += [
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in extra.items() if v not in (None, [], {}, "")
+    ]
     return f"{kind}({', '.join(parts)})"
 
 
