@@ -26,12 +26,14 @@ _LAZY = {
     "fid": ".metrics.fid",
     "kid": ".metrics.kid",
     "evaluate": ".api",
+    "Evaluator": ".evaluator",
     "Report": ".report",
 }
 
 __all__ = [
     "ArgumentError",
     "CheckpointError",
+    "Evaluator",
     "Generator",
     "Report",
     "UserError",

@@ -217,6 +217,7 @@ def emit(report, run: RunOptions) -> None:
     """
     from .engine import DistInfo
     from .jsonlog import log_report
+    from .log import finished
 
     if not DistInfo.current().is_main:
         return
@@ -238,6 +239,7 @@ def emit(report, run: RunOptions) -> None:
         click.echo(_md_table(report.table))
         if run.out is not None:
             click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
+    finished(run.quiet)  # "stylegan-eval: done in 12.3 s" (stylegan_eval.log)
 
 
 #: Python argument -> command-line flag, where the flag is not ``--`` + the name with dashes.
@@ -301,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     joined = False
     try:
         from .envvars import env_int
+        from .log import setup as setup_logging  # one handler, one prefix; starts the run clock
+
+        setup_logging()
 
         if env_int("WORLD_SIZE", 1, minimum=1) > 1:
             import torch.distributed as _td

@@ -18,20 +18,22 @@ never reported as null. Partial files carry a sha256 of their content, checked o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
 from .envvars import env_int
 from .errors import UserError
 from .report import atomic_write, jsonable
-from .runtime import progress as progress_bar
+from .runtime import tqdm
 
 BatchFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
@@ -222,6 +224,29 @@ class ResumeState:
 
 def _cat(chunks: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
     return {k: torch.cat(v) for k, v in chunks.items()}
+
+
+#: Progress-bar units by label: PPL's samples are pairs of images, everything else counts images.
+PROGRESS_UNITS = {"ppl": "pair", "separability": "img", "generator features": "img", "inception score": "img"}
+_phase: contextvars.ContextVar[str | None] = contextvars.ContextVar("stylegan_eval_progress_phase", default=None)
+
+
+@contextlib.contextmanager
+def progress_phase(label: str | None) -> Iterator[None]:
+    """Prefix every progress bar drawn in the block with ``label`` (e.g. the checkpoint or step)."""
+    token = _phase.set(label)
+    try:
+        yield
+    finally:
+        _phase.reset(token)
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True, initial: int = 0) -> tqdm:
+    """The bar of :func:`collect` on stderr: stays when done (a log of the phases), counts
+    :data:`PROGRESS_UNITS` of ``desc``, labelled ``<phase>: <desc>`` inside :func:`progress_phase`."""
+    phase = _phase.get()
+    return tqdm(total=total, initial=initial, desc=f"{phase}: {desc}" if phase else desc, unit=PROGRESS_UNITS.get(desc, "img"),
+                disable=not enabled, dynamic_ncols=True, leave=True)
 
 
 def collect(

@@ -171,9 +171,15 @@ def _records(table: Any) -> list[dict[str, Any]]:
 
 
 def _fmt(v: Any) -> str:
+    """A table cell: floats with 6 significant digits (float noise below 1e-12 as 0), '-' for None/NaN."""
+    from .metrics.intervals import nice
+
+    if v is None or type(v).__name__ == "NAType":  # pandas.NA
+        return "-"
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):.6g}"
+        return nice(float(v), digits=6)
     return str(v)
+
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -197,6 +203,15 @@ class CompareReport(Report):
     summary: pd.DataFrame | None = None
     rules: pd.DataFrame | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> output -> compare Measurement
+    #: (caption, uint8 image) per checkpoint: sample grid, mixing figure (:func:`stylegan_eval.plots.checkpoint_figures`).
+    samples: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The command leaves each checkpoint's figures in meta["checkpoints"][label]["figures"]
+        # (one line at its loop); they are images, not metadata, so they move here.
+        for info in (self.meta.get("checkpoints") or {}).values():
+            if isinstance(info, dict) and "figures" in info:
+                self.samples += list(info.pop("figures") or [])
 
     @property
     def passed(self) -> bool:
@@ -255,10 +270,12 @@ class CompareReport(Report):
         from . import html_report
 
         labels = list(dict.fromkeys(self.table["checkpoint"]))
+        from .plots import encoded
+
         return html_report.render(
             f"stylegan-eval compare: {' vs '.join(labels)}", self.summary if self.summary is not None else self.table,
             self.table, self.rules, self.figures(), notes=[f"Baseline: {labels[0]}.", f"Significance: {_significance_rule()}."],
-            settings=self.settings, warning=self.banner(),
+            settings=self.settings, warning=self.banner(), samples=encoded(self.samples),
         )
 
     def write(self, out_dir) -> list[Path]:

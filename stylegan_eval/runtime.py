@@ -44,7 +44,7 @@ def default_batch_size(device: torch.device, resolution: int, gpu: int = 32, cpu
 
 def progress(total: int, desc: str, enabled: bool = True, initial: int = 0) -> tqdm:
     """A tqdm bar on stderr counting samples."""
-    return tqdm(total=total, initial=initial, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True, leave=False)
+    return tqdm(total=total, initial=initial, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True, leave=True)
 
 
 class Timer:

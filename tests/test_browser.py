@@ -148,20 +148,16 @@ def test_compare_report_loads_and_every_image_decodes(compare_page):
     assert compare_page["title"].startswith("stylegan-eval compare")
 
 
-@pytest.mark.xfail(strict=False, reason="the compare HTML's results table is wider than a 1280 px viewport (scrollWidth ~2050); "
-                   "the lead fixes the HTML after the registry refactor")
 def test_compare_report_fits_the_viewport(compare_page):
     assert compare_page["innerWidth"] == VIEWPORT[0]
     assert compare_page["scrollWidth"] <= compare_page["innerWidth"], compare_page["overflowing"]
 
 
-@pytest.mark.xfail(strict=False, reason="the compare HTML has no sample grids of the checkpoints yet (issue 16; lead wires sample_grid)")
 def test_compare_report_shows_sample_grids(compare_page):
     grids = [i for i in compare_page["images"] if "sample" in i["alt"].lower() or "grid" in i["alt"].lower()]
     assert grids and all(i["naturalWidth"] >= 512 for i in grids), compare_page["images"]
 
 
-@pytest.mark.xfail(strict=False, reason="`stylegan-eval demo` writes no HTML report yet (only demo.md/README.md; issue 16)")
 def test_demo_report_in_browser(demo_out, tmp_path):
     pages = sorted(demo_out.glob("*.html"))
     assert pages, f"no HTML report in {demo_out}: {sorted(p.name for p in demo_out.iterdir())}"

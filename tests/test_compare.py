@@ -131,8 +131,9 @@ def test_aggregate_intervals_and_significance():
 
     m = C.aggregate("fid", [C.Raw(v) for v in (10.0, 11.0, 12.0)])
     assert m.value == 11.0 and m.std == pytest.approx(1.0) and m.repeats == 3
-    half = stats.t.ppf(0.975, 2) / math.sqrt(3)
-    assert (m.ci_low, m.ci_high) == pytest.approx((11 - half, 11 + half))
+    logs = np.log([10.0, 11.0, 12.0])  # the interval of a positive quantity is a t-interval of log v
+    half = stats.t.ppf(0.975, 2) * np.std(logs, ddof=1) / math.sqrt(3)
+    assert (m.ci_low, m.ci_high) == pytest.approx((math.exp(logs.mean() - half), math.exp(logs.mean() + half)))
     far = C.aggregate("fid", [C.Raw(v) for v in (20.0, 21.0, 22.0)])
     near = C.aggregate("fid", [C.Raw(v) for v in (11.5, 12.0, 12.5)])
     assert C.significant(m, far) is True and C.significant(m, near) is False
@@ -140,6 +141,31 @@ def test_aggregate_intervals_and_significance():
     assert single.std is None and C.significant(single, far) is None
     ppl = C.aggregate("ppl_wend", [C.Raw(5.0, (4.0, 6.0))])
     assert (ppl.ci_low, ppl.ci_high) == (4.0, 6.0)
+
+
+def test_repeat_intervals_are_never_negative():
+    from scipy import stats
+
+    from stylegan_eval.metrics import intervals
+
+    spread = (0.5, 1.0, 20.0)  # the plain t-interval of these reaches far below 0
+    std, lo, hi = intervals.t_interval(spread)
+    assert lo < 0
+    m = C.aggregate("fid", [C.Raw(v) for v in spread])
+    assert 0 < m.ci_low < min(spread) and m.ci_high > max(spread) and m.std == pytest.approx(std)
+    kid = C.aggregate("kid", [C.Raw(v) for v in (-0.001, 0.002, 0.004)])  # KID's unbiased estimate can dip below 0
+    _, tlo, thi = intervals.t_interval([-0.001, 0.002, 0.004])
+    assert tlo < 0 and kid.ci_low == 0.0 and kid.ci_high == pytest.approx(thi)
+    assert intervals.repeat_interval(spread, nonnegative=False)[1] == pytest.approx(lo)
+    assert stats.t.ppf(0.975, 2) > 4  # K = 3: wide intervals, as they should be
+
+
+def test_nice_numbers():
+    from stylegan_eval.metrics.intervals import nice
+
+    assert nice(1.1e-16) == "0" and nice(None) == "-" and nice(float("nan")) == "-"
+    assert nice(1.0, 3.1e-16) == "1 ± 0" and nice(12.3456, 0.0123) == "12.35 ± 0.012"
+    assert nice(0.123456789) == "0.1235"
 
 
 def test_plan_names_and_errors():

@@ -61,7 +61,8 @@ def _env(tmp_path: Path, marker: Path, sleep: float) -> dict[str, str]:
 
 def _calls(marker: Path, size: int = 2 * BATCH) -> int:
     """Synthesis calls of the metric loop, i.e. of ``size`` images (PPL: a full batch of pairs,
-    2 * BATCH images); the loader's validation call on a couple of samples is not one of them."""
+    2 * BATCH images); the loader's validation call on a couple of samples and the report's
+    sample grid and mixing figure (16 and 35 images) are not among them."""
     return marker.read_text().splitlines().count(str(size)) if marker.exists() else 0
 
 
@@ -124,7 +125,7 @@ class InterruptingToy(Toy32):
     """Toy32 whose synthesis raises KeyboardInterrupt (as Ctrl-C does) at call ``interrupt_at``."""
 
     def _synthesize(self, ws, noise):
-        if ws.shape[0] != 4:  # the loader's validation call, not a batch of the run (--batch-size 4)
+        if ws.shape[0] != 4:  # validation at load, the report's figures: not a batch of the run (--batch-size 4)
             return super()._synthesize(ws, noise)
         _CALLS["n"] += 1
         if _CALLS["interrupt_at"] is not None and _CALLS["n"] >= _CALLS["interrupt_at"]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from .. import compare as C
+from .. import plots
 from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..engine import DistInfo
 from ..errors import UserError
@@ -124,6 +125,7 @@ def command(ctx, checkpoints, metrics, fail_if, repeats, num_samples, data, attr
         gen, meta = spec.load(run.device)
         results[label] = C.evaluate(gen, meta, runners, opts)
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
+        infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
         del gen
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None

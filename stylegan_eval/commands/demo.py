@@ -28,8 +28,10 @@ import click
 import pandas as pd
 import torch
 
+from .. import log as messages
 from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..errors import UserError
+from ..fileio import atomic_write
 from ..imageops import image_grid, save_png
 from ..report import Report, environment
 
@@ -115,10 +117,12 @@ def run_demo(
     dist = dist.to(device)
     ppl_rw = list(getattr(dist, "random_weights", []))
     random_weights += ppl_rw
+    distances: dict[str, dict[str, Any]] = {}
     for space in ("z", "w"):
         for sampling in ("full", "end"):
             r = ppl(G, space, sampling, num_samples, 1e-4, False, distance=dist, batch_size=bs, seed=seed,
                     bootstrap_resamples=200, show_progress=show_progress)
+            distances[f"ppl_{space}{sampling}"] = {"demo": r.distances}
             rows.append({"section": "ppl", "metric": f"ppl_{space}{sampling}", "space": space, "attribute": None,
                          "value": r.mean, "ci95_low": r.ci_low, "ci95_high": r.ci_high, "num_samples": num_samples,
                          "detector": "LPIPS VGG16", "detector_weights": _published(ppl_rw)})
@@ -141,6 +145,7 @@ def run_demo(
             rows.append({"section": "separability", "metric": "svm_accuracy", "space": rec["space"], "attribute": rec["attribute"],
                          "value": rec["svm_accuracy"], "ci95_low": None, "ci95_high": None, "num_samples": sep_samples,
                          "detector": "demo classifiers", "detector_weights": "published"})
+    warnings += [w for w in res.meta.get("warnings", []) if w not in warnings]
     if res.meta.get("unconverged"):
         warnings.append(f"LinearSVC (reference settings) stopped unconverged for {', '.join(res.meta['unconverged'])}")
     # How often the classifiers call each attribute on generated images (1 = positive class).
@@ -191,7 +196,33 @@ def run_demo(
     if out is not None:
         (out / "README.md").write_text(_summary_markdown(report, findings, score, ppl_v, label_rates))
         report.extra_files.append("README.md")
+        atomic_write(out / "demo.html", demo_html(report, G, real, distances, res.to_frame()))
+        report.extra_files.append("demo.html")
     return report
+
+
+def demo_html(report: Report, G, real: torch.Tensor, distances: dict[str, dict[str, Any]], sep_table: pd.DataFrame) -> str:
+    """The demo's HTML page: sample grid and mixing figure of the generator, real images, the
+    PPL histograms, per-attribute separability bars, the FID bar and every number."""
+    from .. import html_report, plots
+    from ..imageops import sample_grid
+
+    samples = plots.checkpoint_figures(G, "demo generator")
+    samples.append(("procedural training images (real)", sample_grid(real[:16], 4, min_size=512)))
+    figs = html_report.ppl_histograms(distances)
+    ents = {f"ls_{s}": {"demo": dict(zip(sub["attribute"], sub["conditional_entropy_bits"].astype(float)))}
+            for s, sub in sep_table[sep_table["attribute"] != "score"].groupby("space", sort=False)}
+    figs += html_report.separability_bars(ents)
+    fid_v = report.table[report.table["metric"] == "fid"]["value"]
+    if len(fid_v):
+        figs.append(("FID", html_report.png_base64(plots.fid_figure({"fid": float(fid_v.iloc[0])}, "demo: FID vs procedural images"))))
+    f = report.meta["findings"]
+    notes = [f"W more separable than Z: {f['w_more_separable_than_z']}; W paths shorter (full / end): "
+             f"{f['w_paths_shorter_full']} / {f['w_paths_shorter_end']}."]
+    notes += [f"Warning: {w}" for w in report.meta.get("warnings", [])]
+    shown = report.table.drop(columns=["detector"], errors="ignore")
+    return html_report.render("stylegan-eval demo", shown, shown, None, figs, notes=notes, settings=report.settings,
+                              warning=report.banner(), samples=plots.encoded(samples), columns=None)
 
 
 def _ppl_text(report: Report, metric: str) -> str:
@@ -253,5 +284,5 @@ def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) 
                       batch_size=run.batch_size, seed=run.seed, show_progress=run.show_progress and not run.json, log=log)
     for w in report.meta.get("warnings", []):
         if not run.json:
-            click.echo(f"warning: {w}", err=True)
+            messages.warning(w)
     emit(report, run)

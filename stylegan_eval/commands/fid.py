@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import log, plots
 from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..errors import UserError
 from ..metrics import real as real_mod
@@ -57,7 +58,7 @@ def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, 
     kid_info = {"kid_subset_size": result.kid_subset_size} if kid else {}
     warnings = result.warnings
     for w in warnings:
-        click.echo(f"warning: {w}", err=True)
+        log.warning(w)
     batch = result.settings["batch_size"]
     report = Report(
         "fid",
@@ -81,4 +82,5 @@ def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, 
             "warnings": warnings,
         },
     )
+    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # fid_bars.png, samples.png, fid.html
     emit(report, run)

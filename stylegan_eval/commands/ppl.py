@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .. import log, plots
 from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..errors import UserError
 from ..metrics.distances import DISTANCES, make_distance
@@ -79,7 +80,7 @@ def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance,
     if not gen.supports_w:
         warnings.append("black-box generator: the two images of a pair may not share noise")
     for text in warnings:
-        click.echo(f"stylegan-eval: warning: {text}", err=True)
+        log.warning(text)
     report = Report(
         "ppl",
         result.to_frame(),
@@ -106,4 +107,5 @@ def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance,
             buf = io.BytesIO()
             np.save(buf, result.distances)
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
+    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # samples.png, mixing.png, ppl.html
     emit(report, run)

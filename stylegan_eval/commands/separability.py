@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .. import log, plots
 from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..errors import UserError
 from ..generator import NOISE_MODES
@@ -160,4 +161,6 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)
+    report.meta["warnings"] = log.warn_all(result.meta.get("warnings", []))  # degenerate attributes (too few samples, ...)
+    plots.write_report_figures(report, run.out, None if from_samples is not None else gen)  # entropy bars, samples, html
     emit(report, run)

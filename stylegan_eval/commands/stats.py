@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from .. import weights
+from .. import log, weights
 from ..cli import RunOptions, common_options
 from ..errors import UserError, WeightsUnavailable
 from ..metrics.inception_weights import FEATURE_DIM, locate
@@ -100,7 +100,7 @@ def command(images, data, keep_features, detector, inception_weights, resize, sk
     if report.banner():
         click.echo(report.banner(), err=True)
     for w in warnings:
-        click.echo(f"warning: {w}", err=True)
+        log.warning(w)
     if run.json:
         click.echo(json.dumps(report.to_dict()))
     else:

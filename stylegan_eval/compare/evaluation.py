@@ -137,7 +137,7 @@ def aggregate(metric: str, runs: Sequence[Raw]) -> Measurement:
     mean = float(np.mean(values))
     std = lo = hi = None
     if k >= 2:
-        std, lo, hi = intervals.t_interval(values)
+        std, lo, hi, _ = intervals.repeat_interval(values)  # never below 0 (see SIGNIFICANCE_RULE)
     elif runs[0].ci is not None and all(math.isfinite(c) for c in runs[0].ci):
         lo, hi = (float(c) for c in runs[0].ci)
     rw = sorted({n for r in runs for n in r.random_weights})

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..metrics.intervals import nice
 from .evaluation import Measurement, significant
 from .rules import lower_is_better
 
@@ -64,11 +65,12 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
                 row[metric] = ""
                 continue
             r = r.iloc[0]
-            cell = f"{r['value']:.4g}"
             if pd.notna(r["std"]):
-                cell += f" ± {r['std']:.2g}"
-            elif pd.notna(r["ci95_low"]):
-                cell += f" [{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]"
+                cell = nice(r["value"], r["std"])
+            else:
+                cell = nice(r["value"])
+                if pd.notna(r["ci95_low"]):
+                    cell += f" [{nice(r['ci95_low'])}, {nice(r['ci95_high'])}]"
             if label != labels[0] and pd.notna(r["delta_pct"]):
                 cell += f" ({r['delta_pct']:+.1f}%{', significant' if r['significant'] is True else ''})"
             row[metric] = cell

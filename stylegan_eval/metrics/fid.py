@@ -214,6 +214,17 @@ class FeatureMetricResult:
     def values(self) -> dict[str, float]:
         return {k: float(v) for k, v in (("fid", self.fid), ("kid", self.kid)) if v is not None}
 
+    def __repr__(self) -> str:
+        from .intervals import nice, result_repr
+
+        shown = {}
+        if self.fid is not None:
+            shown["fid"] = nice(self.fid)
+        if self.kid is not None:
+            shown["kid"] = nice(self.kid, self.kid_std)
+        return result_repr("FeatureMetricResult", shown, num_gen=self.num_gen, num_real=self.num_real,
+                           random_weights=list(self.random_weights))
+
     def to_frame(self) -> Any:
         """One row per output: metric, value, std (KID's over subsets), num_real, num_gen."""
         import pandas as pd

@@ -15,8 +15,14 @@ import numpy as np
 #: The rule ``compare`` applies (also printed in its reports).
 SIGNIFICANCE_RULE = (
     "a difference from the baseline is significant when the two 95% intervals do not overlap "
-    "(PPL: bootstrap interval of the mean; FID/KID/LS with --repeats K >= 2: mean +- t(0.975, K-1) * std / sqrt(K))"
+    "(PPL: bootstrap interval of the mean; FID/KID/LS with --repeats K >= 2: t-interval of the mean on the log scale, "
+    "exp(mean(log v) +- t(0.975, K-1) * std(log v) / sqrt(K)), which is never negative; with a non-positive run "
+    "(KID can be): mean +- t(0.975, K-1) * std / sqrt(K) with its lower end clipped at 0)"
 )
+
+#: How :func:`repeat_interval` built an interval (reports state it).
+LOG_T_METHOD = "log-scale t-interval over repeats"
+CLIPPED_T_METHOD = "t-interval over repeats, lower end clipped at 0"
 
 
 def percentile_bounds(values: np.ndarray, lower: float = 1.0, upper: float = 99.0) -> tuple[float, float]:
@@ -76,6 +82,60 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     std = float(np.std(v, ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * std / math.sqrt(k)
     return std, mean - half, mean + half
+
+
+def repeat_interval(
+    values: Sequence[float], level: float = 0.95, nonnegative: bool = True
+) -> tuple[float, float, float, str]:
+    """(std with ddof 1, low, high, method) of a quantity measured in K >= 2 repeats.
+
+    A non-negative quantity (FID, KID, PPL, separability) gets an interval that respects it:
+    when every run is positive, the t-interval of the mean of ``log v`` mapped back with exp
+    (so both ends are positive and the interval is wider above than below, as the spread of
+    a ratio-scale quantity is); otherwise the plain t-interval with its lower end raised to 0.
+    ``nonnegative=False`` returns the plain t-interval. ``std`` is always the std of ``values``.
+    """
+    std, lo, hi = t_interval(values, level)
+    if not nonnegative:
+        return std, lo, hi, "t-interval over repeats"
+    v = np.asarray([float(x) for x in values])
+    if np.all(v > 0):
+        _, llo, lhi = t_interval(np.log(v).tolist(), level)
+        return std, float(math.exp(llo)), float(math.exp(lhi)), LOG_T_METHOD
+    return std, max(0.0, lo), max(0.0, hi), CLIPPED_T_METHOD
+
+
+def nice(value: float | None, err: float | None = None, digits: int = 4) -> str:
+    """A number for people: ``digits`` significant digits, '-' for None/NaN, 0 for float noise.
+
+    With ``err`` (a std or half-width) the error gets 2 significant digits; an error below 1e-9 of the value (rounding noise of
+    identical repeats) prints as ``± 0``. Values below 1e-12 in magnitude print as 0 (an
+    entropy of 1.1e-16 bits is zero bits).
+    """
+    if value is None or not math.isfinite(float(value)):
+        return "-"
+    v = float(value)
+    if abs(v) < 1e-12:
+        v = 0.0
+    if err is None or not math.isfinite(float(err)):
+        return f"{v:.{digits}g}"
+    e = abs(float(err))
+    if e <= 1e-9 * max(abs(v), 1e-12) or e < 1e-12:
+        return f"{v:.{digits}g} ± 0"
+    return f"{v:.{digits}g} ± {e:.2g}"
+
+
+def result_repr(kind: str, values: dict[str, str], **extra: object) -> str:
+    """The short ``repr`` of a metric result: ``Kind(name=value, ..., key=extra)``, never an array.
+
+    ``values`` maps output names to already formatted numbers (:func:`nice`); ``extra`` entries
+    that are None or empty are left out.
+    """
+    parts = [f"{k}={v}" for k, v in values.items()]
+    parts += [
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in extra.items() if v not in (None, [], {}, "")
+    ]
+    return f"{kind}({', '.join(parts)})"
 
 
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:

@@ -199,6 +199,13 @@ class PPLResult:
     def values(self) -> dict[str, float]:
         return {self.name: self.mean}
 
+    def __repr__(self) -> str:
+        from .intervals import nice, result_repr
+
+        value = f"{nice(self.mean)} [{nice(self.ci_low)}, {nice(self.ci_high)}]"
+        return result_repr("PPLResult", {self.name: value}, pairs=int(np.asarray(self.distances).size),
+                           random_weights=list(self.random_weights))
+
     def fingerprint(self) -> dict[str, Any]:
         """Every input the result depends on (see :func:`ppl_fingerprint`)."""
         return dict(self.fingerprint_)

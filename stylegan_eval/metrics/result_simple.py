@@ -40,6 +40,12 @@ class SimpleResult:
     def values(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.outputs.items()}
 
+    def __repr__(self) -> str:
+        from .intervals import nice, result_repr
+
+        shown = {k: nice(float(v), self.spread.get(k)) for k, v in self.outputs.items()}
+        return result_repr("SimpleResult", shown, name=self.name, random_weights=list(self.random_weights))
+
     def to_frame(self) -> Any:
         import pandas as pd
 

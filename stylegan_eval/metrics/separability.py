@@ -480,6 +480,14 @@ class SeparabilityResult:
     def values(self) -> dict[str, float]:
         return {f"ls_{space}": float(v) for space, v in self.scores.items()}
 
+    def __repr__(self) -> str:
+        from .intervals import nice, result_repr
+
+        attrs = self.per_attribute["attribute"].nunique() if "attribute" in self.per_attribute else None
+        return result_repr("SeparabilityResult", {f"ls_{s}": nice(v) for s, v in self.scores.items()},
+                           attributes=attrs, num_samples=self.settings.get("num_samples"),
+                           random_weights=self.random_weights)
+
     def fingerprint(self) -> dict[str, Any]:
         """Every input the result depends on (see :func:`separability_fingerprint`)."""
         return dict(self.meta.get("fingerprint", {}))

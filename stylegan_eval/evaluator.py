@@ -1,0 +1,130 @@
+"""An evaluator for training loops and notebooks: the detector networks and real statistics
+stay loaded between calls.
+
+    import stylegan_eval as se
+
+    ev = se.Evaluator(metrics=["fid50k_full", "ppl2_wend"], data="ffhq-stats.npz", num_samples=10_000,
+                      log="runs/exp1/metrics.jsonl")
+    for kimg in range(0, 25_000, 500):
+        ...train...
+        scores = ev(G_ema, step=kimg)   # {'fid': 7.41, 'ppl2_wend': 143.2}
+
+It runs the registry's entry points through the evaluation loop of ``compare``
+(:mod:`stylegan_eval.compare.evaluation`), exactly as :func:`stylegan_eval.api.evaluate`
+does, with one :class:`~stylegan_eval.compare.EvalOptions` kept for its lifetime: that
+object's detector cache (:meth:`EvalOptions.cached`: the PPL distance network, the FID/KID
+Inception and the real statistics, the separability classifiers) is built on the first call
+and reused by every later one, so a call costs only the generator's samples. The numbers of
+a call equal those of :func:`~stylegan_eval.api.evaluate` with the same arguments and seed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .compare import EvalOptions, Measurement, plan
+from .compare import evaluate as _evaluate
+from .errors import ArgumentError, UserError
+
+
+class Evaluator:
+    """Compute ``metrics`` on generators, keeping detector networks and real statistics loaded.
+
+    Args:
+        metrics: registry names (a list or a comma string; ``stylegan-eval list-metrics``).
+        data: real images or a statistics file (FID/KID).
+        num_samples: samples of every metric (None: each registry entry's published count).
+        seed: sampling seed of every call (the same latents each time, so that successive
+            snapshots are compared on the same samples); repeat r of FID/KID/LS uses seed + r.
+        log: append one JSON line per metric per call here (rank 0), with the call's ``step``.
+        **options: the other :class:`~stylegan_eval.compare.EvalOptions` fields (repeats,
+            batch_size, attrs, classifiers, classifier_dir, svm, distance, lpips_weights,
+            detector, inception_weights, fid_method, allow_random_weights, class_idx, show_progress).
+
+    Attributes:
+        options: the shared options (their cache holds the loaded networks).
+        calls: number of evaluations so far; seconds: wall time of the last one.
+    """
+
+    _PATHS = ("lpips_weights", "inception_weights", "classifier_dir")
+
+    def __init__(
+        self,
+        metrics: Sequence[str] | str,
+        *,
+        data: str | os.PathLike | None = None,
+        num_samples: int | None = None,
+        seed: int = 0,
+        log: str | os.PathLike | None = None,
+        **options: Any,
+    ) -> None:
+        names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
+        self.runners = plan(names)
+        self.outputs = [o for r in self.runners for o in r.outputs]
+        if any("data" in spec.needs for r in self.runners for spec in r.specs):
+            if data is None:
+                raise UserError("Evaluator: data is required for fid/kid (real images or a statistics file)")
+            if not Path(data).exists():
+                raise UserError(f"Evaluator: data {data}: no such file or folder")
+        known = set(EvalOptions.__dataclass_fields__) - {"_cache", "resume_state", "seed", "num_samples", "data"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ArgumentError(
+                unknown[0], f"Evaluator: unknown option {unknown[0]!r} (choose from {', '.join(sorted(known))})"
+            )
+        for key in self._PATHS:
+            if options.get(key) is not None:
+                options[key] = Path(options[key])
+        if "classifiers" in options:
+            options["classifiers"] = tuple(Path(c) for c in options["classifiers"])
+        if "attrs" in options:
+            options["attrs"] = tuple(options["attrs"])
+        self.options = EvalOptions(
+            seed=seed, num_samples=num_samples, data=Path(data) if data is not None else None, **options
+        )
+        self.log = log
+        self.calls = 0
+        self.seconds: float | None = None
+
+    def __call__(self, generator: Any, *, step: int | None = None, details: bool = False) -> dict[str, Any]:
+        """Evaluate ``generator`` (a Generator or a custom-contract module, on its own device).
+
+        The generator is put in eval mode and its previous mode restored afterwards. Returns
+        {metric: value}, or {metric: Measurement} with ``details``.
+        """
+        from .api import _info, _log, as_generator
+        from .engine import progress_phase
+
+        gen = as_generator(generator)
+        was_training = gen.training
+        gen.eval()
+        start = time.perf_counter()
+        try:
+            meta = {"generator_spec": f"<in-memory {type(generator).__name__}>", **_info(gen)}
+            with progress_phase(None if step is None else f"step {step}"):
+                results: dict[str, Measurement] = _evaluate(gen, meta, self.runners, self.options)
+        finally:
+            gen.train(was_training)
+        self.seconds = time.perf_counter() - start
+        self.calls += 1
+        if self.log is not None:
+            _log(self.log, results, self.options, step)
+        return dict(results) if details else {k: m.value for k, m in results.items()}
+
+    def loaded(self) -> list[str]:
+        """Keys of the networks / statistics loaded so far (e.g. ``distance:lpips-vgg``, ``fid-real``)."""
+        return sorted(self.options._cache)
+
+    def close(self) -> None:
+        """Drop the loaded networks (the next call loads them again)."""
+        self.options._cache.clear()
+
+    def __repr__(self) -> str:
+        n = self.options.num_samples
+        return (
+            f"Evaluator(metrics={self.outputs}, num_samples={'published' if n is None else n}, "
+            f"seed={self.options.seed}, calls={self.calls}, loaded={self.loaded()})"
+        )

@@ -1,0 +1,224 @@
+"""Figures of the reports: sample grids and style-mixing figures of a generator, and each
+command's plots (PPL histogram, FID/KID bars, per-attribute separability bars).
+
+Every report uses the same seeds for every checkpoint (NVIDIA ``gen_images.py`` seeds
+0-15 for the grid, destinations 0-4 and sources 5-9 for the mixing figure, as
+``stylegan-eval generate`` / ``mix`` default to), so two checkpoints' figures show the same
+latents. Grids are nearest-neighbour upscaled to at least 512 px
+(:func:`stylegan_eval.imageops.sample_grid`); the mixing figure carries the paper's row and
+column labels (:func:`stylegan_eval.imageops.mixing_figure`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+#: Seeds of every report's sample grid, and of its mixing figure (destinations, sources).
+GRID_SEEDS = tuple(range(16))
+MIX_ROWS = (0, 1, 2, 3, 4)
+MIX_COLS = (5, 6, 7, 8, 9)
+#: Tiles of report figures are box-downsampled to this size (a 1024 px model's grid stays a few MB).
+REPORT_TILE = 256
+
+
+def sample_grid_image(
+    generator, seeds: Sequence[int] = GRID_SEEDS, psi: float = 1.0, class_idx: int | None = None, batch_size: int = 16
+) -> np.ndarray:
+    """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px
+    (tiles above :data:`REPORT_TILE` px box-downsampled to it)."""
+    from .commands.generate import render_seeds
+    from .imageops import box_downsample, sample_grid
+
+    images = box_downsample(render_seeds(generator, list(seeds), psi, "const", class_idx, batch_size), REPORT_TILE)
+    return sample_grid(images, math.ceil(math.sqrt(len(seeds))), min_size=512)
+
+
+def mixing_image(
+    generator,
+    rows: Sequence[int] = MIX_ROWS,
+    cols: Sequence[int] = MIX_COLS,
+    layers: Sequence[int] | None = None,
+    class_idx: int | None = None,
+) -> np.ndarray | None:
+    """uint8 [H, W, 3]: the paper's style-mixing figure (coarse styles from the top row), or
+    None when the generator exposes no W space."""
+    if not getattr(generator, "supports_w", False) or getattr(generator, "num_ws", 1) < 2:
+        return None
+    from .commands.mix import _ranges, mixing_grid
+    from .imageops import box_downsample, mixing_figure
+
+    layers = list(layers) if layers is not None else list(range(max(1, generator.num_ws // 2)))
+    rows, cols = list(rows), list(cols)
+    grid = box_downsample(
+        mixing_grid(generator, rows, cols, layers, 1.0, "const", 0, class_idx, nvidia_seeds=True), REPORT_TILE
+    )
+    cells = grid.reshape(len(rows) + 1, len(cols) + 1, *grid.shape[1:])
+    return mixing_figure(
+        cells[0, 1:],
+        cells[1:, 0],
+        cells[1:, 1:].flatten(0, 1),
+        [f"seed {s}" for s in cols],
+        [f"seed {s}" for s in rows],
+        title=f"styles {_ranges(layers)} from top",
+    )
+
+
+def checkpoint_figures(generator, label: str, class_idx: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """[(caption, image)]: the sample grid and (where W exists) the mixing figure of one checkpoint.
+
+    A figure that cannot be rendered (e.g. a black-box generator that rejects these calls) is
+    left out with a warning: pictures never stop a report whose numbers were computed.
+    """
+    from . import log
+
+    was_training = getattr(generator, "training", False)
+    generator.eval()
+    out: list[tuple[str, np.ndarray]] = []
+    try:
+        out.append(
+            (
+                f"{label}: samples, seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]}",
+                sample_grid_image(generator, class_idx=class_idx),
+            )
+        )
+        mix = mixing_image(generator, class_idx=class_idx)
+        if mix is not None:
+            out.append((f"{label}: style mixing, coarse styles of the top row (seeds)", mix))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning(f"{label}: no sample figure in the report ({type(exc).__name__}: {str(exc)[:200]})")
+    finally:
+        generator.train(was_training)
+    return out
+
+
+def encoded(figures: Sequence[tuple[str, np.ndarray]]) -> list[tuple[str, str]]:
+    """[(caption, base64 PNG)] of image arrays, for :func:`stylegan_eval.html_report.render`."""
+    from .html_report import array_base64
+
+    return [(caption, array_base64(img)) for caption, img in figures]
+
+
+# ------------------------------------------------------------------------------ per-command plots
+def fid_figure(values: dict[str, float], title: str):
+    """Bars of FID / KID (each on its own axis), values printed on the bars."""
+    from .html_report import _figure
+    from .metrics.intervals import nice
+
+    fig = _figure()
+    names = [k for k, v in values.items() if v is not None and np.isfinite(v)]
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(1, len(names), i + 1)
+        ax.bar([0], [values[name]], color="tab:blue")
+        ax.set_xticks([0], [name])
+        ax.set_title(f"{name} = {nice(values[name])}", fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def separability_figure(table, title: str):
+    """Per-attribute conditional entropy H(Y|X) in bits, one bar group per space."""
+    from .html_report import _figure
+
+    rows = table[table["attribute"] != "score"] if "attribute" in table.columns else table
+    attrs = list(dict.fromkeys(rows["attribute"]))
+    spaces = list(dict.fromkeys(rows["space"]))
+    fig = _figure()
+    fig.set_size_inches(max(6, 0.3 * len(attrs) * max(1, len(spaces)) + 2), 3.8)
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(spaces))
+    x = np.arange(len(attrs))
+    for i, s in enumerate(spaces):
+        sub = rows[rows["space"] == s].set_index("attribute")["conditional_entropy_bits"].astype(float)
+        vals = [0.0 if abs(v) < 1e-12 else v for v in (sub.get(a, np.nan) for a in attrs)]
+        ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=f"{s.upper()} space")
+    ax.set_xticks(x, attrs, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("H(Y|X) bits (lower: more separable)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _save(fig, path: Path) -> str:
+    import io
+
+    from .fileio import atomic_write
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    atomic_write(path, buf.getvalue())
+    return path.name
+
+
+def write_report_figures(
+    report, out: str | os.PathLike | None, generator=None, class_idx: int | None = None
+) -> list[str]:
+    """Write the report's plots (and, given the generator, its sample grid and mixing figure)
+    into ``out`` as PNG files plus ``<command>.html`` showing them; adds the names to
+    ``report.extra_files``. Nothing happens without ``out``. Returns the names written.
+
+    The plot depends on ``report.command``: ``fid`` bars of FID/KID, ``separability`` the
+    per-attribute entropies; other commands get only the images.
+    """
+    if out is None:
+        return []
+    from . import html_report
+    from .fileio import atomic_write
+    from .imageops import save_png
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    figs: list[tuple[str, str]] = []
+    samples: list[tuple[str, np.ndarray]] = []
+    table = report.table
+    if report.command == "fid" and hasattr(table, "columns") and {"metric", "value"} <= set(table.columns):
+        values = {
+            str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
+        }
+        if values:
+            fig = fid_figure(values, f"{report.command}: {', '.join(values)}")
+            written.append(_save(fig, out / "fid_bars.png"))
+            figs.append(("FID/KID", html_report.png_base64(fig)))
+    elif report.command == "separability" and hasattr(table, "columns") and "conditional_entropy_bits" in table.columns:
+        fig = separability_figure(table, "separability: per-attribute conditional entropy")
+        written.append(_save(fig, out / "separability_entropy.png"))
+        figs.append(("per-attribute conditional entropy", html_report.png_base64(fig)))
+    for name in report.extra_files:  # plots the command wrote itself (ppl_hist.png)
+        if name.endswith(".png") and (out / name).is_file():
+            import base64
+
+            figs.append((name, base64.b64encode((out / name).read_bytes()).decode("ascii")))
+    if generator is not None:
+        samples = checkpoint_figures(generator, report.command, class_idx)
+        names = ["samples.png", "mixing.png"]
+        for (caption, img), name in zip(samples, names):
+            save_png(img, out / name)
+            written.append(name)
+    page = html_report.render(
+        f"stylegan-eval {report.command}",
+        report.table if hasattr(report.table, "columns") else _frame(report.table),
+        report.table if hasattr(report.table, "columns") else _frame(report.table),
+        None,
+        figs,
+        notes=[f"Warning: {w}" for w in report.meta.get("warnings", [])],
+        settings=report.settings,
+        warning=report.banner(),
+        samples=encoded(samples),
+        columns=None,
+    )
+    atomic_write(out / f"{report.command}.html", page)
+    written.append(f"{report.command}.html")
+    report.extra_files.extend(n for n in written if n not in report.extra_files)
+    return written
+
+
+def _frame(rows: Any):
+    import pandas as pd
+
+    return pd.DataFrame(list(rows))
