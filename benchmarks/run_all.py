@@ -9,6 +9,9 @@ own section):
 - ``bench_ppl.py``: PPL pairs/s, stylegan-eval vs torchmetrics vs torch-fidelity;
 - ``bench_fid.py``: FID feature throughput, stylegan-eval vs pytorch-fid vs torch-fidelity;
 - ``bench_separability.py``: classifier forward, SVM solvers, generation pass;
+- ``bench_tf_formats.py``: load time and images/s of the TensorFlow-pickle families;
+- ``bench_sg3.py``: StyleGAN3-T/R pickle and safetensors load time, images/s;
+- ``bench_new_metrics.py``: precision/recall vs torch-fidelity and prdc, Inception Score;
 
 and, in this process, a straight re-statement of the reference implementations' loops (small
 batches of 4, a host synchronisation per batch: ``.cpu().numpy()`` of every batch's result, as
@@ -46,6 +49,12 @@ BENCHMARKS = {
                      ["--num-samples", "6000", "--svm-rows", "5000", "--classifier-images", "8", "--device", "{device}"],
                      ["--num-samples", "50000", "--batch-size", "500", "--svm-rows", "100000", "--classifier-images", "256",
                       "--device", "{device}"]),
+    "tf_formats": ("bench_tf_formats.py", ["--device", "{device}"],
+                   ["--resolution", "512", "--batches", "8", "--device", "{device}"]),
+    "sg3": ("bench_sg3.py", ["--device", "{device}"],
+            ["--resolution", "256", "--channel-max", "256", "--batches", "8", "--device", "{device}"]),
+    "new_metrics": ("bench_new_metrics.py", ["--device", "{device}"],
+                    ["--num-real", "50000", "--num-gen", "50000", "--is-samples", "1024", "--device", "{device}"]),
 }
 
 
