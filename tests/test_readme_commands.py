@@ -188,6 +188,12 @@ def test_checker_catches_drift():
     assert readme_commands(text) == [(2, "FOO=1 stylegan-eval info demo --json   # runs in tests", True)]
 
 
+def test_adapter_example_verbatim():
+    """The README shows the tested adapter example as it is."""
+    example = (README.parent / "tests" / "adapter_example.py").read_text(encoding="utf-8")
+    assert "```python\n" + example + "```" in README.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("number,line", [(n, line) for n, line, _ in COMMANDS], ids=[f"L{n}" for n, *_ in COMMANDS])
 def test_readme_command_vocabulary(number, line):
     problems = check_command(argv_of(line))
