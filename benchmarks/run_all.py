@@ -12,6 +12,7 @@ own section):
 - ``bench_tf_formats.py``: load time and images/s of the TensorFlow-pickle families;
 - ``bench_sg3.py``: StyleGAN3-T/R pickle and safetensors load time, images/s;
 - ``bench_new_metrics.py``: precision/recall vs torch-fidelity and prdc, Inception Score;
+- ``bench_batch_size.py``: PPL pairs/s of the demo generator by batch size (sets the CPU default);
 
 and, in this process, a straight re-statement of the reference implementations' loops (small
 batches of 4, a host synchronisation per batch: ``.cpu().numpy()`` of every batch's result, as
@@ -74,6 +75,11 @@ BENCHMARKS = {
         "bench_sg3.py",
         ["--device", "{device}"],
         ["--resolution", "256", "--channel-max", "256", "--batches", "8", "--device", "{device}"],
+    ),
+    "batch_size": (
+        "bench_batch_size.py",
+        ["--distance", "lpips-vgg", "--device", "{device}"],
+        ["--distance", "lpips-vgg", "--pairs", "1024", "--batch-sizes", "4,16,64,256", "--device", "{device}"],
     ),
     "new_metrics": (
         "bench_new_metrics.py",
