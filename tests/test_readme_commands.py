@@ -42,6 +42,10 @@ PENDING_CLI = {
     "info: no option --generator-arg",
 }
 
+#: Lines that only run (their vocabulary already exists) once the CLI branch is merged: the demo
+#: classifiers for ``separability demo``.
+PENDING_RUNS = ("separability demo --attr shape",)
+
 
 SHELL_FENCES = ("", "bash", "sh", "shell", "console")
 
@@ -216,6 +220,8 @@ def test_readme_command_runs(number, line, cli, shared_dir, monkeypatch):
     problems = check_command(argv)
     if problems and not _cli_branch_merged() and set(problems) <= PENDING_CLI:
         pytest.xfail(f"README line {number} needs the CLI branch: {problems}")
+    if not _cli_branch_merged() and any(p in line for p in PENDING_RUNS):
+        pytest.xfail(f"README line {number} runs only with the CLI branch merged")
     from stylegan_eval.cli import cli as group
 
     command: click.Command = group
