@@ -9,6 +9,10 @@ own section):
 - ``bench_ppl.py``: PPL pairs/s, stylegan-eval vs torchmetrics vs torch-fidelity;
 - ``bench_fid.py``: FID feature throughput, stylegan-eval vs pytorch-fid vs torch-fidelity;
 - ``bench_separability.py``: classifier forward, SVM solvers, generation pass;
+- ``bench_tf_formats.py``: load time and images/s of the TensorFlow-pickle families;
+- ``bench_sg3.py``: StyleGAN3-T/R pickle and safetensors load time, images/s;
+- ``bench_new_metrics.py``: precision/recall vs torch-fidelity and prdc, Inception Score;
+- ``bench_batch_size.py``: PPL pairs/s of the demo generator by batch size (sets the CPU default);
 
 and, in this process, a straight re-statement of the reference implementations' loops (small
 batches of 4, a host synchronisation per batch: ``.cpu().numpy()`` of every batch's result, as
@@ -36,16 +40,52 @@ ROOT = HERE.parent
 
 #: name -> (script, small-size args, --full args). "{device}" is replaced by --device.
 BENCHMARKS = {
-    "ppl": ("bench_ppl.py",
-            ["--num-samples", "32", "--batch-size", "8", "--resolution", "32", "--config", "small", "--repeats", "1"],
-            ["--num-samples", "2048", "--batch-size", "64", "--resolution", "256", "--config", "medium", "--repeats", "3"]),
-    "fid": ("bench_fid.py",
-            ["--num-real", "32", "--num-gen", "16", "--batch-size", "8", "--size", "64", "--device", "{device}"],
-            ["--num-real", "5000", "--num-gen", "5000", "--batch-size", "64", "--size", "256", "--device", "{device}"]),
-    "separability": ("bench_separability.py",
-                     ["--num-samples", "6000", "--svm-rows", "5000", "--classifier-images", "8", "--device", "{device}"],
-                     ["--num-samples", "50000", "--batch-size", "500", "--svm-rows", "100000", "--classifier-images", "256",
-                      "--device", "{device}"]),
+    "ppl": (
+        "bench_ppl.py",
+        ["--num-samples", "32", "--batch-size", "8", "--resolution", "32", "--config", "small", "--repeats", "1"],
+        ["--num-samples", "2048", "--batch-size", "64", "--resolution", "256", "--config", "medium", "--repeats", "3"],
+    ),
+    "fid": (
+        "bench_fid.py",
+        ["--num-real", "32", "--num-gen", "16", "--batch-size", "8", "--size", "64", "--device", "{device}"],
+        ["--num-real", "5000", "--num-gen", "5000", "--batch-size", "64", "--size", "256", "--device", "{device}"],
+    ),
+    "separability": (
+        "bench_separability.py",
+        ["--num-samples", "6000", "--svm-rows", "5000", "--classifier-images", "8", "--device", "{device}"],
+        [
+            "--num-samples",
+            "50000",
+            "--batch-size",
+            "500",
+            "--svm-rows",
+            "100000",
+            "--classifier-images",
+            "256",
+            "--device",
+            "{device}",
+        ],
+    ),
+    "tf_formats": (
+        "bench_tf_formats.py",
+        ["--device", "{device}"],
+        ["--resolution", "512", "--batches", "8", "--device", "{device}"],
+    ),
+    "sg3": (
+        "bench_sg3.py",
+        ["--device", "{device}"],
+        ["--resolution", "256", "--channel-max", "256", "--batches", "8", "--device", "{device}"],
+    ),
+    "batch_size": (
+        "bench_batch_size.py",
+        ["--distance", "lpips-vgg", "--device", "{device}"],
+        ["--distance", "lpips-vgg", "--pairs", "1024", "--batch-sizes", "4,16,64,256", "--device", "{device}"],
+    ),
+    "new_metrics": (
+        "bench_new_metrics.py",
+        ["--device", "{device}"],
+        ["--num-real", "50000", "--num-gen", "50000", "--is-samples", "1024", "--device", "{device}"],
+    ),
 }
 
 
@@ -61,7 +101,7 @@ def machine_info(device: str) -> list[str]:
     try:
         for line in open("/proc/meminfo"):
             if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 ** 2:.1f} GiB RAM"
+                mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB RAM"
                 break
     except OSError:
         pass
@@ -106,8 +146,14 @@ def run_script(name: str, script: str, args: list[str], timeout: int) -> str:
         return head + f"\nNot run: benchmarks/{script} does not exist in this checkout.\n"
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "STYLEGAN_EVAL_OFFLINE": os.environ.get("STYLEGAN_EVAL_OFFLINE", "1")})
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "STYLEGAN_EVAL_OFFLINE": os.environ.get("STYLEGAN_EVAL_OFFLINE", "1")},
+        )
     except subprocess.TimeoutExpired:
         return head + f"\n**Timed out** after {timeout} s (raise --timeout).\n"
     wall = time.perf_counter() - t0
@@ -176,7 +222,9 @@ def reference_loops(device_name: str, full: bool) -> str:
         return d[(d >= lo) & (d <= hi)].mean()
 
     def ours_ppl(n_ppl: int = n_ppl, bs: int = big) -> float:
-        return ppl(G, "z", "full", n_ppl, eps, False, distance=dist, batch_size=bs, bootstrap_resamples=0, show_progress=False).mean
+        return ppl(
+            G, "z", "full", n_ppl, eps, False, distance=dist, batch_size=bs, bootstrap_resamples=0, show_progress=False
+        ).mean
 
     # --- FID generator features: generate -> uint8 -> Inception, as a user loop around pytorch-fid
     def ref_fid(n_fid: int = n_fid, bs: int = 4) -> np.ndarray:
@@ -196,12 +244,26 @@ def reference_loops(device_name: str, full: bool) -> str:
         return s.mu, s.sigma
 
     for label, unit, n, fns in (
-        ("PPL (Z, full, LPIPS-VGG16)", "pairs/s", n_ppl, (("reference-style loop, batch 4, host sync per batch", ref_ppl, 4),
-                                                           ("stylegan-eval metrics.ppl, batch 4", ours_ppl, 4),
-                                                           (f"stylegan-eval metrics.ppl, batch {big}", ours_ppl, big))),
-        ("FID generator features (Inception-v3)", "img/s", n_fid, (("reference-style loop, batch 4, host sync per batch", ref_fid, 4),
-                                                                    ("stylegan-eval generator_features, batch 4", ours_fid, 4),
-                                                                    (f"stylegan-eval generator_features, batch {big}", ours_fid, big))),
+        (
+            "PPL (Z, full, LPIPS-VGG16)",
+            "pairs/s",
+            n_ppl,
+            (
+                ("reference-style loop, batch 4, host sync per batch", ref_ppl, 4),
+                ("stylegan-eval metrics.ppl, batch 4", ours_ppl, 4),
+                (f"stylegan-eval metrics.ppl, batch {big}", ours_ppl, big),
+            ),
+        ),
+        (
+            "FID generator features (Inception-v3)",
+            "img/s",
+            n_fid,
+            (
+                ("reference-style loop, batch 4, host sync per batch", ref_fid, 4),
+                ("stylegan-eval generator_features, batch 4", ours_fid, 4),
+                (f"stylegan-eval generator_features, batch {big}", ours_fid, big),
+            ),
+        ),
     ):
         for name, fn, bs in fns:
             fn(bs, bs)  # untimed warm-up at the timed batch shape (network construction, allocator, oneDNN/cuDNN plans)
@@ -235,7 +297,9 @@ def reference_loops(device_name: str, full: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="GPU-sized runs (default: small CPU sizes)")
-    ap.add_argument("--device", default=None, help="device for the benchmarks that take one [default: cuda with --full, else cpu]")
+    ap.add_argument(
+        "--device", default=None, help="device for the benchmarks that take one [default: cuda with --full, else cpu]"
+    )
     ap.add_argument("--only", default=None, help="comma list of: " + ", ".join([*BENCHMARKS, "reference"]))
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per benchmark script")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
