@@ -59,7 +59,7 @@ def evaluate(
     lpips_weights: str | os.PathLike | None = None,
     detector: str = "pytorch-fid",
     inception_weights: str | os.PathLike | None = None,
-    fid_method: str = "sqrtm",
+    fid_method: str = "eigen",
     allow_random_weights: bool = False,
     class_idx: int | None = None,
     show_progress: bool = False,

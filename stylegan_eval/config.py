@@ -250,6 +250,8 @@ def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
             return v
         if getattr(p.type, "paths_relative_to_config", False) and not getattr(p.type, "looks_like_path")(v):
             return v
+        if getattr(p.type, "is_name", lambda _v: False)(v):  # demo, nvidia:<name>
+            return v
         q = Path(v).expanduser()
         return str(q if q.is_absolute() else base / q)
 

@@ -21,6 +21,8 @@ def _generator_id(meta: dict[str, Any]) -> dict[str, Any]:
     keys = ("family", "resolution", "z_dim", "w_dim", "num_ws", "c_dim", "generator_spec", "parameters")
     gid = {k: meta.get(k) for k in keys}
     gid["weights"] = meta.get("sha256") or meta.get("checkpoint")
+    if meta.get("identity"):  # spec-only generators: a changed adapter file never reuses samples
+        gid["identity"] = meta["identity"]
     return gid
 
 

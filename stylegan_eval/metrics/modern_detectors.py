@@ -203,7 +203,7 @@ def frechet_distance_in(
     detector_weights: str | os.PathLike | None = None,
     allow_random_weights: bool = False,
     max_real: int | None = None,
-    fid_method: str = "sqrtm",
+    fid_method: str = "eigen",
     psi: float = 1.0,
     noise_mode: str = "random",
     num_workers: int = 0,
