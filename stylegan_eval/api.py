@@ -73,12 +73,14 @@ def evaluate(
         generator: the network to evaluate (see the module docstring).
         metrics: registry names (:mod:`stylegan_eval.metrics.registry`, ``stylegan-eval
             list-metrics``; a list or a comma string): ppl_zfull, ppl_wfull, ppl_zend, ppl_wend,
-            ppl2_wend, ls, ls_z, ls_w, fid50k_full, fid50k, fid, kid50k_full, kid50k, kid.
+            ppl2_wend, ls, ls_z, ls_w, fid50k_full, fid50k, fid, kid50k_full, kid50k, kid,
+            pr50k3_full, pr50k3 (precision, recall, density, coverage), is50k, eqt50k_int,
+            eqt50k_frac, eqr50k (StyleGAN3 only), fd_dinov2, fd_clip.
         seed: sampling seed (repeat r of FID/KID/LS uses ``seed + r``).
         repeats: runs of FID/KID/LS; their mean is returned (the std with ``details``).
         num_samples: samples of every metric (None: each registry entry's ``num_samples``:
             100k or 50k for PPL, 50k for FID/KID, 200k for LS).
-        data: real images or statistics for FID/KID.
+        data: real images or statistics for FID/KID/precision-recall/FD.
         batch_size: samples per batch (None: by device and resolution).
         attrs, classifiers, classifier_dir, svm: linear separability's classifiers and SVM.
         distance, lpips_weights: the PPL distance.
@@ -97,9 +99,10 @@ def evaluate(
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    if any("data" in spec.needs for r in runners for spec in r.specs):
+    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    if needing:
         if data is None:
-            raise UserError("evaluate: data is required for fid/kid (real images or a statistics file)")
+            raise UserError(f"evaluate: data is required for {', '.join(needing)} (real images or a statistics file)")
         if not Path(data).exists():
             raise UserError(f"evaluate: data {data}: no such file or folder")
     opts = EvalOptions(

@@ -264,6 +264,20 @@ def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
     return value
 
 
+def _check_metrics(p: click.Parameter, value: Any, where: str) -> None:
+    """``metrics = [...]``: every name must be a registry name (case-insensitive; comma lists allowed)."""
+    if p.name != "metrics":
+        return
+    from .metrics import registry
+
+    items = value if isinstance(value, list) else [value]
+    known = registry.names()
+    for item in items:
+        for name in str(item).split(","):
+            if name.strip() and name.strip().lower() not in known:
+                raise UserError(f"{where}: unknown metric {name.strip()!r} (choose from {', '.join(known)})")
+
+
 def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, dict[str, Any]]:
     """click ``default_map`` for ``group``'s subcommands from ``config``; unknown keys raise UserError."""
     if config.path is None:
@@ -291,6 +305,7 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
                 keep, value = _code_free(p, value, f"{config.where}: {key}", notes)
                 if not keep:
                     continue
+            _check_metrics(p, value, f"{config.where}: {key}")
             entries[p.name] = _convert(p, value, base, f"{config.where}: {key}")
         for key, value in config.sections.get(cname, {}).items():
             p = param_for(cmd, key)
@@ -300,6 +315,7 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
                 keep, value = _code_free(p, value, f"{config.where}: [{cname}] {key}", notes)
                 if not keep:
                     continue
+            _check_metrics(p, value, f"{config.where}: [{cname}] {key}")
             entries[p.name] = _convert(p, value, base, f"{config.where}: [{cname}] {key}")
         if entries:
             out[cname] = entries

@@ -43,6 +43,24 @@ def _reusable(path: Path, fingerprint: dict[str, Any], num_samples: int) -> sep.
     return stored.select([n for n, _ in want], num_samples)
 
 
+def demo_classifiers(gen, attrs, classifier_paths) -> list | None:
+    """The shipped demo classifiers for the embedded demo generator (``--attr shape`` ...), else None.
+
+    Used when the generator is the demo and either no --attr / --classifier is given (all four)
+    or every --attr is a demo attribute (shape, colour, size, position).
+    """
+    if not getattr(gen, "is_demo", False) or classifier_paths:
+        return None
+    from .. import demo
+
+    if not attrs:
+        return demo.classifiers()
+    wanted = [a.strip().lower().replace("color", "colour") for a in attrs]
+    if not all(a in demo.CLASSIFIER_ATTRIBUTES for a in wanted):
+        return None
+    return demo.classifiers(wanted)
+
+
 def _random_weight_names(names: list[str]) -> list[str]:
     from ..classifiers.registry import ATTRIBUTES, WEIGHT_SPECS
 
@@ -110,10 +128,12 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
 
         num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
         gen, meta = ckpt.load(run.device)
-        clfs = []
-        if attrs or not classifier_paths:
-            clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
-        clfs += [load_custom(p) for p in classifier_paths]
+        clfs = demo_classifiers(gen, attrs, classifier_paths)
+        if clfs is None:
+            clfs = []
+            if attrs or not classifier_paths:
+                clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
+            clfs += [load_custom(p) for p in classifier_paths]
         sep.check_resolutions(gen.resolution, clfs)
         if "w" in spaces and not gen.supports_w:
             raise UserError(f"{gen.family}: W space needs a generator with a mapping network; use --space z")
@@ -159,6 +179,9 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
         seconds=timings,
         environment=environment(run.device),
     )
+    for text in result.meta.get("warnings") or []:
+        click.echo(f"stylegan-eval: warning: {text}", err=True)
+    meta["warnings"] = list(result.meta.get("warnings") or [])
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)

@@ -236,7 +236,13 @@ def _classifiers(opts: EvalOptions) -> list:
 def _run_ls(spec: registry.MetricSpec):
     def run(generator, meta: dict, opts: EvalOptions, seed: int, outputs: tuple[str, ...]) -> dict[str, Raw]:
         spaces = [o.split("_", 1)[1] for o in outputs]
-        clfs = opts.cached("classifiers", lambda: _classifiers(opts))
+        demo = bool(getattr(generator, "is_demo", False)) and not opts.classifiers
+        if demo:  # the embedded demo generator: its shipped classifiers (shape, colour, size, position)
+            from .. import demo as demo_mod
+
+            clfs = opts.cached(f"demo-classifiers:{opts.attrs}", lambda: demo_mod.classifiers(list(opts.attrs) or None))
+        else:
+            clfs = opts.cached("classifiers", lambda: _classifiers(opts))
         protocol = {**spec.protocol, "spaces": spaces}
         res = spec.load()(
             generator,
@@ -261,7 +267,7 @@ def _run_ls(spec: registry.MetricSpec):
                 None,
                 int(res.settings["num_samples"]),
                 rw,
-                {"entropy_bits": per_attr},
+                {"entropy_bits": per_attr, "warnings": list(res.meta.get("warnings") or [])},
                 res.fingerprint(),
             )
         return out
