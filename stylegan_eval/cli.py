@@ -319,6 +319,9 @@ class CheckpointSpec:
         if self.generator_spec is not None:
             path = self.path if self.path is not None and Path(self.path).is_file() else None
             meta["identity"] = getattr(gen, "identity", None) or generator_identity(self.generator_spec, path, gen)
+        adapter_warnings = list(getattr(gen, "load_warnings", None) or [])
+        if adapter_warnings:  # the adapter's output check (range, dtype): in the report, and once on stderr
+            meta["load_warnings"] = adapter_warnings
         return gen, meta
 
 
@@ -335,7 +338,9 @@ def emit(report, run: RunOptions) -> None:
     from .warnings_capture import captured
 
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
-        report.meta.setdefault("load_warnings", list(captured))
+        report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
+    for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
+        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)

@@ -7,10 +7,9 @@ import math
 import sys
 import textwrap
 
+import nvidia_utils as nu
 import pytest
 import torch
-
-import nvidia_utils as nu
 
 
 def _last_json(out: str) -> dict:

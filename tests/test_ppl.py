@@ -268,7 +268,7 @@ def test_black_box_refuses_w_space_and_runs_in_z():
     with pytest.raises(UserError, match="black-box"):
         P.ppl(G, "w", "end", 8, distance=SquaredL2())
     res = P.ppl(G, "z", "full", 8, distance=SquaredL2(), bootstrap_resamples=0)
-    assert np.isfinite(res.distances).all() and res.settings["shared_noise"] is False
+    assert np.isfinite(res.distances).all() and res.settings["noise"] == "forked"  # the pair renderer shares its noise (pairs.py)
 
 
 # ------------------------------------------------------------------------------ invariances

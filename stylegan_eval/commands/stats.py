@@ -1,9 +1,10 @@
-"""stylegan-eval stats IMAGES --out stats.npz: Inception statistics of an image folder or zip.
+"""stylegan-eval stats IMAGES [--out DIR | --out-file FILE.npz]: Inception statistics of an image folder or zip.
 
-``--out`` names the statistics file here (default ``stats.npz``), not a report folder: a
-pytorch-fid-compatible ``.npz`` with ``mu`` and ``sigma`` (plus ``num_images``, a JSON ``meta``
-naming the detector, weights hash, resize mode and data hash, and with ``--features`` the
-per-image features KID needs). Pass it to ``stylegan-eval fid --data``.
+``--out`` is a folder, as everywhere: the statistics go to ``<out>/stats.npz`` (``./stats.npz``
+without --out); ``--out-file`` names the file itself. A pytorch-fid-compatible ``.npz`` with ``mu``
+and ``sigma`` (plus ``num_images``, a JSON ``meta`` naming the detector, weights hash, resize mode
+and data hash, and with ``--features`` the per-image features KID needs). Pass it to
+``stylegan-eval fid --data``.
 
 The statistics are cached (see :mod:`stylegan_eval.metrics.stats_cache`). A run that the cache
 can answer (same data, detector weights and options) is answered before torch is imported:

@@ -44,7 +44,7 @@ from ..errors import ArgumentError
 from ..generator import Generator, labels, latents
 from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
 from ..pairs import PairRenderer
-from ..runtime import default_batch_size
+from ..runtime import ppl_batch_size
 from .common import StateArg, file_digest, generator_digest, resolve_state
 from .distances import Distance, make_distance
 from .intervals import bootstrap_ci, filter_outliers, percentile_bounds  # noqa: F401 - re-exported
@@ -470,7 +470,7 @@ def ppl(
     device = generator.device
     distance = distance.to(device)
     if batch_size is None:
-        batch_size = max(1, default_batch_size(device, generator.resolution, gpu=16, cpu=4))
+        batch_size = ppl_batch_size(device, generator.resolution)
 
     fn = make_batch_fn(
         generator, distance, s, seed=seed, psi=psi, z_interpolation=z_interpolation, resize=resize,
