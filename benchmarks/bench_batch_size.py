@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
     G = load_generator("demo", device=args.device)
     dist = make_distance(args.distance, allow_random=True)
-    print(f"device {args.device}, torch threads {torch.get_num_threads()}, {args.pairs} pairs, distance {args.distance}")
+    print(
+        f"device {args.device}, torch threads {torch.get_num_threads()}, {args.pairs} pairs, distance {args.distance}"
+    )
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         ppl(G, num_samples=bs, distance=dist, batch_size=bs)  # warm-up
         best = float("inf")

@@ -46,8 +46,22 @@ def test_ppl_demo_and_compare_give_the_same_name_and_value(cli):
 
 
 def test_crop_on_the_demo_is_never_silent(cli):
-    code, out, err = cli("--no-config", "ppl", "demo", "--preset", "ppl_wend", "--num-samples", "4", "--device", "cpu",
-                         "--quiet", "--allow-random-weights", "--json", "--space", "W")
+    code, out, err = cli(
+        "--no-config",
+        "ppl",
+        "demo",
+        "--preset",
+        "ppl_wend",
+        "--num-samples",
+        "4",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--allow-random-weights",
+        "--json",
+        "--space",
+        "W",
+    )
     assert code == 0, err
     rep = _last_json(out)
     assert rep["settings"]["crop"] is True and "face crop" in rep["settings"]["crop_note"]
@@ -55,11 +69,14 @@ def test_crop_on_the_demo_is_never_silent(cli):
 
 
 # ------------------------------------------------------------------------------ vocabulary
-@pytest.mark.parametrize("command,absent", [
-    ("info", ("--batch-size", "--resume", "--log")),
-    ("mix", ("--batch-size", "--resume", "--log")),
-    ("generate", ("--resume", "--log")),
-])
+@pytest.mark.parametrize(
+    "command,absent",
+    [
+        ("info", ("--batch-size", "--resume", "--log")),
+        ("mix", ("--batch-size", "--resume", "--log")),
+        ("generate", ("--resume", "--log")),
+    ],
+)
 def test_commands_offer_only_options_they_use(cli, command, absent):
     code, out, _ = cli("--no-config", command, "--help")
     assert code == 0
@@ -89,7 +106,9 @@ def test_shared_words_and_aliases():
     for name in ("compare", "calc", "ppl", "fid", "info", "separability", "generate"):
         cmd = group.get_command(ctx, name)
         fmt = next(p for p in cmd.params if p.name == "fmt")
-        assert {"stylegan2-torch", "stylegan2-lucidrains", "stylegan1-tf", "stylegan2-tf", "safetensors"} <= set(fmt.type.choices)
+        assert {"stylegan2-torch", "stylegan2-lucidrains", "stylegan1-tf", "stylegan2-tf", "safetensors"} <= set(
+            fmt.type.choices
+        )
         assert not fmt.type.case_sensitive
         assert any("--generator-arg" in p.opts for p in cmd.params), name
 
@@ -116,7 +135,8 @@ def test_config_rejects_unknown_metric(cli, tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------ spec-only identity
 def _write_adapter(directory, comment: str):
     directory.mkdir()
-    (directory / "vocab_adapter.py").write_text(textwrap.dedent(f"""
+    (directory / "vocab_adapter.py").write_text(
+        textwrap.dedent(f"""
         # {comment}
         import torch
 
@@ -135,7 +155,8 @@ def _write_adapter(directory, comment: str):
 
             def synthesis(self, ws, noise=None):
                 return torch.tanh(self.scale * ws[:, :1, :, None].expand(-1, 3, 4, 4))
-    """))
+    """)
+    )
 
 
 def test_spec_only_rerun_with_another_adapter_is_not_resumed_or_reused(tmp_path, monkeypatch):
@@ -185,14 +206,29 @@ def test_stylegan3_equivariance_through_compare_and_evaluate(tmp_path, cli):
     path = nu.write_sg3_snapshot(tmp_path / "sg3.pkl", config="r")
     got = evaluate(load_generator(path), "eqt50k_int,eqt50k_frac,eqr50k", num_samples=2, batch_size=2)
     assert set(got) == {"eqt50k_int", "eqt50k_frac", "eqr50k"} and all(math.isfinite(v) for v in got.values())
-    code, out, err = cli("--no-config", "calc", path, "--metrics", "eqt50k_int", "--num-samples", "2", "--device", "cpu",
-                         "--quiet", "--json", "--out", tmp_path / "calc")
+    code, out, err = cli(
+        "--no-config",
+        "calc",
+        path,
+        "--metrics",
+        "eqt50k_int",
+        "--num-samples",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--json",
+        "--out",
+        tmp_path / "calc",
+    )
     assert code == 0, err
     (row,) = [r for r in _last_json(out)["results"] if r["metric"] == "eqt50k_int"]
     assert row["value"] == pytest.approx(got["eqt50k_int"], rel=1e-6)
     assert (tmp_path / "calc" / "calc.json").is_file()
     sg2 = nu.write_snapshot(tmp_path / "sg2.pkl")
-    code, _, err = cli("--no-config", "compare", path, sg2, "--metrics", "eqr50k", "--num-samples", "2", "--device", "cpu", "--quiet")
+    code, _, err = cli(
+        "--no-config", "compare", path, sg2, "--metrics", "eqr50k", "--num-samples", "2", "--device", "cpu", "--quiet"
+    )
     assert code == 2 and "StyleGAN3" in err and len(err.strip().splitlines()) == 1
 
 

@@ -214,8 +214,11 @@ def _run_ppl(spec: registry.MetricSpec):
                 (res.ci_low, res.ci_high),
                 int(res.distances.size),
                 list(res.random_weights),
-                {"distances": res.distances, "name": res.name,
-                 "warnings": [res.settings["crop_note"]] if res.settings.get("crop_note") else []},
+                {
+                    "distances": res.distances,
+                    "name": res.name,
+                    "warnings": [res.settings["crop_note"]] if res.settings.get("crop_note") else [],
+                },
                 res.fingerprint(),
             )
         }
@@ -352,18 +355,28 @@ def _run_entry(spec: registry.MetricSpec):
         if needs_data and opts.data is None:
             raise ArgumentError("data", f"data is required for {spec.name} (real images or a statistics file)")
         if spec.family == "eq" and not getattr(generator, "supports_input_transform", False):
-            raise ArgumentError("metrics", f"metrics: {spec.name} needs a StyleGAN3 generator (an input transform); "
-                                f"{meta.get('checkpoint') or meta.get('generator_spec') or generator.family} is "
-                                f"{getattr(generator, 'family', 'another family')}")
+            raise ArgumentError(
+                "metrics",
+                f"metrics: {spec.name} needs a StyleGAN3 generator (an input transform); "
+                f"{meta.get('checkpoint') or meta.get('generator_spec') or generator.family} is "
+                f"{getattr(generator, 'family', 'another family')}",
+            )
         kwargs: dict[str, Any] = dict(
-            num_samples=_num(spec, opts), seed=seed, batch_size=opts.batch_size, show_progress=opts.show_progress,
-            state=opts.state_for(f"{spec.name}-s{seed}"), **spec.protocol,
+            num_samples=_num(spec, opts),
+            seed=seed,
+            batch_size=opts.batch_size,
+            show_progress=opts.show_progress,
+            state=opts.state_for(f"{spec.name}-s{seed}"),
+            **spec.protocol,
         )
         if spec.family in ("is", "eq"):
             kwargs["class_idx"] = opts.class_idx
         if spec.family == "is":
-            kwargs.update(detector=opts.detector if opts.detector in ("pytorch-fid", "nvidia") else "pytorch-fid",
-                          detector_weights=opts.inception_weights, allow_random_weights=opts.allow_random_weights)
+            kwargs.update(
+                detector=opts.detector if opts.detector in ("pytorch-fid", "nvidia") else "pytorch-fid",
+                detector_weights=opts.inception_weights,
+                allow_random_weights=opts.allow_random_weights,
+            )
         elif spec.family == "fd":
             kwargs.update(allow_random_weights=opts.allow_random_weights, fid_method=opts.fid_method)
         args = (generator, opts.data) if needs_data else (generator,)
@@ -426,7 +439,9 @@ def plan(names: Iterable[str]) -> list[MetricRunner]:
     for r in runners:
         for o in r.outputs:
             if o in seen:
-                raise ArgumentError("metrics", f"metrics: {seen[o]} and {r.specs[0].name} cannot run together (both yield {o})")
+                raise ArgumentError(
+                    "metrics", f"metrics: {seen[o]} and {r.specs[0].name} cannot run together (both yield {o})"
+                )
             seen[o] = r.specs[0].name
     if ls:
         outs = {o for s in ls for o in s.outputs}
