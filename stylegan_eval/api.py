@@ -31,12 +31,24 @@ from .errors import UserError
 
 
 def as_generator(obj: Any):
-    """A stylegan_eval Generator for ``obj`` (a Generator, or an object following the custom contract)."""
+    """A stylegan_eval Generator for ``obj``: a Generator, an object following the custom contract, or a
+    string naming one as the CLI's CKPT does (a file, ``demo``, ``nvidia:<name>``, ``module:attr``,
+    ``FILE::module:attr``)."""
     from .formats.custom import adapt
     from .generator import Generator
 
     if isinstance(obj, Generator):
         return obj
+    if isinstance(obj, (str, os.PathLike)):  # a checkpoint, "demo", "nvidia:<name>", "module:attr", "FILE::module:attr"
+        import re
+
+        from .formats import load_generator
+
+        text = str(obj)
+        path, _, spec = text.partition("::") if "::" in text else (text, "", "")
+        if not spec and re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", text) and not Path(text).exists():
+            path, spec = "", text
+        return load_generator(path or None, generator_spec=spec or None)
     if obj is None:
         raise UserError("evaluate: generator is None")
     return adapt(obj, f"<in-memory {type(obj).__name__}>")
