@@ -29,6 +29,18 @@ def test_ppl_protocol_names():
     assert protocol_name(PPLSettings("z", "full", 100_000, 2e-4, True)) == "ppl_z_full_crop_n100000_eps2e-04"
 
 
+def test_fid_kid_protocol_names():
+    from stylegan_eval.metrics import registry
+    from stylegan_eval.metrics.fid import protocol_name
+
+    for name in ("fid50k_full", "fid50k", "kid50k_full", "kid50k"):
+        spec = registry.get(name)
+        assert protocol_name(spec.outputs[0], spec.num_samples, spec.protocol["max_real"]) == name
+    assert protocol_name("fid", 8, None) == "fid_n8_realall"
+    assert protocol_name("fid", 50_000, None, psi=0.7) == "fid_n50000_realall_psi0.7"
+    assert protocol_name("kid", 50_000, 50_000, noise_mode="const") == "kid_n50000_real50000_noiseconst"
+
+
 def test_ppl_demo_and_compare_give_the_same_name_and_value(cli):
     args = ("--num-samples", "12", "--seed", "3", "--device", "cpu", "--quiet", "--allow-random-weights", "--json")
     code, out, err = cli("--no-config", "ppl", "demo", *args)

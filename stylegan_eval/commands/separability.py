@@ -80,12 +80,12 @@ def _random_weight_names(names: list[str]) -> list[str]:
               help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.")
 @click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with local copies of celebahq-classifier-XX-name.pkl.")
-@click.option("--svm", type=click.Choice(sep.SVM_MODES), default="reference", show_default=True,
+@click.option("--svm", type=click.Choice(sep.SVM_MODES, case_sensitive=False), default="reference", show_default=True,
               help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged primal solve.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel SVM fits.")
 @click.option("--from-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Skip generation: run the SVM stage on a stored {sep.SAMPLES_FILE}.")
-@click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="random", show_default=True,
+@click.option("--noise-mode", type=click.Choice(NOISE_MODES, case_sensitive=False), default="random", show_default=True,
               help="Synthesis noise (random: drawn per sample from --seed).")
 @click.option("--save-samples/--no-save-samples", default=True, show_default=True,
               help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).")

@@ -329,7 +329,11 @@ def _run_features(spec: registry.MetricSpec):
                 None,
                 res.num_gen,
                 list(res.random_weights),
-                {"warnings": res.warnings, "num_real": num_real},
+                {
+                    "warnings": res.warnings,
+                    "num_real": num_real,
+                    "name": res.settings.get("protocol", {}).get("fid", "fid"),
+                },
                 res.fingerprint(),
             )
         if "kid" in outputs:
@@ -338,7 +342,11 @@ def _run_features(spec: registry.MetricSpec):
                 None,
                 res.num_gen,
                 list(res.random_weights),
-                {"subset_std": res.kid_std, "num_real": num_real},
+                {
+                    "subset_std": res.kid_std,
+                    "num_real": num_real,
+                    "name": res.settings.get("protocol", {}).get("kid", "kid"),
+                },
                 res.fingerprint(),
             )
         return out

@@ -241,6 +241,24 @@ class FeatureMetricResult:
         return dict(self.fingerprint_)
 
 
+#: (output, max_real) -> registry name, for 50k generated images, no truncation, random noise.
+_PROTOCOLS = {("fid", None): "fid50k_full", ("fid", 50_000): "fid50k", ("kid", 1_000_000): "kid50k_full",
+              ("kid", 50_000): "kid50k"}
+
+
+def protocol_name(output: str, num_samples: int, max_real: int | None, psi: float = 1.0, noise_mode: str = "random") -> str:
+    """The registry name whose protocol these settings equal (``fid50k_full`` ...), else one spelling them
+    (``fid_n8_realall``, ``kid_n1000_real50000_psi0.7``)."""
+    if num_samples == 50_000 and psi == 1.0 and noise_mode == "random" and (output, max_real) in _PROTOCOLS:
+        return _PROTOCOLS[(output, max_real)]
+    name = f"{output}_n{num_samples}_real{'all' if max_real is None else max_real}"
+    if psi != 1.0:
+        name += f"_psi{psi:g}"
+    if noise_mode != "random":
+        name += f"_noise{noise_mode}"
+    return name
+
+
 def _feature_metric(
     generator: Any,
     real: Any,
@@ -338,6 +356,7 @@ def _feature_metric(
         "kid_subset_size": kid_subset_size, "psi": psi, "noise_mode": noise_mode, "seed": seed, "detector": det.name,
         "resize": getattr(det, "resize", resize), "skip_bad_images": skip_bad, "covariance": "unbiased (N-1)",
         "batch_size": batch, "class_idx": class_idx,
+        "protocol": {o: protocol_name(o, num_samples, max_real, psi, noise_mode) for o in outputs},
     }
     result = FeatureMetricResult(
         outputs[0], fid_value, kid_value, kid_std, subset, real_info.get("num_real"), num_samples, settings,
