@@ -183,12 +183,13 @@ SPEC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 EMBEDDED_DEMO = "demo"
 
 
-def split_checkpoint_ref(value: str) -> tuple[str | None, str | None]:
+def split_checkpoint_ref(value: str, check: bool = False) -> tuple[str | None, str | None]:
     """A CKPT argument -> (checkpoint path or name, generator spec).
 
-    ``demo`` (the embedded demo), ``nvidia:<name>`` (an official pickle), an existing file,
+    ``demo`` (the embedded demo), ``nvidia:<name>`` (an official pickle), a file,
     ``package.module:attr`` (a spec-only generator) or ``FILE::package.module:attr`` (a spec with
-    its checkpoint). UserError naming the value otherwise.
+    its checkpoint). With ``check`` a file that does not exist is a UserError naming the value
+    (otherwise loading it reports that).
     """
     value = str(value)
     if value == EMBEDDED_DEMO or value.startswith("nvidia:") or Path(value).exists():
@@ -199,20 +200,22 @@ def split_checkpoint_ref(value: str) -> tuple[str | None, str | None]:
         path, _, spec = value.partition("::")
         if not SPEC_RE.match(spec):
             raise UserError(f"{value}: expected CKPT::package.module:attr, got the spec {spec!r}")
-        if not path or not (Path(path).is_file() or path.startswith("nvidia:") or path == EMBEDDED_DEMO):
+        if not path or (check and not (Path(path).is_file() or path.startswith("nvidia:") or path == EMBEDDED_DEMO)):
             raise UserError(f"{value}: no such checkpoint file {path!r}")
         return path, spec
     if SPEC_RE.match(value):
         return None, value
-    raise UserError(f"{value}: no such file (expected a checkpoint file, demo, nvidia:<name>, "
-                    "package.module:attr or CKPT::package.module:attr)")
+    if check:
+        raise UserError(f"{value}: no such file (expected a checkpoint file, demo, nvidia:<name>, "
+                        "package.module:attr or CKPT::package.module:attr)")
+    return value, None
 
 
 class CheckpointRef(click.ParamType):
     """A CKPT argument: a file, ``demo``, ``nvidia:<name>``, ``package.module:attr`` or ``FILE::package.module:attr``.
 
-    ``strict`` checks it on parsing (compare's list); otherwise :func:`split_checkpoint_ref` checks it
-    when the command runs. Configuration files resolve relative file names against their folder.
+    ``strict`` checks it on parsing (compare's list); otherwise loading it reports a missing file.
+    Configuration files resolve relative file names against their folder.
     """
 
     name = "CKPT"
@@ -236,7 +239,7 @@ class CheckpointRef(click.ParamType):
         value = str(value)
         if self.strict:
             try:
-                split_checkpoint_ref(value)
+                split_checkpoint_ref(value, check=True)
             except UserError as exc:
                 self.fail(str(exc), param, ctx)
         return value
