@@ -41,6 +41,7 @@ def test_fid_kid_protocol_names():
     assert protocol_name("kid", 50_000, 50_000, noise_mode="const") == "kid_n50000_real50000_noiseconst"
 
 
+@pytest.mark.slow  # about 18 s on the shared CPU (two LPIPS networks at random init)
 def test_ppl_demo_and_compare_give_the_same_name_and_value(cli):
     args = ("--num-samples", "12", "--seed", "3", "--device", "cpu", "--quiet", "--allow-random-weights", "--json")
     code, out, err = cli("--no-config", "ppl", "demo", *args)
