@@ -31,12 +31,24 @@ from .errors import UserError
 
 
 def as_generator(obj: Any):
-    """A stylegan_eval Generator for ``obj`` (a Generator, or an object following the custom contract)."""
+    """A stylegan_eval Generator for ``obj``: a Generator, an object following the custom contract, or a
+    string naming one as the CLI's CKPT does (a file, ``demo``, ``nvidia:<name>``, ``module:attr``,
+    ``FILE::module:attr``)."""
     from .formats.custom import adapt
     from .generator import Generator
 
     if isinstance(obj, Generator):
         return obj
+    if isinstance(obj, (str, os.PathLike)):  # a checkpoint, "demo", "nvidia:<name>", "module:attr", "FILE::module:attr"
+        import re
+
+        from .formats import load_generator
+
+        text = str(obj)
+        path, _, spec = text.partition("::") if "::" in text else (text, "", "")
+        if not spec and re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", text) and not Path(text).exists():
+            path, spec = "", text
+        return load_generator(path or None, generator_spec=spec or None)
     if obj is None:
         raise UserError("evaluate: generator is None")
     return adapt(obj, f"<in-memory {type(obj).__name__}>")
@@ -59,7 +71,7 @@ def evaluate(
     lpips_weights: str | os.PathLike | None = None,
     detector: str = "pytorch-fid",
     inception_weights: str | os.PathLike | None = None,
-    fid_method: str = "sqrtm",
+    fid_method: str = "eigen",
     allow_random_weights: bool = False,
     class_idx: int | None = None,
     show_progress: bool = False,
@@ -73,12 +85,14 @@ def evaluate(
         generator: the network to evaluate (see the module docstring).
         metrics: registry names (:mod:`stylegan_eval.metrics.registry`, ``stylegan-eval
             list-metrics``; a list or a comma string): ppl_zfull, ppl_wfull, ppl_zend, ppl_wend,
-            ppl2_wend, ls, ls_z, ls_w, fid50k_full, fid50k, fid, kid50k_full, kid50k, kid.
+            ppl2_wend, ls, ls_z, ls_w, fid50k_full, fid50k, fid, kid50k_full, kid50k, kid,
+            pr50k3_full, pr50k3 (precision, recall, density, coverage), is50k, eqt50k_int,
+            eqt50k_frac, eqr50k (StyleGAN3 only), fd_dinov2, fd_clip.
         seed: sampling seed (repeat r of FID/KID/LS uses ``seed + r``).
         repeats: runs of FID/KID/LS; their mean is returned (the std with ``details``).
         num_samples: samples of every metric (None: each registry entry's ``num_samples``:
             100k or 50k for PPL, 50k for FID/KID, 200k for LS).
-        data: real images or statistics for FID/KID.
+        data: real images or statistics for FID/KID/precision-recall/FD.
         batch_size: samples per batch (None: by device and resolution).
         attrs, classifiers, classifier_dir, svm: linear separability's classifiers and SVM.
         distance, lpips_weights: the PPL distance.
@@ -97,9 +111,10 @@ def evaluate(
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    if any("data" in spec.needs for r in runners for spec in r.specs):
+    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    if needing:
         if data is None:
-            raise UserError("evaluate: data is required for fid/kid (real images or a statistics file)")
+            raise UserError(f"evaluate: data is required for {', '.join(needing)} (real images or a statistics file)")
         if not Path(data).exists():
             raise UserError(f"evaluate: data {data}: no such file or folder")
     opts = EvalOptions(

@@ -1,8 +1,8 @@
 """The ``stylegan-eval`` command line.
 
 Conventions shared by every subcommand (see :func:`common_options`):
-``--device`` (auto: cuda if available), ``--batch-size`` (auto), ``--seed``, ``--out DIR``
-(writes ``<command>.json/.csv/.md``), ``--json`` (one JSON object on stdout and nothing else),
+``--device`` (auto: cuda if available), ``--batch-size`` (auto; only where batches exist), ``--seed``,
+``--out DIR`` (always a folder: ``<command>.json/.csv/.md`` and the command's files), ``--json`` (one JSON object on stdout and nothing else),
 ``--quiet``; progress bars go to stderr. Exit codes: 0 success, 2 bad input (one line on
 stderr naming the file or option), 1 internal error, 3 a ``compare --fail-if`` rule failed,
 130 interrupted (partial results stay in --out for ``--resume``).
@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "ppl",
     "separability",
     "compare",
+    "calc",
     "fid",
     "stats",
     "demo",
@@ -99,42 +100,58 @@ class RunOptions:
         return state
 
 
-def common_options(f: Callable | None = None, *, out_file: str | None = None) -> Callable:
+def common_options(
+    f: Callable | None = None, *, out_file: str | None = None, batch: bool = True, resume: bool = True, log: bool = True
+) -> Callable:
     """Add the shared options; the wrapped command receives ``run: RunOptions``.
 
-    With ``out_file`` (a default file name such as "grid.png") ``--out`` names an output file
-    instead of a report folder.
+    ``--out`` is always a folder: each command names its files inside it (``out_file``, e.g.
+    "stats.npz", only documents the file name). ``batch``, ``resume`` and ``log`` add
+    ``--batch-size``, ``--resume`` and ``--log``: a command offers only options it uses.
     """
     if f is None:
-        return functools.partial(common_options, out_file=out_file)
-    if out_file is None:
-        out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write <command>.json/.csv/.md here.")
-    else:
-        out_option = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path(out_file), show_default=True, help="Output image file.")
+        return functools.partial(common_options, out_file=out_file, batch=batch, resume=resume, log=log)
+    what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
+    options = [
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per batch [default: by device and resolution].") if batch else None,
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help=f"Output folder: writes {what} there."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.") if resume else None,
+        click.option(
+            "--allow-random-weights",
+            is_flag=True,
+            help="Run detector networks at random initialisation when their published weights are not "
+            "available (the report is labelled so).",
+        ),
+        click.option("--log", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].") if log else None,
+    ]
 
-    @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-    @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per batch [default: auto].")
-    @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine.")
-    @out_option
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
-    @click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.")
-    @click.option(
-        "--allow-random-weights",
-        is_flag=True,
-        help="Run detector networks at random initialisation when their published weights are not "
-        "available (the report is labelled so).",
-    )
-    @click.option("--log", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].")
     @functools.wraps(f)
-    def wrapper(*args, device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log, **kwargs):
+    def wrapper(*args, device, seed, out, as_json, quiet, allow_random_weights, batch_size=None, resume=False, log=None, **kwargs):
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
         from .fileio import guarded_out
 
-        with guarded_out(out, is_file=out_file is not None):  # writable before any work; one writer per folder
+        with guarded_out(out, is_file=False):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
 
+    for opt in reversed([o for o in options if o is not None]):
+        wrapper = opt(wrapper)
     return wrapper
+
+
+def trunc_option(f: Callable) -> Callable:
+    """``--trunc`` (alias ``--psi``): truncation psi, 1 = none."""
+    return click.option("--trunc", "--psi", "psi", type=float, default=1.0, show_default=True,
+                        help="Truncation psi (1 = none; alias --psi).")(f)
+
+
+def choice(values) -> click.Choice:
+    """A case-insensitive click choice (``--space W`` = ``--space w``)."""
+    return click.Choice(list(values), case_sensitive=False)
 
 
 class IntList(click.ParamType):
@@ -160,25 +177,101 @@ class IntList(click.ParamType):
         return out
 
 
+#: A user generator's import spec: package.module:attr.
+SPEC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+#: CKPT value naming the embedded demo generator (stylegan_eval/assets).
+EMBEDDED_DEMO = "demo"
+
+
+def split_checkpoint_ref(value: str, check: bool = False) -> tuple[str | None, str | None]:
+    """A CKPT argument -> (checkpoint path or name, generator spec).
+
+    ``demo`` (the embedded demo), ``nvidia:<name>`` (an official pickle), a file,
+    ``package.module:attr`` (a spec-only generator) or ``FILE::package.module:attr`` (a spec with
+    its checkpoint). With ``check`` a file that does not exist is a UserError naming the value
+    (otherwise loading it reports that).
+    """
+    value = str(value)
+    if value == EMBEDDED_DEMO or value.startswith("nvidia:") or Path(value).exists():
+        if Path(value).is_dir():
+            raise UserError(f"{value}: is a directory (expected a checkpoint file)")
+        return value, None
+    if "::" in value:
+        path, _, spec = value.partition("::")
+        if not SPEC_RE.match(spec):
+            raise UserError(f"{value}: expected CKPT::package.module:attr, got the spec {spec!r}")
+        if not path or (check and not (Path(path).is_file() or path.startswith("nvidia:") or path == EMBEDDED_DEMO)):
+            raise UserError(f"{value}: no such checkpoint file {path!r}")
+        return path, spec
+    if SPEC_RE.match(value):
+        return None, value
+    if check:
+        raise UserError(f"{value}: no such file (expected a checkpoint file, demo, nvidia:<name>, "
+                        "package.module:attr or CKPT::package.module:attr)")
+    return value, None
+
+
+class CheckpointRef(click.ParamType):
+    """A CKPT argument: a file, ``demo``, ``nvidia:<name>``, ``package.module:attr`` or ``FILE::package.module:attr``.
+
+    ``strict`` checks it on parsing (compare's list); otherwise loading it reports a missing file.
+    Configuration files resolve relative file names against their folder.
+    """
+
+    name = "CKPT"
+    paths_relative_to_config = True  # config.py resolves relative file names against the config folder
+
+    def __init__(self, strict: bool = True) -> None:
+        self.strict = strict
+
+    @staticmethod
+    def looks_like_path(value: str) -> bool:
+        """False for values that name code (a spec, FILE::spec): an untrusted configuration may not set them."""
+        value = str(value)
+        return "::" not in value and (not SPEC_RE.match(value) or Path(value).exists())
+
+    @staticmethod
+    def is_name(value: str) -> bool:
+        """``demo`` / ``nvidia:<name>``: names, not paths (never made relative to a configuration's folder)."""
+        return str(value) == EMBEDDED_DEMO or str(value).startswith("nvidia:")
+
+    def convert(self, value, param, ctx):
+        value = str(value)
+        if self.strict:
+            try:
+                split_checkpoint_ref(value, check=True)
+            except UserError as exc:
+                self.fail(str(exc), param, ctx)
+        return value
+
+
+def generator_options(f: Callable) -> Callable:
+    """--generator MODULE:ATTR and --generator-arg KEY=VALUE (repeatable)."""
+    f = click.option("--generator-arg", "generator_arg_items", multiple=True, metavar="KEY=VALUE",
+                     help="Keyword argument of the --generator class or factory (a Python literal or a string); repeatable.")(f)
+    return click.option("--generator", "generator_spec", default=None, metavar="MODULE:ATTR",
+                        help="Your own generator: package.module:attr (the checkpoint, if any, is passed to it).")(f)
+
+
 def checkpoint_options(f: Callable) -> Callable:
-    """CKPT argument plus --format, --resolution, --generator, --class."""
+    """CKPT argument plus --format, --resolution, --generator, --generator-arg, --class.
+
+    CKPT may also be a spec (``package.module:attr``, ``FILE::package.module:attr``), ``demo`` or
+    ``nvidia:<name>``, as in ``compare``.
+    """
     from .formats import FORMAT_NAMES
 
-    @click.argument("ckpt", required=False, type=click.Path(path_type=Path))
-    @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect].")
+    @click.argument("ckpt", required=False, type=CheckpointRef(strict=False))
+    @click.option("--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect].")
     @click.option("--resolution", type=click.IntRange(min=4), default=None, help="Output resolution (StyleGAN1 .model files store all 9 blocks).")
-    @click.option("--generator", "generator_spec", default=None, metavar="MODULE:ATTR", help="Your own generator: package.module:attr.")
+    @generator_options
     @click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators.")
     @functools.wraps(f)
-    def wrapper(*args, ckpt, fmt, resolution, generator_spec, class_idx, **kwargs):
-        spec = CheckpointSpec(ckpt, fmt, resolution, generator_spec, class_idx)
+    def wrapper(*args, ckpt, fmt, resolution, generator_spec, generator_arg_items, class_idx, **kwargs):
+        spec = CheckpointSpec.from_ref(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
         return f(*args, ckpt=spec, **kwargs)
 
     return wrapper
-
-
-#: CKPT value naming the embedded demo generator (stylegan_eval/assets).
-EMBEDDED_DEMO = "demo"
 
 
 @dataclass
@@ -188,10 +281,26 @@ class CheckpointSpec:
     resolution: int | None
     generator_spec: str | None
     class_idx: int | None
+    generator_args: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_ref(cls, ref, fmt=None, resolution=None, generator_spec=None, class_idx=None, generator_arg_items=()):
+        """From a CKPT argument (see :func:`split_checkpoint_ref`) and the --generator options."""
+        from .formats.custom import parse_generator_args
+
+        path = spec = None
+        if ref is not None:
+            path, spec = split_checkpoint_ref(str(ref))
+        if spec is not None and generator_spec is not None and spec != generator_spec:
+            raise UserError(f"CKPT {ref} names the generator {spec} and --generator names {generator_spec}: give one")
+        args = parse_generator_args(list(generator_arg_items or ()))
+        return cls(None if path is None else Path(path), fmt.lower() if fmt else None, resolution, spec or generator_spec,
+                   class_idx, args)
 
     def load(self, device):
-        """Load the generator and describe the checkpoint for the report."""
+        """Load the generator and describe the checkpoint for the report (including its identity)."""
         from .formats import load_generator, sha256_file
+        from .formats.custom import generator_identity
 
         if self.path is None and self.generator_spec is None:
             raise UserError(
@@ -203,10 +312,19 @@ class CheckpointSpec:
 
             self.path = default_checkpoint()
         options = {} if self.resolution is None else {"resolution": self.resolution}
-        gen = load_generator(self.path, self.format, self.generator_spec, device=device, **options)
+        gen = load_generator(self.path, self.format, self.generator_spec, device=device,
+                             generator_args=self.generator_args or None, **options)
         meta = {"checkpoint": str(self.path) if self.path else None, "generator_spec": self.generator_spec, **gen.info()}
+        if self.generator_args:
+            meta["generator_args"] = dict(self.generator_args)
         if self.path is not None and Path(self.path).is_file():
             meta["sha256"] = sha256_file(self.path)
+        if self.generator_spec is not None:
+            path = self.path if self.path is not None and Path(self.path).is_file() else None
+            meta["identity"] = getattr(gen, "identity", None) or generator_identity(self.generator_spec, path, gen)
+        adapter_warnings = list(getattr(gen, "load_warnings", None) or [])
+        if adapter_warnings:  # the adapter's output check (range, dtype): in the report, and once on stderr
+            meta["load_warnings"] = adapter_warnings
         return gen, meta
 
 
@@ -224,7 +342,9 @@ def emit(report, run: RunOptions) -> None:
     from .warnings_capture import captured
 
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
-        report.meta.setdefault("load_warnings", list(captured))
+        report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
+    for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
+        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)

@@ -250,6 +250,8 @@ def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
             return v
         if getattr(p.type, "paths_relative_to_config", False) and not getattr(p.type, "looks_like_path")(v):
             return v
+        if getattr(p.type, "is_name", lambda _v: False)(v):  # demo, nvidia:<name>
+            return v
         q = Path(v).expanduser()
         return str(q if q.is_absolute() else base / q)
 
@@ -260,6 +262,20 @@ def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
         except click.BadParameter as exc:
             raise UserError(f"{where}: {exc.message}") from None
     return value
+
+
+def _check_metrics(p: click.Parameter, value: Any, where: str) -> None:
+    """``metrics = [...]``: every name must be a registry name (case-insensitive; comma lists allowed)."""
+    if p.name != "metrics":
+        return
+    from .metrics import registry
+
+    items = value if isinstance(value, list) else [value]
+    known = registry.names()
+    for item in items:
+        for name in str(item).split(","):
+            if name.strip() and name.strip().lower() not in known:
+                raise UserError(f"{where}: unknown metric {name.strip()!r} (choose from {', '.join(known)})")
 
 
 def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, dict[str, Any]]:
@@ -289,6 +305,7 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
                 keep, value = _code_free(p, value, f"{config.where}: {key}", notes)
                 if not keep:
                     continue
+            _check_metrics(p, value, f"{config.where}: {key}")
             entries[p.name] = _convert(p, value, base, f"{config.where}: {key}")
         for key, value in config.sections.get(cname, {}).items():
             p = param_for(cmd, key)
@@ -298,6 +315,7 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
                 keep, value = _code_free(p, value, f"{config.where}: [{cname}] {key}", notes)
                 if not keep:
                     continue
+            _check_metrics(p, value, f"{config.where}: [{cname}] {key}")
             entries[p.name] = _convert(p, value, base, f"{config.where}: [{cname}] {key}")
         if entries:
             out[cname] = entries

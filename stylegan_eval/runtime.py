@@ -42,6 +42,20 @@ def default_batch_size(device: torch.device, resolution: int, gpu: int = 32, cpu
     return max(1, base // scale)
 
 
+#: PPL pairs per batch on a CPU at <= 256 px (fewer for larger images, as :func:`default_batch_size`).
+#: Measured with benchmarks/bench_batch_size.py on the demo generator (32 px, LPIPS VGG16, 128 pairs,
+#: 1 thread, shared 2-core machine), pairs/s for 4 / 16 / 64 pairs per batch: 8.0 / 11.6 / 8.5 (loaded)
+#: and 21.9 / 27.4 / 18.9 (best of 2, less loaded), so 16 (1.25-1.45x the former 4; 64 is no faster
+#: than 4 here). GPUs keep 16 pairs (32 images) per batch.
+CPU_PPL_PAIRS = 16
+GPU_PPL_PAIRS = 16
+
+
+def ppl_batch_size(device: torch.device, resolution: int) -> int:
+    """PPL pairs per batch by device and resolution (see :data:`CPU_PPL_PAIRS`)."""
+    return default_batch_size(device, resolution, gpu=GPU_PPL_PAIRS, cpu=CPU_PPL_PAIRS)
+
+
 def progress(total: int, desc: str, enabled: bool = True, initial: int = 0) -> tqdm:
     """A tqdm bar on stderr counting samples."""
     return tqdm(total=total, initial=initial, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True, leave=True)

@@ -365,12 +365,12 @@ def test_cli_stats_cache_hit_answers_without_torch(cli, tmp_path):
     import sys
 
     write_images(tmp_path / "imgs", 3, seed=6)
-    code, out, err = cli("stats", tmp_path / "imgs", "--out", tmp_path / "a.npz", "--allow-random-weights", "--quiet", "--json",
+    code, out, err = cli("stats", tmp_path / "imgs", "--out-file", tmp_path / "a.npz", "--allow-random-weights", "--quiet", "--json",
                          "--num-workers", "0")
     assert code == 0, err
     assert json.loads(out)["meta"]["result"]["cache_hit"] is False
     script = ("import json, sys\nfrom stylegan_eval.cli import main\n"
-              f"code = main(['stats', {str(tmp_path / 'imgs')!r}, '--out', {str(tmp_path / 'b.npz')!r}, '--allow-random-weights', "
+              f"code = main(['stats', {str(tmp_path / 'imgs')!r}, '--out-file', {str(tmp_path / 'b.npz')!r}, '--allow-random-weights', "
               "'--quiet', '--json'])\n"
               "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'pandas': 'pandas' in sys.modules}))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
@@ -383,7 +383,7 @@ def test_cli_stats_cache_hit_answers_without_torch(cli, tmp_path):
     np.testing.assert_array_equal(a.mu, b.mu)
     np.testing.assert_array_equal(a.sigma, b.sigma)
     # asking for features the cached entry lacks is not a hit: the full path runs
-    code, out, err = cli("stats", tmp_path / "imgs", "--out", tmp_path / "c.npz", "--allow-random-weights", "--quiet", "--json",
+    code, out, err = cli("stats", tmp_path / "imgs", "--out-file", tmp_path / "c.npz", "--allow-random-weights", "--quiet", "--json",
                          "--features", "--num-workers", "0")
     assert code == 0 and json.loads(out)["meta"]["result"]["cache_hit"] is False
     assert load_stats(tmp_path / "c.npz").features.shape == (3, 2048)
@@ -449,12 +449,12 @@ def one_line(err: str) -> str:
 def test_cli_corrupt_image_empty_folder_and_skip(tmp_path, cli):
     write_images(tmp_path / "imgs", 2, seed=6)
     (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out", tmp_path / "s.npz", "--allow-random-weights",
+    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out-file", tmp_path / "s.npz", "--allow-random-weights",
                          "--quiet", "--num-workers", "0", "--device", "cpu")
     assert code == 2 and "broken.png" in one_line(err) and "--skip-bad-images" in err
     assert not (tmp_path / "s.npz").exists()
 
-    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out", tmp_path / "s.npz", "--allow-random-weights", "--quiet",
+    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out-file", tmp_path / "s.npz", "--allow-random-weights", "--quiet",
                          "--num-workers", "0", "--device", "cpu", "--skip-bad-images", "--json")
     assert code == 0, err
     rows = {r["field"]: r["value"] for r in json.loads(out)["results"]}
@@ -463,10 +463,10 @@ def test_cli_corrupt_image_empty_folder_and_skip(tmp_path, cli):
 
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "sub" / "a.txt").write_text("x")
-    code, out, err = cli("--no-config", "stats", tmp_path / "empty", "--out", tmp_path / "e.npz", "--allow-random-weights", "--quiet")
+    code, out, err = cli("--no-config", "stats", tmp_path / "empty", "--out-file", tmp_path / "e.npz", "--allow-random-weights", "--quiet")
     assert code == 2 and "no images found" in one_line(err)
 
-    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out", tmp_path / "s2.npz", "--quiet")
+    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out-file", tmp_path / "s2.npz", "--quiet")
     line = one_line(err)
     assert code == 2 and "pt_inception-2015-12-05-6726825d.pth" in line and "https://github.com/mseitzer" in line
 

@@ -333,7 +333,7 @@ def test_trust_weights_for_torchscript(cli, tmp_path, files):
     fake = tmp_path / "inception-2015-12-05.pt"
     fake.write_bytes(b"not torchscript")
     args = ["--no-config", "stats", files["data"], "--detector", "nvidia", "--inception-weights", fake, "--no-cache",
-            "--device", "cpu", "--quiet", "--out", tmp_path / "s.npz"]
+            "--device", "cpu", "--quiet", "--out-file", tmp_path / "s.npz"]
     code, _, err = cli(*args)
     assert_one_line(code, err, str(fake), "--trust-weights")
     code, _, err = cli(*args, "--trust-weights", fake)  # trusted: loaded, and refused as not TorchScript

@@ -268,7 +268,7 @@ def test_black_box_refuses_w_space_and_runs_in_z():
     with pytest.raises(UserError, match="black-box"):
         P.ppl(G, "w", "end", 8, distance=SquaredL2())
     res = P.ppl(G, "z", "full", 8, distance=SquaredL2(), bootstrap_resamples=0)
-    assert np.isfinite(res.distances).all() and res.settings["shared_noise"] is False
+    assert np.isfinite(res.distances).all() and res.settings["noise"] == "forked"  # the pair renderer shares its noise (pairs.py)
 
 
 # ------------------------------------------------------------------------------ invariances
@@ -508,7 +508,7 @@ def test_cli_report_histogram_distances(cli, tmp_path):
     assert code == 0, err
     rep = json.loads(out)
     row = rep["results"][0]
-    assert row["metric"] == "ppl_zfull" and row["num_samples"] == 12 and row["kept"] <= 12
+    assert row["metric"] == "ppl_z_full_nocrop_n12" and row["num_samples"] == 12 and row["kept"] <= 12
     assert row["ci95_low"] <= row["ppl"] <= row["ci95_high"]
     assert rep["meta"]["random_weights"] == ["LPIPS VGG16 backbone"] and "NOT comparable" in rep["warning"]
     assert rep["settings"]["space"] == "z" and rep["settings"]["epsilon"] == 1e-4 and rep["settings"]["crop"] is False

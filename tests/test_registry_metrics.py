@@ -160,7 +160,10 @@ def test_ppl_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     )
     assert code == 0, err
     name_cmp, fp_cmp = recorded[-1]
-    evaluate(gen_a(), "ppl_wend", num_samples=4, allow_random_weights=True)
+    from stylegan_eval.formats import load_generator
+
+    # the same spec-loaded generator (its identity -- spec, adapter files -- is part of the fingerprint, issue 13)
+    evaluate(load_generator(generator_spec="test_compare:gen_a"), "ppl_wend", num_samples=4, allow_random_weights=True)
     name_api, fp_api = recorded[-1]
     assert name_cmd == name_cmp == name_api == "ppl"
     assert fp_cmd == fp_cmp == fp_api
@@ -227,7 +230,11 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     )
     assert code == 0, err
     fp_cmp = seen[-1]
-    got = evaluate(gen_a(), "fid", num_samples=8, data=tmp_path / "real", fid_method="eigen", allow_random_weights=True)
+    from stylegan_eval.formats import load_generator
+
+    # the same spec-loaded generator (its identity is part of the fingerprint, issue 13)
+    got = evaluate(load_generator(generator_spec="test_compare:gen_a"), "fid", num_samples=8, data=tmp_path / "real",
+                   fid_method="eigen", allow_random_weights=True)
     fp_api = seen[-1]
     assert fp_cmp == fp_api and fp_cmp[0] == "fid"
     # the command keeps the generated features (the low-rank 'eigen' route), compare does not: the

@@ -6,40 +6,28 @@ first), 2 bad input (including a rule that does not parse), 1 internal error.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 from .. import compare as C
 from .. import plots
-from ..cli import CheckpointSpec, RunOptions, common_options, emit
+from ..cli import (
+    CheckpointRef,
+    CheckpointSpec,
+    RunOptions,
+    choice,
+    common_options,
+    emit,
+    generator_options,
+    split_checkpoint_ref,
+)
 from ..engine import DistInfo
 from ..errors import UserError
 from ..report import environment
+from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
 
-_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-
-
-class CheckpointRef(click.ParamType):
-    """A checkpoint file, or a user generator as ``package.module:attr``."""
-
-    name = "CKPT"
-    paths_relative_to_config = True  # config.py resolves relative file names against the config folder
-
-    @staticmethod
-    def looks_like_path(value: str) -> bool:
-        return not _SPEC.match(value) or Path(value).exists()
-
-    def convert(self, value, param, ctx):
-        value = str(value)
-        if Path(value).exists():
-            if Path(value).is_dir():
-                self.fail(f"{value}: is a directory (expected a checkpoint file)", param, ctx)
-            return value
-        if _SPEC.match(value):
-            return value
-        self.fail(f"{value}: no such file (expected a checkpoint file or package.module:attr)", param, ctx)
+__all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -48,7 +36,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _labels(refs: list[str]) -> list[str]:
     """Short unique names: the file name, with parent folders added while names collide, else '#k'."""
-    paths = [None if _SPEC.match(r) and not Path(r).exists() else Path(r) for r in refs]
+    paths = [None if (split_checkpoint_ref(r)[0] is None or CheckpointRef.is_name(r)) else Path(split_checkpoint_ref(r)[0] or r)
+             for r in refs]
 
     def name(i: int, depth: int) -> str:
         p = paths[i]
@@ -63,56 +52,65 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-@click.command("compare")
-@click.argument("checkpoints", nargs=-1, type=CheckpointRef())
-@click.option("--metrics", multiple=True, metavar="LIST",
-              help="Comma list of metrics (see `stylegan-eval list-metrics`): " + ", ".join(C.available_metrics()) + "; repeatable.")
-@click.option("--fail-if", "fail_if", multiple=True, metavar="RULE",
-              help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); repeatable. A failed rule exits with 3.")
-@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Runs of FID/KID/LS with seeds seed, seed+1, ...: mean and std.")
-@click.option("--num-samples", type=click.IntRange(min=2), default=None, help="Samples of every metric (quick checks) [default: each metric's published count].")
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Real images or statistics for fid/kid.")
-@click.option("--attr", "attrs", multiple=True, metavar="NAME", help="CelebA-HQ attributes for ls [default: all 40 unless --classifier].")
-@click.option("--classifier", "classifier_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PATH", help="Custom classifier checkpoint for ls; repeatable.")
-@click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local copies of the CelebA-HQ classifiers.")
-@click.option("--svm", type=click.Choice(["reference", "fast"]), default="reference", show_default=True, help="ls SVM: reference (LinearSVC defaults) or fast.")
-@click.option("--distance", type=click.Choice(["lpips-vgg", "nvidia-vgg16"]), default="lpips-vgg", show_default=True, help="PPL distance.")
-@click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Weights of the PPL distance.")
-@click.option("--detector", type=click.Choice(["pytorch-fid", "nvidia"]), default="pytorch-fid", show_default=True, help="fid/kid feature network (see `stylegan-eval fid --help`).")
-@click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The detector's weights file.")
-@click.option("--fid-method", type=click.Choice(["sqrtm", "eigen"]), default="sqrtm", show_default=True, help="FID matrix square root: sqrtm (reference) or eigen.")
-@click.option("--format", "fmt", default=None, help="Checkpoint family of every file [default: autodetect].")
-@click.option("--resolution", type=click.IntRange(min=4), default=None, help="Output resolution (StyleGAN1 .model files).")
-@click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators.")
-@common_options
-@click.pass_context
-def command(ctx, checkpoints, metrics, fail_if, repeats, num_samples, data, attrs, classifier_paths, classifier_dir, svm,
-            distance, lpips_weights, detector, inception_weights, fid_method, fmt, resolution, class_idx, run: RunOptions) -> None:
-    """Run the same metrics with the same seeds on every checkpoint; the first is the baseline.
+def compare_options(f):
+    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments)."""
+    from ..formats import FORMAT_NAMES
 
-    Writes compare.{csv,json,md,html} to --out; with --fail-if it is a CI gate (exit 3 when a
-    rule fails). A checkpoint may be a file or a package.module:attr generator.
-    """
-    refs = list(checkpoints)
+    for opt in reversed([
+        click.option("--metrics", multiple=True, metavar="LIST",
+                     help="Comma list of metrics (see `stylegan-eval list-metrics`): " + ", ".join(C.available_metrics()) + "; repeatable."),
+        click.option("--fail-if", "fail_if", multiple=True, metavar="RULE",
+                     help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); "
+                          "repeatable. A failed rule exits with 3."),
+        click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std."),
+        click.option("--num-samples", "--num-gen", "num_samples", type=click.IntRange(min=2), default=None,
+                     help="Samples of every metric (quick checks) [default: each metric's published count]."),
+        click.option("--data", type=click.Path(path_type=Path), default=None, help="Real images or statistics for fid/kid/pr/fd."),
+        click.option("--attr", "attrs", multiple=True, metavar="NAME", help="CelebA-HQ attributes for ls [default: all 40 unless --classifier]."),
+        click.option("--classifier", "classifier_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+                     help="Custom classifier checkpoint for ls; repeatable."),
+        click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local copies of the CelebA-HQ classifiers."),
+        click.option("--svm", type=choice(["reference", "fast"]), default="reference", show_default=True, help="ls SVM: reference (LinearSVC defaults) or fast."),
+        click.option("--distance", type=choice(["lpips-vgg", "nvidia-vgg16"]), default="lpips-vgg", show_default=True, help="PPL distance."),
+        click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Weights of the PPL distance."),
+        click.option("--detector", type=choice(DETECTOR_CHOICES), default="pytorch-fid", show_default=True, help="fid/kid/is feature network: " + DETECTOR_HELP),
+        click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The detector's weights file."),
+        trust_weights_option,
+        click.option("--fid-method", type=choice(["eigen", "sqrtm"]), default="eigen", show_default=True,
+                     help="FID matrix square root: eigen (fast, same value) or sqrtm (bit-level pytorch-fid parity)."),
+        click.option("--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family of every file [default: autodetect]."),
+        click.option("--resolution", type=click.IntRange(min=4), default=None, help="Output resolution (StyleGAN1 .model files)."),
+        generator_options,
+        click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def run_comparison(ctx, command_name: str, refs: list[str], *, metrics, fail_if, repeats, num_samples, data, attrs, classifier_paths,
+                   classifier_dir, svm, distance, lpips_weights, detector, inception_weights, fid_method, fmt, resolution,
+                   generator_spec, generator_arg_items, class_idx, run: RunOptions) -> None:
+    """Evaluate ``refs`` with the same metrics and seeds, write ``<command_name>.{csv,json,md,html}``, check the rules."""
     if not refs:
-        raise UserError("compare: no checkpoints given (pass CKPT ... or set checkpoints = [...] in [compare] of the configuration)")
+        raise UserError(f"{command_name}: no checkpoints given (pass CKPT ... or set checkpoints = [...] in [compare] of the configuration)")
     runners = C.plan(_split(metrics))
     outputs = [o for r in runners for o in r.outputs]
     rules = [C.parse_rule(t, outputs) for t in fail_if]
     for rule in rules:
         if rule.relative and len(refs) < 2:
             raise UserError(f"--fail-if {rule.text!r}: a regression needs a baseline and at least one more checkpoint")
-    if any("data" in spec.needs for r in runners for spec in r.specs):
+    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    if needing:
         if data is None:
-            raise UserError("--data is required for fid/kid (real images or a statistics file)")
+            raise UserError(f"--data is required for {', '.join(needing)} (real images or a statistics file)")
         if not data.exists():
             raise UserError(f"--data {data}: no such file or folder")
     labels = _labels(refs)
-    specs = {
-        label: CheckpointSpec(None, None, None, ref, class_idx) if _SPEC.match(ref) and not Path(ref).exists()
-        else CheckpointSpec(Path(ref), fmt, resolution, None, class_idx)
-        for label, ref in zip(labels, refs)
-    }
+    specs = {label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items) for label, ref in zip(labels, refs)}
+    if generator_spec is not None:  # --generator: the adapter of every file that names none itself
+        for spec in specs.values():
+            spec.generator_spec = spec.generator_spec or generator_spec
     opts = C.EvalOptions(
         seed=run.seed, repeats=repeats, batch_size=run.batch_size, num_samples=num_samples, data=data,
         attrs=tuple(attrs), classifiers=tuple(classifier_paths), classifier_dir=classifier_dir, svm=svm,
@@ -120,28 +118,40 @@ def command(ctx, checkpoints, metrics, fail_if, repeats, num_samples, data, attr
         class_idx=class_idx, detector=detector, inception_weights=inception_weights, fid_method=fid_method,
         show_progress=run.show_progress, resume_state=run.resume_state,
     )
-    results, infos = {}, {}
+    results, infos, names, warnings = {}, {}, {}, []
     for label, spec in specs.items():
         gen, meta = spec.load(run.device)
         results[label] = C.evaluate(gen, meta, runners, opts)
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
         infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
+        if meta.get("identity"):
+            infos[label]["identity"] = meta["identity"]
+        names[label] = {o: m.details[0].get("name", o) for o, m in results[label].items() if m.details}
+        for m in results[label].values():
+            for w in (m.details[0].get("warnings") or []) if m.details else []:
+                if w not in warnings:
+                    warnings.append(w)
         del gen
+    from ..warnings_capture import captured
+
+    for text in warnings:
+        click.echo(f"stylegan-eval: note: {text}", err=True)
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
     report = C.CompareReport(
-        "compare", table,
+        command_name, table,
         settings={"checkpoints": refs, "labels": labels, "baseline": labels[0], "metrics": outputs, "fail_if": list(fail_if),
                   "repeats": repeats, "seed": run.seed, "num_samples": num_samples, "data": data, "attrs": list(attrs),
                   "classifiers": list(classifier_paths), "svm": svm, "distance": distance, "detector": detector, "fid_method": fid_method,
-                  "device": str(run.device)},
+                  "generator": generator_spec, "device": str(run.device), "result_names": names},
         meta={"checkpoints": infos, "environment": environment(run.device), "random_weights": random_weights,
-              "significance_rule": C.SIGNIFICANCE_RULE},
+              "significance_rule": C.SIGNIFICANCE_RULE, "warnings": warnings,
+              **({"load_warnings": list(captured)} if captured else {})},
         summary=C.summary_table(table), rules=rules_df, results=results,
     )
     if run.out is not None:
-        report.extra_files.append("compare.html")
+        report.extra_files.append(f"{command_name}.html")
     emit(report, run)
     if rules_df is not None and not report.passed:
         if DistInfo.current().is_main:
@@ -149,3 +159,18 @@ def command(ctx, checkpoints, metrics, fail_if, repeats, num_samples, data, attr
             for _, r in failed.iterrows():
                 click.echo(f"stylegan-eval: rule failed: {r['rule']} ({r['checkpoint']}: {r['detail']})", err=True)
         ctx.exit(3)
+
+
+@click.command("compare")
+@click.argument("checkpoints", nargs=-1, type=CheckpointRef())
+@compare_options
+@common_options
+@click.pass_context
+def command(ctx, checkpoints, run: RunOptions, **options) -> None:
+    """Run the same metrics with the same seeds on every checkpoint; the first is the baseline.
+
+    Writes compare.{csv,json,md,html} to --out; with --fail-if it is a CI gate (exit 3 when a
+    rule fails). A checkpoint may be a file, demo, nvidia:<name>, a package.module:attr generator
+    or FILE::package.module:attr (the file loaded by that generator).
+    """
+    run_comparison(ctx, "compare", list(checkpoints), run=run, **options)

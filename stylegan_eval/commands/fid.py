@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, common_options, emit
+from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
 from ..metrics import real as real_mod
 from ..metrics.fid import FID_METHODS
@@ -25,14 +25,16 @@ stats_warnings = real_mod.stats_warnings
 @click.command("fid")
 @checkpoint_options
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Real images (folder or .zip) or their statistics (.npz mu/sigma, .pkl mean/cov).")
-@click.option("--num-gen", type=click.IntRange(min=2), default=50_000, show_default=True, help="Generated images.")
+@click.option("--num-samples", "--num-gen", "num_gen", type=click.IntRange(min=2), default=50_000, show_default=True,
+              help="Generated images (alias --num-gen).")
 @click.option("--kid", is_flag=True, help="Also compute KID (needs real features: an image folder or a stats file with features).")
 @click.option("--kid-subsets", type=click.IntRange(min=1), default=NUM_SUBSETS, show_default=True, help="KID subsets.")
 @click.option("--kid-subset-size", type=click.IntRange(min=2), default=MAX_SUBSET_SIZE, show_default=True, help="Largest KID subset.")
-@click.option("--fid-method", type=click.Choice(FID_METHODS), default="sqrtm", show_default=True,
-              help="sqrtm: scipy's matrix square root (the reference); eigen: symmetric eigendecompositions (faster, same value).")
-@click.option("--psi", type=float, default=1.0, show_default=True, help="Truncation psi (the reference uses none).")
-@click.option("--noise-mode", type=click.Choice(["random", "const", "none"]), default="random", show_default=True, help="Generator noise.")
+@click.option("--fid-method", type=choice(FID_METHODS), default="eigen", show_default=True,
+              help="eigen: symmetric eigendecompositions (fast, same value to float64 rounding); sqrtm: scipy's matrix "
+                   "square root (bit-level pytorch-fid parity).")
+@trunc_option
+@click.option("--noise-mode", type=choice(["random", "const", "none"]), default="random", show_default=True, help="Generator noise.")
 @detector_options
 @common_options
 def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, psi, noise_mode, detector, inception_weights, resize,

@@ -34,7 +34,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 def noise_option(f):
     return click.option(
         "--noise-mode",
-        type=click.Choice(["const", "random", "none"]),
+        type=click.Choice(["const", "random", "none"], case_sensitive=False),
         default="const",
         show_default=True,
         help="const: the checkpoint's fixed noise (gen_images.py's default); random: drawn per image from --seed.",
@@ -157,7 +157,7 @@ def _vec2(ctx, param, value):
 @click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Grid path [default: <out>/grid.png].")
 @click.option("--min-size", type=click.IntRange(min=1), default=512, show_default=True, help="Upscale the grid (nearest) to at least this many pixels.")
 @noise_option
-@common_options
+@common_options(resume=False, log=False)
 def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions) -> None:
     """Render the images of the given seeds (as NVIDIA's gen_images.py) into --out, with a grid."""
     if seeds is not None and indices is not None:

@@ -11,7 +11,7 @@ from ..report import Report, environment
 
 @click.command("info")
 @checkpoint_options
-@common_options
+@common_options(batch=False, resume=False, log=False)
 def command(ckpt, run: RunOptions) -> None:
     """Family, resolution, z/w dims, num_ws, conditional, parameter count, sha256."""
     gen, meta = ckpt.load(run.device)

@@ -45,7 +45,7 @@ def _ranges(values: list[int]) -> str:
 @trunc_option
 @click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Figure path [default: <out>/mix.png].")
 @noise_option
-@common_options
+@common_options(batch=False, resume=False, log=False)
 def command(ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
     """Style mixing figure: sources across the top, destinations down the left, cell (r, c) = destination r with source c's --layers styles."""
     _, path = out_paths(run.out, out_file, "mix.png")

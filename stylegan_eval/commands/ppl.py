@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, common_options, emit
+from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
 from ..metrics.distances import DISTANCES, make_distance
 from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
@@ -43,16 +43,16 @@ def write_histogram(result: PPLResult, path: Path) -> Path:
 
 @click.command("ppl")
 @checkpoint_options
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="A published variant; explicit options override it.")
-@click.option("--space", type=click.Choice(SPACES), default=None, help="z: slerp of z then mapping; w: lerp of mapped w [default: w].")
-@click.option("--sampling", type=click.Choice(SAMPLINGS), default=None, help="full: t ~ U[0,1); end: t = 0 [default: end].")
-@click.option("--crop/--no-crop", default=None, help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop].")
+@click.option("--preset", type=choice(sorted(PRESETS)), default=None, help="A published variant; explicit options override it.")
+@click.option("--space", type=choice(SPACES), default=None, help="z: slerp of z then mapping; w: lerp of mapped w [default: w].")
+@click.option("--sampling", type=choice(SAMPLINGS), default=None, help="full: t ~ U[0,1); end: t = 0 [default: end].")
+@click.option("--crop/--no-crop", default=None, help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop]; a note is printed on non-face / non-256-1024 px generators.")
 @click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
 @click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
-@click.option("--distance", type=click.Choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance.")
+@click.option("--distance", type=choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance.")
 @click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).")
-@click.option("--precision", type=click.Choice(list(PRECISIONS)), default="fp32", show_default=True, help="Autocast for generator and distance; bf16/fp16 cannot resolve eps=1e-4 steps (speed checks only).")
-@click.option("--psi", type=float, default=1.0, show_default=True, help="Truncation psi (1.0 = none).")
+@click.option("--precision", type=choice(list(PRECISIONS)), default="fp32", show_default=True, help="Autocast for generator and distance; bf16/fp16 cannot resolve eps=1e-4 steps (speed checks only).")
+@trunc_option
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
 @common_options
 def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance, lpips_weights, precision, psi, save_distances, run: RunOptions) -> None:
@@ -77,8 +77,8 @@ def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance,
             f"--precision {precision}: reduced precision cannot resolve the difference between the two images of a "
             f"pair at eps={settings.epsilon} (it collapses to 0 or to rounding noise); use fp32 for reportable numbers"
         )
-    if not gen.supports_w:
-        warnings.append("black-box generator: the two images of a pair may not share noise")
+    if result.settings.get("crop_note"):
+        warnings.append(result.settings["crop_note"])
     for text in warnings:
         log.warning(text)
     report = Report(

@@ -22,6 +22,8 @@ def _generator_id(meta: dict[str, Any]) -> dict[str, Any]:
     keys = ("family", "resolution", "z_dim", "w_dim", "num_ws", "c_dim", "generator_spec", "parameters")
     gid = {k: meta.get(k) for k in keys}
     gid["weights"] = meta.get("sha256") or meta.get("checkpoint")
+    if meta.get("identity"):  # spec-only generators: a changed adapter file never reuses samples
+        gid["identity"] = meta["identity"]
     return gid
 
 
@@ -40,6 +42,24 @@ def _reusable(path: Path, fingerprint: dict[str, Any], num_samples: int) -> sep.
     if not same or not all(w in have for w in want) or stored.num_samples < num_samples:
         return None
     return stored.select([n for n, _ in want], num_samples)
+
+
+def demo_classifiers(gen, attrs, classifier_paths) -> list | None:
+    """The shipped demo classifiers for the embedded demo generator (``--attr shape`` ...), else None.
+
+    Used when the generator is the demo and either no --attr / --classifier is given (all four)
+    or every --attr is a demo attribute (shape, colour, size, position).
+    """
+    if not getattr(gen, "is_demo", False) or classifier_paths:
+        return None
+    from .. import demo
+
+    if not attrs:
+        return demo.classifiers()
+    wanted = [a.strip().lower().replace("color", "colour") for a in attrs]
+    if not all(a in demo.CLASSIFIER_ATTRIBUTES for a in wanted):
+        return None
+    return demo.classifiers(wanted)
 
 
 def _random_weight_names(names: list[str]) -> list[str]:
@@ -61,12 +81,12 @@ def _random_weight_names(names: list[str]) -> list[str]:
               help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.")
 @click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with local copies of celebahq-classifier-XX-name.pkl.")
-@click.option("--svm", type=click.Choice(sep.SVM_MODES), default="reference", show_default=True,
+@click.option("--svm", type=click.Choice(sep.SVM_MODES, case_sensitive=False), default="reference", show_default=True,
               help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged primal solve.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel SVM fits.")
 @click.option("--from-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Skip generation: run the SVM stage on a stored {sep.SAMPLES_FILE}.")
-@click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="random", show_default=True,
+@click.option("--noise-mode", type=click.Choice(NOISE_MODES, case_sensitive=False), default="random", show_default=True,
               help="Synthesis noise (random: drawn per sample from --seed).")
 @click.option("--save-samples/--no-save-samples", default=True, show_default=True,
               help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).")
@@ -109,10 +129,12 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
 
         num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
         gen, meta = ckpt.load(run.device)
-        clfs = []
-        if attrs or not classifier_paths:
-            clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
-        clfs += [load_custom(p) for p in classifier_paths]
+        clfs = demo_classifiers(gen, attrs, classifier_paths)
+        if clfs is None:
+            clfs = []
+            if attrs or not classifier_paths:
+                clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
+            clfs += [load_custom(p) for p in classifier_paths]
         sep.check_resolutions(gen.resolution, clfs)
         if "w" in spaces and not gen.supports_w:
             raise UserError(f"{gen.family}: W space needs a generator with a mapping network; use --space z")
@@ -158,6 +180,9 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
         seconds=timings,
         environment=environment(run.device),
     )
+    for text in result.meta.get("warnings") or []:
+        click.echo(f"stylegan-eval: warning: {text}", err=True)
+    meta["warnings"] = list(result.meta.get("warnings") or [])
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)

@@ -1,9 +1,10 @@
-"""stylegan-eval stats IMAGES --out stats.npz: Inception statistics of an image folder or zip.
+"""stylegan-eval stats IMAGES [--out DIR | --out-file FILE.npz]: Inception statistics of an image folder or zip.
 
-``--out`` names the statistics file here (default ``stats.npz``), not a report folder: a
-pytorch-fid-compatible ``.npz`` with ``mu`` and ``sigma`` (plus ``num_images``, a JSON ``meta``
-naming the detector, weights hash, resize mode and data hash, and with ``--features`` the
-per-image features KID needs). Pass it to ``stylegan-eval fid --data``.
+``--out`` is a folder, as everywhere: the statistics go to ``<out>/stats.npz`` (``./stats.npz``
+without --out); ``--out-file`` names the file itself. A pytorch-fid-compatible ``.npz`` with ``mu``
+and ``sigma`` (plus ``num_images``, a JSON ``meta`` naming the detector, weights hash, resize mode
+and data hash, and with ``--features`` the per-image features KID needs). Pass it to
+``stylegan-eval fid --data``.
 
 The statistics are cached (see :mod:`stylegan_eval.metrics.stats_cache`). A run that the cache
 can answer (same data, detector weights and options) is answered before torch is imported:
@@ -50,17 +51,22 @@ def _from_cache(images: Path, detector: str, inception_weights, resize: str, ski
 @click.argument("images", required=False, type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Same as IMAGES (so a configuration's data = ... applies).")
 @click.option("--features", "keep_features", is_flag=True, help="Also store the per-image features (for --kid against this file).")
+@click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The statistics file (.npz: mu, sigma, num_images, meta[, features]) [default: <out>/stats.npz, else ./stats.npz].")
 @detector_options
-@common_options(out_file="stats.npz")
-def command(images, data, keep_features, detector, inception_weights, resize, skip_bad_images, num_workers, cache_dir, no_cache, run: RunOptions) -> None:
+@common_options(out_file="stats.npz", resume=False)
+def command(images, data, keep_features, out_file, detector, inception_weights, resize, skip_bad_images, num_workers, cache_dir, no_cache, run: RunOptions) -> None:
     """Inception mean/covariance of IMAGES (folder, recursive, or .zip) written to --out."""
     images = images or data
     if images is None:
         raise UserError("no images given: pass IMAGES (a folder or .zip) or --data")
     if not images.exists():
         raise UserError(f"{images}: no such file or folder")
-    if run.out.suffix.lower() != ".npz":
-        raise UserError(f"--out {run.out}: the statistics file must end in .npz")
+    if run.out is not None and run.out.suffix.lower() == ".npz":
+        raise UserError(f"--out {run.out}: --out names a folder (stats.npz is written inside); use --out-file {run.out} for the file itself")
+    stats_path = out_file if out_file is not None else (run.out if run.out is not None else Path(".")) / "stats.npz"
+    if stats_path.suffix.lower() != ".npz":
+        raise UserError(f"--out-file {stats_path}: the statistics file must end in .npz")
     t0 = time.perf_counter()
     hit = None if no_cache else _from_cache(images, detector, inception_weights, resize, skip_bad_images, keep_features, cache_dir,
                                             run.allow_random_weights)
@@ -79,12 +85,12 @@ def command(images, data, keep_features, detector, inception_weights, resize, sk
         device, env = str(run.device), environment(run.device)
     if not keep_features:
         stats.features = None
-    stats.save(run.out)
+    stats.save(stats_path)
     warnings = [w for w in [rank_warning(stats.num, stats.dim, "images")] if w]
     if info.skipped:
         warnings.append(f"{len(info.skipped)} undecodable image(s) skipped (--skip-bad-images)")
     rows = {
-        "stats_file": str(run.out), "num_images": info.num_images, "num_files": info.num_files, "skipped": len(info.skipped),
+        "stats_file": str(stats_path), "num_images": info.num_images, "num_files": info.num_files, "skipped": len(info.skipped),
         "cache_hit": info.cache_hit, "data_hash": info.data_hash, "files_hashed": info.files_hashed,
         "images_per_s": info.images_per_second, "seconds": time.perf_counter() - t0,
     }
@@ -104,9 +110,4 @@ def command(images, data, keep_features, detector, inception_weights, resize, sk
     if run.json:
         click.echo(json.dumps(report.to_dict()))
     else:
-        click.echo(f"wrote {run.out} ({info.num_images} images{', from the cache' if info.cache_hit else ''})")
-
-
-for _param in command.params:  # --out names the statistics file here (common_options says "image file")
-    if _param.name == "out":
-        _param.help = "The statistics file to write (.npz: mu, sigma, num_images, meta[, features])."
+        click.echo(f"wrote {stats_path} ({info.num_images} images{', from the cache' if info.cache_hit else ''})")

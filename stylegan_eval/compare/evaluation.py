@@ -63,7 +63,7 @@ class EvalOptions:
     class_idx: int | None = None
     detector: str = "pytorch-fid"
     inception_weights: Path | None = None
-    fid_method: str = "sqrtm"
+    fid_method: str = "eigen"
     show_progress: bool = False
     resume_state: Callable[[str, dict], Any] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -214,7 +214,11 @@ def _run_ppl(spec: registry.MetricSpec):
                 (res.ci_low, res.ci_high),
                 int(res.distances.size),
                 list(res.random_weights),
-                {"distances": res.distances},
+                {
+                    "distances": res.distances,
+                    "name": res.name,
+                    "warnings": [res.settings["crop_note"]] if res.settings.get("crop_note") else [],
+                },
                 res.fingerprint(),
             )
         }
@@ -235,7 +239,13 @@ def _classifiers(opts: EvalOptions) -> list:
 def _run_ls(spec: registry.MetricSpec):
     def run(generator, meta: dict, opts: EvalOptions, seed: int, outputs: tuple[str, ...]) -> dict[str, Raw]:
         spaces = [o.split("_", 1)[1] for o in outputs]
-        clfs = opts.cached("classifiers", lambda: _classifiers(opts))
+        demo = bool(getattr(generator, "is_demo", False)) and not opts.classifiers
+        if demo:  # the embedded demo generator: its shipped classifiers (shape, colour, size, position)
+            from .. import demo as demo_mod
+
+            clfs = opts.cached(f"demo-classifiers:{opts.attrs}", lambda: demo_mod.classifiers(list(opts.attrs) or None))
+        else:
+            clfs = opts.cached("classifiers", lambda: _classifiers(opts))
         protocol = {**spec.protocol, "spaces": spaces}
         res = spec.load()(
             generator,
@@ -260,7 +270,7 @@ def _run_ls(spec: registry.MetricSpec):
                 None,
                 int(res.settings["num_samples"]),
                 rw,
-                {"entropy_bits": per_attr},
+                {"entropy_bits": per_attr, "warnings": list(res.meta.get("warnings") or [])},
                 res.fingerprint(),
             )
         return out
@@ -319,7 +329,11 @@ def _run_features(spec: registry.MetricSpec):
                 None,
                 res.num_gen,
                 list(res.random_weights),
-                {"warnings": res.warnings, "num_real": num_real},
+                {
+                    "warnings": res.warnings,
+                    "num_real": num_real,
+                    "name": res.settings.get("protocol", {}).get("fid", "fid"),
+                },
                 res.fingerprint(),
             )
         if "kid" in outputs:
@@ -328,10 +342,60 @@ def _run_features(spec: registry.MetricSpec):
                 None,
                 res.num_gen,
                 list(res.random_weights),
-                {"subset_std": res.kid_std, "num_real": num_real},
+                {
+                    "subset_std": res.kid_std,
+                    "num_real": num_real,
+                    "name": res.settings.get("protocol", {}).get("kid", "kid"),
+                },
                 res.fingerprint(),
             )
         return out
+
+    return run
+
+
+def _run_entry(spec: registry.MetricSpec):
+    """Issue-14 metrics (precision/recall, IS, equivariance, FD in DINOv2/CLIP features): the entry point
+    with the registry protocol; its ``values()`` are the registry outputs."""
+
+    def run(generator, meta: dict, opts: EvalOptions, seed: int, outputs: tuple[str, ...]) -> dict[str, Raw]:
+        needs_data = "data" in spec.needs
+        if needs_data and opts.data is None:
+            raise ArgumentError("data", f"data is required for {spec.name} (real images or a statistics file)")
+        if spec.family == "eq" and not getattr(generator, "supports_input_transform", False):
+            raise ArgumentError(
+                "metrics",
+                f"metrics: {spec.name} needs a StyleGAN3 generator (an input transform); "
+                f"{meta.get('checkpoint') or meta.get('generator_spec') or generator.family} is "
+                f"{getattr(generator, 'family', 'another family')}",
+            )
+        kwargs: dict[str, Any] = dict(
+            num_samples=_num(spec, opts),
+            seed=seed,
+            batch_size=opts.batch_size,
+            show_progress=opts.show_progress,
+            state=opts.state_for(f"{spec.name}-s{seed}"),
+            **spec.protocol,
+        )
+        if spec.family in ("is", "eq"):
+            kwargs["class_idx"] = opts.class_idx
+        if spec.family == "is":
+            kwargs.update(
+                detector=opts.detector if opts.detector in ("pytorch-fid", "nvidia") else "pytorch-fid",
+                detector_weights=opts.inception_weights,
+                allow_random_weights=opts.allow_random_weights,
+            )
+        elif spec.family == "fd":
+            kwargs.update(allow_random_weights=opts.allow_random_weights, fid_method=opts.fid_method)
+        args = (generator, opts.data) if needs_data else (generator,)
+        res = spec.load()(*args, **kwargs)
+        vals = res.values()
+        extra = getattr(res, "extra", {}) or {}
+        details = {"name": res.name, "warnings": list(extra.get("warnings") or [])}
+        return {
+            o: Raw(float(vals[o]), None, _num(spec, opts), list(res.random_weights), dict(details), res.fingerprint())
+            for o in outputs
+        }
 
     return run
 
@@ -341,6 +405,10 @@ _RUNNERS: dict[str, Callable[[registry.MetricSpec], Callable[..., dict[str, Raw]
     "ls": _run_ls,
     "fid": _run_features,
     "kid": _run_features,
+    "pr": _run_entry,
+    "is": _run_entry,
+    "eq": _run_entry,
+    "fd": _run_entry,
 }
 
 
@@ -371,8 +439,18 @@ def plan(names: Iterable[str]) -> list[MetricRunner]:
             runners.append(MetricRunner("ppl", spec.outputs, False, _run_ppl(spec), (spec,)))
         elif spec.family == "ls":
             ls.append(spec)
-        else:
+        elif spec.family in ("fid", "kid"):
             feat.append(spec)
+        else:
+            runners.append(MetricRunner(spec.family, spec.outputs, True, _RUNNERS[spec.family](spec), (spec,)))
+    seen: dict[str, str] = {}
+    for r in runners:
+        for o in r.outputs:
+            if o in seen:
+                raise ArgumentError(
+                    "metrics", f"metrics: {seen[o]} and {r.specs[0].name} cannot run together (both yield {o})"
+                )
+            seen[o] = r.specs[0].name
     if ls:
         outs = {o for s in ls for o in s.outputs}
         outputs = tuple(o for o in ("ls_z", "ls_w") if o in outs)

@@ -317,13 +317,17 @@ def load_generator(
         gen = custom.load(generator_spec, path, generator_args=generator_args, **options)
         gen = gen.eval().requires_grad_(False).to(device)
         custom.validate(gen, f"--generator {generator_spec!r}")  # the contract, checked on its device
+        # what every result fingerprint, resume key and sample-reuse key says about this generator
+        # (its adapter files' hashes: a changed adapter never resumes another's partial results)
+        checkpoint = path if path is not None and Path(path).is_file() else None
+        object.__setattr__(gen, "identity", custom.generator_identity(generator_spec, checkpoint, gen))
         return gen
     else:
         if path is None:
             raise CheckpointError("no checkpoint given (expected a path, or --generator module:attr)")
-        if str(path) == "demo" and not Path(path).exists():
-            from ..demo import default_checkpoint
+        from ..demo import default_checkpoint
 
+        if str(path) == "demo" and not Path(path).exists():
             path = default_checkpoint()
         from .official import resolve
 
@@ -339,4 +343,8 @@ def load_generator(
         if generator_args:
             raise CheckpointError(f"generator arguments {sorted(generator_args)} need --generator module:attr")
         gen = module.load(raw, **options)
+        from ..demo import ASSETS, GENERATOR_FILE
+
+        if Path(path).resolve() == (ASSETS / GENERATOR_FILE).resolve():  # reports say "demo", not a face model
+            object.__setattr__(gen, "is_demo", True)
     return gen.eval().requires_grad_(False).to(device)

@@ -23,7 +23,8 @@ StateArg = Union[ResumeState, Callable[[str, dict], Any], None]
 
 
 def generator_digest(generator: torch.nn.Module) -> str:
-    """sha256 of the generator's state (every parameter and buffer: name, dtype, shape, bytes)."""
+    """sha256 of the generator's state (every parameter and buffer: name, dtype, shape, bytes) and,
+    for a ``--generator`` spec, its identity (:func:`stylegan_eval.formats.custom.generator_identity`)."""
     h = hashlib.sha256()
     for name, t in sorted(generator.state_dict().items()):
         if not isinstance(t, torch.Tensor):
@@ -31,6 +32,11 @@ def generator_digest(generator: torch.nn.Module) -> str:
         t = t.detach().to("cpu").contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    identity = getattr(generator, "identity", None)  # spec-only generators: adapter files, spec, checkpoint
+    if identity:
+        import json
+
+        h.update(json.dumps(identity, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 

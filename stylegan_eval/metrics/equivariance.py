@@ -294,6 +294,11 @@ def equivariance(
             out[f"{kind}_sq"], out[f"{kind}_mask"] = equivariance_errors(generator, ws, kind, params)
         return out
 
+    from .common import resolve_state
+
+    state = resolve_state(state, "eq", {"metric": "eq", "kinds": list(kinds), "num_samples": num_samples, "seed": seed,
+                                        "translate_max": translate_max, "rotate_max": rotate_max, "psi": psi,
+                                        "class_idx": class_idx, **generator_fingerprint(generator)})
     sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=state)
     outputs = {}
     for kind in kinds:

@@ -5,7 +5,9 @@ features of real and generated images:
 
     FID = |mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2))
 
-Two ways to get the trace of the matrix square root, which agree:
+Two ways to get the trace of the matrix square root, which agree (to float64 rounding; the
+tests check it, also on rank-deficient covariances). ``'eigen'`` is the default (faster, exact);
+``'sqrtm'`` is kept for bit-level parity with pytorch-fid:
 
 - ``'sqrtm'`` (the reference): ``scipy.linalg.sqrtm(S1 @ S2)`` as TTUR, pytorch-fid and
   NVIDIA compute it, with pytorch-fid's safeguards: when the root is not finite, 1e-6 is added
@@ -116,7 +118,7 @@ def frechet_distance(
     sigma1: np.ndarray,
     mu2: np.ndarray,
     sigma2: np.ndarray,
-    method: FIDMethod = "sqrtm",
+    method: FIDMethod = "eigen",
     eps: float = EPS,
     device: torch.device | str = "cpu",
     features2: torch.Tensor | np.ndarray | None = None,
@@ -159,7 +161,7 @@ class FIDResult:
     warnings: list[str]
 
 
-def fid_from_stats(real: FeatureStats, gen: FeatureStats, method: FIDMethod = "sqrtm", device: torch.device | str = "cpu") -> FIDResult:
+def fid_from_stats(real: FeatureStats, gen: FeatureStats, method: FIDMethod = "eigen", device: torch.device | str = "cpu") -> FIDResult:
     """FID between two :class:`FeatureStats` of the same dimension, with rank-deficiency warnings.
 
     ``gen.features``, when present, enables the low-rank route of the 'eigen' method.
@@ -167,7 +169,15 @@ def fid_from_stats(real: FeatureStats, gen: FeatureStats, method: FIDMethod = "s
     if real.dim != gen.dim:
         raise UserError(f"statistics have different dimensions: real {real.dim}, generated {gen.dim}")
     warnings = [w for w in (rank_warning(real.num, real.dim, "real images"), rank_warning(gen.num, gen.dim, "generated images")) if w]
-    value = frechet_distance(real.mu, real.sigma, gen.mu, gen.sigma, method=method, device=device, features2=gen.features)
+    import warnings as _warnings
+
+    with _warnings.catch_warnings(record=True) as caught:  # scipy's LinAlgWarning etc.: one report line, not stderr
+        _warnings.simplefilter("always")
+        value = frechet_distance(real.mu, real.sigma, gen.mu, gen.sigma, method=method, device=device, features2=gen.features)
+    solver = sorted({str(w.message).splitlines()[0][:200] for w in caught})
+    if solver:
+        warnings.append(f"FID {method}: the matrix solver warned ({'; '.join(solver)}); the value was checked "
+                        "(finite, small imaginary part)" + ("; --fid-method eigen avoids it" if method == "sqrtm" else ""))
     if not math.isfinite(value):
         raise FIDNumericalError("FID is not finite")
     return FIDResult(value, method, real.num, gen.num, warnings)
@@ -240,6 +250,24 @@ class FeatureMetricResult:
         """Every input the result depends on: generator digest, seed, sample count, detector
         (name, weights sha256, random flag, resize), the real data's identity and the protocol."""
         return dict(self.fingerprint_)
+
+
+#: (output, max_real) -> registry name, for 50k generated images, no truncation, random noise.
+_PROTOCOLS = {("fid", None): "fid50k_full", ("fid", 50_000): "fid50k", ("kid", 1_000_000): "kid50k_full",
+              ("kid", 50_000): "kid50k"}
+
+
+def protocol_name(output: str, num_samples: int, max_real: int | None, psi: float = 1.0, noise_mode: str = "random") -> str:
+    """The registry name whose protocol these settings equal (``fid50k_full`` ...), else one spelling them
+    (``fid_n8_realall``, ``kid_n1000_real50000_psi0.7``)."""
+    if num_samples == 50_000 and psi == 1.0 and noise_mode == "random" and (output, max_real) in _PROTOCOLS:
+        return _PROTOCOLS[(output, max_real)]
+    name = f"{output}_n{num_samples}_real{'all' if max_real is None else max_real}"
+    if psi != 1.0:
+        name += f"_psi{psi:g}"
+    if noise_mode != "random":
+        name += f"_noise{noise_mode}"
+    return name
 
 
 def _feature_metric(
@@ -339,6 +367,7 @@ def _feature_metric(
         "kid_subset_size": kid_subset_size, "psi": psi, "noise_mode": noise_mode, "seed": seed, "detector": det.name,
         "resize": getattr(det, "resize", resize), "skip_bad_images": skip_bad, "covariance": "unbiased (N-1)",
         "batch_size": batch, "class_idx": class_idx,
+        "protocol": {o: protocol_name(o, num_samples, max_real, psi, noise_mode) for o in outputs},
     }
     result = FeatureMetricResult(
         outputs[0], fid_value, kid_value, kid_std, subset, real_info.get("num_real"), num_samples, settings,
@@ -364,7 +393,7 @@ def fid(
     inception_weights: Any = None,
     allow_random_weights: bool = False,
     resize: str = "detector",
-    method: FIDMethod = "sqrtm",
+    method: FIDMethod = "eigen",
     low_rank: bool = True,
     psi: float = 1.0,
     noise_mode: str = "random",

@@ -111,6 +111,11 @@ def inception_score(
         images = generator.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=seed, indices=dev_idx)
         return {kind: head(to_rgb(to_uint8(images))).float()}
 
+    from .common import resolve_state
+
+    state = resolve_state(state, "is", {"metric": "is", "kind": kind, "num_samples": num_samples, "seed": seed, "psi": psi,
+                                        "noise_mode": noise_mode, "class_idx": class_idx, "detector": det.describe(),
+                                        **generator_fingerprint(generator)})
     out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[kind]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)

@@ -203,7 +203,7 @@ def frechet_distance_in(
     detector_weights: str | os.PathLike | None = None,
     allow_random_weights: bool = False,
     max_real: int | None = None,
-    fid_method: str = "sqrtm",
+    fid_method: str = "eigen",
     psi: float = 1.0,
     noise_mode: str = "random",
     num_workers: int = 0,
@@ -245,6 +245,10 @@ def frechet_distance_in(
         if max_real is not None and real_stats.features is not None and real_stats.features.shape[0] > max_real:
             real_stats = FeatureStats.from_features(real_stats.features[:max_real], meta=real_stats.meta)
         real_info = {"real": {"source": str(real), "data_hash": info.data_hash, "max_real": max_real}}
+    from .common import resolve_state
+
+    state = resolve_state(state, "fd", {"metric": "fd-features", "num_samples": num_samples, "seed": seed, "psi": psi,
+                                        "noise_mode": noise_mode, "detector": det.describe(), **generator_fingerprint(generator)})
     feats = generator_features(generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
                                show_progress=show_progress, state=state)
     gen_stats = FeatureStats.from_features(feats, keep=True)

@@ -44,7 +44,7 @@ from ..errors import ArgumentError
 from ..generator import Generator, labels, latents
 from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
 from ..pairs import PairRenderer
-from ..runtime import default_batch_size
+from ..runtime import ppl_batch_size
 from .common import StateArg, file_digest, generator_digest, resolve_state
 from .distances import Distance, make_distance
 from .intervals import bootstrap_ci, filter_outliers, percentile_bounds  # noqa: F401 - re-exported
@@ -80,6 +80,39 @@ PRESETS: dict[str, PPLSettings] = {
     "ppl_wend": PPLSettings("w", "end", 100_000, 1e-4, True),
     "ppl2_wend": PPLSettings("w", "end", 50_000, 1e-4, False),
 }
+
+
+def protocol_name(settings: PPLSettings, psi: float = 1.0) -> str:
+    """The registry name whose protocol equals ``settings`` (untruncated), else one spelling them.
+
+    ``ppl2_wend`` for (w, end, 50k, 1e-4, no crop); ``ppl_wend`` for (w, end, 100k, 1e-4, crop);
+    otherwise e.g. ``ppl_w_end_nocrop_n256`` (plus ``_eps2e-04`` / ``_psi0.7`` where they differ).
+    """
+    if psi == 1.0:
+        for name in ("ppl2_wend", *[n for n in PRESETS if n != "ppl2_wend"]):
+            if PRESETS[name] == settings:
+                return name
+    name = f"ppl_{settings.space}_{settings.sampling}_{'crop' if settings.crop else 'nocrop'}_n{settings.num_samples}"
+    if settings.epsilon != 1e-4:
+        name += f"_eps{settings.epsilon:.0e}"
+    if psi != 1.0:
+        name += f"_psi{psi:g}"
+    return name
+
+
+#: Resolutions of the face datasets NVIDIA's crop was made for (FFHQ / CelebA-HQ).
+FACE_CROP_RESOLUTIONS = (256, 512, 1024)
+
+
+def crop_note(generator: Generator) -> str | None:
+    """A one-line note when the face crop is applied to a generator it was not made for, else None."""
+    family = str(getattr(generator, "family", ""))
+    demo = bool(getattr(generator, "is_demo", False))
+    if generator.resolution in FACE_CROP_RESOLUTIONS and not demo:
+        return None
+    why = "the embedded demo generator" if demo else f"{family} at {generator.resolution}x{generator.resolution}"
+    return (f"crop: NVIDIA's face crop (made for 256/512/1024 px face models) is applied to {why}; "
+            "the value is not comparable with published face-model numbers")
 
 
 def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
@@ -188,8 +221,14 @@ class PPLResult:
 
     @property
     def name(self) -> str:
+        """The registry name when the settings equal that entry's protocol, else a spelled name (:func:`protocol_name`)."""
         s = self.settings
-        return s.get("preset") or f"ppl_{s.get('space')}{s.get('sampling')}"
+        if "num_samples" not in s:
+            return s.get("preset") or f"ppl_{s.get('space')}{s.get('sampling')}"
+        return protocol_name(
+            PPLSettings(s["space"], s["sampling"], int(s["num_samples"]), float(s["epsilon"]), bool(s["crop"])),
+            float(s.get("psi", 1.0)),
+        )
 
     @property
     def value(self) -> float:
@@ -334,6 +373,7 @@ def make_batch_fn(
             d = distance.paired(preprocess(images, settings.crop, resize, quantize))
         return {"distance": d.to(dtype) / (eps * eps)}
 
+    fn.renderer = render_pairs  # type: ignore[attr-defined]  # its mode (explicit / forked) goes into the settings
     return fn
 
 
@@ -437,7 +477,7 @@ def ppl(
     device = generator.device
     distance = distance.to(device)
     if batch_size is None:
-        batch_size = max(1, default_batch_size(device, generator.resolution, gpu=16, cpu=4))
+        batch_size = ppl_batch_size(device, generator.resolution)
 
     fn = make_batch_fn(
         generator, distance, s, seed=seed, psi=psi, z_interpolation=z_interpolation, resize=resize,
@@ -456,6 +496,7 @@ def ppl(
         torch.cuda.synchronize(device)
     sampling_s = time.perf_counter() - start
     distances = out["distance"].double().numpy()
+    render_mode = getattr(getattr(fn, "renderer", None), "mode", None)
     start = time.perf_counter()
     stats = summarize(distances, lower_percentile, upper_percentile, bootstrap_resamples)
     stats_s = time.perf_counter() - start
@@ -475,8 +516,11 @@ def ppl(
         "lower_percentile": lower_percentile,
         "upper_percentile": upper_percentile,
         "bootstrap_resamples": bootstrap_resamples,
-        "shared_noise": bool(generator.supports_w),
+        "noise": render_mode,
     }
+    note = crop_note(generator) if s.crop else None
+    if note:
+        settings["crop_note"] = note
     result = PPLResult(
         distances=distances,
         samples_per_second=s.num_samples / sampling_s if sampling_s > 0 else float("nan"),

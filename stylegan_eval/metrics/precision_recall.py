@@ -330,6 +330,10 @@ def precision_recall(
     det = detector if detector is not None else NvidiaVGG16Detector(detector_weights, device=dev)
     bs = batch_size or 64
     real_feats, real_info = _real_features(real, det, max_real, bs, num_workers, dev, show_progress)
+    from .common import resolve_state
+
+    state = resolve_state(state, "pr", {"metric": "pr-features", "num_samples": num_samples, "seed": seed, "psi": psi,
+                                        "noise_mode": noise_mode, "detector": det.describe(), **generator_fingerprint(generator)})
     fake_feats = generator_features(generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
                                     show_progress=show_progress, state=state)
     fdt = getattr(torch, feature_dtype)

@@ -59,8 +59,14 @@ class SimpleResult:
 
 def generator_fingerprint(generator: Any) -> dict[str, Any]:
     """What identifies a generator in a fingerprint: its own ``fingerprint()`` when it has one, else its info."""
+    identity = getattr(generator, "identity", None)  # --generator specs: adapter files, spec, checkpoint
+    extra = {"generator_identity": identity} if identity else {}
     fp = getattr(generator, "fingerprint", None)
     if callable(fp):
-        return {"generator": fp()}
+        return {"generator": fp(), **extra}
     info = generator.info() if hasattr(generator, "info") else {"type": type(generator).__name__}
-    return {"generator": info}
+    if hasattr(generator, "state_dict"):  # the weights (and a spec's identity), not only the architecture
+        from .common import generator_digest
+
+        extra["generator_digest"] = generator_digest(generator)
+    return {"generator": info, **extra}
