@@ -84,7 +84,20 @@ def timed(fn):
 
 
 def run_ours(G, dist, n, bs, precision="fp32"):
-    res = P.ppl(G, "z", "end", n, EPS, False, distance=dist, z_interpolation="lerp", resize=64, batch_size=bs, precision=precision, bootstrap_resamples=0)
+    res = P.ppl(
+        G,
+        "z",
+        "end",
+        n,
+        EPS,
+        False,
+        distance=dist,
+        z_interpolation="lerp",
+        resize=64,
+        batch_size=bs,
+        precision=precision,
+        bootstrap_resamples=0,
+    )
     return res.distances
 
 
@@ -95,7 +108,20 @@ def run_torchmetrics(G, dist, z0, z1, n, bs):
     net = _LPIPS(pretrained=True, net="vgg", resize=64, pnet_rand=True)
     net.net.load_state_dict(dist.net.state_dict())
     gen = PeerGenerator(G, z0, z1)
-    return lambda: perceptual_path_length(gen, num_samples=n, batch_size=bs, epsilon=EPS, interpolation_method="lerp", lower_discard=None, upper_discard=None, sim_net=net)[2].double().numpy()
+    return lambda: (
+        perceptual_path_length(
+            gen,
+            num_samples=n,
+            batch_size=bs,
+            epsilon=EPS,
+            interpolation_method="lerp",
+            lower_discard=None,
+            upper_discard=None,
+            sim_net=net,
+        )[2]
+        .double()
+        .numpy()
+    )
 
 
 def run_torch_fidelity(G, dist, z0, z1, n, bs):
@@ -107,15 +133,30 @@ def run_torch_fidelity(G, dist, z0, z1, n, bs):
     heads = torch.load(os.path.join(lpips.__path__[0], "weights/v0.1/vgg.pth"), map_location="cpu")
     tf_lpips.load_state_dict_from_url = lambda *a, **k: heads  # offline: the same v0.1 heads
     tf_lpips.torchvision_load_pretrained_vgg16 = lambda **k: types.SimpleNamespace(features=vgg_features(dist))
-    sim = tf_lpips.SampleSimilarityLPIPS("lpips-vgg16", sample_similarity_resize=64, sample_similarity_dtype="float32").eval()
+    sim = tf_lpips.SampleSimilarityLPIPS(
+        "lpips-vgg16", sample_similarity_resize=64, sample_similarity_dtype="float32"
+    ).eval()
     tf_ppl.create_sample_similarity = lambda *a, **k: sim  # built once, outside the timing
     gen = PeerGenerator(G, z0, z1)
     tf_ppl.sample_random = lambda rng, shape, z_type: gen.sample(shape[0])
     model = GenerativeModelModuleWrapper(gen, G.z_dim, "normal", 0)
-    kw = dict(input1_model_num_samples=n, batch_size=bs, cuda=False, verbose=False, ppl_epsilon=EPS, ppl_z_interp_mode="lerp",
-              ppl_sample_similarity_resize=64, ppl_sample_similarity_dtype="float32", ppl_reduction="none",
-              ppl_discard_percentile_lower=None, ppl_discard_percentile_higher=None, save_cpu_ram=True)
-    return lambda: np.asarray(tf_ppl.calculate_ppl(1, input1=model, **kw)["perceptual_path_length_raw"], dtype=np.float64)
+    kw = dict(
+        input1_model_num_samples=n,
+        batch_size=bs,
+        cuda=False,
+        verbose=False,
+        ppl_epsilon=EPS,
+        ppl_z_interp_mode="lerp",
+        ppl_sample_similarity_resize=64,
+        ppl_sample_similarity_dtype="float32",
+        ppl_reduction="none",
+        ppl_discard_percentile_lower=None,
+        ppl_discard_percentile_higher=None,
+        save_cpu_ram=True,
+    )
+    return lambda: np.asarray(
+        tf_ppl.calculate_ppl(1, input1=model, **kw)["perceptual_path_length_raw"], dtype=np.float64
+    )
 
 
 def machine() -> str:
@@ -132,7 +173,9 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=64)
     ap.add_argument("--config", choices=sorted(CONFIGS), default="medium", help="generator size")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the best time of each implementation is reported")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="interleaved rounds; the best time of each implementation is reported"
+    )
     args = ap.parse_args()
     n, bs = args.num_samples, args.batch_size
     if args.threads:
@@ -142,6 +185,7 @@ def main() -> None:
     dist = LPIPSVGG(allow_random=True, download=False)
     idx = torch.arange(n)
     z0, z1 = sampling.normal(0, sampling.Z, idx, (G.z_dim,)), sampling.normal(0, sampling.Z_END, idx, (G.z_dim,))
+
     # our pipeline with the peers' noise handling: the generator's stored constant noise
     class ConstNoise(StyleGAN2Generator):
         def make_noise(self, n, noise_mode="random", noise_seed=None, indices=None, device=None):
@@ -168,8 +212,12 @@ def main() -> None:
     fastest_peer = max(v[0] for k, v in results.items() if "stylegan-eval" not in k)
     print(f"Machine: {machine()}")
     table, style_dim = CONFIGS[args.config]
-    print(f"Generator: StyleGAN2 {args.resolution}px '{args.config}' (mapping 4x{style_dim}, channels {table[4]}->{table[args.resolution]}), random init; LPIPS-VGG16 random backbone + v0.1 heads")
-    print(f"Settings: Z space, end, lerp, resize 64, float images, eps 1e-4, {n} pairs, batch {bs} pairs, best of {args.repeats}")
+    print(
+        f"Generator: StyleGAN2 {args.resolution}px '{args.config}' (mapping 4x{style_dim}, channels {table[4]}->{table[args.resolution]}), random init; LPIPS-VGG16 random backbone + v0.1 heads"
+    )
+    print(
+        f"Settings: Z space, end, lerp, resize 64, float images, eps 1e-4, {n} pairs, batch {bs} pairs, best of {args.repeats}"
+    )
     print()
     print("| implementation | pairs/s | vs faster peer | max rel. diff of per-pair distances vs stylegan-eval fp32 |")
     print("|---|---|---|---|")
@@ -200,9 +248,13 @@ def breakdown(G, dist, bs, repeats):
         scaled = (img + 1) * 127.5
         rows = {
             "generator, 2x batch (same code for all)": best(lambda: G.generate(z, noise_mode="const")),
-            "per-pair seeded noise maps (stylegan-eval default only)": best(lambda: G.make_noise(bs, "random", noise_seed=0, indices=torch.arange(bs))),
+            "per-pair seeded noise maps (stylegan-eval default only)": best(
+                lambda: G.make_noise(bs, "random", noise_seed=0, indices=torch.arange(bs))
+            ),
             "LPIPS, stylegan-eval (pair batch, channels-last)": best(lambda: dist.paired(P.preprocess(img, False, 64))),
-            "LPIPS, torchmetrics _LPIPS (two halves, NCHW)": best(lambda: net(2 * (scaled[:bs] / 255) - 1, 2 * (scaled[bs:] / 255) - 1)),
+            "LPIPS, torchmetrics _LPIPS (two halves, NCHW)": best(
+                lambda: net(2 * (scaled[:bs] / 255) - 1, 2 * (scaled[bs:] / 255) - 1)
+            ),
         }
     print()
     print(f"Per-batch stage times ({bs} pairs = {2 * bs} images, best of {repeats}):")

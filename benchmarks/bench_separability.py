@@ -44,9 +44,11 @@ def machine_info(device: torch.device) -> str:
     dev = str(device)
     if device.type == "cuda":
         dev += f" ({torch.cuda.get_device_name(device)})"
-    return (f"{platform.platform()}; CPU {cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}; "
-            f"device {dev}; python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-            f"scikit-learn {sklearn.__version__}")
+    return (
+        f"{platform.platform()}; CPU {cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}; "
+        f"device {dev}; python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}"
+    )
 
 
 def bench_classifier(device: torch.device, n: int = 16, batch: int = 8) -> dict:
@@ -77,8 +79,14 @@ def bench_pipeline(device: torch.device, num_samples: int, batch_size: int) -> d
     net = make_sg2_net(32, style_dim=512, n_mlp=8, channels={4: 32, 8: 32, 16: 16, 32: 16})
     gen = StyleGAN2Generator(net, "bench-tiny-stylegan2").eval().to(device)
     clfs = [
-        AttributeClassifier(f"random-{k}", random_classifier(seed=k, resolution=32, fmap_base=256, fmap_max=64), 32, True,
-                            "random init", f"random:{k}")
+        AttributeClassifier(
+            f"random-{k}",
+            random_classifier(seed=k, resolution=32, fmap_base=256, fmap_max=64),
+            32,
+            True,
+            "random init",
+            f"random:{k}",
+        )
         for k in range(4)
     ]
     # At random initialisation every logit has the same sign (a constant offset dominates), which
@@ -96,7 +104,12 @@ def bench_pipeline(device: torch.device, num_samples: int, batch_size: int) -> d
     t0 = time.perf_counter()
     samples = sep.collect_samples(gen, clfs, num_samples, seed=0, batch_size=batch_size)
     gen_s = time.perf_counter() - t0
-    out = {"num_samples": num_samples, "attributes": len(clfs), "generate_s": gen_s, "generate_img_per_s": num_samples / gen_s}
+    out = {
+        "num_samples": num_samples,
+        "attributes": len(clfs),
+        "generate_s": gen_s,
+        "generate_img_per_s": num_samples / gen_s,
+    }
     for mode in ("reference", "fast"):
         t0 = time.perf_counter()
         res = sep.fit_separability(samples, svm=mode, jobs=1)
@@ -185,7 +198,9 @@ def main() -> None:
     print(text)
     if args.append is not None:
         if not args.append.exists():
-            args.append.write_text("# Benchmark results\n\nEach section names the script, the machine and the settings.\n\n")
+            args.append.write_text(
+                "# Benchmark results\n\nEach section names the script, the machine and the settings.\n\n"
+            )
         with open(args.append, "a") as fh:
             fh.write("\n" + text)
 

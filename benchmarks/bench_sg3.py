@@ -33,12 +33,18 @@ from stylegan_eval.formats.safetensors_file import write
 
 
 def bench(config: str, args: argparse.Namespace, tmp: Path) -> dict:
-    kw = {"channel_base": args.channel_max * 64, "channel_max": args.channel_max, "num_layers": 14,
-          "num_critical": 2, "margin_size": 10}
+    kw = {
+        "channel_base": args.channel_max * 64,
+        "channel_max": args.channel_max,
+        "num_layers": 14,
+        "num_critical": 2,
+        "margin_size": 10,
+    }
     if config == "r":
         kw.update(channel_base=2 * kw["channel_base"], channel_max=2 * args.channel_max)
-    pkl = nu.write_sg3_snapshot(tmp / f"sg3{config}.pkl", config=config, z_dim=512, w_dim=512,
-                                img_resolution=args.resolution, **kw)
+    pkl = nu.write_sg3_snapshot(
+        tmp / f"sg3{config}.pkl", config=config, z_dim=512, w_dim=512, img_resolution=args.resolution, **kw
+    )
     t0 = time.perf_counter()
     G = load_generator(pkl)
     t_pkl = time.perf_counter() - t0
@@ -59,9 +65,15 @@ def bench(config: str, args: argparse.Namespace, tmp: Path) -> dict:
             torch.cuda.synchronize()
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert torch.isfinite(img).all()
-    return {"config": G.family, "params": sum(p.numel() for p in G.parameters()), "pkl_mb": pkl.stat().st_size / 2**20,
-            "t_pkl": t_pkl, "t_st": t_st, "ips": args.batches * args.batch_size / dt,
-            "ipcs": args.batches * args.batch_size / cpu}
+    return {
+        "config": G.family,
+        "params": sum(p.numel() for p in G.parameters()),
+        "pkl_mb": pkl.stat().st_size / 2**20,
+        "t_pkl": t_pkl,
+        "t_st": t_st,
+        "ips": args.batches * args.batch_size / dt,
+        "ipcs": args.batches * args.batch_size / cpu,
+    }
 
 
 def main() -> None:
@@ -72,14 +84,20 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
-    print(f"StyleGAN3 {args.resolution} px, channel_max {args.channel_max} (R: x2), batch {args.batch_size}, "
-          f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}\n")
-    print("| config | parameters | pickle MiB | load .pkl (s) | load .safetensors (s) | images/s (wall) | images/CPU-s |")
+    print(
+        f"StyleGAN3 {args.resolution} px, channel_max {args.channel_max} (R: x2), batch {args.batch_size}, "
+        f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}\n"
+    )
+    print(
+        "| config | parameters | pickle MiB | load .pkl (s) | load .safetensors (s) | images/s (wall) | images/CPU-s |"
+    )
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for config in ("t", "r"):
             r = bench(config, args, Path(tmp))
-            print(f"| {r['config']} | {r['params']:,} | {r['pkl_mb']:.1f} | {r['t_pkl']:.3f} | {r['t_st']:.3f} | {r['ips']:.2f} | {r['ipcs']:.2f} |")
+            print(
+                f"| {r['config']} | {r['params']:,} | {r['pkl_mb']:.1f} | {r['t_pkl']:.3f} | {r['t_st']:.3f} | {r['ips']:.2f} | {r['ipcs']:.2f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,14 @@ def bench(family: str, path: Path, repeats: int, batch: int, batches: int, devic
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     assert torch.isfinite(img).all()
-    return {"family": family, "file_mb": path.stat().st_size / 2**20, "params": sum(p.numel() for p in G.parameters()),
-            "load_s": statistics.median(loads), "img_s": batch * batches / dt, "res": G.resolution}
+    return {
+        "family": family,
+        "file_mb": path.stat().st_size / 2**20,
+        "params": sum(p.numel() for p in G.parameters()),
+        "load_s": statistics.median(loads),
+        "img_s": batch * batches / dt,
+        "res": G.resolution,
+    }
 
 
 def main() -> None:
@@ -67,10 +73,13 @@ def main() -> None:
         rows.append(bench("stylegan1-tf (G_style)", p1, args.repeats, args.batch_size, args.batches, args.device))
         for arch in ("skip", "resnet"):
             p2 = tu.write_sg2_pickle(Path(tmp) / f"sg2-{arch}.pkl", architecture=arch, **cfg)
-            rows.append(bench(f"stylegan2-tf (G_main, {arch})", p2, args.repeats, args.batch_size, args.batches,
-                              args.device))
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, threads {torch.get_num_threads()}, "
-          f"device {args.device}, {args.resolution} px, fmap_base 2048 / fmap_max 128, w 128, batch {args.batch_size}")
+            rows.append(
+                bench(f"stylegan2-tf (G_main, {arch})", p2, args.repeats, args.batch_size, args.batches, args.device)
+            )
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, threads {torch.get_num_threads()}, "
+        f"device {args.device}, {args.resolution} px, fmap_base 2048 / fmap_max 128, w 128, batch {args.batch_size}"
+    )
     print("| family | params | file MiB | load s | images/s |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:

@@ -86,19 +86,48 @@ def sizes(smoke: bool) -> dict[str, Any]:
     """Every size of the run. ``smoke``: tiny networks and counts, a CPU run of a few seconds."""
     if smoke:
         return {
-            "resolution": 32, "sg2": {"style_dim": 32, "n_mlp": 2, "channels": {4: 16, 8: 16, 16: 8, 32: 8}},
+            "resolution": 32,
+            "sg2": {"style_dim": 32, "n_mlp": 2, "channels": {4: 16, 8: 16, 16: 8, 32: 8}},
             "sg1": {"code_dim": 32, "n_mlp": 2, "channels": (16, 16, 8, 8)},
-            "clf": {"resolution": 16, "fmap_base": 128, "fmap_max": 16}, "lpips_size": 32,
-            "ppl_pairs": 4, "parity_pairs": 2, "ppl_batches": [1, 2], "peer_batch": 2, "ref_batch": 2,
-            "fid_images": 2, "fid_batches": [2], "parity_images": 2, "sep_bank": 32, "sep_batches": [8, 32],
-            "sep_gen_batch": 4, "sep_together_batches": 1, "sep_classifiers": 3, "seconds": 0.2, "matmul": 256,
+            "clf": {"resolution": 16, "fmap_base": 128, "fmap_max": 16},
+            "lpips_size": 32,
+            "ppl_pairs": 4,
+            "parity_pairs": 2,
+            "ppl_batches": [1, 2],
+            "peer_batch": 2,
+            "ref_batch": 2,
+            "fid_images": 2,
+            "fid_batches": [2],
+            "parity_images": 2,
+            "sep_bank": 32,
+            "sep_batches": [8, 32],
+            "sep_gen_batch": 4,
+            "sep_together_batches": 1,
+            "sep_classifiers": 3,
+            "seconds": 0.2,
+            "matmul": 256,
         }
     return {
-        "resolution": 1024, "sg2": {"style_dim": 512, "n_mlp": 8, "channel_multiplier": 2},
-        "sg1": {"code_dim": 512, "n_mlp": 8, "channels": None}, "clf": {"resolution": 256}, "lpips_size": 256,
-        "ppl_pairs": 64, "parity_pairs": 8, "ppl_batches": [2, 4, 8, 16, 32], "peer_batch": 8, "ref_batch": 2,
-        "fid_images": 128, "fid_batches": [4, 8, 16, 32], "parity_images": 32, "sep_bank": 1024, "sep_batches": [32, 128, 512],
-        "sep_gen_batch": 16, "sep_together_batches": 2, "sep_classifiers": 40, "seconds": 4.0, "matmul": 8192,
+        "resolution": 1024,
+        "sg2": {"style_dim": 512, "n_mlp": 8, "channel_multiplier": 2},
+        "sg1": {"code_dim": 512, "n_mlp": 8, "channels": None},
+        "clf": {"resolution": 256},
+        "lpips_size": 256,
+        "ppl_pairs": 64,
+        "parity_pairs": 8,
+        "ppl_batches": [2, 4, 8, 16, 32],
+        "peer_batch": 8,
+        "ref_batch": 2,
+        "fid_images": 128,
+        "fid_batches": [4, 8, 16, 32],
+        "parity_images": 32,
+        "sep_bank": 1024,
+        "sep_batches": [32, 128, 512],
+        "sep_gen_batch": 16,
+        "sep_together_batches": 2,
+        "sep_classifiers": 40,
+        "seconds": 4.0,
+        "matmul": 8192,
     }
 
 
@@ -136,9 +165,19 @@ def make_lpips(device: torch.device):
 
 
 # ------------------------------------------------------------------------------ the metric adapter
-def run_ppl_metric(G, distance, num_pairs: int, batch_size: int | None, *, space: str = "w", sampling_mode: str = "end",
-                   epsilon: float = PPL_EPS, z_interpolation: str = "slerp", resize: int | None = None,
-                   seed: int = 0) -> tuple[np.ndarray, int]:
+def run_ppl_metric(
+    G,
+    distance,
+    num_pairs: int,
+    batch_size: int | None,
+    *,
+    space: str = "w",
+    sampling_mode: str = "end",
+    epsilon: float = PPL_EPS,
+    z_interpolation: str = "slerp",
+    resize: int | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, int]:
     """The one call of the public PPL entry point: (per-pair distances / eps^2 float64 [num_pairs], batch used).
 
     ``batch_size`` None = the metric's automatic batch. Fix this function, and only this one, if
@@ -146,8 +185,20 @@ def run_ppl_metric(G, distance, num_pairs: int, batch_size: int | None, *, space
     """
     from stylegan_eval.metrics.ppl import ppl
 
-    res = ppl(G, space, sampling_mode, num_pairs, epsilon, False, distance=distance, batch_size=batch_size, seed=seed,
-              z_interpolation=z_interpolation, resize=resize, bootstrap_resamples=0)
+    res = ppl(
+        G,
+        space,
+        sampling_mode,
+        num_pairs,
+        epsilon,
+        False,
+        distance=distance,
+        batch_size=batch_size,
+        seed=seed,
+        z_interpolation=z_interpolation,
+        resize=resize,
+        bootstrap_resamples=0,
+    )
     return np.asarray(res.distances, dtype=np.float64), int(res.settings.get("batch_size") or 0)
 
 
@@ -183,8 +234,14 @@ def peak_mib(device: torch.device) -> float:
 WARMUP = 1
 
 
-def measure(fn: Callable[[], Any], items: int, device: torch.device, max_seconds: float, max_calls: int = 10**6,
-            warmup: int | None = None) -> dict[str, float]:
+def measure(
+    fn: Callable[[], Any],
+    items: int,
+    device: torch.device,
+    max_seconds: float,
+    max_calls: int = 10**6,
+    warmup: int | None = None,
+) -> dict[str, float]:
     """Warm up ``fn``, then call it until ``max_seconds`` or ``max_calls`` (at least once): items/s and peak memory."""
     warmup = WARMUP if warmup is None else warmup
     t0 = time.perf_counter()
@@ -202,8 +259,13 @@ def measure(fn: Callable[[], Any], items: int, device: torch.device, max_seconds
             sync(device)  # the first timed call decides whether more fit the budget
     sync(device)
     sec = time.perf_counter() - t0
-    return {"items": calls * items, "seconds": sec, "per_s": calls * items / sec, "peak_mib": peak_mib(device),
-            "warmup_s": warm}
+    return {
+        "items": calls * items,
+        "seconds": sec,
+        "per_s": calls * items / sec,
+        "peak_mib": peak_mib(device),
+        "warmup_s": warm,
+    }
 
 
 def count_flops(fn: Callable[[], Any]) -> float:
@@ -233,8 +295,10 @@ def stats_dev(fa: np.ndarray, fb: np.ndarray) -> dict[str, float]:
     """Deviation of the FID statistics of features ``fa`` from those of ``fb``, relative to their largest magnitude."""
     mua, mub = fa.mean(0), fb.mean(0)
     sa, sb = np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
-    return {"mu": float(np.abs(mua - mub).max() / max(np.abs(mub).max(), 1e-30)),
-            "sigma": float(np.abs(sa - sb).max() / max(np.abs(sb).max(), 1e-30))}
+    return {
+        "mu": float(np.abs(mua - mub).max() / max(np.abs(mub).max(), 1e-30)),
+        "sigma": float(np.abs(sa - sb).max() / max(np.abs(sb).max(), 1e-30)),
+    }
 
 
 # ------------------------------------------------------------------------------ results
@@ -276,7 +340,11 @@ def markdown(data: dict[str, Any]) -> str:
     lines = ["# Device check", "", f"`{m.get('command')}` at {m.get('started')} UTC, {m.get('mode')} mode.", ""]
     lines += [f"- {k}: {v}" for k, v in m.items() if k not in ("command", "started", "mode")]
     for name, st in data["stages"].items():
-        lines += ["", f"## {name} ({st['status']}, {st.get('wall_s', float('nan')):.0f} s of {st.get('budget_s', float('nan')):.0f} s)", ""]
+        lines += [
+            "",
+            f"## {name} ({st['status']}, {st.get('wall_s', float('nan')):.0f} s of {st.get('budget_s', float('nan')):.0f} s)",
+            "",
+        ]
         if st.get("summary"):
             long = {k: v for k, v in st["summary"].items() if isinstance(v, str) and "\n" in v}
             lines += [f"- {k}: {_fmt(v)}" for k, v in st["summary"].items() if k not in long]
@@ -284,19 +352,28 @@ def markdown(data: dict[str, Any]) -> str:
                 lines += [f"- {k}:", "", "```", v.strip(), "```"]
             lines.append("")
         if st["rows"]:
-            lines += ["| what | per s | unit | peak MiB | seconds | projected | achieved TFLOP/s (of fp32 rate) | note |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "| what | per s | unit | peak MiB | seconds | projected | achieved TFLOP/s (of fp32 rate) | note |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
             for r in st["rows"]:
                 frac = r.get("frac_of_fp32", float("nan"))
-                lines.append(f"| {r['what']} | {_fmt(r.get('per_s', float('nan')))} | {r.get('unit', '')} | {_fmt(r.get('peak_mib', float('nan')))} "
-                             f"| {_fmt(r.get('seconds', float('nan')))} | {_fmt(r.get('projected_min', float('nan')))} min "
-                             f"| {_fmt(r.get('tflops', float('nan')))} ({_fmt(100 * frac)}%) | {r.get('note', '')} |")
+                lines.append(
+                    f"| {r['what']} | {_fmt(r.get('per_s', float('nan')))} | {r.get('unit', '')} | {_fmt(r.get('peak_mib', float('nan')))} "
+                    f"| {_fmt(r.get('seconds', float('nan')))} | {_fmt(r.get('projected_min', float('nan')))} min "
+                    f"| {_fmt(r.get('tflops', float('nan')))} ({_fmt(100 * frac)}%) | {r.get('note', '')} |"
+                )
         if st["parity"]:
-            lines += ["", "| parity check | deviation | tolerance | pass | eager batch floor | within floor | note |",
-                      "|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "| parity check | deviation | tolerance | pass | eager batch floor | within floor | note |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for p in st["parity"]:
-                lines.append(f"| {p['what']} | {_fmt(p['deviation'])} | {_fmt(p['tolerance'])} | {p['pass']} "
-                             f"| {_fmt(p.get('floor', ''))} | {p.get('pass_within_floor', '')} | {p.get('note', '')} |")
+                lines.append(
+                    f"| {p['what']} | {_fmt(p['deviation'])} | {_fmt(p['tolerance'])} | {p['pass']} "
+                    f"| {_fmt(p.get('floor', ''))} | {p.get('pass_within_floor', '')} | {p.get('note', '')} |"
+                )
         if st.get("skipped"):
             lines.append("")
         for sk in st.get("skipped", []):
@@ -326,8 +403,15 @@ class Stage:
         print(f"[{self.name}] {what}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k != "what"), flush=True)
         return r
 
-    def parity(self, what: str, deviation: float, tolerance: float, higher_is_better: bool = False, note: str = "",
-               floor: float | None = None) -> bool:
+    def parity(
+        self,
+        what: str,
+        deviation: float,
+        tolerance: float,
+        higher_is_better: bool = False,
+        note: str = "",
+        floor: float | None = None,
+    ) -> bool:
         """Record a parity check; ``pass`` is against ``tolerance``. ``floor`` (the eager path's own deviation
         between two batch sizes) adds ``pass_within_floor``: no worse than what batch-size changes already do."""
         ok = bool(deviation >= tolerance) if higher_is_better else bool(deviation <= tolerance)
@@ -337,7 +421,9 @@ class Stage:
             rec["pass_within_floor"] = bool(deviation <= max(tolerance, floor))
         self.st["parity"].append(rec)
         self.results.write()
-        print(f"[{self.name}] parity {what}: {_fmt(deviation)} vs {tolerance} -> {'pass' if ok else 'FAIL'}", flush=True)
+        print(
+            f"[{self.name}] parity {what}: {_fmt(deviation)} vs {tolerance} -> {'pass' if ok else 'FAIL'}", flush=True
+        )
         return ok
 
     def skip(self, what: str, reason: str) -> None:
@@ -350,7 +436,9 @@ class Stage:
 
     def __exit__(self, typ, exc, tb) -> bool:
         self.st["wall_s"] = time.perf_counter() - self.t0
-        self.st["cpu_s"] = time.process_time() - self.c0  # this process's CPU time (the tests stage's subprocess not included)
+        self.st["cpu_s"] = (
+            time.process_time() - self.c0
+        )  # this process's CPU time (the tests stage's subprocess not included)
         if exc is not None:
             self.st["status"] = "failed"
             self.st["error"] = "".join(traceback.format_exception(typ, exc, tb))[-3000:]
@@ -373,16 +461,26 @@ def stage_env(ctx: Stage, device: torch.device, cfg: dict[str, Any]) -> float:
     s["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)
     if device.type == "cuda":
         p = torch.cuda.get_device_properties(device)
-        s.update(gpu=p.name, sms=p.multi_processor_count, memory_gib=p.total_memory / 2**30, cuda=torch.version.cuda,
-                 cudnn=torch.backends.cudnn.version())
+        s.update(
+            gpu=p.name,
+            sms=p.multi_processor_count,
+            memory_gib=p.total_memory / 2**30,
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+        )
     n = cfg["matmul"]
     g = torch.Generator(device=device).manual_seed(0)
     a = torch.randn(n, n, device=device, generator=g)
     b = torch.randn(n, n, device=device, generator=g)
     m = measure(lambda: a @ b, 1, device, max_seconds=min(2.0, cfg["seconds"]), max_calls=20)
     rate = 2 * n**3 * m["per_s"]
-    err = float(((a[:64].double() @ b.double()) - (a[:64] @ b).double()).abs().max() / (a[:64].double() @ b.double()).abs().max())
-    ctx.row(f"fp32 matmul {n}^3 (TF32 off)", m, unit="products", tflops=rate / 1e12, note=f"max rel err vs fp64 {err:.1e}")
+    err = float(
+        ((a[:64].double() @ b.double()) - (a[:64] @ b).double()).abs().max()
+        / (a[:64].double() @ b.double()).abs().max()
+    )
+    ctx.row(
+        f"fp32 matmul {n}^3 (TF32 off)", m, unit="products", tflops=rate / 1e12, note=f"max rel err vs fp64 {err:.1e}"
+    )
     s["fp32_matmul_tflops"] = rate / 1e12
     s["fp32_matmul_rel_err"] = err
     x = torch.empty(max(2**20, (2**28 if device.type == "cuda" else 2**22)), device=device)
@@ -397,8 +495,18 @@ def stage_env(ctx: Stage, device: torch.device, cfg: dict[str, Any]) -> float:
 def stage_tests(ctx: Stage, out: Path, timeout: float) -> None:
     """``pytest -m cuda tests/test_cuda.py`` in a subprocess; counts from its JUnit XML."""
     xml = out / "cuda_tests.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider", str(ROOT / "tests" / "test_cuda.py"),
-           f"--junitxml={xml}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "cuda",
+        "-p",
+        "no:cacheprovider",
+        str(ROOT / "tests" / "test_cuda.py"),
+        f"--junitxml={xml}",
+    ]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, timeout=max(10.0, timeout))
@@ -413,13 +521,19 @@ def stage_tests(ctx: Stage, out: Path, timeout: float) -> None:
         suite = root if root.tag == "testsuite" else root.find("testsuite")
         if suite is not None:
             counts = {k: int(suite.get(k, 0)) for k in counts}
-        s["failed"] = [f"{c.get('name')}: {(c.find('failure') if c.find('failure') is not None else c.find('error')).get('message', '')[:200]}"
-                       for c in root.iter("testcase") if c.find("failure") is not None or c.find("error") is not None]
+        s["failed"] = [
+            f"{c.get('name')}: {(c.find('failure') if c.find('failure') is not None else c.find('error')).get('message', '')[:200]}"
+            for c in root.iter("testcase")
+            if c.find("failure") is not None or c.find("error") is not None
+        ]
     s.update(counts)
     s["passed"] = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
     s["output_tail"] = tail[-600:]
     ctx.results.write()
-    print(f"[tests] exit {rc}: {s['passed']} passed, {counts['failures']} failed, {counts['errors']} errors, {counts['skipped']} skipped", flush=True)
+    print(
+        f"[tests] exit {rc}: {s['passed']} passed, {counts['failures']} failed, {counts['errors']} errors, {counts['skipped']} skipped",
+        flush=True,
+    )
 
 
 # ------------------------------------------------------------------------------ PPL
@@ -528,8 +642,18 @@ def _peer_models(G, dist, n: int, lpips_size: int):
             net = _LPIPS(pretrained=True, net="vgg", resize=lpips_size, pnet_rand=True)
         net.net.load_state_dict(dist.net.state_dict())
         gen = PeerGenerator(G, z0, z1)
-        return lambda: perceptual_path_length(gen, num_samples=n, batch_size=bs, epsilon=PPL_EPS, interpolation_method="lerp",
-                                              resize=lpips_size, lower_discard=None, upper_discard=None, sim_net=net, device=dev)
+        return lambda: perceptual_path_length(
+            gen,
+            num_samples=n,
+            batch_size=bs,
+            epsilon=PPL_EPS,
+            interpolation_method="lerp",
+            resize=lpips_size,
+            lower_discard=None,
+            upper_discard=None,
+            sim_net=net,
+            device=dev,
+        )
 
     def fidelity_runner(bs: int):
         import types
@@ -546,7 +670,9 @@ def _peer_models(G, dist, n: int, lpips_size: int):
         # (the CPU smoke run shares its process with the test suite).
         patches = {
             (tf_lpips, "load_state_dict_from_url"): lambda *a, **k: heads,
-            (tf_lpips, "torchvision_load_pretrained_vgg16"): lambda **k: types.SimpleNamespace(features=vgg_features(dist).cpu()),
+            (tf_lpips, "torchvision_load_pretrained_vgg16"): lambda **k: types.SimpleNamespace(
+                features=vgg_features(dist).cpu()
+            ),
             (tf_ppl, "sample_random"): lambda rng, shape, z_type: gen.sample(shape[0]),
         }
 
@@ -563,12 +689,25 @@ def _peer_models(G, dist, n: int, lpips_size: int):
                     setattr(mod, name, value)
 
         with patched({}):
-            sim = tf_lpips.SampleSimilarityLPIPS("lpips-vgg16", sample_similarity_resize=lpips_size, sample_similarity_dtype="float32").eval()
+            sim = tf_lpips.SampleSimilarityLPIPS(
+                "lpips-vgg16", sample_similarity_resize=lpips_size, sample_similarity_dtype="float32"
+            ).eval()
         sim = sim.to(dev)
         model = GenerativeModelModuleWrapper(gen, G.z_dim, "normal", 0)
-        kw = {"input1_model_num_samples": n, "batch_size": bs, "cuda": dev.type == "cuda", "verbose": False, "ppl_epsilon": PPL_EPS,
-                  "ppl_z_interp_mode": "lerp", "ppl_sample_similarity_resize": lpips_size, "ppl_sample_similarity_dtype": "float32",
-                  "ppl_reduction": "none", "ppl_discard_percentile_lower": None, "ppl_discard_percentile_higher": None, "save_cpu_ram": True}
+        kw = {
+            "input1_model_num_samples": n,
+            "batch_size": bs,
+            "cuda": dev.type == "cuda",
+            "verbose": False,
+            "ppl_epsilon": PPL_EPS,
+            "ppl_z_interp_mode": "lerp",
+            "ppl_sample_similarity_resize": lpips_size,
+            "ppl_sample_similarity_dtype": "float32",
+            "ppl_reduction": "none",
+            "ppl_discard_percentile_lower": None,
+            "ppl_discard_percentile_higher": None,
+            "save_cpu_ram": True,
+        }
 
         def run():
             with patched({(tf_ppl, "create_sample_similarity"): lambda *a, **k: sim}):
@@ -581,8 +720,19 @@ def _peer_models(G, dist, n: int, lpips_size: int):
     return runners
 
 
-def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp32_rate: float, *, candidates: bool,
-              peers: bool, compile_backend: str | None, deferred: list[Callable[[Stage], None]] | None = None) -> None:
+def stage_ppl(
+    ctx: Stage,
+    G,
+    dist,
+    cfg: dict[str, Any],
+    device: torch.device,
+    fp32_rate: float,
+    *,
+    candidates: bool,
+    peers: bool,
+    compile_backend: str | None,
+    deferred: list[Callable[[Stage], None]] | None = None,
+) -> None:
     """PPL throughput of stylegan-eval, the reference loop, the peers and the candidate optimisations."""
     n, sec = cfg["ppl_pairs"], cfg["seconds"]
     loop = PPLLoop(G, dist, PPL_EPS)
@@ -594,12 +744,24 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
         g_flops = count_flops(lambda: G.synthesis(ws, noise=noise))
         d_flops = count_flops(lambda: dist.paired(box_downsample(img, 256)))
     pair_flops = g_flops + d_flops
-    s.update(generator_gflop_per_image=g_flops / 2e9, lpips_gflop_per_image=d_flops / 2e9, gflop_per_pair=pair_flops / 1e9,
-             resolution=G.resolution, family=G.family)
+    s.update(
+        generator_gflop_per_image=g_flops / 2e9,
+        lpips_gflop_per_image=d_flops / 2e9,
+        gflop_per_pair=pair_flops / 1e9,
+        resolution=G.resolution,
+        family=G.family,
+    )
 
     def add(what: str, m: dict[str, float], note: str = "", c: Stage = ctx) -> None:
-        c.row(what, m, unit="pairs", projected_min=PPL2_WEND_PAIRS / m["per_s"] / 60,
-              tflops=pair_flops * m["per_s"] / 1e12, frac_of_fp32=pair_flops * m["per_s"] / fp32_rate, note=note)
+        c.row(
+            what,
+            m,
+            unit="pairs",
+            projected_min=PPL2_WEND_PAIRS / m["per_s"] / 60,
+            tflops=pair_flops * m["per_s"] / 1e12,
+            frac_of_fp32=pair_flops * m["per_s"] / fp32_rate,
+            note=note,
+        )
 
     # 1. the metric at its automatic batch
     holder: dict[str, Any] = {}
@@ -616,8 +778,12 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
         raise RuntimeError("non-finite PPL distances from the metric")
     # eager loop == the metric at the same batch (the adapter and the loop compute one function)
     d_loop = _ppl_distances(loop, n, holder["bs"])
-    ctx.parity("eager PPLLoop vs the metric (same batch, eps 1e-4)", rel_dev(d_loop, holder["d"]), PPL_RTOL,
-               note="same samples and arithmetic; fails if the metric's sampling protocol changes")
+    ctx.parity(
+        "eager PPLLoop vs the metric (same batch, eps 1e-4)",
+        rel_dev(d_loop, holder["d"]),
+        PPL_RTOL,
+        note="same samples and arithmetic; fails if the metric's sampling protocol changes",
+    )
 
     # 2. NVIDIA's reference loop: batch 2, host sync per batch
     rb = cfg["ref_batch"]
@@ -627,8 +793,13 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
     # 3. peers at their settings (Z, end, lerp, resize) beside stylegan-eval at the same settings
     if peers:
         pb = cfg["peer_batch"]
-        m = measure(lambda: run_ppl_metric(G, dist, n, pb, space="z", z_interpolation="lerp", resize=cfg["lpips_size"]), n,
-                    device, sec, max_calls=1)
+        m = measure(
+            lambda: run_ppl_metric(G, dist, n, pb, space="z", z_interpolation="lerp", resize=cfg["lpips_size"]),
+            n,
+            device,
+            sec,
+            max_calls=1,
+        )
         add(f"stylegan-eval metric, peer settings, batch {pb}", m, note=f"Z end lerp resize {cfg['lpips_size']}")
         for name, make in _peer_models(G, dist, n, cfg["lpips_size"]).items():
             if ctx.left() < 10:
@@ -674,10 +845,16 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
     floor = rel_dev(_ppl_distances(loop, P, other), ref_proto)
     s["eager_batch_floor_eps1e-4"] = floor
     floor_p = rel_dev(_ppl_distances(ploop, P, other), ref_parity)
-    ctx.parity(f"eager batch {other} vs batch {bs} (eps 1e-2)", floor_p, BATCH_RTOL, note=f"batch-size invariance; at eps 1e-4: {floor:.1e}")
+    ctx.parity(
+        f"eager batch {other} vs batch {bs} (eps 1e-2)",
+        floor_p,
+        BATCH_RTOL,
+        note=f"batch-size invariance; at eps 1e-4: {floor:.1e}",
+    )
 
-    def candidate(name: str, make: Callable[[PPLLoop], Callable[[torch.Tensor], torch.Tensor]], cleanup=None,
-                  c: Stage = ctx) -> None:
+    def candidate(
+        name: str, make: Callable[[PPLLoop], Callable[[torch.Tensor], torch.Tensor]], cleanup=None, c: Stage = ctx
+    ) -> None:
         if c.left() < sec + 5:
             c.skip(name, "stage budget spent")
             return
@@ -694,8 +871,13 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
             if cleanup is not None:
                 cleanup()
         add(f"{name}, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x" if best["per_s"] else "", c=c)
-        c.parity(f"{name} vs eager (eps 1e-2)", dev_p, PPL_RTOL, floor=floor_p,
-                 note=f"at eps 1e-4: {dev_1e4:.1e} (eager batch floor {floor:.1e})")
+        c.parity(
+            f"{name} vs eager (eps 1e-2)",
+            dev_p,
+            PPL_RTOL,
+            floor=floor_p,
+            note=f"at eps 1e-4: {dev_1e4:.1e} (eager batch floor {floor:.1e})",
+        )
 
     def channels_last(lp: PPLLoop):
         set_memory_format(G, torch.channels_last)
@@ -703,16 +885,27 @@ def stage_ppl(ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp
 
     candidate("channels_last generator", channels_last, cleanup=lambda: set_memory_format(G, torch.contiguous_format))
     if _set_fused(G, True):
+
         def unfused(lp: PPLLoop):
             _set_fused(G, False)
             return lp
 
-        candidate("non-fused modulated conv (one shared conv, activations modulated)", unfused, cleanup=lambda: _set_fused(G, True))
+        candidate(
+            "non-fused modulated conv (one shared conv, activations modulated)",
+            unfused,
+            cleanup=lambda: _set_fused(G, True),
+        )
     if compile_backend and deferred is not None:
         # compilation cannot be interrupted: it runs in the last stage, on whatever time is left
         def compiled(c: Stage) -> None:
-            core = torch.compile(loop.eager_core, backend=compile_backend, dynamic=False)  # eps-free: one graph for both loops
-            candidate(f"PPL {G.family}: torch.compile ({compile_backend}) of synthesis + LPIPS", lambda lp: lp.with_core(core), c=c)
+            core = torch.compile(
+                loop.eager_core, backend=compile_backend, dynamic=False
+            )  # eps-free: one graph for both loops
+            candidate(
+                f"PPL {G.family}: torch.compile ({compile_backend}) of synthesis + LPIPS",
+                lambda lp: lp.with_core(core),
+                c=c,
+            )
 
         deferred.append(compiled)
     if device.type == "cuda":
@@ -750,7 +943,7 @@ def _gen_features(G, det, n: int, bs: int, copy: str = "device", seed: int = 0) 
             if copy == "sync":
                 out.append(f.cpu())
             elif copy == "pinned":
-                pinned[int(idx[0]):int(idx[-1]) + 1].copy_(f, non_blocking=True)
+                pinned[int(idx[0]) : int(idx[-1]) + 1].copy_(f, non_blocking=True)
             else:
                 out.append(f)
     sync(dev)
@@ -758,8 +951,18 @@ def _gen_features(G, det, n: int, bs: int, copy: str = "device", seed: int = 0) 
     return feats.double().numpy()
 
 
-def stage_fid(ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp32_rate: float, *, candidates: bool,
-              compile_backend: str | None, deferred: list[Callable[[Stage], None]] | None = None) -> float:
+def stage_fid(
+    ctx: Stage,
+    G,
+    det,
+    cfg: dict[str, Any],
+    device: torch.device,
+    fp32_rate: float,
+    *,
+    candidates: bool,
+    compile_backend: str | None,
+    deferred: list[Callable[[Stage], None]] | None = None,
+) -> float:
     """Generator-feature throughput and candidates; returns the generator-only images/s at the best batch."""
     n, sec = cfg["fid_images"], cfg["seconds"]
     s = ctx.st["summary"]
@@ -772,8 +975,15 @@ def stage_fid(ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp3
     s.update(generator_gflop_per_image=g_flops / 1e9, inception_gflop_per_image=i_flops / 1e9)
 
     def add(what: str, m: dict[str, float], note: str = "", f: float = flops, c: Stage = ctx) -> None:
-        c.row(what, m, unit="images", projected_min=FID50K / m["per_s"] / 60, tflops=f * m["per_s"] / 1e12,
-                frac_of_fp32=f * m["per_s"] / fp32_rate, note=note)
+        c.row(
+            what,
+            m,
+            unit="images",
+            projected_min=FID50K / m["per_s"] / 60,
+            tflops=f * m["per_s"] / 1e12,
+            frac_of_fp32=f * m["per_s"] / fp32_rate,
+            note=note,
+        )
 
     holder: dict[str, Any] = {}
 
@@ -850,7 +1060,11 @@ def stage_fid(ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp3
             set_memory_format(det, torch.channels_last)
             feats = _gen_features(G, det, P, bs)
             m = measure(lambda: _gen_features(G, det, nb, bs), nb, device, sec)
-            add(f"channels_last generator + Inception, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x")
+            add(
+                f"channels_last generator + Inception, batch {bs}",
+                m,
+                note=f"vs eager {m['per_s'] / best['per_s']:.2f}x",
+            )
             check("channels_last", feats)
         finally:
             set_memory_format(G, torch.contiguous_format)
@@ -865,6 +1079,7 @@ def stage_fid(ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp3
             check("non-fused modulated conv", feats)
         finally:
             _set_fused(G, True)
+
     def compiled(c: Stage) -> None:
         if c.left() < sec + 5:
             c.skip("FID: torch.compile", "stage budget spent")
@@ -876,7 +1091,12 @@ def stage_fid(ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp3
         except Exception as exc:  # noqa: BLE001 - a candidate that cannot run is a result
             c.skip("FID: torch.compile", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
             return
-        add(f"FID: torch.compile ({compile_backend}) synthesis, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x", c=c)
+        add(
+            f"FID: torch.compile ({compile_backend}) synthesis, batch {bs}",
+            m,
+            note=f"vs eager {m['per_s'] / best['per_s']:.2f}x",
+            c=c,
+        )
         check("FID: torch.compile", feats, c=c)
 
     if compile_backend and deferred is not None:
@@ -898,7 +1118,9 @@ class _CompiledSynthesis:
 
 
 # ------------------------------------------------------------------------------ separability
-def stage_separability(ctx: Stage, G, cfg: dict[str, Any], device: torch.device, fp32_rate: float, gen_rate: float) -> None:
+def stage_separability(
+    ctx: Stage, G, cfg: dict[str, Any], device: torch.device, fp32_rate: float, gen_rate: float
+) -> None:
     """The classifier port's throughput (fp32, bf16, channels_last with agreement checks) and the 40-together loop."""
     from stylegan_eval.classifiers import random_classifier
 
@@ -930,8 +1152,15 @@ def stage_separability(ctx: Stage, G, cfg: dict[str, Any], device: torch.device,
 
     def add(what: str, m: dict[str, float], note: str = "") -> None:
         total = SEP_IMAGES * SEP_CLASSIFIERS / m["per_s"] + (SEP_IMAGES / gen_rate if math.isfinite(gen_rate) else 0.0)
-        ctx.row(what, m, unit="classifier-images", projected_min=total / 60, tflops=flops * m["per_s"] / 1e12,
-                frac_of_fp32=flops * m["per_s"] / fp32_rate, note=note)
+        ctx.row(
+            what,
+            m,
+            unit="classifier-images",
+            projected_min=total / 60,
+            tflops=flops * m["per_s"] / 1e12,
+            frac_of_fp32=flops * m["per_s"] / fp32_rate,
+            note=note,
+        )
 
     best = {"per_s": 0.0, "bs": cfg["sep_batches"][0]}
     with torch.inference_mode():
@@ -944,8 +1173,9 @@ def stage_separability(ctx: Stage, G, cfg: dict[str, Any], device: torch.device,
     bs = best["bs"]
     s["best_fp32_batch"] = bs
     s["reference_v100_separability_min"] = 600.0  # StyleGAN paper: ~10 h on one V100 for 200k images x 40 classifiers
-    s["projected_separability_min_fp32_best"] = (SEP_IMAGES * SEP_CLASSIFIERS / best["per_s"]
-                                                 + (SEP_IMAGES / gen_rate if math.isfinite(gen_rate) else 0.0)) / 60
+    s["projected_separability_min_fp32_best"] = (
+        SEP_IMAGES * SEP_CLASSIFIERS / best["per_s"] + (SEP_IMAGES / gen_rate if math.isfinite(gen_rate) else 0.0)
+    ) / 60
 
     def agreement(name: str, logits: np.ndarray) -> None:
         lab = (logits32 < 0) == (logits < 0)
@@ -971,7 +1201,12 @@ def stage_separability(ctx: Stage, G, cfg: dict[str, Any], device: torch.device,
         try:
             with torch.inference_mode(), amp:
                 xin = x.contiguous(memory_format=fmt)
-                lg = torch.cat([clf(b.contiguous(memory_format=fmt)) for b in bank_t.split(bs)])[:, 0].double().cpu().numpy()
+                lg = (
+                    torch.cat([clf(b.contiguous(memory_format=fmt)) for b in bank_t.split(bs)])[:, 0]
+                    .double()
+                    .cpu()
+                    .numpy()
+                )
                 m = measure(lambda xin=xin: clf(xin), bs, device, sec / 2)
             add(f"{name}, batch {bs}", m, note=f"vs fp32 {m['per_s'] / best['per_s']:.2f}x")
             agreement(name, lg)
@@ -995,9 +1230,15 @@ def stage_separability(ctx: Stage, G, cfg: dict[str, Any], device: torch.device,
 
     m = measure(together, gbs * cfg["sep_together_batches"], device, sec, max_calls=2)
     per_img = 1 / m["per_s"]
-    ctx.row(f"generate + {k} classifiers together, batch {gbs}", m, unit="images", projected_min=SEP_IMAGES * per_img * (SEP_CLASSIFIERS / k) / 60,
-            note=f"{k} classifiers; projection scales the whole per-image time by {SEP_CLASSIFIERS}/{k} (an upper bound)"
-            if k != SEP_CLASSIFIERS else "200k images, 40 classifiers each, nothing leaves the device")
+    ctx.row(
+        f"generate + {k} classifiers together, batch {gbs}",
+        m,
+        unit="images",
+        projected_min=SEP_IMAGES * per_img * (SEP_CLASSIFIERS / k) / 60,
+        note=f"{k} classifiers; projection scales the whole per-image time by {SEP_CLASSIFIERS}/{k} (an upper bound)"
+        if k != SEP_CLASSIFIERS
+        else "200k images, 40 classifiers each, nothing leaves the device",
+    )
     s["projected_separability_min_together"] = SEP_IMAGES * per_img * (SEP_CLASSIFIERS / k) / 60
 
 
@@ -1006,12 +1247,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", help="auto (cuda if available), cuda, cuda:N or cpu")
     ap.add_argument("--smoke", action="store_true", help="tiny networks and counts (the CPU test of this script)")
-    ap.add_argument("--out", type=Path, default=None, help="output folder [default: $OUT, else benchmarks/device_check_out]")
-    ap.add_argument("--stages", default=",".join(STAGE_BUDGET), help="comma list of stages to run (compile: the torch.compile "
-                    "candidates of ppl_sg2 and fid, run last since compilation cannot be interrupted)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="output folder [default: $OUT, else benchmarks/device_check_out]"
+    )
+    ap.add_argument(
+        "--stages",
+        default=",".join(STAGE_BUDGET),
+        help="comma list of stages to run (compile: the torch.compile "
+        "candidates of ppl_sg2 and fid, run last since compilation cannot be interrupted)",
+    )
     ap.add_argument("--budget", type=float, default=420.0, help="seconds for the whole run; stage budgets scale to it")
-    ap.add_argument("--compile-backend", default=None,
-                    help="torch.compile backend for the compile candidates: inductor on CUDA, 'eager' on CPU by default; 'none' = skip")
+    ap.add_argument(
+        "--compile-backend",
+        default=None,
+        help="torch.compile backend for the compile candidates: inductor on CUDA, 'eager' on CPU by default; 'none' = skip",
+    )
     ap.add_argument("--no-peers", action="store_true", help="skip torchmetrics / torch-fidelity")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
@@ -1059,8 +1309,18 @@ def main(argv: list[str] | None = None) -> int:
     G2 = make_sg2(cfg, device) if {"ppl_sg2", "fid", "separability"} & set(stages) else None
     if "ppl_sg2" in stages:
         with stage("ppl_sg2") as ctx:
-            stage_ppl(ctx, G2, dist, cfg, device, fp32_rate, candidates=True, peers=not args.no_peers, compile_backend=backend,
-                      deferred=deferred)
+            stage_ppl(
+                ctx,
+                G2,
+                dist,
+                cfg,
+                device,
+                fp32_rate,
+                candidates=True,
+                peers=not args.no_peers,
+                compile_backend=backend,
+                deferred=deferred,
+            )
     if "ppl_sg1" in stages:
         with stage("ppl_sg1") as ctx:
             G1 = make_sg1(cfg, device)
@@ -1071,7 +1331,9 @@ def main(argv: list[str] | None = None) -> int:
             from stylegan_eval.metrics.inception import make_detector
 
             det = make_detector("pytorch-fid", allow_random=True, download=False, device=device)
-            gen_rate = stage_fid(ctx, G2, det, cfg, device, fp32_rate, candidates=True, compile_backend=backend, deferred=deferred)
+            gen_rate = stage_fid(
+                ctx, G2, det, cfg, device, fp32_rate, candidates=True, compile_backend=backend, deferred=deferred
+            )
     if "separability" in stages:
         with stage("separability") as ctx:
             stage_separability(ctx, G2, cfg, device, fp32_rate, gen_rate)
@@ -1088,7 +1350,10 @@ def main(argv: list[str] | None = None) -> int:
     results.data["meta"]["wall_s"] = time.perf_counter() - t_start
     results.data["meta"]["fp32_rate_used_tflops"] = fp32_rate / 1e12
     results.write()
-    print(f"wrote {out / 'device_check.json'} and {out / 'device_check.md'} in {time.perf_counter() - t_start:.0f} s", flush=True)
+    print(
+        f"wrote {out / 'device_check.json'} and {out / 'device_check.md'} in {time.perf_counter() - t_start:.0f} s",
+        flush=True,
+    )
     failed = [k for k, v in results.data["stages"].items() if v["status"] != "done"]
     return 1 if failed else 0
 

@@ -64,9 +64,7 @@ class _EqualizedConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.weight.shape[-1]
-        return F.leaky_relu(
-            F.conv2d(x, self.weight * self.scale, self.bias, padding=k // 2), LRELU_SLOPE
-        )
+        return F.leaky_relu(F.conv2d(x, self.weight * self.scale, self.bias, padding=k // 2), LRELU_SLOPE)
 
 
 class _EqualizedConvDown(_EqualizedConv):
@@ -97,7 +95,9 @@ class _EqualizedConvDown(_EqualizedConv):
 
 
 class _EqualizedDense(nn.Module):
-    def __init__(self, fin: int, fout: int, gain: float = math.sqrt(2), use_wscale: bool = True, act: bool = True) -> None:
+    def __init__(
+        self, fin: int, fout: int, gain: float = math.sqrt(2), use_wscale: bool = True, act: bool = True
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(fout, fin))
         self.bias = nn.Parameter(torch.zeros(fout))
@@ -274,7 +274,9 @@ class CelebAHQClassifier(nn.Module):
             if lod.shape != () or not np.isfinite(lod):
                 raise CheckpointError(f"{source}: variable lod must be a finite scalar, got shape {lod.shape}")
             if float(lod) != self.lod:
-                raise CheckpointError(f"{source}: lod {float(lod)} != the module's lod {self.lod} (construct it with lod=...)")
+                raise CheckpointError(
+                    f"{source}: lod {float(lod)} != the module's lod {self.lod} (construct it with lod=...)"
+                )
         for name, (param, tf_shape) in expected.items():
             value = torch.from_numpy(np.array(variables[name], dtype=np.float32))
             if value.ndim == 4:  # [kh, kw, in, out] -> [out, in, kh, kw]

@@ -22,12 +22,45 @@ from stylegan_eval.errors import UserError, WeightsUnavailable
 from stylegan_eval.weights import WeightSpec, fetch, find
 
 ATTRIBUTES: tuple[str, ...] = (
-    "male", "smiling", "attractive", "wavy-hair", "young", "5-o-clock-shadow", "arched-eyebrows",
-    "bags-under-eyes", "bald", "bangs", "big-lips", "big-nose", "black-hair", "blond-hair", "blurry",
-    "brown-hair", "bushy-eyebrows", "chubby", "double-chin", "eyeglasses", "goatee", "gray-hair",
-    "heavy-makeup", "high-cheekbones", "mouth-slightly-open", "mustache", "narrow-eyes", "no-beard",
-    "oval-face", "pale-skin", "pointy-nose", "receding-hairline", "rosy-cheeks", "sideburns",
-    "straight-hair", "wearing-earrings", "wearing-hat", "wearing-lipstick", "wearing-necklace",
+    "male",
+    "smiling",
+    "attractive",
+    "wavy-hair",
+    "young",
+    "5-o-clock-shadow",
+    "arched-eyebrows",
+    "bags-under-eyes",
+    "bald",
+    "bangs",
+    "big-lips",
+    "big-nose",
+    "black-hair",
+    "blond-hair",
+    "blurry",
+    "brown-hair",
+    "bushy-eyebrows",
+    "chubby",
+    "double-chin",
+    "eyeglasses",
+    "goatee",
+    "gray-hair",
+    "heavy-makeup",
+    "high-cheekbones",
+    "mouth-slightly-open",
+    "mustache",
+    "narrow-eyes",
+    "no-beard",
+    "oval-face",
+    "pale-skin",
+    "pointy-nose",
+    "receding-hairline",
+    "rosy-cheeks",
+    "sideburns",
+    "straight-hair",
+    "wearing-earrings",
+    "wearing-hat",
+    "wearing-lipstick",
+    "wearing-necklace",
     "wearing-necktie",
 )
 assert len(ATTRIBUTES) == 40
@@ -166,7 +199,9 @@ def load_celebahq(
         if path is not None:
             module = load_tf_classifier(path)
             out.append(
-                AttributeClassifier(name, module, module.resolution, False, str(path), f"sha256:{_sha256(path)}", module.tf_meta)
+                AttributeClassifier(
+                    name, module, module.resolution, False, str(path), f"sha256:{_sha256(path)}", module.tf_meta
+                )
             )
         elif allow_random_weights:
             module = random_classifier(seed=idx).eval().requires_grad_(False)
@@ -183,7 +218,9 @@ def load_custom(path: str | os.PathLike) -> AttributeClassifier:
 
     p = Path(path)
     if not p.is_file():
-        raise CheckpointError(f"--classifier {p}: no such file (expected a checkpoint from stylegan_eval.classifiers.train)")
+        raise CheckpointError(
+            f"--classifier {p}: no such file (expected a checkpoint from stylegan_eval.classifiers.train)"
+        )
     with open(p, "rb") as f:
         head = f.read(4)
     if head[:2] == b"PK":  # a torch.save zip
@@ -191,7 +228,13 @@ def load_custom(path: str | os.PathLike) -> AttributeClassifier:
 
         module, meta = load_checkpoint(p)
         return AttributeClassifier(
-            str(meta.get("attribute") or p.stem), module, module.input_resolution, False, str(p), f"sha256:{_sha256(p)}", meta
+            str(meta.get("attribute") or p.stem),
+            module,
+            module.input_resolution,
+            False,
+            str(p),
+            f"sha256:{_sha256(p)}",
+            meta,
         )
     from .tf_pickle import load_tf_classifier
 

@@ -35,14 +35,19 @@ class SimpleClassifier(nn.Module):
         max_channels: cap on the channels.
     """
 
-    def __init__(self, input_resolution: int = 64, in_channels: int = 3, base_channels: int = 16, max_channels: int = 128) -> None:
+    def __init__(
+        self, input_resolution: int = 64, in_channels: int = 3, base_channels: int = 16, max_channels: int = 128
+    ) -> None:
         super().__init__()
         if input_resolution < 4 or 2 ** int(round(math.log2(input_resolution))) != input_resolution:
             raise ValueError(f"input_resolution must be a power of two >= 4, got {input_resolution}")
         if base_channels < 1 or max_channels < base_channels:
             raise ValueError("need 1 <= base_channels <= max_channels")
         self.config = dict(
-            input_resolution=input_resolution, in_channels=in_channels, base_channels=base_channels, max_channels=max_channels
+            input_resolution=input_resolution,
+            in_channels=in_channels,
+            base_channels=base_channels,
+            max_channels=max_channels,
         )
         self.input_resolution = input_resolution
         layers: list[nn.Module] = [nn.Conv2d(in_channels, base_channels, 3, padding=1), nn.LeakyReLU(0.2)]
@@ -58,11 +63,15 @@ class SimpleClassifier(nn.Module):
         """images [N, C, R, R] -> logits [N, 1]."""
         r = self.input_resolution
         if images.ndim != 4 or images.shape[-2:] != (r, r) or images.shape[1] != self.config["in_channels"]:
-            raise ValueError(f"classifier expects images [N, {self.config['in_channels']}, {r}, {r}], got {tuple(images.shape)}")
+            raise ValueError(
+                f"classifier expects images [N, {self.config['in_channels']}, {r}, {r}], got {tuple(images.shape)}"
+            )
         return self.head(self.features(images).mean(dim=(2, 3)))
 
 
-def save_checkpoint(model: SimpleClassifier, path: str | os.PathLike, attribute: str, metrics: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    model: SimpleClassifier, path: str | os.PathLike, attribute: str, metrics: dict[str, Any] | None = None
+) -> Path:
     """Write ``model`` in the checkpoint format above (atomically)."""
     import io
 
@@ -90,16 +99,22 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[SimpleClassifier, dict[str
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{p}: not a readable classifier checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        raise CheckpointError(
+            f"{p}: not a readable classifier checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not a stylegan-eval classifier checkpoint (expected format {FORMAT!r})")
     if ckpt.get("version") != VERSION or ckpt.get("arch") != "simple":
-        raise CheckpointError(f"{p}: unsupported classifier checkpoint version/arch ({ckpt.get('version')}, {ckpt.get('arch')})")
+        raise CheckpointError(
+            f"{p}: unsupported classifier checkpoint version/arch ({ckpt.get('version')}, {ckpt.get('arch')})"
+        )
     try:
         model = SimpleClassifier(**ckpt["config"])
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{p}: classifier checkpoint does not match its config ({str(exc).splitlines()[0][:160]})") from None
+        raise CheckpointError(
+            f"{p}: classifier checkpoint does not match its config ({str(exc).splitlines()[0][:160]})"
+        ) from None
     meta = {"attribute": ckpt.get("attribute"), "metrics": ckpt.get("metrics", {}), "config": ckpt["config"]}
     return model.eval().requires_grad_(False), meta
 

@@ -146,7 +146,9 @@ def classifier_from_state(
             f"builder (expected one of {', '.join(CLASSIFIER_BUILDERS)})"
         )
     if state.components:
-        raise CheckpointError(f"{source}: a network with components ({', '.join(state.components)}) is not a classifier")
+        raise CheckpointError(
+            f"{source}: a network with components ({', '.join(state.components)}) is not a classifier"
+        )
     if kw_int(kw, "label_size", 0, source, 0, 1 << 16) != 0:
         raise CheckpointError(f"{source}: label_size={kw['label_size']} (the attribute classifiers have label_size 0)")
     kw_choice(kw, "nonlinearity", "lrelu", source, ("lrelu",))
@@ -174,8 +176,12 @@ def classifier_from_state(
     mbstd_features = kw_int(kw, "mbstd_num_features", 1, source, 1, 64)
     kw_group = kw_int(kw, "mbstd_group_size", 4, source, 0, 1024)
     use_wscale = kw_bool(kw, "use_wscale", True, source)
-    check_budget(_classifier_parameters(resolution, num_channels, mbstd_features, **fmap), state, source,
-                 f"a {resolution} px classifier")
+    check_budget(
+        _classifier_parameters(resolution, num_channels, mbstd_features, **fmap),
+        state,
+        source,
+        f"a {resolution} px classifier",
+    )
     decisions: dict[str, str] = {}
     # minibatch stddev: the 4x4/Conv input channels tell whether the layer exists.
     conv_w = variables.get("4x4/Conv/weight")
@@ -217,7 +223,9 @@ def classifier_from_state(
         "name": state.name,
         "version": state.version,
         "build_func_name": state.build_func_name,
-        "static_kwargs": {k: v for k, v in kw.items() if isinstance(v, (int, float, str, bool, list, tuple, type(None)))},
+        "static_kwargs": {
+            k: v for k, v in kw.items() if isinstance(v, (int, float, str, bool, list, tuple, type(None)))
+        },
         "decisions": decisions,
     }
     return model.eval().requires_grad_(False)

@@ -85,7 +85,9 @@ def read_labels(path: str | Path, attr: str) -> tuple[list[str], np.ndarray]:
                 names.append(parts[0])
                 values.append(_parse_value(parts[col + 1], f"LABELS {p} line {i}"))
             else:
-                raise UserError(f"LABELS {p} line {i}: expected a file name and {len(header)} values, got {len(parts)} fields")
+                raise UserError(
+                    f"LABELS {p} line {i}: expected a file name and {len(header)} values, got {len(parts)} fields"
+                )
     else:
         rows = list(csv.reader(lines))
         header = [normalize(h) for h in rows[0]]
@@ -262,8 +264,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {int((~found).sum())} labelled files missing in {args.images}; skipped", file=sys.stderr)
         log = None if args.quiet else (lambda s: print(s, file=sys.stderr))
         result = train_classifier(
-            images, labels[found], epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            val_fraction=args.val_fraction, seed=args.seed, device=device, log=log,
+            images,
+            labels[found],
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            device=device,
+            log=log,
         )
         save_checkpoint(result.model, args.out, normalize(args.attr), {**result.metrics, "labels": str(args.labels)})
     except UserError as exc:
@@ -271,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     acc = result.metrics["heldout_accuracy"]
     acc_text = "n/a (no held-out set)" if acc is None else f"{acc:.4f}"
-    print(f"{normalize(args.attr)}: held-out accuracy {acc_text} on {result.metrics['num_heldout']} images "
-          f"(trained on {result.metrics['num_train']}); wrote {args.out}")
+    print(
+        f"{normalize(args.attr)}: held-out accuracy {acc_text} on {result.metrics['num_heldout']} images "
+        f"(trained on {result.metrics['num_train']}); wrote {args.out}"
+    )
     return 0
 
 

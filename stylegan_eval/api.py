@@ -118,12 +118,23 @@ def evaluate(
         if not Path(data).exists():
             raise UserError(f"evaluate: data {data}: no such file or folder")
     opts = EvalOptions(
-        seed=seed, repeats=repeats, batch_size=batch_size, num_samples=num_samples, data=Path(data) if data is not None else None,
-        attrs=tuple(attrs), classifiers=tuple(Path(c) for c in classifiers),
-        classifier_dir=Path(classifier_dir) if classifier_dir is not None else None, svm=svm, distance=distance,
-        lpips_weights=Path(lpips_weights) if lpips_weights is not None else None, allow_random_weights=allow_random_weights,
-        class_idx=class_idx, detector=detector, inception_weights=Path(inception_weights) if inception_weights is not None else None,
-        fid_method=fid_method, show_progress=show_progress,
+        seed=seed,
+        repeats=repeats,
+        batch_size=batch_size,
+        num_samples=num_samples,
+        data=Path(data) if data is not None else None,
+        attrs=tuple(attrs),
+        classifiers=tuple(Path(c) for c in classifiers),
+        classifier_dir=Path(classifier_dir) if classifier_dir is not None else None,
+        svm=svm,
+        distance=distance,
+        lpips_weights=Path(lpips_weights) if lpips_weights is not None else None,
+        allow_random_weights=allow_random_weights,
+        class_idx=class_idx,
+        detector=detector,
+        inception_weights=Path(inception_weights) if inception_weights is not None else None,
+        fid_method=fid_method,
+        show_progress=show_progress,
     )
     gen = as_generator(generator)
     was_training = gen.training
@@ -156,8 +167,18 @@ def _log(path: str | os.PathLike, results: dict[str, Measurement], opts: EvalOpt
     settings = {"seed": opts.seed, "repeats": opts.repeats, "num_samples": opts.num_samples, "data": opts.data}
     recs = []
     for name, m in results.items():
-        rec = {"metric": name, "value": m.value, "std": m.std, "ci95_low": m.ci_low, "ci95_high": m.ci_high,
-               "repeats": m.repeats, "command": "api.evaluate", "step": step, "settings": settings, "time": now}
+        rec = {
+            "metric": name,
+            "value": m.value,
+            "std": m.std,
+            "ci95_low": m.ci_low,
+            "ci95_high": m.ci_high,
+            "repeats": m.repeats,
+            "command": "api.evaluate",
+            "step": step,
+            "settings": settings,
+            "time": now,
+        }
         if m.random_weights:
             rec["random_weights"] = m.random_weights
         recs.append(jsonable({k: v for k, v in rec.items() if v is not None or k == "value"}))

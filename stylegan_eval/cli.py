@@ -91,7 +91,9 @@ class RunOptions:
             return None
         state = ResumeState(self.out, name, fingerprint, resume=self.resume)
         if self.resume:
-            saved = {p.name.split(".")[1].rsplit("-", 1)[-1] for p in Path(self.out).glob(f".partial-{name}-*.rank*.pt")}
+            saved = {
+                p.name.split(".")[1].rsplit("-", 1)[-1] for p in Path(self.out).glob(f".partial-{name}-*.rank*.pt")
+            }
             if saved and state.key not in saved:
                 raise UserError(
                     f"--resume: the partial {name} results in {self.out} were computed with other settings "
@@ -114,24 +116,58 @@ def common_options(
     what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per batch [default: by device and resolution].") if batch else None,
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine."),
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help=f"Output folder: writes {what} there."),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Samples per batch [default: by device and resolution].",
+        )
+        if batch
+        else None,
+        click.option(
+            "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine."
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help=f"Output folder: writes {what} there.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
-        click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.") if resume else None,
+        click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.")
+        if resume
+        else None,
         click.option(
             "--allow-random-weights",
             is_flag=True,
             help="Run detector networks at random initialisation when their published weights are not "
             "available (the report is labelled so).",
         ),
-        click.option("--log", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].") if log else None,
+        click.option(
+            "--log",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].",
+        )
+        if log
+        else None,
     ]
 
     @functools.wraps(f)
-    def wrapper(*args, device, seed, out, as_json, quiet, allow_random_weights, batch_size=None, resume=False, log=None, **kwargs):
+    def wrapper(
+        *args,
+        device,
+        seed,
+        out,
+        as_json,
+        quiet,
+        allow_random_weights,
+        batch_size=None,
+        resume=False,
+        log=None,
+        **kwargs,
+    ):
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
         from .fileio import guarded_out
 
@@ -145,8 +181,15 @@ def common_options(
 
 def trunc_option(f: Callable) -> Callable:
     """``--trunc`` (alias ``--psi``): truncation psi, 1 = none."""
-    return click.option("--trunc", "--psi", "psi", type=float, default=1.0, show_default=True,
-                        help="Truncation psi (1 = none; alias --psi).")(f)
+    return click.option(
+        "--trunc",
+        "--psi",
+        "psi",
+        type=float,
+        default=1.0,
+        show_default=True,
+        help="Truncation psi (1 = none; alias --psi).",
+    )(f)
 
 
 def choice(values) -> click.Choice:
@@ -206,8 +249,10 @@ def split_checkpoint_ref(value: str, check: bool = False) -> tuple[str | None, s
     if SPEC_RE.match(value):
         return None, value
     if check:
-        raise UserError(f"{value}: no such file (expected a checkpoint file, demo, nvidia:<name>, "
-                        "package.module:attr or CKPT::package.module:attr)")
+        raise UserError(
+            f"{value}: no such file (expected a checkpoint file, demo, nvidia:<name>, "
+            "package.module:attr or CKPT::package.module:attr)"
+        )
     return value, None
 
 
@@ -247,10 +292,20 @@ class CheckpointRef(click.ParamType):
 
 def generator_options(f: Callable) -> Callable:
     """--generator MODULE:ATTR and --generator-arg KEY=VALUE (repeatable)."""
-    f = click.option("--generator-arg", "generator_arg_items", multiple=True, metavar="KEY=VALUE",
-                     help="Keyword argument of the --generator class or factory (a Python literal or a string); repeatable.")(f)
-    return click.option("--generator", "generator_spec", default=None, metavar="MODULE:ATTR",
-                        help="Your own generator: package.module:attr (the checkpoint, if any, is passed to it).")(f)
+    f = click.option(
+        "--generator-arg",
+        "generator_arg_items",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Keyword argument of the --generator class or factory (a Python literal or a string); repeatable.",
+    )(f)
+    return click.option(
+        "--generator",
+        "generator_spec",
+        default=None,
+        metavar="MODULE:ATTR",
+        help="Your own generator: package.module:attr (the checkpoint, if any, is passed to it).",
+    )(f)
 
 
 def checkpoint_options(f: Callable) -> Callable:
@@ -262,10 +317,19 @@ def checkpoint_options(f: Callable) -> Callable:
     from .formats import FORMAT_NAMES
 
     @click.argument("ckpt", required=False, type=CheckpointRef(strict=False))
-    @click.option("--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect].")
-    @click.option("--resolution", type=click.IntRange(min=4), default=None, help="Output resolution (StyleGAN1 .model files store all 9 blocks).")
+    @click.option(
+        "--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect]."
+    )
+    @click.option(
+        "--resolution",
+        type=click.IntRange(min=4),
+        default=None,
+        help="Output resolution (StyleGAN1 .model files store all 9 blocks).",
+    )
     @generator_options
-    @click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators.")
+    @click.option(
+        "--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators."
+    )
     @functools.wraps(f)
     def wrapper(*args, ckpt, fmt, resolution, generator_spec, generator_arg_items, class_idx, **kwargs):
         spec = CheckpointSpec.from_ref(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
@@ -294,8 +358,14 @@ class CheckpointSpec:
         if spec is not None and generator_spec is not None and spec != generator_spec:
             raise UserError(f"CKPT {ref} names the generator {spec} and --generator names {generator_spec}: give one")
         args = parse_generator_args(list(generator_arg_items or ()))
-        return cls(None if path is None else Path(path), fmt.lower() if fmt else None, resolution, spec or generator_spec,
-                   class_idx, args)
+        return cls(
+            None if path is None else Path(path),
+            fmt.lower() if fmt else None,
+            resolution,
+            spec or generator_spec,
+            class_idx,
+            args,
+        )
 
     def load(self, device):
         """Load the generator and describe the checkpoint for the report (including its identity)."""
@@ -312,9 +382,19 @@ class CheckpointSpec:
 
             self.path = default_checkpoint()
         options = {} if self.resolution is None else {"resolution": self.resolution}
-        gen = load_generator(self.path, self.format, self.generator_spec, device=device,
-                             generator_args=self.generator_args or None, **options)
-        meta = {"checkpoint": str(self.path) if self.path else None, "generator_spec": self.generator_spec, **gen.info()}
+        gen = load_generator(
+            self.path,
+            self.format,
+            self.generator_spec,
+            device=device,
+            generator_args=self.generator_args or None,
+            **options,
+        )
+        meta = {
+            "checkpoint": str(self.path) if self.path else None,
+            "generator_spec": self.generator_spec,
+            **gen.info(),
+        }
         if self.generator_args:
             meta["generator_args"] = dict(self.generator_args)
         if self.path is not None and Path(self.path).is_file():
@@ -363,8 +443,14 @@ def emit(report, run: RunOptions) -> None:
 
 
 #: Python argument -> command-line flag, where the flag is not ``--`` + the name with dashes.
-FLAG_NAMES = {"class_idx": "--class", "weights_path": "--lpips-weights", "spaces": "--space", "real": "--data",
-              "method": "--fid-method", "num_resamples": "--bootstrap-resamples"}
+FLAG_NAMES = {
+    "class_idx": "--class",
+    "weights_path": "--lpips-weights",
+    "spaces": "--space",
+    "real": "--data",
+    "method": "--fid-method",
+    "num_resamples": "--bootstrap-resamples",
+}
 
 
 def flag_of(arg: str) -> str:
@@ -381,7 +467,7 @@ def flag_message(exc: BaseException) -> str:
         return str(exc)
     text = exc.message
     if text.startswith(exc.arg + " ") or text.startswith(exc.arg + ":"):
-        text = flag_of(exc.arg) + text[len(exc.arg):]
+        text = flag_of(exc.arg) + text[len(exc.arg) :]
     text = re.sub(rf"\({re.escape(exc.arg)}\)", f"({flag_of(exc.arg)})", text)
     text = text.replace(f"{exc.arg}=True", flag_of(exc.arg))
     hint = exc.cli_hint or exc.hint
@@ -403,8 +489,13 @@ class _Group(LazyHelpGroup):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="stylegan-eval")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Project configuration [default: ./stylegan-eval.toml or a parent's, or [tool.stylegan-eval] in ./pyproject.toml].")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Project configuration [default: ./stylegan-eval.toml or a parent's, or [tool.stylegan-eval] in ./pyproject.toml].",
+)
 @click.option("--no-config", is_flag=True, help="Ignore any project configuration file.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, no_config: bool) -> None:
@@ -451,8 +542,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("stylegan-eval: interrupted", err=True)
         return 130
     except MemoryError:
-        click.echo("stylegan-eval: error: out of memory (an input asks for more memory than available; "
-                   "check the sizes in the input files or lower --batch-size / --num-samples)", err=True)
+        click.echo(
+            "stylegan-eval: error: out of memory (an input asks for more memory than available; "
+            "check the sizes in the input files or lower --batch-size / --num-samples)",
+            err=True,
+        )
         return 2
     except Exception:
         traceback.print_exc()

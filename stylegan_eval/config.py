@@ -220,16 +220,20 @@ def _is_file_out(p: click.Parameter) -> bool:
 def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None]) -> tuple[bool, Any]:
     """(keep?, value) for a file that may not name code: code-loading keys dropped, a warning noted in ``notes``."""
     if p.name in CODE_PARAMS:
-        notes.setdefault(f"{where}: ignored (names code or executable weights; only --config or a file inside "
-                         "the current project may set it)")
+        notes.setdefault(
+            f"{where}: ignored (names code or executable weights; only --config or a file inside "
+            "the current project may set it)"
+        )
         return False, None
     looks_like_path = getattr(p.type, "looks_like_path", None)
     if looks_like_path is not None:  # compare's CHECKPOINTS: "module:attr" entries are generator code
         items = value if isinstance(value, list) else [value]
         kept = [v for v in items if not isinstance(v, str) or looks_like_path(v)]
         if len(kept) != len(items):
-            notes.setdefault(f"{where}: module:attr entries ignored (they name code; only --config or a file inside "
-                             "the current project may set them)")
+            notes.setdefault(
+                f"{where}: module:attr entries ignored (they name code; only --config or a file inside "
+                "the current project may set them)"
+            )
         if not kept:
             return False, None
         return True, kept if isinstance(value, list) else kept[0]

@@ -122,13 +122,22 @@ def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     except Exception as exc:  # noqa: BLE001 - truncated zip, garbage, refused globals
         first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise DamagedPartial(f"{p}: damaged resume file ({first}); {how}") from None
-    ok = (isinstance(state, dict) and isinstance(state.get("indices"), torch.Tensor) and isinstance(state.get("outputs"), dict)
-          and isinstance(state.get("digest"), str))
+    ok = (
+        isinstance(state, dict)
+        and isinstance(state.get("indices"), torch.Tensor)
+        and isinstance(state.get("outputs"), dict)
+        and isinstance(state.get("digest"), str)
+    )
     if ok:
         idx, outs = state["indices"], state["outputs"]
-        ok = idx.dtype == torch.int64 and idx.ndim == 1 and all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) and v.ndim >= 1 and v.shape[0] == idx.shape[0]
-            for k, v in outs.items())
+        ok = (
+            idx.dtype == torch.int64
+            and idx.ndim == 1
+            and all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) and v.ndim >= 1 and v.shape[0] == idx.shape[0]
+                for k, v in outs.items()
+            )
+        )
     if not ok:
         raise DamagedPartial(f"{p}: not a stylegan-eval resume file (expected indices, outputs and digest); {how}")
     if content_digest(idx, outs) != state["digest"]:
@@ -138,7 +147,9 @@ def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return idx, outs
 
 
-def check_finite(outputs: dict[str, torch.Tensor], indices: torch.Tensor | None = None, total: int | None = None) -> None:
+def check_finite(
+    outputs: dict[str, torch.Tensor], indices: torch.Tensor | None = None, total: int | None = None
+) -> None:
     """Raise NonFiniteOutputs if a floating-point output has NaN/inf (one host sync per output).
 
     ``indices``: the global sample index of each row (default: the row number).
@@ -187,7 +198,9 @@ class ResumeState:
             for p in sorted(Path(self.folder).glob(f".partial-{self.name}-{self.key}.rank*.pt")):
                 idx, outs = _read_partial(p)
                 if indices and set(outs) != set(outputs):
-                    raise DamagedPartial(f"{p}: resume file holds other outputs than its siblings; delete the .partial-* files in {self.folder} to start over")
+                    raise DamagedPartial(
+                        f"{p}: resume file holds other outputs than its siblings; delete the .partial-* files in {self.folder} to start over"
+                    )
                 indices.append(idx)
                 for k, v in outs.items():
                     outputs.setdefault(k, []).append(v)
@@ -217,7 +230,10 @@ class ResumeState:
 
     def clear(self) -> None:
         """Remove the partial files, and temporary files a killed save left behind."""
-        for pattern in (f".partial-{self.name}-{self.key}.rank*.pt", f"..partial-{self.name}-{self.key}.rank*.pt.*.tmp"):
+        for pattern in (
+            f".partial-{self.name}-{self.key}.rank*.pt",
+            f"..partial-{self.name}-{self.key}.rank*.pt.*.tmp",
+        ):
             for p in Path(self.folder).glob(pattern):
                 p.unlink(missing_ok=True)
 
@@ -245,8 +261,15 @@ def progress_bar(total: int, desc: str, enabled: bool = True, initial: int = 0) 
     """The bar of :func:`collect` on stderr: stays when done (a log of the phases), counts
     :data:`PROGRESS_UNITS` of ``desc``, labelled ``<phase>: <desc>`` inside :func:`progress_phase`."""
     phase = _phase.get()
-    return tqdm(total=total, initial=initial, desc=f"{phase}: {desc}" if phase else desc, unit=PROGRESS_UNITS.get(desc, "img"),
-                disable=not enabled, dynamic_ncols=True, leave=True)
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=f"{phase}: {desc}" if phase else desc,
+        unit=PROGRESS_UNITS.get(desc, "img"),
+        disable=not enabled,
+        dynamic_ncols=True,
+        leave=True,
+    )
 
 
 def collect(

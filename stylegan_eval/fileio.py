@@ -62,7 +62,9 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def remembered_sha256(files: list[Path], keys: list[str], index_file: Path | None, keep_others: bool = False) -> tuple[list[str], int]:
+def remembered_sha256(
+    files: list[Path], keys: list[str], index_file: Path | None, keep_others: bool = False
+) -> tuple[list[str], int]:
     """sha256 of each file, reusing the digests recorded in ``index_file`` for unchanged files.
 
     The index (JSON) maps ``key -> [size, mtime_ns, digest]``; a file whose size and mtime are
@@ -186,7 +188,9 @@ def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise UserError(f"{option} {folder}: cannot remove the stale lock {lock} ({exc.strerror or exc})") from None
+                raise UserError(
+                    f"{option} {folder}: cannot remove the stale lock {lock} ({exc.strerror or exc})"
+                ) from None
             continue
         except OSError as exc:
             raise UserError(f"{option} {folder}: cannot create the lock file {lock} ({exc.strerror or exc})") from None

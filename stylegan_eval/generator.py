@@ -106,7 +106,9 @@ class Generator(nn.Module, abc.ABC):
         """
         raise UserError(f"{self.family}: this generator cannot be described as a code-free config")
 
-    def _synthesize_transformed(self, ws: torch.Tensor, noise: list[torch.Tensor], transform: torch.Tensor) -> torch.Tensor:
+    def _synthesize_transformed(
+        self, ws: torch.Tensor, noise: list[torch.Tensor], transform: torch.Tensor
+    ) -> torch.Tensor:
         """Like :meth:`_synthesize` with the input layer's user transform [N, 3, 3] (see :meth:`synthesis_transformed`)."""
         raise UserError(f"{self.family}: this generator has no input transform (equivariance metrics need StyleGAN3)")
 
@@ -123,9 +125,7 @@ class Generator(nn.Module, abc.ABC):
         if self.c_dim == 0:
             return None
         if c is None:
-            raise UserError(
-                f"this generator is conditional ({self.c_dim} classes): pass a class label (--class)"
-            )
+            raise UserError(f"this generator is conditional ({self.c_dim} classes): pass a class label (--class)")
         if c.shape != (n, self.c_dim):
             raise ValueError(f"c must have shape [{n}, {self.c_dim}], got {tuple(c.shape)}")
         return c
@@ -133,7 +133,9 @@ class Generator(nn.Module, abc.ABC):
     def mapping(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Map z [N, z_dim] to untruncated ws [N, num_ws, w_dim]."""
         if not self.supports_w:
-            raise UserError(f"{self.family}: this generator exposes no mapping network (black-box mode), so W space is unavailable")
+            raise UserError(
+                f"{self.family}: this generator exposes no mapping network (black-box mode), so W space is unavailable"
+            )
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {tuple(z.shape)}")
         return self._map(z, self._check_c(c, z.shape[0]))
@@ -219,7 +221,9 @@ class Generator(nn.Module, abc.ABC):
             images [N, C, H, W] in [-1, 1].
         """
         if not self.supports_input_transform:
-            raise UserError(f"{self.family}: this generator has no input transform (equivariance metrics need StyleGAN3)")
+            raise UserError(
+                f"{self.family}: this generator has no input transform (equivariance metrics need StyleGAN3)"
+            )
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         if transform.shape == (3, 3):

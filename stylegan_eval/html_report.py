@@ -40,7 +40,17 @@ details{margin:1em 0}summary{cursor:pointer;font-weight:bold}
 """
 
 #: Columns of the long table shown by default (the rest is in the CSV/JSON and under "details").
-DEFAULT_COLUMNS = ("checkpoint", "metric", "value", "ci95_low", "ci95_high", "repeats", "num_samples", "delta_pct", "significant")
+DEFAULT_COLUMNS = (
+    "checkpoint",
+    "metric",
+    "value",
+    "ci95_low",
+    "ci95_high",
+    "repeats",
+    "num_samples",
+    "delta_pct",
+    "significant",
+)
 
 
 def _figure():
@@ -139,7 +149,9 @@ def ppl_histograms(distances: dict[str, dict[str, np.ndarray]]) -> list[tuple[st
         for label, d in per_ckpt.items():
             d = np.asarray(d, float).ravel()
             d = d[np.isfinite(d)]
-            ax.hist(np.clip(d, clip_lo, clip_hi), bins=bins, alpha=0.45, label=f"{label} (mean {nice(float(np.mean(d)))})")
+            ax.hist(
+                np.clip(d, clip_lo, clip_hi), bins=bins, alpha=0.45, label=f"{label} (mean {nice(float(np.mean(d)))})"
+            )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("pairs")
         ax.set_title(f"{metric}: per-pair distances")
@@ -162,7 +174,12 @@ def separability_bars(entropies: dict[str, dict[str, dict[str, float]]]) -> list
         width = 0.8 / max(1, len(labels))
         x = np.arange(len(attrs))
         for i, label in enumerate(labels):
-                ax.bar(x + i * width - 0.4 + width / 2, [_zero(per_ckpt[label].get(a, np.nan)) for a in attrs], width, label=label)
+            ax.bar(
+                x + i * width - 0.4 + width / 2,
+                [_zero(per_ckpt[label].get(a, np.nan)) for a in attrs],
+                width,
+                label=label,
+            )
         ax.set_xticks(x, attrs, rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("H(Y|X) bits (lower: more separable)")
         ax.set_title(f"{metric}: per-attribute conditional entropy")
@@ -193,8 +210,10 @@ _table_html = table_html
 
 def figure_html(caption: str, b64: str, pixels: bool = False) -> str:
     cls = " class='pixels'" if pixels else ""
-    return (f"<figure><img{cls} alt='{html.escape(caption, quote=True)}' src='data:image/png;base64,{b64}'>"
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f"<figure><img{cls} alt='{html.escape(caption, quote=True)}' src='data:image/png;base64,{b64}'>"
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def render(
@@ -220,19 +239,28 @@ def render(
     from .report import jsonable
 
     parts = [
-        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>", f"<title>{html.escape(title)}</title>",
-        f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+        "<!DOCTYPE html>",
+        "<html><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
     ]
     if warning:
         parts.append(f"<p class='warn'>{html.escape(warning)}</p>")
     parts += ["<h2>Summary</h2>", table_html(summary)]
     if rules is not None and len(rules):
         ok = bool(rules["passed"].all())
-        parts.append(f"<h2>Rules: <span class='{'pass' if ok else 'fail'}'>{'all passed' if ok else 'FAILED'}</span></h2>")
+        parts.append(
+            f"<h2>Rules: <span class='{'pass' if ok else 'fail'}'>{'all passed' if ok else 'FAILED'}</span></h2>"
+        )
         r = rules.copy()
         r["passed"] = ["PASS" if p else "FAIL" for p in r["passed"]]
-        tbl = table_html(r).replace("<td>PASS</td>", "<td class='pass'>PASS</td>").replace("<td>FAIL</td>", "<td class='fail'>FAIL</td>")
+        tbl = (
+            table_html(r)
+            .replace("<td>PASS</td>", "<td class='pass'>PASS</td>")
+            .replace("<td>FAIL</td>", "<td class='fail'>FAIL</td>")
+        )
         parts.append(tbl)
     if samples:
         parts.append("<h2>Samples</h2>")
@@ -248,7 +276,10 @@ def render(
     if columns is not None and len(shown.columns) < len(table.columns):
         parts += ["<details><summary>All columns</summary>", table_html(table), "</details>"]
     if settings:
-        parts += ["<details><summary>Settings</summary>", f"<pre>{html.escape(json.dumps(jsonable(settings), indent=2))}</pre>",
-                  "</details>"]
+        parts += [
+            "<details><summary>Settings</summary>",
+            f"<pre>{html.escape(json.dumps(jsonable(settings), indent=2))}</pre>",
+            "</details>",
+        ]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -66,7 +66,9 @@ def save_png(image_hwc, path) -> None:
     from .report import atomic_write
 
     buf = io.BytesIO()
-    Image.fromarray(image_hwc.cpu().numpy() if isinstance(image_hwc, torch.Tensor) else np.asarray(image_hwc)).save(buf, format="PNG")
+    Image.fromarray(image_hwc.cpu().numpy() if isinstance(image_hwc, torch.Tensor) else np.asarray(image_hwc)).save(
+        buf, format="PNG"
+    )
     atomic_write(path, buf.getvalue())
 
 

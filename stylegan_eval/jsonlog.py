@@ -61,7 +61,12 @@ def _optional(row: pd.Series, names: Iterable[str]) -> dict[str, Any]:
 @extractor("ppl")
 def _ppl(report: Report) -> list[dict[str, Any]]:
     return [
-        {"metric": r["metric"], "value": _num(r["ppl"]), **_optional(r, ("ci95_low", "ci95_high")), "num_samples": int(r["num_samples"])}
+        {
+            "metric": r["metric"],
+            "value": _num(r["ppl"]),
+            **_optional(r, ("ci95_low", "ci95_high")),
+            "num_samples": int(r["num_samples"]),
+        }
         for _, r in report.table.iterrows()
     ]
 
@@ -71,7 +76,9 @@ def _separability(report: Report) -> list[dict[str, Any]]:
     t = report.table
     if "attribute" not in t.columns:
         return []
-    return [{"metric": f"ls_{r['space']}", "value": _num(r["score"])} for _, r in t[t["attribute"] == "score"].iterrows()]
+    return [
+        {"metric": f"ls_{r['space']}", "value": _num(r["score"])} for _, r in t[t["attribute"] == "score"].iterrows()
+    ]
 
 
 @extractor("compare")
@@ -79,9 +86,15 @@ def _compare(report: Report) -> list[dict[str, Any]]:
     out = []
     for _, r in report.table.iterrows():
         out.append(
-            {"metric": r["metric"], "value": _num(r["value"]), "label": r["checkpoint"],
-             **_optional(r, ("std", "ci95_low", "ci95_high")), "repeats": int(r["repeats"]),
-             "checkpoint": _str(r.get("path")) or _str(r.get("generator_spec")), "sha256": _str(r.get("sha256"))}
+            {
+                "metric": r["metric"],
+                "value": _num(r["value"]),
+                "label": r["checkpoint"],
+                **_optional(r, ("std", "ci95_low", "ci95_high")),
+                "repeats": int(r["repeats"]),
+                "checkpoint": _str(r.get("path")) or _str(r.get("generator_spec")),
+                "sha256": _str(r.get("sha256")),
+            }
         )
     return out
 
@@ -91,7 +104,10 @@ def _generic(report: Report) -> list[dict[str, Any]]:
     t = report.table
     if not {"metric", "value"} <= set(t.columns):
         return []
-    return [{"metric": r["metric"], "value": _num(r["value"]), **_optional(r, ("std", "ci95_low", "ci95_high"))} for _, r in t.iterrows()]
+    return [
+        {"metric": r["metric"], "value": _num(r["value"]), **_optional(r, ("std", "ci95_low", "ci95_high"))}
+        for _, r in t.iterrows()
+    ]
 
 
 def records(report: Report) -> list[dict[str, Any]]:
@@ -99,7 +115,11 @@ def records(report: Report) -> list[dict[str, Any]]:
     rows = EXTRACTORS.get(report.command, _generic)(report)
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     meta = report.meta
-    base = {"command": report.command, "checkpoint": meta.get("checkpoint") or meta.get("generator_spec"), "sha256": meta.get("sha256")}
+    base = {
+        "command": report.command,
+        "checkpoint": meta.get("checkpoint") or meta.get("generator_spec"),
+        "sha256": meta.get("sha256"),
+    }
     out = []
     for row in rows:
         rec = {**base, **{k: v for k, v in row.items() if v is not None or k == "value"}}

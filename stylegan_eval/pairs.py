@@ -86,8 +86,15 @@ class PairRenderer:
         first = idx[:1].to("cpu")
         return int(sampling.randint(self.seed, PAIR_RNG, first, 2**31 - 1)[0]) ^ (int(idx.shape[0]) << 8)
 
-    def _call(self, idx: torch.Tensor, ws: torch.Tensor | None, z: torch.Tensor | None, c: torch.Tensor | None,
-              psi: float, rng_seed: int) -> torch.Tensor:
+    def _call(
+        self,
+        idx: torch.Tensor,
+        ws: torch.Tensor | None,
+        z: torch.Tensor | None,
+        c: torch.Tensor | None,
+        psi: float,
+        rng_seed: int,
+    ) -> torch.Tensor:
         """One generator call on all 2n rows (explicit) or two calls of n rows (forked)."""
         G = self.G
         n = idx.shape[0]
@@ -99,19 +106,28 @@ class PairRenderer:
                 return G.synthesis(ws, noise=noise)
         noise = None
         if ws is not None and G.noise_shapes:
-            noise = [m.to(self.dtype) for m in G.make_noise(n, "random", noise_seed=self.seed, indices=idx, device=device)]
+            noise = [
+                m.to(self.dtype) for m in G.make_noise(n, "random", noise_seed=self.seed, indices=idx, device=device)
+            ]
         halves = []
         for h in range(2):
             with seeded_rng(rng_seed, device):
                 if ws is not None:
-                    halves.append(G.synthesis(ws[h * n:(h + 1) * n], noise=noise))
+                    halves.append(G.synthesis(ws[h * n : (h + 1) * n], noise=noise))
                 else:
-                    ch = None if c is None else c[h * n:(h + 1) * n]
-                    halves.append(G.generate(z[h * n:(h + 1) * n], ch, psi=psi))
+                    ch = None if c is None else c[h * n : (h + 1) * n]
+                    halves.append(G.generate(z[h * n : (h + 1) * n], ch, psi=psi))
         return torch.cat(halves)
 
-    def __call__(self, idx: torch.Tensor, *, ws: torch.Tensor | None = None, z: torch.Tensor | None = None,
-                 c: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
+    def __call__(
+        self,
+        idx: torch.Tensor,
+        *,
+        ws: torch.Tensor | None = None,
+        z: torch.Tensor | None = None,
+        c: torch.Tensor | None = None,
+        psi: float = 1.0,
+    ) -> torch.Tensor:
         """Images [2n, C, H, W] for the pairs of sample indices ``idx`` [n].
 
         Pass ``ws`` [2n, num_ws, w_dim] (generators with W space; the first n rows are the

@@ -57,7 +57,12 @@ def environment(device: Any = None) -> dict[str, Any]:
     Torch facts (threads, device name) are included only when torch has been imported, i.e.
     when something was computed with it.
     """
-    env: dict[str, Any] = {"versions": _versions(), "platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+    env: dict[str, Any] = {
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+    }
     torch = sys.modules.get("torch")
     if torch is None:
         if device is not None:
@@ -121,7 +126,8 @@ class Report:
     def banner(self) -> str | None:
         if self.random_weights:
             return (
-                "WARNING: computed with randomly initialised " + ", ".join(self.random_weights)
+                "WARNING: computed with randomly initialised "
+                + ", ".join(self.random_weights)
                 + " (published weights not available): these numbers are NOT comparable to published ones."
             )
         return None
@@ -146,7 +152,16 @@ class Report:
         if self.banner():
             lines += [f"> **{self.banner()}**", ""]
         lines += [_md_table(self.table), ""]
-        lines += ["## Settings", "", _md_table(pd.DataFrame({"setting": list(self.settings), "value": [json.dumps(jsonable(v)) for v in self.settings.values()]})), ""]
+        lines += [
+            "## Settings",
+            "",
+            _md_table(
+                pd.DataFrame(
+                    {"setting": list(self.settings), "value": [json.dumps(jsonable(v)) for v in self.settings.values()]}
+                )
+            ),
+            "",
+        ]
         meta = jsonable(self.meta)
         lines += ["## Run", "", "```json", json.dumps(meta, indent=2), "```", ""]
         return "\n".join(lines)
@@ -179,7 +194,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return nice(float(v), digits=6)
     return str(v)
-
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -246,7 +260,12 @@ class CompareReport(Report):
             lines += [_md_table(self.summary), ""]
         lines += self.rules_markdown()
         lines += [f"Significance: {_significance_rule()}.", ""]
-        lines += ["<details><summary>All results and settings</summary>", "", _md_table(self.table.drop(columns=["sha256"], errors="ignore")), ""]
+        lines += [
+            "<details><summary>All results and settings</summary>",
+            "",
+            _md_table(self.table.drop(columns=["sha256"], errors="ignore")),
+            "",
+        ]
         lines += ["```json", json.dumps(jsonable(self.settings), indent=2), "```", "", "</details>", ""]
         return "\n".join(lines)
 
@@ -273,9 +292,15 @@ class CompareReport(Report):
         from .plots import encoded
 
         return html_report.render(
-            f"stylegan-eval compare: {' vs '.join(labels)}", self.summary if self.summary is not None else self.table,
-            self.table, self.rules, self.figures(), notes=[f"Baseline: {labels[0]}.", f"Significance: {_significance_rule()}."],
-            settings=self.settings, warning=self.banner(), samples=encoded(self.samples),
+            f"stylegan-eval compare: {' vs '.join(labels)}",
+            self.summary if self.summary is not None else self.table,
+            self.table,
+            self.rules,
+            self.figures(),
+            notes=[f"Baseline: {labels[0]}.", f"Significance: {_significance_rule()}."],
+            settings=self.settings,
+            warning=self.banner(),
+            samples=encoded(self.samples),
         )
 
     def write(self, out_dir) -> list[Path]:

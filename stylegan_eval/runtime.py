@@ -58,7 +58,9 @@ def ppl_batch_size(device: torch.device, resolution: int) -> int:
 
 def progress(total: int, desc: str, enabled: bool = True, initial: int = 0) -> tqdm:
     """A tqdm bar on stderr counting samples."""
-    return tqdm(total=total, initial=initial, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True, leave=True)
+    return tqdm(
+        total=total, initial=initial, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True, leave=True
+    )
 
 
 class Timer:

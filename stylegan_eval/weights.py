@@ -71,7 +71,9 @@ def cache_dir() -> Path:
     """
     if "torch" in sys.modules:
         return Path(sys.modules["torch"].hub.get_dir()) / "checkpoints"
-    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+    )
     return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
@@ -82,7 +84,9 @@ def _digest(path: Path) -> str:
     statistics request from the cache. A changed file (other size or mtime) is hashed again.
     """
     path = Path(path)
-    (digest,), _ = remembered_sha256([path], [str(path.resolve())], cache_root() / "weights-digests.json", keep_others=True)
+    (digest,), _ = remembered_sha256(
+        [path], [str(path.resolve())], cache_root() / "weights-digests.json", keep_others=True
+    )
     return digest
 
 
@@ -122,7 +126,9 @@ def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")
     if spec.sha256 is None and spec.sha256_prefix and not digest.startswith(spec.sha256_prefix):
-        raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not start with {spec.sha256_prefix} ({spec.name})")
+        raise WeightsUnavailable(
+            f"{path}: sha256 {digest[:16]}... does not start with {spec.sha256_prefix} ({spec.name})"
+        )
 
 
 def _where_to_put(spec: WeightSpec) -> str:
@@ -196,7 +202,9 @@ def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
             if progress:
                 from tqdm import tqdm
 
-                bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=spec.filename, file=sys.stderr)
+                bar = tqdm(
+                    total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=spec.filename, file=sys.stderr
+                )
             try:
                 while block := response.read(1 << 20):
                     out.write(block)

@@ -96,7 +96,9 @@ def register(
     bundled_path: str | None = None,
 ) -> Entry:
     """Add ``spec`` to the catalogue (key: ``key`` or the file name without extension); returns the entry."""
-    entry = Entry(key or spec.filename.rsplit(".", 1)[0], spec, group, used_by, size, approx_size, bundled_in, bundled_path)
+    entry = Entry(
+        key or spec.filename.rsplit(".", 1)[0], spec, group, used_by, size, approx_size, bundled_in, bundled_path
+    )
     if entry.key in _ENTRIES and _ENTRIES[entry.key] != entry:
         raise ValueError(f"weights catalogue: key {entry.key!r} is registered twice")
     _ENTRIES[entry.key] = entry
@@ -124,7 +126,9 @@ def select(names: Iterable[str]) -> list[Entry]:
         matched = [e for e in _ENTRIES.values() if name in (e.key, e.spec.filename, e.spec.name, e.group)]
         if not matched:
             groups = sorted({e.group for e in _ENTRIES.values()})
-            raise UserError(f"weights: unknown file {name!r} (see `stylegan-eval weights list`; groups: {', '.join(groups)})")
+            raise UserError(
+                f"weights: unknown file {name!r} (see `stylegan-eval weights list`; groups: {', '.join(groups)})"
+            )
         out.extend(e for e in matched if e not in out)
     return out
 
@@ -202,12 +206,45 @@ LPIPS_VGG_HEADS = WeightSpec(
 
 #: The 40 CelebA-HQ attributes in NVIDIA's order (same tuple as stylegan_eval.classifiers.ATTRIBUTES).
 CELEBAHQ_ATTRIBUTES: tuple[str, ...] = (
-    "male", "smiling", "attractive", "wavy-hair", "young", "5-o-clock-shadow", "arched-eyebrows",
-    "bags-under-eyes", "bald", "bangs", "big-lips", "big-nose", "black-hair", "blond-hair", "blurry",
-    "brown-hair", "bushy-eyebrows", "chubby", "double-chin", "eyeglasses", "goatee", "gray-hair",
-    "heavy-makeup", "high-cheekbones", "mouth-slightly-open", "mustache", "narrow-eyes", "no-beard",
-    "oval-face", "pale-skin", "pointy-nose", "receding-hairline", "rosy-cheeks", "sideburns",
-    "straight-hair", "wearing-earrings", "wearing-hat", "wearing-lipstick", "wearing-necklace",
+    "male",
+    "smiling",
+    "attractive",
+    "wavy-hair",
+    "young",
+    "5-o-clock-shadow",
+    "arched-eyebrows",
+    "bags-under-eyes",
+    "bald",
+    "bangs",
+    "big-lips",
+    "big-nose",
+    "black-hair",
+    "blond-hair",
+    "blurry",
+    "brown-hair",
+    "bushy-eyebrows",
+    "chubby",
+    "double-chin",
+    "eyeglasses",
+    "goatee",
+    "gray-hair",
+    "heavy-makeup",
+    "high-cheekbones",
+    "mouth-slightly-open",
+    "mustache",
+    "narrow-eyes",
+    "no-beard",
+    "oval-face",
+    "pale-skin",
+    "pointy-nose",
+    "receding-hairline",
+    "rosy-cheeks",
+    "sideburns",
+    "straight-hair",
+    "wearing-earrings",
+    "wearing-hat",
+    "wearing-lipstick",
+    "wearing-necklace",
     "wearing-necktie",
 )
 CELEBAHQ_URL_BASE = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/"
@@ -222,10 +259,21 @@ def celebahq_spec(index: int) -> WeightSpec:
 register(PT_INCEPTION, "fid", "fid/stats --detector pytorch-fid", key="fid-inception", approx_size="~95 MB")
 register(NVIDIA_INCEPTION, "fid", "fid/stats --detector nvidia", key="nvidia-inception", approx_size="~95 MB")
 register(VGG16_TORCHVISION, "ppl", "ppl --distance lpips-vgg (backbone)", key="vgg16", approx_size="~528 MiB")
-register(LPIPS_VGG_HEADS, "ppl", "ppl --distance lpips-vgg (heads)", key="lpips-vgg-heads", size=7289,
-         bundled_in="lpips", bundled_path="weights/v0.1/vgg.pth")
+register(
+    LPIPS_VGG_HEADS,
+    "ppl",
+    "ppl --distance lpips-vgg (heads)",
+    key="lpips-vgg-heads",
+    size=7289,
+    bundled_in="lpips",
+    bundled_path="weights/v0.1/vgg.pth",
+)
 register(NVIDIA_VGG16, "ppl", "ppl --distance nvidia-vgg16", key="nvidia-vgg16", size=553_469_545)
 for _i in range(len(CELEBAHQ_ATTRIBUTES)):
-    register(celebahq_spec(_i), "classifiers", f"separability --attr {CELEBAHQ_ATTRIBUTES[_i]}",
-             key=f"celebahq-{_i:02d}-{CELEBAHQ_ATTRIBUTES[_i]}")
+    register(
+        celebahq_spec(_i),
+        "classifiers",
+        f"separability --attr {CELEBAHQ_ATTRIBUTES[_i]}",
+        key=f"celebahq-{_i:02d}-{CELEBAHQ_ATTRIBUTES[_i]}",
+    )
 del _i

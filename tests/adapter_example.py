@@ -1,4 +1,5 @@
 """``--generator adapter_example:load CHECKPOINT``: a package's StyleGAN adapted to the stylegan-eval contract."""
+
 import torch
 from fake_stylegan_package import TinyStyleGAN  # your package's generator class
 

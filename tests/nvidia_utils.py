@@ -37,11 +37,7 @@ _state = {"module_src": DEFAULT_MODULE_SRC}
 
 
 def hostile_module_src(marker: Path) -> str:
-    return (
-        "import pathlib\n"
-        f"pathlib.Path({str(marker)!r}).write_text('module_src was executed')\n"
-        "raise SystemExit(3)\n"
-    )
+    return f"import pathlib\npathlib.Path({str(marker)!r}).write_text('module_src was executed')\nraise SystemExit(3)\n"
 
 
 # ---------------------------------------------------------------------------------- stand-ins
@@ -74,8 +70,13 @@ class Network:
 
     def __init__(self, name: str, variables: list, components: dict | None = None):
         self._state = dict(
-            version=4, name=name, static_kwargs=EasyDict(resolution=16), components=EasyDict(components or {}),
-            build_module_src="def G_main(): pass\n", build_func_name="G_main", variables=variables,
+            version=4,
+            name=name,
+            static_kwargs=EasyDict(resolution=16),
+            components=EasyDict(components or {}),
+            build_module_src="def G_main(): pass\n",
+            build_func_name="G_main",
+            variables=variables,
         )
 
     def __getstate__(self):
@@ -135,8 +136,13 @@ class Persistent(nn.Module):
         self._init_kwargs = copy.deepcopy(kwargs)
 
     def __reduce__(self):
-        meta = dict(type="class", version=6, module_src=_state["module_src"],
-                    class_name=type(self).__name__, state=dict(self.__dict__))
+        meta = dict(
+            type="class",
+            version=6,
+            module_src=_state["module_src"],
+            class_name=type(self).__name__,
+            state=dict(self.__dict__),
+        )
         return (_reconstruct_persistent_obj, (meta,))
 
 
@@ -152,20 +158,35 @@ def _rand(g: torch.Generator, *shape, scale: float = 1.0) -> torch.Tensor:
 
 class FullyConnectedLayer(Persistent):
     def __init__(self, in_features, out_features, bias=True, activation="linear", lr_multiplier=1, bias_init=0, *, g):
-        super().__init__(in_features, out_features, bias=bias, activation=activation,
-                         lr_multiplier=lr_multiplier, bias_init=bias_init)
+        super().__init__(
+            in_features,
+            out_features,
+            bias=bias,
+            activation=activation,
+            lr_multiplier=lr_multiplier,
+            bias_init=bias_init,
+        )
         self.activation = activation
         self.weight = nn.Parameter(_rand(g, out_features, in_features) / lr_multiplier)
         # trained-looking biases: init value plus noise (stored / lr_multiplier like the weight)
-        self.bias = nn.Parameter(torch.full([out_features], float(bias_init)) + _rand(g, out_features, scale=0.1 / lr_multiplier))
+        self.bias = nn.Parameter(
+            torch.full([out_features], float(bias_init)) + _rand(g, out_features, scale=0.1 / lr_multiplier)
+        )
         self.weight_gain = lr_multiplier / np.sqrt(in_features)  # numpy float, as NVIDIA's
         self.bias_gain = lr_multiplier
 
 
 class MappingNetwork(Persistent):
     def __init__(self, z_dim, c_dim, w_dim, num_ws, num_layers=8, lr_multiplier=0.01, w_avg_beta=0.995, *, g):
-        super().__init__(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=num_ws, num_layers=num_layers,
-                         lr_multiplier=lr_multiplier, w_avg_beta=w_avg_beta)
+        super().__init__(
+            z_dim=z_dim,
+            c_dim=c_dim,
+            w_dim=w_dim,
+            num_ws=num_ws,
+            num_layers=num_layers,
+            lr_multiplier=lr_multiplier,
+            w_avg_beta=w_avg_beta,
+        )
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.num_layers, self.w_avg_beta = num_layers, w_avg_beta
         embed = w_dim if c_dim else 0
@@ -173,17 +194,40 @@ class MappingNetwork(Persistent):
         if c_dim:
             self.embed = FullyConnectedLayer(c_dim, embed, g=g)
         for i in range(num_layers):
-            setattr(self, f"fc{i}", FullyConnectedLayer(feats[i], feats[i + 1], activation="lrelu",
-                                                         lr_multiplier=lr_multiplier, g=g))
+            setattr(
+                self,
+                f"fc{i}",
+                FullyConnectedLayer(feats[i], feats[i + 1], activation="lrelu", lr_multiplier=lr_multiplier, g=g),
+            )
         if w_avg_beta is not None:
             self.register_buffer("w_avg", _rand(g, w_dim, scale=0.5))
 
 
 class SynthesisLayer(Persistent):
-    def __init__(self, in_channels, out_channels, w_dim, resolution, kernel_size=3, up=1, use_noise=True,
-                 activation="lrelu", resample_filter=(1, 3, 3, 1), conv_clamp=None, *, g):
-        super().__init__(in_channels, out_channels, w_dim=w_dim, resolution=resolution, up=up,
-                         resample_filter=list(resample_filter), conv_clamp=conv_clamp)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        kernel_size=3,
+        up=1,
+        use_noise=True,
+        activation="lrelu",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        *,
+        g,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            w_dim=w_dim,
+            resolution=resolution,
+            up=up,
+            resample_filter=list(resample_filter),
+            conv_clamp=conv_clamp,
+        )
         self.resolution, self.up, self.use_noise, self.activation = resolution, up, use_noise, activation
         self.conv_clamp = conv_clamp
         self.register_buffer("resample_filter", setup_filter(resample_filter))
@@ -208,10 +252,32 @@ class ToRGBLayer(Persistent):
 
 
 class SynthesisBlock(Persistent):
-    def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, is_last, architecture="skip",
-                 resample_filter=(1, 3, 3, 1), conv_clamp=None, use_fp16=False, *, g):
-        super().__init__(in_channels, out_channels, w_dim=w_dim, resolution=resolution, img_channels=img_channels,
-                         is_last=is_last, architecture=architecture, conv_clamp=conv_clamp, use_fp16=use_fp16)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        w_dim,
+        resolution,
+        img_channels,
+        is_last,
+        architecture="skip",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp=None,
+        use_fp16=False,
+        *,
+        g,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            w_dim=w_dim,
+            resolution=resolution,
+            img_channels=img_channels,
+            is_last=is_last,
+            architecture=architecture,
+            conv_clamp=conv_clamp,
+            use_fp16=use_fp16,
+        )
         self.in_channels, self.w_dim, self.resolution = in_channels, w_dim, resolution
         self.img_channels, self.is_last, self.architecture = img_channels, is_last, architecture
         self.use_fp16, self.channels_last = use_fp16, False
@@ -220,11 +286,20 @@ class SynthesisBlock(Persistent):
         if in_channels == 0:
             self.const = nn.Parameter(_rand(g, out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
-                                        resample_filter=resample_filter, conv_clamp=conv_clamp, g=g)
+            self.conv0 = SynthesisLayer(
+                in_channels,
+                out_channels,
+                w_dim,
+                resolution,
+                up=2,
+                resample_filter=resample_filter,
+                conv_clamp=conv_clamp,
+                g=g,
+            )
             self.num_conv += 1
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution,
-                                    resample_filter=resample_filter, conv_clamp=conv_clamp, g=g)
+        self.conv1 = SynthesisLayer(
+            out_channels, out_channels, w_dim, resolution, resample_filter=resample_filter, conv_clamp=conv_clamp, g=g
+        )
         self.num_conv += 1
         if is_last or architecture == "skip":
             self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp, g=g)
@@ -234,10 +309,27 @@ class SynthesisBlock(Persistent):
 
 
 class SynthesisNetwork(Persistent):
-    def __init__(self, w_dim, img_resolution, img_channels, channel_base=32768, channel_max=512, num_fp16_res=0,
-                 *, g, **block_kwargs):
-        super().__init__(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                         channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res, **block_kwargs)
+    def __init__(
+        self,
+        w_dim,
+        img_resolution,
+        img_channels,
+        channel_base=32768,
+        channel_max=512,
+        num_fp16_res=0,
+        *,
+        g,
+        **block_kwargs,
+    ):
+        super().__init__(
+            w_dim=w_dim,
+            img_resolution=img_resolution,
+            img_channels=img_channels,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            num_fp16_res=num_fp16_res,
+            **block_kwargs,
+        )
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         log2 = int(np.log2(img_resolution))
         self.img_resolution_log2 = log2
@@ -246,8 +338,17 @@ class SynthesisNetwork(Persistent):
         fp16_res = max(2 ** (log2 + 1 - num_fp16_res), 8)
         self.num_ws = 0
         for r in self.block_resolutions:
-            block = SynthesisBlock(ch[r // 2] if r > 4 else 0, ch[r], w_dim, r, img_channels,
-                                   is_last=(r == img_resolution), use_fp16=(r >= fp16_res), g=g, **block_kwargs)
+            block = SynthesisBlock(
+                ch[r // 2] if r > 4 else 0,
+                ch[r],
+                w_dim,
+                r,
+                img_channels,
+                is_last=(r == img_resolution),
+                use_fp16=(r >= fp16_res),
+                g=g,
+                **block_kwargs,
+            )
             self.num_ws += block.num_conv + (block.num_torgb if r == img_resolution else 0)
             setattr(self, f"b{r}", block)
 
@@ -257,8 +358,19 @@ class Generator(Persistent):
     mapping_kwargs={}, synthesis_kwargs={})``; ``layout='stylegan3'`` records the stylegan3 repo's
     ``networks_stylegan2.Generator(..., mapping_kwargs={}, **synthesis_kwargs)`` init_kwargs."""
 
-    def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None,
-                 synthesis_kwargs=None, *, layout="ada", seed=0):
+    def __init__(
+        self,
+        z_dim,
+        c_dim,
+        w_dim,
+        img_resolution,
+        img_channels,
+        mapping_kwargs=None,
+        synthesis_kwargs=None,
+        *,
+        layout="ada",
+        seed=0,
+    ):
         mapping_kwargs = EasyDict(mapping_kwargs or {})
         synthesis_kwargs = EasyDict(synthesis_kwargs or {})
         common = dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels)
@@ -298,7 +410,9 @@ def design_lowpass_filter(numtaps, cutoff, width, fs, radial=False):
     if numtaps == 1:
         return None
     if not radial:
-        return torch.as_tensor(scipy.signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs), dtype=torch.float32)
+        return torch.as_tensor(
+            scipy.signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs), dtype=torch.float32
+        )
     x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
     r = np.hypot(*np.meshgrid(x, x))
     f = scipy.special.j1(2 * cutoff * (np.pi * r)) / (np.pi * r)
@@ -329,10 +443,20 @@ class SynthesisInput(Persistent):
 
 class SG3SynthesisLayer(Persistent):
     def __init__(self, w_dim, spec, radial, conv_clamp, magnitude_ema_beta, *, g):
-        super().__init__(w_dim=w_dim, is_torgb=spec.is_torgb, is_critically_sampled=spec.is_critical,
-                         use_fp16=spec.use_fp16, in_channels=spec.in_channels, out_channels=spec.out_channels,
-                         in_size=spec.in_size, out_size=spec.out_size, conv_kernel=spec.conv_kernel,
-                         use_radial_filters=radial, conv_clamp=conv_clamp, magnitude_ema_beta=magnitude_ema_beta)
+        super().__init__(
+            w_dim=w_dim,
+            is_torgb=spec.is_torgb,
+            is_critically_sampled=spec.is_critical,
+            use_fp16=spec.use_fp16,
+            in_channels=spec.in_channels,
+            out_channels=spec.out_channels,
+            in_size=spec.in_size,
+            out_size=spec.out_size,
+            conv_kernel=spec.conv_kernel,
+            use_radial_filters=radial,
+            conv_clamp=conv_clamp,
+            magnitude_ema_beta=magnitude_ema_beta,
+        )
         self.is_torgb, self.conv_kernel, self.conv_clamp = spec.is_torgb, spec.conv_kernel, conv_clamp
         self.in_size = np.broadcast_to(np.asarray(spec.in_size), [2])
         self.out_size = np.broadcast_to(np.asarray(spec.out_size), [2])
@@ -342,10 +466,20 @@ class SG3SynthesisLayer(Persistent):
         self.weight = nn.Parameter(_rand(g, spec.out_channels, spec.in_channels, spec.conv_kernel, spec.conv_kernel))
         self.bias = nn.Parameter(_rand(g, spec.out_channels, scale=0.2))
         self.register_buffer("magnitude_ema", torch.rand([], generator=g) * 1.5 + 0.5)
-        self.register_buffer("up_filter", design_lowpass_filter(
-            spec.up_taps, spec.in_cutoff, spec.in_half_width * 2, spec.tmp_sampling_rate))
-        self.register_buffer("down_filter", design_lowpass_filter(
-            spec.down_taps, spec.out_cutoff, spec.out_half_width * 2, spec.tmp_sampling_rate, radial=spec.down_radial))
+        self.register_buffer(
+            "up_filter",
+            design_lowpass_filter(spec.up_taps, spec.in_cutoff, spec.in_half_width * 2, spec.tmp_sampling_rate),
+        )
+        self.register_buffer(
+            "down_filter",
+            design_lowpass_filter(
+                spec.down_taps,
+                spec.out_cutoff,
+                spec.out_half_width * 2,
+                spec.tmp_sampling_rate,
+                radial=spec.down_radial,
+            ),
+        )
 
 
 SG3SynthesisLayer.__name__ = "SynthesisLayer"
@@ -362,8 +496,11 @@ class SG3SynthesisNetwork(Persistent):
         self.input = SynthesisInput(w_dim, inp.channels, inp.size, inp.sampling_rate, inp.bandwidth, g=g)
         self.layer_names = []
         for spec in layers:
-            setattr(self, spec.name, SG3SynthesisLayer(w_dim, spec, cfg.use_radial_filters, cfg.conv_clamp,
-                                                      cfg.magnitude_ema_beta, g=g))
+            setattr(
+                self,
+                spec.name,
+                SG3SynthesisLayer(w_dim, spec, cfg.use_radial_filters, cfg.conv_clamp, cfg.magnitude_ema_beta, g=g),
+            )
             self.layer_names.append(spec.name)
 
 
@@ -371,16 +508,28 @@ SG3SynthesisNetwork.__name__ = "SynthesisNetwork"
 
 #: A tiny StyleGAN3: 32 px, 4 layers (2 critical), channels <= 16.
 SG3_TINY = dict(z_dim=8, c_dim=0, w_dim=12, img_resolution=32, img_channels=3)
-SG3_TINY_SYNTHESIS = dict(channel_base=128, channel_max=16, num_layers=4, num_critical=2, margin_size=4,
-                          magnitude_ema_beta=0.999)
+SG3_TINY_SYNTHESIS = dict(
+    channel_base=128, channel_max=16, num_layers=4, num_critical=2, margin_size=4, magnitude_ema_beta=0.999
+)
 
 
 class SG3Generator(Persistent):
     """stylegan3 repo layout ``Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs={},
     **synthesis_kwargs)``; ``layout='ada'`` nests the synthesis kwargs (as stylegan2-ada-pytorch's layout)."""
 
-    def __init__(self, z_dim=8, c_dim=0, w_dim=12, img_resolution=32, img_channels=3, *, config="t", seed=0,
-                 layout="stylegan3", **overrides):
+    def __init__(
+        self,
+        z_dim=8,
+        c_dim=0,
+        w_dim=12,
+        img_resolution=32,
+        img_channels=3,
+        *,
+        config="t",
+        seed=0,
+        layout="stylegan3",
+        **overrides,
+    ):
         from stylegan_eval.networks.stylegan3 import SG3Config
 
         kw = dict(SG3_TINY_SYNTHESIS, **({"conv_kernel": 1, "use_radial_filters": True} if config == "r" else {}))
@@ -416,8 +565,14 @@ TINY_MAPPING = dict(num_layers=2, lr_multiplier=0.01)
 TINY_SYNTHESIS = dict(channel_base=128, channel_max=32, num_fp16_res=2, conv_clamp=256, architecture="skip")
 
 
-def make_generator(layout: str = "ada", c_dim: int = 0, conv_clamp: float | None = 256, seed: int = 0,
-                   architecture: str = "skip", **overrides) -> Generator:
+def make_generator(
+    layout: str = "ada",
+    c_dim: int = 0,
+    conv_clamp: float | None = 256,
+    seed: int = 0,
+    architecture: str = "skip",
+    **overrides,
+) -> Generator:
     kw = dict(TINY, c_dim=c_dim)
     synth = dict(TINY_SYNTHESIS, conv_clamp=conv_clamp, architecture=architecture)
     mapping = dict(TINY_MAPPING)
@@ -440,8 +595,14 @@ def snapshot(G: nn.Module, G_train: nn.Module | None = None, *, with_g_ema: bool
         "G": G if G_train is None else G_train,
         "D": Discriminator(c_dim, res, 3, g=g),
         "augment_pipe": AugmentPipe(),
-        "training_set_kwargs": EasyDict(class_name="training.dataset.ImageFolderDataset", path="/data/tiny.zip",
-                                        use_labels=bool(c_dim), max_size=100, xflip=False, resolution=res),
+        "training_set_kwargs": EasyDict(
+            class_name="training.dataset.ImageFolderDataset",
+            path="/data/tiny.zip",
+            use_labels=bool(c_dim),
+            max_size=100,
+            xflip=False,
+            resolution=res,
+        ),
     }
     if with_g_ema:
         data["G_ema"] = G
@@ -481,6 +642,3 @@ def raw_reduce_pickle(module: str, name: str, *args: str) -> bytes:
 def state_dict(G: nn.Module) -> "OrderedDict[str, torch.Tensor]":
     """NVIDIA-named state dict of a fake generator (persistent buffers included)."""
     return OrderedDict((k, v.detach().clone()) for k, v in G.state_dict().items())
-
-
-

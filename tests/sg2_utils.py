@@ -24,8 +24,9 @@ from stylegan_eval.networks.stylegan2 import StyleGAN2
 TINY_CHANNELS = {4: 16, 8: 16, 16: 8, 32: 8, 64: 8, 128: 8, 256: 8}
 
 
-def make_sg2_net(size: int = 16, style_dim: int = 32, n_mlp: int = 2, channels: dict[int, int] | None = None,
-                 seed: int = 0, **kwargs) -> StyleGAN2:
+def make_sg2_net(
+    size: int = 16, style_dim: int = 32, n_mlp: int = 2, channels: dict[int, int] | None = None, seed: int = 0, **kwargs
+) -> StyleGAN2:
     """A randomly initialised :class:`StyleGAN2` in eval mode (kwargs go to the constructor)."""
     if channels is None and "channel_multiplier" not in kwargs:
         channels = {r: c for r, c in TINY_CHANNELS.items() if r <= size}
@@ -52,10 +53,18 @@ def make_sg2_net(size: int = 16, style_dim: int = 32, n_mlp: int = 2, channels: 
     return net.eval().requires_grad_(False)
 
 
-def make_rosinality_checkpoint(path, size: int = 16, style_dim: int = 32, n_mlp: int = 2,
-                               channels: dict[int, int] | None = None, with_args: bool = False,
-                               layout: str | None = None, seed: int = 0, module_prefix: bool = False,
-                               **kwargs) -> Path:
+def make_rosinality_checkpoint(
+    path,
+    size: int = 16,
+    style_dim: int = 32,
+    n_mlp: int = 2,
+    channels: dict[int, int] | None = None,
+    with_args: bool = False,
+    layout: str | None = None,
+    seed: int = 0,
+    module_prefix: bool = False,
+    **kwargs,
+) -> Path:
     """Write a tiny rosinality-style checkpoint and return its path.
 
     layout: 'g_ema' -> {'g_ema': sd, 'latent_avg': [style_dim]} (what convert_weight.py writes);
@@ -77,10 +86,26 @@ def make_rosinality_checkpoint(path, size: int = 16, style_dim: int = 32, n_mlp:
         disc = {"convs.0.0.weight": torch.randn(4, 3, 1, 1, generator=g), "final_linear.1.bias": torch.zeros(1)}
         params = [torch.nn.Parameter(v.clone()) for v in list(sd.values())[:2]]
         optim = torch.optim.Adam(params, lr=0.002, betas=(0.0, 0.99)).state_dict()
-        args = argparse.Namespace(size=size, latent=style_dim, n_mlp=n_mlp, channel_multiplier=2,
-                                  batch=4, iter=800000, r1=10.0, arch="stylegan2", path="lmdb")
-        obj = {"g": {k: v.clone() for k, v in sd.items()}, "d": disc, "g_ema": sd, "g_optim": optim,
-               "d_optim": optim, "args": args, "ada_aug_p": 0.0}
+        args = argparse.Namespace(
+            size=size,
+            latent=style_dim,
+            n_mlp=n_mlp,
+            channel_multiplier=2,
+            batch=4,
+            iter=800000,
+            r1=10.0,
+            arch="stylegan2",
+            path="lmdb",
+        )
+        obj = {
+            "g": {k: v.clone() for k, v in sd.items()},
+            "d": disc,
+            "g_ema": sd,
+            "g_optim": optim,
+            "d_optim": optim,
+            "args": args,
+            "ada_aug_p": 0.0,
+        }
     elif layout == "bare":
         obj = sd
     else:

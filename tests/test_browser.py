@@ -75,15 +75,27 @@ def find_browser() -> str | None:
 BROWSER = find_browser()
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(BROWSER is None, reason="no Chromium/Chrome found (apt-get install chromium; .ci/run installs it)"),
+    pytest.mark.skipif(
+        BROWSER is None, reason="no Chromium/Chrome found (apt-get install chromium; .ci/run installs it)"
+    ),
 ]
 
 
 def _chromium(url: str, profile: Path, *args: str, height: int = VIEWPORT[1]) -> subprocess.CompletedProcess:
     cmd = [
-        BROWSER, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-        "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}", f"--window-size={VIEWPORT[0]},{height}",
-        "--virtual-time-budget=10000", *args, url,
+        BROWSER,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        f"--window-size={VIEWPORT[0]},{height}",
+        "--virtual-time-budget=10000",
+        *args,
+        url,
     ]
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
 
@@ -123,16 +135,43 @@ def compare_page(tmp_path_factory) -> dict:
     other = tmp / "demo-copy.pt"
     shutil.copy(default_checkpoint(), other)
     out = tmp / "report"
-    _run("--no-config", "compare", default_checkpoint(), other, "--metrics", "ppl_wend", "--num-samples", "4",
-         "--allow-random-weights", "--device", "cpu", "--quiet", "--out", out)
+    _run(
+        "--no-config",
+        "compare",
+        default_checkpoint(),
+        other,
+        "--metrics",
+        "ppl_wend",
+        "--num-samples",
+        "4",
+        "--allow-random-weights",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        out,
+    )
     return inspect(out / "compare.html", tmp)
 
 
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("browser_demo") / "demo-report"
-    _run("--no-config", "demo", "--num-samples", "4", "--fid-samples", "4", "--separability-samples", "8",
-         "--device", "cpu", "--quiet", "--out", out)
+    _run(
+        "--no-config",
+        "demo",
+        "--num-samples",
+        "4",
+        "--fid-samples",
+        "4",
+        "--separability-samples",
+        "8",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        out,
+    )
     return out
 
 
@@ -171,17 +210,21 @@ def test_demo_report_in_browser(demo_out, tmp_path):
 def test_probe_catches_broken_images_errors_and_overflow(tmp_path):
     """The checks can fail: a page with a broken image, a script error and a too-wide element."""
     bad = tmp_path / "bad.html"
-    bad.write_text("<!DOCTYPE html><html><head><title>bad</title></head><body>"
-                   "<img alt='x' src='data:image/png;base64,AAAA'><div style='width:3000px'>wide</div>"
-                   "<script>console.error('boom'); undefinedFunction();</script></body></html>")
+    bad.write_text(
+        "<!DOCTYPE html><html><head><title>bad</title></head><body>"
+        "<img alt='x' src='data:image/png;base64,AAAA'><div style='width:3000px'>wide</div>"
+        "<script>console.error('boom'); undefinedFunction();</script></body></html>"
+    )
     page = inspect(bad, tmp_path, screenshot=False)
     assert any("boom" in e for e in page["errors"]) and any("undefinedFunction" in e for e in page["errors"])
     assert any("failed to load" in e for e in page["errors"])
     assert [i["naturalWidth"] for i in page["images"]] == [0]
     assert page["scrollWidth"] > page["innerWidth"] and page["overflowing"] == ["div right=3008"]
     good = tmp_path / "good.html"
-    good.write_text("<!DOCTYPE html><html><head><title>good</title></head><body><img alt='dot' src='data:image/png;base64,"
-                    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=='></body></html>")
+    good.write_text(
+        "<!DOCTYPE html><html><head><title>good</title></head><body><img alt='dot' src='data:image/png;base64,"
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=='></body></html>"
+    )
     page = inspect(good, tmp_path)
     _check(page)  # with its screenshot
     assert page["images"][0]["naturalWidth"] == 1 and page["scrollWidth"] <= page["innerWidth"]

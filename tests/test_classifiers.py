@@ -151,7 +151,11 @@ def np_forward(v: dict, images: np.ndarray, blur: bool, mbstd_group: int = 0, lo
         h = np_lrelu(np_pool(pre) + v[f"{r}x{r}/Conv1_down/bias"][None, :, None, None])
         img = np_pool(img)
         t = min(max(lod - k, 0.0), 1.0)
-        y = np_lrelu(np_conv(img, v[f"FromRGB_lod{k + 1}/weight"], v[f"FromRGB_lod{k + 1}/bias"])) if f"FromRGB_lod{k + 1}/weight" in v else h
+        y = (
+            np_lrelu(np_conv(img, v[f"FromRGB_lod{k + 1}/weight"], v[f"FromRGB_lod{k + 1}/bias"]))
+            if f"FromRGB_lod{k + 1}/weight" in v
+            else h
+        )
         h = h + (y - h) * t
     if mbstd_group > 1:
         h = np_mbstd(h, mbstd_group)
@@ -198,8 +202,12 @@ def test_tf_pickle_forward_matches_numpy(tmp_path, builder, kwargs, blur, mbstd,
 def test_full_size_reference_variable_list(tmp_path):
     variables = reference_variables()
     assert len(variables) == 45
-    path = write_tf_pickle(tmp_path / "celebahq-classifier-01-smiling.pkl", variables,
-                           dict(num_channels=3, resolution=256, label_size=0), "D_basic")
+    path = write_tf_pickle(
+        tmp_path / "celebahq-classifier-01-smiling.pkl",
+        variables,
+        dict(num_channels=3, resolution=256, label_size=0),
+        "D_basic",
+    )
     state = read_tf_network(path)
     assert state.build_func_name == "D_basic" and state.version == 4
     assert [n for n, _ in variables] == list(state.variables)
@@ -207,7 +215,9 @@ def test_full_size_reference_variable_list(tmp_path):
     assert sum(p.numel() for p in model.parameters()) == 23_047_745
     assert model.resolution == 256 and model.mbstd_group_size == 0 and model.config["blur_filter"] == [1.0, 2.0, 1.0]
     v = dict(variables)
-    torch.testing.assert_close(model.blocks[0].conv1_down.weight, torch.from_numpy(v["256x256/Conv1_down/weight"]).permute(3, 2, 0, 1))
+    torch.testing.assert_close(
+        model.blocks[0].conv1_down.weight, torch.from_numpy(v["256x256/Conv1_down/weight"]).permute(3, 2, 0, 1)
+    )
     torch.testing.assert_close(model.dense0.weight, torch.from_numpy(v["4x4/Dense0/weight"]).t())
     assert model.blocks[0].conv1_down.scale == pytest.approx(math.sqrt(2 / 576))
     assert model.dense1.scale == pytest.approx(1 / math.sqrt(512))
@@ -228,7 +238,9 @@ def test_strict_loading(tmp_path):
     static = dict(resolution=32, fmap_base=64, fmap_max=16)
 
     def load(variables, **kw):
-        return load_tf_classifier(write_tf_pickle(tmp_path / "x.pkl", variables, {**static, **kw.pop("static", {})}, **kw))
+        return load_tf_classifier(
+            write_tf_pickle(tmp_path / "x.pkl", variables, {**static, **kw.pop("static", {})}, **kw)
+        )
 
     with pytest.raises(CheckpointError, match="missing 4x4/Dense1/bias"):
         load(base[:-1])
@@ -269,7 +281,9 @@ def test_hostile_pickles_are_refused(tmp_path):
     assert not marker.exists()
     # build_module_src is never executed
     src = f"import os\nos.system('touch {marker}')\ndef D_basic(images_in, labels_in, blur_filter=[1,2,1]):\n    blur(x)\n"
-    path = write_tf_pickle(tmp_path / "src.pkl", variables, {"resolution": 32, "fmap_base": 64, "fmap_max": 16}, src=src)
+    path = write_tf_pickle(
+        tmp_path / "src.pkl", variables, {"resolution": 32, "fmap_base": 64, "fmap_max": 16}, src=src
+    )
     model = load_tf_classifier(path)
     assert not marker.exists()
     assert model.config["blur_filter"] == [1.0, 2.0, 1.0] and "source" in model.tf_meta["decisions"]["blur"]
@@ -347,8 +361,9 @@ def test_training_recipe_learns_brightness():
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     images, labels = bright_dark(600)
-    result = train_classifier(images, labels.numpy(), epochs=4, batch_size=32, val_fraction=0.2, seed=0,
-                              base_channels=8, max_channels=16)
+    result = train_classifier(
+        images, labels.numpy(), epochs=4, batch_size=32, val_fraction=0.2, seed=0, base_channels=8, max_channels=16
+    )
     assert result.metrics["num_heldout"] == 120
     assert result.metrics["heldout_accuracy"] > 0.95, result.metrics
     # positive logit = attribute present
@@ -375,15 +390,45 @@ def test_training_cli_celeba_and_csv(tmp_path):
     rows += [f"{n} -1 {1 if l else -1} 1" for n, l in zip(names, labels.tolist())]
     celeba.write_text("\n".join(rows) + "\n")
     out = tmp_path / "clf.pt"
-    code = main([str(folder), str(celeba), "--attr", "bright", "--out", str(out), "--resolution", "16",
-                 "--epochs", "6", "--batch-size", "16", "--val-fraction", "0.25", "--quiet"])
+    code = main(
+        [
+            str(folder),
+            str(celeba),
+            "--attr",
+            "bright",
+            "--out",
+            str(out),
+            "--resolution",
+            "16",
+            "--epochs",
+            "6",
+            "--batch-size",
+            "16",
+            "--val-fraction",
+            "0.25",
+            "--quiet",
+        ]
+    )
     assert code == 0 and out.is_file()
     clf = load_custom(out)
     assert clf.name == "bright" and clf.input_resolution == 16
     assert clf.info["metrics"]["heldout_accuracy"] > 0.9
     csv_path = tmp_path / "labels.csv"
     csv_path.write_text("image_id,Bright\n" + "\n".join(f"{n},{int(l)}" for n, l in zip(names, labels.tolist())) + "\n")
-    code = main([str(folder), str(csv_path), "--attr", "BRIGHT", "--out", str(tmp_path / "c2.pt"), "--resolution", "16",
-                 "--epochs", "1", "--quiet"])
+    code = main(
+        [
+            str(folder),
+            str(csv_path),
+            "--attr",
+            "BRIGHT",
+            "--out",
+            str(tmp_path / "c2.pt"),
+            "--resolution",
+            "16",
+            "--epochs",
+            "1",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert main([str(folder), str(csv_path), "--attr", "smiling", "--out", str(tmp_path / "c3.pt"), "--quiet"]) == 2

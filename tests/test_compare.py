@@ -75,9 +75,14 @@ def classifier(tmp_path_factory):
 # ------------------------------------------------------------------------------ rules
 @pytest.mark.parametrize(
     "text, metric, op, number",
-    [("fid > 5", "fid", ">", 5.0), ("kid<=0.01", "kid", "<=", 0.01), ("ls_w != 2", "ls_w", "!=", 2.0),
-     ("ppl_wend regresses by 5%", "ppl_wend", "regresses", 5.0), ("  fid  ==  -1e-3 ", "fid", "==", -1e-3),
-     ("ppl2_wend regresses by 0.5 %", "ppl2_wend", "regresses", 0.5)],
+    [
+        ("fid > 5", "fid", ">", 5.0),
+        ("kid<=0.01", "kid", "<=", 0.01),
+        ("ls_w != 2", "ls_w", "!=", 2.0),
+        ("ppl_wend regresses by 5%", "ppl_wend", "regresses", 5.0),
+        ("  fid  ==  -1e-3 ", "fid", "==", -1e-3),
+        ("ppl2_wend regresses by 0.5 %", "ppl2_wend", "regresses", 0.5),
+    ],
 )
 def test_rules_parse(text, metric, op, number):
     rule = C.parse_rule(text)
@@ -86,8 +91,22 @@ def test_rules_parse(text, metric, op, number):
 
 
 @pytest.mark.parametrize(
-    "text", ["fid > ", "fid >> 5", "fid = 5", "5 > fid", "fid > five", "fid regresses 5%", "fid regresses by 5",
-             "fid regresses by -5%", "FID > 5", "fid > 5 and kid < 1", "", "fid > nan", "fid > inf"],
+    "text",
+    [
+        "fid > ",
+        "fid >> 5",
+        "fid = 5",
+        "5 > fid",
+        "fid > five",
+        "fid regresses 5%",
+        "fid regresses by 5",
+        "fid regresses by -5%",
+        "FID > 5",
+        "fid > 5 and kid < 1",
+        "",
+        "fid > nan",
+        "fid > inf",
+    ],
 )
 def test_bad_rules_are_refused(text):
     with pytest.raises(UserError, match="--fail-if"):
@@ -107,7 +126,10 @@ def _table(values: dict[str, dict[str, float]]) -> pd.DataFrame:
 
 def test_check_rules_thresholds_and_regressions():
     table = _table({"base": {"fid": 10.0, "ppl_wend": 100.0}, "new": {"fid": 4.0, "ppl_wend": 106.0}})
-    rules = [C.parse_rule(t) for t in ("fid > 5", "ppl_wend regresses by 5%", "ppl_wend regresses by 10%", "fid regresses by 1%")]
+    rules = [
+        C.parse_rule(t)
+        for t in ("fid > 5", "ppl_wend regresses by 5%", "ppl_wend regresses by 10%", "fid regresses by 1%")
+    ]
     res = C.check_rules(rules, table)
     assert list(res["checkpoint"]) == ["new"] * 4  # the baseline is not checked
     assert list(res["passed"]) == [True, False, True, True]  # fid improved by 60%: no regression
@@ -178,9 +200,27 @@ def test_plan_names_and_errors():
 # ------------------------------------------------------------------------------ CLI
 def _compare_args(tmp_path, classifier, *extra):
     return (
-        "--no-config", "compare", "test_compare:gen_a", "test_compare:gen_b", "--metrics", "ppl_wend,ls",
-        "--num-samples", "12", "--classifier", classifier, "--svm", "fast", "--repeats", "2",
-        "--allow-random-weights", "--device", "cpu", "--quiet", "--out", tmp_path, *extra,
+        "--no-config",
+        "compare",
+        "test_compare:gen_a",
+        "test_compare:gen_b",
+        "--metrics",
+        "ppl_wend,ls",
+        "--num-samples",
+        "12",
+        "--classifier",
+        classifier,
+        "--svm",
+        "fast",
+        "--repeats",
+        "2",
+        "--allow-random-weights",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        tmp_path,
+        *extra,
     )
 
 
@@ -193,7 +233,10 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
     rep = json.loads((out / "compare.json").read_text())
     assert rep["passed"] is True and len(rep["rules"]) == 2 and all(r["passed"] for r in rep["rules"])
     rows = pd.read_csv(out / "compare.csv")
-    assert set(rows["metric"]) == {"ppl_wend", "ls_z", "ls_w"} and list(dict.fromkeys(rows["checkpoint"])) == ["test_compare:gen_a", "test_compare:gen_b"]
+    assert set(rows["metric"]) == {"ppl_wend", "ls_z", "ls_w"} and list(dict.fromkeys(rows["checkpoint"])) == [
+        "test_compare:gen_a",
+        "test_compare:gen_b",
+    ]
     ppl = rows[rows["metric"] == "ppl_wend"].set_index("checkpoint")
     assert ppl.loc["test_compare:gen_b", "value"] > ppl.loc["test_compare:gen_a", "value"]  # steeper generator
     assert (ppl["ci95_low"] <= ppl["value"]).all() and (ppl["value"] <= ppl["ci95_high"]).all()
@@ -210,7 +253,9 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
 
     # the same run with a regression rule: the report is written, then exit 3
     out2 = tmp_path / "report2"
-    code, _, err = cli(*_compare_args(out2, classifier, "--fail-if", "ppl_wend regresses by 1%", "--fail-if", "ls_w > 1e9"))
+    code, _, err = cli(
+        *_compare_args(out2, classifier, "--fail-if", "ppl_wend regresses by 1%", "--fail-if", "ls_w > 1e9")
+    )
     assert code == 3, err
     assert "rule failed: ppl_wend regresses by 1%" in err
     rep2 = json.loads((out2 / "compare.json").read_text())
@@ -222,13 +267,17 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
 
 @pytest.mark.parametrize(
     "extra, message",
-    [(("--metrics", "ppl_wend", "--fail-if", "ppl_wend >> 3"), "'ppl_wend >> 3'"),
-     (("--metrics", "ppl_wend", "--fail-if", "fid > 3"), "'fid > 3'"),
-     (("--metrics", "psnr"), "psnr"),
-     (("--metrics", "fid"), "--data")],
+    [
+        (("--metrics", "ppl_wend", "--fail-if", "ppl_wend >> 3"), "'ppl_wend >> 3'"),
+        (("--metrics", "ppl_wend", "--fail-if", "fid > 3"), "'fid > 3'"),
+        (("--metrics", "psnr"), "psnr"),
+        (("--metrics", "fid"), "--data"),
+    ],
 )
 def test_compare_bad_input_is_exit_2(cli, tmp_path, extra, message):
-    code, out, err = cli("--no-config", "compare", "test_compare:gen_a", "test_compare:gen_b", "--out", tmp_path, *extra)
+    code, out, err = cli(
+        "--no-config", "compare", "test_compare:gen_a", "test_compare:gen_b", "--out", tmp_path, *extra
+    )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # refused before computing or writing anything
 
@@ -236,7 +285,9 @@ def test_compare_bad_input_is_exit_2(cli, tmp_path, extra, message):
 def test_compare_missing_checkpoint_is_exit_2(cli, tmp_path):
     code, _, err = cli("--no-config", "compare", str(tmp_path / "nope.pt"), "--metrics", "ppl_wend")
     assert code == 2 and "nope.pt" in err
-    code, _, err = cli("--no-config", "compare", "test_compare:gen_a", "--metrics", "ppl_wend", "--fail-if", "ppl_wend regresses by 5%")
+    code, _, err = cli(
+        "--no-config", "compare", "test_compare:gen_a", "--metrics", "ppl_wend", "--fail-if", "ppl_wend regresses by 5%"
+    )
     assert code == 2 and "baseline" in err
 
 
@@ -244,7 +295,9 @@ def test_html_report_is_self_contained(tmp_path):
     from stylegan_eval import html_report
 
     table = _table({"a": {"fid": 3.0}, "b": {"fid": 4.0}})
-    figs = html_report.metric_bars(table) + html_report.ppl_histograms({"ppl_wend": {"a": np.arange(50.0), "b": np.arange(50.0) * 2}})
+    figs = html_report.metric_bars(table) + html_report.ppl_histograms(
+        {"ppl_wend": {"a": np.arange(50.0), "b": np.arange(50.0) * 2}}
+    )
     page = html_report.render("t <x>", C.summary_table(table), table, None, figs)
     assert page.count("data:image/png;base64,") == 2 and "t &lt;x&gt;" in page
 
@@ -283,9 +336,31 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
     for i in range(24):
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(real / f"{i}.png")
     out = tmp_path / "out"
-    code, _, err = cli("--no-config", "compare", "test_compare:gen_a", "test_compare:gen_b", "--metrics", "fid,kid",
-                       "--data", real, "--num-samples", "20", "--repeats", "3", "--fid-method", "eigen", "--device", "cpu",
-                       "--quiet", "--out", out, "--fail-if", "kid > 1e6", "--fail-if", "fid regresses by 1e6%")
+    code, _, err = cli(
+        "--no-config",
+        "compare",
+        "test_compare:gen_a",
+        "test_compare:gen_b",
+        "--metrics",
+        "fid,kid",
+        "--data",
+        real,
+        "--num-samples",
+        "20",
+        "--repeats",
+        "3",
+        "--fid-method",
+        "eigen",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        out,
+        "--fail-if",
+        "kid > 1e6",
+        "--fail-if",
+        "fid regresses by 1e6%",
+    )
     assert code == 0, err
     rows = pd.read_csv(out / "compare.csv").set_index(["checkpoint", "metric"])
     assert set(rows.index.get_level_values("metric")) == {"fid", "kid"}
@@ -294,8 +369,25 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
     # the mean over repeats is the mean of the runs with seeds seed, seed+1, seed+2
     singles = []
     for seed in (0, 1, 2):
-        code, stdout, err = cli("--no-config", "compare", "test_compare:gen_a", "--metrics", "fid", "--data", real,
-                                "--num-samples", "20", "--fid-method", "eigen", "--device", "cpu", "--quiet", "--seed", seed, "--json")
+        code, stdout, err = cli(
+            "--no-config",
+            "compare",
+            "test_compare:gen_a",
+            "--metrics",
+            "fid",
+            "--data",
+            real,
+            "--num-samples",
+            "20",
+            "--fid-method",
+            "eigen",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--seed",
+            seed,
+            "--json",
+        )
         assert code == 0, err
         singles.append(json.loads(stdout)["results"][0]["value"])
     assert len(set(singles)) == 3

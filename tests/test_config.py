@@ -18,7 +18,10 @@ def _write(path, text):
 
 
 def test_config_supplies_the_checkpoint(cli, tmp_path, monkeypatch):
-    _write(tmp_path / "stylegan-eval.toml", 'generator = "toy_generators:make"\ndevice = "cpu"\n\n[generate]\nseeds = "0-3"\nout-file = "img/grid.png"\n')
+    _write(
+        tmp_path / "stylegan-eval.toml",
+        'generator = "toy_generators:make"\ndevice = "cpu"\n\n[generate]\nseeds = "0-3"\nout-file = "img/grid.png"\n',
+    )
     monkeypatch.chdir(tmp_path)
     code, out, err = cli("info", "--json")
     assert code == 0, err
@@ -41,9 +44,14 @@ def test_without_config_a_checkpoint_is_required(cli, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "text, key",
-    [('generator = "toy_generators:make"\nseeed = 3\n', "'seeed'"),
-     ('generator = "toy_generators:make"\n[separability]\nattribute = ["smiling"]\n', "'attribute' in [separability]"),
-     ('generator = "toy_generators:make"\n[fidd]\ndata = "x"\n', "[fidd]")],
+    [
+        ('generator = "toy_generators:make"\nseeed = 3\n', "'seeed'"),
+        (
+            'generator = "toy_generators:make"\n[separability]\nattribute = ["smiling"]\n',
+            "'attribute' in [separability]",
+        ),
+        ('generator = "toy_generators:make"\n[fidd]\ndata = "x"\n', "[fidd]"),
+    ],
 )
 def test_unknown_keys_are_exit_2(cli, tmp_path, monkeypatch, text, key):
     _write(tmp_path / "stylegan-eval.toml", text)
@@ -71,7 +79,7 @@ def test_discovery_order(tmp_path, monkeypatch):
     assert find_config(sub) == tmp_path / "stylegan-eval.toml"  # a parent's file
     _write(sub / "pyproject.toml", '[project]\nname = "x"\n')
     assert find_config(sub) is None  # a pyproject.toml marks the project root: discovery stops there
-    _write(sub / "pyproject.toml", '[tool.stylegan-eval]\nseed = 2\n[tool.stylegan-eval.ppl]\nnum-samples = 7\n')
+    _write(sub / "pyproject.toml", "[tool.stylegan-eval]\nseed = 2\n[tool.stylegan-eval.ppl]\nnum-samples = 7\n")
     assert find_config(sub) == sub / "pyproject.toml"
     monkeypatch.chdir(sub)
     cfg = load_config()
@@ -90,7 +98,11 @@ def test_default_map_per_command(tmp_path):
     )
     dm = build_default_map(load_config(path), cli_group)
     assert dm["separability"]["attrs"] == ["smiling"] and dm["separability"]["seed"] == 9  # the section wins
-    assert dm["ppl"]["ckpt"] == str(tmp_path / "nets" / "g.pt") and dm["ppl"]["seed"] == 4 and dm["ppl"]["batch_size"] == 16
+    assert (
+        dm["ppl"]["ckpt"] == str(tmp_path / "nets" / "g.pt")
+        and dm["ppl"]["seed"] == 4
+        and dm["ppl"]["batch_size"] == 16
+    )
     assert dm["ppl"]["out"] == str(tmp_path / "reports") and dm["ppl"]["allow_random_weights"] is True
     assert dm["generate"]["out"] == str(tmp_path / "reports")  # generate's --out is a folder too
     assert dm["compare"]["metrics"] == ["ppl_wend", "ls"] and dm["compare"]["fail_if"] == ["ppl_wend regresses by 5%"]

@@ -51,8 +51,12 @@ def _images(G):
     idx = torch.arange(3)
     z = sampling.normal(0, sampling.Z, idx, (G.z_dim,), "cpu")
     c = torch.nn.functional.one_hot(idx % G.c_dim, G.c_dim).float() if G.c_dim else None
-    return torch.cat([G.generate(z, c, psi=0.7, noise_mode="const"),
-                      G.generate(z, c, noise_mode="random", noise_seed=5, indices=idx)])
+    return torch.cat(
+        [
+            G.generate(z, c, psi=0.7, noise_mode="const"),
+            G.generate(z, c, noise_mode="random", noise_seed=5, indices=idx),
+        ]
+    )
 
 
 @pytest.mark.parametrize("family", list(SOURCES))
@@ -149,8 +153,14 @@ def test_custom_generators_cannot_be_converted():
 
 # ---------------------------------------------------------------- official names
 def test_official_table():
-    for name in ("stylegan2-ffhq-config-f", "karras2019stylegan-ffhq-1024x1024", "stylegan3-t-ffhq-1024x1024",
-                 "stylegan3-r-afhqv2-512x512", "stylegan3-t-metfaces-1024x1024", "stylegan2-ada-ffhq"):
+    for name in (
+        "stylegan2-ffhq-config-f",
+        "karras2019stylegan-ffhq-1024x1024",
+        "stylegan3-t-ffhq-1024x1024",
+        "stylegan3-r-afhqv2-512x512",
+        "stylegan3-t-metfaces-1024x1024",
+        "stylegan2-ada-ffhq",
+    ):
         entry = official.lookup(f"nvidia:{name}")
         assert entry.url.startswith("https://") and entry.filename.endswith(".pkl") and entry.sha256 is None
     assert official.OFFICIAL["stylegan3-r-ffhqu-256x256"].url.endswith("/stylegan3-r-ffhqu-256x256.pkl")

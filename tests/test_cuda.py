@@ -19,7 +19,9 @@ from stylegan_eval import sampling
 
 pytestmark = [
     pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run benchmarks/device_check.sh on a GPU machine)"),
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="needs a CUDA device (run benchmarks/device_check.sh on a GPU machine)"
+    ),
 ]
 
 CUDA = torch.device("cuda")
@@ -38,8 +40,18 @@ def _ppl(G, distance, n: int, batch_size: int | None, **kw) -> tuple[np.ndarray,
     from stylegan_eval.metrics.ppl import ppl
 
     kw = {"space": "w", "sampling": "end", "epsilon": 1e-2, "crop": False, **kw}
-    res = ppl(G, kw.pop("space"), kw.pop("sampling"), n, kw.pop("epsilon"), kw.pop("crop"), distance=distance,
-              batch_size=batch_size, bootstrap_resamples=0, **kw)
+    res = ppl(
+        G,
+        kw.pop("space"),
+        kw.pop("sampling"),
+        n,
+        kw.pop("epsilon"),
+        kw.pop("crop"),
+        distance=distance,
+        batch_size=batch_size,
+        bootstrap_resamples=0,
+        **kw,
+    )
     return np.asarray(res.distances), res.settings
 
 
@@ -195,7 +207,9 @@ def test_one_process_nccl_group_and_collect():
         assert gathered == [{"rank": 0}]
         info = DistInfo.current()
         assert (info.rank, info.world_size) == (0, 1)
-        out = collect(lambda idx: {"z": sampling.normal(0, sampling.Z, idx, (4,), CUDA)}, 10, 3, show_progress=False, dist=info)
+        out = collect(
+            lambda idx: {"z": sampling.normal(0, sampling.Z, idx, (4,), CUDA)}, 10, 3, show_progress=False, dist=info
+        )
         assert torch.equal(out["z"], sampling.normal(0, sampling.Z, torch.arange(10), (4,), CUDA).cpu())
     finally:
         dist.destroy_process_group()

@@ -19,8 +19,20 @@ from stylegan_eval.metrics.distances import make_distance
 
 
 def _ppl(G, space="w", n=24, seed=0, batch_size=8):
-    return P.ppl(G, space, "full", n, 1e-2, False, distance=make_distance("l2"), seed=seed, batch_size=batch_size,
-                 bootstrap_resamples=0, lower_percentile=0.0, upper_percentile=100.0)
+    return P.ppl(
+        G,
+        space,
+        "full",
+        n,
+        1e-2,
+        False,
+        distance=make_distance("l2"),
+        seed=seed,
+        batch_size=batch_size,
+        bootstrap_resamples=0,
+        lower_percentile=0.0,
+        upper_percentile=100.0,
+    )
 
 
 # ------------------------------------------------------------------------------ PPL noise
@@ -119,7 +131,12 @@ def test_generator_args_reach_the_factory():
     G = load_generator(generator_spec="noisy_generators:with_args", generator_args=args)
     assert G._obj.strength == 0.5 and G._obj.name == "abc"
     assert custom.parse_generator_args(["a=1", "b=true", "c=none", "d=[1, 2]", "e=x=y"]) == {
-        "a": 1, "b": True, "c": None, "d": [1, 2], "e": "x=y"}
+        "a": 1,
+        "b": True,
+        "c": None,
+        "d": [1, 2],
+        "e": "x=y",
+    }
     for bad, msg in ((["novalue"], "key=value"), (["1x=2"], "identifier"), (["a=1", "a=2"], "twice")):
         with pytest.raises(UserError, match=msg):
             custom.parse_generator_args(bad)
@@ -129,16 +146,25 @@ def test_generator_args_reach_the_factory():
 def test_stdlib_and_builtin_targets_are_refused(tmp_path, monkeypatch):
     canary = tmp_path / "canary"
     command = f"touch {canary}"
-    (tmp_path / "evil_adapter.py").write_text(textwrap.dedent("""
+    (tmp_path / "evil_adapter.py").write_text(
+        textwrap.dedent("""
         import functools, os, subprocess
         run = os.system
         spawn = subprocess.run
         partial = functools.partial(os.system, "true")
         lam = (lambda: None)
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    for spec in ("os:system", "builtins:exec", "subprocess:run", "posix:system", "evil_adapter:run",
-                 "evil_adapter:spawn", "evil_adapter:partial"):
+    for spec in (
+        "os:system",
+        "builtins:exec",
+        "subprocess:run",
+        "posix:system",
+        "evil_adapter:run",
+        "evil_adapter:spawn",
+        "evil_adapter:partial",
+    ):
         with pytest.raises(UserError, match="refused") as err:
             load_generator(command, generator_spec=spec)
         assert "\n" not in str(err.value)
@@ -159,7 +185,8 @@ def test_stdlib_and_builtin_targets_are_refused(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------ identity
 def _write_adapter(directory, scale: float):
     directory.mkdir()
-    (directory / "my_adapter.py").write_text(textwrap.dedent(f"""
+    (directory / "my_adapter.py").write_text(
+        textwrap.dedent(f"""
         import torch
 
         class G(torch.nn.Module):
@@ -173,7 +200,8 @@ def _write_adapter(directory, scale: float):
 
             def synthesis(self, ws, noise=None):
                 return torch.tanh({scale} * ws[:, :1, :, None].expand(-1, 3, 4, 4))
-    """))
+    """)
+    )
 
 
 def test_spec_only_identity_differs_with_another_adapter_file(tmp_path, monkeypatch):

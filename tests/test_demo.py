@@ -75,7 +75,13 @@ def test_fast_upfirdn2d_matches_ops():
     torch.manual_seed(0)
     x = torch.randn(3, 5, 9, 9)
     k = ops.make_kernel((1, 3, 3, 1)) * 4
-    for kw in (dict(up=2, pad=(2, 1)), dict(pad=(1, 1)), dict(down=2, pad=(2, 2)), dict(pad=(-1, 2)), dict(down=2, pad=(1, 1))):
+    for kw in (
+        dict(up=2, pad=(2, 1)),
+        dict(pad=(1, 1)),
+        dict(down=2, pad=(2, 2)),
+        dict(pad=(-1, 2)),
+        dict(down=2, pad=(1, 1)),
+    ):
         torch.testing.assert_close(fast_upfirdn2d(x, k, **kw), ops.upfirdn2d(x, k, **kw), rtol=1e-5, atol=1e-6)
 
 
@@ -135,8 +141,22 @@ def test_shipped_classifiers_load_through_separability_loader_and_work():
 
 def test_separability_command_accepts_demo_classifier(cli, tmp_path):
     paths = demo.classifier_paths()
-    code, out, err = cli("separability", demo.default_checkpoint(), "--classifier", paths["colour"], "--classifier", paths["size"],
-                         "--num-samples", "200", "--svm", "fast", "--json", "--quiet", "--device", "cpu")
+    code, out, err = cli(
+        "separability",
+        demo.default_checkpoint(),
+        "--classifier",
+        paths["colour"],
+        "--classifier",
+        paths["size"],
+        "--num-samples",
+        "200",
+        "--svm",
+        "fast",
+        "--json",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     res = json.loads(out)
     attrs = {r["attribute"] for r in res["results"]}
@@ -146,11 +166,22 @@ def test_separability_command_accepts_demo_classifier(cli, tmp_path):
 # ------------------------------------------------------------------------------ the command
 def test_demo_command_report(cli, tmp_path):
     out = tmp_path / "report"
-    code, stdout, err = cli("demo", "--num-samples", "16", "--fid-samples", "8", "--out", out, "--json", "--quiet", "--device", "cpu")
+    code, stdout, err = cli(
+        "demo", "--num-samples", "16", "--fid-samples", "8", "--out", out, "--json", "--quiet", "--device", "cpu"
+    )
     assert code == 0, err
     rep = json.loads(stdout)
     assert rep["command"] == "demo"
-    for f in ("samples.png", "real.png", "mix_coarse.png", "mix_fine.png", "demo.json", "demo.csv", "demo.md", "README.md"):
+    for f in (
+        "samples.png",
+        "real.png",
+        "mix_coarse.png",
+        "mix_fine.png",
+        "demo.json",
+        "demo.csv",
+        "demo.md",
+        "README.md",
+    ):
         assert (out / f).is_file(), f
     rows = rep["results"]
     metrics = {(r["section"], r["metric"], r["space"], r["attribute"]) for r in rows}

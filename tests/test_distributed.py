@@ -38,7 +38,9 @@ def toy_fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def _worker(rank: int, world: int, port: int, out: str, n: int, batch: int) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     dist = init_distributed(torch.device("cpu"))
     assert dist.world_size == world and dist.rank == rank
@@ -62,10 +64,16 @@ def test_engine_collect_two_ranks_equals_one(tmp_path):
 
 # ------------------------------------------------------------------------------ torchrun
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     env.update(
-        PYTHONPATH=os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1",
-        STYLEGAN_EVAL_OFFLINE="1", CUDA_VISIBLE_DEVICES="",
+        PYTHONPATH=os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]),
+        OMP_NUM_THREADS="1",
+        STYLEGAN_EVAL_OFFLINE="1",
+        CUDA_VISIBLE_DEVICES="",
     )
     return env
 
@@ -73,8 +81,21 @@ def _env() -> dict[str, str]:
 def _torchrun(args: list[str], nproc: int, torch_home: Path) -> subprocess.CompletedProcess:
     env = _env()
     env["TORCH_HOME"] = str(torch_home)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", f"--nproc-per-node={nproc}",
-           "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m", "stylegan_eval", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        f"--nproc-per-node={nproc}",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "-m",
+        "stylegan_eval",
+        *args,
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -98,10 +119,42 @@ def test_torchrun_ppl_and_separability_equal_single_process(cli, tmp_path, class
     home = tmp_path / "torch_home"
     monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(home))
-    ppl = ["--no-config", "ppl", "--generator", "test_compare:gen_b", "--num-samples", "13", "--batch-size", "3",
-           "--save-distances", "--allow-random-weights", "--device", "cpu", "--quiet", "--seed", "5"]
-    sep = ["--no-config", "separability", "--generator", "test_compare:gen_b", "--classifier", str(classifier),
-           "--num-samples", "22", "--batch-size", "4", "--svm", "fast", "--device", "cpu", "--quiet", "--seed", "5"]
+    ppl = [
+        "--no-config",
+        "ppl",
+        "--generator",
+        "test_compare:gen_b",
+        "--num-samples",
+        "13",
+        "--batch-size",
+        "3",
+        "--save-distances",
+        "--allow-random-weights",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--seed",
+        "5",
+    ]
+    sep = [
+        "--no-config",
+        "separability",
+        "--generator",
+        "test_compare:gen_b",
+        "--classifier",
+        str(classifier),
+        "--num-samples",
+        "22",
+        "--batch-size",
+        "4",
+        "--svm",
+        "fast",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--seed",
+        "5",
+    ]
     one, two = tmp_path / "np1", tmp_path / "np2"
     for args, sub in ((ppl, "ppl"), (sep, "sep")):
         code, _, err = cli(*args, "--out", one / sub)

@@ -54,7 +54,11 @@ def test_generator_without_input_transform_is_refused():
 def test_integer_translation_by_hand():
     x = torch.arange(2 * 1 * 5 * 6, dtype=torch.float32).reshape(2, 1, 5, 6)
     z, m = integer_translation(x, torch.tensor([2 / 6, -1 / 6]), torch.tensor([1 / 5, 0.0]))
-    assert torch.equal(z[0, 0, 1:, 2:], x[0, 0, :4, :4]) and z[0, 0, 0].abs().sum() == 0 and z[0, 0, :, :2].abs().sum() == 0
+    assert (
+        torch.equal(z[0, 0, 1:, 2:], x[0, 0, :4, :4])
+        and z[0, 0, 0].abs().sum() == 0
+        and z[0, 0, :, :2].abs().sum() == 0
+    )
     assert torch.equal(z[1, 0, :, :5], x[1, 0, :, 1:])
     assert m[0, 0].sum() == 4 * 4 and m[1, 0].sum() == 5 * 5 and m[1, 0, :, 5].sum() == 0
 
@@ -69,10 +73,12 @@ def test_fractional_translation_is_a_lanczos_interpolation():
     # a fractional shift by hand: z[Y, X] = sum_m w(Y - ty - m) w'(X - tx - m') x[m, m'], normalised 6-tap Lanczos-3
     tx, ty = 1.3, 0.6
     z, m = fractional_translation(x, torch.tensor([tx / 14]), torch.tensor([ty / 12]))
+
     def weights(t, n):
         taps = torch.arange(n, dtype=torch.float32)
         w = torch.stack([sinc(p - t - taps) * sinc((p - t - taps) / 3) * ((p - t - taps).abs() < 3) for p in range(n)])
         return w / w.sum(1, keepdim=True)  # support: the 6 nearest taps
+
     wy, wx = weights(ty, 12), weights(tx, 14)
     ref = torch.einsum("ym,cmn,xn->cyx", wy, x[0], wx)
     assert torch.allclose(z[0] * m[0], ref * m[0], atol=1e-5)

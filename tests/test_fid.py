@@ -61,7 +61,9 @@ def write_images(folder: Path, n: int, seed: int, size: int = 32, start: int = 0
     """Smooth random RGB PNGs (blurred noise, so Inception features vary between images)."""
     folder.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
-    x = F.interpolate(torch.rand(n, 3, size // 4, size // 4, generator=g), size=size, mode="bilinear", align_corners=False)
+    x = F.interpolate(
+        torch.rand(n, 3, size // 4, size // 4, generator=g), size=size, mode="bilinear", align_corners=False
+    )
     x = 0.5 + contrast * (x - 0.5)
     arr = (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     paths = []
@@ -76,7 +78,9 @@ def pytorch_fid_model(weights_file: Path, monkeypatch):
     """pytorch-fid's InceptionV3 (FID blocks) with its download replaced by our weights file."""
     import pytorch_fid.inception as pfi
 
-    monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True))
+    monkeypatch.setattr(
+        pfi, "load_state_dict_from_url", lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True)
+    )
     return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
 
 
@@ -93,7 +97,9 @@ def test_statistics_and_fid_match_pytorch_fid(tmp_path, weights_file, monkeypatc
     for name, files in (("a", a), ("b", b)):
         ours[name], info = dataset_stats(tmp_path / name, det, batch_size=5, use_cache=False)
         assert info.num_images == 6 and not info.cache_hit
-        theirs[name] = calculate_activation_statistics([str(p) for p in files], model, batch_size=4, dims=2048, device="cpu", num_workers=0)
+        theirs[name] = calculate_activation_statistics(
+            [str(p) for p in files], model, batch_size=4, dims=2048, device="cpu", num_workers=0
+        )
         np.testing.assert_allclose(ours[name].mu, theirs[name][0], rtol=0, atol=1e-6)
         np.testing.assert_allclose(ours[name].sigma, theirs[name][1], rtol=0, atol=1e-6)
     assert np.abs(ours["a"].mu - ours["b"].mu).max() > 1e-3  # the folders really differ
@@ -103,7 +109,9 @@ def test_statistics_and_fid_match_pytorch_fid(tmp_path, weights_file, monkeypatc
     kk = k[0][:, 0]
     expected = calculate_frechet_distance(theirs["a"][0][kk], theirs["a"][1][k], theirs["b"][0][kk], theirs["b"][1][k])
     for method in ("sqrtm", "eigen"):
-        got = fidmod.frechet_distance(ours["a"].mu[kk], ours["a"].sigma[k], ours["b"].mu[kk], ours["b"].sigma[k], method=method)
+        got = fidmod.frechet_distance(
+            ours["a"].mu[kk], ours["a"].sigma[k], ours["b"].mu[kk], ours["b"].sigma[k], method=method
+        )
         assert abs(got - expected) < 1e-4, (method, got, expected)
     assert expected > 1e-3
 
@@ -151,7 +159,9 @@ def test_frechet_distance_against_direct_scipy_and_pytorch_fid():
     assert eig == pytest.approx(expected, rel=1e-9, abs=1e-8)
     assert sq == pytest.approx(calculate_frechet_distance(mu1, s1, mu2, s2), rel=1e-10)
     # the result depends on the statistics: a shifted mean adds exactly |shift|^2
-    assert fidmod.frechet_distance(mu1 + 1, s1, mu2, s2) == pytest.approx(expected + np.sum((mu1 + 1 - mu2) ** 2) - np.sum((mu1 - mu2) ** 2), rel=1e-9)
+    assert fidmod.frechet_distance(mu1 + 1, s1, mu2, s2) == pytest.approx(
+        expected + np.sum((mu1 + 1 - mu2) ** 2) - np.sum((mu1 - mu2) ** 2), rel=1e-9
+    )
 
 
 def test_identical_statistics_give_zero():
@@ -327,7 +337,9 @@ def test_mixed_sizes_stream_in_order(tmp_path):
         seen.append(tuple(images.shape))
         return images.double().mean((2, 3))
 
-    stats, skipped = dataset_features(ImageSource(tmp_path / "mixed"), channel_means, batch_size=4, keep_features=True, show_progress=False)
+    stats, skipped = dataset_features(
+        ImageSource(tmp_path / "mixed"), channel_means, batch_size=4, keep_features=True, show_progress=False
+    )
     expected = np.stack([a.reshape(-1, 3).mean(0) for a in arrays])
     np.testing.assert_allclose(stats.features, expected, rtol=1e-6)
     np.testing.assert_allclose(stats.mu, expected.mean(0), rtol=1e-12)
@@ -354,8 +366,10 @@ def test_stats_cache_hit_and_invalidation(tmp_path, random_detector):
     assert np.abs(third.mu - first.mu).max() > 0
     # the detector, its weights and its resize mode are part of the key
     desc = det.describe()
-    keys = {cache_key(info3.data_hash, {**desc, **change}, {"skip_bad": False})
-            for change in ({}, {"resize": "clean"}, {"weights_sha256": "other"}, {"detector": "nvidia"})}
+    keys = {
+        cache_key(info3.data_hash, {**desc, **change}, {"skip_bad": False})
+        for change in ({}, {"resize": "clean"}, {"weights_sha256": "other"}, {"detector": "nvidia"})
+    }
     assert len(keys) == 4
 
 
@@ -365,15 +379,28 @@ def test_cli_stats_cache_hit_answers_without_torch(cli, tmp_path):
     import sys
 
     write_images(tmp_path / "imgs", 3, seed=6)
-    code, out, err = cli("stats", tmp_path / "imgs", "--out-file", tmp_path / "a.npz", "--allow-random-weights", "--quiet", "--json",
-                         "--num-workers", "0")
+    code, out, err = cli(
+        "stats",
+        tmp_path / "imgs",
+        "--out-file",
+        tmp_path / "a.npz",
+        "--allow-random-weights",
+        "--quiet",
+        "--json",
+        "--num-workers",
+        "0",
+    )
     assert code == 0, err
     assert json.loads(out)["meta"]["result"]["cache_hit"] is False
-    script = ("import json, sys\nfrom stylegan_eval.cli import main\n"
-              f"code = main(['stats', {str(tmp_path / 'imgs')!r}, '--out-file', {str(tmp_path / 'b.npz')!r}, '--allow-random-weights', "
-              "'--quiet', '--json'])\n"
-              "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'pandas': 'pandas' in sys.modules}))\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    script = (
+        "import json, sys\nfrom stylegan_eval.cli import main\n"
+        f"code = main(['stats', {str(tmp_path / 'imgs')!r}, '--out-file', {str(tmp_path / 'b.npz')!r}, '--allow-random-weights', "
+        "'--quiet', '--json'])\n"
+        "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'pandas': 'pandas' in sys.modules}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     report, flags = (json.loads(line) for line in proc.stdout.strip().splitlines())
     assert flags == {"code": 0, "torch": False, "pandas": False}
@@ -383,8 +410,18 @@ def test_cli_stats_cache_hit_answers_without_torch(cli, tmp_path):
     np.testing.assert_array_equal(a.mu, b.mu)
     np.testing.assert_array_equal(a.sigma, b.sigma)
     # asking for features the cached entry lacks is not a hit: the full path runs
-    code, out, err = cli("stats", tmp_path / "imgs", "--out-file", tmp_path / "c.npz", "--allow-random-weights", "--quiet", "--json",
-                         "--features", "--num-workers", "0")
+    code, out, err = cli(
+        "stats",
+        tmp_path / "imgs",
+        "--out-file",
+        tmp_path / "c.npz",
+        "--allow-random-weights",
+        "--quiet",
+        "--json",
+        "--features",
+        "--num-workers",
+        "0",
+    )
     assert code == 0 and json.loads(out)["meta"]["result"]["cache_hit"] is False
     assert load_stats(tmp_path / "c.npz").features.shape == (3, 2048)
 
@@ -449,13 +486,37 @@ def one_line(err: str) -> str:
 def test_cli_corrupt_image_empty_folder_and_skip(tmp_path, cli):
     write_images(tmp_path / "imgs", 2, seed=6)
     (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out-file", tmp_path / "s.npz", "--allow-random-weights",
-                         "--quiet", "--num-workers", "0", "--device", "cpu")
+    code, out, err = cli(
+        "--no-config",
+        "stats",
+        tmp_path / "imgs",
+        "--out-file",
+        tmp_path / "s.npz",
+        "--allow-random-weights",
+        "--quiet",
+        "--num-workers",
+        "0",
+        "--device",
+        "cpu",
+    )
     assert code == 2 and "broken.png" in one_line(err) and "--skip-bad-images" in err
     assert not (tmp_path / "s.npz").exists()
 
-    code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out-file", tmp_path / "s.npz", "--allow-random-weights", "--quiet",
-                         "--num-workers", "0", "--device", "cpu", "--skip-bad-images", "--json")
+    code, out, err = cli(
+        "--no-config",
+        "stats",
+        tmp_path / "imgs",
+        "--out-file",
+        tmp_path / "s.npz",
+        "--allow-random-weights",
+        "--quiet",
+        "--num-workers",
+        "0",
+        "--device",
+        "cpu",
+        "--skip-bad-images",
+        "--json",
+    )
     assert code == 0, err
     rows = {r["field"]: r["value"] for r in json.loads(out)["results"]}
     assert rows["skipped"] == "1" and rows["num_images"] == "2" and rows["num_files"] == "3"
@@ -463,7 +524,15 @@ def test_cli_corrupt_image_empty_folder_and_skip(tmp_path, cli):
 
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "sub" / "a.txt").write_text("x")
-    code, out, err = cli("--no-config", "stats", tmp_path / "empty", "--out-file", tmp_path / "e.npz", "--allow-random-weights", "--quiet")
+    code, out, err = cli(
+        "--no-config",
+        "stats",
+        tmp_path / "empty",
+        "--out-file",
+        tmp_path / "e.npz",
+        "--allow-random-weights",
+        "--quiet",
+    )
     assert code == 2 and "no images found" in one_line(err)
 
     code, out, err = cli("--no-config", "stats", tmp_path / "imgs", "--out-file", tmp_path / "s2.npz", "--quiet")
@@ -475,8 +544,23 @@ def test_cli_bad_stats_files(tmp_path, cli):
     np.savez(tmp_path / "small.npz", mu=np.zeros(64), sigma=np.eye(64))
     np.savez(tmp_path / "nosigma.npz", mu=np.zeros(2048))
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    base = ["--no-config", "fid", "--generator", "test_fid:tiny_gen", "--num-gen", "4", "--allow-random-weights", "--quiet", "--device", "cpu"]
-    for name, needle in (("small.npz", "expected (2048,)"), ("nosigma.npz", "missing key sigma"), ("junk.npz", "not a readable .npz")):
+    base = [
+        "--no-config",
+        "fid",
+        "--generator",
+        "test_fid:tiny_gen",
+        "--num-gen",
+        "4",
+        "--allow-random-weights",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
+    for name, needle in (
+        ("small.npz", "expected (2048,)"),
+        ("nosigma.npz", "missing key sigma"),
+        ("junk.npz", "not a readable .npz"),
+    ):
         code, out, err = cli(*base, "--data", tmp_path / name)
         assert code == 2 and needle in one_line(err) and name in err, err
     np.savez(tmp_path / "ok.npz", mu=np.zeros(2048), sigma=np.eye(2048))
@@ -487,9 +571,31 @@ def test_cli_bad_stats_files(tmp_path, cli):
 def test_cli_fid_end_to_end(tmp_path, cli):
     """fid against an image folder: report fields, KID, warnings, the banner of random weights."""
     write_images(tmp_path / "imgs", 5, seed=7, size=16)
-    args = ["--no-config", "fid", "--generator", "test_fid:tiny_gen", "--data", tmp_path / "imgs", "--num-gen", "6", "--kid",
-            "--kid-subsets", "4", "--fid-method", "eigen", "--allow-random-weights", "--quiet", "--num-workers", "0",
-            "--device", "cpu", "--batch-size", "3", "--out", tmp_path / "rep"]
+    args = [
+        "--no-config",
+        "fid",
+        "--generator",
+        "test_fid:tiny_gen",
+        "--data",
+        tmp_path / "imgs",
+        "--num-gen",
+        "6",
+        "--kid",
+        "--kid-subsets",
+        "4",
+        "--fid-method",
+        "eigen",
+        "--allow-random-weights",
+        "--quiet",
+        "--num-workers",
+        "0",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "3",
+        "--out",
+        tmp_path / "rep",
+    ]
     code, out, err = cli(*args)
     assert code == 0, err
     rep = json.loads((tmp_path / "rep" / "fid.json").read_text())
@@ -498,7 +604,9 @@ def test_cli_fid_end_to_end(tmp_path, cli):
     assert res["kid"]["std"] is not None and np.isfinite(res["kid"]["value"])
     meta = rep["meta"]
     assert meta["random_weights"] and rep["warning"].startswith("WARNING")
-    assert meta["detector"]["detector"] == "pytorch-fid" and meta["detector"]["weights_sha256"].startswith("random-init")
+    assert meta["detector"]["detector"] == "pytorch-fid" and meta["detector"]["weights_sha256"].startswith(
+        "random-init"
+    )
     assert meta["real"]["cache_hit"] is False and meta["skipped_images"] == 0
     assert meta["generated"]["images_per_s"] > 0 and "generator" in meta["timings"]
     assert any("rank-deficient" in w for w in meta["warnings"]) and "rank-deficient" in err

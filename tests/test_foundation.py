@@ -182,14 +182,40 @@ def test_generate_and_mix_write_pngs(cli, tmp_path):
     from PIL import Image
 
     out = tmp_path / "imgs"
-    code, _, err = cli("generate", "--generator", "toy_generators:make", "--seeds", "0-5", "--cols", "3", "--out", out, "--device", "cpu")
+    code, _, err = cli(
+        "generate",
+        "--generator",
+        "toy_generators:make",
+        "--seeds",
+        "0-5",
+        "--cols",
+        "3",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     # 8 px tiles upscaled x21 (longer side >= 512 with 4 px padding): 3 x 2 tiles.
     assert Image.open(out / "grid.png").size == (3 * 168 + 4 * 4, 2 * 168 + 3 * 4)
     assert sorted(p.name for p in out.glob("seed*.png")) == [f"seed{i:04d}.png" for i in range(6)]
     assert Image.open(out / "seed0005.png").size == (8, 8)
     mix = tmp_path / "mix.png"
-    code, _, err = cli("mix", "--generator", "toy_generators:make", "--rows", "0-2", "--cols", "3-4", "--layers", "0-1", "--out-file", mix, "--device", "cpu")
+    code, _, err = cli(
+        "mix",
+        "--generator",
+        "toy_generators:make",
+        "--rows",
+        "0-2",
+        "--cols",
+        "3-4",
+        "--layers",
+        "0-1",
+        "--out-file",
+        mix,
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     img = np.asarray(Image.open(mix))
     assert img.ndim == 3 and img.shape[0] > 4 * 128 and img.shape[1] > 3 * 128  # 8 px tiles upscaled to 128 px

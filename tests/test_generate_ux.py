@@ -55,10 +55,16 @@ def test_render_seeds_feeds_the_generator_nvidias_z_in_batches():
 
 def test_generate_cli_writes_nvidia_seed_pngs_beside_the_grid(cli, tmp_path):
     out = tmp_path / "out"
-    code, stdout, err = cli("generate", "--generator", "toy_generators:make", "--seeds", "2,9", "--trunc", "0.5", "--out", out, "--json")
+    code, stdout, err = cli(
+        "generate", "--generator", "toy_generators:make", "--seeds", "2,9", "--trunc", "0.5", "--out", out, "--json"
+    )
     assert code == 0, err
     rep = json.loads(stdout)
-    assert rep["settings"]["seeds"] == [2, 9] and rep["settings"]["psi"] == 0.5 and rep["settings"]["noise_mode"] == "const"
+    assert (
+        rep["settings"]["seeds"] == [2, 9]
+        and rep["settings"]["psi"] == 0.5
+        and rep["settings"]["noise_mode"] == "const"
+    )
     assert rep["files"] == ["seed0002.png", "seed0009.png"]
     # Independent re-statement: z from RandomState, truncation to w_avg, const noise, NVIDIA's uint8 conversion.
     G = _toy()
@@ -72,18 +78,34 @@ def test_generate_cli_writes_nvidia_seed_pngs_beside_the_grid(cli, tmp_path):
     assert (out / "grid.png").is_file()
     # --psi is the same option; --out-file names the grid.
     grid = tmp_path / "g.png"
-    code, _, err = cli("generate", "--generator", "toy_generators:make", "--seeds", "2,9", "--psi", "0.5", "--out", out, "--out-file", grid)
+    code, _, err = cli(
+        "generate",
+        "--generator",
+        "toy_generators:make",
+        "--seeds",
+        "2,9",
+        "--psi",
+        "0.5",
+        "--out",
+        out,
+        "--out-file",
+        grid,
+    )
     assert code == 0, err
     assert grid.read_bytes() == (out / "grid.png").read_bytes()
 
 
 def test_generate_indices_are_the_sampling_engines_samples(cli, tmp_path):
-    code, stdout, err = cli("generate", "--generator", "toy_generators:make", "--indices", "0-3", "--seed", "5", "--out", tmp_path, "--json")
+    code, stdout, err = cli(
+        "generate", "--generator", "toy_generators:make", "--indices", "0-3", "--seed", "5", "--out", tmp_path, "--json"
+    )
     assert code == 0, err
     assert json.loads(stdout)["settings"]["indices"] == [0, 1, 2, 3] and not list(tmp_path.glob("seed*.png"))
     want = sample_grid(render(_toy(), [0, 1, 2, 3], 1.0, "const", 5, None, 16), 2)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "grid.png")), want)
-    code, _, err = cli("generate", "--generator", "toy_generators:make", "--indices", "0", "--seeds", "0", "--out", tmp_path)
+    code, _, err = cli(
+        "generate", "--generator", "toy_generators:make", "--indices", "0", "--seeds", "0", "--out", tmp_path
+    )
     assert code == 2 and "--indices" in err
 
 
@@ -119,10 +141,38 @@ def test_mixing_figure_has_labels_and_separators():
 
 
 def test_mix_cli_uses_nvidia_seeds_and_psi_alias(cli, tmp_path):
-    code, _, err = cli("mix", "--generator", "toy_generators:make", "--rows", "0-1", "--cols", "2", "--layers", "0-1", "--trunc", "0.7", "--out", tmp_path)
+    code, _, err = cli(
+        "mix",
+        "--generator",
+        "toy_generators:make",
+        "--rows",
+        "0-1",
+        "--cols",
+        "2",
+        "--layers",
+        "0-1",
+        "--trunc",
+        "0.7",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
     a = (tmp_path / "mix.png").read_bytes()
-    code, _, err = cli("mix", "--generator", "toy_generators:make", "--rows", "0-1", "--cols", "2", "--layers", "0-1", "--psi", "0.7", "--out-file", tmp_path / "b.png")
+    code, _, err = cli(
+        "mix",
+        "--generator",
+        "toy_generators:make",
+        "--rows",
+        "0-1",
+        "--cols",
+        "2",
+        "--layers",
+        "0-1",
+        "--psi",
+        "0.7",
+        "--out-file",
+        tmp_path / "b.png",
+    )
     assert code == 0, err
     assert (tmp_path / "b.png").read_bytes() == a
     from stylegan_eval.commands.mix import mixing_grid
@@ -160,7 +210,9 @@ def test_translate_rotate_set_the_inverse_of_gen_images_transform():
 
     assert torch.allclose(input_transform((0.3, 1.0), 0.0), torch.tensor([[1.0, 0, -0.3], [0, 1, -1], [0, 0, 1]]))
     # make_transform((0, 0), 90) = [[cos, sin, 0], [-sin, cos, 0], [0, 0, 1]] = [[0, 1, 0], [-1, 0, 0], [0, 0, 1]]; its inverse:
-    assert torch.allclose(input_transform((0.0, 0.0), 90.0), torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]), atol=1e-7)
+    assert torch.allclose(
+        input_transform((0.0, 0.0), 90.0), torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]), atol=1e-7
+    )
 
     class Transformable(Generator):
         family, z_dim, w_dim, num_ws, resolution = "toy-sg3", 4, 4, 2, 4

@@ -50,18 +50,34 @@ def _limit_memory() -> None:  # preexec_fn of every subprocess here
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "STYLEGAN_EVAL_WEIGHTS")}
-    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               STYLEGAN_EVAL_OFFLINE="1", TORCH_HOME=str(tmp / "torch_home"), STYLEGAN_EVAL_CACHE=str(tmp / "cache"),
-               CUDA_VISIBLE_DEVICES="")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "STYLEGAN_EVAL_WEIGHTS")
+    }
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        STYLEGAN_EVAL_OFFLINE="1",
+        TORCH_HOME=str(tmp / "torch_home"),
+        STYLEGAN_EVAL_CACHE=str(tmp / "cache"),
+        CUDA_VISIBLE_DEVICES="",
+    )
     env.update(extra)
     return env
 
 
 def run_sub(tmp: Path, *args, cwd: Path | None = None, timeout: float = 90, **env) -> tuple[int, str, str]:
     """``python -m stylegan_eval ARGS`` under the memory limit; a hang fails the test by the timeout."""
-    r = subprocess.run([sys.executable, "-m", "stylegan_eval", *map(str, args)], cwd=cwd or tmp, env=_env(tmp, **env),
-                       capture_output=True, text=True, timeout=timeout, preexec_fn=_limit_memory, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "stylegan_eval", *map(str, args)],
+        cwd=cwd or tmp,
+        env=_env(tmp, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limit_memory,
+        check=False,
+    )
     return r.returncode, r.stdout, r.stderr
 
 
@@ -89,7 +105,9 @@ def bytearray_bomb() -> bytes:
 def stride0_checkpoint(path: Path) -> Path:
     """A rosinality-layout file whose weight is a 200000x200000 ``expand`` of one float (160 GB if materialised)."""
     big = torch.zeros(1).expand(200_000, 200_000)
-    torch.save({"g_ema": {"style.1.weight": big, "input.input": torch.zeros(1, 4, 4, 4)}, "latent_avg": torch.zeros(4)}, path)
+    torch.save(
+        {"g_ema": {"style.1.weight": big, "input.input": torch.zeros(1, 4, 4, 4)}, "latent_avg": torch.zeros(4)}, path
+    )
     return path
 
 
@@ -103,8 +121,12 @@ def png16(arr: np.ndarray) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _png(path: Path, seed: int = 0) -> Path:
@@ -156,7 +178,11 @@ def test_subprocess_cases(tmp_path):
     cases = [
         (["info", stride0_checkpoint(tmp_path / "stride0.pt"), "--device", "cpu"], ["stride0.pt", "storage"], None),
         (["info", tmp_path / "bomb.pkl", "--device", "cpu"], ["bomb.pkl", "bytearray"], None),
-        (["stats", data, "--allow-random-weights", "--no-cache", "--device", "cpu", "--quiet"], ["x.png", "FIFO"], None),
+        (
+            ["stats", data, "--allow-random-weights", "--no-cache", "--device", "cpu", "--quiet"],
+            ["x.png", "FIFO"],
+            None,
+        ),
         (["info", "--device", "cpu"], [], planted / "work"),
     ]
     for args, names, cwd in cases:
@@ -204,22 +230,81 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
     notdir = tmp_path / "plainfile"
     notdir.write_text("x")
     sys.__stderr__.write(f"setup {time.perf_counter() - t0:.2f}s\n")
-    g = ["--generator", "test_compare:gen_a", "--allow-random-weights", "--device", "cpu", "--quiet", "--num-samples", "4"]
+    g = [
+        "--generator",
+        "test_compare:gen_a",
+        "--allow-random-weights",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--num-samples",
+        "4",
+    ]
     cases = [
         (["info", tmp_path / "reduce.pkl"], ["reduce.pkl", "os.system"]),
         (["stats", loop, "--no-cache", "--allow-random-weights"], ["l.png", "symlink loop"]),
         (["stats", dangling, "--no-cache", "--allow-random-weights"], ["m.png", "dangling"]),
         (["stats", devzero, "--no-cache", "--allow-random-weights"], ["z.png", "device"]),
         (["ppl", *g, "--out", notdir / "out"], ["--out", "plainfile"]),
-        (["ppl", "--generator", "test_hostile_inputs:nan_gen", "--allow-random-weights", "--device", "cpu", "--quiet",
-          "--num-samples", "6"], ["nan_gen", "NaN"]),
-        (["ppl", "--generator", "test_hostile_inputs:late_nan_gen", "--allow-random-weights", "--device", "cpu", "--quiet",
-          "--num-samples", "6", "--distance", "lpips-vgg"], ["NaN", "first: sample 0", "6"]),
-        (["ppl", "--generator", "test_compare:gen_a", "--num-samples", "1000000000000", "--allow-random-weights",
-          "--device", "cpu", "--quiet"], ["--num-samples", "1000000000000"]),
+        (
+            [
+                "ppl",
+                "--generator",
+                "test_hostile_inputs:nan_gen",
+                "--allow-random-weights",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--num-samples",
+                "6",
+            ],
+            ["nan_gen", "NaN"],
+        ),
+        (
+            [
+                "ppl",
+                "--generator",
+                "test_hostile_inputs:late_nan_gen",
+                "--allow-random-weights",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--num-samples",
+                "6",
+                "--distance",
+                "lpips-vgg",
+            ],
+            ["NaN", "first: sample 0", "6"],
+        ),
+        (
+            [
+                "ppl",
+                "--generator",
+                "test_compare:gen_a",
+                "--num-samples",
+                "1000000000000",
+                "--allow-random-weights",
+                "--device",
+                "cpu",
+                "--quiet",
+            ],
+            ["--num-samples", "1000000000000"],
+        ),
         (["generate", "--generator", "test_compare:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
-        (["generate", "--generator", "test_hostile_inputs:late_nan_gen", "--seeds", "0-3", "--device", "cpu", "--out",
-          tmp_path / "nan"], ["NaN", "4"]),
+        (
+            [
+                "generate",
+                "--generator",
+                "test_hostile_inputs:late_nan_gen",
+                "--seeds",
+                "0-3",
+                "--device",
+                "cpu",
+                "--out",
+                tmp_path / "nan",
+            ],
+            ["NaN", "4"],
+        ),
     ]
     from stylegan_eval.commands import ppl as ppl_command
     from stylegan_eval.metrics import ppl as ppl_metric
@@ -261,8 +346,22 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
     out.mkdir()
     holder = os.getppid()  # a live process that is not this one
     (out / LOCK_NAME).write_text(f"{holder} {os.uname().nodename}\n")
-    args = ["--no-config", "ppl", "--generator", "test_compare:gen_a", "--allow-random-weights", "--device", "cpu",
-            "--quiet", "--num-samples", "4", "--distance", "lpips-vgg", "--out", out]
+    args = [
+        "--no-config",
+        "ppl",
+        "--generator",
+        "test_compare:gen_a",
+        "--allow-random-weights",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--num-samples",
+        "4",
+        "--distance",
+        "lpips-vgg",
+        "--out",
+        out,
+    ]
     code, _, err = cli(*args)
     assert_one_line(code, err, str(holder), LOCK_NAME)
     (out / LOCK_NAME).write_text("999999999 " + os.uname().nodename + "\n")  # dead holder: taken over
@@ -279,7 +378,9 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
     with pytest.raises(Exception) as exc:
         state.load()
     assert type(exc.value).__name__ == "DamagedPartial" and "delete" in str(exc.value) and "--resume" in str(exc.value)
-    torch.save({"indices": idx, "outputs": {"distance": outs["distance"] + 1}, "digest": content_digest(idx, outs)}, path)
+    torch.save(
+        {"indices": idx, "outputs": {"distance": outs["distance"] + 1}, "digest": content_digest(idx, outs)}, path
+    )
     with pytest.raises(Exception, match="does not match its sha256"):
         state.load()
 
@@ -332,8 +433,21 @@ def test_config_trust_model(cli, tmp_path, monkeypatch, capsys):
 def test_trust_weights_for_torchscript(cli, tmp_path, files):
     fake = tmp_path / "inception-2015-12-05.pt"
     fake.write_bytes(b"not torchscript")
-    args = ["--no-config", "stats", files["data"], "--detector", "nvidia", "--inception-weights", fake, "--no-cache",
-            "--device", "cpu", "--quiet", "--out-file", tmp_path / "s.npz"]
+    args = [
+        "--no-config",
+        "stats",
+        files["data"],
+        "--detector",
+        "nvidia",
+        "--inception-weights",
+        fake,
+        "--no-cache",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out-file",
+        tmp_path / "s.npz",
+    ]
     code, _, err = cli(*args)
     assert_one_line(code, err, str(fake), "--trust-weights")
     code, _, err = cli(*args, "--trust-weights", fake)  # trusted: loaded, and refused as not TorchScript
@@ -383,8 +497,8 @@ def _swap_opcodes(blob: bytes, rng: random.Random) -> bytes | None:
         return None
     ends = ops[1:] + [len(blob)]
     i, j = sorted(rng.sample(range(1, len(ops) - 1), 2))
-    a, b = blob[ops[i]:ends[i]], blob[ops[j]:ends[j]]
-    return blob[:ops[i]] + b + blob[ends[i]:ops[j]] + a + blob[ends[j]:]
+    a, b = blob[ops[i] : ends[i]], blob[ops[j] : ends[j]]
+    return blob[: ops[i]] + b + blob[ends[i] : ops[j]] + a + blob[ends[j] :]
 
 
 def _mutate(blob: bytes, rng: random.Random, kind: str) -> bytes:
@@ -492,8 +606,16 @@ def fuzz_main(folder: Path) -> dict:
 @pytest.mark.slow
 def test_fuzz_loaders(tmp_path):
     """~250 seeded mutations fed to info / load_stats in one memory-limited process; a few via the CLI."""
-    r = subprocess.run([sys.executable, str(Path(__file__)), "fuzz", str(tmp_path / "fuzz")], env=_env(tmp_path),
-                       capture_output=True, text=True, timeout=400, preexec_fn=_limit_memory, cwd=tmp_path, check=False)
+    r = subprocess.run(
+        [sys.executable, str(Path(__file__)), "fuzz", str(tmp_path / "fuzz")],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=400,
+        preexec_fn=_limit_memory,
+        cwd=tmp_path,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads(r.stdout.strip().splitlines()[-1])
     total = sum(sum(c.values()) for c in report["outcomes"].values())
@@ -529,9 +651,30 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     n, batch = 24, 3
 
     def cmd(out: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "stylegan_eval", "--no-config", "separability", "--generator", "test_resume:slow_gen",
-                "--classifier", str(clf), "--num-samples", str(n), "--batch-size", str(batch), "--svm", "fast",
-                "--allow-random-weights", "--device", "cpu", "--quiet", "--out", str(out), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "stylegan_eval",
+            "--no-config",
+            "separability",
+            "--generator",
+            "test_resume:slow_gen",
+            "--classifier",
+            str(clf),
+            "--num-samples",
+            str(n),
+            "--batch-size",
+            str(batch),
+            "--svm",
+            "fast",
+            "--allow-random-weights",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--out",
+            str(out),
+            *extra,
+        ]
 
     out = tmp_path / "out"
     marker = tmp_path / "calls.txt"
@@ -540,8 +683,9 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         env = {**resume_env(tmp_path, marker, 0.15), "STYLEGAN_EVAL_SAVE_EVERY": "0"}
         extra = ["--resume"] if out.exists() else []
         start = _calls(marker, batch)
-        proc = subprocess.Popen(cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                preexec_fn=_limit_memory)  # noqa: PLW1509 - no threads started yet
+        proc = subprocess.Popen(
+            cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_limit_memory
+        )  # noqa: PLW1509 - no threads started yet
         try:
             target = start + rng.randint(1, 3)
             deadline = time.monotonic() + 120
@@ -559,13 +703,21 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         for p in out.glob(".partial-*.pt"):
             _read_partial(p)  # every visible partial is whole (its digest checks)
     marker.unlink()
-    r = subprocess.run(cmd(out, "--resume", "--json"), env=resume_env(tmp_path, marker, 0), capture_output=True,
-                       text=True, timeout=300, check=False)
+    r = subprocess.run(
+        cmd(out, "--resume", "--json"),
+        env=resume_env(tmp_path, marker, 0),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert _calls(marker, batch) < n // batch  # something was resumed
     names = {p.name for p in out.iterdir()}
     assert {"separability.json", "separability-samples.npz"} <= names
-    assert not [name for name in names if name.startswith(".")], names  # partials, temporary files and the lock are gone
+    assert not [name for name in names if name.startswith(".")], (
+        names
+    )  # partials, temporary files and the lock are gone
     fresh = tmp_path / "fresh"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -578,8 +730,9 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     assert all(np.array_equal(a[k], b[k]) for k in a)
     timing = ("svm_seconds", "samples_per_s")
     rows_a, rows_b = (json.loads(text)["results"] for text in (r.stdout, stdout))
-    assert [{k: v for k, v in row.items() if k not in timing} for row in rows_a] == \
-        [{k: v for k, v in row.items() if k not in timing} for row in rows_b]
+    assert [{k: v for k, v in row.items() if k not in timing} for row in rows_a] == [
+        {k: v for k, v in row.items() if k not in timing} for row in rows_b
+    ]
 
 
 if __name__ == "__main__":  # the fuzz loop, run by test_fuzz_loaders under the memory limit

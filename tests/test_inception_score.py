@@ -83,6 +83,8 @@ def test_entry_point_is_deterministic_and_batch_independent(monkeypatch):
     b = inception_score(g, num_samples=40, num_splits=4, batch_size=5, detector=_TinyInception())
     assert a.name == "is40_splits4"
     # batch shapes may round the generator's kernels differently (engine docs): equal to float32 precision
-    assert a.value == pytest.approx(b.value, rel=1e-6) and a.spread["is"] == pytest.approx(b.spread["is"], rel=1e-4, abs=1e-7)
+    assert a.value == pytest.approx(b.value, rel=1e-6) and a.spread["is"] == pytest.approx(
+        b.spread["is"], rel=1e-4, abs=1e-7
+    )
     assert a.value > 1.0 and len(a.extra["splits"]) == 4 and a.random_weights
     assert np.isfinite(a.spread["is"])

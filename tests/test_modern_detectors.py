@@ -44,7 +44,9 @@ def test_clip_preprocessing_equals_open_clip_preprocess():
     import open_clip
     from PIL import Image
 
-    transform = open_clip.image_transform(224, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD)
+    transform = open_clip.image_transform(
+        224, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD
+    )
     x = _image(90, 131)  # non-square: shorter side to 224, centre crop
     assert torch.allclose(preprocess_clip(x)[0], transform(x[0].float() / 255), atol=1e-6)
     x224 = _image(224, 224, 2)

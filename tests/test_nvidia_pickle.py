@@ -175,10 +175,17 @@ def test_safe_pickle_accepts_numpy1_module_names():
 
 @pytest.mark.parametrize(
     "module,name,args",
-    [("os", "system", "touch {m}"), ("posix", "system", "touch {m}"),
-     ("builtins", "exec", "open({m!r}, 'w').write('x')"), ("builtins", "eval", "open({m!r}, 'w')"),
-     ("builtins", "getattr", "x"), ("subprocess", "getoutput", "touch {m}"), ("torch", "load", "{m}"),
-     ("numpy", "load", "{m}"), ("torch.storage", "_load_from_bytes_real", "x")],
+    [
+        ("os", "system", "touch {m}"),
+        ("posix", "system", "touch {m}"),
+        ("builtins", "exec", "open({m!r}, 'w').write('x')"),
+        ("builtins", "eval", "open({m!r}, 'w')"),
+        ("builtins", "getattr", "x"),
+        ("subprocess", "getoutput", "touch {m}"),
+        ("torch", "load", "{m}"),
+        ("numpy", "load", "{m}"),
+        ("torch.storage", "_load_from_bytes_real", "x"),
+    ],
 )
 def test_safe_pickle_refuses_code_globals(tmp_path, module, name, args):
     marker = tmp_path / "pwned"
@@ -271,9 +278,7 @@ def test_key_mapping_names_and_strict_load(tiny_pickle):
 # =============================================================================================
 # verified equal to NVIDIA's forward
 # =============================================================================================
-@pytest.mark.parametrize(
-    "layout,conv_clamp,lr", [("ada", 256, 0.01), ("stylegan3", 0.7, 0.01), ("ada", None, 0.1)]
-)
+@pytest.mark.parametrize("layout,conv_clamp,lr", [("ada", 256, 0.01), ("stylegan3", 0.7, 0.01), ("ada", None, 0.1)])
 def test_matches_reference_forward(tmp_path, layout, conv_clamp, lr):
     G = nu.make_generator(layout=layout, conv_clamp=conv_clamp, lr_multiplier=lr, seed=3)
     path = nu.write_snapshot(tmp_path / "g.pkl", G)
@@ -476,10 +481,14 @@ def test_cli_info_generate_and_refusal(cli, tmp_path):
     assert code == 0, err
     assert '"stylegan2-nvidia"' in out and '"c_dim": 3' in out
     grid = tmp_path / "grid.png"
-    code, out, err = cli("generate", path, "--seeds", "0-1", "--class", "2", "--device", "cpu", "--out-file", grid, "--quiet")
+    code, out, err = cli(
+        "generate", path, "--seeds", "0-1", "--class", "2", "--device", "cpu", "--out-file", grid, "--quiet"
+    )
     assert code == 0, err
     assert grid.is_file()
-    code, out, err = cli("generate", path, "--seeds", "0", "--class", "7", "--device", "cpu", "--out-file", grid, "--quiet")
+    code, out, err = cli(
+        "generate", path, "--seeds", "0", "--class", "7", "--device", "cpu", "--out-file", grid, "--quiet"
+    )
     assert code == 2 and "--class" in err
     sg3 = tmp_path / "sg3.pkl"
     nu.dump(nu.snapshot(nu.SG3Generator()), sg3)

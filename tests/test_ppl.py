@@ -31,8 +31,12 @@ class LinearGenerator(Generator):
         super().__init__()
         g = torch.Generator().manual_seed(1)
         px = 3 * self.resolution**2
-        self.M = nn.Parameter(torch.randn(self.z_dim, self.w_dim, generator=g, dtype=torch.float64), requires_grad=False)
-        self.A = nn.Parameter(torch.randn(self.num_ws, self.w_dim, px, generator=g, dtype=torch.float64) / 10, requires_grad=False)
+        self.M = nn.Parameter(
+            torch.randn(self.z_dim, self.w_dim, generator=g, dtype=torch.float64), requires_grad=False
+        )
+        self.A = nn.Parameter(
+            torch.randn(self.num_ws, self.w_dim, px, generator=g, dtype=torch.float64) / 10, requires_grad=False
+        )
         self.register_buffer("avg", torch.randn(self.w_dim, generator=g, dtype=torch.float64))
         self.noise_scale = noise_scale
 
@@ -128,7 +132,9 @@ def _ref_latents(G, n, seed):
     return z0, z1, t
 
 
-def closed_form(G: LinearGenerator, space: str, mode: str, n: int, seed: int, psi: float = 1.0, rows=None) -> np.ndarray:
+def closed_form(
+    G: LinearGenerator, space: str, mode: str, n: int, seed: int, psi: float = 1.0, rows=None
+) -> np.ndarray:
     """Per-sample d/eps^2 in the limit eps -> 0, with numpy, independently of the metric code."""
     z0, z1, t = _ref_latents(G, n, seed)
     if mode == "end":
@@ -165,7 +171,9 @@ def test_known_answer_linear_generator(space, mode):
     expect = closed_form(G, space, mode, n, seed=3)
     np.testing.assert_allclose(res.distances, expect, rtol=1e-3)
     assert res.mean == pytest.approx(_np_filtered_mean(expect), rel=1e-3)
-    assert res.num_kept == np.count_nonzero((expect >= np.percentile(expect, 1, method="lower")) & (expect <= np.percentile(expect, 99, method="higher")))
+    assert res.num_kept == np.count_nonzero(
+        (expect >= np.percentile(expect, 1, method="lower")) & (expect <= np.percentile(expect, 99, method="higher"))
+    )
     assert res.ci_low <= res.mean <= res.ci_high
 
 
@@ -174,7 +182,9 @@ def test_known_answer_truncation_and_crop():
     c = G.resolution // 8
     mask = np.zeros((3, 8, 8), bool)
     mask[:, 3 * c : 7 * c, 2 * c : 6 * c] = True
-    res = P.ppl(G, "w", "end", 100, 1e-4, True, psi=0.5, distance=SquaredL2(), seed=5, batch_size=32, bootstrap_resamples=0)
+    res = P.ppl(
+        G, "w", "end", 100, 1e-4, True, psi=0.5, distance=SquaredL2(), seed=5, batch_size=32, bootstrap_resamples=0
+    )
     expect = closed_form(G, "w", "end", 100, seed=5, psi=0.5, rows=mask.ravel())
     np.testing.assert_allclose(res.distances, expect, rtol=1e-3)
 
@@ -189,7 +199,10 @@ def test_noise_is_shared_within_a_pair():
 # ------------------------------------------------------------------------------ pieces
 def test_slerp_on_sphere_and_endpoints():
     g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(50, 7, generator=g, dtype=torch.float64) * 3, torch.randn(50, 7, generator=g, dtype=torch.float64)
+    a, b = (
+        torch.randn(50, 7, generator=g, dtype=torch.float64) * 3,
+        torch.randn(50, 7, generator=g, dtype=torch.float64),
+    )
     t = torch.rand(50, generator=g, dtype=torch.float64)
     au, bu = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
     out = P.slerp(a, b, t)
@@ -201,7 +214,9 @@ def test_slerp_on_sphere_and_endpoints():
     # stays in the plane of a and b
     resid = out - (out * au).sum(1, keepdim=True) * au
     c = bu - (au * bu).sum(1, keepdim=True) * au
-    torch.testing.assert_close(torch.linalg.matrix_rank(torch.stack([resid, c], 1), atol=1e-9), torch.ones(50, dtype=torch.int64))
+    torch.testing.assert_close(
+        torch.linalg.matrix_rank(torch.stack([resid, c], 1), atol=1e-9), torch.ones(50, dtype=torch.int64)
+    )
 
 
 def test_crop_and_downsample_pick_the_right_pixels():
@@ -268,7 +283,9 @@ def test_black_box_refuses_w_space_and_runs_in_z():
     with pytest.raises(UserError, match="black-box"):
         P.ppl(G, "w", "end", 8, distance=SquaredL2())
     res = P.ppl(G, "z", "full", 8, distance=SquaredL2(), bootstrap_resamples=0)
-    assert np.isfinite(res.distances).all() and res.settings["noise"] == "forked"  # the pair renderer shares its noise (pairs.py)
+    assert (
+        np.isfinite(res.distances).all() and res.settings["noise"] == "forked"
+    )  # the pair renderer shares its noise (pairs.py)
 
 
 # ------------------------------------------------------------------------------ invariances
@@ -429,10 +446,30 @@ def test_matches_torchmetrics(lpips_random):
     net = _LPIPS(pretrained=True, net="vgg", resize=64, pnet_rand=True)  # v0.1 heads ship with torchmetrics
     net.net.load_state_dict(lpips_random.net.state_dict())
     Gq = NoNoise(G)
-    metric = PerceptualPathLength(num_samples=n, epsilon=EPS_PEERS, interpolation_method="lerp", resize=64, lower_discard=None, upper_discard=None, sim_net=net)
+    metric = PerceptualPathLength(
+        num_samples=n,
+        epsilon=EPS_PEERS,
+        interpolation_method="lerp",
+        resize=64,
+        lower_discard=None,
+        upper_discard=None,
+        sim_net=net,
+    )
     metric.update(_peer_generator(Gq, z0, z1, "float"))
     _, _, theirs = metric.compute()
-    ours = P.ppl(Gq, "z", "end", n, EPS_PEERS, False, distance=lpips_random, z_interpolation="lerp", resize=64, batch_size=n, bootstrap_resamples=0)
+    ours = P.ppl(
+        Gq,
+        "z",
+        "end",
+        n,
+        EPS_PEERS,
+        False,
+        distance=lpips_random,
+        z_interpolation="lerp",
+        resize=64,
+        batch_size=n,
+        bootstrap_resamples=0,
+    )
     np.testing.assert_allclose(ours.distances, theirs.double().numpy(), rtol=1e-4)
 
 
@@ -457,12 +494,38 @@ def test_matches_torch_fidelity(lpips_random, monkeypatch):
     queue = [z0, z1]
     monkeypatch.setattr(tf_ppl, "sample_random", lambda rng, shape, z_type: queue.pop(0))
     model = GenerativeModelModuleWrapper(_peer_generator(G, z0, z1, "uint8"), G.z_dim, "normal", 0)
-    common = dict(input1=model, input1_model_num_samples=n, ppl=True, cuda=False, verbose=False, batch_size=n, ppl_z_interp_mode="lerp", ppl_epsilon=EPS_PEERS, save_cpu_ram=True)
-    raw = torch_fidelity.calculate_metrics(**common, ppl_reduction="none", ppl_discard_percentile_lower=None, ppl_discard_percentile_higher=None)
-    ours = P.ppl(G, "z", "end", n, EPS_PEERS, False, distance=lpips_random, z_interpolation="lerp", resize=64, quantize=True, batch_size=n, bootstrap_resamples=0)
+    common = dict(
+        input1=model,
+        input1_model_num_samples=n,
+        ppl=True,
+        cuda=False,
+        verbose=False,
+        batch_size=n,
+        ppl_z_interp_mode="lerp",
+        ppl_epsilon=EPS_PEERS,
+        save_cpu_ram=True,
+    )
+    raw = torch_fidelity.calculate_metrics(
+        **common, ppl_reduction="none", ppl_discard_percentile_lower=None, ppl_discard_percentile_higher=None
+    )
+    ours = P.ppl(
+        G,
+        "z",
+        "end",
+        n,
+        EPS_PEERS,
+        False,
+        distance=lpips_random,
+        z_interpolation="lerp",
+        resize=64,
+        quantize=True,
+        batch_size=n,
+        bootstrap_resamples=0,
+    )
     theirs = np.asarray(raw["perceptual_path_length_raw"], dtype=np.float64)
     assert theirs.max() > 0  # uint8 quantisation makes these large, but not all zero
     np.testing.assert_allclose(ours.distances, theirs, rtol=1e-4, atol=1e-6 * theirs.max())
+
     # torch-fidelity 0.4.0 calls np.percentile(..., interpolation=...), which numpy 2.x removed
     # (TypeError); a shim forwards it as method=... so its default 1/99 filter can run.
     class NumpyShim:
@@ -485,7 +548,13 @@ class NoNoise(Generator):
     def __init__(self, inner: Generator) -> None:
         super().__init__()
         self.inner = inner
-        self.family, self.z_dim, self.w_dim, self.num_ws, self.resolution = inner.family, inner.z_dim, inner.w_dim, inner.num_ws, inner.resolution
+        self.family, self.z_dim, self.w_dim, self.num_ws, self.resolution = (
+            inner.family,
+            inner.z_dim,
+            inner.w_dim,
+            inner.num_ws,
+            inner.resolution,
+        )
 
     @property
     def noise_shapes(self):
@@ -502,8 +571,23 @@ class NoNoise(Generator):
 # ------------------------------------------------------------------------------ CLI
 def test_cli_report_histogram_distances(cli, tmp_path):
     code, out, err = cli(
-        "ppl", "--generator", "test_ppl:make_gen32", "--space", "z", "--sampling", "full", "--num-samples", "12",
-        "--allow-random-weights", "--out", tmp_path, "--save-distances", "--json", "--quiet", "--batch-size", "5",
+        "ppl",
+        "--generator",
+        "test_ppl:make_gen32",
+        "--space",
+        "z",
+        "--sampling",
+        "full",
+        "--num-samples",
+        "12",
+        "--allow-random-weights",
+        "--out",
+        tmp_path,
+        "--save-distances",
+        "--json",
+        "--quiet",
+        "--batch-size",
+        "5",
     )
     assert code == 0, err
     rep = json.loads(out)
@@ -521,8 +605,17 @@ def test_cli_report_histogram_distances(cli, tmp_path):
     # default batch size differs from 5: float32 rounding of the image pair, amplified by
     # 1/epsilon^2, moves the mean by ~1e-4 relative)
     code, out, err = cli(
-        "ppl", "--generator", "test_ppl:make_gen32", "--preset", "ppl_zfull", "--no-crop", "--num-samples", "12",
-        "--allow-random-weights", "--json", "--quiet",
+        "ppl",
+        "--generator",
+        "test_ppl:make_gen32",
+        "--preset",
+        "ppl_zfull",
+        "--no-crop",
+        "--num-samples",
+        "12",
+        "--allow-random-weights",
+        "--json",
+        "--quiet",
     )
     assert code == 0, err
     assert json.loads(out)["results"][0]["ppl"] == pytest.approx(row["ppl"], rel=2e-3)
@@ -531,9 +624,21 @@ def test_cli_report_histogram_distances(cli, tmp_path):
 def test_cli_errors(cli):
     code, _, err = cli("ppl", "--generator", "test_ppl:make_gen32", "--num-samples", "4", "--quiet")
     assert code == 2 and "vgg16-397923af.pth" in err and "https://download.pytorch.org/models/vgg16-397923af.pth" in err
-    code, _, err = cli("ppl", "--generator", "test_ppl:BlackBox", "--space", "w", "--num-samples", "4", "--allow-random-weights", "--quiet")
+    code, _, err = cli(
+        "ppl",
+        "--generator",
+        "test_ppl:BlackBox",
+        "--space",
+        "w",
+        "--num-samples",
+        "4",
+        "--allow-random-weights",
+        "--quiet",
+    )
     assert code == 2 and "black-box" in err and "--space z" in err
-    code, _, err = cli("ppl", "--generator", "test_ppl:make_gen32", "--save-distances", "--allow-random-weights", "--quiet")
+    code, _, err = cli(
+        "ppl", "--generator", "test_ppl:make_gen32", "--save-distances", "--allow-random-weights", "--quiet"
+    )
     assert code == 2 and "--out" in err
 
 

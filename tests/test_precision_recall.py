@@ -66,8 +66,13 @@ def _nvidia_radii_numpy(x: np.ndarray, k: int, row_batch: int, col_batch: int) -
     out = []
     for r0 in range(0, len(x), row_batch):
         rows = x[r0 : r0 + row_batch]
-        dist = np.concatenate([np.sqrt(((rows[:, None] - x[None, c0 : c0 + col_batch]) ** 2).sum(-1))
-                               for c0 in range(0, len(x), col_batch)], axis=1)
+        dist = np.concatenate(
+            [
+                np.sqrt(((rows[:, None] - x[None, c0 : c0 + col_batch]) ** 2).sum(-1))
+                for c0 in range(0, len(x), col_batch)
+            ],
+            axis=1,
+        )
         out.append(np.partition(dist, k, axis=1)[:, k])
     return np.concatenate(out)
 
@@ -90,10 +95,14 @@ def test_exactly_independent_of_batch_sizes():
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     from stylegan_eval.engine import init_distributed
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     dist = init_distributed(torch.device("cpu"))
-    res = prdc(_feats(83, 12, 6), _feats(61, 12, 7, shift=0.2), 3, row_batch_size=16, col_batch_size=16, tile=8, dist=dist)
+    res = prdc(
+        _feats(83, 12, 6), _feats(61, 12, 7, shift=0.2), 3, row_batch_size=16, col_batch_size=16, tile=8, dist=dist
+    )
     torch.save(res, Path(out) / f"rank{rank}.pt")
     torch.distributed.destroy_process_group()
 
@@ -108,13 +117,22 @@ def test_two_processes_equal_one(tmp_path):
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        single = prdc(_feats(83, 12, 6), _feats(61, 12, 7, shift=0.2), 3, row_batch_size=16, col_batch_size=16, tile=8,
-                      dist=DistInfo())
+        single = prdc(
+            _feats(83, 12, 6),
+            _feats(61, 12, 7, shift=0.2),
+            3,
+            row_batch_size=16,
+            col_batch_size=16,
+            tile=8,
+            dist=DistInfo(),
+        )
     finally:
         torch.set_num_threads(old)
     for rank in (0, 1):
         got = torch.load(tmp_path / f"rank{rank}.pt")
-        assert torch.equal(got["real_radii"], single["real_radii"]) and torch.equal(got["fake_radii"], single["fake_radii"])
+        assert torch.equal(got["real_radii"], single["real_radii"]) and torch.equal(
+            got["fake_radii"], single["fake_radii"]
+        )
         assert all(got[k] == single[k] for k in KEYS)
 
 
@@ -138,9 +156,13 @@ def test_entry_point_with_image_folder(tmp_path):
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / f"{i:02d}.png")
     det = ModernDetector("dinov2-vitl14", allow_random=True, arch_kwargs={"depth": 1, "embed_dim": 16, "num_heads": 2})
     g = BandLimitedGenerator(16)
-    res = precision_recall(g, tmp_path, num_samples=10, batch_size=4, max_real=9, detector=det, tile=4, feature_dtype="float32")
+    res = precision_recall(
+        g, tmp_path, num_samples=10, batch_size=4, max_real=9, detector=det, tile=4, feature_dtype="float32"
+    )
     assert res.name == "pr_gen10_real9_k3" and set(res.values()) == set(KEYS)
     assert all(0.0 <= v for v in res.values().values()) and res.random_weights
     assert res.fingerprint()["num_real"] == 9 and res.to_frame().shape[0] == 4
-    again = precision_recall(g, tmp_path, num_samples=10, batch_size=3, max_real=9, detector=det, tile=4, feature_dtype="float32")
+    again = precision_recall(
+        g, tmp_path, num_samples=10, batch_size=3, max_real=9, detector=det, tile=4, feature_dtype="float32"
+    )
     assert again.values() == res.values()

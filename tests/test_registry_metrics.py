@@ -233,8 +233,14 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     from stylegan_eval.formats import load_generator
 
     # the same spec-loaded generator (its identity is part of the fingerprint, issue 13)
-    got = evaluate(load_generator(generator_spec="test_compare:gen_a"), "fid", num_samples=8, data=tmp_path / "real",
-                   fid_method="eigen", allow_random_weights=True)
+    got = evaluate(
+        load_generator(generator_spec="test_compare:gen_a"),
+        "fid",
+        num_samples=8,
+        data=tmp_path / "real",
+        fid_method="eigen",
+        allow_random_weights=True,
+    )
     fp_api = seen[-1]
     assert fp_cmp == fp_api and fp_cmp[0] == "fid"
     # the command keeps the generated features (the low-rank 'eigen' route), compare does not: the

@@ -46,16 +46,40 @@ N, BATCH = 24, 3  # 8 batches
 
 
 def _cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "stylegan_eval", "--no-config", "ppl", "--generator", "test_resume:slow_gen",
-            "--num-samples", str(N), "--batch-size", str(BATCH), "--save-distances", "--allow-random-weights",
-            "--device", "cpu", "--quiet", "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "stylegan_eval",
+        "--no-config",
+        "ppl",
+        "--generator",
+        "test_resume:slow_gen",
+        "--num-samples",
+        str(N),
+        "--batch-size",
+        str(BATCH),
+        "--save-distances",
+        "--allow-random-weights",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _env(tmp_path: Path, marker: Path, sleep: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(PYTHONPATH=os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]), OMP_NUM_THREADS="1",
-               STYLEGAN_EVAL_OFFLINE="1", TORCH_HOME=str(tmp_path / "torch_home"), CUDA_VISIBLE_DEVICES="",
-               RESUME_MARKER=str(marker), RESUME_SLEEP=str(sleep))
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]),
+        OMP_NUM_THREADS="1",
+        STYLEGAN_EVAL_OFFLINE="1",
+        TORCH_HOME=str(tmp_path / "torch_home"),
+        CUDA_VISIBLE_DEVICES="",
+        RESUME_MARKER=str(marker),
+        RESUME_SLEEP=str(sleep),
+    )
     return env
 
 
@@ -71,7 +95,9 @@ def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     out = tmp_path / "out"
     marker = tmp_path / "calls.txt"
-    proc = subprocess.Popen(_cmd(out), env=_env(tmp_path, marker, 0.25), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cmd(out), env=_env(tmp_path, marker, 0.25), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while _calls(marker) < 3 and proc.poll() is None and time.monotonic() < deadline:
@@ -86,12 +112,16 @@ def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     assert "interrupted" in err
     assert 3 <= _calls(marker) < N // BATCH
     left = sorted(p.name for p in out.iterdir())
-    assert len(left) == 1 and left[0].startswith(".partial-ppl-") and left[0].endswith(".rank0.pt")  # nothing half-written
+    assert (
+        len(left) == 1 and left[0].startswith(".partial-ppl-") and left[0].endswith(".rank0.pt")
+    )  # nothing half-written
     saved = torch.load(out / left[0])["indices"]
     assert len(saved) >= 2 * BATCH and torch.equal(saved, torch.arange(len(saved)))  # the completed batches
 
     marker.unlink()
-    r = subprocess.run(_cmd(out, "--resume", "--json"), env=_env(tmp_path, marker, 0), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        _cmd(out, "--resume", "--json"), env=_env(tmp_path, marker, 0), capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     resumed_calls = _calls(marker)
     assert resumed_calls == (N - len(saved)) // BATCH  # only the missing batches were computed
@@ -112,8 +142,17 @@ def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
 
 
 def test_resume_needs_out(cli):
-    code, _, err = cli("--no-config", "ppl", "--generator", "test_resume:slow_gen", "--num-samples", "4", "--resume",
-                       "--allow-random-weights", "--quiet")
+    code, _, err = cli(
+        "--no-config",
+        "ppl",
+        "--generator",
+        "test_resume:slow_gen",
+        "--num-samples",
+        "4",
+        "--resume",
+        "--allow-random-weights",
+        "--quiet",
+    )
     assert code == 2 and "--out" in err
 
 
@@ -169,16 +208,37 @@ def test_interrupted_command_resumes_to_the_same_result(cli, tmp_path, monkeypat
         rng = np.random.default_rng(0)
         for i in range(8):
             Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "real" / f"{i}.png")
-        extra = ["--data", str(tmp_path / "real"), "--num-gen", "24", "--fid-method", "eigen", "--kid", "--kid-subset-size", "4"]
+        extra = [
+            "--data",
+            str(tmp_path / "real"),
+            "--num-gen",
+            "24",
+            "--fid-method",
+            "eigen",
+            "--kid",
+            "--kid-subset-size",
+            "4",
+        ]
     else:
-        extra = ["--metrics", "ls_w", "--classifier", str(make_classifier(tmp_path / "clf.pt")), "--num-samples", "24", "--svm", "fast"]
+        extra = [
+            "--metrics",
+            "ls_w",
+            "--classifier",
+            str(make_classifier(tmp_path / "clf.pt")),
+            "--num-samples",
+            "24",
+            "--svm",
+            "fast",
+        ]
     args = ["--no-config", command, *gen, *common, *extra]
 
     _CALLS.update(n=0, interrupt_at=4)
     code, _, err = cli(*args, "--out", tmp_path / "a")
     assert code == 130 and "interrupted" in err
     left = [p.name for p in (tmp_path / "a").iterdir()]
-    assert left and all(n.startswith(".partial-") and n.endswith(".rank0.pt") for n in left), left  # nothing half-written
+    assert left and all(n.startswith(".partial-") and n.endswith(".rank0.pt") for n in left), (
+        left
+    )  # nothing half-written
     _CALLS.update(n=0)
     code, _, err = cli(*args, "--out", tmp_path / "a", "--resume")
     assert code == 0, err

@@ -153,13 +153,17 @@ def test_reference_and_fast_agree_and_jobs_do_not_change_results(tmp_path):
     pd_b = fast2.per_attribute.drop(columns=["svm_seconds"])
     assert pd_a.equals(pd_b)
     assert fast.per_attribute.converged.all()
-    np.testing.assert_allclose(ref.per_attribute.conditional_entropy_bits, fast.per_attribute.conditional_entropy_bits, atol=0.03)
+    np.testing.assert_allclose(
+        ref.per_attribute.conditional_entropy_bits, fast.per_attribute.conditional_entropy_bits, atol=0.03
+    )
     frame = fast.to_frame()
     score_rows = frame[frame.attribute == "score"]
     assert sorted(score_rows.space) == ["w", "z"]
     for space in ("z", "w"):
         row = score_rows[score_rows.space == space].iloc[0]
-        assert row.score == pytest.approx(2 ** frame[(frame.space == space) & (frame.attribute != "score")].conditional_entropy_bits.sum())
+        assert row.score == pytest.approx(
+            2 ** frame[(frame.space == space) & (frame.attribute != "score")].conditional_entropy_bits.sum()
+        )
 
 
 def test_samples_roundtrip_and_select(tmp_path):
@@ -214,8 +218,20 @@ def test_cli_runs_with_custom_classifier_and_reuses_samples(cli, monkeypatch, tm
     clf_path = save_checkpoint(SimpleClassifier(4, base_channels=4, max_channels=8), tmp_path / "clf.pt", "bright")
     _patch_generator(monkeypatch, LatentImageGenerator("nonlinear"))
     out = tmp_path / "out"
-    args = ["separability", "dummy.pt", "--classifier", clf_path, "--num-samples", "400", "--svm", "fast",
-            "--out", out, "--json", "--quiet"]
+    args = [
+        "separability",
+        "dummy.pt",
+        "--classifier",
+        clf_path,
+        "--num-samples",
+        "400",
+        "--svm",
+        "fast",
+        "--out",
+        out,
+        "--json",
+        "--quiet",
+    ]
     code, stdout, err = cli(*args)
     assert code == 0, err
     rep = json.loads(stdout)
@@ -234,8 +250,17 @@ def test_cli_runs_with_custom_classifier_and_reuses_samples(cli, monkeypatch, tm
         r["conditional_entropy_bits"] for r in rep["results"]
     ]
     # the SVM stage alone, from the stored file, without a checkpoint
-    code, stdout3, err = cli("separability", "--from-samples", out / sep.SAMPLES_FILE, "--space", "w", "--attr", "Bright",
-                             "--json", "--quiet")
+    code, stdout3, err = cli(
+        "separability",
+        "--from-samples",
+        out / sep.SAMPLES_FILE,
+        "--space",
+        "w",
+        "--attr",
+        "Bright",
+        "--json",
+        "--quiet",
+    )
     assert code == 0, err
     rep3 = json.loads(stdout3)
     assert [r["space"] for r in rep3["results"]] == ["w", "w"]
@@ -263,10 +288,27 @@ def test_cli_random_weights_banner_and_missing_weights(cli, monkeypatch, tmp_pat
     code, out, err = cli("separability", "dummy.pt", "--attr", "Smiling", "--num-samples", "8")
     assert code == 2
     assert "celebahq-classifier-01-smiling.pkl" in err and "nvlabs-fi-cdn.nvidia.com" in err
-    code, out, err = cli("separability", "dummy.pt", "--attr", "smiling", "--classifier-dir", tmp_path, "--num-samples", "8")
+    code, out, err = cli(
+        "separability", "dummy.pt", "--attr", "smiling", "--classifier-dir", tmp_path, "--num-samples", "8"
+    )
     assert code == 2 and "celebahq-classifier-01-smiling.pkl" in err and "https://" in err
-    code, out, err = cli("separability", "dummy.pt", "--attr", "smiling", "--num-samples", "8", "--keep", "0.5",
-                         "--allow-random-weights", "--svm", "fast", "--json", "--batch-size", "4", "--quiet")
+    code, out, err = cli(
+        "separability",
+        "dummy.pt",
+        "--attr",
+        "smiling",
+        "--num-samples",
+        "8",
+        "--keep",
+        "0.5",
+        "--allow-random-weights",
+        "--svm",
+        "fast",
+        "--json",
+        "--batch-size",
+        "4",
+        "--quiet",
+    )
     assert code == 0, err
     rep = json.loads(out)
     assert rep["meta"]["random_weights"] == ["celebahq-classifier-01-smiling"]
@@ -291,7 +333,8 @@ def test_resume_state_is_used_by_the_generation_pass(tmp_path):
         def forward(self, images):
             raise AssertionError("classifier called although every sample was saved")
 
-    again = sep.collect_samples(G, {"lin0": MustNotRun()}, 200, batch_size=50,
-                                state=ResumeState(tmp_path, "separability", fp, save_every=0.0))
+    again = sep.collect_samples(
+        G, {"lin0": MustNotRun()}, 200, batch_size=50, state=ResumeState(tmp_path, "separability", fp, save_every=0.0)
+    )
     np.testing.assert_array_equal(first.logits, again.logits)
     np.testing.assert_array_equal(first.w, again.w)

@@ -32,8 +32,18 @@ def test_too_few_kept_samples_warns():
 
 
 def test_unconverged_svm_warns():
-    table = pd.DataFrame([{"space": "w", "attribute": "a", "label_balance": 0.4, "kept": 500, "converged": False,
-                           "svm_iterations": 1000}])
+    table = pd.DataFrame(
+        [
+            {
+                "space": "w",
+                "attribute": "a",
+                "label_balance": 0.4,
+                "kept": 500,
+                "converged": False,
+                "svm_iterations": 1000,
+            }
+        ]
+    )
     (msg,) = sep.degenerate_warnings(table, {"w": 8})
     assert "did not converge (1000 iterations)" in msg
 

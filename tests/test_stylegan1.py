@@ -43,8 +43,9 @@ def _single_thread():
     torch.set_num_threads(old)
 
 
-def make_net(trained_up_to: int | None = 8, seed: int = 0, channels=TINY, code_dim: int = CODE_DIM,
-             n_mlp: int = N_MLP) -> StyledGenerator:
+def make_net(
+    trained_up_to: int | None = 8, seed: int = 0, channels=TINY, code_dim: int = CODE_DIM, n_mlp: int = N_MLP
+) -> StyledGenerator:
     """A StyledGenerator whose blocks 0..trained_up_to have 'trained' (non-initial, random) values.
 
     Blocks above keep rosinality's initial noise strengths (0) and AdaIN biases ([1]*C + [0]*C);
@@ -73,8 +74,14 @@ def make_net(trained_up_to: int | None = 8, seed: int = 0, channels=TINY, code_d
     return net.eval().requires_grad_(False)
 
 
-def save_checkpoint(path: Path, layout: str = "full", trained_up_to: int | None = 8, seed: int = 0,
-                    module_prefix: bool = False, legacy: bool = False) -> tuple[Path, dict]:
+def save_checkpoint(
+    path: Path,
+    layout: str = "full",
+    trained_up_to: int | None = 8,
+    seed: int = 0,
+    module_prefix: bool = False,
+    legacy: bool = False,
+) -> tuple[Path, dict]:
     """Write a tiny checkpoint in one of rosinality's on-disk layouts; returns (path, evaluated state dict).
 
     layout: 'full' (train.py phase snapshot with g_running), 'generator_only' (dict without
@@ -123,7 +130,9 @@ def ref_forward(sd, zs, noise, step, alpha=-1.0, mean_style=None, style_weight=0
         x = z / torch.sqrt((z * z).mean(1, keepdim=True) + 1e-8)
         i = 1
         while f"style.{i}.linear.weight_orig" in sd:
-            x = _lrelu(torch.nn.functional.linear(x, _eq(sd[f"style.{i}.linear.weight_orig"]), sd[f"style.{i}.linear.bias"]))
+            x = _lrelu(
+                torch.nn.functional.linear(x, _eq(sd[f"style.{i}.linear.weight_orig"]), sd[f"style.{i}.linear.bias"])
+            )
             i += 2
         styles.append(x)
     if mean_style is not None:
@@ -160,7 +169,13 @@ def ref_forward(sd, zs, noise, step, alpha=-1.0, mean_style=None, style_weight=0
         elif f"generator.{p}.conv1.0.weight" in sd:  # fused: transposed conv with 4 shifted 3x3 copies
             wt = g(p + ".conv1.0.weight")
             wt = wt * math.sqrt(2.0 / (wt.shape[0] * 9))
-            k4 = sum(torch.nn.functional.pad(wt, pads) for pads in ([0, 1, 0, 1], [1, 0, 0, 1], [0, 1, 1, 0], [1, 0, 1, 0])) / 4
+            k4 = (
+                sum(
+                    torch.nn.functional.pad(wt, pads)
+                    for pads in ([0, 1, 0, 1], [1, 0, 0, 1], [0, 1, 1, 0], [1, 0, 1, 0])
+                )
+                / 4
+            )
             h = torch.nn.functional.conv_transpose2d(out, k4, g(p + ".conv1.0.bias"), stride=2, padding=1)
             h = blur(h, p + ".conv1.1")
         else:
@@ -172,7 +187,9 @@ def ref_forward(sd, zs, noise, step, alpha=-1.0, mean_style=None, style_weight=0
         out = h
     rgb = torch.nn.functional.conv2d(out, _eq(g(f"to_rgb.{step}.conv.weight_orig")), g(f"to_rgb.{step}.conv.bias"))
     if step > 0 and 0 <= alpha < 1:
-        skip = torch.nn.functional.conv2d(prev, _eq(g(f"to_rgb.{step - 1}.conv.weight_orig")), g(f"to_rgb.{step - 1}.conv.bias"))
+        skip = torch.nn.functional.conv2d(
+            prev, _eq(g(f"to_rgb.{step - 1}.conv.weight_orig")), g(f"to_rgb.{step - 1}.conv.bias")
+        )
         skip = skip.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
         rgb = (1 - alpha) * skip + alpha * rgb
     return rgb
@@ -215,8 +232,9 @@ def test_published_architecture_keys_roundtrip_and_loader():
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in sd.items())
     # The loader infers the published table; a fresh (untrained) model has no inferable resolution.
     cfg = rosinality_sg1.infer_config(sd)
-    assert cfg == dict(code_dim=512, n_mlp=8, channels=PUBLISHED_CHANNELS,
-                       fused=(False,) * 5 + (True,) * 4, img_channels=3)
+    assert cfg == dict(
+        code_dim=512, n_mlp=8, channels=PUBLISHED_CHANNELS, fused=(False,) * 5 + (True,) * 4, img_channels=3
+    )
     raw = RawCheckpoint(Path("fresh.model"), "torch", {"g_running": loaded})
     assert rosinality_sg1.detect(raw) and not rosinality_sg2.detect(raw)
     with pytest.raises(CheckpointError, match="fresh.model.*initial weights.*--resolution"):
@@ -287,10 +305,16 @@ def test_network_forward_matches_reference(step, alpha):
 
 
 # ---------------------------------------------------------------- loader + adapter
-@pytest.mark.parametrize("layout,prefix,legacy", [
-    ("full", False, False), ("full", True, False), ("generator_only", False, False),
-    ("bare", False, True), ("bare", True, False),
-])
+@pytest.mark.parametrize(
+    "layout,prefix,legacy",
+    [
+        ("full", False, False),
+        ("full", True, False),
+        ("generator_only", False, False),
+        ("bare", False, True),
+        ("bare", True, False),
+    ],
+)
 def test_layouts_load_and_match_reference(tmp_path, layout, prefix, legacy):
     path, sd = save_checkpoint(tmp_path / "ckpt.model", layout, module_prefix=prefix, legacy=legacy)
     assert detect_format(read_checkpoint(path)) == "stylegan1-rosinality"
@@ -319,6 +343,7 @@ def test_batch_size_invariance(tmp_path):
     G = load_generator(path, resolution=64)
     seed, nseed = 11, 12
     with torch.no_grad():
+
         def gen(idx):
             idx = torch.as_tensor(idx, dtype=torch.int64)
             z = sampling.normal(seed, sampling.Z, idx, (G.z_dim,))
@@ -341,8 +366,10 @@ def test_style_mixing_per_block(tmp_path):
     z1, z2 = torch.randn(2, 2, CODE_DIM, generator=torch.Generator().manual_seed(4))
     noise = G.make_noise(2, noise_seed=1)
     feats = {}
-    hooks = [blk.register_forward_hook(lambda m, a, o, i=i: feats.__setitem__(i, o.clone()))
-             for i, blk in enumerate(G.net.generator.progression)]
+    hooks = [
+        blk.register_forward_hook(lambda m, a, o, i=i: feats.__setitem__(i, o.clone()))
+        for i, blk in enumerate(G.net.generator.progression)
+    ]
     try:
         with torch.no_grad():
             ws1, ws2 = G.mapping(z1), G.mapping(z2)
@@ -427,7 +454,9 @@ def test_detection_does_not_claim_other_files(tmp_path):
     sg1 = make_net().state_dict()
     assert rosinality_sg1.detect(RawCheckpoint(Path("x"), "torch", {"module." + k: v for k, v in sg1.items()}))
     assert not rosinality_sg1.detect(RawCheckpoint(Path("x"), "pickle"))
-    assert not rosinality_sg1.detect(RawCheckpoint(Path("x"), "torch", {"g_ema": {"style.1.weight": torch.zeros(2, 2)}}))
+    assert not rosinality_sg1.detect(
+        RawCheckpoint(Path("x"), "torch", {"g_ema": {"style.1.weight": torch.zeros(2, 2)}})
+    )
     assert not rosinality_sg1.detect(RawCheckpoint(Path("x"), "torch", {"generator.progression.0.x": torch.zeros(1)}))
     assert not rosinality_sg1.detect(RawCheckpoint(Path("x"), "torch", [1, 2]))
     assert not rosinality_sg2.detect(RawCheckpoint(Path("x"), "torch", {"g_running": sg1}))
@@ -438,8 +467,11 @@ def test_missing_unexpected_and_mismatched_keys(tmp_path):
     del sd["generator.progression.3.noise2.weight_orig"]
     sd["generator.progression.3.extra"] = torch.zeros(1)
     torch.save({"g_running": sd}, tmp_path / "bad.model")
-    with pytest.raises(CheckpointError, match=r"bad.model.*missing keys: generator.progression.3.noise2.weight_orig.*"
-                                              r"unexpected keys: generator.progression.3.extra"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"bad.model.*missing keys: generator.progression.3.noise2.weight_orig.*"
+        r"unexpected keys: generator.progression.3.extra",
+    ):
         load_generator(tmp_path / "bad.model", resolution=8)
     sd = make_net().state_dict()
     sd["generator.progression.2.conv2.conv.weight_orig"] = torch.zeros(5, 5, 3, 3)

@@ -36,7 +36,9 @@ def _reference_keys(name: str) -> dict[str, list[int]]:
 
 
 # ---------------------------------------------------------------- architecture / keys
-@pytest.mark.parametrize("size,name", [(256, "sg2_rosinality_256_cm2_keys.txt"), (1024, "sg2_rosinality_1024_cm2_keys.txt")])
+@pytest.mark.parametrize(
+    "size,name", [(256, "sg2_rosinality_256_cm2_keys.txt"), (1024, "sg2_rosinality_1024_cm2_keys.txt")]
+)
 def test_full_size_keys_match_rosinality(size, name):
     ref = _reference_keys(name)
     with torch.device("meta"):
@@ -48,7 +50,17 @@ def test_full_size_keys_match_rosinality(size, name):
 
 
 def test_channel_table():
-    assert rosinality_channels(1024, 2) == {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
+    assert rosinality_channels(1024, 2) == {
+        4: 512,
+        8: 512,
+        16: 512,
+        32: 512,
+        64: 512,
+        128: 256,
+        256: 128,
+        512: 64,
+        1024: 32,
+    }
     assert rosinality_channels(256, 1)[64] == 256 and rosinality_channels(256, 1)[256] == 64
 
 
@@ -93,8 +105,14 @@ def naive_upfirdn2d(x, k, up, down, pad):
 
 @pytest.mark.parametrize(
     "up,down,pad,kshape",
-    [(1, 1, (1, 1, 1, 1), (4, 4)), (2, 1, (2, 1, 2, 1), (4, 4)), (1, 2, (1, 1, 1, 1), (4, 4)),
-     (2, 2, (0, 1, 2, 0), (3, 2)), (1, 1, (-1, 2, 0, -1), (2, 3)), (3, 1, (1, 2, 2, 1), (3, 3))],
+    [
+        (1, 1, (1, 1, 1, 1), (4, 4)),
+        (2, 1, (2, 1, 2, 1), (4, 4)),
+        (1, 2, (1, 1, 1, 1), (4, 4)),
+        (2, 2, (0, 1, 2, 0), (3, 2)),
+        (1, 1, (-1, 2, 0, -1), (2, 3)),
+        (3, 1, (1, 2, 2, 1), (3, 3)),
+    ],
 )
 def test_upfirdn2d_matches_naive(up, down, pad, kshape):
     g = torch.Generator().manual_seed(1)
@@ -141,7 +159,9 @@ def test_modulated_conv_matches_loop(demodulate, upsample, k, fused):
     weight = torch.randn(6, 4, k, k, generator=g, dtype=torch.float64)
     styles = torch.randn(3, 4, generator=g, dtype=torch.float64)
     blur = (ops.make_kernel([1, 3, 3, 1]) * 4).double()
-    got = ops.modulated_conv2d(x, weight, styles, demodulate=demodulate, upsample=upsample, blur_kernel=blur, fused=fused)
+    got = ops.modulated_conv2d(
+        x, weight, styles, demodulate=demodulate, upsample=upsample, blur_kernel=blur, fused=fused
+    )
     want = loop_modulated_conv(x, weight, styles, demodulate, upsample, blur)
     assert got.shape == ((3, 6, 10, 10) if upsample else (3, 6, 5, 5))
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
@@ -158,8 +178,11 @@ def test_conv_clamp_limits_outputs():
 
     def activation_max(net, ws):
         seen = []
-        hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.abs().max().item()))
-                 for m in net.modules() if isinstance(m, StyledConv)]
+        hooks = [
+            m.register_forward_hook(lambda m, i, o: seen.append(o.abs().max().item()))
+            for m in net.modules()
+            if isinstance(m, StyledConv)
+        ]
         img = net(ws, [None] * net.num_layers)
         for h in hooks:
             h.remove()
@@ -200,7 +223,9 @@ def test_layouts_load_with_autodetection(tmp_path, layout):
 
 
 def test_multiplier_inferred_for_rosinality_table(tmp_path):
-    path = make_rosinality_checkpoint(tmp_path / "g.pt", size=64, style_dim=16, n_mlp=1, channels=rosinality_channels(64, 1))
+    path = make_rosinality_checkpoint(
+        tmp_path / "g.pt", size=64, style_dim=16, n_mlp=1, channels=rosinality_channels(64, 1)
+    )
     G = load_generator(path)
     assert G.info()["channel_multiplier"] == 1 and G.resolution == 64 and G.num_ws == 10
 

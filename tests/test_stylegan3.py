@@ -43,10 +43,16 @@ def _gen(tmp_path, config="t", **kw):
 
 
 # ---------------------------------------------------------------- published architectures
-@pytest.mark.parametrize("name,kwargs", [
-    ("stylegan3-t 1024", {}),
-    ("stylegan3-r 1024", {"channel_base": 65536, "channel_max": 1024, "conv_kernel": 1, "use_radial_filters": True}),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("stylegan3-t 1024", {}),
+        (
+            "stylegan3-r 1024",
+            {"channel_base": 65536, "channel_max": 1024, "conv_kernel": 1, "use_radial_filters": True},
+        ),
+    ],
+)
 def test_published_configs_have_exact_keys_and_shapes(name, kwargs):
     section = _reference_section(name)
     if section is None:
@@ -157,7 +163,7 @@ def _explicit_filtered_lrelu(x, fu, fd, b, up, down, pad, gain, slope, clamp):
     big[:, :, ::up, ::up] = x
     x0, x1, y0, y1 = pad
     big = F.pad(big, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
-    big = big[:, :, max(-y0, 0): big.shape[2] - max(-y1, 0), max(-x0, 0): big.shape[3] - max(-x1, 0)]
+    big = big[:, :, max(-y0, 0) : big.shape[2] - max(-y1, 0), max(-x0, 0) : big.shape[3] - max(-x1, 0)]
     k_up = torch.outer(fu, fu) * up**2
     big = F.conv2d(big.reshape(n * c, 1, *big.shape[2:]), k_up.flip([0, 1])[None, None])
     big = F.leaky_relu(big, slope) * gain
@@ -176,11 +182,34 @@ def test_filtered_lrelu_matches_explicit_sequence(tmp_path, config):
     for name in G.net.synthesis.layer_names[:-1]:
         layer = getattr(G.net.synthesis, name)
         s = layer.spec
-        x = torch.randn(2, s.out_channels, s.in_size + s.conv_kernel - 1, s.in_size + s.conv_kernel - 1, generator=g) * 3
-        got = sg3.filtered_lrelu(x, layer.up_filter, layer.down_filter, layer.bias, s.up_factor, s.down_factor,
-                                 s.padding, math.sqrt(2), 0.2, 1.5)
-        want = _explicit_filtered_lrelu(x, layer.up_filter, layer.down_filter, layer.bias, s.up_factor, s.down_factor,
-                                        s.padding, math.sqrt(2), 0.2, 1.5)
+        x = (
+            torch.randn(2, s.out_channels, s.in_size + s.conv_kernel - 1, s.in_size + s.conv_kernel - 1, generator=g)
+            * 3
+        )
+        got = sg3.filtered_lrelu(
+            x,
+            layer.up_filter,
+            layer.down_filter,
+            layer.bias,
+            s.up_factor,
+            s.down_factor,
+            s.padding,
+            math.sqrt(2),
+            0.2,
+            1.5,
+        )
+        want = _explicit_filtered_lrelu(
+            x,
+            layer.up_filter,
+            layer.down_filter,
+            layer.bias,
+            s.up_factor,
+            s.down_factor,
+            s.padding,
+            math.sqrt(2),
+            0.2,
+            1.5,
+        )
         assert got.shape == want.shape == (2, s.out_channels, s.out_size, s.out_size)
         assert torch.allclose(got, want, atol=1e-5), name
         checked.add((s.up_factor, layer.down_filter.ndim))
@@ -239,12 +268,15 @@ def test_dill_pickle_refused_with_hint(tmp_path):
         load_generator(path)
 
 
-@pytest.mark.parametrize("mutate,match", [
-    (lambda G: delattr(G.synthesis, G.synthesis.layer_names[1]), "layer L1_"),
-    (lambda G: G._init_kwargs.update(superres=True), "StyleGAN-XL"),
-    (lambda G: setattr(G.synthesis.input, "size", np.array([24, 12])), "non-square"),
-    (lambda G: G.synthesis.input.register_buffer("freqs", torch.zeros(3, 2)), "shape mismatches"),
-])
+@pytest.mark.parametrize(
+    "mutate,match",
+    [
+        (lambda G: delattr(G.synthesis, G.synthesis.layer_names[1]), "layer L1_"),
+        (lambda G: G._init_kwargs.update(superres=True), "StyleGAN-XL"),
+        (lambda G: setattr(G.synthesis.input, "size", np.array([24, 12])), "non-square"),
+        (lambda G: G.synthesis.input.register_buffer("freqs", torch.zeros(3, 2)), "shape mismatches"),
+    ],
+)
 def test_malformed_sg3_is_one_line_error(tmp_path, mutate, match):
     G = nu.SG3Generator()
     mutate(G)

@@ -50,8 +50,13 @@ def _double(G):
 # ---------------------------------------------------------------------------------- StyleGAN1
 @pytest.mark.parametrize("fused_scale,tuple_layout,version", [("auto", True, 3), (True, False, 2), (True, True, 4)])
 def test_sg1_tf_forward_matches_tf_reference(tmp_path, fused_scale, tuple_layout, version):
-    path = tu.write_sg1_pickle(tmp_path / "karras2019stylegan-tiny.pkl", fused_scale=fused_scale,
-                               tuple_layout=tuple_layout, version=version, gs_kwargs={"truncation_cutoff": 3})
+    path = tu.write_sg1_pickle(
+        tmp_path / "karras2019stylegan-tiny.pkl",
+        fused_scale=fused_scale,
+        tuple_layout=tuple_layout,
+        version=version,
+        gs_kwargs={"truncation_cutoff": 3},
+    )
     assert detect_format(read_checkpoint(path)) == "stylegan1-tf"
     G = load_generator(path)
     assert isinstance(G, StyleGAN1Generator) and G.family == "stylegan1-tf"
@@ -77,7 +82,9 @@ def test_sg1_tf_forward_matches_tf_reference(tmp_path, fused_scale, tuple_layout
     assert (img - ref).abs().max().item() < 1e-5 * max(1.0, ref.abs().max().item())
     # 'const' noise is the stored noise{i}
     const = G.make_noise(1, "const")
-    assert all(torch.equal(c.double()[0, 0], torch.from_numpy(syn_v[f"noise{k}"][0, 0]).double()) for k, c in enumerate(const))
+    assert all(
+        torch.equal(c.double()[0, 0], torch.from_numpy(syn_v[f"noise{k}"][0, 0]).double()) for k, c in enumerate(const)
+    )
     info = G.info()
     assert info["configuration"].startswith("stylegan1-tf, G_style, 32, ")
     assert ("fused upsampling from 8" in info["configuration"]) == (fused_scale is True)
@@ -127,10 +134,13 @@ def test_truncation_cutoff_rule_and_explicit_override(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- StyleGAN2
-@pytest.mark.parametrize("architecture,ada,label_size", [("skip", False, 0), ("skip", True, 4), ("resnet", False, 0),
-                                                         ("orig", True, 0)])
+@pytest.mark.parametrize(
+    "architecture,ada,label_size", [("skip", False, 0), ("skip", True, 4), ("resnet", False, 0), ("orig", True, 0)]
+)
 def test_sg2_tf_forward_matches_tf_reference(tmp_path, architecture, ada, label_size):
-    path = tu.write_sg2_pickle(tmp_path / "stylegan2-tiny.pkl", architecture=architecture, ada=ada, label_size=label_size)
+    path = tu.write_sg2_pickle(
+        tmp_path / "stylegan2-tiny.pkl", architecture=architecture, ada=ada, label_size=label_size
+    )
     assert detect_format(read_checkpoint(path)) == "stylegan2-tf"
     G = load_generator(path)
     assert (G.family, G.resolution, G.num_ws, G.c_dim) == ("stylegan2-tf", 32, 8, label_size)
@@ -181,7 +191,7 @@ def _reference_states(txt: Path, gs_func: str, syn_func: str, kwargs: dict) -> t
         name, dims = m.group(1), tuple(int(d) for d in m.group(2).split(",") if d.strip())
         arr = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), dims, [0] * len(dims))
         prefix = next((p for p in ("G_synthesis/", "G_mapping/") if name.startswith(p)), "")
-        groups[prefix][name[len(prefix):]] = arr
+        groups[prefix][name[len(prefix) :]] = arr
 
     def st(name, func, variables, kw, comps=None):
         return tfn.TFNetworkState(4, name, kw, func, "", variables, comps or {})
@@ -260,25 +270,30 @@ def test_unknown_globals_refused_nothing_runs(tmp_path):
     assert "system" in msg and not canary.exists()
 
 
-@pytest.mark.parametrize("which,kwargs,expect", [
-    ("synthesis", {"fmap_base": 2**40}, "fmap_base"),
-    ("synthesis", {"fmap_base": "abc"}, "fmap_base"),
-    ("synthesis", {"fmap_decay": "x"}, "fmap_decay"),
-    ("synthesis", {"resolution": 48}, "power of two"),
-    ("synthesis", {"fmap_max": 4096, "fmap_base": 1 << 20}, "refusing to allocate"),
-    ("synthesis", {"blur_filter": "121"}, "blur_filter"),
-    ("synthesis", {"use_instance_norm": False}, "use_instance_norm"),
-    ("mapping", {"label_size": 3}, "conditional"),
-    ("mapping", {"mapping_lrmul": float("nan")}, "mapping_lrmul"),
-    ("gs", {"truncation_cutoff": "8"}, "truncation_cutoff"),
-])
+@pytest.mark.parametrize(
+    "which,kwargs,expect",
+    [
+        ("synthesis", {"fmap_base": 2**40}, "fmap_base"),
+        ("synthesis", {"fmap_base": "abc"}, "fmap_base"),
+        ("synthesis", {"fmap_decay": "x"}, "fmap_decay"),
+        ("synthesis", {"resolution": 48}, "power of two"),
+        ("synthesis", {"fmap_max": 4096, "fmap_base": 1 << 20}, "refusing to allocate"),
+        ("synthesis", {"blur_filter": "121"}, "blur_filter"),
+        ("synthesis", {"use_instance_norm": False}, "use_instance_norm"),
+        ("mapping", {"label_size": 3}, "conditional"),
+        ("mapping", {"mapping_lrmul": float("nan")}, "mapping_lrmul"),
+        ("gs", {"truncation_cutoff": "8"}, "truncation_cutoff"),
+    ],
+)
 def test_sg1_bad_static_kwargs_one_line(tmp_path, which, kwargs, expect):
     gs_v, map_v, syn_v = tu.sg1_variables()
     gk, mk, sk = tu.sg1_kwargs()
     {"gs": gk, "mapping": mk, "synthesis": sk}[which].update(kwargs)
     m = tu.net_state("G_mapping", "G_mapping", map_v, mk)
     s = tu.net_state("G_synthesis", "G_synthesis", syn_v, sk)
-    path = tu.dump_networks(tmp_path / "bad.pkl", [tu.net_state("Gs", "G_style", gs_v, gk, {"synthesis": s, "mapping": m})] * 3)
+    path = tu.dump_networks(
+        tmp_path / "bad.pkl", [tu.net_state("Gs", "G_style", gs_v, gk, {"synthesis": s, "mapping": m})] * 3
+    )
     assert expect in _one_line(CheckpointError, load_generator, path)
 
 
@@ -287,10 +302,14 @@ def test_kwargs_not_a_dict_and_bad_state_types(tmp_path):
     gk, mk, sk = tu.sg2_kwargs()
     m = tu.net_state("G_mapping", "G_mapping", map_v, mk)
     s = dict(tu.net_state("G_synthesis", "G_synthesis_stylegan2", syn_v, sk), static_kwargs=[("resolution", 32)])
-    path = tu.dump_networks(tmp_path / "list.pkl", [tu.net_state("Gs", "G_main", gs_v, gk, {"synthesis": s, "mapping": m})] * 3)
+    path = tu.dump_networks(
+        tmp_path / "list.pkl", [tu.net_state("Gs", "G_main", gs_v, gk, {"synthesis": s, "mapping": m})] * 3
+    )
     assert "static_kwargs must be a dict" in _one_line(CheckpointError, load_generator, path)
     s = dict(tu.net_state("G_synthesis", "G_synthesis_stylegan2", syn_v, sk), version="4")
-    path = tu.dump_networks(tmp_path / "ver.pkl", [tu.net_state("Gs", "G_main", gs_v, gk, {"synthesis": s, "mapping": m})] * 3)
+    path = tu.dump_networks(
+        tmp_path / "ver.pkl", [tu.net_state("Gs", "G_main", gs_v, gk, {"synthesis": s, "mapping": m})] * 3
+    )
     assert "version" in _one_line(CheckpointError, load_generator, path)
 
 
@@ -308,9 +327,13 @@ def test_sg2_strict_variables(tmp_path, mutation):
     gk, mk, sk = tu.sg2_kwargs()
     m = tu.net_state("G_mapping", "G_mapping", map_v, mk)
     s = tu.net_state("G_synthesis", "G_synthesis_stylegan2", syn_v, sk)
-    path = tu.dump_networks(tmp_path / "m.pkl", [tu.net_state("Gs", "G_main", gs_v, gk, {"synthesis": s, "mapping": m})] * 3)
+    path = tu.dump_networks(
+        tmp_path / "m.pkl", [tu.net_state("Gs", "G_main", gs_v, gk, {"synthesis": s, "mapping": m})] * 3
+    )
     msg = _one_line(CheckpointError, load_generator, path)
-    assert {"extra": "unexpected variables", "missing": "lacks variable", "shape": "has shape", "lod": "lod"}[mutation] in msg
+    assert {"extra": "unexpected variables", "missing": "lacks variable", "shape": "has shape", "lod": "lod"}[
+        mutation
+    ] in msg
 
 
 def test_tf_pickles_without_generator_components_still_reach_nvidia_loader(tmp_path):
@@ -339,8 +362,11 @@ def test_config_roundtrip_tf_families(tmp_path):
     G1 = load_generator(tu.write_sg1_pickle(tmp_path / "a.pkl", fused_scale=True, gs_kwargs={"truncation_cutoff": 3}))
     cfg = _roundtrip(G1, stylegan1_tf.from_config)
     assert cfg["family"] == "stylegan1-tf" and cfg["arch"]["variant"] == "tf" and cfg["truncation_cutoff"] == 3
-    G2 = load_generator(tu.write_sg2_pickle(tmp_path / "b.pkl", ada=True, label_size=3, architecture="resnet",
-                                            gs_kwargs={"truncation_cutoff": 4}))
+    G2 = load_generator(
+        tu.write_sg2_pickle(
+            tmp_path / "b.pkl", ada=True, label_size=3, architecture="resnet", gs_kwargs={"truncation_cutoff": 4}
+        )
+    )
     cfg = _roundtrip(G2, stylegan2_tf.from_config)
     assert cfg["arch"]["architecture"] == "resnet" and cfg["w_avg_stored"]
 
@@ -353,7 +379,9 @@ def test_config_roundtrip_rosinality_families(tmp_path):
     assert cfg["arch"]["variant"] == "rosinality" and not cfg["w_avg_stored"]
     from stylegan_eval.networks.stylegan2 import StyleGAN2, StyleGAN2Generator
 
-    G2 = StyleGAN2Generator(StyleGAN2(16, 8, 2, channels={4: 8, 8: 8, 16: 4}), "stylegan2-rosinality", w_avg=torch.randn(8))
+    G2 = StyleGAN2Generator(
+        StyleGAN2(16, 8, 2, channels={4: 8, 8: 8, 16: 4}), "stylegan2-rosinality", w_avg=torch.randn(8)
+    )
     _roundtrip(G2, rosinality_sg2.from_config)
     with pytest.raises(CheckpointError):
         rosinality_sg2.from_config(G2.config(), {})
@@ -366,16 +394,19 @@ def _classifier_pickle(tmp_path, static_kwargs, name="c.pkl", src=""):
     return write_tf_pickle(tmp_path / name, reference_variables(32, 64, 16), static_kwargs, src=src)
 
 
-@pytest.mark.parametrize("kwargs,expect", [
-    ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "label_size": "abc"}, "label_size"),
-    ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "fmap_decay": "x"}, "fmap_decay"),
-    ({"resolution": 32, "fmap_base": 64, "fmap_max": "16"}, "fmap_max"),
-    ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "mbstd_group_size": 2.5}, "mbstd_group_size"),
-    ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "blur_filter": ["a"]}, "blur_filter"),
-    ({"resolution": 2**30}, "resolution"),
-    ({"resolution": 32, "fmap_base": 2**40}, "fmap_base"),
-    ({"resolution": 32, "fmap_base": 2**20, "fmap_max": 4096}, "refusing to allocate"),
-])
+@pytest.mark.parametrize(
+    "kwargs,expect",
+    [
+        ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "label_size": "abc"}, "label_size"),
+        ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "fmap_decay": "x"}, "fmap_decay"),
+        ({"resolution": 32, "fmap_base": 64, "fmap_max": "16"}, "fmap_max"),
+        ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "mbstd_group_size": 2.5}, "mbstd_group_size"),
+        ({"resolution": 32, "fmap_base": 64, "fmap_max": 16, "blur_filter": ["a"]}, "blur_filter"),
+        ({"resolution": 2**30}, "resolution"),
+        ({"resolution": 32, "fmap_base": 2**40}, "fmap_base"),
+        ({"resolution": 32, "fmap_base": 2**20, "fmap_max": 4096}, "refusing to allocate"),
+    ],
+)
 def test_classifier_bad_kwargs_one_line(tmp_path, kwargs, expect):
     from stylegan_eval.classifiers.tf_pickle import load_tf_classifier
 
@@ -385,14 +416,38 @@ def test_classifier_bad_kwargs_one_line(tmp_path, kwargs, expect):
 
 def test_classifier_kwargs_as_list_and_tiny_huge_pickle(tmp_path):
     from stylegan_eval.classifiers.tf_pickle import load_tf_classifier
+
     with tu.fake_dnnlib() as Network:
-        (tmp_path / "list.pkl").write_bytes(pickle.dumps(Network({
-            "version": 4, "name": "D", "static_kwargs": [["resolution", 256]], "components": {},
-            "build_module_src": "", "build_func_name": "D_basic", "variables": []})))
-        (tmp_path / "huge.pkl").write_bytes(pickle.dumps(Network({
-            "version": 4, "name": "D", "static_kwargs": {"resolution": 256, "fmap_base": 2**40, "fmap_max": 2**30},
-            "components": {}, "build_module_src": "", "build_func_name": "D_basic",
-            "variables": [("4x4/Dense1/bias", np.zeros(1, np.float32))]})))
+        (tmp_path / "list.pkl").write_bytes(
+            pickle.dumps(
+                Network(
+                    {
+                        "version": 4,
+                        "name": "D",
+                        "static_kwargs": [["resolution", 256]],
+                        "components": {},
+                        "build_module_src": "",
+                        "build_func_name": "D_basic",
+                        "variables": [],
+                    }
+                )
+            )
+        )
+        (tmp_path / "huge.pkl").write_bytes(
+            pickle.dumps(
+                Network(
+                    {
+                        "version": 4,
+                        "name": "D",
+                        "static_kwargs": {"resolution": 256, "fmap_base": 2**40, "fmap_max": 2**30},
+                        "components": {},
+                        "build_module_src": "",
+                        "build_func_name": "D_basic",
+                        "variables": [("4x4/Dense1/bias", np.zeros(1, np.float32))],
+                    }
+                )
+            )
+        )
     assert "static_kwargs must be a dict" in _one_line(CheckpointError, load_tf_classifier, tmp_path / "list.pkl")
     assert (tmp_path / "huge.pkl").stat().st_size < 2048
     assert "fmap" in _one_line(CheckpointError, load_tf_classifier, tmp_path / "huge.pkl")

@@ -47,14 +47,29 @@ def sg2torch_state(res=16, latent=8, n_mlp=2, channels=None, seed=0) -> dict[str
         c, j = channels[2**layer], layer - 2
         if layer > 2:
             cp = channels[2 ** (layer - 1)]
-            sd.update({f"up_convs.{j - 1}.affine.weight": r(cp, latent), f"up_convs.{j - 1}.affine.bias": 1 + r(cp, scale=0.1),
-                       f"up_convs.{j - 1}.weight": r(1, c, cp, 3, 3), f"up_convs.{j - 1}.blur.kernel": k.clone(),
-                       f"up_convs.{j - 1}.add_noise.weight": r(1), f"up_convs.{j - 1}.leaky_relu.bias": r(c, scale=0.1)})
-        sd.update({f"convs.{j}.affine.weight": r(c, latent), f"convs.{j}.affine.bias": 1 + r(c, scale=0.1),
-                   f"convs.{j}.weight": r(1, c, c, 3, 3), f"convs.{j}.add_noise.weight": r(1),
-                   f"convs.{j}.leaky_relu.bias": r(c, scale=0.1),
-                   f"to_rgbs.{j}.affine.weight": r(c, latent), f"to_rgbs.{j}.affine.bias": 1 + r(c, scale=0.1),
-                   f"to_rgbs.{j}.weight": r(1, 1, c, 1, 1), f"to_rgbs.{j}.bias": r(1, 1, 1, 1, scale=0.1)})
+            sd.update(
+                {
+                    f"up_convs.{j - 1}.affine.weight": r(cp, latent),
+                    f"up_convs.{j - 1}.affine.bias": 1 + r(cp, scale=0.1),
+                    f"up_convs.{j - 1}.weight": r(1, c, cp, 3, 3),
+                    f"up_convs.{j - 1}.blur.kernel": k.clone(),
+                    f"up_convs.{j - 1}.add_noise.weight": r(1),
+                    f"up_convs.{j - 1}.leaky_relu.bias": r(c, scale=0.1),
+                }
+            )
+        sd.update(
+            {
+                f"convs.{j}.affine.weight": r(c, latent),
+                f"convs.{j}.affine.bias": 1 + r(c, scale=0.1),
+                f"convs.{j}.weight": r(1, c, c, 3, 3),
+                f"convs.{j}.add_noise.weight": r(1),
+                f"convs.{j}.leaky_relu.bias": r(c, scale=0.1),
+                f"to_rgbs.{j}.affine.weight": r(c, latent),
+                f"to_rgbs.{j}.affine.bias": 1 + r(c, scale=0.1),
+                f"to_rgbs.{j}.weight": r(1, 1, c, 1, 1),
+                f"to_rgbs.{j}.bias": r(1, 1, 1, 1, scale=0.1),
+            }
+        )
         if layer > 2:
             sd[f"to_rgbs.{j}.upsample.kernel"] = k.clone()
     return sd
@@ -78,7 +93,10 @@ def test_stylegan2_torch_loads_and_renders_one_channel(sg2torch_file):
     z = torch.randn(5, 8)
     x = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
     for i in (1, 2):
-        x = F.leaky_relu(x @ (sd[f"mapping.{i}.weight"] * LR / math.sqrt(8)).T + sd[f"mapping.{i}.bias"] * LR, 0.2) * 2**0.5
+        x = (
+            F.leaky_relu(x @ (sd[f"mapping.{i}.weight"] * LR / math.sqrt(8)).T + sd[f"mapping.{i}.bias"] * LR, 0.2)
+            * 2**0.5
+        )
     torch.testing.assert_close(G.mapping(z)[:, 0], x)
 
 
@@ -120,8 +138,11 @@ def _import_stylegan2_torch(monkeypatch):
     gradfix = types.ModuleType("torch_conv_gradfix")
     gradfix.conv2d, gradfix.conv_transpose2d = F.conv2d, F.conv_transpose2d
     gradfix.no_weight_grad = lambda: __import__("contextlib").nullcontext()
-    for name, mod in (("stylegan2_torch.op.fused_act", fused), ("stylegan2_torch.op.upfirdn2d", up),
-                      ("torch_conv_gradfix", gradfix)):
+    for name, mod in (
+        ("stylegan2_torch.op.fused_act", fused),
+        ("stylegan2_torch.op.upfirdn2d", up),
+        ("torch_conv_gradfix", gradfix),
+    ):
         monkeypatch.setitem(sys.modules, name, mod)
     from stylegan2_torch.generator import Generator
 
@@ -142,8 +163,9 @@ def test_stylegan2_torch_matches_the_package(sg2torch_file, monkeypatch):
 
 
 # ------------------------------------------------------------------------------ lucidrains
-def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False, attn_blocks=(),
-                     no_const=False) -> dict[str, torch.Tensor]:
+def lucidrains_state(
+    size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False, attn_blocks=(), no_const=False
+) -> dict[str, torch.Tensor]:
     """{'S.*', 'G.*', 'SE.*', 'GE.*', 'D.*', 'D_aug.D.*'} with stylegan2-pytorch's key names and shapes."""
     g = torch.Generator().manual_seed(seed)
 
@@ -168,26 +190,44 @@ def lucidrains_state(size=16, latent=8, capacity=2, depth=2, seed=0, rgba=False,
         gan[f"{prefix}.initial_conv.bias"] = r(filters[0], scale=0.1)
         for i, (ci, co) in enumerate(itertools.pairwise(filters)):
             b = f"{prefix}.blocks.{i}"
-            gan.update({f"{b}.to_style1.weight": r(ci, latent, scale=0.3), f"{b}.to_style1.bias": r(ci, scale=0.1),
-                        f"{b}.to_noise1.weight": r(co, 1), f"{b}.to_noise1.bias": r(co, scale=0.1),
-                        f"{b}.conv1.weight": r(co, ci, 3, 3),
-                        f"{b}.to_style2.weight": r(co, latent, scale=0.3), f"{b}.to_style2.bias": r(co, scale=0.1),
-                        f"{b}.to_noise2.weight": r(co, 1), f"{b}.to_noise2.bias": r(co, scale=0.1),
-                        f"{b}.conv2.weight": r(co, co, 3, 3),
-                        f"{b}.to_rgb.to_style.weight": r(co, latent, scale=0.3), f"{b}.to_rgb.to_style.bias": r(co, scale=0.1),
-                        f"{b}.to_rgb.conv.weight": r(out_c, co, 1, 1, scale=0.1)})
+            gan.update(
+                {
+                    f"{b}.to_style1.weight": r(ci, latent, scale=0.3),
+                    f"{b}.to_style1.bias": r(ci, scale=0.1),
+                    f"{b}.to_noise1.weight": r(co, 1),
+                    f"{b}.to_noise1.bias": r(co, scale=0.1),
+                    f"{b}.conv1.weight": r(co, ci, 3, 3),
+                    f"{b}.to_style2.weight": r(co, latent, scale=0.3),
+                    f"{b}.to_style2.bias": r(co, scale=0.1),
+                    f"{b}.to_noise2.weight": r(co, 1),
+                    f"{b}.to_noise2.bias": r(co, scale=0.1),
+                    f"{b}.conv2.weight": r(co, co, 3, 3),
+                    f"{b}.to_rgb.to_style.weight": r(co, latent, scale=0.3),
+                    f"{b}.to_rgb.to_style.bias": r(co, scale=0.1),
+                    f"{b}.to_rgb.conv.weight": r(out_c, co, 1, 1, scale=0.1),
+                }
+            )
             if i != num_layers - 1:
                 gan[f"{b}.to_rgb.upsample.1.f"] = torch.tensor([1.0, 2.0, 1.0])
             if i in attn_blocks:  # attn_and_ff(ci): 8 heads x 64, depthwise kv conv, 2x 1x1-conv MLP
                 a = f"{prefix}.attns.{i}"
-                gan.update({f"{a}.0.fn.norm.g": 1 + r(1, ci, 1, 1, scale=0.1), f"{a}.0.fn.norm.b": r(1, ci, 1, 1, scale=0.1),
-                            f"{a}.0.fn.fn.to_q.weight": r(512, ci, 1, 1, scale=0.5),
-                            f"{a}.0.fn.fn.to_kv.net.0.weight": r(ci, 1, 3, 3, scale=0.3),
-                            f"{a}.0.fn.fn.to_kv.net.1.weight": r(1024, ci, 1, 1, scale=0.5),
-                            f"{a}.0.fn.fn.to_out.weight": r(ci, 512, 1, 1, scale=0.1), f"{a}.0.fn.fn.to_out.bias": r(ci, scale=0.1),
-                            f"{a}.1.fn.norm.g": 1 + r(1, ci, 1, 1, scale=0.1), f"{a}.1.fn.norm.b": r(1, ci, 1, 1, scale=0.1),
-                            f"{a}.1.fn.fn.0.weight": r(2 * ci, ci, 1, 1, scale=0.3), f"{a}.1.fn.fn.0.bias": r(2 * ci, scale=0.1),
-                            f"{a}.1.fn.fn.2.weight": r(ci, 2 * ci, 1, 1, scale=0.3), f"{a}.1.fn.fn.2.bias": r(ci, scale=0.1)})
+                gan.update(
+                    {
+                        f"{a}.0.fn.norm.g": 1 + r(1, ci, 1, 1, scale=0.1),
+                        f"{a}.0.fn.norm.b": r(1, ci, 1, 1, scale=0.1),
+                        f"{a}.0.fn.fn.to_q.weight": r(512, ci, 1, 1, scale=0.5),
+                        f"{a}.0.fn.fn.to_kv.net.0.weight": r(ci, 1, 3, 3, scale=0.3),
+                        f"{a}.0.fn.fn.to_kv.net.1.weight": r(1024, ci, 1, 1, scale=0.5),
+                        f"{a}.0.fn.fn.to_out.weight": r(ci, 512, 1, 1, scale=0.1),
+                        f"{a}.0.fn.fn.to_out.bias": r(ci, scale=0.1),
+                        f"{a}.1.fn.norm.g": 1 + r(1, ci, 1, 1, scale=0.1),
+                        f"{a}.1.fn.norm.b": r(1, ci, 1, 1, scale=0.1),
+                        f"{a}.1.fn.fn.0.weight": r(2 * ci, ci, 1, 1, scale=0.3),
+                        f"{a}.1.fn.fn.0.bias": r(2 * ci, scale=0.1),
+                        f"{a}.1.fn.fn.2.weight": r(ci, 2 * ci, 1, 1, scale=0.3),
+                        f"{a}.1.fn.fn.2.bias": r(ci, scale=0.1),
+                    }
+                )
     for prefix in ("D", "D_aug.D"):
         gan[f"{prefix}.blocks.0.conv_res.weight"] = r(4, out_c, 1, 1)
         gan[f"{prefix}.to_logit.weight"] = r(1, 8)
@@ -200,8 +240,20 @@ def lucidrains_file(tmp_path):
     d = tmp_path / "models" / "default"
     d.mkdir(parents=True)
     torch.save({"GAN": gan, "version": "1.9.0"}, d / "model_3.pt")
-    (d / ".config.json").write_text(json.dumps({"image_size": 16, "network_capacity": 2, "lr_mlp": 0.2, "transparent": False,
-                                                "fq_layers": [], "fq_dict_size": 256, "attn_layers": [], "no_const": False}))
+    (d / ".config.json").write_text(
+        json.dumps(
+            {
+                "image_size": 16,
+                "network_capacity": 2,
+                "lr_mlp": 0.2,
+                "transparent": False,
+                "fq_layers": [],
+                "fq_dict_size": 256,
+                "attn_layers": [],
+                "no_const": False,
+            }
+        )
+    )
     return gan, d / "model_3.pt"
 
 
@@ -221,7 +273,12 @@ def test_lucidrains_loads_ema_with_lr_mlp_from_the_config(lucidrains_file):
     img = G.generate(z, noise_seed=0, indices=torch.arange(4))
     assert img.shape == (4, 3, 16, 16) and img.min() >= -1 and img.max() <= 1 and img.std() > 0
     noise = G.make_noise(4, noise_seed=0, indices=torch.arange(4))
-    assert noise[0].shape == (4, 1, 16, 16) and 0 < noise[0].min() and noise[0].max() < 1 and abs(noise[0].mean() - 0.5) < 0.05
+    assert (
+        noise[0].shape == (4, 1, 16, 16)
+        and 0 < noise[0].min()
+        and noise[0].max() < 1
+        and abs(noise[0].mean() - 0.5) < 0.05
+    )
     assert not torch.equal(img, G.generate(z, noise_seed=1, indices=torch.arange(4)))
     (path.parent / ".config.json").unlink()
     G2 = load_generator(path)
@@ -275,8 +332,9 @@ def test_lucidrains_matches_the_package(lucidrains_file, monkeypatch, variant):
         torch.save({"GAN": gan, "version": "1.9.0"}, path)
     S = pkg.StyleVectorizer(8, 2, lr_mul=0.2)
     S.load_state_dict({k[3:]: v for k, v in gan.items() if k.startswith("SE.")})
-    Gp = pkg.Generator(16, 8, network_capacity=2, attn_layers=[2] if variant == "attn" else [],
-                       no_const=variant == "no_const")
+    Gp = pkg.Generator(
+        16, 8, network_capacity=2, attn_layers=[2] if variant == "attn" else [], no_const=variant == "no_const"
+    )
     Gp.load_state_dict({k[3:]: v for k, v in gan.items() if k.startswith("GE.")})
     G = load_generator(path)
     z = torch.randn(3, 8)
@@ -289,7 +347,9 @@ def test_lucidrains_matches_the_package(lucidrains_file, monkeypatch, variant):
 
 # ------------------------------------------------------------------------------ named refusals
 def test_g_ema_with_other_keys_names_the_difference(tmp_path):
-    torch.save({"g_ema": {"synthesis.b4.conv.weight": torch.zeros(1), "mapping.fc0.weight": torch.zeros(1)}}, tmp_path / "x.pt")
+    torch.save(
+        {"g_ema": {"synthesis.b4.conv.weight": torch.zeros(1), "mapping.fc0.weight": torch.zeros(1)}}, tmp_path / "x.pt"
+    )
     with pytest.raises(CheckpointError) as err:
         load_generator(tmp_path / "x.pt")
     msg = str(err.value)
@@ -301,7 +361,9 @@ def test_genforce_and_mmgeneration_are_recognised(tmp_path):
     torch.save({"generator": {"a": torch.zeros(1)}, "generator_smooth": {"a": torch.zeros(1)}}, tmp_path / "gf.pth")
     with pytest.raises(CheckpointError, match="genforce"):
         load_generator(tmp_path / "gf.pth")
-    torch.save({"meta": {}, "state_dict": {"generator_ema.style_mapping.0.weight": torch.zeros(1)}}, tmp_path / "mm.pth")
+    torch.save(
+        {"meta": {}, "state_dict": {"generator_ema.style_mapping.0.weight": torch.zeros(1)}}, tmp_path / "mm.pth"
+    )
     with pytest.raises(CheckpointError, match="MMGeneration"):
         load_generator(tmp_path / "mm.pth")
 

@@ -78,7 +78,7 @@ def test_catalogue_specs_equal_the_ones_the_metrics_load():
 def test_verify_detects_a_corrupted_file(cli, fake_entry):
     cached = weights.cache_dir() / "toy-net.pth"
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(Path(fake_entry.spec.url[len("file://"):]).read_bytes())
+    cached.write_bytes(Path(fake_entry.spec.url[len("file://") :]).read_bytes())
     report = _json(cli, "weights", "verify", "toy-net")
     assert report["corrupt"] == [] and report["files"][0]["status"] == "cached"
     # Same size, other bytes: only the hash tells.
@@ -137,7 +137,9 @@ def test_cli_answers_without_importing_torch(argv):
         "print('TORCH', 'torch' in sys.modules); sys.exit(rc)"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     # Tests never assert timings; what makes the answer fast is that torch is never imported.
     assert "TORCH False" in proc.stdout

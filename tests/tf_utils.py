@@ -56,24 +56,36 @@ def fake_dnnlib():
                 sys.modules[n] = m
 
 
-def net_state(name: str, func: str, variables: dict[str, np.ndarray], static_kwargs: dict | None = None,
-              components: dict | None = None, version: int = 4, src: str | None = None) -> dict[str, Any]:
+def net_state(
+    name: str,
+    func: str,
+    variables: dict[str, np.ndarray],
+    static_kwargs: dict | None = None,
+    components: dict | None = None,
+    version: int = 4,
+    src: str | None = None,
+) -> dict[str, Any]:
     """A dnnlib Network state (components as nested states, turned into Network objects on dump)."""
     return {
-        "version": version, "name": name, "static_kwargs": dict(static_kwargs or {}),
+        "version": version,
+        "name": name,
+        "static_kwargs": dict(static_kwargs or {}),
         "components": dict(components or {}),
         "build_module_src": src if src is not None else f"def {func}(*args, **kwargs):\n    pass\n",
-        "build_func_name": func, "variables": list(variables.items()),
+        "build_func_name": func,
+        "variables": list(variables.items()),
     }
 
 
 def dump_networks(path: Path, states: list[dict] | dict, protocol: int = 3) -> Path:
     """Pickle one state (a bare Network) or a list of states (a tuple, e.g. (G, D, Gs))."""
     with fake_dnnlib() as Network:
+
         def make(state):
             state = dict(state)
             state["components"] = {k: make(v) for k, v in state["components"].items()}
             return Network(state)
+
         obj = make(states) if isinstance(states, dict) else tuple(make(s) for s in states)
         Path(path).write_bytes(pickle.dumps(obj, protocol=protocol))
     return Path(path)
@@ -84,15 +96,27 @@ def _nf(stage, base, fmax, fmin=1, decay=1.0):
 
 
 # ---------------------------------------------------------------------------------- StyleGAN1
-def sg1_variables(resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=2, num_channels=3,
-                  fused_scale="auto", seed=0, shapes_only=False):
+def sg1_variables(
+    resolution=32,
+    fmap_base=64,
+    fmap_max=16,
+    w=8,
+    mapping_layers=2,
+    num_channels=3,
+    fused_scale="auto",
+    seed=0,
+    shapes_only=False,
+):
     """(Gs, mapping, synthesis) variable dicts of G_style in TF creation order (random values)."""
     rng = np.random.default_rng(seed)
 
     def v(*shape, scale=1.0):
         if shapes_only:
-            return np.zeros(shape, np.float32) if np.prod(shape) < 64 else np.lib.stride_tricks.as_strided(
-                np.zeros(1, np.float32), shape, [0] * len(shape))
+            return (
+                np.zeros(shape, np.float32)
+                if np.prod(shape) < 64
+                else np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, [0] * len(shape))
+            )
         return (scale * rng.standard_normal(shape)).astype(np.float32)
 
     log2 = int(math.log2(resolution))
@@ -130,11 +154,19 @@ def sg1_variables(resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=
     return gs, mapping, syn
 
 
-def sg1_kwargs(resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=2, num_channels=3, fused_scale="auto", **_):
+def sg1_kwargs(
+    resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=2, num_channels=3, fused_scale="auto", **_
+):
     common = {"num_channels": num_channels, "resolution": resolution, "label_size": 0}
     syn = dict(common, fmap_base=fmap_base, fmap_max=fmap_max, dlatent_size=w, fused_scale=fused_scale)
-    mapping = dict(common, dlatent_broadcast=2 * int(math.log2(resolution)) - 2, latent_size=w, dlatent_size=w,
-                   mapping_layers=mapping_layers, mapping_fmaps=w)
+    mapping = dict(
+        common,
+        dlatent_broadcast=2 * int(math.log2(resolution)) - 2,
+        latent_size=w,
+        dlatent_size=w,
+        mapping_layers=mapping_layers,
+        mapping_fmaps=w,
+    )
     return dict(common), mapping, syn
 
 
@@ -167,7 +199,9 @@ def conv_nhwc(x, w_hwio, gain):
     p = k // 2
     xp = F.pad(x, (0, 0, p, p, p, p))
     h, wd = x.shape[1:3]
-    return sum(torch.einsum("nhwi,io->nhwo", xp[:, a:a + h, b:b + wd], w_hwio[a, b]) for a in range(k) for b in range(k))
+    return sum(
+        torch.einsum("nhwi,io->nhwo", xp[:, a : a + h, b : b + wd], w_hwio[a, b]) for a in range(k) for b in range(k)
+    )
 
 
 def blur_nhwc(x, taps):
@@ -178,7 +212,7 @@ def blur_nhwc(x, taps):
     p = k // 2
     xp = F.pad(x, (0, 0, p, p, p, p))
     h, wd = x.shape[1:3]
-    return sum(xp[:, a:a + h, b:b + wd] * k2[a, b] for a in range(k) for b in range(k))
+    return sum(xp[:, a : a + h, b : b + wd] * k2[a, b] for a in range(k) for b in range(k))
 
 
 def fused_upconv_nhwc(x, w_hwio, gain):
@@ -192,8 +226,8 @@ def fused_upconv_nhwc(x, w_hwio, gain):
     buf = x.new_zeros(n, 2 * h + 2, 2 * wd + 2, f.shape[2])
     for a in range(4):
         for b in range(4):
-            buf[:, a:a + 2 * h:2, b:b + 2 * wd:2] += torch.einsum("nhwi,oi->nhwo", x, f[a, b])
-    return buf[:, 1:2 * h + 1, 1:2 * wd + 1]
+            buf[:, a : a + 2 * h : 2, b : b + 2 * wd : 2] += torch.einsum("nhwi,oi->nhwo", x, f[a, b])
+    return buf[:, 1 : 2 * h + 1, 1 : 2 * wd + 1]
 
 
 def ref_sg1_mapping(map_v, z, mapping_layers, lrmul=0.01):
@@ -251,8 +285,20 @@ def ref_sg1_synthesis(syn_v, ws, noise, resolution, fused, blur=(1, 2, 1)):
 
 
 # ---------------------------------------------------------------------------------- StyleGAN2
-def sg2_variables(resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=2, num_channels=3,
-                  architecture="skip", label_size=0, z=None, seed=0, shapes_only=False, **_):
+def sg2_variables(
+    resolution=32,
+    fmap_base=64,
+    fmap_max=16,
+    w=8,
+    mapping_layers=2,
+    num_channels=3,
+    architecture="skip",
+    label_size=0,
+    z=None,
+    seed=0,
+    shapes_only=False,
+    **_,
+):
     """(Gs, mapping, synthesis) variable dicts of G_main in TF creation order (random values)."""
     rng = np.random.default_rng(seed)
     z = w if z is None else z
@@ -308,12 +354,29 @@ def sg2_variables(resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=
     return gs, mapping, syn
 
 
-def sg2_kwargs(resolution=32, fmap_base=64, fmap_max=16, w=8, mapping_layers=2, num_channels=3, architecture="skip",
-               label_size=0, z=None, ada=False, **_):
+def sg2_kwargs(
+    resolution=32,
+    fmap_base=64,
+    fmap_max=16,
+    w=8,
+    mapping_layers=2,
+    num_channels=3,
+    architecture="skip",
+    label_size=0,
+    z=None,
+    ada=False,
+    **_,
+):
     common = {"num_channels": num_channels, "resolution": resolution, "label_size": label_size}
     syn = dict(common, fmap_base=fmap_base, fmap_max=fmap_max, dlatent_size=w, architecture=architecture)
-    mapping = dict(common, dlatent_broadcast=2 * int(math.log2(resolution)) - 2, latent_size=w if z is None else z,
-                   dlatent_size=w, mapping_layers=mapping_layers, mapping_fmaps=w)
+    mapping = dict(
+        common,
+        dlatent_broadcast=2 * int(math.log2(resolution)) - 2,
+        latent_size=w if z is None else z,
+        dlatent_size=w,
+        mapping_layers=mapping_layers,
+        mapping_fmaps=w,
+    )
     if ada:
         syn.update(conv_clamp=None, num_fp16_res=0)
     return dict(common), mapping, syn
@@ -353,7 +416,7 @@ def _fir_nhwc(x, k2, pad0, pad1):
     k = k2.flip(0, 1)
     kh = k.shape[0]
     h, wd = xp.shape[1] - kh + 1, xp.shape[2] - kh + 1
-    return sum(xp[:, a:a + h, b:b + wd] * k[a, b] for a in range(kh) for b in range(kh))
+    return sum(xp[:, a : a + h, b : b + wd] * k[a, b] for a in range(kh) for b in range(kh))
 
 
 def _taps2(taps, gain):
@@ -376,12 +439,16 @@ def ref_modconv(x, w, syn_v, scope, demod=True, up=False, taps=(1, 3, 3, 1)):
     if not up:
         p = k // 2
         xp = F.pad(x, (0, 0, p, p, p, p))
-        return sum(torch.einsum("nhwi,nio->nhwo", xp[:, a:a + h, b:b + wd], ww[:, a, b]) for a in range(k) for b in range(k))
+        return sum(
+            torch.einsum("nhwi,nio->nhwo", xp[:, a : a + h, b : b + wd], ww[:, a, b])
+            for a in range(k)
+            for b in range(k)
+        )
     wf = ww.flip(1, 2)
     buf = x.new_zeros(n, 2 * (h - 1) + k, 2 * (wd - 1) + k, ww.shape[-1])
     for a in range(k):
         for b in range(k):
-            buf[:, a:a + 2 * h:2, b:b + 2 * wd:2] += torch.einsum("nhwi,nio->nhwo", x, wf[:, a, b])
+            buf[:, a : a + 2 * h : 2, b : b + 2 * wd : 2] += torch.einsum("nhwi,nio->nhwo", x, wf[:, a, b])
     p = (len(taps) - 2) - (k - 1)
     return _fir_nhwc(buf, _taps2(taps, 4.0), (p + 1) // 2 + 1, p // 2 + 1)
 

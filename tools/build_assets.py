@@ -48,7 +48,9 @@ def _machine(threads) -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores" + (f", {threads} torch threads" if threads else "")
 
 
-def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSETS, notes: list[str] | None = None) -> dict:
+def build(
+    run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSETS, notes: list[str] | None = None
+) -> dict:
     run = Path(run)
     snaps = sorted(run.glob("snapshot-*.pt"))
     snapshot = Path(snapshot) if snapshot else (snaps[-1] if snaps else None)
@@ -62,7 +64,9 @@ def build(run: Path, snapshot: Path | None, classifiers: Path, out: Path = ASSET
         src = Path(classifiers) / classifier_filename(attr)
         shutil.copyfile(src, out / classifier_filename(attr))
         meta = torch.load(src, map_location="cpu", weights_only=True)
-        clf_info[attr] = {k: meta["metrics"].get(k) for k in ("heldout_accuracy", "num_train", "num_heldout", "epochs", "data")}
+        clf_info[attr] = {
+            k: meta["metrics"].get(k) for k in ("heldout_accuracy", "num_train", "num_heldout", "epochs", "data")
+        }
         clf_info[attr]["config"] = meta["config"]
     cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     info = {

@@ -33,8 +33,16 @@ def classifier_filename(attr: str) -> str:
     return f"demo-classifier-{attr}.pt"
 
 
-def train_all(out: str | Path, num_images: int = 12_000, epochs: int = 4, seed: int = 0, base_channels: int = 16,
-              max_channels: int = 64, attributes=shapes.ATTRIBUTES, log=print) -> dict[str, dict]:
+def train_all(
+    out: str | Path,
+    num_images: int = 12_000,
+    epochs: int = 4,
+    seed: int = 0,
+    base_channels: int = 16,
+    max_channels: int = 64,
+    attributes=shapes.ATTRIBUTES,
+    log=print,
+) -> dict[str, dict]:
     """Train and save one classifier per attribute; returns {attr: metrics} (held-out accuracy etc.)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,15 +51,31 @@ def train_all(out: str | Path, num_images: int = 12_000, epochs: int = 4, seed: 
     for attr in attributes:
         k = shapes.ATTRIBUTES.index(attr)
         t0 = time.time()
-        res = train_classifier(images, attrs[:, k].numpy().astype(bool), epochs=epochs, batch_size=64, lr=2e-3,
-                               val_fraction=0.1, seed=seed, base_channels=base_channels, max_channels=max_channels,
-                               flip=False)
-        metrics = {**res.metrics, "train_seconds": time.time() - t0, "data": f"stylegan_eval.demo.shapes seed {CLASSIFIER_DATA_SEED}",
-                   "positive": shapes.ATTRIBUTE_VALUES[attr][1], "negative": shapes.ATTRIBUTE_VALUES[attr][0]}
+        res = train_classifier(
+            images,
+            attrs[:, k].numpy().astype(bool),
+            epochs=epochs,
+            batch_size=64,
+            lr=2e-3,
+            val_fraction=0.1,
+            seed=seed,
+            base_channels=base_channels,
+            max_channels=max_channels,
+            flip=False,
+        )
+        metrics = {
+            **res.metrics,
+            "train_seconds": time.time() - t0,
+            "data": f"stylegan_eval.demo.shapes seed {CLASSIFIER_DATA_SEED}",
+            "positive": shapes.ATTRIBUTE_VALUES[attr][1],
+            "negative": shapes.ATTRIBUTE_VALUES[attr][0],
+        }
         save_checkpoint(res.model, out / classifier_filename(attr), attr, metrics)
         results[attr] = metrics
         if log:
-            log(f"{attr}: held-out accuracy {metrics['heldout_accuracy']:.4f} ({metrics['train_seconds']:.0f}s) -> {out / classifier_filename(attr)}")
+            log(
+                f"{attr}: held-out accuracy {metrics['heldout_accuracy']:.4f} ({metrics['train_seconds']:.0f}s) -> {out / classifier_filename(attr)}"
+            )
     return results
 
 

@@ -139,7 +139,9 @@ class DResBlock(nn.Module):
 class Discriminator(nn.Module):
     """Residual D: fromRGB 1x1, res blocks down to 4x4, minibatch stddev, conv, two linear layers."""
 
-    def __init__(self, size: int = 32, channels: dict[int, int] | None = None, img_channels: int = 3, mbstd_group: int = 4):
+    def __init__(
+        self, size: int = 32, channels: dict[int, int] | None = None, img_channels: int = 3, mbstd_group: int = 4
+    ):
         super().__init__()
         channels = channels or DEMO_D_CHANNELS
         self.from_rgb = EqualConv2d(img_channels, channels[size], 1)
@@ -172,7 +174,9 @@ class Discriminator(nn.Module):
 # ---------------------------------------------------------------------------- helpers
 def make_generator(**overrides) -> StyleGAN2:
     cfg = {**DEMO_G, **overrides}
-    return StyleGAN2(cfg.pop("size"), cfg.pop("style_dim"), cfg.pop("n_mlp"), channels=cfg.pop("channels"), lr_mlp=cfg.pop("lr_mlp"))
+    return StyleGAN2(
+        cfg.pop("size"), cfg.pop("style_dim"), cfg.pop("n_mlp"), channels=cfg.pop("channels"), lr_mlp=cfg.pop("lr_mlp")
+    )
 
 
 def random_noise(g: StyleGAN2, n: int) -> list[torch.Tensor]:
@@ -204,7 +208,9 @@ def latent_avg(g: StyleGAN2, n: int = 10_000) -> torch.Tensor:
 def save_grid(g: StyleGAN2, path: Path, n: int = 64) -> None:
     z = sampling.normal(123, sampling.Z, torch.arange(n), (g.z_dim,))
     ws = g.mapping(z).unsqueeze(1).repeat(1, g.n_latent, 1)
-    noise = [sampling.normal(123, sampling.NOISE + k, torch.arange(n), (1, h, w)) for k, (h, w) in enumerate(g.noise_shapes)]
+    noise = [
+        sampling.normal(123, sampling.NOISE + k, torch.arange(n), (1, h, w)) for k, (h, w) in enumerate(g.noise_shapes)
+    ]
     save_png(image_grid(g(ws, noise).clamp(-1, 1), 8), path)
 
 
@@ -272,8 +278,16 @@ def _train(args: argparse.Namespace) -> None:
     total = int(args.kimg * 1000)
     bs = args.batch
     log = open(out / "log.txt", "a")
-    (out / "config.json").write_text(json.dumps({"args": vars(args), "G": {**DEMO_G, "channels": {str(k): v for k, v in DEMO_G["channels"].items()}},
-                                                 "D_channels": {str(k): v for k, v in DEMO_D_CHANNELS.items()}}, indent=1))
+    (out / "config.json").write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "G": {**DEMO_G, "channels": {str(k): v for k, v in DEMO_G["channels"].items()}},
+                "D_channels": {str(k): v for k, v in DEMO_D_CHANNELS.items()},
+            },
+            indent=1,
+        )
+    )
     next_snap = (nimg // int(args.snap_kimg * 1000) + 1) * int(args.snap_kimg * 1000)
     t0 = time.time() - t_used
     data_step = nimg // bs
@@ -311,17 +325,29 @@ def _train(args: argparse.Namespace) -> None:
         accumulate(g_ema, g, 0.5 ** (bs / max(ema_nimg, 1e-8)))
         if step % 20 == 0:
             el = time.time() - t0
-            line = (f"kimg {nimg / 1000:7.2f}  time {el:7.0f}s  D {d_loss.item():.3f}  G {g_loss.item():.3f}  "
-                    f"R1 {r1.item():.4f}  D(real) {d_real.mean().item():+.2f}  D(fake) {d_fake.mean().item():+.2f}")
+            line = (
+                f"kimg {nimg / 1000:7.2f}  time {el:7.0f}s  D {d_loss.item():.3f}  G {g_loss.item():.3f}  "
+                f"R1 {r1.item():.4f}  D(real) {d_real.mean().item():+.2f}  D(fake) {d_fake.mean().item():+.2f}"
+            )
             print(line, flush=True)
             log.write(line + "\n"), log.flush()
         if nimg >= next_snap or nimg >= total:
             k = nimg // 1000
             torch.save(rosinality_checkpoint(g_ema), out / f"snapshot-{k:06d}.pt")
             save_grid(g_ema, out / f"grid-{k:06d}.png")
-            torch.save({"g": g.state_dict(), "d": d.state_dict(), "g_ema": g_ema.state_dict(),
-                        "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
-                        "step": step, "nimg": nimg, "time": time.time() - t0}, state_path)
+            torch.save(
+                {
+                    "g": g.state_dict(),
+                    "d": d.state_dict(),
+                    "g_ema": g_ema.state_dict(),
+                    "g_opt": g_opt.state_dict(),
+                    "d_opt": d_opt.state_dict(),
+                    "step": step,
+                    "nimg": nimg,
+                    "time": time.time() - t0,
+                },
+                state_path,
+            )
             next_snap += int(args.snap_kimg * 1000)
     log.close()
 
@@ -340,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snap-kimg", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="1 is fastest on a shared CPU (2 threads were ~8x slower here)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="1 is fastest on a shared CPU (2 threads were ~8x slower here)"
+    )
     p.add_argument("--resume", action="store_true")
     p.add_argument("--export", metavar="SNAPSHOT", help="instead of training: re-save SNAPSHOT in float16 to --to")
     p.add_argument("--to", help="output file of --export")

@@ -36,8 +36,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _labels(refs: list[str]) -> list[str]:
     """Short unique names: the file name, with parent folders added while names collide, else '#k'."""
-    paths = [None if (split_checkpoint_ref(r)[0] is None or CheckpointRef.is_name(r)) else Path(split_checkpoint_ref(r)[0] or r)
-             for r in refs]
+    paths = [
+        None
+        if (split_checkpoint_ref(r)[0] is None or CheckpointRef.is_name(r))
+        else Path(split_checkpoint_ref(r)[0] or r)
+        for r in refs
+    ]
 
     def name(i: int, depth: int) -> str:
         p = paths[i]
@@ -56,44 +60,165 @@ def compare_options(f):
     """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments)."""
     from ..formats import FORMAT_NAMES
 
-    for opt in reversed([
-        click.option("--metrics", multiple=True, metavar="LIST",
-                     help="Comma list of metrics (see `stylegan-eval list-metrics`): " + ", ".join(C.available_metrics()) + "; repeatable."),
-        click.option("--fail-if", "fail_if", multiple=True, metavar="RULE",
-                     help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); "
-                          "repeatable. A failed rule exits with 3."),
-        click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std."),
-        click.option("--num-samples", "--num-gen", "num_samples", type=click.IntRange(min=2), default=None,
-                     help="Samples of every metric (quick checks) [default: each metric's published count]."),
-        click.option("--data", type=click.Path(path_type=Path), default=None, help="Real images or statistics for fid/kid/pr/fd."),
-        click.option("--attr", "attrs", multiple=True, metavar="NAME", help="CelebA-HQ attributes for ls [default: all 40 unless --classifier]."),
-        click.option("--classifier", "classifier_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-                     help="Custom classifier checkpoint for ls; repeatable."),
-        click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Local copies of the CelebA-HQ classifiers."),
-        click.option("--svm", type=choice(["reference", "fast"]), default="reference", show_default=True, help="ls SVM: reference (LinearSVC defaults) or fast."),
-        click.option("--distance", type=choice(["lpips-vgg", "nvidia-vgg16"]), default="lpips-vgg", show_default=True, help="PPL distance."),
-        click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Weights of the PPL distance."),
-        click.option("--detector", type=choice(DETECTOR_CHOICES), default="pytorch-fid", show_default=True, help="fid/kid/is feature network: " + DETECTOR_HELP),
-        click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The detector's weights file."),
-        trust_weights_option,
-        click.option("--fid-method", type=choice(["eigen", "sqrtm"]), default="eigen", show_default=True,
-                     help="FID matrix square root: eigen (fast, same value) or sqrtm (bit-level pytorch-fid parity)."),
-        click.option("--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family of every file [default: autodetect]."),
-        click.option("--resolution", type=click.IntRange(min=4), default=None, help="Output resolution (StyleGAN1 .model files)."),
-        generator_options,
-        click.option("--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--metrics",
+                multiple=True,
+                metavar="LIST",
+                help="Comma list of metrics (see `stylegan-eval list-metrics`): "
+                + ", ".join(C.available_metrics())
+                + "; repeatable.",
+            ),
+            click.option(
+                "--fail-if",
+                "fail_if",
+                multiple=True,
+                metavar="RULE",
+                help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); "
+                "repeatable. A failed rule exits with 3.",
+            ),
+            click.option(
+                "--repeats",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",
+            ),
+            click.option(
+                "--num-samples",
+                "--num-gen",
+                "num_samples",
+                type=click.IntRange(min=2),
+                default=None,
+                help="Samples of every metric (quick checks) [default: each metric's published count].",
+            ),
+            click.option(
+                "--data",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Real images or statistics for fid/kid/pr/fd.",
+            ),
+            click.option(
+                "--attr",
+                "attrs",
+                multiple=True,
+                metavar="NAME",
+                help="CelebA-HQ attributes for ls [default: all 40 unless --classifier].",
+            ),
+            click.option(
+                "--classifier",
+                "classifier_paths",
+                multiple=True,
+                type=click.Path(dir_okay=False, path_type=Path),
+                metavar="PATH",
+                help="Custom classifier checkpoint for ls; repeatable.",
+            ),
+            click.option(
+                "--classifier-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="Local copies of the CelebA-HQ classifiers.",
+            ),
+            click.option(
+                "--svm",
+                type=choice(["reference", "fast"]),
+                default="reference",
+                show_default=True,
+                help="ls SVM: reference (LinearSVC defaults) or fast.",
+            ),
+            click.option(
+                "--distance",
+                type=choice(["lpips-vgg", "nvidia-vgg16"]),
+                default="lpips-vgg",
+                show_default=True,
+                help="PPL distance.",
+            ),
+            click.option(
+                "--lpips-weights",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Weights of the PPL distance.",
+            ),
+            click.option(
+                "--detector",
+                type=choice(DETECTOR_CHOICES),
+                default="pytorch-fid",
+                show_default=True,
+                help="fid/kid/is feature network: " + DETECTOR_HELP,
+            ),
+            click.option(
+                "--inception-weights",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="The detector's weights file.",
+            ),
+            trust_weights_option,
+            click.option(
+                "--fid-method",
+                type=choice(["eigen", "sqrtm"]),
+                default="eigen",
+                show_default=True,
+                help="FID matrix square root: eigen (fast, same value) or sqrtm (bit-level pytorch-fid parity).",
+            ),
+            click.option(
+                "--format",
+                "fmt",
+                type=choice(FORMAT_NAMES),
+                default=None,
+                help="Checkpoint family of every file [default: autodetect].",
+            ),
+            click.option(
+                "--resolution",
+                type=click.IntRange(min=4),
+                default=None,
+                help="Output resolution (StyleGAN1 .model files).",
+            ),
+            generator_options,
+            click.option(
+                "--class",
+                "class_idx",
+                type=click.IntRange(min=0),
+                default=None,
+                help="Class label for conditional generators.",
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
 
-def run_comparison(ctx, command_name: str, refs: list[str], *, metrics, fail_if, repeats, num_samples, data, attrs, classifier_paths,
-                   classifier_dir, svm, distance, lpips_weights, detector, inception_weights, fid_method, fmt, resolution,
-                   generator_spec, generator_arg_items, class_idx, run: RunOptions) -> None:
+def run_comparison(
+    ctx,
+    command_name: str,
+    refs: list[str],
+    *,
+    metrics,
+    fail_if,
+    repeats,
+    num_samples,
+    data,
+    attrs,
+    classifier_paths,
+    classifier_dir,
+    svm,
+    distance,
+    lpips_weights,
+    detector,
+    inception_weights,
+    fid_method,
+    fmt,
+    resolution,
+    generator_spec,
+    generator_arg_items,
+    class_idx,
+    run: RunOptions,
+) -> None:
     """Evaluate ``refs`` with the same metrics and seeds, write ``<command_name>.{csv,json,md,html}``, check the rules."""
     if not refs:
-        raise UserError(f"{command_name}: no checkpoints given (pass CKPT ... or set checkpoints = [...] in [compare] of the configuration)")
+        raise UserError(
+            f"{command_name}: no checkpoints given (pass CKPT ... or set checkpoints = [...] in [compare] of the configuration)"
+        )
     runners = C.plan(_split(metrics))
     outputs = [o for r in runners for o in r.outputs]
     rules = [C.parse_rule(t, outputs) for t in fail_if]
@@ -107,16 +232,32 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, metrics, fail_if,
         if not data.exists():
             raise UserError(f"--data {data}: no such file or folder")
     labels = _labels(refs)
-    specs = {label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items) for label, ref in zip(labels, refs)}
+    specs = {
+        label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items)
+        for label, ref in zip(labels, refs)
+    }
     if generator_spec is not None:  # --generator: the adapter of every file that names none itself
         for spec in specs.values():
             spec.generator_spec = spec.generator_spec or generator_spec
     opts = C.EvalOptions(
-        seed=run.seed, repeats=repeats, batch_size=run.batch_size, num_samples=num_samples, data=data,
-        attrs=tuple(attrs), classifiers=tuple(classifier_paths), classifier_dir=classifier_dir, svm=svm,
-        distance=distance, lpips_weights=lpips_weights, allow_random_weights=run.allow_random_weights,
-        class_idx=class_idx, detector=detector, inception_weights=inception_weights, fid_method=fid_method,
-        show_progress=run.show_progress, resume_state=run.resume_state,
+        seed=run.seed,
+        repeats=repeats,
+        batch_size=run.batch_size,
+        num_samples=num_samples,
+        data=data,
+        attrs=tuple(attrs),
+        classifiers=tuple(classifier_paths),
+        classifier_dir=classifier_dir,
+        svm=svm,
+        distance=distance,
+        lpips_weights=lpips_weights,
+        allow_random_weights=run.allow_random_weights,
+        class_idx=class_idx,
+        detector=detector,
+        inception_weights=inception_weights,
+        fid_method=fid_method,
+        show_progress=run.show_progress,
+        resume_state=run.resume_state,
     )
     results, infos, names, warnings = {}, {}, {}, []
     for label, spec in specs.items():
@@ -140,15 +281,39 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, metrics, fail_if,
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
     report = C.CompareReport(
-        command_name, table,
-        settings={"checkpoints": refs, "labels": labels, "baseline": labels[0], "metrics": outputs, "fail_if": list(fail_if),
-                  "repeats": repeats, "seed": run.seed, "num_samples": num_samples, "data": data, "attrs": list(attrs),
-                  "classifiers": list(classifier_paths), "svm": svm, "distance": distance, "detector": detector, "fid_method": fid_method,
-                  "generator": generator_spec, "device": str(run.device), "result_names": names},
-        meta={"checkpoints": infos, "environment": environment(run.device), "random_weights": random_weights,
-              "significance_rule": C.SIGNIFICANCE_RULE, "warnings": warnings,
-              **({"load_warnings": list(captured)} if captured else {})},
-        summary=C.summary_table(table), rules=rules_df, results=results,
+        command_name,
+        table,
+        settings={
+            "checkpoints": refs,
+            "labels": labels,
+            "baseline": labels[0],
+            "metrics": outputs,
+            "fail_if": list(fail_if),
+            "repeats": repeats,
+            "seed": run.seed,
+            "num_samples": num_samples,
+            "data": data,
+            "attrs": list(attrs),
+            "classifiers": list(classifier_paths),
+            "svm": svm,
+            "distance": distance,
+            "detector": detector,
+            "fid_method": fid_method,
+            "generator": generator_spec,
+            "device": str(run.device),
+            "result_names": names,
+        },
+        meta={
+            "checkpoints": infos,
+            "environment": environment(run.device),
+            "random_weights": random_weights,
+            "significance_rule": C.SIGNIFICANCE_RULE,
+            "warnings": warnings,
+            **({"load_warnings": list(captured)} if captured else {}),
+        },
+        summary=C.summary_table(table),
+        rules=rules_df,
+        results=results,
     )
     if run.out is not None:
         report.extra_files.append(f"{command_name}.html")

@@ -120,12 +120,34 @@ def run_demo(
     distances: dict[str, dict[str, Any]] = {}
     for space in ("z", "w"):
         for sampling in ("full", "end"):
-            r = ppl(G, space, sampling, num_samples, 1e-4, False, distance=dist, batch_size=bs, seed=seed,
-                    bootstrap_resamples=200, show_progress=show_progress)
+            r = ppl(
+                G,
+                space,
+                sampling,
+                num_samples,
+                1e-4,
+                False,
+                distance=dist,
+                batch_size=bs,
+                seed=seed,
+                bootstrap_resamples=200,
+                show_progress=show_progress,
+            )
             distances[f"ppl_{space}{sampling}"] = {"demo": r.distances}
-            rows.append({"section": "ppl", "metric": f"ppl_{space}{sampling}", "space": space, "attribute": None,
-                         "value": r.mean, "ci95_low": r.ci_low, "ci95_high": r.ci_high, "num_samples": num_samples,
-                         "detector": "LPIPS VGG16", "detector_weights": _published(ppl_rw)})
+            rows.append(
+                {
+                    "section": "ppl",
+                    "metric": f"ppl_{space}{sampling}",
+                    "space": space,
+                    "attribute": None,
+                    "value": r.mean,
+                    "ci95_low": r.ci_low,
+                    "ci95_high": r.ci_high,
+                    "num_samples": num_samples,
+                    "detector": "LPIPS VGG16",
+                    "detector_weights": _published(ppl_rw),
+                }
+            )
     timings["ppl"] = time.perf_counter() - t
     say(f"ppl: {timings['ppl']:.1f}s")
 
@@ -136,15 +158,35 @@ def run_demo(
     res = sep.fit_separability(samples, keep=0.5, spaces=("z", "w"), svm="reference")
     for rec in res.to_frame().to_dict(orient="records"):
         is_score = rec["attribute"] == "score"
-        rows.append({"section": "separability", "metric": "separability_score" if is_score else "conditional_entropy_bits",
-                     "space": rec["space"], "attribute": None if is_score else rec["attribute"],
-                     "value": rec["score"] if is_score else rec["conditional_entropy_bits"],
-                     "ci95_low": None, "ci95_high": None, "num_samples": sep_samples,
-                     "detector": "demo classifiers", "detector_weights": "published"})
+        rows.append(
+            {
+                "section": "separability",
+                "metric": "separability_score" if is_score else "conditional_entropy_bits",
+                "space": rec["space"],
+                "attribute": None if is_score else rec["attribute"],
+                "value": rec["score"] if is_score else rec["conditional_entropy_bits"],
+                "ci95_low": None,
+                "ci95_high": None,
+                "num_samples": sep_samples,
+                "detector": "demo classifiers",
+                "detector_weights": "published",
+            }
+        )
         if not is_score:
-            rows.append({"section": "separability", "metric": "svm_accuracy", "space": rec["space"], "attribute": rec["attribute"],
-                         "value": rec["svm_accuracy"], "ci95_low": None, "ci95_high": None, "num_samples": sep_samples,
-                         "detector": "demo classifiers", "detector_weights": "published"})
+            rows.append(
+                {
+                    "section": "separability",
+                    "metric": "svm_accuracy",
+                    "space": rec["space"],
+                    "attribute": rec["attribute"],
+                    "value": rec["svm_accuracy"],
+                    "ci95_low": None,
+                    "ci95_high": None,
+                    "num_samples": sep_samples,
+                    "detector": "demo classifiers",
+                    "detector_weights": "published",
+                }
+            )
     warnings += [w for w in res.meta.get("warnings", []) if w not in warnings]
     if res.meta.get("unconverged"):
         warnings.append(f"LinearSVC (reference settings) stopped unconverged for {', '.join(res.meta['unconverged'])}")
@@ -166,11 +208,24 @@ def run_demo(
     gen_feats = generator_features(G, det, fid_samples, batch_size=bs, seed=seed, show_progress=show_progress)
     fid = fid_from_stats(real_stats, FeatureStats.from_features(gen_feats), method="eigen", device="cpu")
     if fid.warnings:
-        warnings.append(f"FID from {fid_samples} images per side: covariance rank-deficient (< 2048 samples); "
-                        "the value is biased upwards and only comparable between runs of the same size")
-    rows.append({"section": "fid", "metric": "fid", "space": None, "attribute": None, "value": fid.fid, "ci95_low": None,
-                 "ci95_high": None, "num_samples": fid_samples, "detector": "Inception-v3 (pytorch-fid)",
-                 "detector_weights": _published(fid_rw)})
+        warnings.append(
+            f"FID from {fid_samples} images per side: covariance rank-deficient (< 2048 samples); "
+            "the value is biased upwards and only comparable between runs of the same size"
+        )
+    rows.append(
+        {
+            "section": "fid",
+            "metric": "fid",
+            "space": None,
+            "attribute": None,
+            "value": fid.fid,
+            "ci95_low": None,
+            "ci95_high": None,
+            "num_samples": fid_samples,
+            "detector": "Inception-v3 (pytorch-fid)",
+            "detector_weights": _published(fid_rw),
+        }
+    )
     timings["fid"] = time.perf_counter() - t
     say(f"fid: {timings['fid']:.1f}s")
     timings["total"] = time.perf_counter() - t0
@@ -183,14 +238,28 @@ def run_demo(
         "w_paths_shorter_full": bool(ppl_v["ppl_wfull"] < ppl_v["ppl_zfull"]),
         "w_paths_shorter_end": bool(ppl_v["ppl_wend"] < ppl_v["ppl_zend"]),
     }
-    settings = {"num_samples": num_samples, "separability_samples": sep_samples, "fid_samples": fid_samples, "seed": seed,
-                "batch_size": bs, "device": str(device), "ppl": {"epsilon": 1e-4, "crop": False, "distance": "lpips-vgg"},
-                "separability": {"keep": 0.5, "svm": "reference"}, "fid": {"real": f"stylegan_eval.demo.shapes seed {seed}",
-                                                                               "detector": "pytorch-fid", "method": "eigen"}}
-    meta = {**gen_meta, "demo_training": training_info(), "classifiers": {c.name: c.source for c in clfs},
-            "classifier_positive_rate_on_generated": label_rates, "findings": findings,
-            "random_weights": sorted(set(random_weights)), "warnings": warnings, "seconds": timings,
-            "environment": environment(device)}
+    settings = {
+        "num_samples": num_samples,
+        "separability_samples": sep_samples,
+        "fid_samples": fid_samples,
+        "seed": seed,
+        "batch_size": bs,
+        "device": str(device),
+        "ppl": {"epsilon": 1e-4, "crop": False, "distance": "lpips-vgg"},
+        "separability": {"keep": 0.5, "svm": "reference"},
+        "fid": {"real": f"stylegan_eval.demo.shapes seed {seed}", "detector": "pytorch-fid", "method": "eigen"},
+    }
+    meta = {
+        **gen_meta,
+        "demo_training": training_info(),
+        "classifiers": {c.name: c.source for c in clfs},
+        "classifier_positive_rate_on_generated": label_rates,
+        "findings": findings,
+        "random_weights": sorted(set(random_weights)),
+        "warnings": warnings,
+        "seconds": timings,
+        "environment": environment(device),
+    }
     report = Report("demo", table, settings, meta)
     report.extra_files = files
     if out is not None:
@@ -201,7 +270,9 @@ def run_demo(
     return report
 
 
-def demo_html(report: Report, G, real: torch.Tensor, distances: dict[str, dict[str, Any]], sep_table: pd.DataFrame) -> str:
+def demo_html(
+    report: Report, G, real: torch.Tensor, distances: dict[str, dict[str, Any]], sep_table: pd.DataFrame
+) -> str:
     """The demo's HTML page: sample grid and mixing figure of the generator, real images, the
     PPL histograms, per-attribute separability bars, the FID bar and every number."""
     from .. import html_report, plots
@@ -210,19 +281,40 @@ def demo_html(report: Report, G, real: torch.Tensor, distances: dict[str, dict[s
     samples = plots.checkpoint_figures(G, "demo generator")
     samples.append(("procedural training images (real)", sample_grid(real[:16], 4, min_size=512)))
     figs = html_report.ppl_histograms(distances)
-    ents = {f"ls_{s}": {"demo": dict(zip(sub["attribute"], sub["conditional_entropy_bits"].astype(float)))}
-            for s, sub in sep_table[sep_table["attribute"] != "score"].groupby("space", sort=False)}
+    ents = {
+        f"ls_{s}": {"demo": dict(zip(sub["attribute"], sub["conditional_entropy_bits"].astype(float)))}
+        for s, sub in sep_table[sep_table["attribute"] != "score"].groupby("space", sort=False)
+    }
     figs += html_report.separability_bars(ents)
     fid_v = report.table[report.table["metric"] == "fid"]["value"]
     if len(fid_v):
-        figs.append(("FID", html_report.png_base64(plots.fid_figure({"fid": float(fid_v.iloc[0])}, "demo: FID vs procedural images"))))
+        figs.append(
+            (
+                "FID",
+                html_report.png_base64(
+                    plots.fid_figure({"fid": float(fid_v.iloc[0])}, "demo: FID vs procedural images")
+                ),
+            )
+        )
     f = report.meta["findings"]
-    notes = [f"W more separable than Z: {f['w_more_separable_than_z']}; W paths shorter (full / end): "
-             f"{f['w_paths_shorter_full']} / {f['w_paths_shorter_end']}."]
+    notes = [
+        f"W more separable than Z: {f['w_more_separable_than_z']}; W paths shorter (full / end): "
+        f"{f['w_paths_shorter_full']} / {f['w_paths_shorter_end']}."
+    ]
     notes += [f"Warning: {w}" for w in report.meta.get("warnings", [])]
     shown = report.table.drop(columns=["detector"], errors="ignore")
-    return html_report.render("stylegan-eval demo", shown, shown, None, figs, notes=notes, settings=report.settings,
-                              warning=report.banner(), samples=plots.encoded(samples), columns=None)
+    return html_report.render(
+        "stylegan-eval demo",
+        shown,
+        shown,
+        None,
+        figs,
+        notes=notes,
+        settings=report.settings,
+        warning=report.banner(),
+        samples=plots.encoded(samples),
+        columns=None,
+    )
 
 
 def _ppl_text(report: Report, metric: str) -> str:
@@ -234,38 +326,67 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
     lines = ["# stylegan-eval demo", ""]
     if report.banner():
         lines += [f"> **{report.banner()}**", ""]
-    lines += ["Samples of the embedded 32x32 StyleGAN2 (left) and procedural training images (right):", "",
-              "![samples](samples.png) ![real](real.png)", "",
-              "Style mixing (row: target, column: source of the styles) - coarse layers 0-3, then fine layers 4-7:", "",
-              "![mix coarse](mix_coarse.png) ![mix fine](mix_fine.png)", "",
-              "## Findings of the StyleGAN paper on this model", "",
-              f"- Linear separability (lower = more separable): Z {score['z']:.3f}, W {score['w']:.3f} "
-              f"-> W {'more' if findings['w_more_separable_than_z'] else 'NOT more'} separable than Z.",
-              f"- Perceptual path length, full paths: Z {_ppl_text(report, 'ppl_zfull')}, W {_ppl_text(report, 'ppl_wfull')}; "
-              f"path ends: Z {_ppl_text(report, 'ppl_zend')}, W {_ppl_text(report, 'ppl_wend')} "
-              f"-> W paths {'shorter' if findings['w_paths_shorter_full'] else 'NOT shorter'} (full), "
-              f"{'shorter' if findings['w_paths_shorter_end'] else 'NOT shorter'} (ends); a difference whose 95% bootstrap "
-              "intervals (in brackets) overlap is not significant at this sample count.",
-              "- Classifier positive rate on generated images: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in label_rates.items()) + " (0.5 on the training set).", "",
-              "All numbers: demo.md / demo.json / demo.csv.", ""]
+    lines += [
+        "Samples of the embedded 32x32 StyleGAN2 (left) and procedural training images (right):",
+        "",
+        "![samples](samples.png) ![real](real.png)",
+        "",
+        "Style mixing (row: target, column: source of the styles) - coarse layers 0-3, then fine layers 4-7:",
+        "",
+        "![mix coarse](mix_coarse.png) ![mix fine](mix_fine.png)",
+        "",
+        "## Findings of the StyleGAN paper on this model",
+        "",
+        f"- Linear separability (lower = more separable): Z {score['z']:.3f}, W {score['w']:.3f} "
+        f"-> W {'more' if findings['w_more_separable_than_z'] else 'NOT more'} separable than Z.",
+        f"- Perceptual path length, full paths: Z {_ppl_text(report, 'ppl_zfull')}, W {_ppl_text(report, 'ppl_wfull')}; "
+        f"path ends: Z {_ppl_text(report, 'ppl_zend')}, W {_ppl_text(report, 'ppl_wend')} "
+        f"-> W paths {'shorter' if findings['w_paths_shorter_full'] else 'NOT shorter'} (full), "
+        f"{'shorter' if findings['w_paths_shorter_end'] else 'NOT shorter'} (ends); a difference whose 95% bootstrap "
+        "intervals (in brackets) overlap is not significant at this sample count.",
+        "- Classifier positive rate on generated images: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in label_rates.items())
+        + " (0.5 on the training set).",
+        "",
+        "All numbers: demo.md / demo.json / demo.csv.",
+        "",
+    ]
     gen = report.meta.get("demo_training", {}).get("generator", {})
     if gen.get("kimg"):
         secs = gen.get("training_seconds")
-        lines += [f"The generator was trained for {gen['kimg']} kimg"
-                  + (f" ({secs / 3600:.1f} h of wall time on {gen['machine']})" if secs and gen.get("machine") else "")
-                  + f" by `{gen.get('script', 'python -m tools.train_gan')}`; see demo.json, meta.demo_training.", ""]
+        lines += [
+            f"The generator was trained for {gen['kimg']} kimg"
+            + (f" ({secs / 3600:.1f} h of wall time on {gen['machine']})" if secs and gen.get("machine") else "")
+            + f" by `{gen.get('script', 'python -m tools.train_gan')}`; see demo.json, meta.demo_training.",
+            "",
+        ]
     return "\n".join(lines)
 
 
 @click.command("demo")
-@click.option("--num-samples", type=click.IntRange(min=4), default=DEFAULT_NUM_SAMPLES, show_default=True,
-              help="PPL pairs per variant (separability uses 8x as many samples, FID half as many images per side).")
-@click.option("--fid-samples", type=click.IntRange(min=4), default=None, help="FID images per side [default: num-samples // 2].")
-@click.option("--separability-samples", "sep_samples", type=click.IntRange(min=8), default=None,
-              help="Separability samples [default: 8 x num-samples].")
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Use this 32x32 generator file instead of the embedded demo model.")
+@click.option(
+    "--num-samples",
+    type=click.IntRange(min=4),
+    default=DEFAULT_NUM_SAMPLES,
+    show_default=True,
+    help="PPL pairs per variant (separability uses 8x as many samples, FID half as many images per side).",
+)
+@click.option(
+    "--fid-samples", type=click.IntRange(min=4), default=None, help="FID images per side [default: num-samples // 2]."
+)
+@click.option(
+    "--separability-samples",
+    "sep_samples",
+    type=click.IntRange(min=8),
+    default=None,
+    help="Separability samples [default: 8 x num-samples].",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Use this 32x32 generator file instead of the embedded demo model.",
+)
 @common_options
 def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) -> None:
     """Run every metric on the embedded demo model (offline; a few minutes on a CPU).
@@ -280,8 +401,18 @@ def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) 
     if run.out is None:
         run.out = DEFAULT_OUT
     log = None if (run.quiet or run.json) else (lambda s: click.echo(s, err=True))
-    report = run_demo(num_samples, run.out, checkpoint=checkpoint, fid_samples=fid_samples, sep_samples=sep_samples, device=run.device,
-                      batch_size=run.batch_size, seed=run.seed, show_progress=run.show_progress and not run.json, log=log)
+    report = run_demo(
+        num_samples,
+        run.out,
+        checkpoint=checkpoint,
+        fid_samples=fid_samples,
+        sep_samples=sep_samples,
+        device=run.device,
+        batch_size=run.batch_size,
+        seed=run.seed,
+        show_progress=run.show_progress and not run.json,
+        log=log,
+    )
     for w in report.meta.get("warnings", []):
         if not run.json:
             messages.warning(w)

@@ -11,10 +11,11 @@ from ..metrics.real import default_workers  # noqa: F401 - the stats command's d
 
 #: Every --detector choice (fid, kid, stats, compare).
 DETECTOR_CHOICES = DETECTORS + MODERN_DETECTORS
-DETECTOR_HELP = ("pytorch-fid: TF-ported weights pt_inception-2015-12-05-6726825d.pth, bilinear resize; "
-                 "nvidia: StyleGAN2-ADA/StyleGAN3 TorchScript inception-2015-12-05.pt; "
-                 "dinov2-vitl14 / clip-vitb32: DINOv2 ViT-L/14 or CLIP ViT-B/32 features (pip install stylegan-eval[modern]).")
-
+DETECTOR_HELP = (
+    "pytorch-fid: TF-ported weights pt_inception-2015-12-05-6726825d.pth, bilinear resize; "
+    "nvidia: StyleGAN2-ADA/StyleGAN3 TorchScript inception-2015-12-05.pt; "
+    "dinov2-vitl14 / clip-vitb32: DINOv2 ViT-L/14 or CLIP ViT-B/32 features (pip install stylegan-eval[modern])."
+)
 
 
 def _trust(ctx, param, values):
@@ -26,26 +27,61 @@ def _trust(ctx, param, values):
 
 def trust_weights_option(f):
     """--trust-weights FILE (repeatable): accept this TorchScript detector file although its sha256 is not the published one."""
-    return click.option("--trust-weights", type=click.Path(dir_okay=False, path_type=Path), multiple=True, expose_value=False,
-                        callback=_trust, metavar="FILE",
-                        help="Load this TorchScript detector file although its sha256 is not the published one (it can run code).")(f)
+    return click.option(
+        "--trust-weights",
+        type=click.Path(dir_okay=False, path_type=Path),
+        multiple=True,
+        expose_value=False,
+        callback=_trust,
+        metavar="FILE",
+        help="Load this TorchScript detector file although its sha256 is not the published one (it can run code).",
+    )(f)
 
 
 def detector_options(f):
     """--detector, --inception-weights, --trust-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
-    for opt in reversed([
-        click.option("--detector", type=click.Choice(DETECTOR_CHOICES, case_sensitive=False), default="pytorch-fid",
-                     show_default=True, help=DETECTOR_HELP),
-        click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS]."),
-        trust_weights_option,
-        click.option("--resize", type=click.Choice(RESIZE_MODES, case_sensitive=False), default="detector", show_default=True,
-                     help="detector: the detector's own resize to 299; clean: antialiased bicubic (clean-fid style)."),
-        click.option("--skip-bad-images", is_flag=True, help="Skip undecodable images (counted in the report) instead of failing."),
-        click.option("--num-workers", type=click.IntRange(min=0), default=None, help="Image decoding processes [default: half the CPUs, at most 8]."),
-        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Statistics cache [default: $STYLEGAN_EVAL_CACHE or ~/.cache/stylegan-eval]."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write cached dataset statistics."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--detector",
+                type=click.Choice(DETECTOR_CHOICES, case_sensitive=False),
+                default="pytorch-fid",
+                show_default=True,
+                help=DETECTOR_HELP,
+            ),
+            click.option(
+                "--inception-weights",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS].",
+            ),
+            trust_weights_option,
+            click.option(
+                "--resize",
+                type=click.Choice(RESIZE_MODES, case_sensitive=False),
+                default="detector",
+                show_default=True,
+                help="detector: the detector's own resize to 299; clean: antialiased bicubic (clean-fid style).",
+            ),
+            click.option(
+                "--skip-bad-images",
+                is_flag=True,
+                help="Skip undecodable images (counted in the report) instead of failing.",
+            ),
+            click.option(
+                "--num-workers",
+                type=click.IntRange(min=0),
+                default=None,
+                help="Image decoding processes [default: half the CPUs, at most 8].",
+            ),
+            click.option(
+                "--cache-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="Statistics cache [default: $STYLEGAN_EVAL_CACHE or ~/.cache/stylegan-eval].",
+            ),
+            click.option("--no-cache", is_flag=True, help="Neither read nor write cached dataset statistics."),
+        ]
+    ):
         f = opt(f)
     return f

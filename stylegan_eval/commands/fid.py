@@ -24,21 +24,69 @@ stats_warnings = real_mod.stats_warnings
 
 @click.command("fid")
 @checkpoint_options
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Real images (folder or .zip) or their statistics (.npz mu/sigma, .pkl mean/cov).")
-@click.option("--num-samples", "--num-gen", "num_gen", type=click.IntRange(min=2), default=50_000, show_default=True,
-              help="Generated images (alias --num-gen).")
-@click.option("--kid", is_flag=True, help="Also compute KID (needs real features: an image folder or a stats file with features).")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Real images (folder or .zip) or their statistics (.npz mu/sigma, .pkl mean/cov).",
+)
+@click.option(
+    "--num-samples",
+    "--num-gen",
+    "num_gen",
+    type=click.IntRange(min=2),
+    default=50_000,
+    show_default=True,
+    help="Generated images (alias --num-gen).",
+)
+@click.option(
+    "--kid", is_flag=True, help="Also compute KID (needs real features: an image folder or a stats file with features)."
+)
 @click.option("--kid-subsets", type=click.IntRange(min=1), default=NUM_SUBSETS, show_default=True, help="KID subsets.")
-@click.option("--kid-subset-size", type=click.IntRange(min=2), default=MAX_SUBSET_SIZE, show_default=True, help="Largest KID subset.")
-@click.option("--fid-method", type=choice(FID_METHODS), default="eigen", show_default=True,
-              help="eigen: symmetric eigendecompositions (fast, same value to float64 rounding); sqrtm: scipy's matrix "
-                   "square root (bit-level pytorch-fid parity).")
+@click.option(
+    "--kid-subset-size",
+    type=click.IntRange(min=2),
+    default=MAX_SUBSET_SIZE,
+    show_default=True,
+    help="Largest KID subset.",
+)
+@click.option(
+    "--fid-method",
+    type=choice(FID_METHODS),
+    default="eigen",
+    show_default=True,
+    help="eigen: symmetric eigendecompositions (fast, same value to float64 rounding); sqrtm: scipy's matrix "
+    "square root (bit-level pytorch-fid parity).",
+)
 @trunc_option
-@click.option("--noise-mode", type=choice(["random", "const", "none"]), default="random", show_default=True, help="Generator noise.")
+@click.option(
+    "--noise-mode",
+    type=choice(["random", "const", "none"]),
+    default="random",
+    show_default=True,
+    help="Generator noise.",
+)
 @detector_options
 @common_options
-def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, psi, noise_mode, detector, inception_weights, resize,
-            skip_bad_images, num_workers, cache_dir, no_cache, run: RunOptions) -> None:
+def command(
+    ckpt,
+    data,
+    num_gen,
+    kid,
+    kid_subsets,
+    kid_subset_size,
+    fid_method,
+    psi,
+    noise_mode,
+    detector,
+    inception_weights,
+    resize,
+    skip_bad_images,
+    num_workers,
+    cache_dir,
+    no_cache,
+    run: RunOptions,
+) -> None:
     """Fréchet Inception Distance (and KID) of CKPT against --data."""
     if not data.exists():
         raise UserError(f"--data {data}: no such file or folder")
@@ -47,11 +95,28 @@ def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, 
         gen, ckpt_meta = ckpt.load(run.device)
     with timer("metric"):
         result = fid_metric(
-            gen, data, num_samples=num_gen, seed=run.seed, batch_size=run.batch_size, show_progress=run.show_progress,
-            state=run.resume_state, kid=kid, detector=detector, inception_weights=inception_weights,
-            allow_random_weights=run.allow_random_weights, resize=resize, method=fid_method, psi=psi, noise_mode=noise_mode,
-            class_idx=ckpt.class_idx, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, skip_bad=skip_bad_images,
-            num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache,
+            gen,
+            data,
+            num_samples=num_gen,
+            seed=run.seed,
+            batch_size=run.batch_size,
+            show_progress=run.show_progress,
+            state=run.resume_state,
+            kid=kid,
+            detector=detector,
+            inception_weights=inception_weights,
+            allow_random_weights=run.allow_random_weights,
+            resize=resize,
+            method=fid_method,
+            psi=psi,
+            noise_mode=noise_mode,
+            class_idx=ckpt.class_idx,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size,
+            skip_bad=skip_bad_images,
+            num_workers=num_workers,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
         )
     timings = {**timer.seconds, **result.seconds}
     timings.pop("metric", None)
@@ -66,17 +131,33 @@ def command(ckpt, data, num_gen, kid, kid_subsets, kid_subset_size, fid_method, 
         "fid",
         result.to_frame(),
         settings={
-            "data": str(data), "num_gen": num_gen, "kid": kid, "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
-            "fid_method": fid_method, "psi": psi, "noise_mode": noise_mode, "seed": run.seed, "detector": detector,
-            "resize": resize, "skip_bad_images": skip_bad_images, "covariance": "unbiased (N-1)", "device": str(run.device),
-            "batch_size": batch, "class_idx": ckpt.class_idx,
+            "data": str(data),
+            "num_gen": num_gen,
+            "kid": kid,
+            "kid_subsets": kid_subsets,
+            "kid_subset_size": kid_subset_size,
+            "fid_method": fid_method,
+            "psi": psi,
+            "noise_mode": noise_mode,
+            "seed": run.seed,
+            "detector": detector,
+            "resize": resize,
+            "skip_bad_images": skip_bad_images,
+            "covariance": "unbiased (N-1)",
+            "device": str(run.device),
+            "batch_size": batch,
+            "class_idx": ckpt.class_idx,
         },
         meta={
             **ckpt_meta,
             "detector": result.detector,
             "real": real_info,
             "skipped_images": real_info.get("skipped", 0),
-            "generated": {"num": num_gen, "seconds": gen_seconds, "images_per_s": num_gen / gen_seconds if gen_seconds > 0 else None},
+            "generated": {
+                "num": num_gen,
+                "seconds": gen_seconds,
+                "images_per_s": num_gen / gen_seconds if gen_seconds > 0 else None,
+            },
             **kid_info,
             "environment": environment(run.device),
             "timings": timings,

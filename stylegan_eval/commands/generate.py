@@ -42,7 +42,9 @@ def noise_option(f):
 
 
 def trunc_option(f):
-    return click.option("--trunc", "--psi", "psi", type=float, default=1.0, show_default=True, help="Truncation psi (1 = none).")(f)
+    return click.option(
+        "--trunc", "--psi", "psi", type=float, default=1.0, show_default=True, help="Truncation psi (1 = none)."
+    )(f)
 
 
 def out_paths(out: Path | None, out_file: Path | None, default_name: str) -> tuple[Path, Path]:
@@ -149,19 +151,43 @@ def _vec2(ctx, param, value):
 @click.command("generate")
 @checkpoint_options
 @click.option("--seeds", type=IntList(), default=None, help="NVIDIA gen_images.py seeds, e.g. 0-15 [default: 0-15].")
-@click.option("--indices", type=IntList(), default=None, help="Instead of --seeds: sample indices of the sampling engine (under --seed).")
+@click.option(
+    "--indices",
+    type=IntList(),
+    default=None,
+    help="Instead of --seeds: sample indices of the sampling engine (under --seed).",
+)
 @trunc_option
 @click.option("--cols", type=click.IntRange(min=1), default=None, help="Grid images per row [default: square-ish].")
-@click.option("--translate", default="0,0", show_default=True, callback=_vec2, metavar="X,Y", help="StyleGAN3 input translation.")
-@click.option("--rotate", type=float, default=0.0, show_default=True, metavar="DEG", help="StyleGAN3 input rotation in degrees.")
-@click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Grid path [default: <out>/grid.png].")
-@click.option("--min-size", type=click.IntRange(min=1), default=512, show_default=True, help="Upscale the grid (nearest) to at least this many pixels.")
+@click.option(
+    "--translate", default="0,0", show_default=True, callback=_vec2, metavar="X,Y", help="StyleGAN3 input translation."
+)
+@click.option(
+    "--rotate", type=float, default=0.0, show_default=True, metavar="DEG", help="StyleGAN3 input rotation in degrees."
+)
+@click.option(
+    "--out-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Grid path [default: <out>/grid.png].",
+)
+@click.option(
+    "--min-size",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Upscale the grid (nearest) to at least this many pixels.",
+)
 @noise_option
 @common_options(resume=False, log=False)
-def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions) -> None:
+def command(
+    ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions
+) -> None:
     """Render the images of the given seeds (as NVIDIA's gen_images.py) into --out, with a grid."""
     if seeds is not None and indices is not None:
-        raise UserError("--seeds and --indices exclude each other (NVIDIA seeds, or sample indices of the sampling engine)")
+        raise UserError(
+            "--seeds and --indices exclude each other (NVIDIA seeds, or sample indices of the sampling engine)"
+        )
     folder, grid_path = out_paths(run.out, out_file, "grid.png")
     G, meta = ckpt.load(run.device)
     bs = run.batch_size or 16
@@ -181,12 +207,20 @@ def command(ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_si
             files.append(f"seed{s:04d}.png")
     grid_path.parent.mkdir(parents=True, exist_ok=True)
     save_png(sample_grid(images, cols or math.ceil(math.sqrt(len(numbers))), min_size=min_size), grid_path)
-    settings: dict[str, object] = {"seeds" if kind == "seed" else "indices": numbers, "psi": psi, "noise_mode": noise_mode, "seed": run.seed,
-                "latents": "numpy RandomState(seed)" if kind == "seed" else "sampling engine", "class": ckpt.class_idx}
+    settings: dict[str, object] = {
+        "seeds" if kind == "seed" else "indices": numbers,
+        "psi": psi,
+        "noise_mode": noise_mode,
+        "seed": run.seed,
+        "latents": "numpy RandomState(seed)" if kind == "seed" else "sampling engine",
+        "class": ckpt.class_idx,
+    }
     if kind == "seed" and (translate != (0.0, 0.0) or rotate != 0.0):
         settings.update(translate=list(translate), rotate=rotate)
     table = pd.DataFrame({kind: numbers, "file": list(files) if files else [None] * len(numbers)})
-    report = Report("generate", table, settings, {**meta, "environment": environment(run.device), "image": str(grid_path)})
+    report = Report(
+        "generate", table, settings, {**meta, "environment": environment(run.device), "image": str(grid_path)}
+    )
     report.extra_files = files
     emit_image(report, run, grid_path, len(files))
 

@@ -40,10 +40,25 @@ def _ranges(values: list[int]) -> str:
 @checkpoint_options
 @click.option("--rows", type=IntList(), default="0-4", show_default=True, help="Destination seeds (left column).")
 @click.option("--cols", type=IntList(), default="5-9", show_default=True, help="Source seeds (top row).")
-@click.option("--layers", "--styles", "layers", type=IntList(), default="0-3", show_default=True, help="ws layers copied from the source.")
-@click.option("--indices", "use_indices", is_flag=True, help="--rows/--cols are sample indices of the sampling engine, not seeds.")
+@click.option(
+    "--layers",
+    "--styles",
+    "layers",
+    type=IntList(),
+    default="0-3",
+    show_default=True,
+    help="ws layers copied from the source.",
+)
+@click.option(
+    "--indices", "use_indices", is_flag=True, help="--rows/--cols are sample indices of the sampling engine, not seeds."
+)
 @trunc_option
-@click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Figure path [default: <out>/mix.png].")
+@click.option(
+    "--out-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Figure path [default: <out>/mix.png].",
+)
 @noise_option
 @common_options(batch=False, resume=False, log=False)
 def command(ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
@@ -60,14 +75,30 @@ def command(ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, ru
     n_r, n_c = len(rows), len(cols)
     cells = grid.reshape(n_r + 1, n_c + 1, *grid.shape[1:])
     figure = mixing_figure(
-        cells[0, 1:], cells[1:, 0], cells[1:, 1:].flatten(0, 1),
-        [f"{word} {s}" for s in cols], [f"{word} {s}" for s in rows], title=f"styles {_ranges(layers)} from top",
+        cells[0, 1:],
+        cells[1:, 0],
+        cells[1:, 1:].flatten(0, 1),
+        [f"{word} {s}" for s in cols],
+        [f"{word} {s}" for s in rows],
+        title=f"styles {_ranges(layers)} from top",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     save_png(figure, path)
-    settings = {"rows": rows, "cols": cols, "layers": layers, "psi": psi, "noise_mode": noise_mode, "seed": run.seed,
-                "latents": "sampling engine" if use_indices else "numpy RandomState(seed)"}
-    report = Report("mix", pd.DataFrame({"destination": rows}), settings, {**meta, "environment": environment(run.device), "image": str(path)})
+    settings = {
+        "rows": rows,
+        "cols": cols,
+        "layers": layers,
+        "psi": psi,
+        "noise_mode": noise_mode,
+        "seed": run.seed,
+        "latents": "sampling engine" if use_indices else "numpy RandomState(seed)",
+    }
+    report = Report(
+        "mix",
+        pd.DataFrame({"destination": rows}),
+        settings,
+        {**meta, "environment": environment(run.device), "image": str(path)},
+    )
     emit_image(report, run, path)
 
 

@@ -29,7 +29,11 @@ def write_histogram(result: PPLResult, path: Path) -> Path:
     ax = fig.add_subplot()
     hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
     ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
-    for x, label, style in ((result.lo, "1st pct (lower)", ":"), (result.hi, "99th pct (higher)", ":"), (result.mean, f"PPL {result.mean:.4g}", "-")):
+    for x, label, style in (
+        (result.lo, "1st pct (lower)", ":"),
+        (result.hi, "99th pct (higher)", ":"),
+        (result.mean, f"PPL {result.mean:.4g}", "-"),
+    ):
         ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
     ax.set_xlabel("distance / eps^2")
     ax.set_ylabel("pairs")
@@ -43,32 +47,80 @@ def write_histogram(result: PPLResult, path: Path) -> Path:
 
 @click.command("ppl")
 @checkpoint_options
-@click.option("--preset", type=choice(sorted(PRESETS)), default=None, help="A published variant; explicit options override it.")
-@click.option("--space", type=choice(SPACES), default=None, help="z: slerp of z then mapping; w: lerp of mapped w [default: w].")
+@click.option(
+    "--preset", type=choice(sorted(PRESETS)), default=None, help="A published variant; explicit options override it."
+)
+@click.option(
+    "--space", type=choice(SPACES), default=None, help="z: slerp of z then mapping; w: lerp of mapped w [default: w]."
+)
 @click.option("--sampling", type=choice(SAMPLINGS), default=None, help="full: t ~ U[0,1); end: t = 0 [default: end].")
-@click.option("--crop/--no-crop", default=None, help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop]; a note is printed on non-face / non-256-1024 px generators.")
+@click.option(
+    "--crop/--no-crop",
+    default=None,
+    help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop]; a note is printed on non-face / non-256-1024 px generators.",
+)
 @click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
 @click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
-@click.option("--distance", type=choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance.")
-@click.option("--lpips-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).")
-@click.option("--precision", type=choice(list(PRECISIONS)), default="fp32", show_default=True, help="Autocast for generator and distance; bf16/fp16 cannot resolve eps=1e-4 steps (speed checks only).")
+@click.option(
+    "--distance", type=choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance."
+)
+@click.option(
+    "--lpips-weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).",
+)
+@click.option(
+    "--precision",
+    type=choice(list(PRECISIONS)),
+    default="fp32",
+    show_default=True,
+    help="Autocast for generator and distance; bf16/fp16 cannot resolve eps=1e-4 steps (speed checks only).",
+)
 @trunc_option
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
 @common_options
-def command(ckpt, preset, space, sampling, crop, num_samples, epsilon, distance, lpips_weights, precision, psi, save_distances, run: RunOptions) -> None:
+def command(
+    ckpt,
+    preset,
+    space,
+    sampling,
+    crop,
+    num_samples,
+    epsilon,
+    distance,
+    lpips_weights,
+    precision,
+    psi,
+    save_distances,
+    run: RunOptions,
+) -> None:
     """Perceptual path length of CKPT (Karras et al. 2019), NVIDIA's protocol."""
     if save_distances and run.out is None:
         raise UserError("--save-distances needs --out DIR")
-    settings = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    settings = resolve_settings(
+        preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop
+    )
     timer = Timer()
     with timer("load"):
         gen, ckpt_meta = ckpt.load(run.device)
         dist = make_distance(distance, lpips_weights, allow_random=run.allow_random_weights)
     with timer("metric"):
         result = ppl(
-            gen, settings.space, settings.sampling, settings.num_samples, settings.epsilon, settings.crop,
-            preset=preset, psi=psi, distance=dist, precision=precision, batch_size=run.batch_size,
-            seed=run.seed, class_idx=ckpt.class_idx, show_progress=run.show_progress,
+            gen,
+            settings.space,
+            settings.sampling,
+            settings.num_samples,
+            settings.epsilon,
+            settings.crop,
+            preset=preset,
+            psi=psi,
+            distance=dist,
+            precision=precision,
+            batch_size=run.batch_size,
+            seed=run.seed,
+            class_idx=ckpt.class_idx,
+            show_progress=run.show_progress,
             state=run.resume_state,
         )
     warnings = []

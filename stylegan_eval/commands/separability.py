@@ -70,29 +70,82 @@ def _random_weight_names(names: list[str]) -> list[str]:
 
 @click.command("separability")
 @checkpoint_options
-@click.option("--attr", "attrs", multiple=True, metavar="NAME",
-              help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
-              "Default: all 40 unless --classifier is given.")
+@click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    metavar="NAME",
+    help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
+    "Default: all 40 unless --classifier is given.",
+)
 @click.option("--space", default="z,w", show_default=True, help="Latent spaces: comma list of z, w.")
-@click.option("--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}].")
-@click.option("--keep", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
-              help="Fraction of the most confident samples kept per attribute.")
-@click.option("--classifier", "classifier_paths", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
-              help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.")
-@click.option("--classifier-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with local copies of celebahq-classifier-XX-name.pkl.")
-@click.option("--svm", type=click.Choice(sep.SVM_MODES, case_sensitive=False), default="reference", show_default=True,
-              help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged primal solve.")
+@click.option(
+    "--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}]."
+)
+@click.option(
+    "--keep",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Fraction of the most confident samples kept per attribute.",
+)
+@click.option(
+    "--classifier",
+    "classifier_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.",
+)
+@click.option(
+    "--classifier-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with local copies of celebahq-classifier-XX-name.pkl.",
+)
+@click.option(
+    "--svm",
+    type=click.Choice(sep.SVM_MODES, case_sensitive=False),
+    default="reference",
+    show_default=True,
+    help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged primal solve.",
+)
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel SVM fits.")
-@click.option("--from-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help=f"Skip generation: run the SVM stage on a stored {sep.SAMPLES_FILE}.")
-@click.option("--noise-mode", type=click.Choice(NOISE_MODES, case_sensitive=False), default="random", show_default=True,
-              help="Synthesis noise (random: drawn per sample from --seed).")
-@click.option("--save-samples/--no-save-samples", default=True, show_default=True,
-              help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).")
+@click.option(
+    "--from-samples",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Skip generation: run the SVM stage on a stored {sep.SAMPLES_FILE}.",
+)
+@click.option(
+    "--noise-mode",
+    type=click.Choice(NOISE_MODES, case_sensitive=False),
+    default="random",
+    show_default=True,
+    help="Synthesis noise (random: drawn per sample from --seed).",
+)
+@click.option(
+    "--save-samples/--no-save-samples",
+    default=True,
+    show_default=True,
+    help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).",
+)
 @common_options
-def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_dir, svm, jobs, from_samples,
-            noise_mode, save_samples, run: RunOptions) -> None:
+def command(
+    ckpt,
+    attrs,
+    space,
+    num_samples,
+    keep,
+    classifier_paths,
+    classifier_dir,
+    svm,
+    jobs,
+    from_samples,
+    noise_mode,
+    save_samples,
+    run: RunOptions,
+) -> None:
     """Linear separability: how well a linear SVM on z / w predicts attribute classifiers' labels.
 
     Score per space = 2 ** (sum over attributes of H(Y|X) in bits); lower is better.
@@ -144,13 +197,32 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
         if samples is not None:
             samples_meta = {"file": str(samples_path), "reused": True}
         else:
-            state = run.resume_state("separability", sep.separability_fingerprint(
-                gen, clfs, seed=run.seed, num_samples=num_samples, noise_mode=noise_mode, class_idx=ckpt.class_idx,
-                spaces=spaces, svm=svm, keep=keep, record_w=gen.supports_w,
-            ))
+            state = run.resume_state(
+                "separability",
+                sep.separability_fingerprint(
+                    gen,
+                    clfs,
+                    seed=run.seed,
+                    num_samples=num_samples,
+                    noise_mode=noise_mode,
+                    class_idx=ckpt.class_idx,
+                    spaces=spaces,
+                    svm=svm,
+                    keep=keep,
+                    record_w=gen.supports_w,
+                ),
+            )
             samples = sep.collect_samples(
-                gen, clfs, num_samples, seed=run.seed, batch_size=run.batch_size, noise_mode=noise_mode,
-                class_idx=ckpt.class_idx, need_w=gen.supports_w, state=state, show_progress=run.show_progress,
+                gen,
+                clfs,
+                num_samples,
+                seed=run.seed,
+                batch_size=run.batch_size,
+                noise_mode=noise_mode,
+                class_idx=ckpt.class_idx,
+                need_w=gen.supports_w,
+                state=state,
+                show_progress=run.show_progress,
                 fingerprint=fingerprint,
             )
             samples_meta = {"reused": False}
@@ -163,15 +235,27 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
                 samples_meta["file"] = str(samples_path)
             if state is not None:
                 state.clear()
-        meta["classifiers"] = {c.name: {"source": c.source, "input_resolution": c.input_resolution,
-                                        "random_weights": c.random_weights, **({"tf": c.info} if c.info else {})}
-                               for c in clfs}
+        meta["classifiers"] = {
+            c.name: {
+                "source": c.source,
+                "input_resolution": c.input_resolution,
+                "random_weights": c.random_weights,
+                **({"tf": c.info} if c.info else {}),
+            }
+            for c in clfs
+        }
         timings["generate"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     result = sep.fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
     timings["svm"] = time.perf_counter() - t1
-    settings = {**result.settings, "seed": run.seed, "noise_mode": noise_mode, "class_idx": ckpt.class_idx,
-                "attributes": samples.attributes, "jobs": jobs}
+    settings = {
+        **result.settings,
+        "seed": run.seed,
+        "noise_mode": noise_mode,
+        "class_idx": ckpt.class_idx,
+        "attributes": samples.attributes,
+        "jobs": jobs,
+    }
     meta.update(
         samples=samples_meta,
         random_weights=_random_weight_names(samples.random_weights),
@@ -186,6 +270,10 @@ def command(ckpt, attrs, space, num_samples, keep, classifier_paths, classifier_
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)
-    report.meta["warnings"] = log.warn_all(result.meta.get("warnings", []))  # degenerate attributes (too few samples, ...)
-    plots.write_report_figures(report, run.out, None if from_samples is not None else gen)  # entropy bars, samples, html
+    report.meta["warnings"] = log.warn_all(
+        result.meta.get("warnings", [])
+    )  # degenerate attributes (too few samples, ...)
+    plots.write_report_figures(
+        report, run.out, None if from_samples is not None else gen
+    )  # entropy bars, samples, html
     emit(report, run)

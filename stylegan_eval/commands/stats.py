@@ -30,32 +30,72 @@ from ..report import Report, environment
 from .detector_options import default_workers, detector_options
 
 
-def _from_cache(images: Path, detector: str, inception_weights, resize: str, skip_bad: bool, keep_features: bool, cache_dir,
-                allow_random: bool):
+def _from_cache(
+    images: Path,
+    detector: str,
+    inception_weights,
+    resize: str,
+    skip_bad: bool,
+    keep_features: bool,
+    cache_dir,
+    allow_random: bool,
+):
     """(stats, info, detector weights) when the cache answers without computing, else None.
 
     Only weights already on disk are considered (nothing is downloaded here); the random
     fallback is taken only where the full path would take it too, i.e. with downloads off.
     """
     try:
-        located = locate(detector, inception_weights, allow_random=allow_random and bool(os.environ.get(weights.ENV_OFFLINE)),
-                         resize=resize, download=False)
+        located = locate(
+            detector,
+            inception_weights,
+            allow_random=allow_random and bool(os.environ.get(weights.ENV_OFFLINE)),
+            resize=resize,
+            download=False,
+        )
     except WeightsUnavailable:
         return None  # the full path downloads the weights, or explains where to put them
-    hit = cached_stats(cache_entry(images, detector, located.describe(), skip_bad=skip_bad, cache_dir=cache_dir),
-                       FEATURE_DIM, keep_features)
+    hit = cached_stats(
+        cache_entry(images, detector, located.describe(), skip_bad=skip_bad, cache_dir=cache_dir),
+        FEATURE_DIM,
+        keep_features,
+    )
     return None if hit is None else (*hit, located)
 
 
 @click.command("stats")
 @click.argument("images", required=False, type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Same as IMAGES (so a configuration's data = ... applies).")
-@click.option("--features", "keep_features", is_flag=True, help="Also store the per-image features (for --kid against this file).")
-@click.option("--out-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The statistics file (.npz: mu, sigma, num_images, meta[, features]) [default: <out>/stats.npz, else ./stats.npz].")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Same as IMAGES (so a configuration's data = ... applies).",
+)
+@click.option(
+    "--features", "keep_features", is_flag=True, help="Also store the per-image features (for --kid against this file)."
+)
+@click.option(
+    "--out-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The statistics file (.npz: mu, sigma, num_images, meta[, features]) [default: <out>/stats.npz, else ./stats.npz].",
+)
 @detector_options
 @common_options(out_file="stats.npz", resume=False)
-def command(images, data, keep_features, out_file, detector, inception_weights, resize, skip_bad_images, num_workers, cache_dir, no_cache, run: RunOptions) -> None:
+def command(
+    images,
+    data,
+    keep_features,
+    out_file,
+    detector,
+    inception_weights,
+    resize,
+    skip_bad_images,
+    num_workers,
+    cache_dir,
+    no_cache,
+    run: RunOptions,
+) -> None:
     """Inception mean/covariance of IMAGES (folder, recursive, or .zip) written to --out."""
     images = images or data
     if images is None:
@@ -63,13 +103,27 @@ def command(images, data, keep_features, out_file, detector, inception_weights, 
     if not images.exists():
         raise UserError(f"{images}: no such file or folder")
     if run.out is not None and run.out.suffix.lower() == ".npz":
-        raise UserError(f"--out {run.out}: --out names a folder (stats.npz is written inside); use --out-file {run.out} for the file itself")
+        raise UserError(
+            f"--out {run.out}: --out names a folder (stats.npz is written inside); use --out-file {run.out} for the file itself"
+        )
     stats_path = out_file if out_file is not None else (run.out if run.out is not None else Path(".")) / "stats.npz"
     if stats_path.suffix.lower() != ".npz":
         raise UserError(f"--out-file {stats_path}: the statistics file must end in .npz")
     t0 = time.perf_counter()
-    hit = None if no_cache else _from_cache(images, detector, inception_weights, resize, skip_bad_images, keep_features, cache_dir,
-                                            run.allow_random_weights)
+    hit = (
+        None
+        if no_cache
+        else _from_cache(
+            images,
+            detector,
+            inception_weights,
+            resize,
+            skip_bad_images,
+            keep_features,
+            cache_dir,
+            run.allow_random_weights,
+        )
+    )
     if hit is not None:
         stats, info, det = hit
         device, env = run.device_spec, environment(None)
@@ -77,11 +131,22 @@ def command(images, data, keep_features, out_file, detector, inception_weights, 
         from ..metrics.features import dataset_stats
         from ..metrics.inception import make_detector
 
-        det = make_detector(detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device)
+        det = make_detector(
+            detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device
+        )
         batch = run.batch_size or (64 if run.device.type == "cuda" else 8)
-        stats, info = dataset_stats(images, det, batch_size=batch, num_workers=default_workers() if num_workers is None else num_workers,
-                                    skip_bad=skip_bad_images, keep_features=keep_features, use_cache=not no_cache, cache_dir=cache_dir,
-                                    device=run.device, show_progress=run.show_progress)
+        stats, info = dataset_stats(
+            images,
+            det,
+            batch_size=batch,
+            num_workers=default_workers() if num_workers is None else num_workers,
+            skip_bad=skip_bad_images,
+            keep_features=keep_features,
+            use_cache=not no_cache,
+            cache_dir=cache_dir,
+            device=run.device,
+            show_progress=run.show_progress,
+        )
         device, env = str(run.device), environment(run.device)
     if not keep_features:
         stats.features = None
@@ -90,17 +155,39 @@ def command(images, data, keep_features, out_file, detector, inception_weights, 
     if info.skipped:
         warnings.append(f"{len(info.skipped)} undecodable image(s) skipped (--skip-bad-images)")
     rows = {
-        "stats_file": str(stats_path), "num_images": info.num_images, "num_files": info.num_files, "skipped": len(info.skipped),
-        "cache_hit": info.cache_hit, "data_hash": info.data_hash, "files_hashed": info.files_hashed,
-        "images_per_s": info.images_per_second, "seconds": time.perf_counter() - t0,
+        "stats_file": str(stats_path),
+        "num_images": info.num_images,
+        "num_files": info.num_files,
+        "skipped": len(info.skipped),
+        "cache_hit": info.cache_hit,
+        "data_hash": info.data_hash,
+        "files_hashed": info.files_hashed,
+        "images_per_s": info.images_per_second,
+        "seconds": time.perf_counter() - t0,
     }
     report = Report(
         "stats",
-        [{"field": k, "value": str(v)} for k, v in rows.items()],  # printed only (--out is the .npz): no DataFrame needed
-        settings={"images": str(images), "detector": detector, "resize": resize, "skip_bad_images": skip_bad_images,
-                  "features": keep_features, "covariance": "unbiased (N-1)", "device": device},
-        meta={"detector": det.describe(), "cache_file": info.cache_file, "skipped_files": info.skipped[:100],
-              "timings": info.seconds, "environment": env, "random_weights": det.random_weights, "warnings": warnings},
+        [
+            {"field": k, "value": str(v)} for k, v in rows.items()
+        ],  # printed only (--out is the .npz): no DataFrame needed
+        settings={
+            "images": str(images),
+            "detector": detector,
+            "resize": resize,
+            "skip_bad_images": skip_bad_images,
+            "features": keep_features,
+            "covariance": "unbiased (N-1)",
+            "device": device,
+        },
+        meta={
+            "detector": det.describe(),
+            "cache_file": info.cache_file,
+            "skipped_files": info.skipped[:100],
+            "timings": info.seconds,
+            "environment": env,
+            "random_weights": det.random_weights,
+            "warnings": warnings,
+        },
     )
     report.meta["result"] = rows
     if report.banner():

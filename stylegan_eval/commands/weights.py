@@ -84,7 +84,9 @@ def list_command(names: tuple[str, ...], as_json: bool) -> None:
         click.echo(json.dumps({"command": "weights list", "files": records}))
         return
     _print_records(records)
-    counts = {s: sum(r["status"] == s for r in records) for s in ("cached", "unverified", "bundled", "missing", "corrupt")}
+    counts = {
+        s: sum(r["status"] == s for r in records) for s in ("cached", "unverified", "bundled", "missing", "corrupt")
+    }
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(records)} files", err=True)
 
 
@@ -117,7 +119,9 @@ def download_command(names: tuple[str, ...], all_: bool, force: bool, quiet: boo
             continue
         click.echo(f"{entry.key}: {path}")
     if failed:
-        raise UserError(f"weights download: {len(failed)} of {len(chosen)} files failed ({', '.join(failed[:5])}{'...' if len(failed) > 5 else ''})")
+        raise UserError(
+            f"weights download: {len(failed)} of {len(chosen)} files failed ({', '.join(failed[:5])}{'...' if len(failed) > 5 else ''})"
+        )
 
 
 @command.command("verify")
@@ -141,7 +145,10 @@ def verify_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) ->
         click.echo(f"{len(records) - missing} of {len(records)} files present, {len(corrupt)} corrupt", err=True)
     for r in corrupt:
         expected = r["sha256"] or f"{r['sha256_prefix']}..."
-        click.echo(f"stylegan-eval: error: {r['path']}: sha256 {r['local_sha256']} does not match {r['key']} ({expected})", err=True)
+        click.echo(
+            f"stylegan-eval: error: {r['path']}: sha256 {r['local_sha256']} does not match {r['key']} ({expected})",
+            err=True,
+        )
     if corrupt:
         ctx.exit(2)
 
@@ -158,4 +165,6 @@ def path_command() -> None:
     click.echo(f"3. ${weights.ENV_DIR}/<file> = {env_dir or '(not set)'}  (a folder of local copies)")
     click.echo(f"4. {weights.cache_dir()}  (the cache: downloads go here; $TORCH_HOME/hub/checkpoints)")
     offline = os.environ.get(weights.ENV_OFFLINE)
-    click.echo(f"${weights.ENV_OFFLINE}: {'set, downloads are off' if offline else 'not set, missing files are downloaded'}")
+    click.echo(
+        f"${weights.ENV_OFFLINE}: {'set, downloads are off' if offline else 'not set, missing files are downloaded'}"
+    )

@@ -35,8 +35,10 @@ def assets_dir() -> Path:
 
 def _require(path: Path, what: str) -> Path:
     if not path.is_file():
-        raise UserError(f"the embedded demo {what} is missing ({path}); reinstall stylegan-eval or run "
-                        "python -m tools.train_gan / tools.train_classifiers (repository root)")
+        raise UserError(
+            f"the embedded demo {what} is missing ({path}); reinstall stylegan-eval or run "
+            "python -m tools.train_gan / tools.train_classifiers (repository root)"
+        )
     return path
 
 
@@ -84,7 +86,9 @@ def resolve_attributes(attributes=None) -> list[str]:
                 continue
             key = {"color": "colour"}.get(key, key)
             if key not in CLASSIFIER_ATTRIBUTES:
-                raise UserError(f"--attr: {part.strip()!r} is not a demo attribute (shipped: {', '.join(CLASSIFIER_ATTRIBUTES)})")
+                raise UserError(
+                    f"--attr: {part.strip()!r} is not a demo attribute (shipped: {', '.join(CLASSIFIER_ATTRIBUTES)})"
+                )
             if key not in out:
                 out.append(key)
     if not out:

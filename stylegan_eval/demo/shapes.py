@@ -53,7 +53,9 @@ def _params(seed: int, indices: torch.Tensor) -> torch.Tensor:
     return sampling.uniform(seed, STREAM, indices, (_NPARAM,))
 
 
-def render(seed: int, indices: torch.Tensor | list[int], resolution: int = RESOLUTION) -> tuple[torch.Tensor, torch.Tensor]:
+def render(
+    seed: int, indices: torch.Tensor | list[int], resolution: int = RESOLUTION
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Images [N, 3, R, R] in [-1, 1] and attributes int64 [N, 4] for the given sample indices."""
     idx = torch.as_tensor(indices, dtype=torch.int64)
     u = _params(seed, idx)  # [N, 13] in (0, 1)
@@ -84,7 +86,9 @@ def render(seed: int, indices: torch.Tensor | list[int], resolution: int = RESOL
     return img * 2 - 1, attrs
 
 
-def batches(seed: int, num_images: int, batch_size: int = 256, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    seed: int, num_images: int, batch_size: int = 256, start: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(images, attributes) for indices [start, num_images) in batches."""
     for idx in sampling.batch_indices(num_images, batch_size, start=start):
         yield render(seed, idx)

@@ -86,8 +86,7 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{p}: refused to load: the checkpoint asks for more memory than available") from None
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{p}: refused to load: the file needs code execution or objects outside the allowed "
-            f"set ({_short(exc)})"
+            f"{p}: refused to load: the file needs code execution or objects outside the allowed set ({_short(exc)})"
         ) from None
     except Exception as exc:  # truncated zips, garbage bytes, ...
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({_short(exc)})") from None
@@ -256,18 +255,24 @@ def _known_refusal(raw: RawCheckpoint) -> str | None:
         return None
     keys = {str(k) for k in obj}
     if "generator_smooth" in keys or (isinstance(obj.get("models"), dict) and "generator_smooth" in obj["models"]):
-        return (f"{raw.path}: a genforce / InterFaceGAN / SeFa checkpoint ('generator_smooth'); its networks are "
-                "genforce's own and have no built-in loader: use --generator module:attr with genforce's code")
+        return (
+            f"{raw.path}: a genforce / InterFaceGAN / SeFa checkpoint ('generator_smooth'); its networks are "
+            "genforce's own and have no built-in loader: use --generator module:attr with genforce's code"
+        )
     sd = obj.get("state_dict")
     if isinstance(sd, dict) and any(str(k).startswith(("generator_ema.", "generator.")) for k in sd):
-        return (f"{raw.path}: an MMGeneration checkpoint ('state_dict' with generator/generator_ema); it has no "
-                "built-in loader: use --generator module:attr with mmgen's StyleGAN2 code, or convert it to rosinality's .pt")
+        return (
+            f"{raw.path}: an MMGeneration checkpoint ('state_dict' with generator/generator_ema); it has no "
+            "built-in loader: use --generator module:attr with mmgen's StyleGAN2 code, or convert it to rosinality's .pt"
+        )
     if "g_ema" in keys and isinstance(obj["g_ema"], dict):
         inner = {str(k).removeprefix("module.") for k in obj["g_ema"]}
         missing = [k for k in _ROSINALITY_SG2_KEYS if k not in inner]
         sample = ", ".join(sorted(inner)[:6]) or "none"
-        return (f"{raw.path}: has 'g_ema', but its keys are not rosinality StyleGAN2's (missing {', '.join(missing)}; "
-                f"it has e.g. {sample}); use --format or --generator module:attr")
+        return (
+            f"{raw.path}: has 'g_ema', but its keys are not rosinality StyleGAN2's (missing {', '.join(missing)}; "
+            f"it has e.g. {sample}); use --format or --generator module:attr"
+        )
     return None
 
 

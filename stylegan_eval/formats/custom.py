@@ -120,10 +120,14 @@ def check_target(obj: Any, spec: str, module_name: str) -> None:
                 f"{module_name!r} or its package; name a Generator, class or factory defined there"
             )
         if inspect.isfunction(target) and target.__name__ == "<lambda>" and owner != module_name:
-            raise CheckpointError(f"{where}: refused: a lambda from {owner!r}; name a function defined in {module_name!r}")
+            raise CheckpointError(
+                f"{where}: refused: a lambda from {owner!r}; name a function defined in {module_name!r}"
+            )
         return
     if callable(target) and (inspect.isbuiltin(target) or inspect.isroutine(target)):
-        raise CheckpointError(f"{where}: refused: {target!r} is a builtin or C function, not a generator, class or factory")
+        raise CheckpointError(
+            f"{where}: refused: {target!r} is a builtin or C function, not a generator, class or factory"
+        )
     cls_owner = type(target).__module__
     if _is_stdlib(cls_owner):
         raise CheckpointError(
@@ -172,7 +176,7 @@ def _parse_value(text: str) -> Any:
             return kind(text)
         except ValueError:
             pass
-    if text[:1] in "[{\"":
+    if text[:1] in '[{"':
         try:
             return json.loads(text)
         except json.JSONDecodeError:
@@ -207,7 +211,9 @@ def _int_attr(obj: Any, name: str, spec: str, default: int | None = None) -> int
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
-        raise CheckpointError(f"--generator {spec!r}: expected a non-negative integer attribute {name!r}, got {value!r}")
+        raise CheckpointError(
+            f"--generator {spec!r}: expected a non-negative integer attribute {name!r}, got {value!r}"
+        )
     return int(value)
 
 
@@ -218,7 +224,9 @@ def _noise_shape(shape: Any, spec: str) -> tuple[int, ...]:
     except TypeError:
         ok = False
     if not ok:
-        raise CheckpointError(f"--generator {spec!r}: noise_shapes entries must be (H, W) or a 3-d per-sample shape, got {shape!r}")
+        raise CheckpointError(
+            f"--generator {spec!r}: noise_shapes entries must be (H, W) or a 3-d per-sample shape, got {shape!r}"
+        )
     return dims
 
 
@@ -233,8 +241,16 @@ def _accepts_noise(fn: Any) -> bool | None:
     return None if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()) else False
 
 
-def make_noise_maps(gen: Generator, shapes: list[tuple[int, ...]], dist: str, n: int, noise_mode: str,
-                noise_seed: int | None, indices: torch.Tensor | None, device: Any) -> list[torch.Tensor]:
+def make_noise_maps(
+    gen: Generator,
+    shapes: list[tuple[int, ...]],
+    dist: str,
+    n: int,
+    noise_mode: str,
+    noise_seed: int | None,
+    indices: torch.Tensor | None,
+    device: Any,
+) -> list[torch.Tensor]:
     """Noise maps [n, *shape] of ``dist`` ('normal' / 'uniform'); the per-sample rule of :meth:`Generator.make_noise`."""
     full = [(1, *s) if len(s) == 2 else tuple(s) for s in shapes]
     if dist == "normal" and all(len(s) == 2 for s in shapes):
@@ -245,7 +261,10 @@ def make_noise_maps(gen: Generator, shapes: list[tuple[int, ...]], dist: str, n:
         return [torch.zeros(n, *s, device=device) for s in full]
     if noise_mode == "const":
         zero = torch.zeros(1, dtype=torch.int64)
-        return [draw(sampling.CONST_NOISE_SEED, sampling.NOISE + k, zero, s, device).expand(n, *s) for k, s in enumerate(full)]
+        return [
+            draw(sampling.CONST_NOISE_SEED, sampling.NOISE + k, zero, s, device).expand(n, *s)
+            for k, s in enumerate(full)
+        ]
     if noise_mode != "random":
         Generator.make_noise(gen, n, noise_mode)  # raises the standard message
     if noise_seed is None:
@@ -274,7 +293,9 @@ class ModuleGenerator(Generator):
         self.c_dim = _int_attr(module, "c_dim", spec, 0)
         self.noise_dist = getattr(module, "noise_dist", "normal")
         if self.noise_dist not in NOISE_DISTS:
-            raise CheckpointError(f"--generator {spec!r}: noise_dist must be one of {NOISE_DISTS}, got {self.noise_dist!r}")
+            raise CheckpointError(
+                f"--generator {spec!r}: noise_dist must be one of {NOISE_DISTS}, got {self.noise_dist!r}"
+            )
         shapes = getattr(module, "noise_shapes", None)
         if shapes is not None and len(shapes) and _accepts_noise(module.synthesis) is False:
             raise CheckpointError(
@@ -309,7 +330,11 @@ class ModuleGenerator(Generator):
         return w_avg if isinstance(w_avg, torch.Tensor) else None
 
     def extra_info(self) -> dict[str, Any]:
-        noise = "module-managed (PPL pairs share a forked torch RNG)" if self._module_noise else f"sampling engine ({self.noise_dist})"
+        noise = (
+            "module-managed (PPL pairs share a forked torch RNG)"
+            if self._module_noise
+            else f"sampling engine ({self.noise_dist})"
+        )
         return {"generator_spec": self.spec, "noise": noise}
 
 
@@ -349,8 +374,11 @@ class BlackBoxGenerator(Generator):
             return self._fn(z) if c is None else self._fn(z, c)
 
     def extra_info(self) -> dict[str, Any]:
-        return {"generator_spec": self.spec, "noise": "module-managed (PPL pairs share a forked torch RNG)",
-                "w_space": "unavailable (black box)"}
+        return {
+            "generator_spec": self.spec,
+            "noise": "module-managed (PPL pairs share a forked torch RNG)",
+            "w_space": "unavailable (black box)",
+        }
 
 
 def _call_factory(obj: Any, spec: str, path: Any, generator_args: dict[str, Any]) -> Any:
@@ -367,10 +395,16 @@ def _call_factory(obj: Any, spec: str, path: Any, generator_args: dict[str, Any]
             if path is None:
                 try:
                     sig.bind("checkpoint", **generator_args)
-                    raise UserError(f"--generator {spec!r}: {name}() needs a checkpoint path (factory(path)); pass the checkpoint file") from None
+                    raise UserError(
+                        f"--generator {spec!r}: {name}() needs a checkpoint path (factory(path)); pass the checkpoint file"
+                    ) from None
                 except TypeError:
                     pass
-            given = f"path and {sorted(generator_args)}" if path is not None else f"{sorted(generator_args) or 'no arguments'}"
+            given = (
+                f"path and {sorted(generator_args)}"
+                if path is not None
+                else f"{sorted(generator_args) or 'no arguments'}"
+            )
             raise UserError(f"--generator {spec!r}: cannot call {name}{sig} with {given} ({exc})") from None
     try:
         with stdout_to_stderr():
@@ -381,8 +415,13 @@ def _call_factory(obj: Any, spec: str, path: Any, generator_args: dict[str, Any]
         raise UserError(f"--generator {spec!r}: {name}() raised {_first_line(exc)}") from None
 
 
-def adapt(obj: Any, spec: str, path: str | os.PathLike | None = None, _depth: int = 0,
-          generator_args: dict[str, Any] | None = None) -> Generator:
+def adapt(
+    obj: Any,
+    spec: str,
+    path: str | os.PathLike | None = None,
+    _depth: int = 0,
+    generator_args: dict[str, Any] | None = None,
+) -> Generator:
     """Turn what the import spec names into a Generator, following the module contract."""
     generator_args = dict(generator_args or {})
     if generator_args and (_depth > 0 or not callable(obj) or isinstance(obj, Generator)):
@@ -391,7 +430,13 @@ def adapt(obj: Any, spec: str, path: str | os.PathLike | None = None, _depth: in
         return obj
     if not generator_args and hasattr(obj, "mapping") and hasattr(obj, "synthesis") and not inspect.isclass(obj):
         return ModuleGenerator(obj, spec)
-    if not generator_args and callable(obj) and not inspect.isclass(obj) and hasattr(obj, "z_dim") and hasattr(obj, "resolution"):
+    if (
+        not generator_args
+        and callable(obj)
+        and not inspect.isclass(obj)
+        and hasattr(obj, "z_dim")
+        and hasattr(obj, "resolution")
+    ):
         return BlackBoxGenerator(obj, spec)
     if callable(obj) and _depth == 0:
         return adapt(_call_factory(obj, spec, path, generator_args), spec, path, _depth=1)
@@ -411,9 +456,13 @@ def check_output(images: Any, gen: Generator, name: str, n: int) -> list[str]:
     shape = tuple(images.shape)
     if shape != (n, C, R, R):
         if len(shape) == 4 and shape[0] == n and shape[3] == C and shape[1:3] == (R, R):
-            raise UserError(f"{name}: the output is NHWC {list(shape)}; the contract is NCHW [N, {C}, {R}, {R}] "
-                            "(return images.permute(0, 3, 1, 2))")
-        raise UserError(f"{name}: the output has shape {list(shape)}, expected [N, img_channels, R, R] = [{n}, {C}, {R}, {R}]")
+            raise UserError(
+                f"{name}: the output is NHWC {list(shape)}; the contract is NCHW [N, {C}, {R}, {R}] "
+                "(return images.permute(0, 3, 1, 2))"
+            )
+        raise UserError(
+            f"{name}: the output has shape {list(shape)}, expected [N, img_channels, R, R] = [{n}, {C}, {R}, {R}]"
+        )
     if not images.is_floating_point():
         raise UserError(f"{name}: the output has dtype {images.dtype}, expected floating point images in [-1, 1]")
     x = images.detach().float()
@@ -421,9 +470,13 @@ def check_output(images: Any, gen: Generator, name: str, n: int) -> list[str]:
         raise UserError(f"{name}: the output holds NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
     if lo >= 0.0 and 1.5 < hi <= 255.0:
-        return [f"{name}: the output lies in [{lo:.3g}, {hi:.3g}], which looks like [0, 255]; the contract is [-1, 1] (x / 127.5 - 1)"]
+        return [
+            f"{name}: the output lies in [{lo:.3g}, {hi:.3g}], which looks like [0, 255]; the contract is [-1, 1] (x / 127.5 - 1)"
+        ]
     if lo >= 0.0 and hi <= 1.0:
-        return [f"{name}: the output lies in [{lo:.3g}, {hi:.3g}], which looks like [0, 1]; the contract is [-1, 1] (x * 2 - 1)"]
+        return [
+            f"{name}: the output lies in [{lo:.3g}, {hi:.3g}], which looks like [0, 1]; the contract is [-1, 1] (x * 2 - 1)"
+        ]
     return []
 
 
@@ -453,8 +506,9 @@ def validate(gen: Generator, name: str, n: int = 2) -> list[str]:
     return found
 
 
-def load(spec: str, path: str | os.PathLike | None = None, generator_args: dict[str, Any] | None = None,
-         **options: Any) -> Generator:
+def load(
+    spec: str, path: str | os.PathLike | None = None, generator_args: dict[str, Any] | None = None, **options: Any
+) -> Generator:
     """Import ``spec`` and adapt it (see the module docstring for the contract).
 
     ``generator_args`` are keyword arguments for a class or factory. The output is validated by

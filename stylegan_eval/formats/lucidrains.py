@@ -31,8 +31,13 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 def _is_gan_dict(obj: Any) -> bool:
-    return (isinstance(obj, Mapping) and "GAN" in obj and "version" in obj and isinstance(obj["GAN"], Mapping)
-            and any(isinstance(k, str) and k.startswith(("GE.", "G.")) for k in obj["GAN"]))
+    return (
+        isinstance(obj, Mapping)
+        and "GAN" in obj
+        and "version" in obj
+        and isinstance(obj["GAN"], Mapping)
+        and any(isinstance(k, str) and k.startswith(("GE.", "G.")) for k in obj["GAN"])
+    )
 
 
 def detect(raw) -> bool:
@@ -57,7 +62,7 @@ def read_config(checkpoint: Path) -> tuple[dict[str, Any] | None, Path]:
 
 
 def _sub(sd: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in sd.items() if isinstance(k, str) and k.startswith(prefix)}
 
 
 def _tensor(sd: dict[str, Any], key: str, path: Any, ndim: int) -> torch.Tensor:
@@ -68,7 +73,9 @@ def _tensor(sd: dict[str, Any], key: str, path: Any, ndim: int) -> torch.Tensor:
     return t
 
 
-def build(s_sd: dict[str, Any], g_sd: dict[str, Any], lr_mlp: float, path: Any = "checkpoint") -> tuple[StyleVectorizer, LucidrainsSynthesis]:
+def build(
+    s_sd: dict[str, Any], g_sd: dict[str, Any], lr_mlp: float, path: Any = "checkpoint"
+) -> tuple[StyleVectorizer, LucidrainsSynthesis]:
     """Mapping and synthesis networks with the (prefix-stripped) state dicts loaded strictly."""
     depth_idx = sorted(int(m.group(1)) for k in s_sd if (m := re.fullmatch(r"net\.(\d+)\.weight", k)))
     if not depth_idx or depth_idx != list(range(0, 2 * len(depth_idx), 2)):
@@ -92,7 +99,9 @@ def build(s_sd: dict[str, Any], g_sd: dict[str, Any], lr_mlp: float, path: Any =
     return S, G
 
 
-def load(raw, lr_mlp: float | None = None, ema: bool = True, resolution: int | None = None, **options: Any) -> LucidrainsGenerator:
+def load(
+    raw, lr_mlp: float | None = None, ema: bool = True, resolution: int | None = None, **options: Any
+) -> LucidrainsGenerator:
     """Build the (EMA) generator of a lucidrains checkpoint.
 
     Options: ``lr_mlp`` (overrides .config.json), ``ema`` (False: the trained S/G instead of
@@ -102,7 +111,9 @@ def load(raw, lr_mlp: float | None = None, ema: bool = True, resolution: int | N
         raise UserError(f"{NAME}: unknown option(s) {', '.join(sorted(options))}")
     path = raw.path
     if not _is_gan_dict(raw.obj):
-        raise CheckpointError(f"{path}: expected a lucidrains stylegan2-pytorch checkpoint {{'GAN': ..., 'version': ...}}")
+        raise CheckpointError(
+            f"{path}: expected a lucidrains stylegan2-pytorch checkpoint {{'GAN': ..., 'version': ...}}"
+        )
     gan = raw.obj["GAN"]
     config, config_path = read_config(path)
     if lr_mlp is not None:
@@ -110,7 +121,10 @@ def load(raw, lr_mlp: float | None = None, ema: bool = True, resolution: int | N
     elif config is not None and "lr_mlp" in config:
         lr_mlp, lr_source = config["lr_mlp"], str(config_path)
     else:
-        lr_mlp, lr_source = DEFAULT_LR_MLP, "package default (no lr_mlp in .config.json)" if config else "package default (no .config.json)"
+        lr_mlp, lr_source = (
+            DEFAULT_LR_MLP,
+            "package default (no lr_mlp in .config.json)" if config else "package default (no .config.json)",
+        )
     if isinstance(lr_mlp, bool) or not isinstance(lr_mlp, (int, float)) or not 0 < float(lr_mlp) < float("inf"):
         raise CheckpointError(f"{config_path}: lr_mlp must be a positive number, got {lr_mlp!r}")
     s_prefix, g_prefix = ("SE.", "GE.") if ema else ("S.", "G.")
@@ -119,7 +133,9 @@ def load(raw, lr_mlp: float | None = None, ema: bool = True, resolution: int | N
         raise CheckpointError(f"{path}: the lucidrains checkpoint has no {s_prefix}* / {g_prefix}* weights")
     S, G = build(s_sd, g_sd, float(lr_mlp), path)
     if config is not None and "image_size" in config and config["image_size"] != G.image_size:
-        raise CheckpointError(f"{config_path}: image_size {config['image_size']} but the weights are for {G.image_size} px")
+        raise CheckpointError(
+            f"{config_path}: image_size {config['image_size']} but the weights are for {G.image_size} px"
+        )
     if resolution is not None and int(resolution) != G.image_size:
         raise UserError(f"{path}: --resolution {resolution} given but the weights are for {G.image_size} px")
     extra = {"package_version": str(raw.obj.get("version")), "ema": bool(ema), "lr_mlp_source": lr_source}

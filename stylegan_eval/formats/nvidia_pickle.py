@@ -133,8 +133,15 @@ class PersistentRecord:
             yield from ch.walk(f"{prefix}{name}.")
 
 
-_SKIP_STATE_KEYS = {"training", "_parameters", "_buffers", "_non_persistent_buffers_set", "_modules",
-                    "_init_args", "_init_kwargs"}
+_SKIP_STATE_KEYS = {
+    "training",
+    "_parameters",
+    "_buffers",
+    "_non_persistent_buffers_set",
+    "_modules",
+    "_init_args",
+    "_init_kwargs",
+}
 
 
 def _plain(value: Any) -> Any:
@@ -265,7 +272,11 @@ def is_stylegan3(rec: PersistentRecord, sd: Mapping[str, torch.Tensor] | None = 
     if "synthesis.input.freqs" in sd or any(re.match(r"synthesis\.L\d+_", k) for k in sd):
         return True
     synth = rec.children.get("synthesis")
-    return synth is not None and "input" in synth.children and synth.children["input"].class_name.endswith("SynthesisInput")
+    return (
+        synth is not None
+        and "input" in synth.children
+        and synth.children["input"].class_name.endswith("SynthesisInput")
+    )
 
 
 @dataclass
@@ -320,7 +331,9 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
     vals = {n: (args[i] if i < len(args) else kw.get(n, rec.attrs.get(n))) for i, n in enumerate(names)}
     missing = [n for n, v in vals.items() if v is None]
     if missing:
-        raise CheckpointError(f"{path}: generator init_kwargs lack {', '.join(missing)} (not a StyleGAN2 generator pickle)")
+        raise CheckpointError(
+            f"{path}: generator init_kwargs lack {', '.join(missing)} (not a StyleGAN2 generator pickle)"
+        )
     z_dim, c_dim, w_dim, res, img_channels = (_int(vals[n], n, path) for n in names)
     if res < 4 or res & (res - 1):
         raise CheckpointError(f"{path}: img_resolution {res} is not a power of two >= 4")
@@ -418,9 +431,18 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
         raise CheckpointError(f"{path}: resample_filter {kernel!r} is not a 1-D list of taps") from None
 
     return SG2Config(
-        z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, resolution=res, img_channels=img_channels,
-        channels=channels, n_mlp=n_mlp, lr_mlp=lr_mlp, conv_clamp=conv_clamp,
-        fp16_resolutions=sorted(fp16), blur_kernel=blur, layout=layout,
+        z_dim=z_dim,
+        c_dim=c_dim,
+        w_dim=w_dim,
+        resolution=res,
+        img_channels=img_channels,
+        channels=channels,
+        n_mlp=n_mlp,
+        lr_mlp=lr_mlp,
+        conv_clamp=conv_clamp,
+        fp16_resolutions=sorted(fp16),
+        blur_kernel=blur,
+        layout=layout,
     )
 
 
@@ -474,7 +496,9 @@ def convert_state_dict(
         if f"{nv}.noise_strength" in sd:
             strength = take(f"{nv}.noise_strength")
             if strength.numel() != 1:
-                raise CheckpointError(f"{path}: {nv}.noise_strength has shape {list(strength.shape)}, expected a scalar")
+                raise CheckpointError(
+                    f"{path}: {nv}.noise_strength has shape {list(strength.shape)}, expected a scalar"
+                )
             out[f"{mine}.noise.weight"] = strength.reshape(1)
             out[f"noises.noise_{l}"] = take(f"{nv}.noise_const", (r, r)).reshape(1, 1, r, r)
         else:  # use_noise=False: a zero noise strength reproduces it exactly
@@ -526,7 +550,9 @@ def load(raw: Any, **options: Any) -> Generator:
     return build_generator(rec, path, which=which, resolution=options.get("resolution"))
 
 
-def build_generator(rec: PersistentRecord, path: Any = "<pickle>", which: str = "G_ema", resolution: int | None = None) -> Generator:
+def build_generator(
+    rec: PersistentRecord, path: Any = "<pickle>", which: str = "G_ema", resolution: int | None = None
+) -> Generator:
     sd = rec.state_dict()
     if is_stylegan3(rec, sd):
         from .nvidia_sg3 import build_stylegan3
@@ -596,7 +622,8 @@ def _instantiate(cfg: SG2Config, converted, w_avg, path, which, rec) -> Generato
         "fp16_resolutions": cfg.fp16_resolutions,
         "precision": (
             "float32 (layers NVIDIA runs in float16 are evaluated in float32, as with force_fp32=True)"
-            if cfg.fp16_resolutions else "float32"
+            if cfg.fp16_resolutions
+            else "float32"
         ),
         "module_src_sha256": rec.module_src_sha256[:16],
     }

@@ -23,15 +23,27 @@ from ..generator import Generator
 
 #: init_kwargs of networks_stylegan3.SynthesisNetwork/SynthesisLayer -> SG3Config field.
 SYNTHESIS_FIELDS = {
-    "channel_base": "channel_base", "channel_max": "channel_max", "num_layers": "num_layers",
-    "num_critical": "num_critical", "first_cutoff": "first_cutoff", "first_stopband": "first_stopband",
-    "last_stopband_rel": "last_stopband_rel", "margin_size": "margin_size", "output_scale": "output_scale",
-    "num_fp16_res": "num_fp16_res", "conv_kernel": "conv_kernel", "filter_size": "filter_size",
-    "lrelu_upsampling": "lrelu_upsampling", "use_radial_filters": "use_radial_filters",
-    "conv_clamp": "conv_clamp", "magnitude_ema_beta": "magnitude_ema_beta",
+    "channel_base": "channel_base",
+    "channel_max": "channel_max",
+    "num_layers": "num_layers",
+    "num_critical": "num_critical",
+    "first_cutoff": "first_cutoff",
+    "first_stopband": "first_stopband",
+    "last_stopband_rel": "last_stopband_rel",
+    "margin_size": "margin_size",
+    "output_scale": "output_scale",
+    "num_fp16_res": "num_fp16_res",
+    "conv_kernel": "conv_kernel",
+    "filter_size": "filter_size",
+    "lrelu_upsampling": "lrelu_upsampling",
+    "use_radial_filters": "use_radial_filters",
+    "conv_clamp": "conv_clamp",
+    "magnitude_ema_beta": "magnitude_ema_beta",
 }
-XL_HINT = ("modified StyleGAN3 variants are not supported: StyleGAN-XL needs its superresolution stages and "
-           "pretrained class embedding, StyleGAN-Human its non-square layers")
+XL_HINT = (
+    "modified StyleGAN3 variants are not supported: StyleGAN-XL needs its superresolution stages and "
+    "pretrained class embedding, StyleGAN-Human its non-square layers"
+)
 
 
 def _num(value: Any, what: str, path: Any, integer: bool = False) -> Any:
@@ -59,13 +71,17 @@ def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
         raise CheckpointError(f"{path}: StyleGAN3 generator init_kwargs lack {', '.join(missing)}")
     res = vals["img_resolution"]
     if isinstance(res, (list, tuple, np.ndarray)):
-        raise CheckpointError(f"{path}: non-square StyleGAN3 generator (img_resolution {list(res)}, e.g. "
-                              "StyleGAN-Human 1024x512) is not supported: the module builds square layers")
+        raise CheckpointError(
+            f"{path}: non-square StyleGAN3 generator (img_resolution {list(res)}, e.g. "
+            "StyleGAN-Human 1024x512) is not supported: the module builds square layers"
+        )
     fields = {n: _num(vals[n], n, path, integer=True) for n in names}
     mapping_kwargs, synth_kwargs, _layout = _kw(kw)
     if synth_kwargs.get("square", True) is False:
-        raise CheckpointError(f"{path}: non-square StyleGAN3 generator (square=False, StyleGAN-Human 1024x512) is not "
-                              "supported: the module builds square layers")
+        raise CheckpointError(
+            f"{path}: non-square StyleGAN3 generator (square=False, StyleGAN-Human 1024x512) is not "
+            "supported: the module builds square layers"
+        )
     unknown = sorted(set(synth_kwargs) - set(SYNTHESIS_FIELDS))
     if unknown:
         raise CheckpointError(f"{path}: StyleGAN3 init_kwargs {', '.join(unknown[:4])} are not understood ({XL_HINT})")
@@ -77,14 +93,25 @@ def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
             fields[field] = bool(value)
         elif field == "conv_clamp":
             fields[field] = None if value is None else _num(value, key, path)
-        elif field in ("channel_base", "channel_max", "num_layers", "num_critical", "margin_size", "num_fp16_res",
-                       "conv_kernel", "filter_size", "lrelu_upsampling"):
+        elif field in (
+            "channel_base",
+            "channel_max",
+            "num_layers",
+            "num_critical",
+            "margin_size",
+            "num_fp16_res",
+            "conv_kernel",
+            "filter_size",
+            "lrelu_upsampling",
+        ):
             fields[field] = _num(value, key, path, integer=True)
         else:
             fields[field] = _num(value, key, path)
     extra_mapping = sorted(set(mapping_kwargs) - {"num_layers", "lr_multiplier", "w_avg_beta"})
     if extra_mapping:
-        raise CheckpointError(f"{path}: StyleGAN3 mapping_kwargs {', '.join(extra_mapping)} are not understood ({XL_HINT})")
+        raise CheckpointError(
+            f"{path}: StyleGAN3 mapping_kwargs {', '.join(extra_mapping)} are not understood ({XL_HINT})"
+        )
     n_fc = 0
     while f"mapping.fc{n_fc}.weight" in sd:
         n_fc += 1
@@ -101,8 +128,10 @@ def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
     inp = rec.child("synthesis.input")
     size = inp.attrs.get("size") if inp is not None else None
     if size is not None and np.asarray(size).size == 2 and np.asarray(size)[0] != np.asarray(size)[1]:
-        raise CheckpointError(f"{path}: non-square StyleGAN3 input {list(np.asarray(size))} (e.g. StyleGAN-Human) "
-                              "is not supported: the module builds square layers")
+        raise CheckpointError(
+            f"{path}: non-square StyleGAN3 input {list(np.asarray(size))} (e.g. StyleGAN-Human) "
+            "is not supported: the module builds square layers"
+        )
     try:
         cfg = SG3Config(**fields)
         cfg.validate()
@@ -119,28 +148,39 @@ def _check_layer_attrs(rec, inp_spec, specs, cfg, path: Any) -> None:
     for attr in ("sampling_rate", "bandwidth"):
         got = inp.attrs.get(attr) if inp is not None else None
         if isinstance(got, (int, float)) and not math.isclose(float(got), getattr(inp_spec, attr), rel_tol=1e-9):
-            raise CheckpointError(f"{path}: synthesis.input {attr} {got} differs from the layout {getattr(inp_spec, attr)}")
+            raise CheckpointError(
+                f"{path}: synthesis.input {attr} {got} differs from the layout {getattr(inp_spec, attr)}"
+            )
     for spec in specs:
         layer = synth.children.get(spec.name)
         if layer is None:
             names = [n for n in synth.children if n != "input"]
-            raise CheckpointError(f"{path}: StyleGAN3 layer {spec.name} missing (the pickle has {', '.join(names[:4])}"
-                                  f"{' ...' if len(names) > 4 else ''}); init_kwargs and weights disagree")
+            raise CheckpointError(
+                f"{path}: StyleGAN3 layer {spec.name} missing (the pickle has {', '.join(names[:4])}"
+                f"{' ...' if len(names) > 4 else ''}); init_kwargs and weights disagree"
+            )
         pad = layer.attrs.get("padding")
         if pad is not None and [int(v) for v in np.asarray(pad).reshape(-1)] != list(spec.padding):
-            raise CheckpointError(f"{path}: {spec.name} padding {list(np.asarray(pad))} differs from the layout {list(spec.padding)}")
+            raise CheckpointError(
+                f"{path}: {spec.name} padding {list(np.asarray(pad))} differs from the layout {list(spec.padding)}"
+            )
         for attr, expect in (("up_factor", spec.up_factor), ("down_factor", spec.down_factor)):
             got = layer.attrs.get(attr)
             if got is not None and int(got) != expect:
                 raise CheckpointError(f"{path}: {spec.name} {attr} {got} differs from the layout {expect}")
         if "conv_clamp" in layer.attrs:
             clamp = layer.attrs["conv_clamp"]
-            if (clamp is None) != (cfg.conv_clamp is None) or (clamp is not None and not math.isclose(float(clamp), cfg.conv_clamp)):
-                raise CheckpointError(f"{path}: {spec.name} conv_clamp {clamp} differs from init_kwargs {cfg.conv_clamp}")
+            if (clamp is None) != (cfg.conv_clamp is None) or (
+                clamp is not None and not math.isclose(float(clamp), cfg.conv_clamp)
+            ):
+                raise CheckpointError(
+                    f"{path}: {spec.name} conv_clamp {clamp} differs from init_kwargs {cfg.conv_clamp}"
+                )
 
 
-def build_stylegan3(rec, sd: Mapping[str, torch.Tensor], path: Any, which: str = "G_ema",
-                    resolution: int | None = None) -> Generator:
+def build_stylegan3(
+    rec, sd: Mapping[str, torch.Tensor], path: Any, which: str = "G_ema", resolution: int | None = None
+) -> Generator:
     """The project's StyleGAN3 generator with ``rec``'s weights loaded strictly."""
     from ..networks.stylegan3 import StyleGAN3, StyleGAN3Generator, layout
     from . import check_state_dict

@@ -47,14 +47,33 @@ def _table() -> dict[str, Official]:
             add(f"stylegan2-{data}-config-{cfg}", f"{SG2_TF_URL}stylegan2-{data}-config-{cfg}.pkl", "stylegan2-tf")
     for data in ("ffhq", "metfaces", "afhqcat", "afhqdog", "afhqwild", "cifar10", "brecahad"):
         add(f"stylegan2-ada-{data}", f"{ADA_URL}{data}.pkl", "stylegan2-nvidia", filename=f"stylegan2-ada-{data}.pkl")
-    for name in ("ffhq-1024x1024", "ffhq-512x512", "ffhq-256x256", "ffhqu-1024x1024", "ffhqu-256x256",
-                 "metfaces-1024x1024", "metfacesu-1024x1024", "afhqv2-512x512", "afhqcat-512x512",
-                 "afhqdog-512x512", "afhqwild-512x512", "brecahad-512x512", "cifar10-32x32", "celebahq-256x256",
-                 "lsundog-256x256"):
+    for name in (
+        "ffhq-1024x1024",
+        "ffhq-512x512",
+        "ffhq-256x256",
+        "ffhqu-1024x1024",
+        "ffhqu-256x256",
+        "metfaces-1024x1024",
+        "metfacesu-1024x1024",
+        "afhqv2-512x512",
+        "afhqcat-512x512",
+        "afhqdog-512x512",
+        "afhqwild-512x512",
+        "brecahad-512x512",
+        "cifar10-32x32",
+        "celebahq-256x256",
+        "lsundog-256x256",
+    ):
         add(f"stylegan2-{name}", f"{SG2_NGC_URL}stylegan2-{name}.pkl", "stylegan2-nvidia")
     for cfg in "tr":
-        for name in ("ffhq-1024x1024", "ffhqu-1024x1024", "ffhqu-256x256", "metfaces-1024x1024",
-                     "metfacesu-1024x1024", "afhqv2-512x512"):
+        for name in (
+            "ffhq-1024x1024",
+            "ffhqu-1024x1024",
+            "ffhqu-256x256",
+            "metfaces-1024x1024",
+            "metfacesu-1024x1024",
+            "afhqv2-512x512",
+        ):
             add(f"stylegan3-{cfg}-{name}", f"{SG3_URL}stylegan3-{cfg}-{name}.pkl", f"stylegan3-{cfg}")
     return out
 
@@ -74,7 +93,9 @@ def lookup(name: str) -> Official:
     key = key.removesuffix(".pkl")
     if key not in OFFICIAL:
         close = [n for n in OFFICIAL if key.split("-")[0] in n][:6]
-        raise CheckpointError(f"{name}: not an official NVIDIA checkpoint name (e.g. {', '.join(close or list(OFFICIAL)[:6])})")
+        raise CheckpointError(
+            f"{name}: not an official NVIDIA checkpoint name (e.g. {', '.join(close or list(OFFICIAL)[:6])})"
+        )
     return OFFICIAL[key]
 
 

@@ -80,7 +80,9 @@ def infer_config(sd: dict[str, Any], path="checkpoint") -> dict[str, Any]:
     mlp = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"style\.(\d+)\.linear\.weight_orig", str(k))))
     n_mlp = len(mlp)
     if not mlp or mlp != list(range(1, 2 * n_mlp, 2)):
-        raise CheckpointError(f"{path}: mapping layers style.N.linear.weight_orig must be numbered 1, 3, 5, ..., found {mlp}")
+        raise CheckpointError(
+            f"{path}: mapping layers style.N.linear.weight_orig must be numbered 1, 3, 5, ..., found {mlp}"
+        )
     code_dim = _tensor(sd, "style.1.linear.weight_orig", path, 2).shape[1]
     blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"generator\.progression\.(\d+)\.", str(k)))})
     if not blocks or blocks != list(range(len(blocks))):
@@ -96,8 +98,13 @@ def infer_config(sd: dict[str, Any], path="checkpoint") -> dict[str, Any]:
             channels.append(_tensor(sd, p + "1.conv.weight_orig", path, 4).shape[0])
             fused.append(False)
     img_channels = _tensor(sd, "generator.to_rgb.0.conv.weight_orig", path, 4).shape[0]
-    return dict(code_dim=int(code_dim), n_mlp=n_mlp, channels=tuple(int(c) for c in channels),
-                fused=tuple(fused), img_channels=int(img_channels))
+    return dict(
+        code_dim=int(code_dim),
+        n_mlp=n_mlp,
+        channels=tuple(int(c) for c in channels),
+        fused=tuple(fused),
+        img_channels=int(img_channels),
+    )
 
 
 def build(sd: dict[str, Any], path="checkpoint") -> StyledGenerator:
@@ -111,7 +118,9 @@ def build(sd: dict[str, Any], path="checkpoint") -> StyledGenerator:
     try:
         net.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: could not load the rosinality StyleGAN1 weights ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{path}: could not load the rosinality StyleGAN1 weights ({str(exc).splitlines()[0]})"
+        ) from None
     return net
 
 
@@ -139,11 +148,15 @@ def infer_resolution(net: StyledGenerator, path="checkpoint") -> int:
     top = max(i for i, t in enumerate(trained) if t)
     if not all(trained[: top + 1]):
         gaps = [block_resolution(i) for i in range(top) if not trained[i]]
-        raise CheckpointError(f"{path}: cannot infer the resolution: blocks for {gaps} px look untrained below a trained "
-                              f"{block_resolution(top)} px block; {hint}")
+        raise CheckpointError(
+            f"{path}: cannot infer the resolution: blocks for {gaps} px look untrained below a trained "
+            f"{block_resolution(top)} px block; {hint}"
+        )
     if top == n - 1:
-        raise CheckpointError(f"{path}: cannot infer the resolution: all {n} blocks (up to {block_resolution(top)} px) "
-                              f"have non-initial weights; {hint}")
+        raise CheckpointError(
+            f"{path}: cannot infer the resolution: all {n} blocks (up to {block_resolution(top)} px) "
+            f"have non-initial weights; {hint}"
+        )
     if block_resolution(top) < MIN_RESOLUTION:
         raise CheckpointError(f"{path}: cannot infer the resolution: only the 4 px block looks trained; {hint}")
     return block_resolution(top)
@@ -175,7 +188,9 @@ def load(raw, resolution: int | None = None, **options: Any) -> StyleGAN1Generat
     path = raw.path
     picked = _pick_state_dict(raw.obj)
     if picked is None:
-        raise CheckpointError(f"{path}: expected a rosinality StyleGAN1 checkpoint (a dict with 'g_running' or a StyledGenerator state dict)")
+        raise CheckpointError(
+            f"{path}: expected a rosinality StyleGAN1 checkpoint (a dict with 'g_running' or a StyledGenerator state dict)"
+        )
     sd, layout = picked
     sd = {k: (v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v) for k, v in sd.items()}
     net = build(sd, path)
@@ -202,4 +217,6 @@ def from_config(config: dict[str, Any], state_dict: dict[str, Any]) -> StyleGAN1
     try:
         return stylegan1.from_config(config, state_dict)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None

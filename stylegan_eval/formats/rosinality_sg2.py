@@ -35,8 +35,10 @@ def _is_sg2_state_dict(obj: Any) -> bool:
         return False
     keys = {k[7:] if isinstance(k, str) and k.startswith("module.") else k for k in obj}
     # size 4 networks have no convs; accept them through input/conv1/to_rgb1.
-    return "style.1.weight" in keys and "to_rgb1.conv.weight" in keys and (
-        "convs.0.conv.weight" in keys or "conv1.conv.weight" in keys
+    return (
+        "style.1.weight" in keys
+        and "to_rgb1.conv.weight" in keys
+        and ("convs.0.conv.weight" in keys or "conv1.conv.weight" in keys)
     )
 
 
@@ -94,8 +96,15 @@ def infer_config(sd: dict[str, Any], path="checkpoint") -> dict[str, Any]:
     kernel = sd.get("convs.0.conv.blur.kernel") if n_rgbs else None
     if isinstance(kernel, torch.Tensor) and tuple(kernel.shape) != (4, 4):
         raise CheckpointError(f"{path}: blur kernel has shape {list(kernel.shape)}, expected [4, 4]")
-    return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, z_dim=z_dim, c_dim=c_dim,
-                channels=channels, img_channels=img_channels)
+    return dict(
+        size=size,
+        style_dim=style_dim,
+        n_mlp=n_mlp,
+        z_dim=z_dim,
+        c_dim=c_dim,
+        channels=channels,
+        img_channels=img_channels,
+    )
 
 
 def build(sd: dict[str, Any], path="checkpoint", channel_multiplier: int | None = None) -> StyleGAN2:
@@ -118,11 +127,15 @@ def build(sd: dict[str, Any], path="checkpoint", channel_multiplier: int | None 
     try:
         net.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: could not load the rosinality StyleGAN2 weights ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{path}: could not load the rosinality StyleGAN2 weights ({str(exc).splitlines()[0]})"
+        ) from None
     return net
 
 
-def load(raw, resolution: int | None = None, channel_multiplier: int | None = None, **options: Any) -> StyleGAN2Generator:
+def load(
+    raw, resolution: int | None = None, channel_multiplier: int | None = None, **options: Any
+) -> StyleGAN2Generator:
     """Build the generator of a rosinality StyleGAN2 checkpoint.
 
     Options: ``resolution`` (checked against the weights), ``channel_multiplier`` (checked).
@@ -148,7 +161,9 @@ def load(raw, resolution: int | None = None, channel_multiplier: int | None = No
     extra = {"checkpoint_layout": layout}
     args = raw.obj.get("args") if isinstance(raw.obj, Mapping) else None
     if args is not None and hasattr(args, "__dict__"):
-        extra["train_args"] = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool)) or v is None}
+        extra["train_args"] = {
+            k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool)) or v is None
+        }
     return StyleGAN2Generator(net, NAME, w_avg=w_avg, extra=extra)
 
 
@@ -159,4 +174,6 @@ def from_config(config: dict[str, Any], state_dict: dict[str, Any]) -> StyleGAN2
     try:
         return stylegan2.from_config(config, state_dict)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None

@@ -141,7 +141,9 @@ def _load_storage_from_bytes(blob):
     try:
         out = torch.load(io.BytesIO(bytes(blob)), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise UnsafePickleError(f"embedded torch storage refused by torch's weights-only loader ({_short(exc)})") from None
+        raise UnsafePickleError(
+            f"embedded torch storage refused by torch's weights-only loader ({_short(exc)})"
+        ) from None
     if not isinstance(out, (torch.TypedStorage, torch.UntypedStorage)):
         raise pickle.UnpicklingError(f"embedded torch payload is a {type(out).__name__}, expected a storage")
     return out

@@ -48,9 +48,18 @@ FAMILY_LOADERS: dict[str, str] = {
     "stylegan1-rosinality": "stylegan_eval.networks.stylegan1:from_config",
     "stylegan1-tf": "stylegan_eval.networks.stylegan1:from_config",
 }
-_TORCH_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
-                 "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-                 "BOOL": torch.bool}
+_TORCH_DTYPES = {
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "F64": torch.float64,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
 _DTYPES = {"F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL"}
 
 
@@ -110,7 +119,9 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
             raise CheckpointError(f"{p}: truncated safetensors file (no header length)")
         (n,) = struct.unpack("<Q", raw)
         if n > MAX_HEADER_BYTES or n > size - 8:
-            raise CheckpointError(f"{p}: safetensors header claims {n} bytes (file has {size}, limit {MAX_HEADER_BYTES})")
+            raise CheckpointError(
+                f"{p}: safetensors header claims {n} bytes (file has {size}, limit {MAX_HEADER_BYTES})"
+            )
         text = f.read(n)
     try:
         header = json.loads(text.decode("utf-8"))
@@ -124,10 +135,15 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
             if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise CheckpointError(f"{p}: safetensors __metadata__ must map strings to strings")
             continue
-        ok = (isinstance(entry, dict) and entry.get("dtype") in _DTYPES and isinstance(entry.get("shape"), list)
-              and all(isinstance(d, int) and 0 <= d < 1 << 40 for d in entry["shape"])
-              and isinstance(entry.get("data_offsets"), list) and len(entry["data_offsets"]) == 2
-              and all(isinstance(o, int) for o in entry["data_offsets"]))
+        ok = (
+            isinstance(entry, dict)
+            and entry.get("dtype") in _DTYPES
+            and isinstance(entry.get("shape"), list)
+            and all(isinstance(d, int) and 0 <= d < 1 << 40 for d in entry["shape"])
+            and isinstance(entry.get("data_offsets"), list)
+            and len(entry["data_offsets"]) == 2
+            and all(isinstance(o, int) for o in entry["data_offsets"])
+        )
         if not ok:
             raise CheckpointError(f"{p}: safetensors entry {key[:60]!r} is malformed (dtype, shape, data_offsets)")
         a, b = entry["data_offsets"]

@@ -47,15 +47,56 @@ DEFAULT_TRUNCATION_PSI = 0.7
 
 #: static_kwargs read (or known not to change the maths) per network; others are listed in ``info``.
 KNOWN_KWARGS = {
-    "": ("num_channels", "resolution", "label_size", "truncation_psi", "truncation_cutoff", "truncation_psi_val",
-         "truncation_cutoff_val", "dlatent_avg_beta", "style_mixing_prob", "mapping_func", "synthesis_func"),
-    "mapping": ("num_channels", "resolution", "label_size", "latent_size", "dlatent_size", "dlatent_broadcast",
-                "mapping_layers", "mapping_fmaps", "mapping_lrmul", "mapping_nonlinearity", "use_wscale",
-                "normalize_latents", "dtype"),
-    "synthesis": ("num_channels", "resolution", "label_size", "dlatent_size", "fmap_base", "fmap_decay", "fmap_max",
-                  "use_styles", "const_input_layer", "use_noise", "randomize_noise", "nonlinearity", "use_wscale",
-                  "use_pixel_norm", "use_instance_norm", "dtype", "fused_scale", "blur_filter", "structure",
-                  "force_clean_graph"),
+    "": (
+        "num_channels",
+        "resolution",
+        "label_size",
+        "truncation_psi",
+        "truncation_cutoff",
+        "truncation_psi_val",
+        "truncation_cutoff_val",
+        "dlatent_avg_beta",
+        "style_mixing_prob",
+        "mapping_func",
+        "synthesis_func",
+    ),
+    "mapping": (
+        "num_channels",
+        "resolution",
+        "label_size",
+        "latent_size",
+        "dlatent_size",
+        "dlatent_broadcast",
+        "mapping_layers",
+        "mapping_fmaps",
+        "mapping_lrmul",
+        "mapping_nonlinearity",
+        "use_wscale",
+        "normalize_latents",
+        "dtype",
+    ),
+    "synthesis": (
+        "num_channels",
+        "resolution",
+        "label_size",
+        "dlatent_size",
+        "fmap_base",
+        "fmap_decay",
+        "fmap_max",
+        "use_styles",
+        "const_input_layer",
+        "use_noise",
+        "randomize_noise",
+        "nonlinearity",
+        "use_wscale",
+        "use_pixel_norm",
+        "use_instance_norm",
+        "dtype",
+        "fused_scale",
+        "blur_filter",
+        "structure",
+        "force_clean_graph",
+    ),
 }
 
 
@@ -75,8 +116,10 @@ def read_config(gs: TFNetworkState, source: str) -> dict[str, Any]:
         raise CheckpointError(f"{source}: build function {gs.build_func_name!r} is not {BUILDER} (StyleGAN1)")
     mapping, synthesis = gs.components["mapping"], gs.components["synthesis"]
     if mapping.build_func_name != "G_mapping" or synthesis.build_func_name != "G_synthesis":
-        raise CheckpointError(f"{source}: {BUILDER} components are built by {mapping.build_func_name!r} / "
-                              f"{synthesis.build_func_name!r}, expected G_mapping / G_synthesis")
+        raise CheckpointError(
+            f"{source}: {BUILDER} components are built by {mapping.build_func_name!r} / "
+            f"{synthesis.build_func_name!r}, expected G_mapping / G_synthesis"
+        )
     mk, sk, gk = mapping.static_kwargs, synthesis.static_kwargs, gs.static_kwargs
     resolution = kw_int(sk, "resolution", 1024, source, 4, MAX_RESOLUTION)
     if resolution & (resolution - 1):
@@ -99,12 +142,19 @@ def read_config(gs: TFNetworkState, source: str) -> dict[str, Any]:
         "truncation_cutoff": kw_int(gk, "truncation_cutoff", DEFAULT_TRUNCATION_CUTOFF, source, 0, 64, allow_none=True),
     }
     for kw, key, expected in (
-        (sk, "use_styles", True), (sk, "const_input_layer", True), (sk, "use_noise", True), (sk, "use_wscale", True),
-        (sk, "use_pixel_norm", False), (sk, "use_instance_norm", True), (mk, "use_wscale", True),
+        (sk, "use_styles", True),
+        (sk, "const_input_layer", True),
+        (sk, "use_noise", True),
+        (sk, "use_wscale", True),
+        (sk, "use_pixel_norm", False),
+        (sk, "use_instance_norm", True),
+        (mk, "use_wscale", True),
         (mk, "normalize_latents", True),
     ):
         if kw_bool(kw, key, expected, source) != expected:
-            raise CheckpointError(f"{source}: static_kwargs {key}={not expected} is not supported (official StyleGAN1 uses {expected})")
+            raise CheckpointError(
+                f"{source}: static_kwargs {key}={not expected} is not supported (official StyleGAN1 uses {expected})"
+            )
     kw_choice(sk, "nonlinearity", "lrelu", source, ("lrelu",))
     kw_choice(mk, "mapping_nonlinearity", "lrelu", source, ("lrelu",))
     for kw in (sk, mk):
@@ -112,11 +162,15 @@ def read_config(gs: TFNetworkState, source: str) -> dict[str, Any]:
     if kw_int(mk, "label_size", 0, source, 0, 1 << 16) or kw_int(sk, "label_size", 0, source, 0, 1 << 16):
         raise CheckpointError(f"{source}: conditional StyleGAN1 (label_size > 0) is not supported")
     if mk.get("dlatent_size", cfg["dlatent_size"]) != cfg["dlatent_size"]:
-        raise CheckpointError(f"{source}: mapping dlatent_size {mk['dlatent_size']} != synthesis dlatent_size {cfg['dlatent_size']}")
+        raise CheckpointError(
+            f"{source}: mapping dlatent_size {mk['dlatent_size']} != synthesis dlatent_size {cfg['dlatent_size']}"
+        )
     w = cfg["dlatent_size"]
     if not cfg["latent_size"] == cfg["mapping_fmaps"] == w:
-        raise CheckpointError(f"{source}: latent_size {cfg['latent_size']}, mapping_fmaps {cfg['mapping_fmaps']} and "
-                              f"dlatent_size {w} differ (the port needs one width)")
+        raise CheckpointError(
+            f"{source}: latent_size {cfg['latent_size']}, mapping_fmaps {cfg['mapping_fmaps']} and "
+            f"dlatent_size {w} differ (the port needs one width)"
+        )
     if cfg["blur_filter"] is not None and len(cfg["blur_filter"]) % 2 == 0:
         raise CheckpointError(f"{source}: blur_filter {cfg['blur_filter']} has an even number of taps (odd only)")
     log2 = int(math.log2(resolution))
@@ -162,8 +216,12 @@ def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[
         sd[f"style.{2 * i + 1}.linear.bias"] = _t(var("mapping", f"Dense{i}/bias", (w,)))
 
     def epilogue(prefix: str, scope: str, c: int, half: int) -> None:
-        sd[f"{prefix}.noise{half}.weight_orig"] = _t(var("synthesis", f"{scope}/Noise/weight", (c,)).reshape(1, c, 1, 1))
-        sd[f"{prefix}.adain{half}.style.linear.weight_orig"] = _t(var("synthesis", f"{scope}/StyleMod/weight", (w, 2 * c)).T)
+        sd[f"{prefix}.noise{half}.weight_orig"] = _t(
+            var("synthesis", f"{scope}/Noise/weight", (c,)).reshape(1, c, 1, 1)
+        )
+        sd[f"{prefix}.adain{half}.style.linear.weight_orig"] = _t(
+            var("synthesis", f"{scope}/StyleMod/weight", (w, 2 * c)).T
+        )
         sd[f"{prefix}.adain{half}.style.linear.bias"] = _t(var("synthesis", f"{scope}/StyleMod/bias", (2 * c,)))
 
     def conv(key: str, scope: str, cin: int, cout: int, k: int = 3) -> None:
@@ -183,7 +241,9 @@ def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[
         cin, c = ch[i - 1], ch[i]
         scope = f"{r}x{r}/Conv0_up"
         if cfg["fused"][i]:  # transposed conv: [in, out, kh, kw]
-            sd[f"{g}.{i}.conv1.0.weight"] = _t(var("synthesis", f"{scope}/weight", (3, 3, cin, c)).transpose(2, 3, 0, 1))
+            sd[f"{g}.{i}.conv1.0.weight"] = _t(
+                var("synthesis", f"{scope}/weight", (3, 3, cin, c)).transpose(2, 3, 0, 1)
+            )
             sd[f"{g}.{i}.conv1.0.bias"] = _t(var("synthesis", f"{scope}/bias", (c,)))
         else:
             conv(f"{g}.{i}.conv1.1.conv", scope, cin, c)
@@ -200,8 +260,10 @@ def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[
         if "lod" in state.variables:
             used[net].add("lod")
             if np.asarray(state.variables["lod"]).shape != () or float(state.variables["lod"]) != 0.0:
-                raise CheckpointError(f"{source}: {state.name}/lod is {state.variables['lod']!r}; only finished "
-                                      "networks (lod 0) are supported")
+                raise CheckpointError(
+                    f"{source}: {state.name}/lod is {state.variables['lod']!r}; only finished "
+                    "networks (lod 0) are supported"
+                )
         extra = [k for k in state.variables if k not in used[net]]
         if extra:
             more = f" (+{len(extra) - 4} more)" if len(extra) > 4 else ""
@@ -225,9 +287,16 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN1Genera
     cfg = read_config(gs, source)
     sd, noise = convert(gs, cfg, source)
     w_avg = _gs_w_avg(gs, cfg["dlatent_size"], source)
-    net = StyledGenerator(code_dim=cfg["dlatent_size"], n_mlp=cfg["mapping_layers"], channels=cfg["channels"],
-                          fused=cfg["fused"], img_channels=cfg["num_channels"], variant="tf",
-                          blur_filter=cfg["blur_filter"], mapping_lr_mul=cfg["mapping_lrmul"])
+    net = StyledGenerator(
+        code_dim=cfg["dlatent_size"],
+        n_mlp=cfg["mapping_layers"],
+        channels=cfg["channels"],
+        fused=cfg["fused"],
+        img_channels=cfg["num_channels"],
+        variant="tf",
+        blur_filter=cfg["blur_filter"],
+        mapping_lr_mul=cfg["mapping_lrmul"],
+    )
     own = net.state_dict()
     for k, _ in net.named_buffers():  # blur kernels are buffers of the module, not TF variables
         sd.setdefault(k, own[k])
@@ -239,8 +308,10 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN1Genera
     fused_desc = f"fused upsampling from {upsampling[0]}" if upsampling else "no fused upsampling"
     cutoff = cfg["truncation_cutoff"]
     extra = {
-        "configuration": (f"{NAME}, {BUILDER}, {cfg['resolution']}, {fused_desc}, truncation cutoff "
-                          f"{cutoff if cutoff is not None else 'none (all layers)'}"),
+        "configuration": (
+            f"{NAME}, {BUILDER}, {cfg['resolution']}, {fused_desc}, truncation cutoff "
+            f"{cutoff if cutoff is not None else 'none (all layers)'}"
+        ),
         "network": which,
         "tf_pickle_version": gs.version,
         "blur_filter": cfg["blur_filter"],
@@ -249,8 +320,9 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN1Genera
         "unrecognised_static_kwargs": tfn.unrecognised_kwargs(gs, KNOWN_KWARGS),
         "non_square_note": "images are rendered square, as G_style does (512x384 cars: 512x512 letterboxed canvas)",
     }
-    return StyleGAN1Generator(net, cfg["resolution"], NAME, extra=extra, w_avg=w_avg, const_noise=noise,
-                              truncation_cutoff=cutoff)
+    return StyleGAN1Generator(
+        net, cfg["resolution"], NAME, extra=extra, w_avg=w_avg, const_noise=noise, truncation_cutoff=cutoff
+    )
 
 
 def load(raw: Any, resolution: int | None = None, network: str | None = None, **options: Any) -> StyleGAN1Generator:
@@ -290,4 +362,6 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     try:
         return _from_config(config, state_dict)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None

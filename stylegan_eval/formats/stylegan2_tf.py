@@ -48,15 +48,62 @@ DEFAULT_TRUNCATION_PSI = 0.5
 
 #: static_kwargs read (or known not to change the maths) per network; others are listed in ``info``.
 KNOWN_KWARGS = {
-    "": ("num_channels", "resolution", "label_size", "truncation_psi", "truncation_cutoff", "truncation_psi_val",
-         "truncation_cutoff_val", "dlatent_avg_beta", "style_mixing_prob", "return_dlatents", "mapping_func",
-         "synthesis_func", "is_template_graph", "components", "w_avg_beta", "structure"),
-    "mapping": ("num_channels", "resolution", "label_size", "latent_size", "dlatent_size", "dlatent_broadcast",
-                "mapping_layers", "mapping_fmaps", "mapping_lrmul", "mapping_nonlinearity", "normalize_latents",
-                "dtype", "label_fmaps", "w_avg_beta", "num_fp16_res", "conv_clamp"),
-    "synthesis": ("num_channels", "resolution", "label_size", "dlatent_size", "fmap_base", "fmap_decay", "fmap_min",
-                  "fmap_max", "randomize_noise", "architecture", "nonlinearity", "dtype", "resample_kernel",
-                  "fused_modconv", "use_noise", "conv_clamp", "num_fp16_res", "structure"),
+    "": (
+        "num_channels",
+        "resolution",
+        "label_size",
+        "truncation_psi",
+        "truncation_cutoff",
+        "truncation_psi_val",
+        "truncation_cutoff_val",
+        "dlatent_avg_beta",
+        "style_mixing_prob",
+        "return_dlatents",
+        "mapping_func",
+        "synthesis_func",
+        "is_template_graph",
+        "components",
+        "w_avg_beta",
+        "structure",
+    ),
+    "mapping": (
+        "num_channels",
+        "resolution",
+        "label_size",
+        "latent_size",
+        "dlatent_size",
+        "dlatent_broadcast",
+        "mapping_layers",
+        "mapping_fmaps",
+        "mapping_lrmul",
+        "mapping_nonlinearity",
+        "normalize_latents",
+        "dtype",
+        "label_fmaps",
+        "w_avg_beta",
+        "num_fp16_res",
+        "conv_clamp",
+    ),
+    "synthesis": (
+        "num_channels",
+        "resolution",
+        "label_size",
+        "dlatent_size",
+        "fmap_base",
+        "fmap_decay",
+        "fmap_min",
+        "fmap_max",
+        "randomize_noise",
+        "architecture",
+        "nonlinearity",
+        "dtype",
+        "resample_kernel",
+        "fused_modconv",
+        "use_noise",
+        "conv_clamp",
+        "num_fp16_res",
+        "structure",
+    ),
 }
 
 
@@ -77,8 +124,10 @@ def read_config(gs: TFNetworkState, source: str) -> dict[str, Any]:
         raise CheckpointError(f"{source}: build function {gs.build_func_name!r} is not {BUILDER} (StyleGAN2)")
     mapping, synthesis = gs.components["mapping"], gs.components["synthesis"]
     if mapping.build_func_name != "G_mapping" or synthesis.build_func_name not in SYNTHESIS_BUILDERS:
-        raise CheckpointError(f"{source}: {BUILDER} components are built by {mapping.build_func_name!r} / "
-                              f"{synthesis.build_func_name!r}, expected G_mapping / {' or '.join(SYNTHESIS_BUILDERS)}")
+        raise CheckpointError(
+            f"{source}: {BUILDER} components are built by {mapping.build_func_name!r} / "
+            f"{synthesis.build_func_name!r}, expected G_mapping / {' or '.join(SYNTHESIS_BUILDERS)}"
+        )
     mk, sk, gk = mapping.static_kwargs, synthesis.static_kwargs, gs.static_kwargs
     resolution = kw_int(sk, "resolution", 1024, source, 4, MAX_RESOLUTION)
     if resolution & (resolution - 1):
@@ -114,12 +163,16 @@ def read_config(gs: TFNetworkState, source: str) -> dict[str, Any]:
     if not kw_bool(mk, "normalize_latents", True, source):
         raise CheckpointError(f"{source}: static_kwargs normalize_latents=False is not supported")
     if len(cfg["resample_kernel"]) % 2:
-        raise CheckpointError(f"{source}: resample_kernel {cfg['resample_kernel']} has an odd number of taps (even only)")
+        raise CheckpointError(
+            f"{source}: resample_kernel {cfg['resample_kernel']} has an odd number of taps (even only)"
+        )
     w = cfg["dlatent_size"]
     if mk.get("dlatent_size", w) != w:
         raise CheckpointError(f"{source}: mapping dlatent_size {mk['dlatent_size']} != synthesis dlatent_size {w}")
     if cfg["mapping_fmaps"] != w:
-        raise CheckpointError(f"{source}: mapping_fmaps {cfg['mapping_fmaps']} != dlatent_size {w} (the port needs one width)")
+        raise CheckpointError(
+            f"{source}: mapping_fmaps {cfg['mapping_fmaps']} != dlatent_size {w} (the port needs one width)"
+        )
     if cfg["latent_size"] == 0 and cfg["label_size"] == 0:
         raise CheckpointError(f"{source}: latent_size and label_size are both 0")
     if cfg["architecture"] != "skip" and resolution < 8:
@@ -145,7 +198,9 @@ def _t(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
-def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+def convert(
+    gs: TFNetworkState, cfg: dict[str, Any], source: str
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """(StyleGAN2 state dict without FIR buffers, w_avg or None); every variable is consumed once."""
     nets = {"mapping": gs.components["mapping"], "synthesis": gs.components["synthesis"], "Gs": gs}
     used: dict[str, set[str]] = {k: set() for k in nets}
@@ -160,8 +215,10 @@ def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[
     first_in = z
     if c_dim:
         if "LabelConcat/weight" in nets["mapping"].variables:
-            raise CheckpointError(f"{source}: conditional StyleGAN2 with LabelConcat (NVlabs/stylegan2) is not supported; "
-                                  "StyleGAN2-ADA's LabelEmbed is")
+            raise CheckpointError(
+                f"{source}: conditional StyleGAN2 with LabelConcat (NVlabs/stylegan2) is not supported; "
+                "StyleGAN2-ADA's LabelEmbed is"
+            )
         fm = cfg["label_fmaps"] or w
         if fm != w:
             raise CheckpointError(f"{source}: label_fmaps {fm} != dlatent_size {w} (the port embeds labels to w width)")
@@ -203,7 +260,9 @@ def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[
         if arch == "skip":
             torgb(f"to_rgbs.{j}", f"{r}x{r}/ToRGB", c)
         if arch == "resnet":  # 1x1 kernel: the flip is a no-op
-            sd[f"skips.{j}.weight"] = _t(var("synthesis", f"{r}x{r}/Skip/weight", (1, 1, prev, c)).transpose(3, 2, 0, 1))
+            sd[f"skips.{j}.weight"] = _t(
+                var("synthesis", f"{r}x{r}/Skip/weight", (1, 1, prev, c)).transpose(3, 2, 0, 1)
+            )
         prev = c
     if arch != "skip":
         torgb("to_rgb", f"{res}x{res}/ToRGB", prev)
@@ -217,7 +276,10 @@ def convert(gs: TFNetworkState, cfg: dict[str, Any], source: str) -> tuple[dict[
     for net, state in nets.items():
         if "lod" in state.variables:
             used[net].add("lod")
-            if np.asarray(state.variables["lod"]).size != 1 or float(np.asarray(state.variables["lod"]).reshape(-1)[0]) != 0.0:
+            if (
+                np.asarray(state.variables["lod"]).size != 1
+                or float(np.asarray(state.variables["lod"]).reshape(-1)[0]) != 0.0
+            ):
                 raise CheckpointError(f"{source}: {state.name}/lod is not 0; only finished networks are supported")
         extra = [k for k in state.variables if k not in used[net]]
         if extra:
@@ -231,10 +293,19 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN2Genera
     cfg = read_config(gs, source)
     sd, w_avg = convert(gs, cfg, source)
     try:
-        net = StyleGAN2(cfg["resolution"], cfg["dlatent_size"], cfg["mapping_layers"], blur_kernel=cfg["resample_kernel"],
-                        lr_mlp=cfg["mapping_lrmul"], z_dim=cfg["latent_size"], c_dim=cfg["label_size"],
-                        channels=cfg["channels"], img_channels=cfg["num_channels"], conv_clamp=cfg["conv_clamp"],
-                        architecture=cfg["architecture"])
+        net = StyleGAN2(
+            cfg["resolution"],
+            cfg["dlatent_size"],
+            cfg["mapping_layers"],
+            blur_kernel=cfg["resample_kernel"],
+            lr_mlp=cfg["mapping_lrmul"],
+            z_dim=cfg["latent_size"],
+            c_dim=cfg["label_size"],
+            channels=cfg["channels"],
+            img_channels=cfg["num_channels"],
+            conv_clamp=cfg["conv_clamp"],
+            architecture=cfg["architecture"],
+        )
     except ValueError as exc:
         raise CheckpointError(f"{source}: unsupported StyleGAN2 configuration ({exc})") from None
     own = net.state_dict()
@@ -248,9 +319,11 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN2Genera
     cutoff = cfg["truncation_cutoff"]
     flavour = "StyleGAN2-ADA (TF)" if gs.components["synthesis"].build_func_name == "G_synthesis" else "StyleGAN2 (TF)"
     extra = {
-        "configuration": (f"{NAME}, {BUILDER}, {cfg['resolution']}, architecture {cfg['architecture']}, "
-                          f"fmap_base {cfg['fmap_base']}, {'conditional ' + str(cfg['label_size']) + ' classes, ' if cfg['label_size'] else ''}"
-                          f"truncation cutoff {cutoff if cutoff is not None else 'none (all layers)'}"),
+        "configuration": (
+            f"{NAME}, {BUILDER}, {cfg['resolution']}, architecture {cfg['architecture']}, "
+            f"fmap_base {cfg['fmap_base']}, {'conditional ' + str(cfg['label_size']) + ' classes, ' if cfg['label_size'] else ''}"
+            f"truncation cutoff {cutoff if cutoff is not None else 'none (all layers)'}"
+        ),
         "flavour": flavour,
         "network": which,
         "tf_pickle_version": gs.version,
@@ -291,6 +364,8 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     try:
         gen = _from_config(config, state_dict)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{NAME}: config/state dict do not fit ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
     gen.truncation_cutoff = (config.get("extra") or {}).get("truncation_cutoff")
     return gen

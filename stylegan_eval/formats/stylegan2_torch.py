@@ -78,14 +78,25 @@ def detect(raw) -> bool:
 
 def _block(src: str, dst: str, rest: str) -> str | None:
     """Rename the inside of a conv block (affine/weight/add_noise/leaky_relu/blur)."""
-    table = {"affine.weight": "conv.modulation.weight", "affine.bias": "conv.modulation.bias", "weight": "conv.weight",
-             "add_noise.weight": "noise.weight", "leaky_relu.bias": "activate.bias", "blur.kernel": "conv.blur.kernel"}
+    table = {
+        "affine.weight": "conv.modulation.weight",
+        "affine.bias": "conv.modulation.bias",
+        "weight": "conv.weight",
+        "add_noise.weight": "noise.weight",
+        "leaky_relu.bias": "activate.bias",
+        "blur.kernel": "conv.blur.kernel",
+    }
     return f"{dst}.{table[rest]}" if rest in table else None
 
 
 def _rgb(dst: str, rest: str) -> str | None:
-    table = {"affine.weight": "conv.modulation.weight", "affine.bias": "conv.modulation.bias", "weight": "conv.weight",
-             "bias": "bias", "upsample.kernel": "upsample.kernel"}
+    table = {
+        "affine.weight": "conv.modulation.weight",
+        "affine.bias": "conv.modulation.bias",
+        "weight": "conv.weight",
+        "bias": "bias",
+        "upsample.kernel": "upsample.kernel",
+    }
     return f"{dst}.{table[rest]}" if rest in table else None
 
 
@@ -120,8 +131,10 @@ def convert(sd: dict[str, Any], path: Any = "checkpoint") -> dict[str, Any]:
         out[new] = value.float() if value.is_floating_point() else value
     if unknown:
         more = f" (+{len(unknown) - 4} more)" if len(unknown) > 4 else ""
-        raise CheckpointError(f"{path}: stylegan2-torch generator has keys without a StyleGAN2 counterpart: "
-                              f"{', '.join(unknown[:4])}{more}")
+        raise CheckpointError(
+            f"{path}: stylegan2-torch generator has keys without a StyleGAN2 counterpart: "
+            f"{', '.join(unknown[:4])}{more}"
+        )
     return out
 
 
@@ -146,14 +159,17 @@ def build(sd: dict[str, Any], path: Any = "checkpoint", lr_mlp: float = DEFAULT_
         channels[2 ** (i + 3)] = _shape(sd, f"up_convs.{i}.weight", path, 5)[1]
     img_channels = _shape(sd, "to_rgbs.0.weight", path, 5)[1]
     try:
-        net = StyleGAN2(size, latent_dim, len(mlp), lr_mlp=float(lr_mlp), z_dim=z_dim, channels=channels,
-                        img_channels=img_channels)
+        net = StyleGAN2(
+            size, latent_dim, len(mlp), lr_mlp=float(lr_mlp), z_dim=z_dim, channels=channels, img_channels=img_channels
+        )
     except ValueError as exc:
         raise CheckpointError(f"{path}: unsupported stylegan2-torch configuration ({exc})") from None
     converted = convert(sd, path)
     zero = torch.zeros(1, dtype=torch.int64)
     for layer, (h, w) in enumerate(net.noise_shapes):  # no stored noise: the engine's fixed maps
-        converted[f"noises.noise_{layer}"] = sampling.normal(sampling.CONST_NOISE_SEED, sampling.NOISE + layer, zero, (1, h, w))
+        converted[f"noises.noise_{layer}"] = sampling.normal(
+            sampling.CONST_NOISE_SEED, sampling.NOISE + layer, zero, (1, h, w)
+        )
     check_state_dict(net, converted, path, "a stylegan2-torch generator (mapped to StyleGAN2)")
     net.load_state_dict(converted, strict=True)
     return net
@@ -169,10 +185,15 @@ def load(raw, lr_mlp: float = DEFAULT_LR_MLP, resolution: int | None = None, **o
         raise UserError(f"{NAME}: unknown option(s) {', '.join(sorted(options))}")
     picked = _pick(raw.obj)
     if picked is None:
-        raise CheckpointError(f"{raw.path}: expected a stylegan2-torch generator state dict (keys {', '.join(_SIGNATURE)})")
+        raise CheckpointError(
+            f"{raw.path}: expected a stylegan2-torch generator state dict (keys {', '.join(_SIGNATURE)})"
+        )
     sd, layout = picked
     net = build(sd, raw.path, lr_mlp)
     if resolution is not None and int(resolution) != net.size:
         raise UserError(f"{raw.path}: --resolution {resolution} given but the weights are for {net.size} px")
-    return StyleGAN2Generator(net, NAME, extra={"checkpoint_layout": layout, "lr_mlp": float(lr_mlp),
-                                                "const_noise": "sampling engine (none stored)"})
+    return StyleGAN2Generator(
+        net,
+        NAME,
+        extra={"checkpoint_layout": layout, "lr_mlp": float(lr_mlp), "const_noise": "sampling engine (none stored)"},
+    )

@@ -160,7 +160,9 @@ class TFNetworkState:
 
     def num_elements(self) -> int:
         """Total number of array elements in this network and its components."""
-        return sum(int(v.size) for v in self.variables.values()) + sum(c.num_elements() for c in self.components.values())
+        return sum(int(v.size) for v in self.variables.values()) + sum(
+            c.num_elements() for c in self.components.values()
+        )
 
 
 def _load(path: str | os.PathLike) -> Any:
@@ -186,7 +188,11 @@ def read_tf_pickle(path: str | os.PathLike) -> TFNetworkState | tuple[TFNetworkS
     obj = _load(path)
     if isinstance(obj, TFNetworkStub) and hasattr(obj, "state"):
         return TFNetworkState.from_state(obj.state, str(path))
-    if isinstance(obj, (tuple, list)) and obj and all(isinstance(o, TFNetworkStub) and hasattr(o, "state") for o in obj):
+    if (
+        isinstance(obj, (tuple, list))
+        and obj
+        and all(isinstance(o, TFNetworkStub) and hasattr(o, "state") for o in obj)
+    ):
         if len(obj) > 8:
             raise CheckpointError(f"{path}: a tuple of {len(obj)} TF networks (expected (G, D, Gs))")
         return tuple(TFNetworkState.from_state(o.state, f"{path}[{i}]") for i, o in enumerate(obj))
@@ -236,13 +242,14 @@ def function_source(src: str, func: str) -> tuple[str, str]:
         if depth == 0:
             rest = src[i:end].lstrip(" \t")
             if rest.startswith((":", "->")):
-                return src[start + len(head): i - 1], src[start:end]
+                return src[start + len(head) : i - 1], src[start:end]
         pos = end
 
 
 # ---------------------------------------------------------------------------------- static_kwargs
-def kw_int(kw: Mapping[str, Any], key: str, default: Any, source: str, lo: int, hi: int,
-           allow_none: bool = False) -> Any:
+def kw_int(
+    kw: Mapping[str, Any], key: str, default: Any, source: str, lo: int, hi: int, allow_none: bool = False
+) -> Any:
     """``kw[key]`` (or ``default``) as an int in [lo, hi] (None allowed with ``allow_none``)."""
     value = kw.get(key, default)
     if value is None and allow_none:
@@ -256,8 +263,9 @@ def kw_int(kw: Mapping[str, Any], key: str, default: Any, source: str, lo: int, 
     return value
 
 
-def kw_float(kw: Mapping[str, Any], key: str, default: Any, source: str, lo: float, hi: float,
-             allow_none: bool = False) -> Any:
+def kw_float(
+    kw: Mapping[str, Any], key: str, default: Any, source: str, lo: float, hi: float, allow_none: bool = False
+) -> Any:
     """``kw[key]`` (or ``default``) as a finite float in [lo, hi]."""
     value = kw.get(key, default)
     if value is None and allow_none:
@@ -282,22 +290,30 @@ def kw_bool(kw: Mapping[str, Any], key: str, default: Any, source: str) -> bool:
 def kw_choice(kw: Mapping[str, Any], key: str, default: Any, source: str, choices: Sequence[Any]) -> Any:
     value = kw.get(key, default)
     if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        raise CheckpointError(f"{source}: static_kwargs {key}={value!r} is not supported (expected one of "
-                              f"{', '.join(map(repr, choices))})")
+        raise CheckpointError(
+            f"{source}: static_kwargs {key}={value!r} is not supported (expected one of "
+            f"{', '.join(map(repr, choices))})"
+        )
     return value
 
 
-def kw_taps(kw: Mapping[str, Any], key: str, default: Any, source: str, max_len: int = 16,
-            allow_none: bool = True) -> list[float] | None:
+def kw_taps(
+    kw: Mapping[str, Any], key: str, default: Any, source: str, max_len: int = 16, allow_none: bool = True
+) -> list[float] | None:
     """A 1-D filter (list of finite numbers, 1..max_len taps, non-zero sum), or None."""
     value = kw.get(key, default)
     if value is None and allow_none:
         return None
-    ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= max_len and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)) for v in value)
+    ok = (
+        isinstance(value, (list, tuple))
+        and 1 <= len(value) <= max_len
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)) for v in value)
+    )
     if not ok or sum(float(v) for v in value) == 0:
-        raise CheckpointError(f"{source}: static_kwargs {key}={value!r} must be a list of 1-{max_len} numbers "
-                              "with a non-zero sum" + (" or None" if allow_none else ""))
+        raise CheckpointError(
+            f"{source}: static_kwargs {key}={value!r} must be a list of 1-{max_len} numbers "
+            "with a non-zero sum" + (" or None" if allow_none else "")
+        )
     return [float(v) for v in value]
 
 
@@ -323,9 +339,13 @@ def variable(state: TFNetworkState, name: str, shape: Sequence[int], source: str
     """``state.variables[name]`` as float32, checked to have exactly ``shape``."""
     arr = state.variables.get(name, _MISSING)
     if arr is _MISSING:
-        raise CheckpointError(f"{source}: TF network {state.name!r} lacks variable {name} (expected shape {list(shape)})")
+        raise CheckpointError(
+            f"{source}: TF network {state.name!r} lacks variable {name} (expected shape {list(shape)})"
+        )
     if tuple(arr.shape) != tuple(shape):
-        raise CheckpointError(f"{source}: variable {state.name}/{name} has shape {list(arr.shape)}, expected {list(shape)}")
+        raise CheckpointError(
+            f"{source}: variable {state.name}/{name} has shape {list(arr.shape)}, expected {list(shape)}"
+        )
     if arr.dtype.kind != "f":
         raise CheckpointError(f"{source}: variable {state.name}/{name} is {arr.dtype}, expected floating point")
     return arr.astype(np.float32, copy=False)

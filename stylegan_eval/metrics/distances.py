@@ -130,7 +130,9 @@ class LPIPSVGG(Distance):
 
     name = "lpips-vgg"
 
-    def __init__(self, backbone_weights: str | os.PathLike | None = None, allow_random: bool = False, download: bool = True) -> None:
+    def __init__(
+        self, backbone_weights: str | os.PathLike | None = None, allow_random: bool = False, download: bool = True
+    ) -> None:
         super().__init__()
         import lpips
 
@@ -141,7 +143,9 @@ class LPIPSVGG(Distance):
         self.scaling_layer = ref.scaling_layer
         self.net = ref.net
         # [5] heads of shape [C_l]: the 1x1 convolutions of the v0.1 linear layers.
-        self.heads = nn.ParameterList([nn.Parameter(lin.model[-1].weight.detach().flatten().clone(), requires_grad=False) for lin in ref.lins])
+        self.heads = nn.ParameterList(
+            [nn.Parameter(lin.model[-1].weight.detach().flatten().clone(), requires_grad=False) for lin in ref.lins]
+        )
         try:
             path = weights.fetch(VGG16_TORCHVISION, backbone_weights, download=download)
         except WeightsUnavailable:
@@ -168,7 +172,9 @@ class LPIPSVGG(Distance):
                         mapped[f"slice{k}.{i}.{p}"] = state[key]
         expected = set(self.net.state_dict())
         if set(mapped) != expected:
-            raise WeightsUnavailable(f"{path}: expected torchvision VGG16 features.* tensors, found {len(mapped)} of {len(expected)}")
+            raise WeightsUnavailable(
+                f"{path}: expected torchvision VGG16 features.* tensors, found {len(mapped)} of {len(expected)}"
+            )
         self.net.load_state_dict(mapped)
         self.weights_file = str(path)
         self.random_weights = []
@@ -234,7 +240,9 @@ def make_distance(
             return NvidiaVGG16(weights_path, download=download)
         except WeightsUnavailable as exc:
             if allow_random:
-                raise WeightsUnavailable(f"{exc} (nvidia-vgg16 cannot run at random initialisation: its architecture is in the file; use --distance lpips-vgg)") from None
+                raise WeightsUnavailable(
+                    f"{exc} (nvidia-vgg16 cannot run at random initialisation: its architecture is in the file; use --distance lpips-vgg)"
+                ) from None
             raise
     if name == "l2":
         return SquaredL2()

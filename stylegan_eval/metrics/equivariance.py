@@ -83,8 +83,15 @@ def _depthwise(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int])
     return out.reshape(n, c, *out.shape[2:])
 
 
-def bandlimit_filter(mat: torch.Tensor, a: int = 3, amax: int = 16, aflt: int = 64, up: int = 4,
-                     cutoff_in: float = 1.0, cutoff_out: float = 1.0) -> torch.Tensor:
+def bandlimit_filter(
+    mat: torch.Tensor,
+    a: int = 3,
+    amax: int = 16,
+    aflt: int = 64,
+    up: int = 4,
+    cutoff_in: float = 1.0,
+    cutoff_out: float = 1.0,
+) -> torch.Tensor:
     """Oriented low-pass filters for affine maps ``mat`` [N, 3, 3]: [N, 2 amax up - 1, 2 amax up - 1] (odd side)."""
     if not a <= amax < aflt:
         raise ValueError("need a <= amax < aflt")
@@ -116,7 +123,12 @@ def _shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
     ys = torch.arange(h, device=x.device)[None] - dy[:, None]
     xs = torch.arange(w, device=x.device)[None] - dx[:, None]
     valid = ((ys >= 0) & (ys < h))[:, :, None] & ((xs >= 0) & (xs < w))[:, None, :]
-    g = x[torch.arange(n, device=x.device)[:, None, None], :, ys.clamp(0, h - 1)[:, :, None], xs.clamp(0, w - 1)[:, None, :]]
+    g = x[
+        torch.arange(n, device=x.device)[:, None, None],
+        :,
+        ys.clamp(0, h - 1)[:, :, None],
+        xs.clamp(0, w - 1)[:, None, :],
+    ]
     return g.permute(0, 3, 1, 2) * valid[:, None].to(x.dtype)
 
 
@@ -137,7 +149,9 @@ def integer_translation(x: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor) -> 
     return z, m.expand_as(x).clone()
 
 
-def fractional_translation(x: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, a: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def fractional_translation(
+    x: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, a: int = 3
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Shift x [N, C, H, W] by t * size pixels with a separable Lanczos-sinc (2a taps); returns (shifted, mask)."""
     h, w = x.shape[-2:]
     tx, ty = (tx * w).float(), (ty * h).float()
@@ -156,12 +170,21 @@ def fractional_translation(x: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, 
     z = torch.zeros_like(x)
     for i in range(2 * a):
         z = z + filt_y[:, i, None, None, None] * _shift(zx, iy - b + i, torch.zeros_like(iy))
-    m = _range_mask(h, w, (iy + a).clamp_min(0), h + (iy - b).clamp_max(0), (ix + a).clamp_min(0), w + (ix - b).clamp_max(0),
-                    x.device)
+    m = _range_mask(
+        h,
+        w,
+        (iy + a).clamp_min(0),
+        h + (iy - b).clamp_max(0),
+        (ix + a).clamp_min(0),
+        w + (ix - b).clamp_max(0),
+        x.device,
+    )
     return z, m.expand_as(x).clone()
 
 
-def affine_transformation(x: torch.Tensor, mat: torch.Tensor, up: int = 4, **filter_kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+def affine_transformation(
+    x: torch.Tensor, mat: torch.Tensor, up: int = 4, **filter_kwargs
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Resample x [N, C, H, W] under the affine maps ``mat`` [N, 3, 3] through the band-limit filter; (image, mask)."""
     n, c, h, w = x.shape
     mat = mat.to(x.device, torch.float32)
@@ -213,17 +236,28 @@ def psnr(sq_sum: float, mask_sum: float) -> float:
 
 
 # ------------------------------------------------------------------------------ per-sample errors
-def transforms_for(kind: str, seed: int, idx: torch.Tensor, resolution: int, translate_max: float = TRANSLATE_MAX,
-                   rotate_max: float = ROTATE_MAX, device: torch.device | str = "cpu") -> torch.Tensor:
+def transforms_for(
+    kind: str,
+    seed: int,
+    idx: torch.Tensor,
+    resolution: int,
+    translate_max: float = TRANSLATE_MAX,
+    rotate_max: float = ROTATE_MAX,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """The random parameters of samples ``idx``: [N, 2] translations (image units) or [N] angles (radians)."""
     if kind == "rot":
         u = sampling.uniform(seed, STREAM_EQR, idx, (), device)
         return (u * 2 - 1) * (rotate_max * math.pi)
-    t = (sampling.uniform(seed, STREAM_EQT_INT if kind == "int" else STREAM_EQT_FRAC, idx, (2,), device) * 2 - 1) * translate_max
+    t = (
+        sampling.uniform(seed, STREAM_EQT_INT if kind == "int" else STREAM_EQT_FRAC, idx, (2,), device) * 2 - 1
+    ) * translate_max
     return (t * resolution).round() / resolution if kind == "int" else t
 
 
-def equivariance_errors(generator, ws: torch.Tensor, kind: str, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def equivariance_errors(
+    generator, ws: torch.Tensor, kind: str, params: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample (sum of masked squared errors, sum of the mask) [N] float64 for ``kind`` in 'int', 'frac', 'rot'."""
     n = ws.shape[0]
     eye = torch.eye(3, device=ws.device).repeat(n, 1, 1)
@@ -277,7 +311,9 @@ def equivariance(
     from ..generator import labels, latents
 
     if not getattr(generator, "supports_input_transform", False):
-        raise UserError(f"{getattr(generator, 'family', 'generator')}: equivariance metrics need a generator with an input transform (StyleGAN3)")
+        raise UserError(
+            f"{getattr(generator, 'family', 'generator')}: equivariance metrics need a generator with an input transform (StyleGAN3)"
+        )
     kinds = tuple(kinds)
     if not kinds or any(k not in KINDS for k in kinds):
         raise UserError(f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
@@ -290,15 +326,29 @@ def equivariance(
         ws = generator.truncate(generator.mapping(z, c), psi).float()
         out = {}
         for kind in kinds:
-            params = transforms_for(kind, seed, dev_idx, generator.resolution, translate_max, rotate_max, generator.device)
+            params = transforms_for(
+                kind, seed, dev_idx, generator.resolution, translate_max, rotate_max, generator.device
+            )
             out[f"{kind}_sq"], out[f"{kind}_mask"] = equivariance_errors(generator, ws, kind, params)
         return out
 
     from .common import resolve_state
 
-    state = resolve_state(state, "eq", {"metric": "eq", "kinds": list(kinds), "num_samples": num_samples, "seed": seed,
-                                        "translate_max": translate_max, "rotate_max": rotate_max, "psi": psi,
-                                        "class_idx": class_idx, **generator_fingerprint(generator)})
+    state = resolve_state(
+        state,
+        "eq",
+        {
+            "metric": "eq",
+            "kinds": list(kinds),
+            "num_samples": num_samples,
+            "seed": seed,
+            "translate_max": translate_max,
+            "rotate_max": rotate_max,
+            "psi": psi,
+            "class_idx": class_idx,
+            **generator_fingerprint(generator),
+        },
+    )
     sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=state)
     outputs = {}
     for kind in kinds:
@@ -309,8 +359,15 @@ def equivariance(
     if not standard:
         name = f"{name.replace('50k', '')}_{num_samples}"
     return SimpleResult(
-        name=name, outputs=outputs,
-        settings={"num_samples": num_samples, "kinds": list(kinds), "translate_max": translate_max, "rotate_max": rotate_max,
-                  "psi": psi, "class_idx": class_idx},
+        name=name,
+        outputs=outputs,
+        settings={
+            "num_samples": num_samples,
+            "kinds": list(kinds),
+            "translate_max": translate_max,
+            "rotate_max": rotate_max,
+            "psi": psi,
+            "class_idx": class_idx,
+        },
         inputs={"seed": seed, **generator_fingerprint(generator)},
     )

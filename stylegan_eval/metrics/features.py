@@ -57,7 +57,9 @@ def decode_image(data: bytes) -> torch.Tensor:
 
     with Image.open(io.BytesIO(data)) as img:
         if img.width * img.height > MAX_IMAGE_PIXELS:
-            raise ValueError(f"{img.width}x{img.height} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)")
+            raise ValueError(
+                f"{img.width}x{img.height} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)"
+            )
         if img.mode in ("RGB", "RGBA") and any(";16" in str(getattr(t, "args", "")) for t in img.tile):
             raise ValueError("16-bit-per-channel colour image: convert it to 8 bits (value / 257) first")
         img.load()
@@ -123,8 +125,13 @@ def dataset_features(
     """
     device = torch.device(device)
     loader = torch.utils.data.DataLoader(
-        ImageDataset(source), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-        collate_fn=collate_by_size, pin_memory=device.type == "cuda", persistent_workers=False,
+        ImageDataset(source),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_by_size,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
     )
     acc: StatsAccumulator | None = None
     kept: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -134,7 +141,9 @@ def dataset_features(
         for batch in loader:
             for i, err in batch["bad"]:
                 if not skip_bad:
-                    raise BadImage(f"{source.display_name(i)}: cannot decode image ({err}); fix or remove it, or pass --skip-bad-images")
+                    raise BadImage(
+                        f"{source.display_name(i)}: cannot decode image ({err}); fix or remove it, or pass --skip-bad-images"
+                    )
                 skipped.append(source.names[i])
             for idx, images in batch["groups"]:
                 feats = detector(images.to(device, non_blocking=True))
@@ -187,22 +196,46 @@ def dataset_stats(
         (stats, info); ``info.cache_hit`` says whether the cache answered.
     """
     t0 = time.perf_counter()
-    entry = cache_entry(path, detector.name, detector.describe(), skip_bad=skip_bad, use_cache=use_cache, cache_dir=cache_dir)
+    entry = cache_entry(
+        path, detector.name, detector.describe(), skip_bad=skip_bad, use_cache=use_cache, cache_dir=cache_dir
+    )
     hit = cached_stats(entry, detector.feature_dim, keep_features) if use_cache else None
     if hit is not None:
         return hit
     timings = dict(entry.seconds)
     t1 = time.perf_counter()
-    stats, skipped = dataset_features(entry.source, detector, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
-                                      keep_features=keep_features, device=device, show_progress=show_progress)
+    stats, skipped = dataset_features(
+        entry.source,
+        detector,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        skip_bad=skip_bad,
+        keep_features=keep_features,
+        device=device,
+        show_progress=show_progress,
+    )
     timings["features"] = time.perf_counter() - t1
-    stats.meta = {"source": str(path), "data_hash": entry.data_hash, **detector.describe(), "skipped": skipped,
-                  "num_files": len(entry.source)}
+    stats.meta = {
+        "source": str(path),
+        "data_hash": entry.data_hash,
+        **detector.describe(),
+        "skipped": skipped,
+        "num_files": len(entry.source),
+    }
     if entry.file is not None:
         stats.save(entry.file)
     timings["total"] = time.perf_counter() - t0
-    info = DatasetStatsInfo(str(path), len(entry.source), int(stats.num), skipped, False,  # type: ignore[arg-type]
-                            None if entry.file is None else str(entry.file), entry.data_hash, entry.files_hashed, timings)
+    info = DatasetStatsInfo(
+        str(path),
+        len(entry.source),
+        int(stats.num or 0),
+        skipped,
+        False,
+        None if entry.file is None else str(entry.file),
+        entry.data_hash,
+        entry.files_hashed,
+        timings,
+    )
     return stats, info
 
 

@@ -76,7 +76,9 @@ def trace_sqrt_product_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float 
         offset = np.eye(sigma1.shape[0]) * eps
         covmean = sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if not np.isfinite(covmean).all():
-            raise FIDNumericalError("FID: the matrix square root is not finite even with the 1e-6 offset (degenerate statistics?)")
+            raise FIDNumericalError(
+                "FID: the matrix square root is not finite even with the 1e-6 offset (degenerate statistics?)"
+            )
     if np.iscomplexobj(covmean):
         max_imag = float(np.max(np.abs(np.diagonal(covmean).imag)))
         info["max_imag"] = max_imag
@@ -104,7 +106,9 @@ def trace_sqrt_product_eigen(sigma1: np.ndarray, sigma2: np.ndarray, device: tor
     return float(ev.clamp_min(0).sqrt().sum())
 
 
-def trace_sqrt_product_lowrank(sigma1: np.ndarray, features2: torch.Tensor | np.ndarray, device: torch.device | str = "cpu") -> float:
+def trace_sqrt_product_lowrank(
+    sigma1: np.ndarray, features2: torch.Tensor | np.ndarray, device: torch.device | str = "cpu"
+) -> float:
     """Tr((S1 S2)^(1/2)) with S2 the unbiased covariance of ``features2`` [n, D]: sum sqrt(eig(B S1 B^T))."""
     x = torch.as_tensor(features2).to(device, torch.float64)
     b = (x - x.mean(0)) / math.sqrt(x.shape[0] - 1)
@@ -161,23 +165,33 @@ class FIDResult:
     warnings: list[str]
 
 
-def fid_from_stats(real: FeatureStats, gen: FeatureStats, method: FIDMethod = "eigen", device: torch.device | str = "cpu") -> FIDResult:
+def fid_from_stats(
+    real: FeatureStats, gen: FeatureStats, method: FIDMethod = "eigen", device: torch.device | str = "cpu"
+) -> FIDResult:
     """FID between two :class:`FeatureStats` of the same dimension, with rank-deficiency warnings.
 
     ``gen.features``, when present, enables the low-rank route of the 'eigen' method.
     """
     if real.dim != gen.dim:
         raise UserError(f"statistics have different dimensions: real {real.dim}, generated {gen.dim}")
-    warnings = [w for w in (rank_warning(real.num, real.dim, "real images"), rank_warning(gen.num, gen.dim, "generated images")) if w]
+    warnings = [
+        w
+        for w in (rank_warning(real.num, real.dim, "real images"), rank_warning(gen.num, gen.dim, "generated images"))
+        if w
+    ]
     import warnings as _warnings
 
     with _warnings.catch_warnings(record=True) as caught:  # scipy's LinAlgWarning etc.: one report line, not stderr
         _warnings.simplefilter("always")
-        value = frechet_distance(real.mu, real.sigma, gen.mu, gen.sigma, method=method, device=device, features2=gen.features)
+        value = frechet_distance(
+            real.mu, real.sigma, gen.mu, gen.sigma, method=method, device=device, features2=gen.features
+        )
     solver = sorted({str(w.message).splitlines()[0][:200] for w in caught})
     if solver:
-        warnings.append(f"FID {method}: the matrix solver warned ({'; '.join(solver)}); the value was checked "
-                        "(finite, small imaginary part)" + ("; --fid-method eigen avoids it" if method == "sqrtm" else ""))
+        warnings.append(
+            f"FID {method}: the matrix solver warned ({'; '.join(solver)}); the value was checked "
+            "(finite, small imaginary part)" + ("; --fid-method eigen avoids it" if method == "sqrtm" else "")
+        )
     if not math.isfinite(value):
         raise FIDNumericalError("FID is not finite")
     return FIDResult(value, method, real.num, gen.num, warnings)
@@ -232,8 +246,13 @@ class FeatureMetricResult:
             shown["fid"] = nice(self.fid)
         if self.kid is not None:
             shown["kid"] = nice(self.kid, self.kid_std)
-        return result_repr("FeatureMetricResult", shown, num_gen=self.num_gen, num_real=self.num_real,
-                           random_weights=list(self.random_weights))
+        return result_repr(
+            "FeatureMetricResult",
+            shown,
+            num_gen=self.num_gen,
+            num_real=self.num_real,
+            random_weights=list(self.random_weights),
+        )
 
     def to_frame(self) -> Any:
         """One row per output: metric, value, std (KID's over subsets), num_real, num_gen."""
@@ -241,9 +260,19 @@ class FeatureMetricResult:
 
         rows = []
         if self.fid is not None:
-            rows.append({"metric": "fid", "value": self.fid, "std": None, "num_real": self.num_real, "num_gen": self.num_gen})
+            rows.append(
+                {"metric": "fid", "value": self.fid, "std": None, "num_real": self.num_real, "num_gen": self.num_gen}
+            )
         if self.kid is not None:
-            rows.append({"metric": "kid", "value": self.kid, "std": self.kid_std, "num_real": self.num_real, "num_gen": self.num_gen})
+            rows.append(
+                {
+                    "metric": "kid",
+                    "value": self.kid,
+                    "std": self.kid_std,
+                    "num_real": self.num_real,
+                    "num_gen": self.num_gen,
+                }
+            )
         return pd.DataFrame(rows)
 
     def fingerprint(self) -> dict[str, Any]:
@@ -253,11 +282,17 @@ class FeatureMetricResult:
 
 
 #: (output, max_real) -> registry name, for 50k generated images, no truncation, random noise.
-_PROTOCOLS = {("fid", None): "fid50k_full", ("fid", 50_000): "fid50k", ("kid", 1_000_000): "kid50k_full",
-              ("kid", 50_000): "kid50k"}
+_PROTOCOLS = {
+    ("fid", None): "fid50k_full",
+    ("fid", 50_000): "fid50k",
+    ("kid", 1_000_000): "kid50k_full",
+    ("kid", 50_000): "kid50k",
+}
 
 
-def protocol_name(output: str, num_samples: int, max_real: int | None, psi: float = 1.0, noise_mode: str = "random") -> str:
+def protocol_name(
+    output: str, num_samples: int, max_real: int | None, psi: float = 1.0, noise_mode: str = "random"
+) -> str:
     """The registry name whose protocol these settings equal (``fid50k_full`` ...), else one spelling them
     (``fid_n8_realall``, ``kid_n1000_real50000_psi0.7``)."""
     if num_samples == 50_000 and psi == 1.0 and noise_mode == "random" and (output, max_real) in _PROTOCOLS:
@@ -319,8 +354,16 @@ def _feature_metric(
     device = generator.device
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    det = detector if not isinstance(detector, str) else inception.make_detector(
-        detector, inception_weights, allow_random=allow_random_weights, resize=resize, device=device  # type: ignore[arg-type]
+    det = (
+        detector
+        if not isinstance(detector, str)
+        else inception.make_detector(
+            detector,
+            inception_weights,
+            allow_random=allow_random_weights,
+            resize=resize,
+            device=device,
+        )
     )
     seconds["detector"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -328,26 +371,56 @@ def _feature_metric(
         real_fs, real_info = real_stats
     else:
         real_fs, real_info = real_statistics(
-            real, det, keep_features="kid" in outputs, batch_size=batch_size, device=device, show_progress=show_progress,
-            skip_bad=skip_bad, num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache,
+            real,
+            det,
+            keep_features="kid" in outputs,
+            batch_size=batch_size,
+            device=device,
+            show_progress=show_progress,
+            skip_bad=skip_bad,
+            num_workers=num_workers,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
         )
     seconds["real"] = time.perf_counter() - t
     if max_real is not None and real_info.get("num_real") is not None and real_info["num_real"] > max_real:
-        raise ArgumentError("max_real", f"max_real={max_real}: subsampling the real images is not supported yet "
-                            f"(the real set has {real_info['num_real']}); use the _full variant")
+        raise ArgumentError(
+            "max_real",
+            f"max_real={max_real}: subsampling the real images is not supported yet "
+            f"(the real set has {real_info['num_real']}); use the _full variant",
+        )
     fingerprint = {
-        "metric": "+".join(outputs), "generator": generator_digest(generator), "seed": seed, "num_samples": num_samples,
-        "psi": psi, "noise_mode": noise_mode, "class_idx": class_idx, **det.describe(),
-        "random_weights": bool(det.random_weights), "real": real_info.get("identity"), "max_real": max_real,
-        "method": method if "fid" in outputs else None, "low_rank": low_rank if "fid" in outputs else None,
+        "metric": "+".join(outputs),
+        "generator": generator_digest(generator),
+        "seed": seed,
+        "num_samples": num_samples,
+        "psi": psi,
+        "noise_mode": noise_mode,
+        "class_idx": class_idx,
+        **det.describe(),
+        "random_weights": bool(det.random_weights),
+        "real": real_info.get("identity"),
+        "max_real": max_real,
+        "method": method if "fid" in outputs else None,
+        "low_rank": low_rank if "fid" in outputs else None,
         "kid_subsets": kid_subsets if "kid" in outputs else None,
         "kid_subset_size": kid_subset_size if "kid" in outputs else None,
     }
     resume = resolve_state(state, "fid", fingerprint)
     batch = batch_size or default_batch_size(device, generator.resolution, gpu=32, cpu=8)
     t = time.perf_counter()
-    feats = generator_features(generator, det, num_samples, batch_size=batch, seed=seed, psi=psi, noise_mode=noise_mode,
-                               class_idx=class_idx, show_progress=show_progress, state=resume)
+    feats = generator_features(
+        generator,
+        det,
+        num_samples,
+        batch_size=batch,
+        seed=seed,
+        psi=psi,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        show_progress=show_progress,
+        state=resume,
+    )
     seconds["generator"] = time.perf_counter() - t
     fid_value = kid_value = kid_std = subset = None
     warnings: list[str] = []
@@ -363,15 +436,38 @@ def _feature_metric(
         seconds["kid"] = time.perf_counter() - t
     warnings += stats_warnings(det, real_info)
     settings = {
-        "num_gen": num_samples, "max_real": max_real, "fid_method": method, "low_rank": low_rank, "kid_subsets": kid_subsets,
-        "kid_subset_size": kid_subset_size, "psi": psi, "noise_mode": noise_mode, "seed": seed, "detector": det.name,
-        "resize": getattr(det, "resize", resize), "skip_bad_images": skip_bad, "covariance": "unbiased (N-1)",
-        "batch_size": batch, "class_idx": class_idx,
+        "num_gen": num_samples,
+        "max_real": max_real,
+        "fid_method": method,
+        "low_rank": low_rank,
+        "kid_subsets": kid_subsets,
+        "kid_subset_size": kid_subset_size,
+        "psi": psi,
+        "noise_mode": noise_mode,
+        "seed": seed,
+        "detector": det.name,
+        "resize": getattr(det, "resize", resize),
+        "skip_bad_images": skip_bad,
+        "covariance": "unbiased (N-1)",
+        "batch_size": batch,
+        "class_idx": class_idx,
         "protocol": {o: protocol_name(o, num_samples, max_real, psi, noise_mode) for o in outputs},
     }
     result = FeatureMetricResult(
-        outputs[0], fid_value, kid_value, kid_std, subset, real_info.get("num_real"), num_samples, settings,
-        list(det.random_weights), warnings, real_info, det.describe(), seconds, fingerprint,
+        outputs[0],
+        fid_value,
+        kid_value,
+        kid_std,
+        subset,
+        real_info.get("num_real"),
+        num_samples,
+        settings,
+        list(det.random_weights),
+        warnings,
+        real_info,
+        det.describe(),
+        seconds,
+        fingerprint,
     )
     if resume is not None and resume is not state:
         resume.clear()
@@ -433,9 +529,29 @@ def fid(
     """
     outputs = ("fid", "kid") if kid else ("fid",)
     return _feature_metric(
-        generator, real, outputs, num_samples=num_samples, seed=seed, batch_size=batch_size, show_progress=show_progress,
-        state=state, max_real=max_real, detector=detector, inception_weights=inception_weights,
-        allow_random_weights=allow_random_weights, resize=resize, method=method, low_rank=low_rank, psi=psi,
-        noise_mode=noise_mode, class_idx=class_idx, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-        skip_bad=skip_bad, num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache, real_stats=real_stats,
+        generator,
+        real,
+        outputs,
+        num_samples=num_samples,
+        seed=seed,
+        batch_size=batch_size,
+        show_progress=show_progress,
+        state=state,
+        max_real=max_real,
+        detector=detector,
+        inception_weights=inception_weights,
+        allow_random_weights=allow_random_weights,
+        resize=resize,
+        method=method,
+        low_rank=low_rank,
+        psi=psi,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        skip_bad=skip_bad,
+        num_workers=num_workers,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        real_stats=real_stats,
     )

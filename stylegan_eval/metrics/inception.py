@@ -53,6 +53,7 @@ from .inception_weights import (  # noqa: F401 - re-exported
 
 INPUT_SIZE = 299
 
+
 def clean_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     """uint8 NCHW -> float32 NCHW in [0, 255], ``size`` x ``size``, antialiased bicubic (clean-fid style)."""
     x = images.float()
@@ -81,7 +82,13 @@ def _fid_blocks():
         def _forward(self, x):
             b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
             d = x
-            for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+            for layer in (
+                self.branch7x7dbl_1,
+                self.branch7x7dbl_2,
+                self.branch7x7dbl_3,
+                self.branch7x7dbl_4,
+                self.branch7x7dbl_5,
+            ):
                 d = layer(d)
             return [self.branch1x1(x), b7, d, self.branch_pool(_tf_avg_pool(x))]
 
@@ -120,9 +127,23 @@ class FIDInceptionV3(nn.Module):
         net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = C(768, 128), C(768, 160), C(768, 160), C(768, 192)
         net.Mixed_7b, net.Mixed_7c = E(1280), EMax(2048)
         names = [
-            "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
-            "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-            "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "fc",
+            "Conv2d_1a_3x3",
+            "Conv2d_2a_3x3",
+            "Conv2d_2b_3x3",
+            "Conv2d_3b_1x1",
+            "Conv2d_4a_3x3",
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+            "fc",
         ]
         for name in names:  # the same attribute names, hence the same state dict keys
             setattr(self, name, getattr(net, name))
@@ -132,8 +153,19 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
@@ -193,7 +225,9 @@ class FeatureDetector(nn.Module):
 
     def describe(self) -> dict[str, object]:
         """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
-        return DetectorWeights(self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights).describe()
+        return DetectorWeights(
+            self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights
+        ).describe()
 
 
 class PytorchFIDDetector(FeatureDetector):
@@ -206,9 +240,15 @@ class PytorchFIDDetector(FeatureDetector):
 
     name = "pytorch-fid"
 
-    def __init__(self, weights_path: str | os.PathLike | None = None, allow_random: bool = False,
-                 resize: ResizeMode = "detector", download: bool = True, device: torch.device | str = "cpu",
-                 verify: bool = True) -> None:
+    def __init__(
+        self,
+        weights_path: str | os.PathLike | None = None,
+        allow_random: bool = False,
+        resize: ResizeMode = "detector",
+        download: bool = True,
+        device: torch.device | str = "cpu",
+        verify: bool = True,
+    ) -> None:
         super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify))
         self._device = torch.device(device)
         self._net: FIDInceptionV3 | None = None
@@ -223,7 +263,9 @@ class PytorchFIDDetector(FeatureDetector):
                 try:
                     net.load_state_dict(torch.load(self.weights_file, map_location="cpu", weights_only=True))
                 except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file is bad input
-                    raise WeightsUnavailable(f"{self.weights_file}: not a pytorch-fid Inception state dict ({str(exc).splitlines()[0][:200]})") from None
+                    raise WeightsUnavailable(
+                        f"{self.weights_file}: not a pytorch-fid Inception state dict ({str(exc).splitlines()[0][:200]})"
+                    ) from None
             self._net = net.eval().requires_grad_(False).to(self._device)
         return self._net
 
@@ -245,16 +287,25 @@ class NvidiaDetector(FeatureDetector):
 
     name = "nvidia"
 
-    def __init__(self, weights_path: str | os.PathLike | None = None, resize: ResizeMode = "detector", download: bool = True,
-                 device: torch.device | str = "cpu") -> None:
-        super().__init__(locate("nvidia", weights_path, resize=resize, download=download))  # found locally before any jit.load
+    def __init__(
+        self,
+        weights_path: str | os.PathLike | None = None,
+        resize: ResizeMode = "detector",
+        download: bool = True,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(
+            locate("nvidia", weights_path, resize=resize, download=download)
+        )  # found locally before any jit.load
         try:
             from ..warnings_capture import captured_warnings
 
             with captured_warnings():  # torch's jit deprecation notices stay off stderr
                 self.net = torch.jit.load(self.weights_file, map_location=torch.device(device)).eval()
         except Exception as exc:  # noqa: BLE001
-            raise WeightsUnavailable(f"{self.weights_file}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})") from None
+            raise WeightsUnavailable(
+                f"{self.weights_file}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})"
+            ) from None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
@@ -270,10 +321,10 @@ class NvidiaDetector(FeatureDetector):
 
 
 def make_detector(
-    name: DetectorName = "pytorch-fid",
+    name: DetectorName | str = "pytorch-fid",
     weights_path: str | os.PathLike | None = None,
     allow_random: bool = False,
-    resize: ResizeMode = "detector",
+    resize: ResizeMode | str = "detector",
     device: torch.device | str = "cpu",
     download: bool = True,
     verify: bool = True,
@@ -296,18 +347,22 @@ def make_detector(
         WeightsUnavailable: no weights and no random fallback (exit code 2).
     """
     check_choice(name, resize)
+    mode: ResizeMode = "clean" if resize == "clean" else "detector"  # validated by check_choice
     if name in MODERN_DETECTORS:
         from .modern_detectors import make_modern_detector
 
         return make_modern_detector(name, weights_path, allow_random, resize, device, download)
     if name == "nvidia":
         try:
-            det: FeatureDetector = NvidiaDetector(weights_path, resize=resize, download=download, device=device)
+            det: FeatureDetector = NvidiaDetector(weights_path, resize=mode, download=download, device=device)
         except WeightsUnavailable as exc:
             if allow_random:
-                raise WeightsUnavailable(f"{exc} (the nvidia detector cannot run at random initialisation: its architecture is in the file; use --detector pytorch-fid)") from None
+                raise WeightsUnavailable(
+                    f"{exc} (the nvidia detector cannot run at random initialisation: its architecture is in the file; use --detector pytorch-fid)"
+                ) from None
             raise
     else:
-        det = PytorchFIDDetector(weights_path, allow_random=allow_random, resize=resize, download=download, device=device,
-                                 verify=verify)
+        det = PytorchFIDDetector(
+            weights_path, allow_random=allow_random, resize=mode, download=download, device=device, verify=verify
+        )
     return det

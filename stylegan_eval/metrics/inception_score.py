@@ -39,7 +39,9 @@ def _split_scores(p: torch.Tensor, log_p: torch.Tensor, num_splits: int) -> np.n
     return np.asarray(scores)
 
 
-def inception_score_from_logits(logits: torch.Tensor | np.ndarray, num_splits: int = NUM_SPLITS) -> tuple[float, float, np.ndarray]:
+def inception_score_from_logits(
+    logits: torch.Tensor | np.ndarray, num_splits: int = NUM_SPLITS
+) -> tuple[float, float, np.ndarray]:
     """(mean, std, per-split scores) from [N, C] unbiased logits (softmax in float64)."""
     x = torch.as_tensor(logits).double()
     if x.ndim != 2:
@@ -48,7 +50,9 @@ def inception_score_from_logits(logits: torch.Tensor | np.ndarray, num_splits: i
     return float(s.mean()), float(s.std()), s
 
 
-def inception_score_from_probabilities(probs: torch.Tensor | np.ndarray, num_splits: int = NUM_SPLITS) -> tuple[float, float, np.ndarray]:
+def inception_score_from_probabilities(
+    probs: torch.Tensor | np.ndarray, num_splits: int = NUM_SPLITS
+) -> tuple[float, float, np.ndarray]:
     """(mean, std, per-split scores) from [N, C] class probabilities (each row sums to 1)."""
     p = torch.as_tensor(probs).double()
     if p.ndim != 2:
@@ -98,9 +102,16 @@ def inception_score(
     from ..generator import labels, latents
     from ..imageops import to_rgb, to_uint8
 
-    det = detector if isinstance(detector, FeatureDetector) else make_detector(
-        detector,  # type: ignore[arg-type]
-        detector_weights, allow_random=allow_random_weights, device=generator.device)
+    det = (
+        detector
+        if isinstance(detector, FeatureDetector)
+        else make_detector(
+            detector,
+            detector_weights,
+            allow_random=allow_random_weights,
+            device=generator.device,
+        )
+    )
     kind, head = _per_sample(det)
 
     @torch.inference_mode()
@@ -113,17 +124,39 @@ def inception_score(
 
     from .common import resolve_state
 
-    state = resolve_state(state, "is", {"metric": "is", "kind": kind, "num_samples": num_samples, "seed": seed, "psi": psi,
-                                        "noise_mode": noise_mode, "class_idx": class_idx, "detector": det.describe(),
-                                        **generator_fingerprint(generator)})
-    out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[kind]
+    state = resolve_state(
+        state,
+        "is",
+        {
+            "metric": "is",
+            "kind": kind,
+            "num_samples": num_samples,
+            "seed": seed,
+            "psi": psi,
+            "noise_mode": noise_mode,
+            "class_idx": class_idx,
+            "detector": det.describe(),
+            **generator_fingerprint(generator),
+        },
+    )
+    out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[
+        kind
+    ]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)
     standard = num_samples == 50_000 and num_splits == NUM_SPLITS
     name = "is50k" if standard else f"is{num_samples}_splits{num_splits}"
     return SimpleResult(
-        name=name, outputs={"is": mean}, spread={"is": std},
-        settings={"num_samples": num_samples, "num_splits": num_splits, "psi": psi, "noise_mode": noise_mode, "class_idx": class_idx},
+        name=name,
+        outputs={"is": mean},
+        spread={"is": std},
+        settings={
+            "num_samples": num_samples,
+            "num_splits": num_splits,
+            "psi": psi,
+            "noise_mode": noise_mode,
+            "class_idx": class_idx,
+        },
         random_weights=list(det.random_weights),
         inputs={"seed": seed, "detector": det.describe(), **generator_fingerprint(generator)},
         extra={"is_std": std, "splits": splits.tolist()},

@@ -123,7 +123,9 @@ def locate(
         digest = weights._digest(found)
         published = digest.startswith(PT_INCEPTION.sha256_prefix or "")
         if not published and verify:
-            raise WeightsUnavailable(f"{found}: sha256 {digest[:16]}... does not start with {PT_INCEPTION.sha256_prefix} ({PT_INCEPTION.name})")
+            raise WeightsUnavailable(
+                f"{found}: sha256 {digest[:16]}... does not start with {PT_INCEPTION.sha256_prefix} ({PT_INCEPTION.name})"
+            )
     except WeightsUnavailable:
         if not allow_random or weights_path is not None:
             raise

@@ -78,12 +78,16 @@ def kernel_inception_distance(
     """
     real_t, gen_t = torch.as_tensor(real), torch.as_tensor(gen)
     if real_t.ndim != 2 or gen_t.ndim != 2 or real_t.shape[1] != gen_t.shape[1]:
-        raise UserError(f"KID needs feature matrices of the same width, got {tuple(real_t.shape)} and {tuple(gen_t.shape)}")
+        raise UserError(
+            f"KID needs feature matrices of the same width, got {tuple(real_t.shape)} and {tuple(gen_t.shape)}"
+        )
     if num_subsets < 1 or max_subset_size < 2:
         raise UserError("KID needs num_subsets >= 1 and a subset size >= 2")
     m = min(real_t.shape[0], gen_t.shape[0], max_subset_size)
     if m < 2:
-        raise UserError(f"KID needs at least 2 real and 2 generated samples, got {real_t.shape[0]} and {gen_t.shape[0]}")
+        raise UserError(
+            f"KID needs at least 2 real and 2 generated samples, got {real_t.shape[0]} and {gen_t.shape[0]}"
+        )
     device = torch.device(device) if device is not None else gen_t.device
     dtype = torch.float64 if device.type != "mps" else torch.float32
     real_t, gen_t = real_t.to(device, dtype), gen_t.to(device, dtype)
@@ -130,9 +134,29 @@ def kid(
     from .fid import _feature_metric
 
     return _feature_metric(
-        generator, real, ("kid",), num_samples=num_samples, seed=seed, batch_size=batch_size, show_progress=show_progress,
-        state=state, max_real=max_real, detector=detector, inception_weights=inception_weights,
-        allow_random_weights=allow_random_weights, resize=resize, method="sqrtm", low_rank=False, psi=psi,
-        noise_mode=noise_mode, class_idx=class_idx, kid_subsets=num_subsets, kid_subset_size=max_subset_size,
-        skip_bad=skip_bad, num_workers=num_workers, cache_dir=cache_dir, no_cache=no_cache, real_stats=real_stats,
+        generator,
+        real,
+        ("kid",),
+        num_samples=num_samples,
+        seed=seed,
+        batch_size=batch_size,
+        show_progress=show_progress,
+        state=state,
+        max_real=max_real,
+        detector=detector,
+        inception_weights=inception_weights,
+        allow_random_weights=allow_random_weights,
+        resize=resize,
+        method="sqrtm",
+        low_rank=False,
+        psi=psi,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        kid_subsets=num_subsets,
+        kid_subset_size=max_subset_size,
+        skip_bad=skip_bad,
+        num_workers=num_workers,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        real_stats=real_stats,
     )

@@ -88,7 +88,9 @@ def preprocess_clip(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tenso
     return (x - mean) / std
 
 
-def build_dinov2(arch: str = "vit_large_patch14_dinov2", device: torch.device | str = "cpu", **arch_kwargs: Any) -> torch.nn.Module:
+def build_dinov2(
+    arch: str = "vit_large_patch14_dinov2", device: torch.device | str = "cpu", **arch_kwargs: Any
+) -> torch.nn.Module:
     """timm's DINOv2 ViT for 224x224 input, no head (forward -> the final-norm CLS token)."""
     try:
         import timm
@@ -105,7 +107,9 @@ def build_clip_visual(device: torch.device | str = "cpu", **vision_overrides: An
         from open_clip.factory import get_model_config
         from open_clip.model import CLIPVisionCfg, _build_vision_tower
     except ImportError:
-        raise UserError("--detector clip-vitb32 needs the 'open_clip_torch' package (pip install open_clip_torch)") from None
+        raise UserError(
+            "--detector clip-vitb32 needs the 'open_clip_torch' package (pip install open_clip_torch)"
+        ) from None
     cfg = get_model_config("ViT-B-32")
     vision = {**cfg["vision_cfg"], **vision_overrides}
     with torch.device(device):
@@ -124,9 +128,16 @@ class ModernDetector(FeatureDetector):
         arch_kwargs: architecture overrides (tests build a tiny network through the same path).
     """
 
-    def __init__(self, name: str = DINOV2, weights_path: str | os.PathLike | None = None, allow_random: bool = False,
-                 device: torch.device | str = "cpu", download: bool = True, resize: str = "detector",
-                 arch_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str = DINOV2,
+        weights_path: str | os.PathLike | None = None,
+        allow_random: bool = False,
+        device: torch.device | str = "cpu",
+        download: bool = True,
+        resize: str = "detector",
+        arch_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         super().__init__(locate_modern(name, weights_path, allow_random, resize, download))
         self._device = torch.device(device)
@@ -149,7 +160,11 @@ class ModernDetector(FeatureDetector):
 
     @property
     def feature_dim(self) -> int:  # type: ignore[override]
-        return int(self._arch_kwargs.get("embed_dim", FEATURE_DIMS[self.name])) if self.name == DINOV2 else FEATURE_DIMS[self.name]
+        return (
+            int(self._arch_kwargs.get("embed_dim", FEATURE_DIMS[self.name]))
+            if self.name == DINOV2
+            else FEATURE_DIMS[self.name]
+        )
 
     @property
     def net(self) -> torch.nn.Module:
@@ -173,18 +188,26 @@ class ModernDetector(FeatureDetector):
                 state = checkpoint_filter_fn(state.get("model", state) if isinstance(state, dict) else state, net)  # type: ignore[arg-type]
             else:  # OpenAI's TorchScript archive, sha256-verified by the weights manager
                 full = torch.jit.load(path, map_location="cpu").state_dict()
-                state = {k[len("visual."):]: v.float() for k, v in full.items() if k.startswith("visual.")}
+                state = {k[len("visual.") :]: v.float() for k, v in full.items() if k.startswith("visual.")}
             net.load_state_dict(state, strict=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file is bad input
-            raise WeightsUnavailable(f"{path}: not {_SPECS[self.name].name} weights ({str(exc).splitlines()[0][:200]})") from None
+            raise WeightsUnavailable(
+                f"{path}: not {_SPECS[self.name].name} weights ({str(exc).splitlines()[0][:200]})"
+            ) from None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
         return self.net(self.preprocess(images.to(self._device))).float()
 
 
-def make_modern_detector(name: str, weights_path: str | os.PathLike | None = None, allow_random: bool = False,
-                         resize: str = "detector", device: torch.device | str = "cpu", download: bool = True) -> ModernDetector:
+def make_modern_detector(
+    name: str,
+    weights_path: str | os.PathLike | None = None,
+    allow_random: bool = False,
+    resize: str = "detector",
+    device: torch.device | str = "cpu",
+    download: bool = True,
+) -> ModernDetector:
     """The :func:`~stylegan_eval.metrics.inception.make_detector` branch for 'dinov2-vitl14' and 'clip-vitb32'."""
     return ModernDetector(name, weights_path, allow_random, device, download, resize)
 
@@ -227,38 +250,80 @@ def frechet_distance_in(
     from .fid import fid_from_stats
     from .result_simple import SimpleResult, generator_fingerprint
 
-    det = detector if isinstance(detector, FeatureDetector) else make_modern_detector(
-        detector, detector_weights, allow_random_weights, device=generator.device)
+    det = (
+        detector
+        if isinstance(detector, FeatureDetector)
+        else make_modern_detector(detector, detector_weights, allow_random_weights, device=generator.device)
+    )
     bs = batch_size or 64
     if isinstance(real, FeatureStats):
         real_stats, real_info = real, {"real": dict(real.meta)}
     elif Path(real).suffix.lower() in (".npz", ".pkl"):
         real_stats = load_stats(real, det.feature_dim)
         meta = real_stats.meta
-        if meta.get("detector") not in (None, det.name) or (meta.get("weights_sha256") not in (None, det.weights_sha256)):
-            raise UserError(f"{real}: statistics of detector {meta.get('detector')!r} ({meta.get('weights_sha256')}), "
-                            f"not of {det.name} ({det.weights_sha256})")
+        if meta.get("detector") not in (None, det.name) or (
+            meta.get("weights_sha256") not in (None, det.weights_sha256)
+        ):
+            raise UserError(
+                f"{real}: statistics of detector {meta.get('detector')!r} ({meta.get('weights_sha256')}), "
+                f"not of {det.name} ({det.weights_sha256})"
+            )
         real_info = {"real": {"stats_file": str(real), **meta}}
     else:
-        real_stats, info = dataset_stats(real, det, batch_size=bs, num_workers=num_workers, keep_features=max_real is not None,
-                                         use_cache=use_cache, device=generator.device, show_progress=show_progress)
+        real_stats, info = dataset_stats(
+            real,
+            det,
+            batch_size=bs,
+            num_workers=num_workers,
+            keep_features=max_real is not None,
+            use_cache=use_cache,
+            device=generator.device,
+            show_progress=show_progress,
+        )
         if max_real is not None and real_stats.features is not None and real_stats.features.shape[0] > max_real:
             real_stats = FeatureStats.from_features(real_stats.features[:max_real], meta=real_stats.meta)
         real_info = {"real": {"source": str(real), "data_hash": info.data_hash, "max_real": max_real}}
     from .common import resolve_state
 
-    state = resolve_state(state, "fd", {"metric": "fd-features", "num_samples": num_samples, "seed": seed, "psi": psi,
-                                        "noise_mode": noise_mode, "detector": det.describe(), **generator_fingerprint(generator)})
-    feats = generator_features(generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
-                               show_progress=show_progress, state=state)
+    state = resolve_state(
+        state,
+        "fd",
+        {
+            "metric": "fd-features",
+            "num_samples": num_samples,
+            "seed": seed,
+            "psi": psi,
+            "noise_mode": noise_mode,
+            "detector": det.describe(),
+            **generator_fingerprint(generator),
+        },
+    )
+    feats = generator_features(
+        generator,
+        det,
+        num_samples,
+        batch_size=bs,
+        seed=seed,
+        psi=psi,
+        noise_mode=noise_mode,
+        show_progress=show_progress,
+        state=state,
+    )
     gen_stats = FeatureStats.from_features(feats, keep=True)
     res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
     short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")
     standard = num_samples == 50_000 and max_real is None and psi == 1.0
     return SimpleResult(
-        name=short if standard else f"{short}_{num_samples}", outputs={short: res.fid},
-        settings={"num_samples": num_samples, "max_real": max_real, "fid_method": fid_method, "psi": psi,
-                  "noise_mode": noise_mode, "detector": det.name},
+        name=short if standard else f"{short}_{num_samples}",
+        outputs={short: res.fid},
+        settings={
+            "num_samples": num_samples,
+            "max_real": max_real,
+            "fid_method": fid_method,
+            "psi": psi,
+            "noise_mode": noise_mode,
+            "detector": det.name,
+        },
         random_weights=list(det.random_weights),
         inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
         extra={"warnings": res.warnings, "num_real": res.num_real},

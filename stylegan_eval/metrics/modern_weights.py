@@ -39,8 +39,13 @@ CLIP_WEIGHTS = weights.WeightSpec(
 _SPECS = {DINOV2: DINOV2_WEIGHTS, CLIP: CLIP_WEIGHTS}
 
 
-def locate_modern(name: str, weights_path: str | os.PathLike | None = None, allow_random: bool = False,
-                  resize: str = "detector", download: bool = True) -> DetectorWeights:
+def locate_modern(
+    name: str,
+    weights_path: str | os.PathLike | None = None,
+    allow_random: bool = False,
+    resize: str = "detector",
+    download: bool = True,
+) -> DetectorWeights:
     """Find (or download) and hash the weights of a modern detector (torch-free, for cache keys)."""
     if name not in MODERN_DETECTORS:
         raise UserError(f"--detector must be one of {MODERN_DETECTORS}, got {name!r}")

@@ -111,8 +111,10 @@ def crop_note(generator: Generator) -> str | None:
     if generator.resolution in FACE_CROP_RESOLUTIONS and not demo:
         return None
     why = "the embedded demo generator" if demo else f"{family} at {generator.resolution}x{generator.resolution}"
-    return (f"crop: NVIDIA's face crop (made for 256/512/1024 px face models) is applied to {why}; "
-            "the value is not comparable with published face-model numbers")
+    return (
+        f"crop: NVIDIA's face crop (made for 256/512/1024 px face models) is applied to {why}; "
+        "the value is not comparable with published face-model numbers"
+    )
 
 
 def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
@@ -242,8 +244,12 @@ class PPLResult:
         from .intervals import nice, result_repr
 
         value = f"{nice(self.mean)} [{nice(self.ci_low)}, {nice(self.ci_high)}]"
-        return result_repr("PPLResult", {self.name: value}, pairs=int(np.asarray(self.distances).size),
-                           random_weights=list(self.random_weights))
+        return result_repr(
+            "PPLResult",
+            {self.name: value},
+            pairs=int(np.asarray(self.distances).size),
+            random_weights=list(self.random_weights),
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         """Every input the result depends on (see :func:`ppl_fingerprint`)."""
@@ -274,7 +280,9 @@ class PPLResult:
         )
 
 
-def ppl_fingerprint(generator: Generator, settings: PPLSettings, distance: Distance, *, seed: int, **options: Any) -> dict[str, Any]:
+def ppl_fingerprint(
+    generator: Generator, settings: PPLSettings, distance: Distance, *, seed: int, **options: Any
+) -> dict[str, Any]:
     """Every input a PPL result depends on: the protocol, the distance network (name, weights file
     digest, random-weights flag), the generator's weights digest, seed, pair count and ``options``
     (psi, precision, class, compatibility knobs, statistics)."""
@@ -446,13 +454,18 @@ def ppl(
     if precision not in PRECISIONS:
         raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if z_interpolation not in Z_INTERPOLATIONS:
-        raise ArgumentError("z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}")
+        raise ArgumentError(
+            "z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}"
+        )
     if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
         raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
     if resize is not None and not (isinstance(resize, int) and resize > 0):
         raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
     if not 0 <= lower_percentile < upper_percentile <= 100:
-        raise ArgumentError("lower_percentile", f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}")
+        raise ArgumentError(
+            "lower_percentile",
+            f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}",
+        )
     if batch_size is not None and batch_size <= 0:
         raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
     if not generator.supports_w:
@@ -466,7 +479,8 @@ def ppl(
             )
         if psi != 1.0:
             raise ArgumentError(
-                "psi", f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose"
+                "psi",
+                f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose",
             )
     if s.crop:
         if generator.resolution % 8:
@@ -480,13 +494,31 @@ def ppl(
         batch_size = ppl_batch_size(device, generator.resolution)
 
     fn = make_batch_fn(
-        generator, distance, s, seed=seed, psi=psi, z_interpolation=z_interpolation, resize=resize,
-        quantize=quantize, precision=precision, class_idx=class_idx,
+        generator,
+        distance,
+        s,
+        seed=seed,
+        psi=psi,
+        z_interpolation=z_interpolation,
+        resize=resize,
+        quantize=quantize,
+        precision=precision,
+        class_idx=class_idx,
     )
     fingerprint = ppl_fingerprint(
-        generator, s, distance, seed=seed, psi=psi, precision=precision, class_idx=class_idx,
-        z_interpolation=z_interpolation if s.space == "z" else None, resize=resize, quantize=quantize,
-        lower_percentile=lower_percentile, upper_percentile=upper_percentile, bootstrap_resamples=bootstrap_resamples,
+        generator,
+        s,
+        distance,
+        seed=seed,
+        psi=psi,
+        precision=precision,
+        class_idx=class_idx,
+        z_interpolation=z_interpolation if s.space == "z" else None,
+        resize=resize,
+        quantize=quantize,
+        lower_percentile=lower_percentile,
+        upper_percentile=upper_percentile,
+        bootstrap_resamples=bootstrap_resamples,
     )
     resume = resolve_state(state, "ppl", fingerprint)
     start = time.perf_counter()

@@ -61,8 +61,9 @@ class NvidiaVGG16Detector(FeatureDetector):
     name = "nvidia-vgg16"
     feature_dim = VGG_FEATURE_DIM
 
-    def __init__(self, weights_path: str | os.PathLike | None = None, download: bool = True,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, weights_path: str | os.PathLike | None = None, download: bool = True, device: torch.device | str = "cpu"
+    ) -> None:
         found = weights.fetch(NVIDIA_VGG16, weights_path, download=download)
         super().__init__(DetectorWeights(self.name, "detector", str(found), weights._digest(found)))
         try:
@@ -104,10 +105,12 @@ def _sq_block(a: _Tiled, ra: range, b: _Tiled, rb: range) -> torch.Tensor:
         x = a.tiles[i].to(a.dtype)
         for q, j in enumerate(rb):
             g = x @ cols[q].T
-            out[p * t : (p + 1) * t, q * b.tile : (q + 1) * b.tile] = (a.norms[i][:, None] + b.norms[j][None, :] - 2 * g).clamp_min_(0)
+            out[p * t : (p + 1) * t, q * b.tile : (q + 1) * b.tile] = (
+                a.norms[i][:, None] + b.norms[j][None, :] - 2 * g
+            ).clamp_min_(0)
     valid = b.n - rb.start * b.tile
     if valid < out.shape[1]:
-        out[:, max(valid, 0):] = float("inf")
+        out[:, max(valid, 0) :] = float("inf")
     return out
 
 
@@ -164,9 +167,17 @@ def _sq_radii(x: _Tiled, k: int, row_batch_size: int, col_batch_size: int, dist:
 
 
 @torch.inference_mode()
-def knn_radii(features: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: int = ROW_BATCH, col_batch_size: int = COL_BATCH,
-              tile: int = TILE, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
-              dist: DistInfo | None = None) -> torch.Tensor:
+def knn_radii(
+    features: Any,
+    nhood_size: int = NHOOD_SIZE,
+    *,
+    row_batch_size: int = ROW_BATCH,
+    col_batch_size: int = COL_BATCH,
+    tile: int = TILE,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+    dist: DistInfo | None = None,
+) -> torch.Tensor:
     """The k-NN radius of every row of ``features`` [N, D]: its (k+1)-th smallest distance to the rows (itself included).
 
     Returns float64 [N] on the features' device (Euclidean distances, not squared).
@@ -177,9 +188,18 @@ def knn_radii(features: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: in
 
 
 @torch.inference_mode()
-def prdc(real: Any, fake: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: int = ROW_BATCH, col_batch_size: int = COL_BATCH,
-         tile: int = TILE, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
-         dist: DistInfo | None = None) -> dict[str, Any]:
+def prdc(
+    real: Any,
+    fake: Any,
+    nhood_size: int = NHOOD_SIZE,
+    *,
+    row_batch_size: int = ROW_BATCH,
+    col_batch_size: int = COL_BATCH,
+    tile: int = TILE,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+    dist: DistInfo | None = None,
+) -> dict[str, Any]:
     """Precision, recall, density and coverage of ``fake`` [M, D] against ``real`` [N, D] features.
 
     Returns ``{"precision", "recall", "density", "coverage"}`` floats plus ``"real_radii"`` and
@@ -190,11 +210,15 @@ def prdc(real: Any, fake: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: 
     r = _prepare(real, tile, dtype, device)
     f = _prepare(fake, tile, dtype, r.tiles.device)
     if r.tiles.shape[-1] != f.tiles.shape[-1]:
-        raise UserError(f"real and generated features have different widths: {r.tiles.shape[-1]} and {f.tiles.shape[-1]}")
+        raise UserError(
+            f"real and generated features have different widths: {r.tiles.shape[-1]} and {f.tiles.shape[-1]}"
+        )
     k = nhood_size
     r_rad = _sq_radii(r, k, row_batch_size, col_batch_size, dist)
     f_rad = _sq_radii(f, k, row_batch_size, col_batch_size, dist)
-    f_rad_pad = torch.cat([f_rad, f_rad.new_full((f.num_tiles * f.tile - f.n,), -1.0)])  # padding never contains anything
+    f_rad_pad = torch.cat(
+        [f_rad, f_rad.new_full((f.num_tiles * f.tile - f.n,), -1.0)]
+    )  # padding never contains anything
     dev = r.tiles.device
     count_le = torch.zeros(f.num_tiles * f.tile, dtype=torch.int64, device=dev)  # real balls (<=) containing each fake
     count_lt = torch.zeros_like(count_le)  # real balls (<) containing each fake
@@ -233,8 +257,15 @@ def prdc(real: Any, fake: Any, nhood_size: int = NHOOD_SIZE, *, row_batch_size: 
 
 
 # ------------------------------------------------------------------------------ entry point
-def _real_features(real: Any, detector: FeatureDetector, max_real: int | None, batch_size: int, num_workers: int,
-                   device: torch.device, show_progress: bool) -> tuple[torch.Tensor, dict[str, Any]]:
+def _real_features(
+    real: Any,
+    detector: FeatureDetector,
+    max_real: int | None,
+    batch_size: int,
+    num_workers: int,
+    device: torch.device,
+    show_progress: bool,
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """Real features [N, D] and what identifies them: a feature matrix, FeatureStats with features, or an image folder / zip."""
     from .features import FeatureStats, ImageSource, dataset_features
 
@@ -252,8 +283,15 @@ def _real_features(real: Any, detector: FeatureDetector, max_real: int | None, b
             source = copy.copy(source)
             source.names = source.names[:max_real]
         data_hash, _ = source.content_hash(None)
-        stats, skipped = dataset_features(source, detector, batch_size=batch_size, num_workers=num_workers, keep_features=True,
-                                          device=device, show_progress=show_progress)
+        stats, skipped = dataset_features(
+            source,
+            detector,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            keep_features=True,
+            device=device,
+            show_progress=show_progress,
+        )
         feats = torch.as_tensor(stats.features)
         info = {"real": {"source": str(real), "data_hash": data_hash, "skipped": skipped}}
     if max_real is not None:
@@ -332,21 +370,60 @@ def precision_recall(
     real_feats, real_info = _real_features(real, det, max_real, bs, num_workers, dev, show_progress)
     from .common import resolve_state
 
-    state = resolve_state(state, "pr", {"metric": "pr-features", "num_samples": num_samples, "seed": seed, "psi": psi,
-                                        "noise_mode": noise_mode, "detector": det.describe(), **generator_fingerprint(generator)})
-    fake_feats = generator_features(generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
-                                    show_progress=show_progress, state=state)
+    state = resolve_state(
+        state,
+        "pr",
+        {
+            "metric": "pr-features",
+            "num_samples": num_samples,
+            "seed": seed,
+            "psi": psi,
+            "noise_mode": noise_mode,
+            "detector": det.describe(),
+            **generator_fingerprint(generator),
+        },
+    )
+    fake_feats = generator_features(
+        generator,
+        det,
+        num_samples,
+        batch_size=bs,
+        seed=seed,
+        psi=psi,
+        noise_mode=noise_mode,
+        show_progress=show_progress,
+        state=state,
+    )
     fdt = getattr(torch, feature_dtype)
-    out = prdc(real_feats.to(dev, fdt), fake_feats.to(dev, fdt), nhood_size, row_batch_size=row_batch_size,
-               col_batch_size=col_batch_size, tile=tile, dtype=getattr(torch, distance_dtype))
-    settings = {"num_samples": num_samples, "max_real": max_real, "nhood_size": nhood_size, "feature_dtype": feature_dtype,
-                "distance_dtype": distance_dtype,
-                "psi": psi, "noise_mode": noise_mode, "tile": tile}
+    out = prdc(
+        real_feats.to(dev, fdt),
+        fake_feats.to(dev, fdt),
+        nhood_size,
+        row_batch_size=row_batch_size,
+        col_batch_size=col_batch_size,
+        tile=tile,
+        dtype=getattr(torch, distance_dtype),
+    )
+    settings = {
+        "num_samples": num_samples,
+        "max_real": max_real,
+        "nhood_size": nhood_size,
+        "feature_dtype": feature_dtype,
+        "distance_dtype": distance_dtype,
+        "psi": psi,
+        "noise_mode": noise_mode,
+        "tile": tile,
+    }
     return SimpleResult(
         name=_name(num_samples, max_real, nhood_size),
         outputs={k: out[k] for k in ("precision", "recall", "density", "coverage")},
         settings=settings,
         random_weights=list(det.random_weights),
-        inputs={"seed": seed, "detector": det.describe(), "num_real": int(real_feats.shape[0]), **real_info,
-                **generator_fingerprint(generator)},
+        inputs={
+            "seed": seed,
+            "detector": det.describe(),
+            "num_real": int(real_feats.shape[0]),
+            **real_info,
+            **generator_fingerprint(generator),
+        },
     )

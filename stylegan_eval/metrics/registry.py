@@ -181,65 +181,232 @@ for _name, _space, _sampling, _n, _crop in (
     ("ppl_wend", "w", "end", 100_000, True),
     ("ppl2_wend", "w", "end", 50_000, False),
 ):
-    register(MetricSpec(
-        _name, "ppl", _PPL, {"space": _space, "sampling": _sampling, "epsilon": 1e-4, "crop": _crop}, _n,
-        needs=frozenset({"mapping"}) if _space == "w" else frozenset(), uncertainty="bootstrap",
-        reference=_PPL_REF if _name != "ppl2_wend" else "Karras et al. 2020 (StyleGAN2)",
-        description=f"PPL in {_space.upper()}, {_sampling} paths, {'face crop' if _crop else 'full image'}, {_n // 1000}k pairs",
-    ))
+    register(
+        MetricSpec(
+            _name,
+            "ppl",
+            _PPL,
+            {"space": _space, "sampling": _sampling, "epsilon": 1e-4, "crop": _crop},
+            _n,
+            needs=frozenset({"mapping"}) if _space == "w" else frozenset(),
+            uncertainty="bootstrap",
+            reference=_PPL_REF if _name != "ppl2_wend" else "Karras et al. 2020 (StyleGAN2)",
+            description=f"PPL in {_space.upper()}, {_sampling} paths, {'face crop' if _crop else 'full image'}, {_n // 1000}k pairs",
+        )
+    )
 
 _SEP = "stylegan_eval.metrics.separability:separability"
 _SEP_REF = "Karras et al. 2019 (StyleGAN), metrics/linear_separability.py"
-register(MetricSpec("ls", "ls", _SEP, {"spaces": ("z", "w")}, 200_000, outputs=("ls_z", "ls_w"),
-                    needs=frozenset({"classifiers", "mapping"}), reference=_SEP_REF,
-                    description="linear separability in Z and W, 40 CelebA-HQ attributes, 200k samples"))
-register(MetricSpec("ls_z", "ls", _SEP, {"spaces": ("z",)}, 200_000, needs=frozenset({"classifiers"}),
-                    reference=_SEP_REF, description="linear separability in Z"))
-register(MetricSpec("ls_w", "ls", _SEP, {"spaces": ("w",)}, 200_000, needs=frozenset({"classifiers", "mapping"}),
-                    reference=_SEP_REF, description="linear separability in W"))
+register(
+    MetricSpec(
+        "ls",
+        "ls",
+        _SEP,
+        {"spaces": ("z", "w")},
+        200_000,
+        outputs=("ls_z", "ls_w"),
+        needs=frozenset({"classifiers", "mapping"}),
+        reference=_SEP_REF,
+        description="linear separability in Z and W, 40 CelebA-HQ attributes, 200k samples",
+    )
+)
+register(
+    MetricSpec(
+        "ls_z",
+        "ls",
+        _SEP,
+        {"spaces": ("z",)},
+        200_000,
+        needs=frozenset({"classifiers"}),
+        reference=_SEP_REF,
+        description="linear separability in Z",
+    )
+)
+register(
+    MetricSpec(
+        "ls_w",
+        "ls",
+        _SEP,
+        {"spaces": ("w",)},
+        200_000,
+        needs=frozenset({"classifiers", "mapping"}),
+        reference=_SEP_REF,
+        description="linear separability in W",
+    )
+)
 
 _FID = "stylegan_eval.metrics.fid:fid"
 _KID = "stylegan_eval.metrics.kid:kid"
-register(MetricSpec("fid50k_full", "fid", _FID, {"max_real": None}, 50_000, outputs=("fid",), needs=frozenset({"data"}),
-                    reference="Heusel et al. 2017; stylegan2-ada-pytorch metrics/frechet_inception_distance.py",
-                    description="FID, 50k generated against all real images"))
-register(MetricSpec("fid50k", "fid", _FID, {"max_real": 50_000}, 50_000, outputs=("fid",), needs=frozenset({"data"}),
-                    reference="Heusel et al. 2017", description="FID, 50k generated against 50k real images"))
-register(MetricSpec("fid", "fid", _FID, {"max_real": None}, 50_000, needs=frozenset({"data"}),
-                    reference="Heusel et al. 2017", description="FID (short name of fid50k_full)"))
-register(MetricSpec("kid50k_full", "kid", _KID, {"max_real": 1_000_000}, 50_000, outputs=("kid",), needs=frozenset({"data"}),
-                    uncertainty="subsets", reference="Binkowski et al. 2018; stylegan2-ada-pytorch metrics/kernel_inception_distance.py",
-                    description="KID, 50k generated against up to 1M real images, 100 subsets of 1000"))
-register(MetricSpec("kid50k", "kid", _KID, {"max_real": 50_000}, 50_000, outputs=("kid",), needs=frozenset({"data"}),
-                    uncertainty="subsets", reference="Binkowski et al. 2018", description="KID, 50k generated against 50k real"))
-register(MetricSpec("kid", "kid", _KID, {"max_real": 1_000_000}, 50_000, needs=frozenset({"data"}), uncertainty="subsets",
-                    reference="Binkowski et al. 2018", description="KID (short name of kid50k_full)"))
+register(
+    MetricSpec(
+        "fid50k_full",
+        "fid",
+        _FID,
+        {"max_real": None},
+        50_000,
+        outputs=("fid",),
+        needs=frozenset({"data"}),
+        reference="Heusel et al. 2017; stylegan2-ada-pytorch metrics/frechet_inception_distance.py",
+        description="FID, 50k generated against all real images",
+    )
+)
+register(
+    MetricSpec(
+        "fid50k",
+        "fid",
+        _FID,
+        {"max_real": 50_000},
+        50_000,
+        outputs=("fid",),
+        needs=frozenset({"data"}),
+        reference="Heusel et al. 2017",
+        description="FID, 50k generated against 50k real images",
+    )
+)
+register(
+    MetricSpec(
+        "fid",
+        "fid",
+        _FID,
+        {"max_real": None},
+        50_000,
+        needs=frozenset({"data"}),
+        reference="Heusel et al. 2017",
+        description="FID (short name of fid50k_full)",
+    )
+)
+register(
+    MetricSpec(
+        "kid50k_full",
+        "kid",
+        _KID,
+        {"max_real": 1_000_000},
+        50_000,
+        outputs=("kid",),
+        needs=frozenset({"data"}),
+        uncertainty="subsets",
+        reference="Binkowski et al. 2018; stylegan2-ada-pytorch metrics/kernel_inception_distance.py",
+        description="KID, 50k generated against up to 1M real images, 100 subsets of 1000",
+    )
+)
+register(
+    MetricSpec(
+        "kid50k",
+        "kid",
+        _KID,
+        {"max_real": 50_000},
+        50_000,
+        outputs=("kid",),
+        needs=frozenset({"data"}),
+        uncertainty="subsets",
+        reference="Binkowski et al. 2018",
+        description="KID, 50k generated against 50k real",
+    )
+)
+register(
+    MetricSpec(
+        "kid",
+        "kid",
+        _KID,
+        {"max_real": 1_000_000},
+        50_000,
+        needs=frozenset({"data"}),
+        uncertainty="subsets",
+        reference="Binkowski et al. 2018",
+        description="KID (short name of kid50k_full)",
+    )
+)
 
 # Issue 14: precision/recall (+ density/coverage), Inception Score, equivariance, FD in DINOv2 / CLIP features.
 _PR = "stylegan_eval.metrics.precision_recall:precision_recall"
 _PR_OUT = ("precision", "recall", "density", "coverage")
-_PR_REF = "Kynkäänniemi et al. 2019; Naeem et al. 2020 (density, coverage); stylegan2-ada-pytorch metrics/precision_recall.py"
-register(MetricSpec("pr50k3_full", "pr", _PR, {"max_real": 200_000, "nhood_size": 3}, 50_000, outputs=_PR_OUT,
-                    better={o: "higher" for o in _PR_OUT}, needs=frozenset({"data"}), reference=_PR_REF,
-                    description="precision/recall/density/coverage, VGG16 features, k=3, up to 200k real, 50k generated"))
-register(MetricSpec("pr50k3", "pr", _PR, {"max_real": 50_000, "nhood_size": 3}, 50_000, outputs=_PR_OUT,
-                    better={o: "higher" for o in _PR_OUT}, needs=frozenset({"data"}), reference=_PR_REF,
-                    description="precision/recall/density/coverage, k=3, 50k real, 50k generated"))
-register(MetricSpec("is50k", "is", "stylegan_eval.metrics.inception_score:inception_score", {"num_splits": 10}, 50_000,
-                    outputs=("is",), better={"is": "higher"}, uncertainty="splits",
-                    reference="Salimans et al. 2016; stylegan2-ada-pytorch metrics/inception_score.py",
-                    description="Inception Score, 50k generated, 10 splits (mean and std)"))
+_PR_REF = (
+    "Kynkäänniemi et al. 2019; Naeem et al. 2020 (density, coverage); stylegan2-ada-pytorch metrics/precision_recall.py"
+)
+register(
+    MetricSpec(
+        "pr50k3_full",
+        "pr",
+        _PR,
+        {"max_real": 200_000, "nhood_size": 3},
+        50_000,
+        outputs=_PR_OUT,
+        better={o: "higher" for o in _PR_OUT},
+        needs=frozenset({"data"}),
+        reference=_PR_REF,
+        description="precision/recall/density/coverage, VGG16 features, k=3, up to 200k real, 50k generated",
+    )
+)
+register(
+    MetricSpec(
+        "pr50k3",
+        "pr",
+        _PR,
+        {"max_real": 50_000, "nhood_size": 3},
+        50_000,
+        outputs=_PR_OUT,
+        better={o: "higher" for o in _PR_OUT},
+        needs=frozenset({"data"}),
+        reference=_PR_REF,
+        description="precision/recall/density/coverage, k=3, 50k real, 50k generated",
+    )
+)
+register(
+    MetricSpec(
+        "is50k",
+        "is",
+        "stylegan_eval.metrics.inception_score:inception_score",
+        {"num_splits": 10},
+        50_000,
+        outputs=("is",),
+        better={"is": "higher"},
+        uncertainty="splits",
+        reference="Salimans et al. 2016; stylegan2-ada-pytorch metrics/inception_score.py",
+        description="Inception Score, 50k generated, 10 splits (mean and std)",
+    )
+)
 _EQ = "stylegan_eval.metrics.equivariance:equivariance"
 _EQ_REF = "Karras et al. 2021 (StyleGAN3), metrics/equivariance.py"
-for _name, _kind, _what in (("eqt50k_int", "int", "integer translation"), ("eqt50k_frac", "frac", "fractional translation"),
-                            ("eqr50k", "rot", "rotation")):
-    register(MetricSpec(_name, "eq", _EQ, {"kinds": (_kind,)}, 50_000, better={_name: "higher"},
-                        needs=frozenset({"input_transform", "mapping"}), reference=_EQ_REF,
-                        description=f"equivariance PSNR (dB) under {_what}, 50k samples (StyleGAN3 only)"))
+for _name, _kind, _what in (
+    ("eqt50k_int", "int", "integer translation"),
+    ("eqt50k_frac", "frac", "fractional translation"),
+    ("eqr50k", "rot", "rotation"),
+):
+    register(
+        MetricSpec(
+            _name,
+            "eq",
+            _EQ,
+            {"kinds": (_kind,)},
+            50_000,
+            better={_name: "higher"},
+            needs=frozenset({"input_transform", "mapping"}),
+            reference=_EQ_REF,
+            description=f"equivariance PSNR (dB) under {_what}, 50k samples (StyleGAN3 only)",
+        )
+    )
 _FD = "stylegan_eval.metrics.modern_detectors:frechet_distance_in"
-register(MetricSpec("fd_dinov2", "fd", _FD, {"detector": "dinov2-vitl14", "max_real": None}, 50_000, needs=frozenset({"data"}),
-                    reference="Stein et al. 2023 (FD_DINOv2, ViT-L/14)",
-                    description="Fréchet distance in DINOv2 ViT-L/14 features, 50k generated against all real"))
-register(MetricSpec("fd_clip", "fd", _FD, {"detector": "clip-vitb32", "max_real": None}, 50_000, needs=frozenset({"data"}),
-                    reference="Kynkäänniemi et al. 2023 (FD_CLIP, ViT-B/32)",
-                    description="Fréchet distance in CLIP ViT-B/32 features, 50k generated against all real"))
+register(
+    MetricSpec(
+        "fd_dinov2",
+        "fd",
+        _FD,
+        {"detector": "dinov2-vitl14", "max_real": None},
+        50_000,
+        needs=frozenset({"data"}),
+        reference="Stein et al. 2023 (FD_DINOv2, ViT-L/14)",
+        description="Fréchet distance in DINOv2 ViT-L/14 features, 50k generated against all real",
+    )
+)
+register(
+    MetricSpec(
+        "fd_clip",
+        "fd",
+        _FD,
+        {"detector": "clip-vitb32", "max_real": None},
+        50_000,
+        needs=frozenset({"data"}),
+        reference="Kynkäänniemi et al. 2023 (FD_CLIP, ViT-B/32)",
+        description="Fréchet distance in CLIP ViT-B/32 features, 50k generated against all real",
+    )
+)

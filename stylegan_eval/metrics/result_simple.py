@@ -49,8 +49,16 @@ class SimpleResult:
     def to_frame(self) -> Any:
         import pandas as pd
 
-        rows = [{"metric": self.name, "output": k, "value": float(v), "std": self.spread.get(k),
-                 "random_weights": bool(self.random_weights)} for k, v in self.outputs.items()]
+        rows = [
+            {
+                "metric": self.name,
+                "output": k,
+                "value": float(v),
+                "std": self.spread.get(k),
+                "random_weights": bool(self.random_weights),
+            }
+            for k, v in self.outputs.items()
+        ]
         return pd.DataFrame(rows)
 
     def fingerprint(self) -> dict[str, Any]:

@@ -80,10 +80,14 @@ def _as_classifiers(classifiers: Any) -> list[_Clf]:
             items.append(_Clf(str(name), module, res, bool(getattr(module, "random_weights", False)), f"module:{name}"))
         elif hasattr(c, "module") and hasattr(c, "name"):
             items.append(
-                _Clf(c.name, c.module, int(c.input_resolution), bool(c.random_weights), c.identity or f"module:{c.name}")
+                _Clf(
+                    c.name, c.module, int(c.input_resolution), bool(c.random_weights), c.identity or f"module:{c.name}"
+                )
             )
         else:
-            raise TypeError(f"classifiers must be AttributeClassifier objects or (name, module) pairs, got {type(c).__name__}")
+            raise TypeError(
+                f"classifiers must be AttributeClassifier objects or (name, module) pairs, got {type(c).__name__}"
+            )
     if not items:
         raise UserError("no classifiers given: pass at least one attribute (--attr) or --classifier")
     names = [c.name for c in items]
@@ -160,8 +164,13 @@ class SeparabilitySamples:
             raise UserError(f"samples hold {self.num_samples} rows, {n} requested")
         cols = [self.attributes.index(a) for a in attributes]
         return SeparabilitySamples(
-            self.z[:n], None if self.w is None else self.w[:n], self.logits[:n, cols], list(attributes),
-            [self.identities[i] for i in cols], dict(self.fingerprint), [a for a in self.random_weights if a in attributes],
+            self.z[:n],
+            None if self.w is None else self.w[:n],
+            self.logits[:n, cols],
+            list(attributes),
+            [self.identities[i] for i in cols],
+            dict(self.fingerprint),
+            [a for a in self.random_weights if a in attributes],
         )
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -177,7 +186,11 @@ class SeparabilitySamples:
             "fingerprint": self.fingerprint,
             "random_weights": self.random_weights,
         }
-        arrays: dict[str, Any] = {"z": self.z.astype(np.float32), "logits": self.logits.astype(np.float32), "meta": np.array(json.dumps(meta, default=str))}
+        arrays: dict[str, Any] = {
+            "z": self.z.astype(np.float32),
+            "logits": self.logits.astype(np.float32),
+            "meta": np.array(json.dumps(meta, default=str)),
+        }
         if self.w is not None:
             arrays["w"] = self.w.astype(np.float32)
         buf = io.BytesIO()
@@ -198,7 +211,15 @@ class SeparabilitySamples:
             raise UserError(f"{p}: not a separability samples file ({type(exc).__name__}: {exc})") from None
         if meta.get("format") != SAMPLES_FORMAT:
             raise UserError(f"{p}: not a separability samples file (format {meta.get('format')!r})")
-        return cls(z, w, logits, list(meta["attributes"]), list(meta["identities"]), dict(meta["fingerprint"]), list(meta["random_weights"]))
+        return cls(
+            z,
+            w,
+            logits,
+            list(meta["attributes"]),
+            list(meta["identities"]),
+            dict(meta["fingerprint"]),
+            list(meta["random_weights"]),
+        )
 
 
 def sample_fingerprint(
@@ -217,8 +238,16 @@ def sample_fingerprint(
 
 
 def separability_fingerprint(
-    generator: Generator, classifiers: Any, *, seed: int, num_samples: int, noise_mode: str = "random",
-    class_idx: int | None = None, spaces: Sequence[str] = SPACES, svm: str = "reference", keep: float = 0.5,
+    generator: Generator,
+    classifiers: Any,
+    *,
+    seed: int,
+    num_samples: int,
+    noise_mode: str = "random",
+    class_idx: int | None = None,
+    spaces: Sequence[str] = SPACES,
+    svm: str = "reference",
+    keep: float = 0.5,
     record_w: bool | None = None,
 ) -> dict[str, Any]:
     """Every input a separability result depends on: the generator's weights digest, seed, sample
@@ -318,7 +347,9 @@ def collect_samples(
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y[:, 0]
             if y.shape != (idx.shape[0],):
-                raise ValueError(f"classifier {clf.name!r} must return one logit per image ([N] or [N, 1]), got {tuple(y.shape)}")
+                raise ValueError(
+                    f"classifier {clf.name!r} must return one logit per image ([N] or [N, 1]), got {tuple(y.shape)}"
+                )
             logits.append(y.float())
         out["logits"] = torch.stack(logits, dim=1)
         return out
@@ -379,7 +410,9 @@ def score(entropies: Sequence[float]) -> float:
     return float(2.0 ** float(np.sum(entropies)))
 
 
-def fit_svm(x: np.ndarray, y: np.ndarray, mode: str = "reference", random_state: int = 0) -> tuple[np.ndarray, bool, int]:
+def fit_svm(
+    x: np.ndarray, y: np.ndarray, mode: str = "reference", random_state: int = 0
+) -> tuple[np.ndarray, bool, int]:
     """Fit a linear SVM to (x, y) and predict x. Returns (predictions, converged, iterations).
 
     ``mode='reference'``: LinearSVC with the reference's defaults (dual coordinate descent,
@@ -484,9 +517,13 @@ class SeparabilityResult:
         from .intervals import nice, result_repr
 
         attrs = self.per_attribute["attribute"].nunique() if "attribute" in self.per_attribute else None
-        return result_repr("SeparabilityResult", {f"ls_{s}": nice(v) for s, v in self.scores.items()},
-                           attributes=attrs, num_samples=self.settings.get("num_samples"),
-                           random_weights=self.random_weights)
+        return result_repr(
+            "SeparabilityResult",
+            {f"ls_{s}": nice(v) for s, v in self.scores.items()},
+            attributes=attrs,
+            num_samples=self.settings.get("num_samples"),
+            random_weights=self.random_weights,
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         """Every input the result depends on (see :func:`separability_fingerprint`)."""
@@ -543,22 +580,43 @@ def fit_separability(
     else:
         from joblib import Parallel, delayed
 
-        outs = Parallel(n_jobs=min(jobs, len(tasks)))(delayed(_fit_task)(feats[s], rows, y, svm) for s, _, _, rows, y in tasks)
+        outs = Parallel(n_jobs=min(jobs, len(tasks)))(
+            delayed(_fit_task)(feats[s], rows, y, svm) for s, _, _, rows, y in tasks
+        )
     records = []
     for (space, a, name, rows, y), out in zip(tasks, outs):
         records.append(
-            {"space": space, "attribute": name, "conditional_entropy_bits": out["conditional_entropy_bits"],
-             "svm_accuracy": out["svm_accuracy"], "label_balance": float(np.mean(y)), "kept": int(rows.shape[0]),
-             "converged": out["converged"], "svm_iterations": out["svm_iterations"], "svm_seconds": out["svm_seconds"],
-             "joint": out["joint"]}
+            {
+                "space": space,
+                "attribute": name,
+                "conditional_entropy_bits": out["conditional_entropy_bits"],
+                "svm_accuracy": out["svm_accuracy"],
+                "label_balance": float(np.mean(y)),
+                "kept": int(rows.shape[0]),
+                "converged": out["converged"],
+                "svm_iterations": out["svm_iterations"],
+                "svm_seconds": out["svm_seconds"],
+                "joint": out["joint"],
+            }
         )
     table = pd.DataFrame.from_records(records)
     scores = {s: score(table.loc[table["space"] == s, "conditional_entropy_bits"]) for s in spaces}
-    settings = {"num_samples": n, "keep": keep, "num_keep": num_keep, "spaces": list(spaces), "svm": svm,
-                "svm_params": {**SVM_PARAMS, "dual": svm == "reference", "random_state": 0}}
-    meta = {"random_weights": list(samples.random_weights), "seconds": {"svm": time.perf_counter() - t0},
-            "unconverged": [f"{r['space']}:{r['attribute']}" for r in records if not r["converged"]]}
-    meta["warnings"] = degenerate_warnings(table, {"z": samples.z.shape[1], "w": None if samples.w is None else samples.w.shape[1]})
+    settings = {
+        "num_samples": n,
+        "keep": keep,
+        "num_keep": num_keep,
+        "spaces": list(spaces),
+        "svm": svm,
+        "svm_params": {**SVM_PARAMS, "dual": svm == "reference", "random_state": 0},
+    }
+    meta = {
+        "random_weights": list(samples.random_weights),
+        "seconds": {"svm": time.perf_counter() - t0},
+        "unconverged": [f"{r['space']}:{r['attribute']}" for r in records if not r["converged"]],
+    }
+    meta["warnings"] = degenerate_warnings(
+        table, {"z": samples.z.shape[1], "w": None if samples.w is None else samples.w.shape[1]}
+    )
     return SeparabilityResult(scores, table, settings, meta)
 
 
@@ -607,14 +665,29 @@ def separability(
         raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
     clfs = _as_classifiers(classifiers)
     fingerprint = separability_fingerprint(
-        generator, clfs, seed=seed, num_samples=num_samples, noise_mode=noise_mode, class_idx=class_idx, spaces=spaces,
-        svm=svm, keep=keep,
+        generator,
+        clfs,
+        seed=seed,
+        num_samples=num_samples,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        spaces=spaces,
+        svm=svm,
+        keep=keep,
     )
     resume = resolve_state(state, "separability", fingerprint)
     t0 = time.perf_counter()
     samples = collect_samples(
-        generator, clfs, num_samples, seed=seed, batch_size=batch_size, noise_mode=noise_mode,
-        class_idx=class_idx, need_w="w" in spaces, state=resume, show_progress=show_progress,
+        generator,
+        clfs,
+        num_samples,
+        seed=seed,
+        batch_size=batch_size,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        need_w="w" in spaces,
+        state=resume,
+        show_progress=show_progress,
     )
     gen_seconds = time.perf_counter() - t0
     result = fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
@@ -642,14 +715,20 @@ def degenerate_warnings(table: pd.DataFrame, dims: dict[str, int | None]) -> lis
     for row in table.itertuples(index=False):
         where = f"{row.space}:{row.attribute}"
         if row.label_balance in (0.0, 1.0):
-            out.append(f"{where}: all {row.kept} kept samples are in one class (label balance {row.label_balance:g}); "
-                       "H = 0 says nothing (use another classifier or more samples)")
+            out.append(
+                f"{where}: all {row.kept} kept samples are in one class (label balance {row.label_balance:g}); "
+                "H = 0 says nothing (use another classifier or more samples)"
+            )
         dim = dims.get(row.space)
         if dim is not None and row.kept <= dim:
-            out.append(f"{where}: {row.kept} kept samples do not exceed the {dim} latent dimensions, so any labelling is "
-                       "linearly separable and H = 0 by construction (use more samples)")
+            out.append(
+                f"{where}: {row.kept} kept samples do not exceed the {dim} latent dimensions, so any labelling is "
+                "linearly separable and H = 0 by construction (use more samples)"
+            )
         if not row.converged:
-            out.append(f"{where}: the linear SVM did not converge ({row.svm_iterations} iterations); H may be overestimated")
+            out.append(
+                f"{where}: the linear SVM did not converge ({row.svm_iterations} iterations); H may be overestimated"
+            )
     return out
 
 

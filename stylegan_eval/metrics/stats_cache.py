@@ -90,18 +90,25 @@ class ImageSource:
                     elif skip_bad:
                         self.skipped.append(f"{(rel / f).as_posix()} ({problem})")
                     else:
-                        raise UserError(f"{Path(root) / f}: {problem} (expected a regular image file); remove it, or "
-                                        "pass --skip-bad-images to leave such files out")
+                        raise UserError(
+                            f"{Path(root) / f}: {problem} (expected a regular image file); remove it, or "
+                            "pass --skip-bad-images to leave such files out"
+                        )
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self.kind = "zip"
             try:
                 with zipfile.ZipFile(self.path) as zf:
-                    names = [i.filename for i in zf.infolist()
-                             if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()]
+                    names = [
+                        i.filename
+                        for i in zf.infolist()
+                        if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
+                    ]
             except (zipfile.BadZipFile, OSError) as exc:
                 raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
         elif self.path.exists():
-            raise UserError(f"{self.path}: expected an image folder, a .zip of images or a statistics file (.npz, .pkl)")
+            raise UserError(
+                f"{self.path}: expected an image folder, a .zip of images or a statistics file (.npz, .pkl)"
+            )
         else:
             raise UserError(f"{self.path}: no such file or folder")
         self.names = sorted(names)
@@ -126,7 +133,9 @@ class ImageSource:
                 self._zip, self._zip_pid = zipfile.ZipFile(self.path), os.getpid()
             info = self._zip.getinfo(self.names[i])
             if info.file_size > MAX_FILE_BYTES:
-                raise ValueError(f"zip entry of {info.file_size} bytes exceeds the {MAX_FILE_BYTES}-byte limit (decompression bomb?)")
+                raise ValueError(
+                    f"zip entry of {info.file_size} bytes exceeds the {MAX_FILE_BYTES}-byte limit (decompression bomb?)"
+                )
             with self._zip.open(info) as f:  # streamed: the declared size may lie
                 data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
@@ -167,8 +176,17 @@ def _not_regular(p: Path) -> str | None:
         return f"cannot stat ({exc.strerror or exc})"
     if stat.S_ISREG(st.st_mode):
         return None
-    kind = ("FIFO" if stat.S_ISFIFO(st.st_mode) else "device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "socket" if stat.S_ISSOCK(st.st_mode) else "folder" if stat.S_ISDIR(st.st_mode) else "special file")
+    kind = (
+        "FIFO"
+        if stat.S_ISFIFO(st.st_mode)
+        else "device"
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        else "socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "folder"
+        if stat.S_ISDIR(st.st_mode)
+        else "special file"
+    )
     return f"{'symlink to a ' if p.is_symlink() else ''}{kind}, not a regular file"
 
 
@@ -220,8 +238,12 @@ class FeatureStats:
 
     def to_bytes(self) -> bytes:
         """A pytorch-fid-compatible ``.npz`` (``mu``, ``sigma``) plus ``num_images``, ``meta`` and optional ``features``."""
-        arrays: dict[str, Any] = {"mu": self.mu, "sigma": self.sigma, "num_images": np.int64(-1 if self.num is None else self.num),
-                                  "meta": np.array(json.dumps(self.meta, default=str))}
+        arrays: dict[str, Any] = {
+            "mu": self.mu,
+            "sigma": self.sigma,
+            "num_images": np.int64(-1 if self.num is None else self.num),
+            "meta": np.array(json.dumps(self.meta, default=str)),
+        }
         if self.features is not None:
             arrays["features"] = self.features
         arrays["digest"] = np.array(stats_digest(arrays))
@@ -265,12 +287,16 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
                 if "digest" in keys:
                     stored = str(data["digest"])
                     if stats_digest({k: data[k] for k in keys if k != "digest"}) != stored:
-                        raise StatsFileError(f"{p}: content does not match its sha256 digest (damaged or modified); "
-                                             "delete it to recompute")
+                        raise StatsFileError(
+                            f"{p}: content does not match its sha256 digest (damaged or modified); "
+                            "delete it to recompute"
+                        )
                 elif require_digest:
                     raise StatsFileError(f"{p}: has no content digest (not written by this version)")
                 if not {"mu", "sigma"} <= keys:
-                    raise StatsFileError(f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})")
+                    raise StatsFileError(
+                        f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})"
+                    )
                 mu, sigma = data["mu"], data["sigma"]
                 if "features" in keys:
                     features = np.asarray(data["features"], dtype=np.float32)
@@ -284,7 +310,9 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
         except StatsFileError:
             raise
         except Exception as exc:  # noqa: BLE001 - zip/npy/pickle errors of a bad file
-            raise StatsFileError(f"{p}: not a readable .npz statistics file ({type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''})") from None
+            raise StatsFileError(
+                f"{p}: not a readable .npz statistics file ({type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''})"
+            ) from None
     elif suffix in (".pkl", ".pickle"):
         from ..formats.safe_pickle import safe_load
 
@@ -297,14 +325,18 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
         mu = data.get("mean", data.get("mu"))
         sigma = data.get("cov", data.get("sigma"))
         if mu is None or sigma is None:
-            raise StatsFileError(f"{p}: missing key {'mean' if mu is None else 'cov'} (a statistics pickle holds 'mean' and 'cov'; has {sorted(map(str, data))})")
+            raise StatsFileError(
+                f"{p}: missing key {'mean' if mu is None else 'cov'} (a statistics pickle holds 'mean' and 'cov'; has {sorted(map(str, data))})"
+            )
         if isinstance(data.get("size"), int):
             num = int(data["size"])
     else:
         raise StatsFileError(f"{p}: unknown statistics format {suffix!r} (expected .npz or .pkl)")
     mu, sigma = _as_matrix(mu, "mu", p), _as_matrix(sigma, "sigma", p)
     if mu.ndim != 1 or mu.shape[0] != dim:
-        raise StatsFileError(f"{p}: mu has shape {tuple(mu.shape)}, expected ({dim},) (the detector's feature dimension)")
+        raise StatsFileError(
+            f"{p}: mu has shape {tuple(mu.shape)}, expected ({dim},) (the detector's feature dimension)"
+        )
     if sigma.shape != (dim, dim):
         raise StatsFileError(f"{p}: sigma has shape {tuple(sigma.shape)}, expected ({dim}, {dim})")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
@@ -338,13 +370,19 @@ class DatasetStatsInfo:
 def rank_warning(num: int | None, dim: int, what: str) -> str | None:
     """The warning for covariances from fewer samples than the feature dimension, else None."""
     if num is not None and num < max(dim, MIN_SAMPLES_FULL_RANK):
-        return (f"{what}: {num} samples < {max(dim, MIN_SAMPLES_FULL_RANK)}: the {dim}-d covariance is rank-deficient, "
-                "so FID is biased and its matrix square root ill-conditioned (use >= 2048, preferably 10k-50k)")
+        return (
+            f"{what}: {num} samples < {max(dim, MIN_SAMPLES_FULL_RANK)}: the {dim}-d covariance is rank-deficient, "
+            "so FID is biased and its matrix square root ill-conditioned (use >= 2048, preferably 10k-50k)"
+        )
     return None
 
 
 def cache_key(data_hash: str, detector_desc: dict[str, Any], options: dict[str, Any]) -> str:
-    text = json.dumps({"v": _CACHE_VERSION, "data": data_hash, "detector": detector_desc, "options": options}, sort_keys=True, default=str)
+    text = json.dumps(
+        {"v": _CACHE_VERSION, "data": data_hash, "detector": detector_desc, "options": options},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -359,8 +397,15 @@ class CacheEntry:
     seconds: dict[str, float]
 
 
-def cache_entry(path: str | os.PathLike, detector_name: str, detector_desc: dict[str, Any], *, skip_bad: bool = False,
-                use_cache: bool = True, cache_dir: str | os.PathLike | None = None) -> CacheEntry:
+def cache_entry(
+    path: str | os.PathLike,
+    detector_name: str,
+    detector_desc: dict[str, Any],
+    *,
+    skip_bad: bool = False,
+    use_cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> CacheEntry:
     """Hash the data at ``path`` (reading only files that changed) and name its cache file.
 
     Raises:
@@ -375,7 +420,9 @@ def cache_entry(path: str | os.PathLike, detector_name: str, detector_desc: dict
     return CacheEntry(source, data_hash, hashed, file, {"hash": time.perf_counter() - t0})
 
 
-def cached_stats(entry: CacheEntry, dim: int, keep_features: bool = False) -> tuple[FeatureStats, DatasetStatsInfo] | None:
+def cached_stats(
+    entry: CacheEntry, dim: int, keep_features: bool = False
+) -> tuple[FeatureStats, DatasetStatsInfo] | None:
     """The cached statistics of ``entry``, or None when there are none usable (missing, unreadable,
     or without the per-image features that ``keep_features`` asks for)."""
     t0 = time.perf_counter()
@@ -389,6 +436,15 @@ def cached_stats(entry: CacheEntry, dim: int, keep_features: bool = False) -> tu
         return None
     seconds = {**entry.seconds, "load": time.perf_counter() - t0}
     seconds["total"] = sum(seconds.values())
-    info = DatasetStatsInfo(str(entry.source.path), len(entry.source), int(stats.num or 0), list(stats.meta.get("skipped", [])),
-                            True, str(entry.file), entry.data_hash, entry.files_hashed, seconds)
+    info = DatasetStatsInfo(
+        str(entry.source.path),
+        len(entry.source),
+        int(stats.num or 0),
+        list(stats.meta.get("skipped", [])),
+        True,
+        str(entry.file),
+        entry.data_hash,
+        entry.files_hashed,
+        seconds,
+    )
     return stats, info

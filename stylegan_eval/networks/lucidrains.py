@@ -93,8 +93,12 @@ class Conv2DMod(nn.Module):
         if self.demod:
             weights = weights * torch.rsqrt(weights.pow(2).sum(dim=(2, 3, 4), keepdim=True) + self.eps)
         out_c = weights.shape[1]
-        out = F.conv2d(x.reshape(1, -1, h, w), weights.reshape(n * out_c, *weights.shape[2:]),
-                       padding=(self.kernel - 1) // 2, groups=n)
+        out = F.conv2d(
+            x.reshape(1, -1, h, w),
+            weights.reshape(n * out_c, *weights.shape[2:]),
+            padding=(self.kernel - 1) // 2,
+            groups=n,
+        )
         return out.reshape(n, out_c, h, w)
 
 
@@ -106,7 +110,9 @@ class RGBBlock(nn.Module):
         self.to_style = nn.Linear(latent_dim, dim_in)
         self.conv = Conv2DMod(dim_in, out_channels, 1, demod=False)
         self.upsample = (
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), Blur()) if upsample else None
+            nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), Blur())
+            if upsample
+            else None
         )
 
     def forward(self, x: torch.Tensor, prev_rgb: torch.Tensor | None, style: torch.Tensor) -> torch.Tensor:
@@ -135,8 +141,10 @@ class DepthWiseConv2d(nn.Module):
 
     def __init__(self, dim_in: int, dim_out: int, kernel_size: int, padding: int = 0, bias: bool = True):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(dim_in, dim_in, kernel_size, padding=padding, groups=dim_in, bias=bias),
-                                 nn.Conv2d(dim_in, dim_out, 1, bias=bias))
+        self.net = nn.Sequential(
+            nn.Conv2d(dim_in, dim_in, kernel_size, padding=padding, groups=dim_in, bias=bias),
+            nn.Conv2d(dim_in, dim_out, 1, bias=bias),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -196,7 +204,9 @@ def attn_and_ff(dim: int) -> nn.Sequential:
 
 
 class GeneratorBlock(nn.Module):
-    def __init__(self, latent_dim: int, dim_in: int, filters: int, upsample: bool, upsample_rgb: bool, out_channels: int):
+    def __init__(
+        self, latent_dim: int, dim_in: int, filters: int, upsample: bool, upsample_rgb: bool, out_channels: int
+    ):
         super().__init__()
         self.upsample = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False) if upsample else None
         self.to_style1 = nn.Linear(latent_dim, dim_in)
@@ -231,8 +241,14 @@ class LucidrainsSynthesis(nn.Module):
             ``attn_layers`` [k, ...] put one before block ``num_layers - k``).
     """
 
-    def __init__(self, filters: list[int], latent_dim: int, out_channels: int = 3, no_const: bool = False,
-                 attn_blocks: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        filters: list[int],
+        latent_dim: int,
+        out_channels: int = 3,
+        no_const: bool = False,
+        attn_blocks: tuple[int, ...] = (),
+    ):
         super().__init__()
         self.num_layers = len(filters) - 1
         self.image_size = 2 ** (self.num_layers + 1)
@@ -244,8 +260,14 @@ class LucidrainsSynthesis(nn.Module):
             self.initial_block = nn.Parameter(torch.randn(1, filters[0], 4, 4))
         self.initial_conv = nn.Conv2d(filters[0], filters[0], 3, padding=1)
         self.blocks = nn.ModuleList(
-            GeneratorBlock(latent_dim, c_in, c_out, upsample=i != 0, upsample_rgb=i != self.num_layers - 1,
-                           out_channels=out_channels)
+            GeneratorBlock(
+                latent_dim,
+                c_in,
+                c_out,
+                upsample=i != 0,
+                upsample_rgb=i != self.num_layers - 1,
+                out_channels=out_channels,
+            )
             for i, (c_in, c_out) in enumerate(pairwise(filters))
         )
         self.attns = nn.ModuleList()  # None entries (no attention) hold no keys, as in the package
@@ -306,7 +328,10 @@ class LucidrainsGenerator(Generator):
         return self.G(ws, noise[0].permute(0, 2, 3, 1)).clamp(0.0, 1.0) * 2.0 - 1.0
 
     def extra_info(self) -> dict[str, Any]:
-        return {"noise": "one U(0, 1) image [N, R, R, 1] (sampling engine)", "lr_mlp": self.S.net[0].lr_mul,
-                "filters": [self.G.blocks[0].conv1.weight.shape[1]] + [b.conv1.weight.shape[0] for b in self.G.blocks],
-                "no_const": self.G.no_const, **self._extra}
-
+        return {
+            "noise": "one U(0, 1) image [N, R, R, 1] (sampling engine)",
+            "lr_mlp": self.S.net[0].lr_mul,
+            "filters": [self.G.blocks[0].conv1.weight.shape[1]] + [b.conv1.weight.shape[0] for b in self.G.blocks],
+            "no_const": self.G.no_const,
+            **self._extra,
+        }

@@ -193,9 +193,7 @@ class FusedUpsample(nn.Module):
         k = w.transpose(0, 1).flip(2, 3)  # conv2d layout [out, in, 4, 4], flipped
         n, _, h, wd = x.shape
         phases = [
-            F.conv2d(F.pad(x, (1 - b, b, 1 - a, a)), k[:, :, a::2, b::2], bias)
-            for a in (0, 1)
-            for b in (0, 1)
+            F.conv2d(F.pad(x, (1 - b, b, 1 - a, a)), k[:, :, a::2, b::2], bias) for a in (0, 1) for b in (0, 1)
         ]  # each [N, out, H, W]
         # channel order (out, a, b) for pixel_shuffle: out[..., 2m+a, 2n+b] = phase(a, b)[..., m, n]
         return F.pixel_shuffle(torch.stack(phases, dim=2).reshape(n, -1, h, wd), 2)
@@ -268,8 +266,16 @@ class StyledConvBlock(nn.Module):
     (and the constant's own bias), separate w / noise per half (see the module docstring).
     """
 
-    def __init__(self, in_ch: int, out_ch: int, style_dim: int, initial: bool = False, fused: bool = False,
-                 variant: str = "rosinality", blur_filter: Sequence[float] | None = (1.0, 2.0, 1.0)):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        style_dim: int,
+        initial: bool = False,
+        fused: bool = False,
+        variant: str = "rosinality",
+        blur_filter: Sequence[float] | None = (1.0, 2.0, 1.0),
+    ):
         super().__init__()
         tf = variant == "tf"
         self.tf = tf
@@ -302,8 +308,14 @@ class StyledConvBlock(nn.Module):
         first = c1[0] if isinstance(c1[0], FusedUpsample) else c1[1].conv
         return first.bias
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor,
-                w2: torch.Tensor | None = None, noise2: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        noise: torch.Tensor,
+        w2: torch.Tensor | None = None,
+        noise2: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``w``/``noise`` feed the first half, ``w2``/``noise2`` (default: the same) the second."""
         w2 = w if w2 is None else w2
         noise2 = noise if noise2 is None else noise2
@@ -360,8 +372,17 @@ class SynthesisSG1(nn.Module):
         blocks = []
         for i, out_ch in enumerate(channels):
             in_ch = channels[max(i - 1, 0)]
-            blocks.append(StyledConvBlock(in_ch, out_ch, style_dim, initial=i == 0, fused=fused[i],
-                                          variant=variant, blur_filter=self.blur_filter))
+            blocks.append(
+                StyledConvBlock(
+                    in_ch,
+                    out_ch,
+                    style_dim,
+                    initial=i == 0,
+                    fused=fused[i],
+                    variant=variant,
+                    blur_filter=self.blur_filter,
+                )
+            )
         self.progression = nn.ModuleList(blocks)
         rgb_gain = 1.0 if variant == "tf" else SQRT2
         self.to_rgb = nn.ModuleList(EqualConv2d(c, img_channels, 1, gain=rgb_gain) for c in channels)
@@ -395,8 +416,9 @@ class SynthesisSG1(nn.Module):
             raise ValueError(f"step must be in [0, {self.num_blocks}), got {step}")
         per = 2 if self.per_layer else 1
         if len(styles) < per * (step + 1) or len(noise) < per * (step + 1):
-            raise ValueError(f"step {step} needs {per * (step + 1)} styles and noise maps, "
-                             f"got {len(styles)} and {len(noise)}")
+            raise ValueError(
+                f"step {step} needs {per * (step + 1)} styles and noise maps, got {len(styles)} and {len(noise)}"
+            )
         out = noise[0]
         prev = out
         for i in range(step + 1):
@@ -453,10 +475,16 @@ class StyledGenerator(nn.Module):
     def init_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments that rebuild this network (weights aside)."""
         g = self.generator
-        return {"code_dim": self.code_dim, "n_mlp": self.n_mlp, "channels": list(g.channels), "fused": list(g.fused),
-                "img_channels": g.img_channels, "variant": self.variant,
-                "blur_filter": None if g.blur_filter is None else list(g.blur_filter),
-                "mapping_lr_mul": self.mapping_lr_mul}
+        return {
+            "code_dim": self.code_dim,
+            "n_mlp": self.n_mlp,
+            "channels": list(g.channels),
+            "fused": list(g.fused),
+            "img_channels": g.img_channels,
+            "variant": self.variant,
+            "blur_filter": None if g.blur_filter is None else list(g.blur_filter),
+            "mapping_lr_mul": self.mapping_lr_mul,
+        }
 
     def forward(
         self,
@@ -530,9 +558,16 @@ class StyleGAN1Generator(Generator):
 
     noise_is_explicit = True
 
-    def __init__(self, net: StyledGenerator, resolution: int, family: str = "stylegan1-rosinality",
-                 extra: dict[str, Any] | None = None, w_avg: torch.Tensor | None = None,
-                 const_noise: Sequence[torch.Tensor] | None = None, truncation_cutoff: int | None = None):
+    def __init__(
+        self,
+        net: StyledGenerator,
+        resolution: int,
+        family: str = "stylegan1-rosinality",
+        extra: dict[str, Any] | None = None,
+        w_avg: torch.Tensor | None = None,
+        const_noise: Sequence[torch.Tensor] | None = None,
+        truncation_cutoff: int | None = None,
+    ):
         super().__init__()
         step = round(math.log2(resolution)) - 2
         if resolution != block_resolution(step) or not 0 <= step < net.generator.num_blocks:
@@ -561,7 +596,9 @@ class StyleGAN1Generator(Generator):
             if [tuple(n.shape[-2:]) for n in const_noise] != self.noise_shapes:
                 raise ValueError(f"const_noise must have shapes {self.noise_shapes}")
             for k, n in enumerate(const_noise):
-                self.register_buffer(f"const_noise_{k}", torch.as_tensor(n, dtype=torch.float32).reshape(1, 1, *n.shape[-2:]))
+                self.register_buffer(
+                    f"const_noise_{k}", torch.as_tensor(n, dtype=torch.float32).reshape(1, 1, *n.shape[-2:])
+                )
             self._n_const = len(const_noise)
 
     def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
@@ -605,10 +642,16 @@ class StyleGAN1Generator(Generator):
         }
 
     def extra_info(self) -> dict[str, Any]:
-        w_avg = ("stored in the checkpoint (dlatent_avg)" if self.stored_avg is not None else
-                 "not stored in rosinality StyleGAN1 checkpoints; estimated from mapping(z) (deterministic)")
-        ws_per = ("layer (two per block, TF G_synthesis)" if self.per_layer
-                  else "block (one w per progressive block, shared by its two AdaINs)")
+        w_avg = (
+            "stored in the checkpoint (dlatent_avg)"
+            if self.stored_avg is not None
+            else "not stored in rosinality StyleGAN1 checkpoints; estimated from mapping(z) (deterministic)"
+        )
+        ws_per = (
+            "layer (two per block, TF G_synthesis)"
+            if self.per_layer
+            else "block (one w per progressive block, shared by its two AdaINs)"
+        )
         return {
             "channels": {str(block_resolution(i)): c for i, c in enumerate(self.net.generator.channels)},
             "n_mlp": self.net.n_mlp,
@@ -627,11 +670,16 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     to CheckpointError); the state dict is loaded strictly.
     """
     net_cfg = dict(config["arch"])
-    if not all(isinstance(k, str) for k in net_cfg) or set(net_cfg) - set(inspect.signature(StyledGenerator).parameters):
+    if not all(isinstance(k, str) for k in net_cfg) or set(net_cfg) - set(
+        inspect.signature(StyledGenerator).parameters
+    ):
         raise ValueError(f"StyleGAN1 arch has unknown fields {sorted(map(str, net_cfg))}")
     for key, value in net_cfg.items():
         values = value if isinstance(value, list) else [value]
-        if not all(v is None or isinstance(v, (str, bool)) or (isinstance(v, (int, float)) and abs(v) <= 1 << 14) for v in values):
+        if not all(
+            v is None or isinstance(v, (str, bool)) or (isinstance(v, (int, float)) and abs(v) <= 1 << 14)
+            for v in values
+        ):
             raise ValueError(f"StyleGAN1 arch field {key} has invalid value {value!r}")
     net = StyledGenerator(**net_cfg)
     res = int(config["resolution"])
@@ -640,7 +688,14 @@ def from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> 
     n_noise = per * (step + 1)
     w_avg = state_dict.get("stored_avg") if config.get("w_avg_stored") else None
     const = [state_dict[f"const_noise_{k}"] for k in range(n_noise)] if config.get("const_noise_stored") else None
-    gen = StyleGAN1Generator(net, res, str(config["family"]), extra=config.get("extra"), w_avg=w_avg,
-                             const_noise=const, truncation_cutoff=config.get("truncation_cutoff"))
+    gen = StyleGAN1Generator(
+        net,
+        res,
+        str(config["family"]),
+        extra=config.get("extra"),
+        w_avg=w_avg,
+        const_noise=const,
+        truncation_cutoff=config.get("truncation_cutoff"),
+    )
     gen.load_state_dict(state_dict, strict=True)
     return gen

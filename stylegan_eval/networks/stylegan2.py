@@ -58,7 +58,9 @@ class EqualLinear(nn.Module):
     With ``activation`` the output goes through fused leaky ReLU (bias, lrelu 0.2, * sqrt 2).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False):
+    def __init__(
+        self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_dim, in_dim).div_(lr_mul))
         self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
@@ -99,8 +101,16 @@ class ModulatedConv2d(nn.Module):
     """Keys: ``weight`` [1, out, in, k, k], ``modulation.{weight [in, style_dim], bias [in]}``,
     ``blur.kernel`` [4, 4] when upsampling."""
 
-    def __init__(self, in_channel: int, out_channel: int, kernel_size: int, style_dim: int,
-                 demodulate: bool = True, upsample: bool = False, blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+    def __init__(
+        self,
+        in_channel: int,
+        out_channel: int,
+        kernel_size: int,
+        style_dim: int,
+        demodulate: bool = True,
+        upsample: bool = False,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+    ):
         super().__init__()
         self.in_channel, self.out_channel, self.kernel_size = in_channel, out_channel, kernel_size
         self.upsample = upsample
@@ -116,8 +126,13 @@ class ModulatedConv2d(nn.Module):
         """x [N, in, H, W], w [N, style_dim] -> [N, out, H, W] (or 2H x 2W when upsampling)."""
         styles = self.modulation(w)
         return ops.modulated_conv2d(
-            x, self.scale * self.weight[0], styles, demodulate=self.demodulate, upsample=self.upsample,
-            blur_kernel=self.blur.kernel if self.upsample else None, fused=self.fused,
+            x,
+            self.scale * self.weight[0],
+            styles,
+            demodulate=self.demodulate,
+            upsample=self.upsample,
+            blur_kernel=self.blur.kernel if self.upsample else None,
+            fused=self.fused,
         )
 
 
@@ -177,10 +192,20 @@ class SkipUp(nn.Module):
 class StyledConv(nn.Module):
     """Modulated conv -> noise -> bias + lrelu * sqrt 2 (-> clamp to +-conv_clamp when set)."""
 
-    def __init__(self, in_channel: int, out_channel: int, kernel_size: int, style_dim: int,
-                 upsample: bool = False, blur_kernel: Sequence[float] = (1, 3, 3, 1), conv_clamp: float | None = None):
+    def __init__(
+        self,
+        in_channel: int,
+        out_channel: int,
+        kernel_size: int,
+        style_dim: int,
+        upsample: bool = False,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
-        self.conv = ModulatedConv2d(in_channel, out_channel, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel)
+        self.conv = ModulatedConv2d(
+            in_channel, out_channel, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel
+        )
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channel)
         self.conv_clamp = conv_clamp
@@ -195,8 +220,15 @@ class StyledConv(nn.Module):
 class ToRGB(nn.Module):
     """1x1 modulated conv (no demodulation) + bias [1, C, 1, 1] (-> clamp), plus the upsampled skip."""
 
-    def __init__(self, in_channel: int, style_dim: int, upsample: bool = True, blur_kernel: Sequence[float] = (1, 3, 3, 1),
-                 img_channels: int = 3, conv_clamp: float | None = None):
+    def __init__(
+        self,
+        in_channel: int,
+        style_dim: int,
+        upsample: bool = True,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        img_channels: int = 3,
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
@@ -233,10 +265,22 @@ class StyleGAN2(nn.Module):
             ``(convs + skips[j](input)) / sqrt(2)``) or 'orig' (one ToRGB at the end, no skips).
     """
 
-    def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
-                 blur_kernel=(1, 3, 3, 1), lr_mlp: float = 0.01, *, z_dim: int | None = None,
-                 c_dim: int = 0, channels: dict[int, int] | None = None, img_channels: int = 3,
-                 conv_clamp: float | None = None, architecture: str = "skip"):
+    def __init__(
+        self,
+        size: int,
+        style_dim: int = 512,
+        n_mlp: int = 8,
+        channel_multiplier: int = 2,
+        blur_kernel=(1, 3, 3, 1),
+        lr_mlp: float = 0.01,
+        *,
+        z_dim: int | None = None,
+        c_dim: int = 0,
+        channels: dict[int, int] | None = None,
+        img_channels: int = 3,
+        conv_clamp: float | None = None,
+        architecture: str = "skip",
+    ):
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
@@ -299,27 +343,55 @@ class StyleGAN2(nn.Module):
         in_channel = c4
         for i in range(3, log_size + 1):
             out_channel = channels[2**i]
-            self.convs.append(StyledConv(in_channel, out_channel, 3, style_dim, upsample=True,
-                                         blur_kernel=blur_kernel, conv_clamp=self.conv_clamp))
-            self.convs.append(StyledConv(out_channel, out_channel, 3, style_dim,
-                                         blur_kernel=blur_kernel, conv_clamp=self.conv_clamp))
+            self.convs.append(
+                StyledConv(
+                    in_channel,
+                    out_channel,
+                    3,
+                    style_dim,
+                    upsample=True,
+                    blur_kernel=blur_kernel,
+                    conv_clamp=self.conv_clamp,
+                )
+            )
+            self.convs.append(
+                StyledConv(out_channel, out_channel, 3, style_dim, blur_kernel=blur_kernel, conv_clamp=self.conv_clamp)
+            )
             if architecture == "skip":
-                self.to_rgbs.append(ToRGB(out_channel, style_dim, blur_kernel=blur_kernel,
-                                          img_channels=img_channels, conv_clamp=self.conv_clamp))
+                self.to_rgbs.append(
+                    ToRGB(
+                        out_channel,
+                        style_dim,
+                        blur_kernel=blur_kernel,
+                        img_channels=img_channels,
+                        conv_clamp=self.conv_clamp,
+                    )
+                )
             in_channel = out_channel
         if architecture == "resnet":
-            self.skips = nn.ModuleList(SkipUp(channels[2 ** (i - 1)], channels[2**i], blur_kernel)
-                                       for i in range(3, log_size + 1))
+            self.skips = nn.ModuleList(
+                SkipUp(channels[2 ** (i - 1)], channels[2**i], blur_kernel) for i in range(3, log_size + 1)
+            )
         if architecture != "skip":
-            self.to_rgb = ToRGB(in_channel, style_dim, upsample=False, img_channels=img_channels,
-                                conv_clamp=self.conv_clamp)
+            self.to_rgb = ToRGB(
+                in_channel, style_dim, upsample=False, img_channels=img_channels, conv_clamp=self.conv_clamp
+            )
 
     def init_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments that rebuild this network (weights aside)."""
-        return {"size": self.size, "style_dim": self.style_dim, "n_mlp": self.n_mlp, "blur_kernel": list(self.blur_kernel),
-                "lr_mlp": self.lr_mlp, "z_dim": self.z_dim, "c_dim": self.c_dim,
-                "channels": {str(k): v for k, v in self.channels.items()}, "img_channels": self.img_channels,
-                "conv_clamp": self.conv_clamp, "architecture": self.architecture}
+        return {
+            "size": self.size,
+            "style_dim": self.style_dim,
+            "n_mlp": self.n_mlp,
+            "blur_kernel": list(self.blur_kernel),
+            "lr_mlp": self.lr_mlp,
+            "z_dim": self.z_dim,
+            "c_dim": self.c_dim,
+            "channels": {str(k): v for k, v in self.channels.items()},
+            "img_channels": self.img_channels,
+            "conv_clamp": self.conv_clamp,
+            "architecture": self.architecture,
+        }
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -371,14 +443,18 @@ class StyleGAN2(nn.Module):
             return self._forward_single_rgb(out, ws, noise)
         skip = self.to_rgb1(out, ws[:, 1])
         i = 1
-        for conv_up, conv, n1, n2, to_rgb in zip(self.convs[::2], self.convs[1::2], noise[1::2], noise[2::2], self.to_rgbs):
+        for conv_up, conv, n1, n2, to_rgb in zip(
+            self.convs[::2], self.convs[1::2], noise[1::2], noise[2::2], self.to_rgbs
+        ):
             out = conv_up(out, ws[:, i], n1)
             out = conv(out, ws[:, i + 1], n2)
             skip = to_rgb(out, ws[:, i + 2], skip)
             i += 2
         return skip
 
-    def _forward_single_rgb(self, out: torch.Tensor, ws: torch.Tensor, noise: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    def _forward_single_rgb(
+        self, out: torch.Tensor, ws: torch.Tensor, noise: Sequence[torch.Tensor | None]
+    ) -> torch.Tensor:
         """'resnet' / 'orig': blocks without per-resolution ToRGB; the last ToRGB takes ws[:, -1]."""
         i = 1
         for j, (conv_up, conv) in enumerate(zip(self.convs[::2], self.convs[1::2])):
@@ -406,7 +482,9 @@ class StyleGAN2Generator(Generator):
 
     noise_is_explicit = True
 
-    def __init__(self, net: StyleGAN2, family: str, w_avg: torch.Tensor | None = None, extra: dict[str, Any] | None = None):
+    def __init__(
+        self, net: StyleGAN2, family: str, w_avg: torch.Tensor | None = None, extra: dict[str, Any] | None = None
+    ):
         super().__init__()
         self.net = net
         self.family = family
@@ -452,8 +530,10 @@ class StyleGAN2Generator(Generator):
     def extra_info(self) -> dict[str, Any]:
         n = self.net
         return {
-            "configuration": (f"stylegan2 ({n.architecture}), {n.size}x{n.size}, {n.n_latent} ws, {n.n_mlp} mapping layers, "
-                              f"channels {n.channels[4]}..{n.channels[n.size]}"),
+            "configuration": (
+                f"stylegan2 ({n.architecture}), {n.size}x{n.size}, {n.n_latent} ws, {n.n_mlp} mapping layers, "
+                f"channels {n.channels[4]}..{n.channels[n.size]}"
+            ),
             "channel_multiplier": self.net.channel_multiplier,
             "channels": {str(k): v for k, v in self.net.channels.items()},
             "n_mlp": self.net.n_mlp,
@@ -464,8 +544,17 @@ class StyleGAN2Generator(Generator):
 
 
 _ARCH_TYPES: dict[str, Any] = {
-    "size": int, "style_dim": int, "n_mlp": int, "lr_mlp": (int, float), "blur_kernel": list, "z_dim": int,
-    "c_dim": int, "channels": dict, "img_channels": int, "conv_clamp": (int, float, type(None)), "architecture": str,
+    "size": int,
+    "style_dim": int,
+    "n_mlp": int,
+    "lr_mlp": (int, float),
+    "blur_kernel": list,
+    "z_dim": int,
+    "c_dim": int,
+    "channels": dict,
+    "img_channels": int,
+    "conv_clamp": (int, float, type(None)),
+    "architecture": str,
 }
 
 

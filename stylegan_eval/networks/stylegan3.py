@@ -105,7 +105,9 @@ class SG3Config:
             if "bool" in str(kind):
                 ok = isinstance(value, bool)
             elif "float" in str(kind):
-                ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (value is None and "None" in str(kind))
+                ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+                    value is None and "None" in str(kind)
+                )
                 value = None if value is None else float(value)
             else:
                 ok = isinstance(value, int) and not isinstance(value, bool)
@@ -123,7 +125,11 @@ class SG3Config:
             raise ValueError(f"StyleGAN3 img_resolution must be a power of two in [4, 4096], got {self.img_resolution}")
         if not 1 <= self.num_layers <= 64 or not 0 <= self.num_critical < self.num_layers:
             raise ValueError(f"StyleGAN3 num_layers {self.num_layers} / num_critical {self.num_critical} out of range")
-        if self.conv_kernel not in (1, 3, 5) or not 1 <= self.filter_size <= 32 or self.lrelu_upsampling not in (1, 2, 4):
+        if (
+            self.conv_kernel not in (1, 3, 5)
+            or not 1 <= self.filter_size <= 32
+            or self.lrelu_upsampling not in (1, 2, 4)
+        ):
             raise ValueError("StyleGAN3 conv_kernel, filter_size or lrelu_upsampling out of range")
         if max(self.z_dim, self.w_dim, self.channel_max, self.c_dim) > 1 << 16 or not 0 <= self.margin_size <= 256:
             raise ValueError("StyleGAN3 config dimensions out of range")
@@ -196,22 +202,44 @@ def layout(cfg: SG3Config) -> tuple[InputSpec, list[LayerSpec]]:
         total = (out_size - 1) * down + 1 - (in_size + kernel - 1) * up + up_taps + down_taps - 2
         lo = (total + up) // 2
         hi = total - lo
-        layers.append(LayerSpec(
-            name=f"L{idx}_{out_size}_{int(channels[idx])}", is_torgb=torgb, is_critical=critical,
-            in_channels=int(channels[prev]), out_channels=int(channels[idx]), in_size=in_size, out_size=out_size,
-            in_sampling_rate=in_rate, out_sampling_rate=out_rate, conv_kernel=kernel, up_factor=up, down_factor=down,
-            up_taps=up_taps, down_taps=down_taps, down_radial=cfg.use_radial_filters and not critical,
-            padding=(int(lo), int(hi), int(lo), int(hi)),
-            use_fp16=bool(rates[idx] * 2**cfg.num_fp16_res > cfg.img_resolution), tmp_sampling_rate=int(tmp_rate),
-            in_cutoff=float(cutoffs[prev]), out_cutoff=float(cutoffs[idx]),
-            in_half_width=float(half_widths[prev]), out_half_width=float(half_widths[idx]),
-        ))
+        layers.append(
+            LayerSpec(
+                name=f"L{idx}_{out_size}_{int(channels[idx])}",
+                is_torgb=torgb,
+                is_critical=critical,
+                in_channels=int(channels[prev]),
+                out_channels=int(channels[idx]),
+                in_size=in_size,
+                out_size=out_size,
+                in_sampling_rate=in_rate,
+                out_sampling_rate=out_rate,
+                conv_kernel=kernel,
+                up_factor=up,
+                down_factor=down,
+                up_taps=up_taps,
+                down_taps=down_taps,
+                down_radial=cfg.use_radial_filters and not critical,
+                padding=(int(lo), int(hi), int(lo), int(hi)),
+                use_fp16=bool(rates[idx] * 2**cfg.num_fp16_res > cfg.img_resolution),
+                tmp_sampling_rate=int(tmp_rate),
+                in_cutoff=float(cutoffs[prev]),
+                out_cutoff=float(cutoffs[idx]),
+                in_half_width=float(half_widths[prev]),
+                out_half_width=float(half_widths[idx]),
+            )
+        )
     return inp, layers
 
 
 # ---------------------------------------------------------------------------------- ops
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
-              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int = 1,
+    down: int = 1,
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0),
+    gain: float = 1.0,
+) -> torch.Tensor:
     """Upsample (zero insertion), pad/crop ``(x0, x1, y0, y1)``, convolve with FIR ``f``, keep every ``down``-th sample.
 
     ``f``: None (identity), 1-D [k] (separable, applied along x then y, each scaled by
@@ -242,16 +270,27 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
     if f is None:
         return x[:, :, ::down, ::down] if down > 1 else x
     if f.ndim == 2:
-        return F.conv2d(x, (f * gain).to(x.dtype).flip([0, 1])[None, None].expand(c, 1, *f.shape), stride=down, groups=c)
+        return F.conv2d(
+            x, (f * gain).to(x.dtype).flip([0, 1])[None, None].expand(c, 1, *f.shape), stride=down, groups=c
+        )
     k = f.shape[0]
     f = (f * gain**0.5).to(x.dtype).flip([0])
     x = F.conv2d(x, f.reshape(1, 1, 1, k).expand(c, 1, 1, k), stride=(1, down), groups=c)
     return F.conv2d(x, f.reshape(1, 1, k, 1).expand(c, 1, k, 1), stride=(down, 1), groups=c)
 
 
-def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None, b: torch.Tensor,
-                   up: int, down: int, padding: tuple[int, int, int, int], gain: float, slope: float,
-                   clamp: float | None) -> torch.Tensor:
+def filtered_lrelu(
+    x: torch.Tensor,
+    fu: torch.Tensor | None,
+    fd: torch.Tensor | None,
+    b: torch.Tensor,
+    up: int,
+    down: int,
+    padding: tuple[int, int, int, int],
+    gain: float,
+    slope: float,
+    clamp: float | None,
+) -> torch.Tensor:
     """bias -> upsample (pad, ``fu``, gain up**2) -> lrelu(slope) * gain, clamp -> ``fd`` and downsample."""
     x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up**2)
@@ -261,8 +300,14 @@ def filtered_lrelu(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | 
     return upfirdn2d(x, fd, down=down)
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool,
-                     padding: int, input_gain: torch.Tensor | None) -> torch.Tensor:
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    demodulate: bool,
+    padding: int,
+    input_gain: torch.Tensor | None,
+) -> torch.Tensor:
     """x [N, I, H, W], weight [O, I, k, k], styles [N, I] -> [N, O, H', W'].
 
     Computed by modulating activations (same function as NVIDIA's grouped convolution): the
@@ -389,11 +434,26 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if s.is_torgb:
             styles = styles / math.sqrt(s.in_channels * s.conv_kernel**2)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=not s.is_torgb, padding=s.conv_kernel - 1,
-                             input_gain=self.magnitude_ema.rsqrt())
-        return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, s.up_factor, s.down_factor, s.padding,
-                              gain=1.0 if s.is_torgb else LRELU_GAIN, slope=1.0 if s.is_torgb else 0.2,
-                              clamp=self.conv_clamp)
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            demodulate=not s.is_torgb,
+            padding=s.conv_kernel - 1,
+            input_gain=self.magnitude_ema.rsqrt(),
+        )
+        return filtered_lrelu(
+            x,
+            self.up_filter,
+            self.down_filter,
+            self.bias,
+            s.up_factor,
+            s.down_factor,
+            s.padding,
+            gain=1.0 if s.is_torgb else LRELU_GAIN,
+            slope=1.0 if s.is_torgb else 0.2,
+            clamp=self.conv_clamp,
+        )
 
 
 class SynthesisNetwork(nn.Module):
@@ -448,7 +508,9 @@ class StyleGAN3Generator(Generator):
     def _synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         return self.net.synthesis(ws)
 
-    def _synthesize_transformed(self, ws: torch.Tensor, noise: list[torch.Tensor], transform: torch.Tensor) -> torch.Tensor:
+    def _synthesize_transformed(
+        self, ws: torch.Tensor, noise: list[torch.Tensor], transform: torch.Tensor
+    ) -> torch.Tensor:
         return self.net.synthesis(ws, transform)
 
     @property
@@ -507,6 +569,7 @@ def load_exact(module: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
     extra = sorted(set(state_dict) - set(own))
     wrong = sorted(k for k in own if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape))
     if missing or extra or wrong:
-        raise ValueError(f"state does not match the network: missing {missing[:3]}, unexpected {extra[:3]}, "
-                         f"wrong shapes {wrong[:3]}")
+        raise ValueError(
+            f"state does not match the network: missing {missing[:3]}, unexpected {extra[:3]}, wrong shapes {wrong[:3]}"
+        )
     module.load_state_dict(state_dict, strict=True)
