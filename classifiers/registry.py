@@ -20,52 +20,12 @@ from torch import nn
 
 from stylegan_eval.errors import UserError, WeightsUnavailable
 from stylegan_eval.weights import WeightSpec, fetch, find
+from stylegan_eval.weights_catalog import CELEBAHQ_ATTRIBUTES, CELEBAHQ_URL_BASE, celebahq_spec
 
-ATTRIBUTES: tuple[str, ...] = (
-    "male",
-    "smiling",
-    "attractive",
-    "wavy-hair",
-    "young",
-    "5-o-clock-shadow",
-    "arched-eyebrows",
-    "bags-under-eyes",
-    "bald",
-    "bangs",
-    "big-lips",
-    "big-nose",
-    "black-hair",
-    "blond-hair",
-    "blurry",
-    "brown-hair",
-    "bushy-eyebrows",
-    "chubby",
-    "double-chin",
-    "eyeglasses",
-    "goatee",
-    "gray-hair",
-    "heavy-makeup",
-    "high-cheekbones",
-    "mouth-slightly-open",
-    "mustache",
-    "narrow-eyes",
-    "no-beard",
-    "oval-face",
-    "pale-skin",
-    "pointy-nose",
-    "receding-hairline",
-    "rosy-cheeks",
-    "sideburns",
-    "straight-hair",
-    "wearing-earrings",
-    "wearing-hat",
-    "wearing-lipstick",
-    "wearing-necklace",
-    "wearing-necktie",
-)
-assert len(ATTRIBUTES) == 40
-
-URL_BASE = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/"
+# The names, order and URLs live in the torch-free weights catalogue (``stylegan-eval weights list``
+# answers without importing torch); this module adds resolution and loading.
+ATTRIBUTES: tuple[str, ...] = CELEBAHQ_ATTRIBUTES
+URL_BASE = CELEBAHQ_URL_BASE
 
 
 def normalize(name: str) -> str:
@@ -79,8 +39,7 @@ def filename(index: int) -> str:
 
 def weight_spec(index: int) -> WeightSpec:
     """The :class:`WeightSpec` of classifier ``index`` (no checksum is published)."""
-    fname = filename(index)
-    return WeightSpec(name=fname[: -len(".pkl")], filename=fname, url=URL_BASE + fname)
+    return celebahq_spec(index)
 
 
 WEIGHT_SPECS: tuple[WeightSpec, ...] = tuple(weight_spec(i) for i in range(len(ATTRIBUTES)))
