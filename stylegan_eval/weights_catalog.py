@@ -270,7 +270,13 @@ register(
     bundled_path="weights/v0.1/vgg.pth",
 )
 register(NVIDIA_VGG16, "ppl", "ppl --distance nvidia-vgg16; pr50k3_full, pr50k3", key="nvidia-vgg16", size=553_469_545)
-register(DINOV2_WEIGHTS, "fid", "fid/kid/stats --detector dinov2-vitl14; fd_dinov2", key="dinov2-vitl14", approx_size="~1.2 GB")
+register(
+    DINOV2_WEIGHTS,
+    "fid",
+    "fid/kid/stats --detector dinov2-vitl14; fd_dinov2",
+    key="dinov2-vitl14",
+    approx_size="~1.2 GB",
+)
 register(CLIP_WEIGHTS, "fid", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
 for _i in range(len(CELEBAHQ_ATTRIBUTES)):
     register(

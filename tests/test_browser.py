@@ -73,8 +73,9 @@ def find_browser() -> str | None:
 
 
 BROWSER = find_browser()
+# The compare page and the probe's self-test run by default; the demo report (a whole demo
+# run first) is the slow case.
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(
         BROWSER is None, reason="no Chromium/Chrome found (apt-get install chromium; .ci/run installs it)"
     ),
@@ -197,6 +198,7 @@ def test_compare_report_shows_sample_grids(compare_page):
     assert grids and all(i["naturalWidth"] >= 512 for i in grids), compare_page["images"]
 
 
+@pytest.mark.slow
 def test_demo_report_in_browser(demo_out, tmp_path):
     pages = sorted(demo_out.glob("*.html"))
     assert pages, f"no HTML report in {demo_out}: {sorted(p.name for p in demo_out.iterdir())}"

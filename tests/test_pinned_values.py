@@ -13,8 +13,6 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 # run_demo(8, None, fid_samples=8, sep_samples=64, device="cpu"): (value, ci95_low, ci95_high)
 DEMO_PPL = {
     "ppl_zfull": (10.729157974477857, 3.4525931334472264, 22.34732419025386),
@@ -38,6 +36,7 @@ EVALUATE = {
 }
 
 
+@pytest.mark.slow
 def test_demo_values_are_pinned():
     from stylegan_eval.commands.demo import run_demo
 

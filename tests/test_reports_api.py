@@ -106,7 +106,9 @@ def test_result_reprs_are_short(tmp_path):
 
     r = ppl(gen_b(), preset="ppl_wend", num_samples=40, seed=0, allow_random_weights=True, bootstrap_resamples=50)
     text = repr(r)
-    assert len(text) < 200 and "distances" not in text and text.startswith("PPLResult(ppl_wend=")
+    assert (
+        len(text) < 200 and "distances" not in text and text.startswith("PPLResult(ppl_w_end_crop_n40=")
+    )  # 40 pairs: not the 100k protocol
     assert f"{r.value:.4g}" in text and "pairs=40" in text and r.value == r.mean  # fields are kept
     f = FeatureMetricResult("fid", 12.345678, 0.001234, 1e-20, 100, 50, 50)
     assert repr(f).startswith("FeatureMetricResult(fid=12.35, kid=0.001234 ± 0") and f.value == 12.345678
