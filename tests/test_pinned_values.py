@@ -5,6 +5,10 @@ exact calls of these tests; the refactor must leave them bit-identical (``==`` o
 tolerance). They depend on the shipped demo generator and classifiers, the sampling engine and
 the random-initialisation rule of the detectors (LPIPS VGG and Inception run at random weights
 offline), so a change there legitimately needs new pins.
+
+They were produced with one intra-op thread, and the tests run with one: CPU kernels split
+their reductions by thread count, so the last bits differ between 1 and 2 threads (the same
+float-rounding latitude the README states for batch sizes).
 """
 
 from __future__ import annotations
@@ -12,6 +16,16 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 # run_demo(8, None, fid_samples=8, sep_samples=64, device="cpu"): (value, ci95_low, ci95_high)
 DEMO_PPL = {
