@@ -168,8 +168,15 @@ def common_options(
         log=None,
         **kwargs,
     ):
-        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
+        from .checks import check_device_spec, check_log_file
         from .fileio import guarded_out
+
+        check_device_spec(device)
+        if log is not None:
+            check_log_file(log)
+        elif out is not None and (Path(out) / "metrics.jsonl").exists():
+            check_log_file(Path(out) / "metrics.jsonl", "--out")
+        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
 
         with guarded_out(out, is_file=False):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
@@ -513,12 +520,12 @@ def main(argv: list[str] | None = None) -> int:
     """
     joined = False
     try:
-        from .envvars import env_int
+        from .checks import check_environment, check_distributed_env
         from .log import setup as setup_logging  # one handler, one prefix; starts the run clock
 
         setup_logging()
-
-        if env_int("WORLD_SIZE", 1, minimum=1) > 1:
+        check_environment()
+        if check_distributed_env() > 1:
             import torch.distributed as _td
 
             if not (_td.is_available() and _td.is_initialized()):

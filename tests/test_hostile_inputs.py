@@ -162,6 +162,19 @@ def late_nan_gen():
     return LateNaN(1.0)
 
 
+def gray_gen():
+    """--generator test_hostile_inputs:gray_gen: a valid 1-channel (grayscale) Toy32."""
+    from test_compare import Toy32
+
+    class Gray(Toy32):
+        img_channels = 1
+
+        def _synthesize(self, ws, noise):
+            return super()._synthesize(ws, noise)[:, :1]
+
+    return Gray(1.0)
+
+
 # ------------------------------------------------------------------------------ subprocess table
 def test_subprocess_cases(tmp_path):
     """The cases that allocate, hang or need a real process: memory-limited, timed, one line each."""

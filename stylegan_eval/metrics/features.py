@@ -223,7 +223,12 @@ def dataset_stats(
         "num_files": len(entry.source),
     }
     if entry.file is not None:
-        stats.save(entry.file)
+        try:
+            stats.save(entry.file)
+        except OSError as exc:  # a full or read-only cache costs the next run a recomputation, not this result
+            from ..log import warning
+
+            warning(f"could not write the statistics cache {entry.file} ({exc.strerror or exc}); the result is kept")
     timings["total"] = time.perf_counter() - t0
     info = DatasetStatsInfo(
         str(path),

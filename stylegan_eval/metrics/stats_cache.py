@@ -414,6 +414,10 @@ def cache_entry(
     t0 = time.perf_counter()
     source = ImageSource(path, skip_bad=skip_bad)
     root = cache_root(cache_dir) / "fid-stats"
+    if use_cache:  # before hashing and computing: a cache that cannot be written would lose the result
+        from ..checks import check_cache_dir
+
+        check_cache_dir(root, "the statistics cache")
     data_hash, hashed = source.content_hash(root if use_cache else None)
     key = cache_key(data_hash, detector_desc, {"skip_bad": skip_bad})
     file = root / f"{Path(path).name or 'data'}-{detector_name}-{key}.npz" if use_cache else None
