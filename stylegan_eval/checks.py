@@ -9,14 +9,16 @@ after the metrics ran (or, for a FIFO, hanging forever on its ``open``).
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import re
 import stat
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
 from .envvars import env_int
+from .errors import UserError
 
 #: --device values: auto, cpu, cuda or cuda:N (other torch device types cannot run the networks).
 DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d{1,4})?)$")
@@ -171,15 +173,40 @@ def nesting_depth(obj: Any, limit: int = MAX_NESTING) -> int:
     return depth
 
 
-def loads_json(text: str | bytes, what: str, limit: int = MAX_NESTING) -> Any:
-    """``json.loads(text)`` for text read from a file or an option; UserError naming ``what`` for
-    invalid JSON or nesting deeper than ``limit`` levels (which would exhaust Python's recursion)."""
+def loads_json(text: str | bytes, what: str, limit: int = MAX_NESTING, error: type[UserError] = UserError) -> Any:
+    """``json.loads(text)`` for text read from a file or an option; ``error`` (a UserError) naming
+    ``what`` for invalid JSON or nesting deeper than ``limit`` levels (which would exhaust Python's
+    recursion while parsing or later)."""
     try:
         value = json.loads(text)
     except RecursionError:
-        raise UserError(f"{what}: JSON nested too deeply (at most {limit} levels)") from None
+        raise error(f"{what}: JSON nested too deeply (at most {limit} levels)") from None
     except ValueError as exc:
-        raise UserError(f"{what}: not valid JSON ({str(exc)[:120]})") from None
+        raise error(f"{what}: not valid JSON ({str(exc)[:120]})") from None
     if nesting_depth(value, limit) > limit:
-        raise UserError(f"{what}: JSON nested too deeply (at most {limit} levels)")
+        raise error(f"{what}: JSON nested too deeply (at most {limit} levels)")
     return value
+
+
+#: Largest integer accepted as a network hyper-parameter (sizes, counts, resolutions).
+MAX_HYPERPARAMETER = 1 << 31
+
+
+def unusable_number(obj: Any, where: str = "", limit: int = MAX_NESTING) -> str | None:
+    """The first hyper-parameter in ``obj`` (nested dicts/lists/tuples) that no network can use, as
+    ``"key = value"``: a NaN or infinite float, or an integer beyond 2^31; None when there is none
+    (or the nesting passes ``limit`` levels, which is reported the same way)."""
+    stack: list[tuple[str, Any, int]] = [(where, obj, 0)]
+    while stack:
+        key, o, depth = stack.pop()
+        if depth > limit:
+            return f"{key or 'value'}: nested deeper than {limit} levels"
+        if isinstance(o, dict):
+            stack.extend((f"{key}.{k}" if key else str(k), v, depth + 1) for k, v in o.items())
+        elif isinstance(o, (list, tuple)):
+            stack.extend((f"{key}[{i}]", v, depth + 1) for i, v in enumerate(o))
+        elif isinstance(o, numbers.Real) and not isinstance(o, bool):
+            ok = abs(int(o)) <= MAX_HYPERPARAMETER if isinstance(o, numbers.Integral) else math.isfinite(float(o))
+            if not ok:
+                return f"{key or 'value'} = {str(o)[:40]}"
+    return None

@@ -512,6 +512,24 @@ def cli(ctx: click.Context, config_path: Path | None, no_config: bool) -> None:
     apply_config(ctx, config_path, no_config)
 
 
+OUT_OF_MEMORY = (
+    "out of memory (an input asks for more memory than available; "
+    "check the sizes in the input files or lower --batch-size / --num-samples)"
+)
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's (CPU or CUDA) allocator refusing an allocation, not a bug."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text
+        or "bad_alloc" in text
+        or "not enough memory" in text
+        or "out of memory" in text.lower()
+        or type(exc).__name__ == "OutOfMemoryError"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code.
 
@@ -520,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     joined = False
     try:
-        from .checks import check_environment, check_distributed_env
+        from .checks import check_distributed_env, check_environment
         from .log import setup as setup_logging  # one handler, one prefix; starts the run clock
 
         setup_logging()
@@ -549,11 +567,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("stylegan-eval: interrupted", err=True)
         return 130
     except MemoryError:
-        click.echo(
-            "stylegan-eval: error: out of memory (an input asks for more memory than available; "
-            "check the sizes in the input files or lower --batch-size / --num-samples)",
-            err=True,
-        )
+        click.echo(f"stylegan-eval: error: {OUT_OF_MEMORY}", err=True)
+        return 2
+    except RuntimeError as exc:
+        if not is_allocation_failure(exc):
+            traceback.print_exc()
+            click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)
+            return 1
+        click.echo(f"stylegan-eval: error: {OUT_OF_MEMORY} ({str(exc).splitlines()[0][:160]})", err=True)
         return 2
     except Exception:
         traceback.print_exc()

@@ -238,6 +238,30 @@ class ResumeState:
                 p.unlink(missing_ok=True)
 
 
+#: Sample positions scanned at a time for :func:`_my_batches` (bounds its memory to a few MB).
+_SCAN = 1 << 20
+
+
+def _my_batches(todo: torch.Tensor, batch_size: int, rank: int, world_size: int) -> Iterator[torch.Tensor]:
+    """This rank's batches of the samples still to do, built one at a time.
+
+    The indices where ``todo`` (bool [N]) is set are cut, in order, into batches of
+    ``batch_size``, and the batches are dealt to the ranks in turn (batch b to rank
+    b % world_size). Built lazily, so that 10^8 samples cost no index lists before the first one.
+    """
+    n = todo.numel()
+    pending = torch.zeros(0, dtype=torch.int64)
+    b = 0
+    for start in range(0, n, max(_SCAN, batch_size)):
+        stop = min(n, start + max(_SCAN, batch_size))
+        pending = torch.cat([pending, torch.nonzero(todo[start:stop])[:, 0] + start])
+        while pending.numel() >= batch_size or (stop == n and pending.numel()):
+            batch, pending = pending[:batch_size].clone(), pending[batch_size:]
+            if b % world_size == rank:
+                yield batch
+            b += 1
+
+
 def _cat(chunks: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
     return {k: torch.cat(v) for k, v in chunks.items()}
 
@@ -314,8 +338,7 @@ def collect(
     keep = done_idx < num_samples
     done_idx, done_out = done_idx[keep], {k: v[keep] for k, v in done_out.items()}
     todo[done_idx] = False
-    remaining = torch.nonzero(todo)[:, 0]
-    batches = list(remaining.split(batch_size))[dist.rank :: dist.world_size] if remaining.numel() else []
+    batches = _my_batches(todo, batch_size, dist.rank, dist.world_size)
 
     my_idx: list[torch.Tensor] = []
     my_out: dict[str, list[torch.Tensor]] = {}

@@ -175,6 +175,25 @@ def gray_gen():
     return Gray(1.0)
 
 
+def stop_gen():
+    """--generator test_hostile_inputs:stop_gen: a Toy32 that stops the run at its first batch with a
+    UserError, so that a test sees how far a run got (and what it allocated) before sampling."""
+    from test_compare import Toy32
+
+    from stylegan_eval.errors import UserError
+
+    class Stop(Toy32):
+        calls = 0
+
+        def _synthesize(self, ws, noise):
+            Stop.calls += 1  # the first call is the loader's output check
+            if Stop.calls > 1:
+                raise UserError("stop_gen: first batch reached")
+            return super()._synthesize(ws, noise)
+
+    return Stop(1.0)
+
+
 # ------------------------------------------------------------------------------ subprocess table
 def test_subprocess_cases(tmp_path):
     """The cases that allocate, hang or need a real process: memory-limited, timed, one line each."""

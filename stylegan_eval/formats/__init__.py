@@ -152,6 +152,14 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     return RawCheckpoint(p, "torch", _load_or_name_code(p))
 
 
+def check_no_empty(sd: dict[str, Any], path: Any) -> None:
+    """Raise CheckpointError if a weight in ``sd`` has a zero-size dimension: layer sizes are read
+    from the weights' shapes, and a zero would reach divisions or degenerate layer counts."""
+    for key, t in sd.items():
+        if isinstance(t, torch.Tensor) and t.ndim and t.numel() == 0:
+            raise CheckpointError(f"{path}: weight {str(key)[:80]} has shape {list(t.shape)} (a zero-size dimension)")
+
+
 def check_state_dict(net: torch.nn.Module, sd: dict[str, Any], path: Any, what: str) -> None:
     """Raise CheckpointError (one line) unless ``sd`` has exactly ``net``'s keys and shapes.
 
@@ -347,7 +355,14 @@ def load_generator(
             raise CheckpointError(f"{raw.path}: does not look like a {format} checkpoint")
         if generator_args:
             raise CheckpointError(f"generator arguments {sorted(generator_args)} need --generator module:attr")
-        gen = module.load(raw, **options)
+        try:
+            gen = module.load(raw, **options)
+        except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as exc:
+            # sizes or hyper-parameters no network can be built from (a zero-size dimension, a
+            # string where a number belongs) that the family's own checks did not name
+            raise CheckpointError(
+                f"{raw.path}: not a usable {format} generator ({type(exc).__name__}: {_short(exc)})"
+            ) from None
         from ..demo import ASSETS, GENERATOR_FILE
 
         if Path(path).resolve() == (ASSETS / GENERATOR_FILE).resolve():  # reports say "demo", not a face model
