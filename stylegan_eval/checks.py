@@ -14,6 +14,7 @@ import numbers
 import os
 import re
 import stat
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,58 @@ def unusable_number(obj: Any, where: str = "", limit: int = MAX_NESTING) -> str 
             if not ok:
                 return f"{key or 'value'} = {str(o)[:40]}"
     return None
+
+
+# ------------------------------------------------------------------------------ zip directories
+#: Largest ratio of an entry's inflated to its stored size accepted above :data:`RATIO_FLOOR` bytes
+#: (real arrays and images compress < 10x; decompression bombs reach 1000x).
+MAX_INFLATION = 200
+RATIO_FLOOR = 1 << 20
+
+
+def zip_problem(zf: zipfile.ZipFile, max_entry_bytes: int | dict[str, int], max_total_bytes: int) -> str | None:
+    """Why the archive's own directory rules it out before anything is inflated, or None.
+
+    Refused: an entry larger than ``max_entry_bytes`` (per name when a dict; ``"*"`` for the
+    others), entries larger than ``max_total_bytes`` together, an inflation ratio above
+    :data:`MAX_INFLATION`, and entries whose stored bytes overlap (one deflate stream counted
+    many times: a small file that inflates for minutes).
+    """
+    infos = zf.infolist()
+    total = 0
+    for info in infos:
+        cap = max_entry_bytes if isinstance(max_entry_bytes, int) else max_entry_bytes.get(info.filename, -1)
+        if cap < 0 and isinstance(max_entry_bytes, dict):
+            cap = max_entry_bytes.get("*", 0)
+        if info.file_size > cap:
+            return f"entry {info.filename[:60]!r} inflates to {info.file_size} bytes (limit {cap})"
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_INFLATION * max(info.compress_size, 1):
+            return f"entry {info.filename[:60]!r} inflates {info.file_size // max(info.compress_size, 1)}x (decompression bomb?)"
+        total += info.file_size
+    if total > max_total_bytes:
+        return f"entries inflate to {total} bytes together (limit {max_total_bytes})"
+    spans = sorted((i.header_offset, i.header_offset + 30 + len(i.filename.encode()) + i.compress_size) for i in infos)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        if start < end:
+            return "entries overlap (their stored bytes are shared: a zip bomb)"
+    return None
+
+
+def check_zip(
+    path: str | os.PathLike,
+    what: str,
+    max_entry_bytes: int | dict[str, int],
+    max_total_bytes: int,
+    error: type[UserError] = UserError,
+) -> list[str]:
+    """The entry names of the zip (``.npz``) at ``path`` after :func:`zip_problem`; ``error`` naming
+    ``what`` for an unreadable directory or a refused entry."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            problem = zip_problem(zf, max_entry_bytes, max_total_bytes)
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise error(f"{what}: not a readable zip / .npz archive ({str(exc)[:100]})") from None
+    if problem is not None:
+        raise error(f"{what}: refused: {problem}")
+    return names

@@ -140,6 +140,13 @@ def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         )
     if not ok:
         raise DamagedPartial(f"{p}: not a stylegan-eval resume file (expected indices, outputs and digest); {how}")
+    for name, t in [("indices", idx), *outs.items()]:
+        # saved tensors are contiguous; a strided view (a stride-0 expand of one element) would be
+        # materialised by the digest at its full nominal size
+        if not t.is_contiguous() or t.untyped_storage().nbytes() < t.numel() * t.element_size():
+            raise DamagedPartial(
+                f"{p}: resume file holds a strided view as {name!r} (not written by stylegan-eval); {how}"
+            )
     if content_digest(idx, outs) != state["digest"]:
         raise DamagedPartial(f"{p}: resume file content does not match its sha256 (damaged or modified); {how}")
     if idx.numel() and (int(idx.min()) < 0 or torch.unique(idx).numel() != idx.numel()):
@@ -236,6 +243,19 @@ class ResumeState:
         ):
             for p in Path(self.folder).glob(pattern):
                 p.unlink(missing_ok=True)
+
+
+def _check_resumed(done: dict[str, torch.Tensor], new: dict[str, torch.Tensor], state: Any) -> None:
+    """Resumed outputs must have this run's names, per-sample shapes and dtypes (DamagedPartial otherwise)."""
+    how = f"delete the .partial-* files in {getattr(state, 'folder', '--out')} to start over, or run without --resume"
+    if set(done) != set(new):
+        raise DamagedPartial(f"resume files hold the outputs {sorted(done)}, this run computes {sorted(new)}; {how}")
+    for k, v in new.items():
+        if done[k].shape[1:] != v.shape[1:] or done[k].dtype != v.dtype:
+            raise DamagedPartial(
+                f"resume files hold {k!r} as {done[k].dtype} {list(done[k].shape[1:])} per sample, "
+                f"this run computes {v.dtype} {list(v.shape[1:])}; {how}"
+            )
 
 
 #: Sample positions scanned at a time for :func:`_my_batches` (bounds its memory to a few MB).
@@ -362,6 +382,8 @@ def collect(
             for k, v in out.items():
                 if v.shape[0] != idx.shape[0]:
                     raise ValueError(f"per-sample output {k!r} has {v.shape[0]} rows for {idx.shape[0]} samples")
+            if b == 0 and done_out:
+                _check_resumed(done_out, out, state)
             if finite and b == 0:  # fail fast; later batches are checked once at the end
                 check_finite(out, idx, num_samples)
             for k, v in out.items():
@@ -386,6 +408,8 @@ def collect(
         names = next((g[1].keys() for g in gathered if g[1]), [])
         mine = {k: torch.cat([g[1][k] for g in gathered if k in g[1]]) for k in names}
 
+    if done_out and not mine and done_idx.numel():  # everything was resumed: compare with one sample
+        _check_resumed(done_out, fn(done_idx[:1]), state)
     all_idx = torch.cat([done_idx, mine_idx])
     names = set(mine) | set(done_out)
     result = {}

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_zip, zip_problem
 from ..errors import UserError
 from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
@@ -103,8 +104,11 @@ class ImageSource:
                         for i in zf.infolist()
                         if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
                     ]
+                    problem = zip_problem(zf, 1 << 50, 1 << 50)  # entry sizes: checked per image on reading
             except (zipfile.BadZipFile, OSError) as exc:
                 raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
+            if problem is not None:  # overlapping entries would inflate one stream many times
+                raise UserError(f"{self.path}: refused zip archive: {problem}")
         elif self.path.exists():
             raise UserError(
                 f"{self.path}: expected an image folder, a .zip of images or a statistics file (.npz, .pkl)"
@@ -255,6 +259,22 @@ class FeatureStats:
         return atomic_write(path, self.to_bytes())
 
 
+#: Largest inflated statistics .npz (KID's per-image features included) and per-image feature entry.
+MAX_STATS_FILE_BYTES = 8 << 30
+MAX_FEATURES_BYTES = 4 << 30
+
+
+def npz_limits(dim: int) -> dict[str, int]:
+    """Largest inflated size of each entry of a statistics .npz of ``dim``-d features (float64 at
+    most, or float128 for mu and sigma, plus an .npy header)."""
+    return {
+        "mu.npy": 16 * dim + 4096,
+        "sigma.npy": 16 * dim * dim + 4096,
+        "features.npy": MAX_FEATURES_BYTES,
+        "*": 64 << 20,
+    }
+
+
 def _as_matrix(value: Any, what: str, path: Path) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -281,6 +301,8 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
     meta: dict[str, Any] = {}
     num = None
     if suffix == ".npz":
+        # sizes from the zip directory, before anything is inflated
+        check_zip(p, str(p), npz_limits(dim), MAX_STATS_FILE_BYTES, error=StatsFileError)
         try:
             with np.load(p, allow_pickle=False) as data:
                 keys = set(data.files)
