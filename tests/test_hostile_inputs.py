@@ -194,6 +194,294 @@ def stop_gen():
     return Stop(1.0)
 
 
+class Stride0Array:
+    """Pickles as ``numpy.ndarray(shape, float32, 4-byte buffer, 0, zero strides)``: a stride-0 view
+    whose nominal size (``shape``) is not in the file."""
+
+    def __init__(self, *shape: int) -> None:
+        self.shape = shape
+
+    def __reduce__(self):
+        return (np.ndarray, (self.shape, np.dtype("f4"), b"\0" * 4, 0, (0,) * len(self.shape)))
+
+
+class ObjectArrayBomb:
+    """Pickles as numpy's own array reduction of an object array of ``n`` elements whose data
+    (an empty list) is not there: numpy allocates the pointers before it compares."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __reduce__(self):
+        from numpy._core.multiarray import _reconstruct
+
+        return (_reconstruct, (np.ndarray, (0,), b"b"), (1, (self.n,), np.dtype("O"), False, []))
+
+
+def stats_pickle(path: Path, mean) -> Path:
+    """A rosinality-style statistics pickle ``{'mean', 'cov', 'size'}`` with ``mean`` as given."""
+    path.write_bytes(pickle.dumps({"mean": mean, "cov": np.eye(8), "size": 12}, protocol=2))
+    return path
+
+
+def npz_bomb(path: Path, entry: str = "mu.npy", nbytes: int = 256 << 20) -> Path:
+    """A statistics .npz whose ``entry`` inflates to ``nbytes`` zeros (a few hundred KB on disk)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open(entry, "w", force_zip64=True) as f:
+            header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d,), }" % (nbytes // 8)
+            header += " " * (-(len(header) + 11) % 64) + "\n"
+            f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+            chunk = bytes(1 << 20)
+            for _ in range(nbytes >> 20):
+                f.write(chunk)
+        zf.writestr("sigma.npy", b"")
+    return path
+
+
+def safetensors_variant(tmp: Path, name: str, *, config=None, header_extra: dict | None = None) -> Path:
+    """The demo generator as safetensors, with its stylegan-eval config changed by ``config(c)``
+    (returns the new config) or ``header_extra`` merged into its JSON header."""
+    from safetensors.torch import load_file, save_file
+
+    from stylegan_eval.formats import load_generator
+    from stylegan_eval.formats import safetensors_file as stf
+
+    good = tmp / "demo.safetensors"
+    if not good.exists():
+        stf.write(load_generator("demo"), good)
+    out = tmp / f"{name}.safetensors"
+    meta = stf.read_header(good)["__metadata__"]
+    if config is not None:
+        meta = {**meta, stf.META_CONFIG: json.dumps(config(json.loads(meta[stf.META_CONFIG])))}
+    save_file(load_file(good), out, metadata=meta)
+    if header_extra is not None:
+        blob = out.read_bytes()
+        (n,) = struct.unpack("<Q", blob[:8])
+        header = json.loads(blob[8 : 8 + n])
+        text = json.dumps(header)[:-1] + ", " + json.dumps(header_extra)[1:]
+        text = text.replace('"__nested__": "DEEP"', '"__nested__": ' + "[" * 5000 + "]" * 5000)
+        out.write_bytes(struct.pack("<Q", len(text)) + text.encode() + blob[8 + n :])
+    return out
+
+
+def nvidia_variant(tmp: Path, name: str, **init_kwargs) -> Path:
+    """A tiny NVIDIA StyleGAN2 snapshot whose G_ema init_kwargs are updated with ``init_kwargs``
+    (``mapping_kwargs`` entries merged)."""
+    from nvidia_utils import make_generator, write_snapshot
+
+    G = make_generator()
+    mapping = init_kwargs.pop("mapping_kwargs", {})
+    G._init_kwargs.update(init_kwargs)
+    G._init_kwargs["mapping_kwargs"].update(mapping)
+    return write_snapshot(tmp / f"{name}.pkl", G=G)
+
+
+def lucidrains_variant(tmp: Path, name: str, config: str | None = None, empty: str | None = None) -> Path:
+    """A tiny lucidrains model_0.pt in its own folder, with ``config`` as .config.json text and the
+    weight ``empty`` given a zero-size first dimension."""
+    from test_third_party_formats import lucidrains_state
+
+    gan = lucidrains_state()
+    if empty is not None:
+        gan[empty] = torch.zeros(0, *gan[empty].shape[1:])
+    d = tmp / f"lucid-{name}"
+    d.mkdir()
+    torch.save({"GAN": gan, "version": "1.9.0"}, d / "model_0.pt")
+    if config is not None:
+        (d / ".config.json").write_text(config)
+    return d / "model_0.pt"
+
+
+def samples_variant(tmp: Path, name: str, **arrays) -> Path:
+    """A separability samples file (40 samples, attributes a and b) with entries replaced by ``arrays``."""
+    from stylegan_eval.metrics import separability as sep
+
+    rng = np.random.default_rng(0)
+    z, logits = rng.standard_normal((40, 8)).astype(np.float32), rng.standard_normal((40, 2)).astype(np.float32)
+    good = tmp / "good-samples.npz"
+    sep.SeparabilitySamples(z, None, logits, ["a", "b"], [], {"seed": 0}, []).save(good)
+    with np.load(good) as data:
+        base = {k: data[k] for k in data.files}
+    out = tmp / f"samples-{name}.npz"
+    np.savez(out, **{**base, **arrays})
+    return out
+
+
+def format_cases(tmp: Path) -> list[tuple[list, list]]:
+    """Broken files of every format: (command line, names its one error line must hold)."""
+    deep = "[" * 5000 + "]" * 5000
+    meta = {"format": "stylegan-eval-separability-samples/1", "attributes": ["a", "b"], "identities": []}
+    meta.update(fingerprint={"seed": 0}, random_weights=[])
+    info = ["info", "--device", "cpu"]
+    sep = ["separability", "--space", "z", "--attr", "a", "--quiet", "--from-samples"]
+    return [
+        (
+            [*info, safetensors_variant(tmp, "cutoff", config=lambda c: {**c, "truncation_cutoff": "x"})],
+            ["cutoff.safetensors", "truncation_cutoff"],
+        ),
+        (
+            [*info, safetensors_variant(tmp, "res", config=lambda c: {**c, "arch": {**c["arch"], "size": 1e300}})],
+            ["res.safetensors", "size"],
+        ),
+        (
+            [*info, safetensors_variant(tmp, "deephdr", header_extra={"__nested__": "DEEP"})],
+            ["deephdr.safetensors", "nested"],
+        ),
+        (
+            [
+                *info,
+                safetensors_variant(
+                    tmp, "deepcfg", config=lambda c: {**c, "extra": json.loads(deep[:200] + deep[-200:])}
+                ),
+            ],
+            ["deepcfg.safetensors", "nested"],
+        ),
+        (
+            [
+                *info,
+                safetensors_variant(
+                    tmp,
+                    "zero",
+                    config=lambda c: {**c, "arch": {**c["arch"], "channels": {"4": 0, "8": 0, "16": 0, "32": 0}}},
+                ),
+            ],
+            ["zero.safetensors"],
+        ),
+        ([*info, nvidia_variant(tmp, "nvinf", img_resolution=float("inf"))], ["nvinf.pkl", "img_resolution"]),
+        ([*info, nvidia_variant(tmp, "nvstr", mapping_kwargs={"num_layers": "x"})], ["nvstr.pkl", "init_kwargs"]),
+        ([*info, lucidrains_variant(tmp, "deep", config=deep)], [".config.json", "nested"]),
+        ([*info, lucidrains_variant(tmp, "empty", empty="GE.blocks.0.conv1.weight")], ["model_0.pt", "zero-size"]),
+        (
+            ["info", "--device", "cpu", "--generator", "test_compare:gen_a", "--generator-arg", f"x={deep}"],
+            ["--generator-arg", "nested"],
+        ),
+        (
+            [LOAD_STATS, stats_pickle(tmp / "stride0.pkl", Stride0Array(200_000, 200_000))],
+            ["stride0.pkl", "strides"],
+        ),
+        (
+            [LOAD_STATS, stats_pickle(tmp / "objects.pkl", ObjectArrayBomb(10**9))],
+            ["objects.pkl", "not plain numeric"],
+        ),
+        ([LOAD_STATS, npz_bomb(tmp / "bomb.npz")], ["bomb.npz", "inflates"]),
+        ([*sep, samples_variant(tmp, "meta", meta=np.array(5))], ["samples-meta.npz", "meta"]),
+        (
+            [*sep, samples_variant(tmp, "attrs", meta=np.array(json.dumps({**meta, "attributes": [1, 2]})))],
+            ["samples-attrs.npz", "attributes"],
+        ),
+        (
+            [*sep, samples_variant(tmp, "fp", meta=np.array(json.dumps({**meta, "fingerprint": "x"})))],
+            ["samples-fp.npz", "fingerprint"],
+        ),
+        ([*sep, samples_variant(tmp, "z1d", z=np.zeros(40, np.float32))], ["samples-z1d.npz", "z"]),
+        ([*sep, samples_variant(tmp, "zint", z=np.zeros((40, 8), np.int64))], ["samples-zint.npz", "z"]),
+        ([*sep, samples_variant(tmp, "w", w=np.zeros((3, 8), np.float32))], ["samples-w.npz", "w"]),
+        ([*sep, samples_variant(tmp, "nan", z=np.full((40, 8), np.nan, np.float32))], ["samples-nan.npz", "finite"]),
+        ([*sep, samples_variant(tmp, "deep", meta=np.array(deep))], ["samples-deep.npz", "nested"]),
+    ]
+
+
+#: First word of a :func:`format_cases` entry read with ``load_stats(path, dim=8)`` instead of the CLI.
+LOAD_STATS = "load_stats"
+
+
+def _load_stats_outcome(path: Path, err: io.StringIO, dim: int = 8) -> int:
+    """0 when ``load_stats`` reads ``path``, 2 for a UserError (its message written to ``err`` as
+    the CLI would), 1 (with the exception) for anything else."""
+    from stylegan_eval.errors import UserError
+    from stylegan_eval.metrics.stats_cache import load_stats
+
+    try:
+        load_stats(path, dim=dim)
+    except UserError as exc:
+        err.write(f"stylegan-eval: error: {exc}\n")
+        return 2
+    except BaseException as exc:  # noqa: BLE001 - what the tests count as a failure
+        err.write(f"Traceback (not a UserError): {type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
+
+
+def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
+    """Bad options, option paths and configuration values: (command line, names of the one line)."""
+    afile = tmp / "afile"
+    afile.write_text("not a log\n")
+    os.mkfifo(tmp / "log.fifo")
+    ppl = ["ppl", *g]
+    config = []
+    for name, text, names in (
+        ("inf", "seed = inf\n", ["seed", "integer"]),
+        ("date", "seed = 1979-05-27\n", ["seed", "date"]),
+        ("out", "out = 5\n", ["out", "string"]),
+        ("float", "[ppl]\nnum-samples = 4.5\n", ["num-samples", "integer"]),
+        ("log", 'log = ""\n', ["--log"]),
+        ("deep", "a = " + "[" * 5000 + "]" * 5000 + "\n", ["deep.toml", "nested"]),
+    ):
+        (tmp / f"{name}.toml").write_text(text)
+        config.append((["--config", tmp / f"{name}.toml", *ppl], names))
+    return [
+        ([*ppl, "--log", afile / "x.jsonl"], ["--log", "afile", "folder"]),
+        ([*ppl, "--log", "/proc/version"], ["--log", "/proc/version", "JSON-lines"]),
+        ([*ppl, "--log", tmp / "log.fifo"], ["--log", "log.fifo", "FIFO"]),
+        ([*ppl, "--log", afile], ["--log", "afile", "JSON-lines"]),
+        *[(["info", "demo", "--device", d], ["--device", d]) for d in ("meta", "mps", "xla")],
+        *config,
+    ]
+
+
+def env_cases(tmp: Path) -> list[tuple[dict, list]]:
+    """Bad environment variables: (variables, names of the one line), each checked before any work."""
+    (tmp / "cachefile").write_text("x")
+    os.mkfifo(tmp / "cache.fifo")
+    return [
+        ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_PORT": "29500"}, ["MASTER_ADDR", "WORLD_SIZE=2"]),
+        ({"WORLD_SIZE": "9" * 20}, ["WORLD_SIZE", "9" * 20]),
+        ({"WORLD_SIZE": "2", "RANK": "2"}, ["RANK=2", "WORLD_SIZE=2"]),
+        ({"RANK": "1"}, ["RANK=1", "WORLD_SIZE"]),
+        ({"LOCAL_RANK": "-1"}, ["LOCAL_RANK=-1"]),
+        ({"STYLEGAN_EVAL_CACHE": str(tmp / "cachefile")}, ["STYLEGAN_EVAL_CACHE", "cachefile", "folder"]),
+        ({"STYLEGAN_EVAL_CACHE": str(tmp / "cachefile" / "sub")}, ["STYLEGAN_EVAL_CACHE", "cachefile", "folder"]),
+        ({"STYLEGAN_EVAL_CACHE": str(tmp / "cache.fifo")}, ["STYLEGAN_EVAL_CACHE", "FIFO"]),
+    ]
+
+
+def table_main(folder: Path) -> list[dict]:
+    """Run :func:`format_cases` through ``main`` in this (memory-limited) process: one record each."""
+    from stylegan_eval.cli import main
+
+    torch.set_num_threads(1)
+    folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for args, names in format_cases(folder):
+        err = io.StringIO()
+        if args[0] == LOAD_STATS:  # the library reader (the CLI builds a detector first)
+            code = _load_stats_outcome(Path(args[1]), err)
+        else:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = main(["--no-config", *map(str, args)])
+        records.append({"args": [str(a) for a in args], "names": names, "code": code, "err": err.getvalue()})
+    return records
+
+
+def test_broken_files_table(tmp_path):
+    """Broken files of every format, in one subprocess under the memory limit: one line each."""
+    r = subprocess.run(
+        [sys.executable, str(Path(__file__)), "table", str(tmp_path / "table")],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limit_memory,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    records = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(records) >= 20
+    for rec in records:
+        assert_one_line(rec["code"], rec["err"], *rec["names"])
+
+
 # ------------------------------------------------------------------------------ subprocess table
 def test_subprocess_cases(tmp_path):
     """The cases that allocate, hang or need a real process: memory-limited, timed, one line each."""
@@ -337,6 +625,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
             ],
             ["NaN", "4"],
         ),
+        *option_cases(tmp_path, g),
     ]
     from stylegan_eval.commands import ppl as ppl_command
     from stylegan_eval.metrics import ppl as ppl_metric
@@ -346,7 +635,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
         monkeypatch.setattr(module, "make_distance", lambda *a, **k: SquaredL2())
     for args, names in cases:
         t0 = time.perf_counter()
-        code, _, err = cli("--no-config", *args)
+        code, _, err = cli(*([] if args[0] == "--config" else ["--no-config"]), *args)
         sys.__stderr__.write(f"{time.perf_counter() - t0:.2f}s {args[0]} {names}\n")
         assert_one_line(code, err, *names)
     code, _, err = cli("--no-config", "info", tmp_path / "hostile.pkl", "--device", "cpu")  # read, its source never run
@@ -361,6 +650,12 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
     code, _, err = cli("--no-config", "ppl", *g, "--out", tmp_path / "env")
     assert_one_line(code, err, "STYLEGAN_EVAL_SAVE_EVERY", "soon")
     monkeypatch.delenv("STYLEGAN_EVAL_SAVE_EVERY")
+    for env, names in env_cases(tmp_path):
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            code, _, err = cli("--no-config", "ppl", *g)
+        assert_one_line(code, err, *names)
     # skipped with a count instead, under the explicit flag
     bad = _dataset(tmp_path, "bad", lambda d: (os.symlink("missing.png", d / "m.png"), os.mkfifo(d / "f.png")))
     from stylegan_eval.metrics.stats_cache import ImageSource
@@ -369,9 +664,43 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
     assert src.names == ["a.png"] and len(src.skipped) == 2 and "FIFO" in " ".join(src.skipped)
 
 
+def test_valid_inputs_that_crashed(cli, tmp_path):
+    """Valid inputs: checkpoint names with mathtext characters, a 1-channel generator, 10^8 samples."""
+    import base64
+
+    import pandas as pd
+
+    from stylegan_eval.engine import _my_batches
+    from stylegan_eval.html_report import metric_bars
+
+    # checkpoint names label compare's bar charts; "$\\bad$" is invalid mathtext
+    table = pd.DataFrame(
+        {
+            "metric": "fid",
+            "checkpoint": ["a$b.pt", "p$\\bad$q.pt"],
+            "value": [1.0, 2.0],
+            "ci95_low": None,
+            "ci95_high": None,
+        }
+    )
+    ((caption, b64),) = metric_bars(table)
+    assert caption == "fid per checkpoint" and base64.b64decode(b64).startswith(b"\x89PNG")
+    gen = ["--generator", "test_hostile_inputs:gray_gen", "--device", "cpu", "--quiet"]
+    code, _, err = cli("--no-config", "generate", *gen, "--seeds", "0-1", "--out", tmp_path / "gray")
+    assert code == 0 and {p.name for p in (tmp_path / "gray").glob("*.png")} >= {"seed0000.png", "grid.png"}, err
+    # batch indices are built lazily, and equal the eager split of the remaining samples
+    todo = torch.rand(1000, generator=torch.Generator().manual_seed(0)) < 0.7
+    for world in (1, 3):
+        eager = list(torch.nonzero(todo)[:, 0].split(7))
+        for rank in range(world):
+            assert [b.tolist() for b in _my_batches(todo, 7, rank, world)] == [b.tolist() for b in eager[rank::world]]
+    first = next(_my_batches(torch.ones(10**8, dtype=torch.bool), 16, 0, 1))
+    assert first.tolist() == list(range(16))
+
+
 def test_out_lock_and_damaged_resume(cli, tmp_path):
     """A second writer names the holder; a truncated or tampered partial says how to start over."""
-    from stylegan_eval.engine import ResumeState, content_digest
+    from stylegan_eval.engine import DamagedPartial, ResumeState, content_digest
     from stylegan_eval.fileio import LOCK_NAME, out_lock
 
     out = tmp_path / "out"
@@ -415,6 +744,24 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
     )
     with pytest.raises(Exception, match="does not match its sha256"):
         state.load()
+    # a stride-0 expansion (GBs when hashed) is refused before hashing
+    wide = torch.zeros(1).expand(4, 1 << 30)
+    torch.save({"indices": idx, "outputs": {"distance": wide}, "digest": "0" * 64}, path)
+    with pytest.raises(DamagedPartial, match="strided view"):
+        state.load()
+    # whole partials whose outputs were renamed or reshaped: named against this run's outputs
+    from stylegan_eval.engine import collect
+
+    def fn(i):
+        return {"distance": i.double()}
+
+    for outs, match in (({"dist": torch.arange(4.0)}, "outputs"), ({"distance": torch.zeros(4, 2)}, "per sample")):
+        state.save(0, idx[:2], {k: v[:2] for k, v in outs.items()})
+        with pytest.raises(DamagedPartial, match=match):
+            collect(fn, 4, 2, state=state, show_progress=False)
+        state.save(0, idx, outs)  # everything resumed: checked against one recomputed sample
+        with pytest.raises(DamagedPartial, match=match):
+            collect(fn, 4, 2, state=state, show_progress=False)
 
 
 def test_umask_permissions(tmp_path):
@@ -769,8 +1116,8 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
 
 if __name__ == "__main__":  # the fuzz loop, run by test_fuzz_loaders under the memory limit
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["fuzz"])
+    parser.add_argument("mode", choices=["fuzz", "table"])
     parser.add_argument("folder", type=Path)
     a = parser.parse_args()
     sys.path.insert(0, str(TESTS))
-    print(json.dumps(fuzz_main(a.folder)))
+    print(json.dumps(fuzz_main(a.folder) if a.mode == "fuzz" else table_main(a.folder)))
