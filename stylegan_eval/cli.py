@@ -31,6 +31,7 @@ import click
 
 from .errors import UserError
 from .lazy_help import LazyHelpGroup
+from .log import printable
 
 COMMAND_MODULES = [
     "info",
@@ -431,7 +432,7 @@ def emit(report, run: RunOptions) -> None:
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
         report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
     for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
-        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
+        click.echo(f"stylegan-eval: load warning: {printable(str(text).splitlines()[0][:300])}", err=True)
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)
@@ -555,13 +556,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # usage errors: bad option values, missing arguments
-        click.echo(f"stylegan-eval: error: {exc.format_message()}", err=True)
+        click.echo(f"stylegan-eval: error: {printable(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("stylegan-eval: interrupted", err=True)
         return 130
-    except UserError as exc:
-        click.echo(f"stylegan-eval: error: {flag_message(exc)}", err=True)
+    except UserError as exc:  # names and metadata from files: escaped, and one line
+        click.echo(f"stylegan-eval: error: {printable(flag_message(exc))}", err=True)
         return 2
     except KeyboardInterrupt:
         click.echo("stylegan-eval: interrupted", err=True)

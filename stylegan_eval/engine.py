@@ -408,8 +408,6 @@ def collect(
         names = next((g[1].keys() for g in gathered if g[1]), [])
         mine = {k: torch.cat([g[1][k] for g in gathered if k in g[1]]) for k in names}
 
-    if done_out and not mine and done_idx.numel():  # everything was resumed: compare with one sample
-        _check_resumed(done_out, fn(done_idx[:1]), state)
     all_idx = torch.cat([done_idx, mine_idx])
     names = set(mine) | set(done_out)
     result = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import unicodedata
 
 LOGGER_NAME = "stylegan_eval"
 PREFIX = "stylegan-eval"
@@ -35,9 +36,22 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def printable(text: object) -> str:
+    """``text`` with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``), so that
+    names and metadata read from files can neither send terminal escape sequences nor add lines."""
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(ch)
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        msg = record.getMessage()
+        msg = printable(record.getMessage())
         if record.levelno >= logging.ERROR:
             return f"{PREFIX}: error: {msg}"
         if record.levelno >= logging.WARNING:

@@ -115,6 +115,31 @@ def check_torchscript(spec: WeightSpec, path: Path) -> None:
     verify(spec, path)
 
 
+#: Largest file accepted as published weights before its hash is taken (the largest listed file,
+#: DINOv2 ViT-L/14, is ~1.2 GB): a huge (sparse) file named like a weights file is refused at once.
+MAX_WEIGHTS_BYTES = 2 << 30
+
+
+def _known_size(spec: WeightSpec) -> int | None:
+    """The exact size the catalogue gives for ``spec``'s file, or None."""
+    from .weights_catalog import entries
+
+    return next((e.size for e in entries() if e.spec.filename == spec.filename and e.size), None)
+
+
+def check_size(spec: WeightSpec, path: Path) -> None:
+    """Raise WeightsUnavailable if ``path`` cannot be ``spec``'s file by its size alone (checked
+    before hashing, which takes minutes for a file of tens of GB)."""
+    size = Path(path).stat().st_size
+    known = _known_size(spec)
+    if known is not None and size != known:
+        raise WeightsUnavailable(f"{path}: {size} bytes, but {spec.name} ({spec.filename}) has {known} bytes")
+    if size > MAX_WEIGHTS_BYTES:
+        raise WeightsUnavailable(
+            f"{path}: {size} bytes, more than any published weights file ({MAX_WEIGHTS_BYTES} bytes); not {spec.name}"
+        )
+
+
 def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory).
 
@@ -122,6 +147,7 @@ def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """
     if (spec.sha256 is None and spec.sha256_prefix is None) or is_trusted(path):
         return
+    check_size(spec, Path(path))
     digest = _digest(path) if memo else sha256_file(path)
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")

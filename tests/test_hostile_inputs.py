@@ -759,9 +759,70 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
         state.save(0, idx[:2], {k: v[:2] for k, v in outs.items()})
         with pytest.raises(DamagedPartial, match=match):
             collect(fn, 4, 2, state=state, show_progress=False)
-        state.save(0, idx, outs)  # everything resumed: checked against one recomputed sample
-        with pytest.raises(DamagedPartial, match=match):
-            collect(fn, 4, 2, state=state, show_progress=False)
+
+
+def _lock_child(out: Path, start: int) -> int:
+    """In a forked child: wait for the start signal, take the lock, and prove nobody else is inside."""
+    from stylegan_eval.errors import UserError
+    from stylegan_eval.fileio import out_lock
+
+    os.read(start, 1)
+    try:
+        with out_lock(out):
+            os.close(os.open(out / "inside", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            time.sleep(0.002)
+            os.unlink(out / "inside")
+            return 1
+    except UserError:
+        return 2
+    except FileExistsError:  # two holders at once
+        return 3
+    except BaseException:  # noqa: BLE001 - anything else the parent reports
+        return 4
+
+
+def test_out_lock_holder_before_it_wrote_its_pid(tmp_path):
+    """A holder that has the lock but has not yet written its PID (an empty file) is not 'stale'."""
+    import fcntl
+
+    from stylegan_eval.errors import UserError
+    from stylegan_eval.fileio import LOCK_NAME, out_lock
+
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # this process's other descriptor: a separate lock
+    try:
+        with pytest.raises(UserError, match="in use by another stylegan-eval run"):
+            with out_lock(tmp_path):
+                pass
+        assert (tmp_path / LOCK_NAME).exists()  # not removed as stale
+    finally:
+        os.close(fd)
+    with out_lock(tmp_path):  # released: taken
+        assert (tmp_path / LOCK_NAME).read_text().split()[0] == str(os.getpid())
+
+
+@pytest.mark.slow
+def test_out_lock_is_exclusive(tmp_path):
+    """4 processes released at once take the --out lock 100 times: never two holders at a time."""
+    out = tmp_path / "out"
+    out.mkdir()
+    outcomes: dict[int, int] = {}
+    for _ in range(100):
+        r, w = os.pipe()
+        pids = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                os._exit(_lock_child(out, r))
+            pids.append(pid)
+        os.write(w, b"go!!")
+        for pid in pids:
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            outcomes[code] = outcomes.get(code, 0) + 1
+        os.close(r)
+        os.close(w)
+    assert set(outcomes) <= {1, 2} and outcomes.get(1, 0) >= 100, outcomes
+    assert not list(out.iterdir())
 
 
 def test_umask_permissions(tmp_path):
@@ -835,7 +896,7 @@ def test_trust_weights_for_torchscript(cli, tmp_path, files):
 
 
 def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
-    from stylegan_eval.metrics import stats_cache
+    from stylegan_eval.metrics import features, stats_cache
     from stylegan_eval.metrics.features import decode_image
     from stylegan_eval.metrics.stats_cache import FeatureStats, ImageSource, StatsFileError, load_stats
 
@@ -843,6 +904,12 @@ def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
     assert decode_image(png16(v))[:, 0].tolist() == [np.rint(v[0] / 257).astype(int).tolist()] * 3  # not white
     with pytest.raises(ValueError, match="16-bit"):
         decode_image(png16(np.stack([v, v, v], axis=-1)))
+    # one pixel limit, ours, whichever of Pillow's thresholds an image passes (15000^2 > Pillow's error one)
+    big = bytearray(png16(np.zeros((1, 1), np.uint16)))
+    big[16:24] = struct.pack(">II", 15000, 15000)
+    big[29:33] = struct.pack(">I", zlib.crc32(bytes(big[12:29])) & 0xFFFFFFFF)
+    with pytest.raises(ValueError, match=f"225000000 pixels exceeds the {features.MAX_IMAGE_PIXELS}-pixel limit"):
+        decode_image(bytes(big))
     # a zip entry larger than the cap is refused while streaming
     monkeypatch.setattr(stats_cache, "MAX_FILE_BYTES", 1 << 16)
     with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
