@@ -262,7 +262,7 @@ def check_zip(
             problem = zip_problem(zf, max_entry_bytes, max_total_bytes)
             names = zf.namelist()
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise error(f"{what}: not a readable zip / .npz archive ({str(exc)[:100]})") from None
+        raise error(f"{what}: not a readable .npz (zip) file ({str(exc)[:100]})") from None
     if problem is not None:
         raise error(f"{what}: refused: {problem}")
     return names

@@ -827,15 +827,18 @@ def test_out_lock_is_exclusive(tmp_path):
 
 def test_umask_permissions(tmp_path):
     from stylegan_eval.fileio import atomic_write
+    from stylegan_eval.formats import load_generator
+    from stylegan_eval.formats import safetensors_file as stf
 
     old = os.umask(0o022)
     try:
         mode = stat.S_IMODE(atomic_write(tmp_path / "r.json", "{}").stat().st_mode)
+        converted = stat.S_IMODE(stf.write(load_generator("demo"), tmp_path / "g.safetensors").stat().st_mode)
         os.umask(0o002)
         mode2 = stat.S_IMODE(atomic_write(tmp_path / "s.json", "{}").stat().st_mode)
     finally:
         os.umask(old)
-    assert (mode, mode2) == (0o644, 0o664)
+    assert (mode, mode2, converted) == (0o644, 0o664, 0o644)
 
 
 def test_config_trust_model(cli, tmp_path, monkeypatch, capsys):
