@@ -73,8 +73,8 @@ def remembered_sha256(
 ) -> tuple[list[str], int]:
     """sha256 of each file, reusing the digests recorded in ``index_file`` for unchanged files.
 
-    The index (JSON) maps ``key -> [size, mtime_ns, digest]``; a file whose size and mtime are
-    those recorded is not read. The index is rewritten (atomically) when something changed,
+    The index (JSON) maps ``key -> [size, mtime_ns, ctime_ns, inode, digest]``; a file whose
+    size, modification time, status-change time and inode are those recorded is not read. The index is rewritten (atomically) when something changed,
     with the given keys only, or with the others kept too (``keep_others``, for an index that
     several callers share). A read-only index location only costs re-hashing next time.
 
@@ -93,13 +93,16 @@ def remembered_sha256(
     for key, f in zip(keys, files):
         st = f.stat()
         old = index.get(key)
-        if isinstance(old, list) and len(old) == 3 and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+        # ctime and inode too: an edit that restores the mtime (touch -d, cp -p, rsync -t over a
+        # same-size file) still changes the ctime, which no user call can set back
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        if isinstance(old, list) and len(old) == 5 and old[:4] == stamp:
             entry = old
         else:
-            entry = [st.st_size, st.st_mtime_ns, sha256_file(f)]
+            entry = [*stamp, sha256_file(f)]
             read += 1
         new_index[key] = entry
-        digests.append(str(entry[2]))
+        digests.append(str(entry[4]))
     if index_file is not None and new_index != index:
         try:
             atomic_write(index_file, json.dumps(new_index))

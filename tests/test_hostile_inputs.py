@@ -923,6 +923,17 @@ def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
     assert len(src.read(0)) > 0
     with pytest.raises(ValueError, match="limit"):
         src.read(1)
+    # the remembered digests of a dataset: an edit that keeps the size and restores the mtime is seen
+    from stylegan_eval.fileio import remembered_sha256
+
+    img = _png(tmp_path / "img.png")
+    st = img.stat()
+    (before,), _ = remembered_sha256([img], ["img.png"], tmp_path / "index.json")
+    _png(img, seed=1)  # same size, other pixels
+    os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert img.stat().st_size == st.st_size
+    (after,), read = remembered_sha256([img], ["img.png"], tmp_path / "index.json")
+    assert read == 1 and after != before
     # statistics carry a digest: a modified file is refused
     s = FeatureStats(np.zeros(4), np.eye(4), 10)
     s.save(tmp_path / "s.npz")

@@ -152,7 +152,7 @@ class ImageSource:
     def content_hash(self, index_dir: Path | None) -> tuple[str, int]:
         """sha256 of the data's content and the number of files that had to be read for it.
 
-        With ``index_dir``, digests of files whose (size, mtime_ns) did not change since the
+        With ``index_dir``, digests of files whose (size, mtime, ctime, inode) did not change since the
         last call are taken from an index there instead of re-reading the files.
         """
         files = [self.path / n for n in self.names] if self.kind == "folder" else [self.path]
