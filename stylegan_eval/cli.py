@@ -540,9 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     joined = False
     try:
         from .checks import check_distributed_env, check_environment
+        from .log import route_warnings
         from .log import setup as setup_logging  # one handler, one prefix; starts the run clock
 
         setup_logging()
+        route_warnings()
         check_environment()
         if check_distributed_env() > 1:
             import torch.distributed as _td

@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 import unicodedata
+import warnings
 
 LOGGER_NAME = "stylegan_eval"
 PREFIX = "stylegan-eval"
@@ -70,6 +71,18 @@ def setup(level: int = logging.INFO) -> logging.Logger:
         logger.propagate = False
     logger.setLevel(level)
     return logger
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = str(message).strip()
+    logger.warning(f"{category.__name__}: {text.splitlines()[0][:300] if text else ''}")
+
+
+def route_warnings() -> None:
+    """Show Python warnings (numpy's, torch's, a user adapter's) as ``stylegan-eval: warning:
+    <Category>: <first line>`` like every other warning, instead of Python's two-line format
+    with a source line (the command line calls it; library users keep their own settings)."""
+    warnings.showwarning = _show_warning
 
 
 def _ensure() -> None:
