@@ -39,7 +39,8 @@ def check_device_spec(spec: Any, option: str = "--device") -> str:
     return text
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, from its ``st_mode``: "a FIFO", "a folder", "a device", ..."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -61,7 +62,7 @@ def _creatable_folder(folder: Path, option: str, shown: Path) -> None:
         except OSError as exc:
             raise UserError(f"{option} {shown}: cannot use {d} ({exc.strerror or exc})") from None
         if not stat.S_ISDIR(st.st_mode):
-            raise UserError(f"{option} {shown}: {d} is {_kind(st.st_mode)}, expected a folder")
+            raise UserError(f"{option} {shown}: {d} is {kind_of(st.st_mode)}, expected a folder")
         return
 
 
@@ -98,7 +99,7 @@ def check_log_file(path: str | os.PathLike, option: str = "--log") -> Path:
     except OSError as exc:
         raise UserError(f"{option} {p}: cannot use it ({exc.strerror or exc})") from None
     if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{option} {p}: is {_kind(st.st_mode)}, expected a JSON-lines file")
+        raise UserError(f"{option} {p}: is {kind_of(st.st_mode)}, expected a JSON-lines file")
     try:
         os.close(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK))
         ok = _last_line_is_json(p)
@@ -120,7 +121,7 @@ def check_cache_dir(root: str | os.PathLike, what: str = "environment variable S
     except OSError as exc:
         raise UserError(f"{what} {p}: cannot use it ({exc.strerror or exc})") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{what} {p}: is {_kind(st.st_mode)}, expected a folder")
+        raise UserError(f"{what} {p}: is {kind_of(st.st_mode)}, expected a folder")
     return p
 
 

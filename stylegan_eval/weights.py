@@ -184,6 +184,8 @@ def find(spec: WeightSpec, path: str | os.PathLike | None = None) -> Path | None
     for p in candidates(spec, path):
         if p.is_file():
             return p
+        if p.exists():  # a folder or FIFO named like the file: say so instead of downloading past it
+            raise WeightsUnavailable(f"{p}: not a regular file (expected {spec.name} weights); remove it")
     return None
 
 

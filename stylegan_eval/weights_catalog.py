@@ -151,6 +151,10 @@ def status(entry: Entry, fresh: bool = False) -> tuple[Status, Path | None, str 
     ``fresh`` re-hashes the file (``verify``); otherwise the digest memory of
     :func:`stylegan_eval.weights._digest` answers for an unchanged file.
     """
+    # a folder, FIFO or device where the file belongs is damage, not absence (reading a FIFO would wait)
+    odd = next((p for p in weights.candidates(entry.spec) if p.exists() and not p.is_file()), None)
+    if odd is not None:
+        return "corrupt", odd, None
     path = entry.local_file()
     if path is None:
         return "missing", None, None

@@ -485,6 +485,17 @@ def test_broken_files_table(tmp_path):
         assert_one_line(rec["code"], rec["err"], *rec["names"])
 
 
+def escape_gen():
+    """--generator test_hostile_inputs:escape_gen: a Toy32 whose family name holds a terminal escape
+    sequence and a newline (metadata a file could hold)."""
+    from test_compare import Toy32
+
+    class Escape(Toy32):
+        family = "toy\x1b]0;title\x07\x1b[31m\nforged | row"
+
+    return Escape(1.0)
+
+
 # ------------------------------------------------------------------------------ subprocess table
 def test_subprocess_cases(tmp_path):
     """The cases that allocate, hang or need a real process: memory-limited, timed, one line each."""
@@ -710,6 +721,37 @@ def test_valid_inputs_that_crashed(tmp_path):
             assert [b.tolist() for b in _my_batches(todo, 7, rank, world)] == [b.tolist() for b in eager[rank::world]]
     first = next(_my_batches(torch.ones(10**8, dtype=torch.bool), 16, 0, 1))
     assert first.tolist() == list(range(16))
+
+
+def test_weak_spots(cli, tmp_path):
+    """Misleading messages and silent costs: FIFOs, huge weights files, raw metadata on a terminal."""
+    import hashlib
+
+    from stylegan_eval import weights, weights_catalog
+    from stylegan_eval.errors import WeightsUnavailable
+
+    os.mkfifo(tmp_path / "g.pt")
+    code, _, err = cli("--no-config", "info", tmp_path / "g.pt", "--device", "cpu")
+    assert_one_line(code, err, "g.pt", "FIFO")
+    # metadata with escape sequences and newlines: escaped, one table row per field
+    code, out, err = cli("--no-config", "info", "--generator", "test_hostile_inputs:escape_gen", "--device", "cpu")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\\x1b]0;title" in out, err
+    assert not [line for line in out.splitlines() if line.startswith("forged")]
+    # weights: a 3 GiB (sparse) file is refused by its size, not hashed; a FIFO in the cache is damage
+    spec = weights.WeightSpec("toy net", "toy-net.pth", "file:///nonexistent", sha256=hashlib.sha256(b"x").hexdigest())
+    weights_catalog.register(spec, "test", "tests", key="toy-net", size=1)
+    try:
+        big = tmp_path / "toy-net.pth"
+        with open(big, "wb") as f:
+            f.truncate(3 << 30)
+        with pytest.raises(WeightsUnavailable, match="bytes"):
+            weights.verify(spec, big, memo=False)
+        weights.cache_dir().mkdir(parents=True, exist_ok=True)
+        os.mkfifo(weights.cache_dir() / "toy-net.pth")
+        code, out, err = cli("weights", "verify", "toy-net", "--json")
+        assert code == 2 and json.loads(out)["corrupt"] == ["toy-net"], err
+    finally:
+        weights_catalog.unregister("toy-net")
 
 
 def test_out_lock_and_damaged_resume(cli, tmp_path):

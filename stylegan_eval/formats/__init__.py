@@ -67,6 +67,10 @@ def check_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
         raise CheckpointError(f"{p}: no such file (expected a StyleGAN {what})")
     if p.is_dir():
         raise CheckpointError(f"{p}: is a directory (expected a StyleGAN {what} file)")
+    if not p.is_file():  # a FIFO (whose size reads 0 and whose open would wait) or a device
+        from ..checks import kind_of
+
+        raise CheckpointError(f"{p}: is {kind_of(p.stat().st_mode)}, not a regular file (expected a StyleGAN {what})")
     if p.stat().st_size == 0:
         raise CheckpointError(f"{p}: empty file (expected a StyleGAN {what})")
     return p
