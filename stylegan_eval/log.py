@@ -44,7 +44,10 @@ def printable(text: object) -> str:
     for ch in str(text):
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             code = ord(ch)
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"))
+            out.append(
+                {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch)
+                or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+            )
         else:
             out.append(ch)
     return "".join(out)

@@ -427,6 +427,7 @@ def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
         ([*ppl, "--log", "/proc/version"], ["--log", "/proc/version", "JSON-lines"]),
         ([*ppl, "--log", tmp / "log.fifo"], ["--log", "log.fifo", "FIFO"]),
         ([*ppl, "--log", afile], ["--log", "afile", "JSON-lines"]),
+        ([*ppl, "--epsilon", "1e-300"], ["--epsilon", "1e-300", "float32"]),
         *[(["info", "demo", "--device", d], ["--device", d]) for d in ("meta", "mps", "xla")],
         *config,
     ]
@@ -730,6 +731,14 @@ def test_weak_spots(cli, tmp_path):
     from stylegan_eval import weights, weights_catalog
     from stylegan_eval.errors import WeightsUnavailable
 
+    # the Inception Score's fixed 10 splits: the message names the flag the user has
+    from stylegan_eval.cli import flag_message
+    from stylegan_eval.errors import ArgumentError
+    from stylegan_eval.metrics.inception_score import _split_scores
+
+    with pytest.raises(ArgumentError) as exc:
+        _split_scores(torch.full((5, 4), 0.25), torch.full((5, 4), 0.25).log(), 10)
+    assert flag_message(exc.value).startswith("--num-samples 5") and "num_splits" not in flag_message(exc.value)
     os.mkfifo(tmp_path / "g.pt")
     code, _, err = cli("--no-config", "info", tmp_path / "g.pt", "--device", "cpu")
     assert_one_line(code, err, "g.pt", "FIFO")
@@ -963,6 +972,9 @@ def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
     assert decode_image(png16(v))[:, 0].tolist() == [np.rint(v[0] / 257).astype(int).tolist()] * 3  # not white
     with pytest.raises(ValueError, match="16-bit"):
         decode_image(png16(np.stack([v, v, v], axis=-1)))
+    with pytest.raises(ValueError, match="cannot identify the image format") as exc:
+        decode_image(b"not an image at all")
+    assert "object at 0x" not in str(exc.value)
     # one pixel limit, ours, whichever of Pillow's thresholds an image passes (15000^2 > Pillow's error one)
     big = bytearray(png16(np.zeros((1, 1), np.uint16)))
     big[16:24] = struct.pack(">II", 15000, 15000)

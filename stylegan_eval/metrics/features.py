@@ -62,6 +62,8 @@ def decode_image(data: bytes) -> torch.Tensor:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data))
+        except Image.UnidentifiedImageError:  # Pillow's message names the in-memory buffer object
+            raise ValueError("cannot identify the image format (expected PNG, JPEG or WebP data)") from None
         except Image.DecompressionBombError as exc:  # Pillow's own limit: the same one, said our way
             pixels = "".join(ch for ch in str(exc).split(" pixels")[0] if ch.isdigit()) or "more"
             raise ValueError(
