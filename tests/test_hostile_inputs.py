@@ -728,8 +728,10 @@ def test_weak_spots(cli, tmp_path):
     """Misleading messages and silent costs: FIFOs, huge weights files, raw metadata on a terminal."""
     import hashlib
 
+    import pandas as pd
+
     from stylegan_eval import weights, weights_catalog
-    from stylegan_eval.errors import WeightsUnavailable
+    from stylegan_eval.errors import UserError, WeightsUnavailable
 
     # the Inception Score's fixed 10 splits: the message names the flag the user has
     from stylegan_eval.cli import flag_message
@@ -739,6 +741,15 @@ def test_weak_spots(cli, tmp_path):
     with pytest.raises(ArgumentError) as exc:
         _split_scores(torch.full((5, 4), 0.25), torch.full((5, 4), 0.25).log(), 10)
     assert flag_message(exc.value).startswith("--num-samples 5") and "num_splits" not in flag_message(exc.value)
+    # --fail-if: names as --metrics takes them; equal values never regress; a huge rule is not echoed
+    from stylegan_eval.compare import rules as compare_rules
+
+    assert compare_rules.parse_rule("PPL_wend Regresses By 0%").metric == "ppl_wend"
+    table = pd.DataFrame({"checkpoint": ["a", "b"], "metric": "fid", "value": [3.0, 3.0]})
+    assert compare_rules.check_rules([compare_rules.parse_rule("fid regresses by 0%")], table)["passed"].all()
+    with pytest.raises(UserError) as exc:
+        compare_rules.parse_rule("x" * 100_000)
+    assert len(str(exc.value)) < 300
     os.mkfifo(tmp_path / "g.pt")
     code, _, err = cli("--no-config", "info", tmp_path / "g.pt", "--device", "cpu")
     assert_one_line(code, err, "g.pt", "FIFO")
