@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import pickle
 import pickletools
@@ -428,6 +429,7 @@ def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
         ([*ppl, "--log", tmp / "log.fifo"], ["--log", "log.fifo", "FIFO"]),
         ([*ppl, "--log", afile], ["--log", "afile", "JSON-lines"]),
         ([*ppl, "--epsilon", "1e-300"], ["--epsilon", "1e-300", "float32"]),
+        (["info", "demo", "--device", "cpu", "--class", "5"], ["--class 5", "unconditional"]),
         *[(["info", "demo", "--device", d], ["--device", d]) for d in ("meta", "mps", "xla")],
         *config,
     ]
@@ -724,7 +726,7 @@ def test_valid_inputs_that_crashed(tmp_path):
     assert first.tolist() == list(range(16))
 
 
-def test_weak_spots(cli, tmp_path):
+def test_weak_spots(cli, tmp_path, monkeypatch):
     """Misleading messages and silent costs: FIFOs, huge weights files, raw metadata on a terminal."""
     import hashlib
 
@@ -741,6 +743,18 @@ def test_weak_spots(cli, tmp_path):
     with pytest.raises(ArgumentError) as exc:
         _split_scores(torch.full((5, 4), 0.25), torch.full((5, 4), 0.25).log(), 10)
     assert flag_message(exc.value).startswith("--num-samples 5") and "num_splits" not in flag_message(exc.value)
+    # one PPL sample has no interval (a bootstrap of one value is zero-width)
+    from stylegan_eval.metrics.intervals import bootstrap_ci
+
+    assert all(math.isnan(x) for x in bootstrap_ci(np.array([3.0]))) and bootstrap_ci(np.array([1.0, 3.0]))[1] > 1
+    # a corrupt VGG16 named by its variable is an error even where random weights are allowed
+    from stylegan_eval.metrics.distances import LPIPSVGG
+
+    (tmp_path / "vgg.pth").write_bytes(b"corrupt")
+    monkeypatch.setenv("STYLEGAN_EVAL_VGG16", str(tmp_path / "vgg.pth"))
+    with pytest.raises(WeightsUnavailable, match="vgg.pth"):
+        LPIPSVGG(allow_random=True, download=False)
+    monkeypatch.delenv("STYLEGAN_EVAL_VGG16")
     # --fail-if: names as --metrics takes them; equal values never regress; a huge rule is not echoed
     from stylegan_eval.compare import rules as compare_rules
 
