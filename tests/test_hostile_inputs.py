@@ -430,6 +430,11 @@ def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
         ([*ppl, "--log", afile], ["--log", "afile", "JSON-lines"]),
         ([*ppl, "--epsilon", "1e-300"], ["--epsilon", "1e-300", "float32"]),
         (["info", "demo", "--device", "cpu", "--class", "5"], ["--class 5", "unconditional"]),
+        (["mix", "demo", "--rows", "0-3000", "--cols", "0-3000", "--device", "cpu"], ["--rows/--cols", "pixel"]),
+        (["generate", "demo", "--out-file", afile], ["--out-file", "afile", "--force"]),
+        (["mix", "demo", "--out-file", afile], ["--out-file", "afile", "--force"]),
+        (["generate", "demo", "--min-size", "1000000000"], ["--min-size"]),
+        (["compare", "demo", "demo", "--repeats", "1000000000"], ["--repeats"]),
         *[(["info", "demo", "--device", d], ["--device", d]) for d in ("meta", "mps", "xla")],
         *config,
     ]

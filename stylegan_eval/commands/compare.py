@@ -80,7 +80,7 @@ def compare_options(f):
             ),
             click.option(
                 "--repeats",
-                type=click.IntRange(min=1),
+                type=click.IntRange(min=1, max=1000),
                 default=1,
                 show_default=True,
                 help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",

@@ -47,15 +47,22 @@ def trunc_option(f):
     )(f)
 
 
-def out_paths(out: Path | None, out_file: Path | None, default_name: str) -> tuple[Path, Path]:
+#: Largest --min-size of a grid (pixels per side): a bigger upscale only costs memory.
+MAX_MIN_SIZE = 16384
+
+
+def out_paths(out: Path | None, out_file: Path | None, default_name: str, force: bool = False) -> tuple[Path, Path]:
     """(folder, figure path) of an image command.
 
     ``--out`` names a folder (default ``./out``) that receives the figure as ``default_name``
     and any per-image files; ``--out-file`` names the figure explicitly (the per-image files
-    then go beside it unless ``--out`` is given).
+    then go beside it unless ``--out`` is given). An existing ``--out-file`` is replaced only
+    with ``force`` (``--force``).
     """
     if out is not None and out.suffix.lower() in IMAGE_SUFFIXES:
         raise UserError(f"--out {out}: --out names a folder; use --out-file {out} for the figure itself")
+    if out_file is not None and out_file.exists() and not force:
+        raise UserError(f"--out-file {out_file}: exists; pass --force to overwrite it")
     folder = out if out is not None else (out_file.parent if out_file is not None else DEFAULT_OUT)
     return folder, out_file if out_file is not None else folder / default_name
 
@@ -171,9 +178,10 @@ def _vec2(ctx, param, value):
     default=None,
     help="Grid path [default: <out>/grid.png].",
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing --out-file.")
 @click.option(
     "--min-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_MIN_SIZE),
     default=512,
     show_default=True,
     help="Upscale the grid (nearest) to at least this many pixels.",
@@ -181,14 +189,14 @@ def _vec2(ctx, param, value):
 @noise_option
 @common_options(resume=False, log=False)
 def command(
-    ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions
+    ckpt, seeds, indices, psi, cols, translate, rotate, out_file, force, min_size, noise_mode, run: RunOptions
 ) -> None:
     """Render the images of the given seeds (as NVIDIA's gen_images.py) into --out, with a grid."""
     if seeds is not None and indices is not None:
         raise UserError(
             "--seeds and --indices exclude each other (NVIDIA seeds, or sample indices of the sampling engine)"
         )
-    folder, grid_path = out_paths(run.out, out_file, "grid.png")
+    folder, grid_path = out_paths(run.out, out_file, "grid.png", force)
     G, meta = ckpt.load(run.device)
     bs = run.batch_size or 16
     files: list[str] = []

@@ -36,6 +36,10 @@ def _ranges(values: list[int]) -> str:
     return ",".join(parts)
 
 
+#: Largest style-mixing figure (pixels): 2^28, ~0.8 GB as RGB.
+MAX_FIGURE_PIXELS = 1 << 28
+
+
 @click.command("mix")
 @checkpoint_options
 @click.option("--rows", type=IntList(), default="0-4", show_default=True, help="Destination seeds (left column).")
@@ -59,12 +63,19 @@ def _ranges(values: list[int]) -> str:
     default=None,
     help="Figure path [default: <out>/mix.png].",
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing --out-file.")
 @noise_option
 @common_options(batch=False, resume=False, log=False)
-def command(ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
+def command(ckpt, rows, cols, layers, use_indices, psi, out_file, force, noise_mode, run: RunOptions) -> None:
     """Style mixing figure: sources across the top, destinations down the left, cell (r, c) = destination r with source c's --layers styles."""
-    _, path = out_paths(run.out, out_file, "mix.png")
+    _, path = out_paths(run.out, out_file, "mix.png", force)
     G, meta = ckpt.load(run.device)
+    pixels = (len(rows) + 1) * (len(cols) + 1) * G.resolution**2
+    if pixels > MAX_FIGURE_PIXELS:  # before rendering: the figure is held in memory whole
+        raise UserError(
+            f"--rows/--cols: {len(rows)} x {len(cols)} cells of {G.resolution} px make a {pixels}-pixel figure "
+            f"(at most {MAX_FIGURE_PIXELS}); mix fewer seeds"
+        )
     if not G.supports_w:
         raise UserError(f"{G.family}: style mixing needs W space, which this generator does not expose")
     bad = [l for l in layers if l >= G.num_ws]
