@@ -420,8 +420,9 @@ def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
         ("float", "[ppl]\nnum-samples = 4.5\n", ["num-samples", "integer"]),
         ("log", 'log = ""\n', ["--log"]),
         ("deep", "a = " + "[" * 5000 + "]" * 5000 + "\n", ["deep.toml", "nested"]),
+        ("latin1", "seed = 1 # caf\xe9\n", ["latin1.toml", "UTF-8"]),
     ):
-        (tmp / f"{name}.toml").write_text(text)
+        (tmp / f"{name}.toml").write_bytes(text.encode("latin-1"))
         config.append((["--config", tmp / f"{name}.toml", *ppl], names))
     return [
         ([*ppl, "--log", afile / "x.jsonl"], ["--log", "afile", "folder"]),
@@ -738,11 +739,10 @@ def test_weak_spots(cli, tmp_path, monkeypatch):
     import pandas as pd
 
     from stylegan_eval import weights, weights_catalog
-    from stylegan_eval.errors import UserError, WeightsUnavailable
 
     # the Inception Score's fixed 10 splits: the message names the flag the user has
     from stylegan_eval.cli import flag_message
-    from stylegan_eval.errors import ArgumentError
+    from stylegan_eval.errors import ArgumentError, UserError, WeightsUnavailable
     from stylegan_eval.metrics.inception_score import _split_scores
 
     with pytest.raises(ArgumentError) as exc:
@@ -1087,111 +1087,225 @@ def _zip_member_mutation(blob: bytes, rng: random.Random) -> bytes:
     return buf.getvalue()
 
 
-def _base_files(folder: Path) -> dict[str, Path]:
-    from nvidia_utils import write_snapshot
-    from sg2_utils import make_rosinality_checkpoint
-    from test_stylegan1 import save_checkpoint
+CONFIG_TEXT = 'seed = 3\ndevice = "cpu"\n[info]\nquiet = true\n[ppl]\nnum-samples = 8\nspace = "w"\n'
 
+
+def _base_file(family: str, folder: Path) -> Path:
+    """The unmutated file of ``family`` (small and valid: it must load), written in ``folder``."""
+    from nvidia_utils import write_sg3_snapshot, write_snapshot
+    from sg2_utils import make_rosinality_checkpoint
+    from test_classifiers import SMALL, reference_variables
+    from test_classifiers import write_tf_pickle as write_tf_classifier
+    from test_stylegan1 import save_checkpoint
+    from test_third_party_formats import sg2torch_state
+    from tf_utils import write_sg1_pickle, write_sg2_pickle
+
+    from stylegan_eval.engine import ResumeState
+    from stylegan_eval.formats import load_generator
+    from stylegan_eval.formats import safetensors_file as stf
     from stylegan_eval.metrics.stats_cache import FeatureStats
 
     folder.mkdir(parents=True, exist_ok=True)
-    FeatureStats(np.arange(8.0), np.eye(8), 12).save(folder / "stats.npz")
-    with open(folder / "stats.pkl", "wb") as f:
-        pickle.dump({"mean": np.arange(8.0), "cov": np.eye(8), "size": 12}, f, protocol=2)
-    return {
-        "sg2": make_rosinality_checkpoint(folder / "sg2.pt"),
-        "sg1": save_checkpoint(folder / "sg1.model", layout="bare", trained_up_to=2, legacy=True)[0],
-        "nvidia": write_snapshot(folder / "nvidia.pkl"),
-        "stats_npz": folder / "stats.npz",
-        "stats_pkl": folder / "stats.pkl",
-    }
+    f = folder / family
+    if family == "sg2":
+        return make_rosinality_checkpoint(folder / "sg2.pt")
+    if family == "sg1":
+        return save_checkpoint(folder / "sg1.model", layout="bare", trained_up_to=2, legacy=True)[0]
+    if family == "nvidia":
+        return write_snapshot(folder / "nvidia.pkl")
+    if family == "nvidia_sg3":
+        return write_sg3_snapshot(folder / "nvidia_sg3.pkl")
+    if family == "tf_sg1":
+        return write_sg1_pickle(folder / "tf_sg1.pkl")
+    if family == "tf_sg2":
+        return write_sg2_pickle(folder / "tf_sg2.pkl")
+    if family == "tf_classifier":
+        return write_tf_classifier(
+            folder / "clf.pkl", reference_variables(**SMALL, seed=1), dict(num_channels=3, label_size=0, **SMALL)
+        )
+    if family in ("safetensors", "safetensors_config"):
+        path = stf.write(load_generator(write_snapshot(folder / "st-src.pkl")), folder / "g.safetensors")
+        if family == "safetensors_config":  # the config text alone is mutated (and re-embedded)
+            (folder / "config.json").write_text(stf.read_header(path)["__metadata__"][stf.META_CONFIG])
+            return folder / "config.json"
+        return path
+    if family in ("lucidrains", "lucidrains_config"):
+        path = lucidrains_variant(folder, family, config=json.dumps({"image_size": 16, "lr_mlp": 0.2}))
+        return path.parent / ".config.json" if family == "lucidrains_config" else path
+    if family == "stylegan2_torch":
+        torch.save(sg2torch_state(), folder / "generator.pt")
+        return folder / "generator.pt"
+    if family == "stats_npz":
+        return FeatureStats(np.arange(8.0), np.eye(8), 12).save(folder / "stats.npz")
+    if family == "stats_pkl":
+        return stats_pickle(folder / "stats.pkl", np.arange(8.0))
+    if family == "partial":
+        state = ResumeState(folder, "ppl", {"x": 1}, save_every=0)
+        state.save(0, torch.arange(6), {"distance": torch.linspace(0, 1, 6, dtype=torch.float64)})
+        return state.path(0)
+    if family == "samples":
+        return samples_variant(folder, "base")
+    if family == "config":
+        f = folder / "stylegan-eval.toml"
+        f.write_text(CONFIG_TEXT)
+        return f
+    raise ValueError(family)
 
 
-FUZZ_COUNTS = {"sg2": 60, "sg1": 60, "nvidia": 50, "stats_npz": 40, "stats_pkl": 40}
+#: Mutations per family in the full (slow) fuzz; the default run takes a few of two families.
+FUZZ_COUNTS = {
+    "sg2": 60, "sg1": 60, "nvidia": 50, "nvidia_sg3": 40, "tf_sg1": 40, "tf_sg2": 40, "tf_classifier": 40,
+    "safetensors": 50, "safetensors_config": 50, "lucidrains": 40, "lucidrains_config": 40,
+    "stylegan2_torch": 40, "stats_npz": 40, "stats_pkl": 40, "partial": 40, "samples": 40, "config": 50,
+}  # fmt: skip
+FAST_FUZZ = {"safetensors_config": 6, "config": 6}
 
 
-def fuzz_main(folder: Path) -> dict:
-    """Run every mutation in this process; returns {family: {outcome: count}}; exit-1 cases are listed."""
-    from stylegan_eval.cli import main
+def _user_error_outcome(fn, err: io.StringIO) -> int:
+    """0 when ``fn()`` returns, 2 for a UserError (its one line written to ``err``), 1 otherwise."""
     from stylegan_eval.errors import UserError
-    from stylegan_eval.metrics.stats_cache import load_stats
 
+    try:
+        fn()
+    except UserError as exc:
+        err.write(f"stylegan-eval: error: {exc}\n")
+        return 2
+    except BaseException as exc:  # noqa: BLE001 - what the fuzz counts as a failure
+        err.write(f"Traceback (not a UserError): {type(exc).__name__}: {str(exc)[:300]}\n")
+        return 1
+    return 0
+
+
+def _run_family(family: str, path: Path, err: io.StringIO) -> int:
+    """Feed the (mutated) file at ``path`` to the reader ``family`` uses; the exit code it gives."""
+    from stylegan_eval.classifiers.tf_pickle import load_tf_classifier
+    from stylegan_eval.cli import main
+    from stylegan_eval.engine import _read_partial
+    from stylegan_eval.metrics.separability import SeparabilitySamples
+
+    if family.startswith("stats"):
+        return _load_stats_outcome(path, err)
+    if family == "partial":
+        return _user_error_outcome(lambda: _read_partial(path), err)
+    if family == "samples":
+        return _user_error_outcome(lambda: SeparabilitySamples.load(path), err)
+    if family == "tf_classifier":
+        return _user_error_outcome(lambda: load_tf_classifier(path), err)
+    if family == "config":
+        argv = ["--config", str(path), "info", "demo"]
+    elif family == "lucidrains_config":
+        argv = ["--no-config", "info", str(path.parent / "model_0.pt"), "--device", "cpu", "--quiet"]
+    else:
+        argv = ["--no-config", "info", str(path), "--device", "cpu", "--quiet"]
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        return main(argv)
+
+
+def _mutant(family: str, blob: bytes, rng: random.Random, kind: str) -> bytes:
+    if kind == "swap" and family == "sg2":
+        return _zip_member_mutation(blob, rng)
+    return _mutate(blob, rng, kind)
+
+
+def _place(family: str, base: Path, data: bytes, folder: Path, n: int) -> Path:
+    """Write the mutated bytes where the reader of ``family`` will find them; returns the path to read."""
+    if family == "safetensors_config":
+        from safetensors.torch import load_file, save_file
+
+        from stylegan_eval.formats import safetensors_file as stf
+
+        good = folder / "g.safetensors"
+        meta = stf.read_header(good)["__metadata__"]
+        out = folder / f"m-{n}.safetensors"
+        save_file(load_file(good), out, metadata={**meta, stf.META_CONFIG: data.decode("utf-8", "replace")})
+        return out
+    if family in ("lucidrains_config", "partial", "config"):
+        base.write_bytes(data)  # read from its fixed place (beside the model, the partial's name, the config name)
+        return base
+    out = folder / f"m-{family}-{n}{base.suffix}"
+    out.write_bytes(data)
+    return out
+
+
+def fuzz_main(folder: Path, counts: dict[str, int]) -> dict:
+    """Run every mutation of the families in ``counts`` in this process: outcome counts per family,
+    the failures (exit 1, a traceback or more than one error line), and the peak RSS."""
     torch.set_num_threads(1)
-    base = _base_files(folder)
     outcomes: dict[str, dict[str, int]] = {}
     failures: list[str] = []
     kinds = ["flip", "truncate", "insert", "swap"]
-    for fam_i, (family, path) in enumerate(base.items()):
-        rng = random.Random(1000 + fam_i)
-        blob = path.read_bytes()
-        counts = outcomes.setdefault(family, {})
-        for n in range(-1, FUZZ_COUNTS[family]):
+    for family, count in counts.items():
+        rng = random.Random(1000 + sorted(FUZZ_COUNTS).index(family))
+        sub = folder / family
+        base = _base_file(family, sub)
+        blob = base.read_bytes()
+        fam = outcomes.setdefault(family, {})
+        for n in range(-1, count):
             kind = kinds[n % len(kinds)] if n >= 0 else "none"
-            if n < 0:  # the unmutated file must load
-                data = blob
-            elif kind == "swap" and family == "sg2":
-                data = _zip_member_mutation(blob, rng)
-            else:
-                data = _mutate(blob, rng, kind)
-            mutated = folder / f"m-{family}-{n}{path.suffix}"
-            mutated.write_bytes(data)
-            if family.startswith("stats"):
-                try:
-                    load_stats(mutated, dim=8)
-                    outcome = "ok"
-                except UserError:
-                    outcome = "user_error"
-                except Exception as exc:  # noqa: BLE001 - what the test counts as a failure
-                    outcome = "crash"
-                    failures.append(f"{mutated.name} ({kind}): {type(exc).__name__}: {exc}"[:300])
-            else:
-                err = io.StringIO()
-                with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                    code = main(["--no-config", "info", str(mutated), "--device", "cpu", "--quiet"])
-                outcome = {0: "exit0", 2: "exit2"}.get(code, f"exit{code}")
-                if code not in (0, 2) or "Traceback" in err.getvalue() or len(err.getvalue().strip().splitlines()) > 1:
-                    failures.append(f"{mutated.name} ({kind}): exit {code}: {err.getvalue()[-600:]}")
-                    outcome += "_bad"
-            mutated.unlink()
+            data = blob if n < 0 else _mutant(family, blob, rng, kind)
+            path = _place(family, base, data, sub, n)
+            err = io.StringIO()
+            code = _run_family(family, path, err)
+            lines = [
+                ln
+                for ln in err.getvalue().splitlines()
+                if ln.strip() and not ln.startswith(("stylegan-eval: warning", "stylegan-eval: load warning"))
+            ]
+            bad = code not in (0, 2) or "Traceback" in err.getvalue() or (code == 2 and len(lines) != 1)
+            if bad:
+                failures.append(f"{family} #{n} ({kind}): exit {code}: {err.getvalue()[-600:]}")
             if n < 0:
-                if outcome not in ("ok", "exit0"):
-                    failures.append(f"{family}: the unmutated file does not load ({outcome})")
+                if code != 0:
+                    failures.append(f"{family}: the unmutated file does not load ({err.getvalue()[-300:]})")
                 continue
-            counts[f"{kind}:{outcome}"] = counts.get(f"{kind}:{outcome}", 0) + 1
-    return {"outcomes": outcomes, "failures": failures}
+            key = f"{kind}:exit{code}{'_bad' if bad else ''}"
+            fam[key] = fam.get(key, 0) + 1
+        base.write_bytes(blob)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"outcomes": outcomes, "failures": failures, "peak_rss_mb": round(peak, 1)}
 
 
-@pytest.mark.slow
-def test_fuzz_loaders(tmp_path):
-    """~250 seeded mutations fed to info / load_stats in one memory-limited process; a few via the CLI."""
+def _fuzz_subprocess(tmp_path: Path, counts: dict[str, int], name: str) -> dict:
     r = subprocess.run(
-        [sys.executable, str(Path(__file__)), "fuzz", str(tmp_path / "fuzz")],
+        [sys.executable, str(Path(__file__)), "fuzz", str(tmp_path / name), json.dumps(counts)],
         env=_env(tmp_path),
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=900,
         preexec_fn=_limit_memory,
         cwd=tmp_path,
         check=False,
     )
     assert r.returncode == 0, r.stderr[-3000:]
-    report = json.loads(r.stdout.strip().splitlines()[-1])
-    total = sum(sum(c.values()) for c in report["outcomes"].values())
-    print(f"fuzz: {total} mutations", json.dumps(report["outcomes"], indent=1, sort_keys=True))
-    assert total == sum(FUZZ_COUNTS.values())
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_fuzz_representative(tmp_path):
+    """The fuzz machinery on a few mutations of two families (the full fuzz is test_fuzz_loaders)."""
+    report = _fuzz_subprocess(tmp_path, FAST_FUZZ, "fast")
+    assert sum(sum(c.values()) for c in report["outcomes"].values()) == sum(FAST_FUZZ.values())
     assert not report["failures"], "\n".join(report["failures"])
-    # the subprocess form, for a small sample
-    base = _base_files(tmp_path / "sample")
-    rng = random.Random(7)
-    for family in ("sg2", "nvidia"):
-        blob = base[family].read_bytes()
-        for kind in ("flip",):
-            p = tmp_path / f"s-{family}-{kind}{base[family].suffix}"
-            p.write_bytes(_mutate(blob, rng, kind))
-            code, _, err = run_sub(tmp_path, "--no-config", "info", p, "--device", "cpu", "--quiet", timeout=60)
-            assert code in (0, 2) and "Traceback" not in err, err[-2000:]
-            if code == 2:
-                assert_one_line(code, err, p.name)
+
+
+@pytest.mark.slow
+def test_fuzz_loaders(tmp_path):
+    """Seeded mutations of every format the toolkit reads, one memory-limited process per format:
+    exit 0 or exit 2 with one line, never a traceback; the peak RSS of each is printed."""
+    summary, failures = {}, []
+    for family, count in FUZZ_COUNTS.items():
+        report = _fuzz_subprocess(tmp_path, {family: count}, family)
+        got = report["outcomes"][family]
+        assert sum(got.values()) == count, (family, got)
+        failures += report["failures"]
+        exit0 = sum(v for k, v in got.items() if k.endswith("exit0"))
+        summary[family] = {
+            "mutations": count,
+            "exit0": exit0,
+            "exit2": count - exit0,
+            "peak_rss_mb": report["peak_rss_mb"],
+        }
+    print("fuzz:", sum(FUZZ_COUNTS.values()), "mutations", json.dumps(summary, indent=1))
+    assert not failures, "\n".join(failures)
 
 
 # ------------------------------------------------------------------------------ SIGKILL and resume
@@ -1297,6 +1411,7 @@ if __name__ == "__main__":  # the fuzz loop, run by test_fuzz_loaders under the 
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["fuzz", "table"])
     parser.add_argument("folder", type=Path)
+    parser.add_argument("counts", nargs="?", default=json.dumps(FUZZ_COUNTS), help="fuzz: {family: mutations}")
     a = parser.parse_args()
     sys.path.insert(0, str(TESTS))
-    print(json.dumps(fuzz_main(a.folder) if a.mode == "fuzz" else table_main(a.folder)))
+    print(json.dumps(fuzz_main(a.folder, json.loads(a.counts)) if a.mode == "fuzz" else table_main(a.folder)))
