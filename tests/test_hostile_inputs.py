@@ -730,6 +730,19 @@ def test_valid_inputs_that_crashed(tmp_path):
             assert [b.tolist() for b in _my_batches(todo, 7, rank, world)] == [b.tolist() for b in eager[rank::world]]
     first = next(_my_batches(torch.ones(10**8, dtype=torch.bool), 16, 0, 1))
     assert first.tolist() == list(range(16))
+    # generate --seeds streams: chunks rendered and written one at a time, the grid keeps a bounded head
+    from stylegan_eval.commands import generate as generate_command
+
+    chunks: list[int] = []
+
+    def render_chunk(seeds):
+        chunks.append(len(seeds))
+        return torch.zeros(len(seeds), 3, 4, 4)
+
+    files: list[str] = []
+    head = generate_command.write_seed_images(render_chunk, list(range(600)), tmp_path / "many", files, False)
+    assert max(chunks) <= generate_command.SEED_CHUNK and sum(chunks) == 600 and len(files) == 600
+    assert len(head) == generate_command.MAX_GRID_IMAGES and (tmp_path / "many" / "seed0599.png").is_file()
 
 
 def test_weak_spots(cli, tmp_path, monkeypatch):
