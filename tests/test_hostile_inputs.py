@@ -1007,6 +1007,7 @@ def test_trust_weights_for_torchscript(cli, tmp_path, files):
 
 
 def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
+    from stylegan_eval.errors import UserError
     from stylegan_eval.metrics import features, stats_cache
     from stylegan_eval.metrics.features import decode_image
     from stylegan_eval.metrics.stats_cache import FeatureStats, ImageSource, StatsFileError, load_stats
@@ -1034,6 +1035,16 @@ def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
     assert len(src.read(0)) > 0
     with pytest.raises(ValueError, match="limit"):
         src.read(1)
+    # entries whose stored bytes overlap (one stream inflated once per entry) are refused from the directory
+    with zipfile.ZipFile(tmp_path / "overlap.zip", "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.png", b"\0" * 4000)
+        zf.writestr("b.png", b"\0" * 10)
+    blob = bytearray((tmp_path / "overlap.zip").read_bytes())
+    cd = blob.rindex(b"PK\x01\x02")  # b.png's central record: point it into a.png's data
+    blob[cd + 42 : cd + 46] = struct.pack("<I", 100)
+    (tmp_path / "overlap.zip").write_bytes(bytes(blob))
+    with pytest.raises(UserError, match="overlap"):
+        ImageSource(tmp_path / "overlap.zip")
     # the remembered digests of a dataset: an edit that keeps the size and restores the mtime is seen
     from stylegan_eval.fileio import remembered_sha256
 
