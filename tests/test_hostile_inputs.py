@@ -242,6 +242,18 @@ def npz_bomb(path: Path, entry: str = "mu.npy", nbytes: int = 256 << 20) -> Path
     return path
 
 
+def bad_name_zip(path: Path) -> Path:
+    """A torch checkpoint (zip) whose central directory marks an entry name UTF-8 that is not."""
+    torch.save({"w": torch.zeros(2)}, path)
+    blob = bytearray(path.read_bytes())
+    cd = blob.index(b"PK\x01\x02")
+    flags = struct.unpack("<H", blob[cd + 8 : cd + 10])[0] | 0x800
+    blob[cd + 8 : cd + 10] = struct.pack("<H", flags)
+    blob[cd + 46] = 0xE1  # first byte of the name: a lone UTF-8 lead byte
+    path.write_bytes(bytes(blob))
+    return path
+
+
 def safetensors_variant(tmp: Path, name: str, *, config=None, header_extra: dict | None = None) -> Path:
     """The demo generator as safetensors, with its stylegan-eval config changed by ``config(c)``
     (returns the new config) or ``header_extra`` merged into its JSON header."""
@@ -352,6 +364,7 @@ def format_cases(tmp: Path) -> list[tuple[list, list]]:
             ["zero.safetensors"],
         ),
         ([*info, nvidia_variant(tmp, "nvinf", img_resolution=float("inf"))], ["nvinf.pkl", "img_resolution"]),
+        ([*info, bad_name_zip(tmp / "badname.pt")], ["badname.pt"]),
         ([*info, nvidia_variant(tmp, "nvstr", mapping_kwargs={"num_layers": "x"})], ["nvstr.pkl", "init_kwargs"]),
         ([*info, lucidrains_variant(tmp, "deep", config=deep)], [".config.json", "nested"]),
         ([*info, lucidrains_variant(tmp, "empty", empty="GE.blocks.0.conv1.weight")], ["model_0.pt", "zero-size"]),

@@ -131,7 +131,7 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     if zipfile.is_zipfile(p):
         try:
             names = zipfile.ZipFile(p).namelist()
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:  # ValueError: undecodable entry names
             raise CheckpointError(f"{p}: damaged zip file ({_short(exc)})") from None
         if not any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(
@@ -230,7 +230,7 @@ def code_globals(path: Path) -> list[str]:
         else:
             with open(path, "rb") as f:
                 data = f.read(MAX_PICKLE_SCAN)
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
         return []
     out = []
     for g in _pickle_globals(data, limit=256):

@@ -105,7 +105,7 @@ class ImageSource:
                         if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
                     ]
                     problem = zip_problem(zf, 1 << 50, 1 << 50)  # entry sizes: checked per image on reading
-            except (zipfile.BadZipFile, OSError) as exc:
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # ValueError: undecodable names
                 raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
             if problem is not None:  # overlapping entries would inflate one stream many times
                 raise UserError(f"{self.path}: refused zip archive: {problem}")
