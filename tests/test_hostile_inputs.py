@@ -654,6 +654,11 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
         ),
         (["generate", "--generator", "test_compare:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
         (
+            ["compare", "test_compare:gen_a", "test_hostile_inputs:late_nan_gen", "--metrics", "ppl2_wend",
+             "--num-samples", "6", "--allow-random-weights", "--device", "cpu", "--quiet"],
+            ["test_hostile_inputs:late_nan_gen", "NaN"],
+        ),  # fmt: skip
+        (
             [
                 "generate",
                 "--generator",

@@ -22,7 +22,7 @@ from ..cli import (
     generator_options,
     split_checkpoint_ref,
 )
-from ..engine import DistInfo
+from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
 from ..report import environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
@@ -262,7 +262,10 @@ def run_comparison(
     results, infos, names, warnings = {}, {}, {}, []
     for label, spec in specs.items():
         gen, meta = spec.load(run.device)
-        results[label] = C.evaluate(gen, meta, runners, opts)
+        try:
+            results[label] = C.evaluate(gen, meta, runners, opts)
+        except NonFiniteOutputs as exc:  # which of the checkpoints it was
+            raise NonFiniteOutputs(f"{label}: {exc}") from None
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
         infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
         if meta.get("identity"):
