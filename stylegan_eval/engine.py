@@ -245,6 +245,21 @@ class ResumeState:
                 p.unlink(missing_ok=True)
 
 
+class _Resumed(dict):
+    """Outputs that all came from resume files: asking for an output they do not hold is a
+    DamagedPartial naming the files (written by a run with other outputs), not a KeyError."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self.folder = getattr(state, "folder", "--out")
+
+    def __missing__(self, key: str) -> torch.Tensor:
+        raise DamagedPartial(
+            f"resume files hold the outputs {sorted(self)}, not {key!r}; delete the .partial-* files in "
+            f"{self.folder} to start over, or run without --resume"
+        )
+
+
 def _check_resumed(done: dict[str, torch.Tensor], new: dict[str, torch.Tensor], state: Any) -> None:
     """Resumed outputs must have this run's names, per-sample shapes and dtypes (DamagedPartial otherwise)."""
     how = f"delete the .partial-* files in {getattr(state, 'folder', '--out')} to start over, or run without --resume"
@@ -410,7 +425,7 @@ def collect(
 
     all_idx = torch.cat([done_idx, mine_idx])
     names = set(mine) | set(done_out)
-    result = {}
+    result: dict[str, torch.Tensor] = _Resumed(state) if done_out and not mine else {}
     order = torch.argsort(all_idx)
     if not torch.equal(all_idx[order], torch.arange(num_samples)):
         raise RuntimeError("internal error: collected samples do not cover [0, num_samples) exactly once")

@@ -891,6 +891,9 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
         state.save(0, idx[:2], {k: v[:2] for k, v in outs.items()})
         with pytest.raises(DamagedPartial, match=match):
             collect(fn, 4, 2, state=state, show_progress=False)
+    state.save(0, idx, {"dist": torch.arange(4.0)})  # every sample resumed: nothing recomputed to compare with
+    with pytest.raises(DamagedPartial, match="not 'distance'"):
+        collect(fn, 4, 2, state=state, show_progress=False)["distance"]
 
 
 def _lock_child(out: Path, start: int) -> int:
