@@ -248,6 +248,18 @@ def npz_bomb(path: Path, entry: str = "mu.npy", nbytes: int = 256 << 20) -> Path
     return path
 
 
+def overlapping_zip(path: Path, first: str, second: str) -> Path:
+    """A zip whose second entry's directory record points into the first entry's stored bytes."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(first, b"\0" * 4000)
+        zf.writestr(second, b"\0" * 10)
+    blob = bytearray(path.read_bytes())
+    cd = blob.rindex(b"PK\x01\x02")  # the second entry's central record
+    blob[cd + 42 : cd + 46] = struct.pack("<I", 100)
+    path.write_bytes(bytes(blob))
+    return path
+
+
 def bad_name_zip(path: Path) -> Path:
     """A torch checkpoint (zip) whose central directory marks an entry name UTF-8 that is not."""
     torch.save({"w": torch.zeros(2)}, path)
@@ -371,6 +383,7 @@ def format_cases(tmp: Path) -> list[tuple[list, list]]:
         ),
         ([*info, nvidia_variant(tmp, "nvinf", img_resolution=float("inf"))], ["nvinf.pkl", "img_resolution"]),
         ([*info, bad_name_zip(tmp / "badname.pt")], ["badname.pt"]),
+        ([*info, overlapping_zip(tmp / "overlap.pt", "archive/data.pkl", "archive/data/0")], ["overlap.pt", "overlap"]),
         ([*info, nvidia_variant(tmp, "nvstr", mapping_kwargs={"num_layers": "x"})], ["nvstr.pkl", "init_kwargs"]),
         ([*info, lucidrains_variant(tmp, "deep", config=deep)], [".config.json", "nested"]),
         ([*info, lucidrains_variant(tmp, "empty", empty="GE.blocks.0.conv1.weight")], ["model_0.pt", "zero-size"]),
@@ -654,8 +667,19 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
         ),
         (["generate", "--generator", "test_compare:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
         (
-            ["compare", "test_compare:gen_a", "test_hostile_inputs:late_nan_gen", "--metrics", "ppl2_wend",
-             "--num-samples", "6", "--allow-random-weights", "--device", "cpu", "--quiet"],
+            [
+                "compare",
+                "test_compare:gen_a",
+                "test_hostile_inputs:late_nan_gen",
+                "--metrics",
+                "ppl2_wend",
+                "--num-samples",
+                "6",
+                "--allow-random-weights",
+                "--device",
+                "cpu",
+                "--quiet",
+            ],
             ["test_hostile_inputs:late_nan_gen", "NaN"],
         ),  # fmt: skip
         (
@@ -1063,15 +1087,8 @@ def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="limit"):
         src.read(1)
     # entries whose stored bytes overlap (one stream inflated once per entry) are refused from the directory
-    with zipfile.ZipFile(tmp_path / "overlap.zip", "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("a.png", b"\0" * 4000)
-        zf.writestr("b.png", b"\0" * 10)
-    blob = bytearray((tmp_path / "overlap.zip").read_bytes())
-    cd = blob.rindex(b"PK\x01\x02")  # b.png's central record: point it into a.png's data
-    blob[cd + 42 : cd + 46] = struct.pack("<I", 100)
-    (tmp_path / "overlap.zip").write_bytes(bytes(blob))
     with pytest.raises(UserError, match="overlap"):
-        ImageSource(tmp_path / "overlap.zip")
+        ImageSource(overlapping_zip(tmp_path / "overlap.zip", "a.png", "b.png"))
     # the remembered digests of a dataset: an edit that keeps the size and restores the mtime is seen
     from stylegan_eval.fileio import remembered_sha256
 

@@ -123,16 +123,26 @@ def check_tensor_storage(obj: Any, path: Any, _depth: int = 0) -> None:
         check_tensor_storage(v, path, _depth + 1)
 
 
+#: Largest entry of a torch zip checkpoint (weights, optimiser states): far above any generator.
+MAX_ZIP_ENTRY_BYTES = 1 << 36
+
+
 def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     """Read a file far enough to know what it holds, without executing anything."""
     p = check_file(path)
     with open(p, "rb") as f:
         head = f.read(2)
     if zipfile.is_zipfile(p):
+        from ..checks import zip_problem
+
         try:
-            names = zipfile.ZipFile(p).namelist()
+            with zipfile.ZipFile(p) as zf:
+                names = zf.namelist()
+                problem = zip_problem(zf, MAX_ZIP_ENTRY_BYTES, 2 * MAX_ZIP_ENTRY_BYTES)
         except (zipfile.BadZipFile, ValueError, EOFError) as exc:  # ValueError: undecodable entry names
             raise CheckpointError(f"{p}: damaged zip file ({_short(exc)})") from None
+        if problem is not None:  # from the zip directory, before torch reads a byte of it
+            raise CheckpointError(f"{p}: refused zip archive: {problem}")
         if not any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(
                 f"{p}: a zip archive but not a PyTorch checkpoint (no data.pkl inside); "
