@@ -383,7 +383,7 @@ def format_cases(tmp: Path) -> list[tuple[list, list]]:
         ),
         ([*info, nvidia_variant(tmp, "nvinf", img_resolution=float("inf"))], ["nvinf.pkl", "img_resolution"]),
         ([*info, bad_name_zip(tmp / "badname.pt")], ["badname.pt"]),
-        ([*info, overlapping_zip(tmp / "overlap.pt", "archive/data.pkl", "archive/data/0")], ["overlap.pt", "overlap"]),
+        ([*info, overlapping_zip(tmp / "overlap.pt", "archive/data.pkl", "archive/data/0")], ["overlap.pt", "entries overlap"]),
         ([*info, nvidia_variant(tmp, "nvstr", mapping_kwargs={"num_layers": "x"})], ["nvstr.pkl", "init_kwargs"]),
         ([*info, lucidrains_variant(tmp, "deep", config=deep)], [".config.json", "nested"]),
         ([*info, lucidrains_variant(tmp, "empty", empty="GE.blocks.0.conv1.weight")], ["model_0.pt", "zero-size"]),
@@ -1087,7 +1087,7 @@ def test_images_16bit_bombs_and_stats_digest(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="limit"):
         src.read(1)
     # entries whose stored bytes overlap (one stream inflated once per entry) are refused from the directory
-    with pytest.raises(UserError, match="overlap"):
+    with pytest.raises(UserError, match="entries overlap"):
         ImageSource(overlapping_zip(tmp_path / "overlap.zip", "a.png", "b.png"))
     # the remembered digests of a dataset: an edit that keeps the size and restores the mtime is seen
     from stylegan_eval.fileio import remembered_sha256
