@@ -383,7 +383,10 @@ def format_cases(tmp: Path) -> list[tuple[list, list]]:
         ),
         ([*info, nvidia_variant(tmp, "nvinf", img_resolution=float("inf"))], ["nvinf.pkl", "img_resolution"]),
         ([*info, bad_name_zip(tmp / "badname.pt")], ["badname.pt"]),
-        ([*info, overlapping_zip(tmp / "overlap.pt", "archive/data.pkl", "archive/data/0")], ["overlap.pt", "entries overlap"]),
+        (
+            [*info, overlapping_zip(tmp / "overlap.pt", "archive/data.pkl", "archive/data/0")],
+            ["overlap.pt", "entries overlap"],
+        ),
         ([*info, nvidia_variant(tmp, "nvstr", mapping_kwargs={"num_layers": "x"})], ["nvstr.pkl", "init_kwargs"]),
         ([*info, lucidrains_variant(tmp, "deep", config=deep)], [".config.json", "nested"]),
         ([*info, lucidrains_variant(tmp, "empty", empty="GE.blocks.0.conv1.weight")], ["model_0.pt", "zero-size"]),
