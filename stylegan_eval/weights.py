@@ -133,7 +133,9 @@ def check_size(spec: WeightSpec, path: Path) -> None:
     size = Path(path).stat().st_size
     known = _known_size(spec)
     if known is not None and size != known:
-        raise WeightsUnavailable(f"{path}: {size} bytes, but {spec.name} ({spec.filename}) has {known} bytes")
+        raise WeightsUnavailable(
+            f"{path}: {size} bytes, but {spec.name} ({spec.filename}) has {known} bytes (its sha256 cannot match)"
+        )
     if size > MAX_WEIGHTS_BYTES:
         raise WeightsUnavailable(
             f"{path}: {size} bytes, more than any published weights file ({MAX_WEIGHTS_BYTES} bytes); not {spec.name}"
