@@ -110,6 +110,16 @@ def content_digest(indices: torch.Tensor, outputs: dict[str, torch.Tensor]) -> s
     return h.hexdigest()
 
 
+def _refuse_views(p: Path, idx: torch.Tensor, outs: dict[str, torch.Tensor], how: str) -> None:
+    """Saved tensors are contiguous; a strided view (a stride-0 expand of one element) would be
+    materialised by the digest at its full nominal size."""
+    for name, t in [("indices", idx), *outs.items()]:
+        if not t.is_contiguous() or t.untyped_storage().nbytes() < t.numel() * t.element_size():
+            raise DamagedPartial(
+                f"{p}: resume file holds a strided view as {name!r} (not written by stylegan-eval); {how}"
+            )
+
+
 def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     how = f"delete {p} to start over, or run without --resume"
     from .warnings_capture import captured_warnings
@@ -140,13 +150,7 @@ def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         )
     if not ok:
         raise DamagedPartial(f"{p}: not a stylegan-eval resume file (expected indices, outputs and digest); {how}")
-    for name, t in [("indices", idx), *outs.items()]:
-        # saved tensors are contiguous; a strided view (a stride-0 expand of one element) would be
-        # materialised by the digest at its full nominal size
-        if not t.is_contiguous() or t.untyped_storage().nbytes() < t.numel() * t.element_size():
-            raise DamagedPartial(
-                f"{p}: resume file holds a strided view as {name!r} (not written by stylegan-eval); {how}"
-            )
+    _refuse_views(p, idx, outs, how)
     if content_digest(idx, outs) != state["digest"]:
         raise DamagedPartial(f"{p}: resume file content does not match its sha256 (damaged or modified); {how}")
     if idx.numel() and (int(idx.min()) < 0 or torch.unique(idx).numel() != idx.numel()):
@@ -258,6 +262,20 @@ class _Resumed(dict):
             f"resume files hold the outputs {sorted(self)}, not {key!r}; delete the .partial-* files in "
             f"{self.folder} to start over, or run without --resume"
         )
+
+
+def _check_batch(
+    out: dict[str, torch.Tensor], idx: torch.Tensor, *, first: bool, done_out, state, finite, total
+) -> None:
+    """One row per sample in every output; the first batch also against the resumed outputs and,
+    with ``finite``, for NaN/inf (fail fast; later batches are checked once at the end)."""
+    for k, v in out.items():
+        if v.shape[0] != idx.shape[0]:
+            raise ValueError(f"per-sample output {k!r} has {v.shape[0]} rows for {idx.shape[0]} samples")
+    if first and done_out:
+        _check_resumed(done_out, out, state)
+    if first and finite:
+        check_finite(out, idx, total)
 
 
 def _check_resumed(done: dict[str, torch.Tensor], new: dict[str, torch.Tensor], state: Any) -> None:
@@ -394,13 +412,7 @@ def collect(
     try:
         for b, idx in enumerate(batches):
             out = fn(idx)
-            for k, v in out.items():
-                if v.shape[0] != idx.shape[0]:
-                    raise ValueError(f"per-sample output {k!r} has {v.shape[0]} rows for {idx.shape[0]} samples")
-            if b == 0 and done_out:
-                _check_resumed(done_out, out, state)
-            if finite and b == 0:  # fail fast; later batches are checked once at the end
-                check_finite(out, idx, num_samples)
+            _check_batch(out, idx, first=b == 0, done_out=done_out, state=state, finite=finite, total=num_samples)
             for k, v in out.items():
                 my_out.setdefault(k, []).append(v.detach())
             my_idx.append(idx)

@@ -103,6 +103,11 @@ def regression_percent(metric: str, value: float, baseline: float) -> float:
     return 100.0 * diff / abs(baseline)
 
 
+def _regressed(pct: float, limit: float) -> bool:
+    """Worse by at least ``limit`` percent: an equal (or better) value never regresses, even at 0%."""
+    return not math.isfinite(pct) or (pct > 0 and pct >= limit)
+
+
 def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
     """Evaluate ``rules`` on the long compare table (columns checkpoint, metric, value, baseline).
 
@@ -136,8 +141,7 @@ def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
             if rule.relative:
                 base = float(sub.get(base_label, float("nan")))
                 pct = regression_percent(rule.metric, value, base) if math.isfinite(base) else math.nan
-                # "worse by at least N%": an equal (or better) value never regresses, even at 0%
-                failed = not math.isfinite(pct) or (pct > 0 and pct >= rule.number)
+                failed = _regressed(pct, rule.number)
                 if not math.isfinite(base):
                     detail = "baseline value missing"
                 else:

@@ -224,37 +224,42 @@ class SeparabilitySamples:
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray], what: str) -> "SeparabilitySamples":
-        from ..checks import loads_json
-
         missing = [k for k in ("meta", "z", "logits") if k not in arrays]
         if missing:
             raise UserError(f"{what}: not a separability samples file (no {', '.join(missing)} entry)")
-        meta_arr = arrays["meta"]
-        if meta_arr.shape != () or meta_arr.dtype.kind != "U":
-            raise UserError(f"{what}: not a separability samples file (meta is not one string)")
-        meta = loads_json(str(meta_arr), f"{what}: meta")
-        if not isinstance(meta, dict) or meta.get("format") != SAMPLES_FORMAT:
-            got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise UserError(f"{what}: not a separability samples file (format {got!r})")
-        fields = {"attributes": list, "identities": list, "fingerprint": dict, "random_weights": list}
-        for key, kind in fields.items():
-            value = meta.get(key)
-            if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-                raise UserError(f"{what}: meta {key} must be a {'list of strings' if kind is list else 'JSON object'}")
+        meta = _samples_meta(arrays["meta"], what)
         z, logits, w = arrays["z"], arrays["logits"], arrays.get("w")
         for name, arr in (("z", z), ("logits", logits), ("w", w)):
             if arr is not None and (arr.dtype.kind != "f" or arr.ndim != 2 or not np.isfinite(arr).all()):
                 raise UserError(
                     f"{what}: {name} must be a finite float [N, D] array, got {arr.dtype} {list(arr.shape)}"
                 )
-        if len(meta["identities"]) not in (0, len(meta["attributes"])):
-            raise UserError(f"{what}: meta identities must name one classifier per attribute")
         try:
             return cls(
                 z, w, logits, meta["attributes"], meta["identities"], meta["fingerprint"], meta["random_weights"]
             )
         except ValueError as exc:
             raise UserError(f"{what}: inconsistent arrays ({exc})") from None
+
+
+def _samples_meta(meta_arr: np.ndarray, what: str) -> dict[str, Any]:
+    """The metadata entry of a samples file: one JSON string holding the expected fields and types."""
+    from ..checks import loads_json
+
+    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
+        raise UserError(f"{what}: not a separability samples file (meta is not one string)")
+    meta = loads_json(str(meta_arr), f"{what}: meta")
+    if not isinstance(meta, dict) or meta.get("format") != SAMPLES_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise UserError(f"{what}: not a separability samples file (format {got!r})")
+    fields = {"attributes": list, "identities": list, "fingerprint": dict, "random_weights": list}
+    for key, kind in fields.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            raise UserError(f"{what}: meta {key} must be a {'list of strings' if kind is list else 'JSON object'}")
+    if len(meta["identities"]) not in (0, len(meta["attributes"])):
+        raise UserError(f"{what}: meta identities must name one classifier per attribute")
+    return meta
 
 
 def sample_fingerprint(
