@@ -115,6 +115,7 @@ def common_options(
     if f is None:
         return functools.partial(common_options, out_file=out_file, batch=batch, resume=resume, log=log)
     what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
+    logs = log  # the wrapper's own ``log`` argument is the option's value
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option(
@@ -175,7 +176,7 @@ def common_options(
         check_device_spec(device)
         if log is not None:
             check_log_file(log)
-        elif out is not None and (Path(out) / "metrics.jsonl").exists():
+        elif logs and out is not None and (Path(out) / "metrics.jsonl").exists():
             check_log_file(Path(out) / "metrics.jsonl", "--out")
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
 

@@ -446,6 +446,8 @@ def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
     afile = tmp / "afile"
     afile.write_text("not a log\n")
     os.mkfifo(tmp / "log.fifo")
+    (tmp / "badout").mkdir()
+    (tmp / "badout" / "metrics.jsonl").write_text("a results table, not JSON lines\n")
     ppl = ["ppl", *g]
     config = []
     for name, text, names in (
@@ -464,6 +466,7 @@ def option_cases(tmp: Path, g: list) -> list[tuple[list, list]]:
         ([*ppl, "--log", "/proc/version"], ["--log", "/proc/version", "JSON-lines"]),
         ([*ppl, "--log", tmp / "log.fifo"], ["--log", "log.fifo", "FIFO"]),
         ([*ppl, "--log", afile], ["--log", "afile", "JSON-lines"]),
+        ([*ppl, "--out", tmp / "badout"], ["--out", "metrics.jsonl", "JSON-lines"]),
         ([*ppl, "--epsilon", "1e-300"], ["--epsilon", "1e-300", "float32"]),
         (["info", "demo", "--device", "cpu", "--class", "5"], ["--class 5", "unconditional"]),
         (["mix", "demo", "--rows", "0-3000", "--cols", "0-3000", "--device", "cpu"], ["--rows/--cols", "pixel"]),
