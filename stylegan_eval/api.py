@@ -158,8 +158,8 @@ def _info(gen) -> dict[str, Any]:
 
 def _log(path: str | os.PathLike, results: dict[str, Measurement], opts: EvalOptions, step: int | None) -> None:
     from .engine import DistInfo
+    from .fileio import jsonable
     from .jsonlog import append
-    from .report import jsonable
 
     if not DistInfo.current().is_main:
         return

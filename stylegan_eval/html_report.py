@@ -236,7 +236,7 @@ def render(
     """
     import json
 
-    from .report import jsonable
+    from .fileio import jsonable
 
     parts = [
         "<!DOCTYPE html>",
