@@ -352,7 +352,7 @@ def make_noise_maps(
             for k, s in enumerate(full)
         ]
     if noise_mode != "random":
-        Generator.make_noise(gen, n, noise_mode)  # raises the standard message
+        Generator.make_noise(gen, n, noise_mode)  # type: ignore[arg-type]  # raises the standard message
     if noise_seed is None:
         rand = torch.randn if dist == "normal" else torch.rand
         return [rand(n, *s, device=device) for s in full]

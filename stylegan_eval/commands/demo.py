@@ -69,7 +69,7 @@ def run_demo(
     from ..metrics import separability as sep
     from ..metrics.distances import make_distance
     from ..metrics.features import FeatureStats, generator_features
-    from ..metrics.fid import fid_from_stats
+    from ..metrics.frechet import fid_from_stats
     from ..metrics.inception import make_detector
     from ..metrics.ppl import ppl
     from .generate import render

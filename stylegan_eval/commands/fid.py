@@ -10,9 +10,9 @@ from .. import log, plots
 from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
 from ..metrics import real as real_mod
-from ..metrics.fid import FID_METHODS
 from ..metrics.fid import fid as fid_metric
-from ..metrics.kid import MAX_SUBSET_SIZE, NUM_SUBSETS
+from ..metrics.frechet import FID_METHODS
+from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
 from .detector_options import detector_options

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .inception import FeatureDetector, make_detector
+from .feature_detector import FeatureDetector
+from .inception import make_detector
 from .result_simple import SimpleResult, generator_fingerprint
 
 NUM_SPLITS = 10

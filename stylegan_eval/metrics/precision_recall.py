@@ -38,9 +38,9 @@ import torch
 from .. import weights
 from ..engine import DistInfo
 from ..errors import UserError, WeightsUnavailable
+from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
-from .inception import FeatureDetector
-from .inception_weights import DetectorWeights
+from .feature_detector import FeatureDetector
 from .result_simple import SimpleResult, generator_fingerprint
 
 NHOOD_SIZE = 3
