@@ -31,7 +31,7 @@ def sample_grid_image(
 ) -> np.ndarray:
     """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px
     (tiles above :data:`REPORT_TILE` px box-downsampled to it)."""
-    from .commands.generate import render_seeds
+    from .grids import render_seeds
     from .imageops import box_downsample, sample_grid
 
     images = box_downsample(render_seeds(generator, list(seeds), psi, "const", class_idx, batch_size), REPORT_TILE)
@@ -49,7 +49,7 @@ def mixing_image(
     None when the generator exposes no W space."""
     if not getattr(generator, "supports_w", False) or getattr(generator, "num_ws", 1) < 2:
         return None
-    from .commands.mix import _ranges, mixing_grid
+    from .grids import mixing_grid, ranges
     from .imageops import box_downsample, mixing_figure
 
     layers = list(layers) if layers is not None else list(range(max(1, generator.num_ws // 2)))
@@ -64,7 +64,7 @@ def mixing_image(
         cells[1:, 1:].flatten(0, 1),
         [f"seed {s}" for s in cols],
         [f"seed {s}" for s in rows],
-        title=f"styles {_ranges(layers)} from top",
+        title=f"styles {ranges(layers)} from top",
     )
 
 

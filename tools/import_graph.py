@@ -31,14 +31,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("networks",),
     # 3: checkpoint formats -> Generator, checkpoint references
     ("formats",),
-    # 4: batched collection over the sampling streams, image operations
-    ("engine", "imageops"),
+    # 4: batched collection over the sampling streams, image operations, seed images and grids
+    ("engine", "imageops", "grids"),
     # 5: metrics, their registry and the detector weights they name
     ("metrics", "weights_catalog"),
     # 6: the evaluation loop over registry entries, the project configuration
     ("compare", "config"),
     # 7: reports and figures
-    ("report", "html_report", "jsonlog", "plots", "grids"),
+    ("report", "html_report", "jsonlog", "plots"),
     # 8: the library API
     ("api", "evaluator"),
     # 9: the commands and the options they share

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
 from ..metrics import real as real_mod
 from ..metrics.fid import fid as fid_metric
@@ -16,6 +15,7 @@ from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
 from .detector_options import detector_options
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 #: Kept for callers of the old location; the pipeline lives in :mod:`stylegan_eval.metrics.real`.
 STATS_SUFFIXES = real_mod.STATS_SUFFIXES

@@ -8,13 +8,13 @@ import click
 import numpy as np
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..metrics.distances import DISTANCES, make_distance
 from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
 from ..report import Report, environment
 from ..runtime import Timer
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 
 def write_histogram(result: PPLResult, path: Path) -> Path:

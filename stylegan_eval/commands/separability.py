@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..errors import UserError
 from ..generator import NOISE_MODES
 from ..metrics import separability as sep
 from ..report import Report, environment
+from .options import RunOptions, checkpoint_options, common_options, emit
 
 DEFAULT_NUM_SAMPLES = 200_000
 

@@ -318,11 +318,10 @@ def load_generator(
     else:
         if path is None:
             raise CheckpointError("no checkpoint given (expected a path, or --generator module:attr)")
-        from ..demo import default_checkpoint
-
-        if str(path) == "demo" and not Path(path).exists():
-            path = default_checkpoint()
         from .official import resolve
+        from .refs import resolve_demo
+
+        path = resolve_demo(path)
 
         path = resolve(path)
         raw = read_checkpoint(path)

@@ -18,7 +18,7 @@ from ..engine import ResumeState
 from ..fileio import sha256_file
 
 #: ``state=`` of an entry point: a ResumeState, or ``(name, fingerprint) -> ResumeState | None``
-#: (e.g. :meth:`stylegan_eval.cli.RunOptions.resume_state`), or None (no resume).
+#: (e.g. :meth:`stylegan_eval.commands.options.RunOptions.resume_state`), or None (no resume).
 StateArg = Union[ResumeState, Callable[[str, dict], Any], None]
 
 
