@@ -1,5 +1,5 @@
 """Figures of the reports: sample grids and style-mixing figures of a generator, and each
-command's plots (PPL histogram, FID/KID bars, per-attribute separability bars).
+command's plots (PPL histogram of the per-pair distances, FID/KID bars, per-attribute separability bars).
 
 Every report uses the same seeds for every checkpoint (NVIDIA ``gen_images.py`` seeds
 0-15 for the grid, destinations 0-4 and sources 5-9 for the mixing figure, as
@@ -14,9 +14,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .metrics.ppl import PPLResult
 
 #: Seeds of every report's sample grid, and of its mixing figure (destinations, sources).
 GRID_SEEDS = tuple(range(16))
@@ -141,6 +144,37 @@ def separability_figure(table, title: str):
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return fig
+
+
+def write_ppl_histogram(result: PPLResult, path: Path) -> Path:
+    """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    d = result.distances
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
+    ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
+    for x, label, style in (
+        (result.lo, "1st pct (lower)", ":"),
+        (result.hi, "99th pct (higher)", ":"),
+        (result.mean, f"PPL {result.mean:.4g}", "-"),
+    ):
+        ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
+    ax.set_xlabel("distance / eps^2")
+    ax.set_ylabel("pairs")
+    ax.set_title(f"{result.name}: {d.size} pairs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    from .fileio import atomic_write
+
+    return atomic_write(path, buf.getvalue())
 
 
 def _save(fig, path: Path) -> str:

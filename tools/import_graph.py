@@ -1,6 +1,7 @@
 """The package's import graph, read with ``ast``: cycles and imports that point up the layers.
 
-``python -m tools.import_graph`` prints the counts and every offending edge;
+``python -m tools.import_graph [ROOT]`` prints the counts and every offending edge of the
+checkout at ROOT (default: this one);
 ``tests/test_architecture.py`` fails on any of them.
 
 Every ``import``/``from ... import`` statement counts, at module level or inside a function
@@ -145,8 +146,13 @@ def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
 
 
 def layer_of(module: str) -> int:
-    """Index in LAYERS of the longest key matching the module; KeyError when none does."""
-    rel = module[len(PACKAGE) + 1 :] if module != PACKAGE else ""
+    """Index in LAYERS of the longest key matching the module; KeyError when none does.
+
+    The package's ``__init__`` (the public API, loading its names lazily) sits above every layer.
+    """
+    if module == PACKAGE:
+        return len(LAYERS)
+    rel = module[len(PACKAGE) + 1 :]
     best: tuple[int, int] | None = None
     for level, keys in enumerate(LAYERS):
         for key in keys:
@@ -159,22 +165,19 @@ def layer_of(module: str) -> int:
 
 
 def upward_imports(graph: dict[str, dict[str, int]]) -> list[tuple[str, str, int]]:
-    """(importer, imported, line) for every import of a higher layer than the importer's.
-
-    The package ``__init__`` (the lazy public API) is the top and is not checked.
-    """
+    """(importer, imported, line) for every import of a higher layer than the importer's."""
     found = []
     for module, edges in sorted(graph.items()):
-        if module == PACKAGE:
-            continue
         for target, line in sorted(edges.items()):
-            if target != PACKAGE and layer_of(target) > layer_of(module):
+            if layer_of(target) > layer_of(module):
                 found.append((module, target, line))
     return found
 
 
-def main() -> int:
-    graph = import_graph()
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.import_graph [ROOT]``: ROOT is a checkout (default: this one)."""
+    args = sys.argv[1:] if argv is None else argv
+    graph = import_graph(Path(args[0]).resolve() if args else ROOT)
     found_cycles = cycles(graph)
     upward = upward_imports(graph)
     print(f"modules: {len(graph)}, import edges: {sum(len(e) for e in graph.values())}")
