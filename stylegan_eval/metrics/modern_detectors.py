@@ -246,9 +246,10 @@ def frechet_distance_in(
     """
     from pathlib import Path
 
+    from .common import generator_fingerprint
     from .features import FeatureStats, dataset_stats, generator_features, load_stats
     from .frechet import fid_from_stats
-    from .result_simple import SimpleResult, generator_fingerprint
+    from .result_simple import SimpleResult
 
     det = (
         detector
