@@ -82,3 +82,17 @@ def test_every_format_module_provides_what_the_protocol_states():
             params = list(inspect.signature(getattr(module, attr)).parameters.values())
             expected = list(inspect.signature(getattr(FormatModule, attr)).parameters)[1]  # after self
             assert params[0].name == expected == "raw", (name, attr)
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in helper modules (``*_utils.py``) and conftest.py fixtures."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}:{node.lineno} {n}" for n in names if n.split(".")[0].startswith("test_")]
+    assert offenders == []

@@ -16,15 +16,8 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # run_demo(8, None, fid_samples=8, sep_samples=64, device="cpu"): (value, ci95_low, ci95_high)
