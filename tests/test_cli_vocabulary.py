@@ -1,4 +1,4 @@
-"""One CLI vocabulary, names that mean one protocol, demo / specs everywhere, every registry metric wired (issues 13, 14, 16)."""
+"""One CLI vocabulary, names that mean one protocol, demo / specs everywhere, every registry metric wired."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile and broken inputs (issue 11): every bad file or option is exit 2 with one line, nothing
+"""Hostile and broken inputs: every bad file or option is exit 2 with one line, nothing
 runs from a discovered configuration, nothing is silently wrong, resources stay bounded.
 
 - Cases that could allocate or hang run as ``python -m stylegan_eval`` subprocesses under an

@@ -1,8 +1,6 @@
-"""The demo's metric values, pinned before the metric-registry refactor (issue 10).
+"""The demo's metric values, pinned: refactors must leave them bit-identical (``==`` on floats, no tolerance).
 
-Every number below was produced by the code of commit 5c6c29a (before the refactor) with the
-exact calls of these tests; the refactor must leave them bit-identical (``==`` on floats, no
-tolerance). They depend on the shipped demo generator and classifiers, the sampling engine and
+Every number below was produced with the exact calls of these tests. They depend on the shipped demo generator and classifiers, the sampling engine and
 the random-initialisation rule of the detectors (LPIPS VGG and Inception run at random weights
 offline), so a change there legitimately needs new pins.
 

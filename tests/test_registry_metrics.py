@@ -1,4 +1,4 @@
-"""The metric entry points, their fingerprints and resume keys, the CLI's flag translation and list-metrics (issue 10)."""
+"""The metric entry points, their fingerprints and resume keys, the CLI's flag translation and list-metrics."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def test_ppl_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     name_cmp, fp_cmp = recorded[-1]
     from stylegan_eval.formats import load_generator
 
-    # the same spec-loaded generator (its identity -- spec, adapter files -- is part of the fingerprint, issue 13)
+    # the same spec-loaded generator (its identity -- spec, adapter files -- is part of the fingerprint)
     evaluate(load_generator(generator_spec="compare_utils:gen_a"), "ppl_wend", num_samples=4, allow_random_weights=True)
     name_api, fp_api = recorded[-1]
     assert name_cmd == name_cmp == name_api == "ppl"
@@ -232,7 +232,7 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     fp_cmp = seen[-1]
     from stylegan_eval.formats import load_generator
 
-    # the same spec-loaded generator (its identity is part of the fingerprint, issue 13)
+    # the same spec-loaded generator (its identity is part of the fingerprint)
     got = evaluate(
         load_generator(generator_spec="compare_utils:gen_a"),
         "fid",

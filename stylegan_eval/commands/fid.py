@@ -8,7 +8,6 @@ import click
 
 from .. import log, plots
 from ..errors import UserError
-from ..metrics import real as real_mod
 from ..metrics.fid import fid as fid_metric
 from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
@@ -16,10 +15,6 @@ from ..runtime import Timer
 from .detector_options import detector_options
 from .metric_options import fid_method_option
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
-
-#: Kept for callers of the old location; the pipeline lives in :mod:`stylegan_eval.metrics.real`.
-STATS_SUFFIXES = real_mod.STATS_SUFFIXES
-stats_warnings = real_mod.stats_warnings
 
 
 @click.command("fid")
