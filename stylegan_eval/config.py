@@ -290,7 +290,8 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
     # Every command is needed to validate the keys, so a configuration loads all command
     # modules (torch included), even for a `stats` run that the cache answers.
     ctx = click.Context(group)
-    commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+    found = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+    commands = {name: cmd for name, cmd in found.items() if cmd is not None}
     for name in config.sections:
         if name not in commands:
             raise UserError(f"{config.where}: unknown table [{name}] (commands: {', '.join(sorted(commands))})")

@@ -59,6 +59,7 @@ def render_seeds(
     noise_mode: str = "const",
     class_idx: int | None = None,
     batch_size: int = 16,
+    *,
     translate: tuple[float, float] = (0.0, 0.0),
     rotate: float = 0.0,
     noise_seed: int = 0,
@@ -99,7 +100,7 @@ def render_indices(G, seeds, psi, noise_mode, seed, class_idx, batch_size) -> to
 
 
 @torch.inference_mode()
-def mixing_grid(G, rows, cols, layers, psi, noise_mode, seed, class_idx, nvidia_seeds: bool = False) -> torch.Tensor:
+def mixing_grid(G, rows, cols, layers, psi, noise_mode, seed, class_idx, *, nvidia_seeds: bool = False) -> torch.Tensor:
     """Images [(R+1)*(C+1), C, H, W] in [-1, 1], row-major; the top-left cell is blank (-1).
 
     ``rows``/``cols`` are sample indices of the sampling engine under ``seed``, or with

@@ -57,6 +57,7 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
 @detector_options
 @common_options
 def command(
+    *,
     ckpt,
     data,
     num_gen,

@@ -94,7 +94,7 @@ def _vec2(ctx, param, value):
 @noise_option
 @common_options(resume=False, log=False)
 def command(
-    ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions
+    *, ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions
 ) -> None:
     """Render the images of the given seeds (as NVIDIA's gen_images.py) into --out, with a grid."""
     if seeds is not None and indices is not None:
@@ -110,7 +110,9 @@ def command(
         images = render_indices(G, indices, psi, noise_mode, run.seed, ckpt.class_idx, bs)
     else:
         numbers, kind = (seeds if seeds is not None else list(range(16))), "seed"
-        images = render_seeds(G, numbers, psi, noise_mode, ckpt.class_idx, bs, translate, rotate, noise_seed=run.seed)
+        images = render_seeds(
+            G, numbers, psi, noise_mode, ckpt.class_idx, bs, translate=translate, rotate=rotate, noise_seed=run.seed
+        )
     refuse_non_finite(images, numbers)
     if kind == "seed":
         folder.mkdir(parents=True, exist_ok=True)

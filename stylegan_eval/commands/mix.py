@@ -48,7 +48,7 @@ from .options import IntList, RunOptions, checkpoint_options, common_options, tr
 )
 @noise_option
 @common_options(batch=False, resume=False, log=False)
-def command(ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
+def command(*, ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
     """Style mixing figure: sources across the top, destinations down the left, cell (r, c) = destination r with source c's --layers styles."""
     _, path = out_paths(run.out, out_file, "mix.png")
     G, meta = ckpt.load(run.device)

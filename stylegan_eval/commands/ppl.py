@@ -46,6 +46,7 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
 @common_options
 def command(
+    *,
     ckpt,
     preset,
     space,

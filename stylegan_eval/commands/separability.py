@@ -105,6 +105,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
 )
 @common_options
 def command(
+    *,
     ckpt,
     attrs,
     space,

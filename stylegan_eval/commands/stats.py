@@ -83,6 +83,7 @@ def _from_cache(
 @detector_options
 @common_options(out_file="stats.npz", resume=False)
 def command(
+    *,
     images,
     data,
     keep_features,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ def check_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     return p
 
 
-def check_state_dict(net: torch.nn.Module, sd: dict[str, Any], path: Any, what: str) -> None:
+def check_state_dict(net: torch.nn.Module, sd: Mapping[str, Any], path: Any, what: str) -> None:
     """Raise CheckpointError (one line) unless ``sd`` has exactly ``net``'s keys and shapes.
 
     ``what`` names the expected network in the message ("a rosinality StyleGAN2 generator").
