@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from compare_utils import TinyDetector, Toy32, gen_a, gen_b, make_classifier  # noqa: F401 - gen_a/gen_b: --generator targets
+from compare_utils import TinyDetector, gen_b
 
 from stylegan_eval import compare as C
 from stylegan_eval.errors import UserError
@@ -144,8 +144,8 @@ def _compare_args(tmp_path, classifier, *extra):
     return (
         "--no-config",
         "compare",
-        "test_compare:gen_a",
-        "test_compare:gen_b",
+        "compare_utils:gen_a",
+        "compare_utils:gen_b",
         "--metrics",
         "ppl_wend,ls",
         "--num-samples",
@@ -176,11 +176,11 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
     assert rep["passed"] is True and len(rep["rules"]) == 2 and all(r["passed"] for r in rep["rules"])
     rows = pd.read_csv(out / "compare.csv")
     assert set(rows["metric"]) == {"ppl_wend", "ls_z", "ls_w"} and list(dict.fromkeys(rows["checkpoint"])) == [
-        "test_compare:gen_a",
-        "test_compare:gen_b",
+        "compare_utils:gen_a",
+        "compare_utils:gen_b",
     ]
     ppl = rows[rows["metric"] == "ppl_wend"].set_index("checkpoint")
-    assert ppl.loc["test_compare:gen_b", "value"] > ppl.loc["test_compare:gen_a", "value"]  # steeper generator
+    assert ppl.loc["compare_utils:gen_b", "value"] > ppl.loc["compare_utils:gen_a", "value"]  # steeper generator
     assert (ppl["ci95_low"] <= ppl["value"]).all() and (ppl["value"] <= ppl["ci95_high"]).all()
     ls = rows[rows["metric"] == "ls_w"]
     assert (ls["repeats"] == 2).all() and ls["std"].notna().all()
@@ -218,7 +218,7 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
 )
 def test_compare_bad_input_is_exit_2(cli, tmp_path, extra, message):
     code, out, err = cli(
-        "--no-config", "compare", "test_compare:gen_a", "test_compare:gen_b", "--out", tmp_path, *extra
+        "--no-config", "compare", "compare_utils:gen_a", "compare_utils:gen_b", "--out", tmp_path, *extra
     )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # refused before computing or writing anything
@@ -228,7 +228,13 @@ def test_compare_missing_checkpoint_is_exit_2(cli, tmp_path):
     code, _, err = cli("--no-config", "compare", str(tmp_path / "nope.pt"), "--metrics", "ppl_wend")
     assert code == 2 and "nope.pt" in err
     code, _, err = cli(
-        "--no-config", "compare", "test_compare:gen_a", "--metrics", "ppl_wend", "--fail-if", "ppl_wend regresses by 5%"
+        "--no-config",
+        "compare",
+        "compare_utils:gen_a",
+        "--metrics",
+        "ppl_wend",
+        "--fail-if",
+        "ppl_wend regresses by 5%",
     )
     assert code == 2 and "baseline" in err
 
@@ -260,8 +266,8 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
     code, _, err = cli(
         "--no-config",
         "compare",
-        "test_compare:gen_a",
-        "test_compare:gen_b",
+        "compare_utils:gen_a",
+        "compare_utils:gen_b",
         "--metrics",
         "fid,kid",
         "--data",
@@ -293,7 +299,7 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
         code, stdout, err = cli(
             "--no-config",
             "compare",
-            "test_compare:gen_a",
+            "compare_utils:gen_a",
             "--metrics",
             "fid",
             "--data",
@@ -312,8 +318,8 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
         assert code == 0, err
         singles.append(json.loads(stdout)["results"][0]["value"])
     assert len(set(singles)) == 3
-    assert rows.loc[("test_compare:gen_a", "fid"), "value"] == pytest.approx(np.mean(singles), rel=1e-12)
-    assert rows.loc[("test_compare:gen_a", "fid"), "std"] == pytest.approx(np.std(singles, ddof=1), rel=1e-9)
+    assert rows.loc[("compare_utils:gen_a", "fid"), "value"] == pytest.approx(np.mean(singles), rel=1e-12)
+    assert rows.loc[("compare_utils:gen_a", "fid"), "std"] == pytest.approx(np.std(singles, ddof=1), rel=1e-9)
 
 
 def test_api_evaluate_matches_the_metric_and_logs(tmp_path):

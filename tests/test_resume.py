@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from compare_utils import Toy32
-from resume_utils import BATCH, N, resume_env, separability_samples, slow_gen, synthesis_calls  # noqa: F401 - slow_gen: a --generator target
+from resume_utils import BATCH, N, resume_env, separability_samples, synthesis_calls
 
 TESTS = Path(__file__).parent
 
@@ -32,7 +32,7 @@ def _cmd(out: Path, *extra: str) -> list[str]:
         "--no-config",
         "ppl",
         "--generator",
-        "test_resume:slow_gen",
+        "resume_utils:slow_gen",
         "--num-samples",
         str(N),
         "--batch-size",
@@ -108,7 +108,7 @@ def test_resume_needs_out(cli):
         "--no-config",
         "ppl",
         "--generator",
-        "test_resume:slow_gen",
+        "resume_utils:slow_gen",
         "--num-samples",
         "4",
         "--resume",
