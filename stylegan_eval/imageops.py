@@ -63,7 +63,7 @@ def save_png(image_hwc, path) -> None:
 
     from PIL import Image
 
-    from .report import atomic_write
+    from .fileio import atomic_write
 
     arr = image_hwc.cpu().numpy() if isinstance(image_hwc, torch.Tensor) else np.asarray(image_hwc)
     if arr.ndim == 3 and arr.shape[-1] == 1:  # one channel: a grayscale PNG (PIL has no HxWx1 mode)

@@ -120,18 +120,15 @@ def check_torchscript(spec: WeightSpec, path: Path) -> None:
 MAX_WEIGHTS_BYTES = 2 << 30
 
 
-def _known_size(spec: WeightSpec) -> int | None:
-    """The exact size the catalogue gives for ``spec``'s file, or None."""
-    from .weights_catalog import entries
-
-    return next((e.size for e in entries() if e.spec.filename == spec.filename and e.size), None)
+#: Exact sizes of published files by file name, where known (the catalogue registers them).
+KNOWN_SIZES: dict[str, int] = {}
 
 
 def check_size(spec: WeightSpec, path: Path) -> None:
     """Raise WeightsUnavailable if ``path`` cannot be ``spec``'s file by its size alone (checked
     before hashing, which takes minutes for a file of tens of GB)."""
     size = Path(path).stat().st_size
-    known = _known_size(spec)
+    known = KNOWN_SIZES.get(spec.filename)
     if known is not None and size != known:
         raise WeightsUnavailable(
             f"{path}: {size} bytes, but {spec.name} ({spec.filename}) has {known} bytes (its sha256 cannot match)"

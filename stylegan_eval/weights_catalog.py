@@ -103,12 +103,16 @@ def register(
     if entry.key in _ENTRIES and _ENTRIES[entry.key] != entry:
         raise ValueError(f"weights catalogue: key {entry.key!r} is registered twice")
     _ENTRIES[entry.key] = entry
+    if size:  # checked before the file is hashed (weights.check_size)
+        weights.KNOWN_SIZES[spec.filename] = size
     return entry
 
 
 def unregister(key: str) -> None:
     """Remove an entry (tests)."""
-    _ENTRIES.pop(key, None)
+    entry = _ENTRIES.pop(key, None)
+    if entry is not None:
+        weights.KNOWN_SIZES.pop(entry.spec.filename, None)
 
 
 def entries() -> list[Entry]:

@@ -145,7 +145,7 @@ def _png(path: Path, seed: int = 0) -> Path:
 
 def nan_gen():
     """--generator test_hostile_inputs:nan_gen: a Toy32 with NaN weights (refused when the adapter is validated)."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     g = Toy32(1.0)
     with torch.no_grad():
@@ -156,7 +156,7 @@ def nan_gen():
 def late_nan_gen():
     """--generator test_hostile_inputs:late_nan_gen: finite while the loader validates it, NaN afterwards,
     so that the run's own non-finite check (not the load-time one) is what stops it."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     class LateNaN(Toy32):
         calls = 0
@@ -171,7 +171,7 @@ def late_nan_gen():
 
 def gray_gen():
     """--generator test_hostile_inputs:gray_gen: a valid 1-channel (grayscale) Toy32."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     class Gray(Toy32):
         img_channels = 1
@@ -188,7 +188,7 @@ def gray_gen():
 def stop_gen():
     """--generator test_hostile_inputs:stop_gen: a Toy32 that stops the run at its first batch with a
     UserError, so that a test sees how far a run got (and what it allocated) before sampling."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     from stylegan_eval.errors import UserError
 
@@ -313,7 +313,7 @@ def nvidia_variant(tmp: Path, name: str, **init_kwargs) -> Path:
 def lucidrains_variant(tmp: Path, name: str, config: str | None = None, empty: str | None = None) -> Path:
     """A tiny lucidrains model_0.pt in its own folder, with ``config`` as .config.json text and the
     weight ``empty`` given a zero-size first dimension."""
-    from test_third_party_formats import lucidrains_state
+    from third_party_utils import lucidrains_state
 
     gan = lucidrains_state()
     if empty is not None:
@@ -391,7 +391,7 @@ def format_cases(tmp: Path) -> list[tuple[list, list]]:
         ([*info, lucidrains_variant(tmp, "deep", config=deep)], [".config.json", "nested"]),
         ([*info, lucidrains_variant(tmp, "empty", empty="GE.blocks.0.conv1.weight")], ["model_0.pt", "zero-size"]),
         (
-            ["info", "--device", "cpu", "--generator", "test_compare:gen_a", "--generator-arg", f"x={deep}"],
+            ["info", "--device", "cpu", "--generator", "compare_utils:gen_a", "--generator-arg", f"x={deep}"],
             ["--generator-arg", "nested"],
         ),
         (
@@ -535,7 +535,7 @@ def test_broken_files_table(tmp_path):
 def escape_gen():
     """--generator test_hostile_inputs:escape_gen: a Toy32 whose family name holds a terminal escape
     sequence and a newline (metadata a file could hold)."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     class Escape(Toy32):
         family = "toy\x1b]0;title\x07\x1b[31m\nforged | row"
@@ -613,7 +613,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
     sys.__stderr__.write(f"setup {time.perf_counter() - t0:.2f}s\n")
     g = [
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--allow-random-weights",
         "--device",
         "cpu",
@@ -661,7 +661,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
             [
                 "ppl",
                 "--generator",
-                "test_compare:gen_a",
+                "compare_utils:gen_a",
                 "--num-samples",
                 "1000000000000",
                 "--allow-random-weights",
@@ -671,11 +671,11 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
             ],
             ["--num-samples", "1000000000000"],
         ),
-        (["generate", "--generator", "test_compare:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
+        (["generate", "--generator", "compare_utils:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
         (
             [
                 "compare",
-                "test_compare:gen_a",
+                "compare_utils:gen_a",
                 "test_hostile_inputs:late_nan_gen",
                 "--metrics",
                 "ppl2_wend",
@@ -873,7 +873,7 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
         "--no-config",
         "ppl",
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--allow-random-weights",
         "--device",
         "cpu",
@@ -1030,12 +1030,12 @@ def test_config_trust_model(cli, tmp_path, monkeypatch, capsys):
     outside = tmp_path / "outside"
     (outside / "work").mkdir(parents=True)
     cfg = outside / "stylegan-eval.toml"
-    cfg.write_text('generator = "test_compare:gen_a"\n[compare]\ncheckpoints = ["test_compare:gen_a", "x.pt"]\n')
+    cfg.write_text('generator = "compare_utils:gen_a"\n[compare]\ncheckpoints = ["compare_utils:gen_a", "x.pt"]\n')
     monkeypatch.chdir(outside / "work")
     code, _, err = cli("info", "--device", "cpu")
     assert code == 2 and "no checkpoint given" in err and err.count("warning") == 2
     code, out, err = cli("--config", cfg, "info", "--device", "cpu", "--json")
-    assert code == 0 and json.loads(out)["meta"]["generator_spec"] == "test_compare:gen_a", err
+    assert code == 0 and json.loads(out)["meta"]["generator_spec"] == "compare_utils:gen_a", err
 
 
 def test_trust_weights_for_torchscript(cli, tmp_path, files):
@@ -1164,66 +1164,82 @@ def _zip_member_mutation(blob: bytes, rng: random.Random) -> bytes:
 CONFIG_TEXT = 'seed = 3\ndevice = "cpu"\n[info]\nquiet = true\n[ppl]\nnum-samples = 8\nspace = "w"\n'
 
 
+def _safetensors_base(folder: Path, config_only: bool) -> Path:
+    from nvidia_utils import write_snapshot
+
+    from stylegan_eval.formats import load_generator
+    from stylegan_eval.formats import safetensors_file as stf
+
+    path = stf.write(load_generator(write_snapshot(folder / "st-src.pkl")), folder / "g.safetensors")
+    if not config_only:
+        return path
+    (folder / "config.json").write_text(stf.read_header(path)["__metadata__"][stf.META_CONFIG])
+    return folder / "config.json"  # the config text alone is mutated (and re-embedded)
+
+
+def _tf_classifier_base(folder: Path) -> Path:
+    from tf_utils import reference_variables, write_tf_pickle
+
+    small = dict(resolution=32, fmap_base=64, fmap_max=16)  # a 32 px classifier, 16 feature maps at most
+    return write_tf_pickle(
+        folder / "clf.pkl", reference_variables(**small, seed=1), dict(num_channels=3, label_size=0, **small)
+    )
+
+
+def _torch_base(folder: Path, name: str, obj) -> Path:
+    torch.save(obj, folder / name)
+    return folder / name
+
+
+def _partial_base(folder: Path) -> Path:
+    from stylegan_eval.engine import ResumeState
+
+    state = ResumeState(folder, "ppl", {"x": 1}, save_every=0)
+    state.save(0, torch.arange(6), {"distance": torch.linspace(0, 1, 6, dtype=torch.float64)})
+    return state.path(0)
+
+
+def _text_base(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _lucidrains_base(folder: Path, config_only: bool) -> Path:
+    path = lucidrains_variant(folder, "base", config=json.dumps({"image_size": 16, "lr_mlp": 0.2}))
+    return path.parent / ".config.json" if config_only else path
+
+
 def _base_file(family: str, folder: Path) -> Path:
     """The unmutated file of ``family`` (small and valid: it must load), written in ``folder``."""
     from nvidia_utils import write_sg3_snapshot, write_snapshot
+    from sg1_utils import save_checkpoint
     from sg2_utils import make_rosinality_checkpoint
-    from test_classifiers import SMALL, reference_variables
-    from test_classifiers import write_tf_pickle as write_tf_classifier
-    from test_stylegan1 import save_checkpoint
-    from test_third_party_formats import sg2torch_state
     from tf_utils import write_sg1_pickle, write_sg2_pickle
+    from third_party_utils import sg2torch_state
 
-    from stylegan_eval.engine import ResumeState
-    from stylegan_eval.formats import load_generator
-    from stylegan_eval.formats import safetensors_file as stf
     from stylegan_eval.metrics.stats_cache import FeatureStats
 
     folder.mkdir(parents=True, exist_ok=True)
-    f = folder / family
-    if family == "sg2":
-        return make_rosinality_checkpoint(folder / "sg2.pt")
-    if family == "sg1":
-        return save_checkpoint(folder / "sg1.model", layout="bare", trained_up_to=2, legacy=True)[0]
-    if family == "nvidia":
-        return write_snapshot(folder / "nvidia.pkl")
-    if family == "nvidia_sg3":
-        return write_sg3_snapshot(folder / "nvidia_sg3.pkl")
-    if family == "tf_sg1":
-        return write_sg1_pickle(folder / "tf_sg1.pkl")
-    if family == "tf_sg2":
-        return write_sg2_pickle(folder / "tf_sg2.pkl")
-    if family == "tf_classifier":
-        return write_tf_classifier(
-            folder / "clf.pkl", reference_variables(**SMALL, seed=1), dict(num_channels=3, label_size=0, **SMALL)
-        )
-    if family in ("safetensors", "safetensors_config"):
-        path = stf.write(load_generator(write_snapshot(folder / "st-src.pkl")), folder / "g.safetensors")
-        if family == "safetensors_config":  # the config text alone is mutated (and re-embedded)
-            (folder / "config.json").write_text(stf.read_header(path)["__metadata__"][stf.META_CONFIG])
-            return folder / "config.json"
-        return path
-    if family in ("lucidrains", "lucidrains_config"):
-        path = lucidrains_variant(folder, family, config=json.dumps({"image_size": 16, "lr_mlp": 0.2}))
-        return path.parent / ".config.json" if family == "lucidrains_config" else path
-    if family == "stylegan2_torch":
-        torch.save(sg2torch_state(), folder / "generator.pt")
-        return folder / "generator.pt"
-    if family == "stats_npz":
-        return FeatureStats(np.arange(8.0), np.eye(8), 12).save(folder / "stats.npz")
-    if family == "stats_pkl":
-        return stats_pickle(folder / "stats.pkl", np.arange(8.0))
-    if family == "partial":
-        state = ResumeState(folder, "ppl", {"x": 1}, save_every=0)
-        state.save(0, torch.arange(6), {"distance": torch.linspace(0, 1, 6, dtype=torch.float64)})
-        return state.path(0)
-    if family == "samples":
-        return samples_variant(folder, "base")
-    if family == "config":
-        f = folder / "stylegan-eval.toml"
-        f.write_text(CONFIG_TEXT)
-        return f
-    raise ValueError(family)
+    builders = {
+        "sg2": lambda: make_rosinality_checkpoint(folder / "sg2.pt"),
+        "sg1": lambda: save_checkpoint(folder / "sg1.model", layout="bare", trained_up_to=2, legacy=True)[0],
+        "nvidia": lambda: write_snapshot(folder / "nvidia.pkl"),
+        "nvidia_sg3": lambda: write_sg3_snapshot(folder / "nvidia_sg3.pkl"),
+        "tf_sg1": lambda: write_sg1_pickle(folder / "tf_sg1.pkl"),
+        "tf_sg2": lambda: write_sg2_pickle(folder / "tf_sg2.pkl"),
+        "tf_classifier": lambda: _tf_classifier_base(folder),
+        "safetensors": lambda: _safetensors_base(folder, config_only=False),
+        "safetensors_config": lambda: _safetensors_base(folder, config_only=True),
+        "lucidrains": lambda: _lucidrains_base(folder, config_only=False),
+        "lucidrains_config": lambda: _lucidrains_base(folder, config_only=True),
+        "stylegan2_torch": lambda: _torch_base(folder, "generator.pt", sg2torch_state()),
+        "stats_npz": lambda: FeatureStats(np.arange(8.0), np.eye(8), 12).save(folder / "stats.npz"),
+        "stats_pkl": lambda: stats_pickle(folder / "stats.pkl", np.arange(8.0)),
+        "partial": lambda: _partial_base(folder),
+        "samples": lambda: samples_variant(folder, "base"),
+        "config": lambda: _text_base(folder / "stylegan-eval.toml", CONFIG_TEXT),
+    }
+    return builders[family]()
 
 
 #: Mutations per family in the full (slow) fuzz; the default run takes a few of two families.
@@ -1386,9 +1402,8 @@ def test_fuzz_loaders(tmp_path):
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     """separability on test_resume's slow generator (a tiny classifier, no VGG16 to build), killed twice."""
-    from test_compare import make_classifier
-    from test_resume import _calls, _sep_result
-    from test_resume import _env as resume_env
+    from compare_utils import make_classifier
+    from resume_utils import resume_env, separability_samples, synthesis_calls
 
     from stylegan_eval.engine import _read_partial
 
@@ -1404,7 +1419,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
             "--no-config",
             "separability",
             "--generator",
-            "test_resume:slow_gen",
+            "resume_utils:slow_gen",
             "--classifier",
             str(clf),
             "--num-samples",
@@ -1428,14 +1443,14 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     for _round in range(2):
         env = {**resume_env(tmp_path, marker, 0.15), "STYLEGAN_EVAL_SAVE_EVERY": "0"}
         extra = ["--resume"] if out.exists() else []
-        start = _calls(marker, batch)
+        start = synthesis_calls(marker, batch)
         proc = subprocess.Popen(
             cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_limit_memory
         )  # noqa: PLW1509 - no threads started yet
         try:
             target = start + rng.randint(1, 3)
             deadline = time.monotonic() + 120
-            while _calls(marker, batch) < target and proc.poll() is None and time.monotonic() < deadline:
+            while synthesis_calls(marker, batch) < target and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.15))  # anywhere inside a batch or a save
             assert proc.poll() is None, proc.communicate()[1][-2000:]
@@ -1458,7 +1473,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         check=False,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _calls(marker, batch) < n // batch  # something was resumed
+    assert synthesis_calls(marker, batch) < n // batch  # something was resumed
     names = {p.name for p in out.iterdir()}
     assert {"separability.json", "separability-samples.npz"} <= names
     assert not [name for name in names if name.startswith(".")], (
@@ -1472,7 +1487,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert code == 0, err
-    a, b = _sep_result(out), _sep_result(fresh)
+    a, b = separability_samples(out), separability_samples(fresh)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     timing = ("svm_seconds", "samples_per_s")
     rows_a, rows_b = (json.loads(text)["results"] for text in (r.stdout, stdout))
