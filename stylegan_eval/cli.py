@@ -419,8 +419,12 @@ def emit(report, run: RunOptions) -> None:
 
     if not DistInfo.current().is_main:
         return
+    from .config import current_config
     from .warnings_capture import captured
 
+    applied = current_config().describe()
+    if applied is not None:  # defaults that did not come from the command line
+        report.meta.setdefault("config", applied)
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
         report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
     for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
