@@ -47,17 +47,18 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "stylegan-eval")
 
 
-def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+def atomic_write(path: str | os.PathLike, data: str | bytes, stage: bool = True) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     Inside :func:`staged_out` a report file of the staged folder goes to the staging folder
-    instead (moved to ``path`` when the run completes). Returns ``path``.
+    instead (moved to ``path`` when the run completes), unless ``stage`` is False (a
+    self-describing result worth keeping even if the report fails). Returns ``path``.
 
     Raises:
         DiskFullError: no space left (one line naming ``path``); nothing is left behind.
     """
     path = Path(path)
-    target = staged(path)
+    target = staged(path) if stage else path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_replace(target, data.encode() if isinstance(data, str) else data)

@@ -23,6 +23,9 @@ if __name__ == "__main__":  # the worktree's package, whatever the current direc
 
 #: Environment every pinned computation runs under (random-init detectors, no network).
 PINNED_ENV = {"STYLEGAN_EVAL_OFFLINE": "1", "STYLEGAN_EVAL_PACKAGE_WEIGHTS": "0", "MPLBACKEND": "Agg"}
+#: The reference kernel path of the pins: ATen's scalar kernels, MKL and oneDNN at their x86-64
+#: baseline (what every x86-64 CPU runs), oneDNN on, one thread (``--threads 1 --mkldnn 1``).
+REFERENCE_ENV = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ONEDNN_MAX_CPU_ISA": "SSE41"}
 
 #: api.evaluate: samples per metric, sampling seed, real-image folder seed.
 EVALUATE_SAMPLES = 16

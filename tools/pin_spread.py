@@ -1,10 +1,13 @@
 """Measure how far the pinned values move between the CPU kernel paths torch offers on this machine.
 
     python tools/pin_spread.py [evaluate|demo|inputs] [--threads 1 2] [--capabilities default avx2 avx512]
+                               [--mkldnn 1 0] [--libraries native baseline]
 
 Runs ``tests/pinned_computation.py`` in one subprocess per kernel path: every
 ``ATEN_CPU_CAPABILITY`` this CPU supports (default, avx2 where the CPU has AVX2+FMA, avx512
-where it has AVX-512 F/BW/VL/DQ), oneDNN on and off, 1 and 2 intra-op threads. Prints each
+where it has AVX-512 F/BW/VL/DQ), oneDNN on and off, 1 and 2 intra-op threads, and the
+libraries' own instruction sets native or at their x86-64 baseline (``MKL_ENABLE_INSTRUCTIONS=
+SSE4_2``, ``ONEDNN_MAX_CPU_ISA=SSE41``: what MKL and oneDNN pick on other CPUs). Prints each
 value's results and its maximum relative spread ``(max - min) / max|v|`` over all paths, then
 the largest spread per metric, which tests/test_pinned_values.py turns into tolerances. For
 ``inputs`` it prints whether every path gave the same digests (they must: sampling is exact).
@@ -22,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "pinned_computation.py"
+#: Environment of the "baseline" library setting: MKL and oneDNN limited to SSE4.
+BASELINE_LIBRARIES = {"MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ONEDNN_MAX_CPU_ISA": "SSE41"}
 
 
 def cpu_capabilities() -> list[str]:
@@ -43,9 +48,12 @@ def cpu_capabilities() -> list[str]:
     return caps
 
 
-def run_path(what: str, capability: str, threads: int, mkldnn: int) -> dict:
+def run_path(what: str, capability: str, threads: int, mkldnn: int, libraries: str = "native") -> dict:
     """One subprocess of the pinned computation under the given kernel path."""
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": capability, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k not in BASELINE_LIBRARIES}
+    env.update(ATEN_CPU_CAPABILITY=capability, PYTHONPATH=str(ROOT))
+    if libraries == "baseline":
+        env.update(BASELINE_LIBRARIES)
     cmd = [sys.executable, str(SCRIPT), what, "--threads", str(threads), "--mkldnn", str(mkldnn)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -73,18 +81,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("what", nargs="?", default="evaluate", choices=("evaluate", "demo", "inputs"))
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--capabilities", nargs="+", default=None, help="default: every one this CPU has")
+    parser.add_argument("--mkldnn", type=int, nargs="+", choices=(0, 1), default=[1, 0])
+    parser.add_argument("--libraries", nargs="+", choices=("native", "baseline"), default=["native", "baseline"])
     args = parser.parse_args(argv)
     caps = args.capabilities or cpu_capabilities()
     results = []
-    for cap, mkldnn, threads in itertools.product(caps, (1, 0), args.threads):
-        res = run_path(args.what, cap, threads, mkldnn)
+    for libs, cap, mkldnn, threads in itertools.product(args.libraries, caps, args.mkldnn, args.threads):
+        res = run_path(args.what, cap, threads, mkldnn, libs)
+        res["_kernel"].append(libs)
         results.append(res)
         print(json.dumps(res), flush=True)
     if args.what == "inputs":
-        same = all({k: v for k, v in r.items() if k != "_kernel"} == {k: v for k, v in results[0].items() if k != "_kernel"} for r in results)
+        same = all(
+            {k: v for k, v in r.items() if k != "_kernel"} == {k: v for k, v in results[0].items() if k != "_kernel"}
+            for r in results
+        )
         print(f"inputs identical on all {len(results)} kernel paths: {same}")
         return
-    print(f"\nmax relative spread over {len(results)} kernel paths ({', '.join(caps)} x oneDNN on/off x threads {args.threads}):")
+    print(
+        f"\nmax relative spread over {len(results)} kernel paths (libraries {args.libraries} x {caps} "
+        f"x oneDNN {args.mkldnn} x threads {args.threads}):"
+    )
     worst: dict[str, float] = {}
     for key, spread in spreads(results).items():
         print(f"  {key:48s} {spread:.3e}")
