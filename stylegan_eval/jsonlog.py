@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from .fileio import disk_full
-from .report import Report, jsonable
+from .fileio import disk_full, jsonable
+from .report import Report
 
 LOG_NAME = "metrics.jsonl"
 
