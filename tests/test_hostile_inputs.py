@@ -757,7 +757,7 @@ def test_parent_markers_grant_no_code_trust(cli, tmp_path, monkeypatch, marker):
     parent = tmp_path / "unpacked"
     (parent / "work").mkdir(parents=True)
     blob = _hostile_pickle(parent / "weights.pt", canary)
-    keys = f'generator = "test_compare:gen_a"\nckpt = "{blob}"\nseed = 7\n'
+    keys = f'generator = "compare_utils:gen_a"\nckpt = "{blob}"\nseed = 7\n'
     if marker == "pyproject":
         cfg = parent / "pyproject.toml"
         cfg.write_text("[tool.stylegan-eval]\n" + keys)
@@ -850,7 +850,7 @@ def test_stats_sigma_must_be_a_covariance(tmp_path):
 
 
 def _ppl_args(out: Path, *extra) -> list:
-    return ["--no-config", "ppl", "--generator", "test_compare:gen_a", "--device", "cpu", "--quiet",
+    return ["--no-config", "ppl", "--generator", "compare_utils:gen_a", "--device", "cpu", "--quiet",
             "--num-samples", "4", "--allow-random-weights", "--out", out, *extra]  # fmt: skip
 
 
@@ -880,19 +880,19 @@ def test_report_folder_is_replaced_as_a_whole(cli, tmp_path, monkeypatch):
     def info(spec: str):
         return cli("--no-config", "info", "--generator", spec, "--device", "cpu", "--out", out)
 
-    code, _, err = info("test_compare:gen_a")
+    code, _, err = info("compare_utils:gen_a")
     assert code == 0, err
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert {"info.json", "info.csv", "info.md"} <= set(before)
     _no_space_on(monkeypatch, "info.md")  # after info.json and info.csv of the new run were written
-    code, _, err = info("test_compare:gen_b")
+    code, _, err = info("compare_utils:gen_b")
     line = assert_one_line(code, err, str(out / "info.md"))
     assert "No space left" in line
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no mix of old and new files
     monkeypatch.undo()
-    code, _, err = info("test_compare:gen_b")
+    code, _, err = info("compare_utils:gen_b")
     assert code == 0, err
-    assert json.loads((out / "info.json").read_text())["meta"]["generator_spec"] == "test_compare:gen_b"
+    assert json.loads((out / "info.json").read_text())["meta"]["generator_spec"] == "compare_utils:gen_b"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging folder, lock or temp left
 
 
