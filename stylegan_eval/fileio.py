@@ -111,11 +111,12 @@ def staged(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def staged_out(out: str | os.PathLike) -> Iterator[Path]:
+def staged_out(out: str | os.PathLike, exits: tuple[type[BaseException], ...] = (SystemExit,)) -> Iterator[Path]:
     """Write the report folder ``out`` as a whole set: while the block runs, report files go to a
-    hidden staging folder inside ``out`` (same filesystem); when the block completes they are
-    moved into ``out`` by renames, which need no space. A failure before (disk full, an error, an
-    interrupt) removes the staging folder and leaves the files of the previous run untouched."""
+    hidden staging folder inside ``out`` (same filesystem); when the block completes, or leaves
+    by one of ``exits`` (a deliberate exit code after the report, e.g. a failed ``--fail-if``),
+    they are moved into ``out`` by renames, which need no space. A failure before (disk full, an
+    error, an interrupt) removes the staging folder and leaves the previous run's files untouched."""
     folder = Path(out).resolve()
     for old in folder.glob(STAGING_PREFIX + "*"):  # a killed run's (the caller holds the --out lock)
         shutil.rmtree(old, ignore_errors=True)
@@ -123,7 +124,12 @@ def staged_out(out: str | os.PathLike) -> Iterator[Path]:
     stage.mkdir()
     _STAGING[folder] = stage
     try:
-        yield stage
+        try:
+            yield stage
+        except exits:
+            _STAGING.pop(folder, None)
+            _commit(stage, folder)
+            raise
         _STAGING.pop(folder, None)
         _commit(stage, folder)
     finally:
@@ -296,7 +302,12 @@ def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]
 
 
 @contextmanager
-def guarded_out(out: str | os.PathLike | None, is_file: bool = False, option: str = "--out") -> Iterator[None]:
+def guarded_out(
+    out: str | os.PathLike | None,
+    is_file: bool = False,
+    option: str = "--out",
+    exits: tuple[type[BaseException], ...] = (SystemExit,),
+) -> Iterator[None]:
     """What every command does with ``--out`` before its work: a report folder is created, checked
     writable, locked (rank 0 of a ``torchrun`` job holds the lock) and written as a whole set
     (:func:`staged_out`); an output file's folder is checked writable. ``None``: nothing."""
@@ -313,7 +324,7 @@ def guarded_out(out: str | os.PathLike | None, is_file: bool = False, option: st
     if env_int("RANK", 0, minimum=0) != 0:
         yield
         return
-    with out_lock(out, option), staged_out(out):
+    with out_lock(out, option), staged_out(out, exits):
         yield
 
 

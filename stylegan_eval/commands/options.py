@@ -141,7 +141,10 @@ def common_options(
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
         from ..fileio import guarded_out
 
-        with guarded_out(out, is_file=False):  # writable before any work; one writer per folder
+        # a deliberate exit code (ctx.exit after the report) still delivers the report
+        with guarded_out(
+            out, is_file=False, exits=(click.exceptions.Exit, SystemExit)
+        ):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
 
     for opt in reversed([o for o in options if o is not None]):
