@@ -332,19 +332,21 @@ def _feature_metric(
     cache_dir: Any,
     no_cache: bool,
     real_stats: tuple | None = None,
+    strict_data: bool = False,
 ) -> FeatureMetricResult:
     import time
 
-    from ..generator import Generator
     from ..runtime import default_batch_size
     from . import inception
     from .common import generator_digest, resolve_state
+    from .data_sizes import generator_sizes, size_warning
     from .features import generator_features
+    from .image_samples import GeneratedImages, as_generated
     from .kid import kernel_inception_distance
     from .real import real_statistics, stats_warnings
 
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    generator = as_generated(generator)
+    images = isinstance(generator, GeneratedImages)
     if not (isinstance(num_samples, int) and num_samples >= 2):
         raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
     if method not in FID_METHODS:
@@ -422,6 +424,9 @@ def _feature_metric(
         state=resume,
     )
     seconds["generator"] = time.perf_counter() - t
+    if images:  # every image of the folder / tensor; no sampling options
+        num_samples, psi, noise_mode, class_idx = int(feats.shape[0]), None, None, None  # type: ignore[assignment]
+    sizes_note = size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fid_value = kid_value = kid_std = subset = None
     warnings: list[str] = []
     if "fid" in outputs:
@@ -434,7 +439,7 @@ def _feature_metric(
         k = kernel_inception_distance(real_fs.features, feats, kid_subsets, kid_subset_size, seed=seed, device=device)  # type: ignore[arg-type]
         kid_value, kid_std, subset = k.mean, k.std, k.subset_size
         seconds["kid"] = time.perf_counter() - t
-    warnings += stats_warnings(det, real_info)
+    warnings += stats_warnings(det, real_info) + ([sizes_note] if sizes_note else [])
     settings = {
         "num_gen": num_samples,
         "max_real": max_real,
@@ -451,7 +456,8 @@ def _feature_metric(
         "covariance": "unbiased (N-1)",
         "batch_size": batch,
         "class_idx": class_idx,
-        "protocol": {o: protocol_name(o, num_samples, max_real, psi, noise_mode) for o in outputs},
+        "protocol": {o: protocol_name(o, num_samples, max_real, psi or 1.0, noise_mode or "random") for o in outputs},
+        "generated": generator.kind if images else "generator",
     }
     result = FeatureMetricResult(
         outputs[0],
@@ -501,11 +507,15 @@ def fid(
     cache_dir: Any = None,
     no_cache: bool = False,
     real_stats: tuple | None = None,
+    strict_data: bool = False,
 ) -> FeatureMetricResult:
     """FID of ``generator`` against ``real`` (and KID with ``kid=True``), as the reference computes it.
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device).
+        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device), or the
+            generated images themselves: an image folder or zip, an NCHW tensor (float [-1, 1] or
+            uint8) or an iterable of them (:mod:`~stylegan_eval.metrics.image_samples`; every
+            image is used, ``num_samples`` and the sampling options are then unused).
         real: an image folder or zip (statistics cached), a statistics file (.npz mu/sigma,
             .pkl mean/cov), a :class:`~stylegan_eval.metrics.stats_cache.FeatureStats` or a
             ``(mu, sigma)`` pair.
@@ -526,6 +536,8 @@ def fid(
         kid_subsets, kid_subset_size: KID's subsets (100 of at most 1000).
         skip_bad, num_workers, cache_dir, no_cache: real image decoding and caching.
         real_stats: ``(FeatureStats, info)`` already computed with this detector (shared by ``compare``).
+        strict_data: refuse real images whose size differs from the generated ones' (or of mixed
+            sizes) instead of warning (ArgumentError naming ``strict_data``).
     """
     outputs = ("fid", "kid") if kid else ("fid",)
     return _feature_metric(
@@ -554,4 +566,5 @@ def fid(
         cache_dir=cache_dir,
         no_cache=no_cache,
         real_stats=real_stats,
+        strict_data=strict_data,
     )

@@ -126,6 +126,7 @@ def real_statistics(
         "seconds": ds.seconds,
         "images_per_s": ds.images_per_second,
         "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}",
+        "sizes": dict(stats.meta.get("sizes") or {}),
     }
     return stats, info
 

@@ -1,0 +1,133 @@
+"""Generated images in place of a generator: folders, zips, tensors and the streaming object give the
+FID the generator path gives on the same images; dataset sizes unlike the generator's are reported.
+
+A tiny deterministic detector (16 features of an 8x8 average pool) stands in for Inception so the
+tests are fast; the plumbing they check is the same for every detector.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import stylegan_eval as se
+from stylegan_eval.errors import ArgumentError
+from stylegan_eval.generator import latents
+from stylegan_eval.imageops import to_uint8
+from stylegan_eval.metrics.inception import FeatureDetector
+from stylegan_eval.metrics.image_samples import GeneratedImages
+from test_fid import TinyGen, write_images
+
+
+class PoolDetector(FeatureDetector):
+    """uint8 images -> 16 features: 8x8 average pool, a fixed random projection, tanh."""
+
+    name = "pool-test"
+    feature_dim = 16
+
+    def __init__(self) -> None:
+        super().__init__("detector")
+        self.proj = torch.randn(192, 16, generator=torch.Generator().manual_seed(5)) / 8
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self._check(images)
+        x = F.adaptive_avg_pool2d(images.float() / 127.5 - 1, 8).flatten(1)
+        return torch.tanh(x @ self.proj)
+
+
+def tiny_samples(n: int, seed: int = 0) -> torch.Tensor:
+    """The [-1, 1] images TinyGen gives for samples 0..n-1 (as generator_features draws them)."""
+    g = TinyGen()
+    idx = torch.arange(n)
+    return g.generate(latents(g, seed, idx), None, noise_mode="random", noise_seed=seed, indices=idx)
+
+
+def save_pngs(images: torch.Tensor, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, a in enumerate(to_uint8(images).permute(0, 2, 3, 1).numpy()):
+        Image.fromarray(a).save(folder / f"s{i:03d}.png")
+    return folder
+
+
+@pytest.fixture
+def real(tmp_path) -> Path:
+    write_images(tmp_path / "real", 40, seed=3, size=16)
+    return tmp_path / "real"
+
+
+def test_folder_zip_tensor_and_stream_equal_generator_path(tmp_path, real):
+    det = PoolDetector()
+    opts = dict(detector=det, no_cache=True, num_workers=0)
+    ref = se.fid(TinyGen(), real, num_samples=40, **opts)
+    images = tiny_samples(40)
+    folder = save_pngs(images, tmp_path / "gen")
+    zpath = tmp_path / "gen.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(folder.iterdir()):
+            zf.write(p, p.name)
+    for generated in (folder, zpath, images, to_uint8(images), list(images.split(7))):
+        res = se.fid(generated, real, **opts)
+        assert res.num_gen == 40
+        assert res.fid == pytest.approx(ref.fid, rel=1e-5, abs=1e-7), type(generated)
+    stream = se.StreamingFID(real, detector=det, no_cache=True, num_workers=0)
+    for batch in images.split(9):
+        stream.update(batch)
+    assert stream.compute().fid == pytest.approx(ref.fid, rel=1e-5, abs=1e-7)
+    assert ref.fid > 1e-3  # the generated images are not the real ones
+
+
+def test_identical_folders_give_zero_and_kid(real):
+    res = se.fid(real, real, kid=True, detector=PoolDetector(), num_workers=0)
+    assert abs(res.fid) < 1e-6 and res.settings["generated"] == "folder"
+    assert res.kid is not None and res.kid < 0  # KID's unbiased estimate of identical sets is below 0
+
+
+def test_iterable_is_read_once_and_stream_needs_two_images(real):
+    samples = GeneratedImages(iter([tiny_samples(4)]))
+    det = PoolDetector()
+    samples.features(det, 4)
+    with pytest.raises(ArgumentError, match="read once"):
+        list(samples.batches(4))
+    stream = se.StreamingFID(real, detector=det)
+    stream.update(tiny_samples(1))
+    with pytest.raises(ArgumentError, match="at least 2"):
+        stream.compute()
+
+
+def test_dataset_size_mismatch_warns_and_strict_refuses(tmp_path):
+    write_images(tmp_path / "mixed", 6, seed=1, size=32)
+    write_images(tmp_path / "mixed", 4, seed=2, size=16, start=10)
+    det = PoolDetector()
+    res = se.fid(TinyGen(), tmp_path / "mixed", num_samples=8, detector=det, num_workers=0)
+    (line,) = [w for w in res.warnings if "size" in w]
+    assert "32x32 (6)" in line and "16x16 (4)" in line and "generated 16x16" in line and "resized" in line
+    assert res.real_info["sizes"] == {"32x32": 6, "16x16": 4}
+    with pytest.raises(ArgumentError, match="strict_data"):
+        se.fid(TinyGen(), tmp_path / "mixed", num_samples=8, detector=det, num_workers=0, strict_data=True)
+    write_images(tmp_path / "same", 6, seed=1, size=16)
+    res = se.fid(TinyGen(), tmp_path / "same", num_samples=8, detector=det, num_workers=0, strict_data=True)
+    assert not [w for w in res.warnings if "size" in w]
+
+
+def test_public_names_only_in_dir():
+    names = dir(se)
+    assert "fid" in names and "StreamingFID" in names
+    assert not {"Any", "annotations", "importlib"} & set(names)
+
+
+def test_report_json_is_valid(tmp_path, real, cli):
+    """The CLI's fid SAMPLES_DIR --data REAL: the same report, the generated side named as images."""
+    save_pngs(tiny_samples(12), tmp_path / "gen")
+    code, out, err = cli(
+        "--no-config", "fid", tmp_path / "gen", "--data", real, "--allow-random-weights", "--quiet", "--json",
+        "--device", "cpu", "--num-workers", "0",
+    )
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["settings"]["num_gen"] == 12 and rep["meta"]["family"] == "images"
