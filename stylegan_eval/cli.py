@@ -236,9 +236,7 @@ def split_checkpoint_ref(value: str, check: bool = False) -> tuple[str | None, s
     """
     value = str(value)
     if value == EMBEDDED_DEMO or value.startswith("nvidia:") or Path(value).exists():
-        if Path(value).is_dir():
-            raise UserError(f"{value}: is a directory (expected a checkpoint file)")
-        return value, None
+        return value, None  # a folder: generated images, which only the feature metrics take (CheckpointSpec.load)
     if "::" in value:
         path, _, spec = value.partition("::")
         if not SPEC_RE.match(spec):
@@ -367,10 +365,27 @@ class CheckpointSpec:
             args,
         )
 
-    def load(self, device):
-        """Load the generator and describe the checkpoint for the report (including its identity)."""
+    def load(self, device, images: bool = False, **image_options):
+        """Load the generator and describe the checkpoint for the report (including its identity).
+
+        With ``images`` a folder or zip of images is accepted as the generated side
+        (:class:`~stylegan_eval.metrics.image_samples.GeneratedImages`, built with ``image_options``);
+        without it such a CKPT is refused in one line naming the commands that take it.
+        """
         from .formats import load_generator, sha256_file
         from .formats.custom import generator_identity
+        from .metrics.image_samples import GeneratedImages, is_image_source
+
+        if self.path is not None and self.generator_spec is None and is_image_source(self.path):
+            if not images:
+                raise UserError(
+                    f"{self.path}: a folder or zip of images; this command needs a generator checkpoint "
+                    "(images are evaluated as the generated side by fid and by calc/compare's feature metrics)"
+                )
+            samples = GeneratedImages(self.path, device=device, **image_options)
+            return samples, {"checkpoint": str(self.path), "generator_spec": None, **samples.info()}
+        if self.path is not None and Path(self.path).is_dir():
+            raise UserError(f"{self.path}: is a directory without images (expected a checkpoint file)")
 
         if self.path is None and self.generator_spec is None:
             raise UserError(

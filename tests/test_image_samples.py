@@ -121,13 +121,30 @@ def test_public_names_only_in_dir():
     assert not {"Any", "annotations", "importlib"} & set(names)
 
 
-def test_report_json_is_valid(tmp_path, real, cli):
-    """The CLI's fid SAMPLES_DIR --data REAL: the same report, the generated side named as images."""
-    save_pngs(tiny_samples(12), tmp_path / "gen")
+def test_cli_fid_of_a_folder_and_ppl_refuses_it(tmp_path, cli):
+    """fid SAMPLES_DIR --data REAL: the same report with the generated side named; ppl refuses images in one line."""
+    save_pngs(tiny_samples(3), tmp_path / "gen")
+    write_images(tmp_path / "real", 3, seed=3, size=16)
     code, out, err = cli(
-        "--no-config", "fid", tmp_path / "gen", "--data", real, "--allow-random-weights", "--quiet", "--json",
-        "--device", "cpu", "--num-workers", "0",
+        "--no-config",
+        "fid",
+        tmp_path / "gen",
+        "--data",
+        tmp_path / "real",
+        "--allow-random-weights",
+        "--quiet",
+        "--json",
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
+        "--out",
+        tmp_path / "out",
     )
     assert code == 0, err
     rep = json.loads(out)
-    assert rep["settings"]["num_gen"] == 12 and rep["meta"]["family"] == "images"
+    assert rep["settings"]["num_gen"] == 3 and rep["settings"]["generated"] == "folder"
+    assert rep["meta"]["family"] == "images" and (tmp_path / "out" / "fid.html").is_file()
+    code, out, err = cli("--no-config", "ppl", tmp_path / "gen", "--num-samples", "4", "--device", "cpu")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "needs a generator" in lines[0], err

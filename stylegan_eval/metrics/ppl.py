@@ -449,6 +449,9 @@ def ppl(
         dist: process sharding, passed to :func:`engine.collect`.
     """
     s = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    from .image_samples import require_generator
+
+    require_generator(generator, "ppl")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     if precision not in PRECISIONS:

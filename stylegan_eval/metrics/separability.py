@@ -656,6 +656,9 @@ def separability(
     from .common import resolve_state
 
     spaces = [s.lower() for s in spaces]
+    from .image_samples import require_generator
+
+    require_generator(generator, "linear separability")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     bad = [s for s in spaces if s not in SPACES]
