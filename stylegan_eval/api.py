@@ -33,12 +33,19 @@ from .errors import UserError
 def as_generator(obj: Any):
     """A stylegan_eval Generator for ``obj``: a Generator, an object following the custom contract, or a
     string naming one as the CLI's CKPT does (a file, ``demo``, ``nvidia:<name>``, ``module:attr``,
-    ``FILE::module:attr``)."""
+    ``FILE::module:attr``); generated images (a folder, a zip of images, an NCHW tensor) become
+    :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`, which the feature metrics take."""
     from .formats.custom import adapt
     from .generator import Generator
 
-    if isinstance(obj, Generator):
+    from .metrics.image_samples import GeneratedImages, is_image_source
+
+    if isinstance(obj, (Generator, GeneratedImages)):
         return obj
+    import torch
+
+    if isinstance(obj, torch.Tensor) or (isinstance(obj, (str, os.PathLike)) and is_image_source(obj)):
+        return GeneratedImages(obj)  # generated images: the feature metrics only
     if isinstance(obj, (str, os.PathLike)):  # a checkpoint, "demo", "nvidia:<name>", "module:attr", "FILE::module:attr"
         import re
 

@@ -148,3 +148,52 @@ def test_cli_fid_of_a_folder_and_ppl_refuses_it(tmp_path, cli):
     code, out, err = cli("--no-config", "ppl", tmp_path / "gen", "--num-samples", "4", "--device", "cpu")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "needs a generator" in lines[0], err
+
+
+def test_calc_and_compare_take_image_folders(tmp_path, cli, monkeypatch):
+    """calc/compare with a folder of generated images: FID as the generator path's; PPL refused in one line;
+    two checkpoints with one sha256 are computed once."""
+    import stylegan_eval.metrics.inception as inception
+
+    monkeypatch.setattr(inception, "make_detector", lambda *a, **k: PoolDetector())
+    save_pngs(tiny_samples(24), tmp_path / "gen")
+    write_images(tmp_path / "real", 24, seed=3, size=16)
+    ref = se.fid(TinyGen(), tmp_path / "real", num_samples=24, detector=PoolDetector(), num_workers=0)
+    code, out, err = cli(
+        "--no-config",
+        "calc",
+        tmp_path / "gen",
+        "--metrics",
+        "fid",
+        "--data",
+        tmp_path / "real",
+        "--json",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
+    assert code == 0, err
+    rows = [r for r in json.loads(out)["results"] if r.get("metric") == "fid"]
+    assert rows and float(rows[0]["value"]) == pytest.approx(ref.fid, rel=1e-5)
+    assert se.evaluate(tmp_path / "gen", ["fid"], data=tmp_path / "real")["fid"] == pytest.approx(ref.fid, rel=1e-5)
+    code, out, err = cli("--no-config", "calc", tmp_path / "gen", "--metrics", "ppl_wend", "--num-samples", "4")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "needs a generator" in lines[0], err
+
+
+def test_compare_same_file_twice_computes_once(tmp_path, cli, monkeypatch):
+    """compare demo demo: one sha256, one evaluation (the metric itself is replaced: only the count matters)."""
+    import stylegan_eval.compare as compare_pkg
+
+    calls = []
+
+    def counted(gen, meta, runners, opts):
+        calls.append(meta["sha256"])
+        return {"ppl_wend": compare_pkg.aggregate("ppl_wend", [compare_pkg.Raw(float(len(calls)))])}
+
+    monkeypatch.setattr(compare_pkg, "evaluate", counted)
+    code, out, err = cli("--no-config", "compare", "demo", "demo", "--metrics", "ppl_wend", "--json", "--quiet")
+    assert code == 0, err
+    assert len(calls) == 1
+    values = [r["value"] for r in json.loads(out)["results"]]
+    assert values == [1.0, 1.0]

@@ -231,6 +231,9 @@ def run_comparison(
             raise UserError(f"--data is required for {', '.join(needing)} (real images or a statistics file)")
         if not data.exists():
             raise UserError(f"--data {data}: no such file or folder")
+    from ..metrics.image_samples import refuse_image_checkpoints
+
+    refuse_image_checkpoints(refs, {s.name: s.family for r in runners for s in r.specs})
     labels = _labels(refs)
     specs = {
         label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items)
@@ -260,11 +263,16 @@ def run_comparison(
         resume_state=run.resume_state,
     )
     results, infos, names, warnings = {}, {}, {}, []
+    done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once
     for label, spec in specs.items():
-        gen, meta = spec.load(run.device)
-        results[label] = C.evaluate(gen, meta, runners, opts)
+        gen, meta = spec.load(run.device, images=True)
+        same = done.get(meta.get("sha256") or "") if not meta.get("generator_spec") else None
+        results[label] = results[same] if same else C.evaluate(gen, meta, runners, opts)
+        if meta.get("sha256"):
+            done.setdefault(meta["sha256"], label)
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
-        infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
+        drawable = run.out is not None and meta.get("family") != "images"
+        infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if drawable else []
         if meta.get("identity"):
             infos[label]["identity"] = meta["identity"]
         names[label] = {o: m.details[0].get("name", o) for o, m in results[label].items() if m.details}

@@ -154,6 +154,15 @@ class GeneratedImages:
         return f"GeneratedImages({self.kind}: {self.path or self.identity['images']})"
 
     # ------------------------------------------------------------------ the generator look-alike
+    training = False
+
+    def eval(self) -> "GeneratedImages":
+        """Images have no training mode (callers that toggle a generator's mode may call this)."""
+        return self
+
+    def train(self, mode: bool = True) -> "GeneratedImages":
+        return self
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """No weights: the images' identity names them in fingerprints."""
         return {}
@@ -267,6 +276,21 @@ def as_generated(obj: Any, device: torch.device | str = "cpu") -> Any:
     if isinstance(obj, torch.nn.Module):
         raise ArgumentError("generator", f"generator must be a stylegan_eval Generator, got {type(obj).__name__}")
     return GeneratedImages(obj, device=device)
+
+
+def refuse_image_checkpoints(checkpoints: Iterable[Any], metrics: dict[str, str]) -> None:
+    """Before any work: images among ``checkpoints`` with a metric (name -> family) that needs a generator.
+
+    Raises:
+        UserError: naming the folder and the first such metric.
+    """
+    needing = [name for name, family in metrics.items() if family not in IMAGE_FAMILIES]
+    for ckpt in checkpoints:
+        if needing and ckpt is not None and Path(str(ckpt)).exists() and is_image_source(ckpt):
+            raise UserError(
+                f"{ckpt}: a folder or zip of images, but {needing[0]} needs a generator (it samples latents); "
+                f"images are accepted only by the feature metrics ({', '.join(IMAGE_FAMILIES)})"
+            )
 
 
 def require_generator(obj: Any, metric: str) -> None:

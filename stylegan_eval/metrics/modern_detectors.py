@@ -235,7 +235,8 @@ def frechet_distance_in(
     """Fréchet distance between real and generated features of a DINOv2 / CLIP detector (``fd_dinov2``, ``fd_clip``).
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator`.
+        generator: a :class:`~stylegan_eval.generator.Generator`, or generated images (folder, zip,
+            NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         real: image folder / zip (statistics cached under the detector's own key), a statistics
             file (.npz) of the same detector, or FeatureStats.
         num_samples: generated images (50k).
@@ -248,6 +249,9 @@ def frechet_distance_in(
 
     from .features import FeatureStats, dataset_stats, generator_features, load_stats
     from .fid import fid_from_stats
+    from .image_samples import GeneratedImages, as_generated
+
+    generator = as_generated(generator)
     from .result_simple import SimpleResult, generator_fingerprint
 
     det = (
@@ -309,6 +313,8 @@ def frechet_distance_in(
         show_progress=show_progress,
         state=state,
     )
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        num_samples = int(feats.shape[0])
     gen_stats = FeatureStats.from_features(feats, keep=True)
     res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
     short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")

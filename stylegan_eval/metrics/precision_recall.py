@@ -338,7 +338,8 @@ def precision_recall(
     """Precision, recall, density and coverage of ``generator`` against ``real`` (registry ``pr50k3_full`` / ``pr50k3``).
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator`.
+        generator: a :class:`~stylegan_eval.generator.Generator`, or generated images (folder, zip,
+            NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         real: image folder / zip, a [N, D] feature matrix, or FeatureStats holding features.
         num_samples: generated images (50k).
         seed: sampling seed (sample i uses (seed, i)).
@@ -357,7 +358,9 @@ def precision_recall(
         device: where distances run (default: the generator's device).
     """
     from .features import generator_features
+    from .image_samples import GeneratedImages, as_generated
 
+    generator = as_generated(generator, device if device is not None else "cpu")
     if feature_dtype not in ("float16", "float32"):
         raise UserError(f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
     if distance_dtype not in ("float64", "float32"):
@@ -394,6 +397,8 @@ def precision_recall(
         show_progress=show_progress,
         state=state,
     )
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        num_samples = int(fake_feats.shape[0])
     fdt = getattr(torch, feature_dtype)
     out = prdc(
         real_feats.to(dev, fdt),
