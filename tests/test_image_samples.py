@@ -176,6 +176,11 @@ def test_calc_and_compare_take_image_folders(tmp_path, cli, monkeypatch):
     rows = [r for r in json.loads(out)["results"] if r.get("metric") == "fid"]
     assert rows and float(rows[0]["value"]) == pytest.approx(ref.fid, rel=1e-5)
     assert se.evaluate(tmp_path / "gen", ["fid"], data=tmp_path / "real")["fid"] == pytest.approx(ref.fid, rel=1e-5)
+    write_images(tmp_path / "real", 2, seed=4, size=24, start=50)  # now of mixed sizes
+    code, out, err = cli(
+        "--no-config", "calc", tmp_path / "gen", "--metrics", "fid", "--data", tmp_path / "real", "--strict-data"
+    )
+    assert code == 2 and "--strict-data" in err and "16x16 (24), 24x24 (2)" in err, err
     code, out, err = cli("--no-config", "calc", tmp_path / "gen", "--metrics", "ppl_wend", "--num-samples", "4")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "needs a generator" in lines[0], err
@@ -197,3 +202,8 @@ def test_compare_same_file_twice_computes_once(tmp_path, cli, monkeypatch):
     assert len(calls) == 1
     values = [r["value"] for r in json.loads(out)["results"]]
     assert values == [1.0, 1.0]
+
+
+def test_calc_fail_if_help_names_no_baseline(cli):
+    code, out, err = cli("calc", "--help")
+    assert code == 0 and "first checkpoint" not in out and "--strict-data" in out

@@ -56,9 +56,20 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-def compare_options(f):
-    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments)."""
+def compare_options(f=None, *, single: bool = False):
+    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments); ``single``:
+    the one-checkpoint wording of ``calc`` (no baseline to regress from)."""
+    if f is None:
+        return lambda g: compare_options(g, single=single)
     from ..formats import FORMAT_NAMES
+    from .detector_options import strict_data_option
+
+    fail_if_help = (
+        "'<metric> <op> <number>' (op: < <= > >= == !=); repeatable. A failed rule exits with 3."
+        if single
+        else "'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' "
+        "(vs the first checkpoint); repeatable. A failed rule exits with 3."
+    )
 
     for opt in reversed(
         [
@@ -75,8 +86,7 @@ def compare_options(f):
                 "fail_if",
                 multiple=True,
                 metavar="RULE",
-                help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); "
-                "repeatable. A failed rule exits with 3.",
+                help=fail_if_help,
             ),
             click.option(
                 "--repeats",
@@ -154,6 +164,7 @@ def compare_options(f):
                 help="The detector's weights file.",
             ),
             trust_weights_option,
+            strict_data_option,
             click.option(
                 "--fid-method",
                 type=choice(["eigen", "sqrtm"]),
@@ -209,6 +220,7 @@ def run_comparison(
     fid_method,
     fmt,
     resolution,
+    strict_data=False,
     generator_spec,
     generator_arg_items,
     class_idx,
@@ -261,6 +273,7 @@ def run_comparison(
         fid_method=fid_method,
         show_progress=run.show_progress,
         resume_state=run.resume_state,
+        strict_data=strict_data,
     )
     results, infos, names, warnings = {}, {}, {}, []
     done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once

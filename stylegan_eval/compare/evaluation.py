@@ -46,6 +46,7 @@ class EvalOptions:
         detector, inception_weights, fid_method: FID/KID feature network and square-root method.
         show_progress: progress bars on stderr.
         resume_state: ``(name, fingerprint) -> ResumeState | None`` (``RunOptions.resume_state``).
+        strict_data: refuse real images of another size than the generated ones' (FID/KID).
     """
 
     seed: int = 0
@@ -66,6 +67,7 @@ class EvalOptions:
     fid_method: str = "eigen"
     show_progress: bool = False
     resume_state: Callable[[str, dict], Any] | None = None
+    strict_data: bool = False
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -313,6 +315,7 @@ def _run_features(spec: registry.MetricSpec):
             detector=det,
             class_idx=opts.class_idx,
             real_stats=real,
+            strict_data=opts.strict_data,
             **spec.protocol,
         )
         if "fid" in outputs:
