@@ -85,6 +85,7 @@ class RunOptions:
         """Partial-result storage in --out (None without --out): saved at intervals, read with --resume."""
         from .engine import ResumeState
 
+        _RESUMABLE["out"] = self.out
         if self.out is None:
             if self.resume:
                 raise UserError("--resume needs --out DIR (partial results are kept there)")
@@ -102,17 +103,51 @@ class RunOptions:
         return state
 
 
+#: The --out folder of the running command's partial results (set when a metric asks for its resume state).
+_RESUMABLE: dict[str, Path | None] = {}
+
+
+def interrupted_message() -> str:
+    """The one line printed on Ctrl-C: where the partial results are and that --resume continues them."""
+    folder = _RESUMABLE.get("out")
+    if folder is None:
+        return "stylegan-eval: interrupted (with --out DIR partial results are kept for --resume)"
+    saved = sorted(Path(folder).glob(".partial-*.pt"))
+    if saved:
+        return (
+            f"stylegan-eval: interrupted; the partial results are kept in {folder} ({len(saved)} file(s)): "
+            "rerun the same command with --resume to continue"
+        )
+    return f"stylegan-eval: interrupted before any partial result was saved in {folder}"
+
+
 def common_options(
-    f: Callable | None = None, *, out_file: str | None = None, batch: bool = True, resume: bool = True, log: bool = True
+    f: Callable | None = None,
+    *,
+    out_file: str | None = None,
+    batch: bool = True,
+    resume: bool = True,
+    log: bool = True,
+    detectors: bool = True,
+    out_help: str | None = None,
 ) -> Callable:
     """Add the shared options; the wrapped command receives ``run: RunOptions``.
 
     ``--out`` is always a folder: each command names its files inside it (``out_file``, e.g.
-    "stats.npz", only documents the file name). ``batch``, ``resume`` and ``log`` add
-    ``--batch-size``, ``--resume`` and ``--log``: a command offers only options it uses.
+    "stats.npz", documents what it writes there). ``batch``, ``resume``, ``log`` and ``detectors`` add
+    ``--batch-size``, ``--resume``, ``--log`` and ``--allow-random-weights``: a command offers only
+    options it uses. ``out_help`` replaces the ``--out`` help of a command that writes no report.
     """
     if f is None:
-        return functools.partial(common_options, out_file=out_file, batch=batch, resume=resume, log=log)
+        return functools.partial(
+            common_options,
+            out_file=out_file,
+            batch=batch,
+            resume=resume,
+            log=log,
+            detectors=detectors,
+            out_help=out_help,
+        )
     what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
@@ -131,7 +166,7 @@ def common_options(
             "--out",
             type=click.Path(file_okay=False, path_type=Path),
             default=None,
-            help=f"Output folder: writes {what} there.",
+            help=out_help or f"Output folder: writes {what} there.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
@@ -143,7 +178,9 @@ def common_options(
             is_flag=True,
             help="Run detector networks at random initialisation when their published weights are not "
             "available (the report is labelled so).",
-        ),
+        )
+        if detectors
+        else None,
         click.option(
             "--log",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -162,7 +199,7 @@ def common_options(
         out,
         as_json,
         quiet,
-        allow_random_weights,
+        allow_random_weights=False,
         batch_size=None,
         resume=False,
         log=None,
@@ -527,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     sharded across ranks and only rank 0 writes reports.
     """
     joined = False
+    _RESUMABLE.clear()
     try:
         from .envvars import env_int
         from .log import setup as setup_logging  # one handler, one prefix; starts the run clock
@@ -548,13 +586,13 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"stylegan-eval: error: {exc.format_message()}", err=True)
         return 2
     except click.exceptions.Abort:
-        click.echo("stylegan-eval: interrupted", err=True)
+        click.echo(interrupted_message(), err=True)
         return 130
     except UserError as exc:
         click.echo(f"stylegan-eval: error: {flag_message(exc)}", err=True)
         return 2
     except KeyboardInterrupt:
-        click.echo("stylegan-eval: interrupted", err=True)
+        click.echo(interrupted_message(), err=True)
         return 130
     except MemoryError:
         click.echo(

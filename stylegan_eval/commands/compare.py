@@ -296,8 +296,9 @@ def run_comparison(
         del gen
     from ..warnings_capture import captured
 
-    for text in warnings:
-        click.echo(f"stylegan-eval: note: {text}", err=True)
+    from .. import log
+
+    log.warn_all(warnings)
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
@@ -339,6 +340,11 @@ def run_comparison(
     if run.out is not None:
         report.extra_files.append(f"{command_name}.html")
     emit(report, run)
+    if rules_df is not None and report.passed and DistInfo.current().is_main:
+        from .. import log
+
+        texts = list(dict.fromkeys(map(str, rules_df["rule"])))
+        log.info(f"{len(texts)} rule{'s' if len(texts) != 1 else ''} passed: {'; '.join(texts)}")
     if rules_df is not None and not report.passed:
         if DistInfo.current().is_main:
             failed = rules_df[~rules_df["passed"].astype(bool)]

@@ -366,6 +366,8 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
 @click.command("demo")
 @click.option(
     "--num-samples",
+    "--num-gen",
+    "num_samples",
     type=click.IntRange(min=4),
     default=DEFAULT_NUM_SAMPLES,
     show_default=True,

@@ -60,7 +60,13 @@ def _ranges(values: list[int]) -> str:
     help="Figure path [default: <out>/mix.png].",
 )
 @noise_option
-@common_options(batch=False, resume=False, log=False)
+@common_options(
+    out_help="Output folder: writes mix.png there (no report; --json prints it).",
+    batch=False,
+    resume=False,
+    log=False,
+    detectors=False,
+)
 def command(ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
     """Style mixing figure: sources across the top, destinations down the left, cell (r, c) = destination r with source c's --layers styles."""
     _, path = out_paths(run.out, out_file, "mix.png")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, common_options, emit
+from ..cli import RunOptions, checkpoint_options, choice, common_options, emit
 from ..errors import UserError
 from ..generator import NOISE_MODES
 from ..metrics import separability as sep
@@ -56,10 +56,25 @@ def demo_classifiers(gen, attrs, classifier_paths) -> list | None:
 
     if not attrs:
         return demo.classifiers()
-    wanted = [a.strip().lower().replace("color", "colour") for a in attrs]
+    wanted = [p.strip().lower().replace("color", "colour") for a in attrs for p in a.split(",") if p.strip()]
     if not all(a in demo.CLASSIFIER_ATTRIBUTES for a in wanted):
+        _refuse_unknown_demo_attrs(wanted, demo.CLASSIFIER_ATTRIBUTES)
         return None
     return demo.classifiers(wanted)
+
+
+def _refuse_unknown_demo_attrs(wanted: list[str], shipped) -> None:
+    """UserError for an --attr that is neither a demo attribute nor a CelebA-HQ one, naming the demo's."""
+    from ..classifiers.registry import ATTRIBUTES, normalize
+    from ..suggest import did_you_mean
+
+    celeba = {normalize(a) for a in ATTRIBUTES} | {"all"}
+    for a in wanted:
+        if a not in shipped and normalize(a) not in celeba and not a.isdigit():
+            raise UserError(
+                f"--attr: unknown attribute {a!r}{did_you_mean(a, shipped)} (the demo generator's classifiers: "
+                f"{', '.join(shipped)}; CelebA-HQ attribute names need the CelebA-HQ classifiers)"
+            )
 
 
 def _random_weight_names(names: list[str]) -> list[str]:
@@ -78,9 +93,20 @@ def _random_weight_names(names: list[str]) -> list[str]:
     help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
     "Default: all 40 unless --classifier is given.",
 )
-@click.option("--space", default="z,w", show_default=True, help="Latent spaces: comma list of z, w.")
 @click.option(
-    "--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}]."
+    "--space",
+    type=choice(["z,w", "z", "w"]),
+    default="z,w",
+    show_default=True,
+    help="Latent spaces: z, w or both (z,w).",
+)
+@click.option(
+    "--num-samples",
+    "--num-gen",
+    "num_samples",
+    type=click.IntRange(min=2),
+    default=None,
+    help=f"Samples drawn (alias --num-gen) [default: {DEFAULT_NUM_SAMPLES}].",
 )
 @click.option(
     "--keep",

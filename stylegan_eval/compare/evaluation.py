@@ -129,6 +129,9 @@ class Measurement:
     details: list[dict[str, Any]] = field(default_factory=list)
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
 
+    def __float__(self) -> float:
+        return float(self.value)
+
 
 def aggregate(metric: str, runs: Sequence[Raw]) -> Measurement:
     """Mean, std and 95% interval of the runs of one metric (see the module docstring)."""
@@ -432,7 +435,15 @@ def plan(names: Iterable[str]) -> list[MetricRunner]:
     specs: list[registry.MetricSpec] = []
     for n in names:
         if n not in known:
-            raise ArgumentError("metrics", f"metrics: unknown metric {n!r} (choose from {', '.join(known)})")
+            from ..suggest import close_matches
+
+            near = close_matches(n, known)
+            choose = (
+                f"did you mean {' or '.join(near)}? `stylegan-eval list-metrics` lists all {len(known)}"
+                if near
+                else f"choose from {', '.join(known)}"
+            )
+            raise ArgumentError("metrics", f"metrics: unknown metric {n!r} ({choose})")
         specs.append(registry.get(n))
     runners: list[MetricRunner] = []
     ls: list[registry.MetricSpec] = []

@@ -235,6 +235,10 @@ class FeatureMetricResult:
         v = self.fid if self.name == "fid" else self.kid
         return float("nan") if v is None else float(v)
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {k: float(v) for k, v in (("fid", self.fid), ("kid", self.kid)) if v is not None}
 

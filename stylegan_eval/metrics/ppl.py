@@ -237,6 +237,10 @@ class PPLResult:
         """The headline number: the PPL (:attr:`mean`)."""
         return self.mean
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {self.name: self.mean}
 

@@ -510,6 +510,10 @@ class SeparabilityResult:
     def random_weights(self) -> list[str]:
         return list(self.meta.get("random_weights", []))
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {f"ls_{space}": float(v) for space, v in self.scores.items()}
 

@@ -1,0 +1,101 @@
+"""What a new user hits in the first hour: aliases, messages, help texts and small API conveniences."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import stylegan_eval as se
+
+
+def _lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+def test_num_gen_alias_everywhere(cli):
+    for command in ("ppl", "separability", "demo", "fid", "calc"):
+        code, out, err = cli(command, "--help")
+        assert code == 0 and "--num-gen" in out, command
+
+
+def test_info_prints_dash_for_missing_values(cli):
+    code, out, err = cli("--no-config", "info", "demo", "--device", "cpu")
+    assert code == 0, err
+    assert "None" not in out and "| -" in out
+
+
+def test_unknown_metric_and_demo_attribute_suggest_the_near_name(cli):
+    code, out, err = cli("--no-config", "calc", "demo", "--metrics", "ppl2_wedn")
+    (line,) = _lines(err)
+    assert code == 2 and "did you mean ppl2_wend" in line and "ppl_zfull" not in line
+    code, out, err = cli("--no-config", "separability", "demo", "--attr", "shpe", "--num-samples", "64")
+    (line,) = _lines(err)
+    assert code == 2 and "did you mean shape" in line and "position" in line
+
+
+def test_help_offers_only_what_a_command_uses(cli):
+    for command in ("generate", "info", "mix"):
+        code, out, err = cli(command, "--help")
+        assert code == 0 and "--allow-random-weights" not in out, command
+    code, out, err = cli("generate", "--help")
+    assert ".json/.csv/.md" not in out
+    code, out, err = cli("--help")
+    (row,) = [line for line in out.splitlines() if line.strip().startswith("list-metrics")]
+    assert len(row.split()) > 2  # a summary follows the name
+    code, out, err = cli("separability", "--help")
+    assert "[z,w|z|w]" in out
+
+
+def test_ctrl_c_names_the_partial_results_and_resume(tmp_path, cli, monkeypatch):
+    import stylegan_eval.commands.ppl as ppl_cmd
+
+    def interrupted(*args, state=None, **kwargs):
+        st = state("ppl", {"test": 1})
+        st.save(0, torch.arange(2), {"distances": torch.zeros(2)})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ppl_cmd, "ppl", interrupted)
+    monkeypatch.setattr(ppl_cmd, "make_distance", lambda *a, **k: None)  # the distance network is not reached
+    code, out, err = cli("--no-config", "ppl", "demo", "--num-samples", "8", "--out", tmp_path, "--device", "cpu")
+    (line,) = _lines(err)
+    assert code == 130 and "--resume" in line and str(tmp_path) in line and "kept" in line
+
+
+def test_passing_gate_says_how_many_rules_passed(cli, monkeypatch):
+    import stylegan_eval.compare as compare_pkg
+
+    monkeypatch.setattr(
+        compare_pkg,
+        "evaluate",
+        lambda *a, **k: {"ppl_wend": compare_pkg.aggregate("ppl_wend", [compare_pkg.Raw(3.0)])},
+    )
+    code, out, err = cli(
+        "--no-config",
+        "calc",
+        "demo",
+        "--metrics",
+        "ppl_wend",
+        "--fail-if",
+        "ppl_wend > 5",
+        "--fail-if",
+        "ppl_wend < 1",
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "stylegan-eval: 2 rules passed" in err
+
+
+def test_results_convert_to_float():
+    from stylegan_eval.compare import aggregate, Raw
+    from stylegan_eval.metrics.fid import FeatureMetricResult
+
+    assert float(FeatureMetricResult("fid", 7.5, None, None, None, 10, 10)) == 7.5
+    assert float(aggregate("fid", [Raw(2.0), Raw(4.0)])) == 3.0
+
+
+def test_generate_ends_with_done_in(tmp_path, cli):
+    code, out, err = cli("--no-config", "generate", "demo", "--seeds", "0", "--out", tmp_path, "--device", "cpu")
+    assert code == 0, err
+    assert _lines(err)[-1].startswith("stylegan-eval: done in")
