@@ -99,3 +99,19 @@ def test_generate_ends_with_done_in(tmp_path, cli):
     code, out, err = cli("--no-config", "generate", "demo", "--seeds", "0", "--out", tmp_path, "--device", "cpu")
     assert code == 0, err
     assert _lines(err)[-1].startswith("stylegan-eval: done in")
+
+
+def test_default_batch_follows_the_generator_size(tmp_path):
+    from stylegan_eval.demo import default_checkpoint
+    from stylegan_eval.runtime import default_batch_size, generator_batch_size
+
+    cpu = torch.device("cpu")
+    sizes = [default_batch_size(cpu, r) for r in (32, 64, 128, 256, 512, 1024)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1] >= 1
+    assert default_batch_size(cpu, 256, num_params=300_000_000) < default_batch_size(cpu, 256, num_params=1_000_000)
+    g = se.load_generator(default_checkpoint())
+    assert generator_batch_size(g) > default_batch_size(cpu, 256)  # 32 px: more images per batch than 256 px
+    from test_image_samples import PoolDetector
+
+    res = se.fid(g, (torch.zeros(16), torch.eye(16)), num_samples=4, detector=PoolDetector())
+    assert res.settings["batch_size"] == generator_batch_size(g)

@@ -340,7 +340,7 @@ def _feature_metric(
 ) -> FeatureMetricResult:
     import time
 
-    from ..runtime import default_batch_size
+    from ..runtime import generator_batch_size
     from . import inception
     from .common import generator_digest, resolve_state
     from .data_sizes import generator_sizes, size_warning
@@ -413,7 +413,7 @@ def _feature_metric(
         "kid_subset_size": kid_subset_size if "kid" in outputs else None,
     }
     resume = resolve_state(state, "fid", fingerprint)
-    batch = batch_size or default_batch_size(device, generator.resolution, gpu=32, cpu=8)
+    batch = batch_size or generator_batch_size(generator, device)
     t = time.perf_counter()
     feats = generator_features(
         generator,

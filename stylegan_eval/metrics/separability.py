@@ -306,7 +306,7 @@ def collect_samples(
         fingerprint: stored with the samples (see :func:`sample_fingerprint`).
     """
     from ..engine import collect
-    from ..runtime import default_batch_size
+    from ..runtime import default_batch_size, num_parameters
 
     clfs = _as_classifiers(classifiers)
     if num_samples < 2:
@@ -318,7 +318,8 @@ def collect_samples(
     for c in clfs:
         c.module.to(device).eval()
     if batch_size is None:
-        batch_size = default_batch_size(device, max(generator.resolution, max(c.resolution for c in clfs)))
+        res = max(generator.resolution, max(c.resolution for c in clfs))
+        batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
 
     @torch.inference_mode()
     def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
