@@ -475,14 +475,16 @@ def emit(report, run: RunOptions) -> None:
 
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
         report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
-    for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
-        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
+    from .log import summarize, warning
+
+    for text in summarize([str(t).splitlines()[0][:300] for t in report.meta.get("load_warnings") or []])[:5]:
+        warning(f"while reading the inputs: {text}")
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)
     log_report(report, run)
-    if report.banner():
-        click.echo(report.banner(), err=True)
+    if report.banner():  # one warning style on stderr; the report keeps its banner text
+        warning(re.sub(r"^WARNING:\s*", "", str(report.banner())))
     if run.json:
         click.echo(json.dumps(report.to_dict()))
     else:
@@ -490,8 +492,21 @@ def emit(report, run: RunOptions) -> None:
 
         click.echo(_md_table(report.table))
         if run.out is not None:
-            click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
+            click.echo(written_line(run.out, report.command, report.extra_files), err=True)
     finished(run.quiet)  # "stylegan-eval: done in 12.3 s" (stylegan_eval.log)
+
+
+def written_line(out: Path, command: str, extra_files: list[str]) -> str:
+    """``report written to OUT/demo.{json,csv,md}, demo.html and 4 figures (a.png, ...)``."""
+    pages = [f for f in extra_files if f.endswith(".html")]
+    figures = [f for f in extra_files if f.lower().endswith((".png", ".pdf", ".svg"))]
+    text = f"report written to {out}/{command}.{{json,csv,md}}"
+    if pages:
+        text += ", " + ", ".join(pages)
+    if figures:
+        shown = ", ".join(figures[:4]) + (", ..." if len(figures) > 4 else "")
+        text += f" and {len(figures)} figure{'s' if len(figures) != 1 else ''} ({shown})"
+    return text
 
 
 #: Python argument -> command-line flag, where the flag is not ``--`` + the name with dashes.

@@ -115,3 +115,32 @@ def test_default_batch_follows_the_generator_size(tmp_path):
 
     res = se.fid(g, (torch.zeros(16), torch.eye(16)), num_samples=4, detector=PoolDetector())
     assert res.settings["batch_size"] == generator_batch_size(g)
+
+
+def test_repeated_warnings_are_one_summary_line():
+    from stylegan_eval.log import summarize
+
+    per_attr = [f"{s}:{a}: the linear SVM did not converge (1000 iterations)" for s in "zw" for a in ("shape", "size")]
+    lines = summarize([*per_attr, "FID rank-deficient", "FID rank-deficient"])
+    assert lines == [
+        "the linear SVM did not converge (1000 iterations) (4 cases: z:shape, z:size, w:shape, w:size)",
+        "FID rank-deficient",
+    ]
+    assert summarize(["z:shape: one", "w:size: other"]) == ["z:shape: one", "w:size: other"]
+
+
+def test_one_warning_style_and_the_written_files(tmp_path, cli, monkeypatch):
+    """Every stderr line carries the one prefix (the random-weights banner included); the last report line
+    names the HTML page."""
+    import stylegan_eval.compare as compare_pkg
+
+    raw = compare_pkg.Raw(3.0, random_weights=["LPIPS VGG16 backbone"], details={"warnings": ["w:a: odd", "z:b: odd"]})
+    monkeypatch.setattr(compare_pkg, "evaluate", lambda *a, **k: {"ppl_wend": compare_pkg.aggregate("ppl_wend", [raw])})
+    code, out, err = cli("--no-config", "calc", "demo", "--metrics", "ppl_wend", "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    lines = _lines(err)
+    assert all(line.startswith("stylegan-eval: ") or line.startswith("report written to") for line in lines), err
+    assert any("warning: computed with randomly initialised LPIPS" in line for line in lines)
+    assert "stylegan-eval: warning: odd (2 cases: w:a, z:b)" in lines
+    written = [line for line in lines if line.startswith("report written to")]
+    assert written and "calc.html" in written[0]

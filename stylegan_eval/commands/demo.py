@@ -187,9 +187,7 @@ def run_demo(
                     "detector_weights": "published",
                 }
             )
-    warnings += [w for w in res.meta.get("warnings", []) if w not in warnings]
-    if res.meta.get("unconverged"):
-        warnings.append(f"LinearSVC (reference settings) stopped unconverged for {', '.join(res.meta['unconverged'])}")
+    warnings += [w for w in res.meta.get("warnings", []) if w not in warnings]  # unconverged SVMs among them
     # How often the classifiers call each attribute on generated images (1 = positive class).
     label_rates = {c.name: float((samples.logits[:, k] > 0).mean()) for k, c in enumerate(clfs)}
     timings["separability"] = time.perf_counter() - t
@@ -256,7 +254,7 @@ def run_demo(
         "classifier_positive_rate_on_generated": label_rates,
         "findings": findings,
         "random_weights": sorted(set(random_weights)),
-        "warnings": warnings,
+        "warnings": messages.summarize(warnings),
         "seconds": timings,
         "environment": environment(device),
     }
@@ -415,7 +413,8 @@ def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) 
         show_progress=run.show_progress and not run.json,
         log=log,
     )
-    for w in report.meta.get("warnings", []):
+    report.meta["warnings"] = messages.summarize(report.meta.get("warnings", []))
+    for w in report.meta["warnings"]:
         if not run.json:
             messages.warning(w)
     emit(report, run)

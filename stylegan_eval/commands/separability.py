@@ -290,9 +290,7 @@ def command(
         seconds=timings,
         environment=environment(run.device),
     )
-    for text in result.meta.get("warnings") or []:
-        click.echo(f"stylegan-eval: warning: {text}", err=True)
-    meta["warnings"] = list(result.meta.get("warnings") or [])
+    meta["warnings"] = list(result.meta.get("warnings") or [])  # printed once, summarized, below
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)
