@@ -144,3 +144,35 @@ def test_one_warning_style_and_the_written_files(tmp_path, cli, monkeypatch):
     assert "stylegan-eval: warning: odd (2 cases: w:a, z:b)" in lines
     written = [line for line in lines if line.startswith("report written to")]
     assert written and "calc.html" in written[0]
+
+
+def test_offline_weights_error_names_the_download_key_and_the_flag():
+    from stylegan_eval.errors import WeightsUnavailable
+    from stylegan_eval.metrics.distances import make_distance
+
+    with pytest.raises(WeightsUnavailable) as info:
+        make_distance("lpips-vgg")
+    text = str(info.value)
+    assert "weights download vgg16" in text and "--allow-random-weights" in text and "\n" not in text
+
+
+def test_weights_download_fid_means_the_fid_detectors_only():
+    from stylegan_eval import weights_catalog
+
+    keys = [e.key for e in weights_catalog.select(["fid"])]
+    assert "fid-inception" in keys and not {"dinov2-vitl14", "clip-vitb32"} & set(keys)
+    assert {e.key for e in weights_catalog.select(["fd"])} == {"dinov2-vitl14", "clip-vitb32"}
+
+
+@pytest.mark.slow
+def test_precision_recall_runs_at_random_weights_when_allowed(tmp_path):
+    """pr without NVIDIA's vgg16.pt: refused by default, labelled random with allow_random_weights."""
+    from stylegan_eval.errors import WeightsUnavailable
+    from stylegan_eval.metrics.precision_recall import precision_recall
+    from test_fid import TinyGen, write_images
+
+    write_images(tmp_path / "real", 6, seed=1, size=16)
+    with pytest.raises(WeightsUnavailable, match="allow-random-weights"):
+        precision_recall(TinyGen(), tmp_path / "real", num_samples=6, max_real=None)
+    res = precision_recall(TinyGen(), tmp_path / "real", num_samples=6, max_real=None, allow_random_weights=True)
+    assert res.random_weights == ["VGG16 (precision/recall)"] and 0 <= res.values()["precision"] <= 1

@@ -393,6 +393,8 @@ def _run_entry(spec: registry.MetricSpec):
             )
         elif spec.family == "fd":
             kwargs.update(allow_random_weights=opts.allow_random_weights, fid_method=opts.fid_method)
+        elif spec.family == "pr":
+            kwargs.update(allow_random_weights=opts.allow_random_weights)
         args = (generator, opts.data) if needs_data else (generator,)
         res = spec.load()(*args, **kwargs)
         vals = res.values()
