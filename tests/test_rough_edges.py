@@ -147,11 +147,11 @@ def test_one_warning_style_and_the_written_files(tmp_path, cli, monkeypatch):
 
 
 def test_offline_weights_error_names_the_download_key_and_the_flag():
+    from stylegan_eval import weights, weights_catalog
     from stylegan_eval.errors import WeightsUnavailable
-    from stylegan_eval.metrics.distances import make_distance
 
     with pytest.raises(WeightsUnavailable) as info:
-        make_distance("lpips-vgg")
+        weights.fetch(weights_catalog.VGG16_TORCHVISION)
     text = str(info.value)
     assert "weights download vgg16" in text and "--allow-random-weights" in text and "\n" not in text
 
