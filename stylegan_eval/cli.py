@@ -490,7 +490,7 @@ def emit(report, run: RunOptions) -> None:
     else:
         from .report import _md_table
 
-        click.echo(_md_table(report.table))
+        click.echo(_md_table(report.display_table()))
         if run.out is not None:
             click.echo(written_line(run.out, report.command, report.extra_files), err=True)
     finished(run.quiet)  # "stylegan-eval: done in 12.3 s" (stylegan_eval.log)

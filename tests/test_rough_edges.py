@@ -176,3 +176,18 @@ def test_precision_recall_runs_at_random_weights_when_allowed(tmp_path):
         precision_recall(TinyGen(), tmp_path / "real", num_samples=6, max_real=None)
     res = precision_recall(TinyGen(), tmp_path / "real", num_samples=6, max_real=None, allow_random_weights=True)
     assert res.random_weights == ["VGG16 (precision/recall)"] and 0 <= res.values()["precision"] <= 1
+
+
+def test_one_checkpoint_calc_table_has_no_baseline_columns(cli, monkeypatch):
+    import stylegan_eval.compare as compare_pkg
+
+    monkeypatch.setattr(
+        compare_pkg, "evaluate", lambda *a, **k: {"ppl_wend": compare_pkg.aggregate("ppl_wend", [compare_pkg.Raw(3.0)])}
+    )
+    code, out, err = cli("--no-config", "calc", "demo", "--metrics", "ppl_wend", "--quiet")
+    assert code == 0, err
+    header = out.splitlines()[0]
+    assert "delta" not in header and "significant" not in header and "better" not in header
+    assert "/" not in out and len(max(out.split(), key=len)) < 64  # no full path, no 64-digit sha256
+    code, out, err = cli("--no-config", "calc", "demo", "--metrics", "ppl_wend", "--quiet", "--json")
+    assert len(json.loads(out)["results"][0]["sha256"]) == 64  # the files keep it whole
