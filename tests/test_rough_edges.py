@@ -191,3 +191,31 @@ def test_one_checkpoint_calc_table_has_no_baseline_columns(cli, monkeypatch):
     assert "/" not in out and len(max(out.split(), key=len)) < 64  # no full path, no 64-digit sha256
     code, out, err = cli("--no-config", "calc", "demo", "--metrics", "ppl_wend", "--quiet", "--json")
     assert len(json.loads(out)["results"][0]["sha256"]) == 64  # the files keep it whole
+
+
+def test_evaluator_keys_logs_and_warnings(tmp_path, capsys, caplog, monkeypatch):
+    """Keys are the names asked for; one warning for random weights; rows name the generator; a step is
+    logged once; progress bars show by default."""
+    import stylegan_eval.metrics.inception as inception
+    from stylegan_eval.jsonlog import read_log
+    from test_fid import TinyGen, write_images
+    from test_image_samples import PoolDetector
+
+    def random_pool(*args, **kwargs):
+        det = PoolDetector()
+        det.random_weights = ["pool test detector"]
+        return det
+
+    monkeypatch.setattr(inception, "make_detector", random_pool)
+    write_images(tmp_path / "real", 6, seed=1, size=16)
+    log = tmp_path / "metrics.jsonl"
+    ev = se.Evaluator(metrics=["fid50k_full"], data=tmp_path / "real", num_samples=4, log=log)
+    assert ev.outputs == ["fid50k_full"]
+    g = TinyGen()
+    first = ev(g, step=300, details=True)
+    ev(g, step=300, details=True)
+    assert list(first) == ["fid50k_full"] and float(first["fid50k_full"]) > 0
+    rows = read_log(log)
+    assert len(rows) == 1 and rows["checkpoint"][0] == "<in-memory TinyGen>" and len(rows["sha256"][0]) == 64
+    assert caplog.text.count("randomly initialised pool test detector") == 1 and "already in" in caplog.text
+    assert "generator features" in capsys.readouterr().err
