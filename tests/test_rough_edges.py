@@ -219,3 +219,36 @@ def test_evaluator_keys_logs_and_warnings(tmp_path, capsys, caplog, monkeypatch)
     assert len(rows) == 1 and rows["checkpoint"][0] == "<in-memory TinyGen>" and len(rows["sha256"][0]) == 64
     assert caplog.text.count("randomly initialised pool test detector") == 1 and "already in" in caplog.text
     assert "generator features" in capsys.readouterr().err
+
+
+def test_demo_summary_names_the_real_training_script():
+    import importlib.util
+    import re as _re
+    from pathlib import Path
+
+    from stylegan_eval.commands import demo as demo_cmd
+    from stylegan_eval.demo import training_info
+
+    module = demo_cmd.TRAIN_SCRIPT.split()[-1]
+    assert importlib.util.find_spec(module) is not None
+    text = json.dumps(training_info())
+    assert not _re.search(r"stylegan_eval\.demo\.train_gan", text + Path(demo_cmd.__file__).read_text())
+
+
+@pytest.mark.slow
+def test_readme_positive_rates_are_the_demo_run():
+    """The README's 55/53/54/51 % are what the demo's separability samples give (seed 0, 2048 samples)."""
+    import re as _re
+    from pathlib import Path
+
+    from stylegan_eval.classifiers.registry import load_custom
+    from stylegan_eval.demo import classifier_paths, default_checkpoint
+    from stylegan_eval.metrics import separability as sep
+
+    g = se.load_generator(default_checkpoint())
+    clfs = [load_custom(p) for p in classifier_paths().values()]
+    samples = sep.collect_samples(g, clfs, 2048, seed=0, batch_size=64, show_progress=False)
+    rates = [round(100 * float((samples.logits[:, k] > 0).mean())) for k in range(len(clfs))]
+    readme = Path(__file__).parents[1].joinpath("README.md").read_text()
+    quoted = _re.search(r"call (\d+)/(\d+)/(\d+)/(\d+) % of them", readme)
+    assert quoted and [int(x) for x in quoted.groups()] == rates

@@ -320,6 +320,10 @@ def _ppl_text(report: Report, metric: str) -> str:
     return f"{row['value']:.4g} [{row['ci95_low']:.3g}, {row['ci95_high']:.3g}]"
 
 
+#: How the demo generator was trained (``tools/`` of a repository checkout; not installed with the package).
+TRAIN_SCRIPT = "python -m tools.train_gan"
+
+
 def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, label_rates: dict) -> str:
     lines = ["# stylegan-eval demo", ""]
     if report.banner():
@@ -342,11 +346,12 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
         f"-> W paths {'shorter' if findings['w_paths_shorter_full'] else 'NOT shorter'} (full), "
         f"{'shorter' if findings['w_paths_shorter_end'] else 'NOT shorter'} (ends); a difference whose 95% bootstrap "
         "intervals (in brackets) overlap is not significant at this sample count.",
-        "- Classifier positive rate on generated images: "
+        f"- Classifier positive rate on the {report.settings.get('separability_samples', '')} generated images "
+        "of the separability run (square, blue, big, right): "
         + ", ".join(f"{k} {v:.2f}" for k, v in label_rates.items())
         + " (0.5 on the training set).",
         "",
-        "All numbers: demo.md / demo.json / demo.csv.",
+        "All numbers: demo.md / demo.json / demo.csv; figures and tables: demo.html.",
         "",
     ]
     gen = report.meta.get("demo_training", {}).get("generator", {})
@@ -355,7 +360,7 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
         lines += [
             f"The generator was trained for {gen['kimg']} kimg"
             + (f" ({secs / 3600:.1f} h of wall time on {gen['machine']})" if secs and gen.get("machine") else "")
-            + f" by `{gen.get('script', 'python -m tools.train_gan')}`; see demo.json, meta.demo_training.",
+            + f" by `{TRAIN_SCRIPT}` (in a repository checkout); see demo.json, meta.demo_training.",
             "",
         ]
     return "\n".join(lines)
