@@ -252,3 +252,11 @@ def test_readme_positive_rates_are_the_demo_run():
     readme = Path(__file__).parents[1].joinpath("README.md").read_text()
     quoted = _re.search(r"call (\d+)/(\d+)/(\d+)/(\d+) % of them", readme)
     assert quoted and [int(x) for x in quoted.groups()] == rates
+
+
+def test_demo_takes_a_positional_checkpoint(tmp_path, cli):
+    code, out, err = cli("demo", "--help")
+    assert code == 0 and "[CKPT]" in out and "--checkpoint" not in out
+    code, out, err = cli("--no-config", "demo", tmp_path / "missing.pt", "--out", tmp_path / "o")
+    (line,) = _lines(err)
+    assert code == 2 and "missing.pt" in line

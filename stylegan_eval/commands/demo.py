@@ -386,21 +386,29 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
     default=None,
     help="Separability samples [default: 8 x num-samples].",
 )
+@click.argument("ckpt", required=False, default=None, metavar="[CKPT]")
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    hidden=True,  # the positional CKPT, as every other command; kept for existing scripts
     help="Use this 32x32 generator file instead of the embedded demo model.",
 )
 @common_options
-def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) -> None:
-    """Run every metric on the embedded demo model (offline; a few minutes on a CPU).
+def command(num_samples, fid_samples, sep_samples, ckpt, checkpoint, run: RunOptions) -> None:
+    """Run every metric on the embedded demo model, or on CKPT (offline; a few minutes on a CPU).
 
     Writes sample and style-mixing grids and a report of PPL (Z, W), linear separability (Z, W)
     and FID to --out [default: ./demo-report]. Nothing is downloaded: LPIPS VGG16 and the FID
     Inception use their published weights when found in the local weights cache and otherwise
     run at random initialisation (labelled in the report; --allow-random-weights is implied).
     """
+    if ckpt is not None and ckpt != "demo":  # CKPT: a 32x32 generator file in place of the embedded model
+        if checkpoint is not None and Path(ckpt) != checkpoint:
+            raise UserError(f"CKPT {ckpt} and --checkpoint {checkpoint}: give one")
+        if not Path(ckpt).is_file():
+            raise UserError(f"CKPT {ckpt}: no such file (expected a 32x32 generator checkpoint, or demo)")
+        checkpoint = Path(ckpt)
     if run.resume:
         raise UserError("demo has no --resume (it runs in minutes); rerun it")
     if run.out is None:
