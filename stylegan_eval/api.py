@@ -37,7 +37,6 @@ def as_generator(obj: Any):
     :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`, which the feature metrics take."""
     from .formats.custom import adapt
     from .generator import Generator
-
     from .metrics.image_samples import GeneratedImages, is_image_source
 
     if isinstance(obj, (Generator, GeneratedImages)):

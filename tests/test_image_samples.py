@@ -15,14 +15,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from test_fid import TinyGen, write_images
 
 import stylegan_eval as se
 from stylegan_eval.errors import ArgumentError
 from stylegan_eval.generator import latents
 from stylegan_eval.imageops import to_uint8
-from stylegan_eval.metrics.inception import FeatureDetector
 from stylegan_eval.metrics.image_samples import GeneratedImages
-from test_fid import TinyGen, write_images
+from stylegan_eval.metrics.inception import FeatureDetector
 
 
 class PoolDetector(FeatureDetector):

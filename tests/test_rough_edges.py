@@ -88,7 +88,7 @@ def test_passing_gate_says_how_many_rules_passed(cli, monkeypatch):
 
 
 def test_results_convert_to_float():
-    from stylegan_eval.compare import aggregate, Raw
+    from stylegan_eval.compare import Raw, aggregate
     from stylegan_eval.metrics.fid import FeatureMetricResult
 
     assert float(FeatureMetricResult("fid", 7.5, None, None, None, 10, 10)) == 7.5
@@ -167,9 +167,10 @@ def test_weights_download_fid_means_the_fid_detectors_only():
 @pytest.mark.slow
 def test_precision_recall_runs_at_random_weights_when_allowed(tmp_path):
     """pr without NVIDIA's vgg16.pt: refused by default, labelled random with allow_random_weights."""
+    from test_fid import TinyGen, write_images
+
     from stylegan_eval.errors import WeightsUnavailable
     from stylegan_eval.metrics.precision_recall import precision_recall
-    from test_fid import TinyGen, write_images
 
     write_images(tmp_path / "real", 6, seed=1, size=16)
     with pytest.raises(WeightsUnavailable, match="allow-random-weights"):
@@ -196,10 +197,11 @@ def test_one_checkpoint_calc_table_has_no_baseline_columns(cli, monkeypatch):
 def test_evaluator_keys_logs_and_warnings(tmp_path, capsys, caplog, monkeypatch):
     """Keys are the names asked for; one warning for random weights; rows name the generator; a step is
     logged once; progress bars show by default."""
-    import stylegan_eval.metrics.inception as inception
-    from stylegan_eval.jsonlog import read_log
     from test_fid import TinyGen, write_images
     from test_image_samples import PoolDetector
+
+    import stylegan_eval.metrics.inception as inception
+    from stylegan_eval.jsonlog import read_log
 
     def random_pool(*args, **kwargs):
         det = PoolDetector()

@@ -294,9 +294,8 @@ def run_comparison(
                 if w not in warnings:
                     warnings.append(w)
         del gen
-    from ..warnings_capture import captured
-
     from .. import log
+    from ..warnings_capture import captured
 
     log.warn_all(warnings)
     table = C.compare_table(labels, results, infos)

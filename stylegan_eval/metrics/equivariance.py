@@ -309,7 +309,6 @@ def equivariance(
     """
     from ..engine import collect
     from ..generator import labels, latents
-
     from .image_samples import require_generator
 
     require_generator(generator, "equivariance")

@@ -215,7 +215,9 @@ class GeneratedImages:
             for _, images in batch["groups"]:
                 yield images
 
-    def map(self, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int, show_progress: bool = False) -> torch.Tensor:
+    def map(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int, show_progress: bool = False
+    ) -> torch.Tensor:
         """``fn`` over every uint8 batch (moved to :attr:`device`), rows concatenated on the CPU."""
         from ..runtime import progress
 

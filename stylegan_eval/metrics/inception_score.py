@@ -146,9 +146,9 @@ def inception_score(
         out = generator.map(head, batch_size or 64, show_progress)
         num_samples = int(out.shape[0])
     else:
-        out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[
-            kind
-        ]
+        out = collect(
+            fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state
+        )[kind]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)
     standard = num_samples == 50_000 and num_splits == NUM_SPLITS

@@ -85,7 +85,9 @@ class RandomVGG16Detector(FeatureDetector):
     feature_dim = VGG_FEATURE_DIM
 
     def __init__(self, device: torch.device | str = "cpu", seed: int = 0) -> None:
-        super().__init__(DetectorWeights(self.name, "detector", None, f"random-init-seed{seed}", ["VGG16 (precision/recall)"]))
+        super().__init__(
+            DetectorWeights(self.name, "detector", None, f"random-init-seed{seed}", ["VGG16 (precision/recall)"])
+        )
         import torchvision
 
         with torch.random.fork_rng(devices=[]):
