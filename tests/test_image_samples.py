@@ -207,3 +207,38 @@ def test_compare_same_file_twice_computes_once(tmp_path, cli, monkeypatch):
 def test_calc_fail_if_help_names_no_baseline(cli):
     code, out, err = cli("calc", "--help")
     assert code == 0 and "first checkpoint" not in out and "--strict-data" in out
+
+
+def test_pr_and_fd_take_images_and_report_sizes(tmp_path):
+    """Precision/recall and FD: generated images in place of the generator; mixed real sizes warn or refuse."""
+    from stylegan_eval.metrics.modern_detectors import frechet_distance_in
+    from stylegan_eval.metrics.precision_recall import precision_recall
+
+    write_images(tmp_path / "real", 8, seed=1, size=16)
+    write_images(tmp_path / "real", 4, seed=2, size=24, start=20)
+    det = PoolDetector()
+    images = tiny_samples(10)
+    pr = precision_recall(images, tmp_path / "real", detector=det, max_real=None, feature_dtype="float32")
+    ref = precision_recall(
+        TinyGen(), tmp_path / "real", num_samples=10, detector=det, max_real=None, feature_dtype="float32"
+    )
+    assert pr.values() == ref.values() and pr.settings["num_samples"] == 10
+    (note,) = pr.extra["warnings"]
+    assert "16x16 (8), 24x24 (4)" in note
+    fd = frechet_distance_in(images, tmp_path / "real", detector=det, use_cache=False)
+    assert any("24x24 (4)" in w for w in fd.extra["warnings"])
+    with pytest.raises(ArgumentError, match="strict_data"):
+        frechet_distance_in(images, tmp_path / "real", detector=det, use_cache=False, strict_data=True)
+
+
+def test_inception_score_of_images_equals_the_generator_path():
+    from stylegan_eval.metrics.inception_score import inception_score
+
+    class LogitPool(PoolDetector):
+        def logits_unbiased(self, images: torch.Tensor) -> torch.Tensor:
+            return 4 * self(images)
+
+    det = LogitPool()
+    ref = inception_score(TinyGen(), num_samples=12, num_splits=2, detector=det)
+    res = inception_score(tiny_samples(12), num_splits=2, detector=det)
+    assert res.values()["is"] == pytest.approx(ref.values()["is"], rel=1e-6) and res.settings["num_samples"] == 12

@@ -395,6 +395,8 @@ def _run_entry(spec: registry.MetricSpec):
             kwargs.update(allow_random_weights=opts.allow_random_weights, fid_method=opts.fid_method)
         elif spec.family == "pr":
             kwargs.update(allow_random_weights=opts.allow_random_weights)
+        if spec.family in ("pr", "fd"):
+            kwargs["strict_data"] = opts.strict_data
         args = (generator, opts.data) if needs_data else (generator,)
         res = spec.load()(*args, **kwargs)
         vals = res.values()

@@ -231,6 +231,7 @@ def frechet_distance_in(
     noise_mode: str = "random",
     num_workers: int = 0,
     use_cache: bool = True,
+    strict_data: bool = False,
 ):
     """Fréchet distance between real and generated features of a DINOv2 / CLIP detector (``fd_dinov2``, ``fd_clip``).
 
@@ -244,6 +245,7 @@ def frechet_distance_in(
         detector_weights, allow_random_weights: as :func:`make_modern_detector` (random weights are reported).
         max_real: use the first ``max_real`` real features (None: all; needs a folder or zip).
         fid_method: 'sqrtm' or 'eigen' (see :mod:`stylegan_eval.metrics.fid`).
+        strict_data: refuse real images of another size than the generated ones (else one warning).
     """
     from pathlib import Path
 
@@ -286,7 +288,14 @@ def frechet_distance_in(
         )
         if max_real is not None and real_stats.features is not None and real_stats.features.shape[0] > max_real:
             real_stats = FeatureStats.from_features(real_stats.features[:max_real], meta=real_stats.meta)
-        real_info = {"real": {"source": str(real), "data_hash": info.data_hash, "max_real": max_real}}
+        real_info = {
+            "real": {
+                "source": str(real),
+                "data_hash": info.data_hash,
+                "max_real": max_real,
+                "sizes": dict(real_stats.meta.get("sizes") or {}),
+            }
+        }
     from .common import resolve_state
 
     state = resolve_state(
@@ -317,6 +326,11 @@ def frechet_distance_in(
         num_samples = int(feats.shape[0])
     gen_stats = FeatureStats.from_features(feats, keep=True)
     res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
+    from .data_sizes import generator_sizes, size_warning
+
+    sizes_note = size_warning(
+        real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data
+    )
     short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")
     standard = num_samples == 50_000 and max_real is None and psi == 1.0
     return SimpleResult(
@@ -332,5 +346,5 @@ def frechet_distance_in(
         },
         random_weights=list(det.random_weights),
         inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
-        extra={"warnings": res.warnings, "num_real": res.num_real},
+        extra={"warnings": res.warnings + ([sizes_note] if sizes_note else []), "num_real": res.num_real},
     )

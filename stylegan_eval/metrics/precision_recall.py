@@ -333,7 +333,7 @@ def _real_features(
             show_progress=show_progress,
         )
         feats = torch.as_tensor(stats.features)
-        info = {"real": {"source": str(real), "data_hash": data_hash, "skipped": skipped}}
+        info = {"real": {"source": str(real), "data_hash": data_hash, "skipped": skipped, **stats.meta}}
     if max_real is not None:
         feats = feats[:max_real]
     return feats, info
@@ -371,6 +371,7 @@ def precision_recall(
     detector: FeatureDetector | None = None,
     detector_weights: str | os.PathLike | None = None,
     allow_random_weights: bool = False,
+    strict_data: bool = False,
     psi: float = 1.0,
     noise_mode: str = "random",
     num_workers: int = 0,
@@ -396,6 +397,7 @@ def precision_recall(
         detector: any :class:`~stylegan_eval.metrics.inception.FeatureDetector` (default NVIDIA's VGG16).
         detector_weights: explicit ``vgg16.pt`` path for the default detector.
         allow_random_weights: without that file, run a seeded random VGG16 (reported in ``random_weights``).
+        strict_data: refuse real images of another size than the generated ones (else one warning).
         psi, noise_mode: generator sampling options.
         device: where distances run (default: the generator's device).
     """
@@ -441,6 +443,11 @@ def precision_recall(
     )
     if isinstance(generator, GeneratedImages):  # every image given; no sampling options
         num_samples = int(fake_feats.shape[0])
+    from .data_sizes import generator_sizes, size_warning
+
+    sizes_note = size_warning(
+        real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data
+    )
     fdt = getattr(torch, feature_dtype)
     out = prdc(
         real_feats.to(dev, fdt),
@@ -473,4 +480,5 @@ def precision_recall(
             **real_info,
             **generator_fingerprint(generator),
         },
+        extra={"warnings": [sizes_note] if sizes_note else []},
     )
