@@ -121,8 +121,11 @@ def test_public_names_only_in_dir():
     assert not {"Any", "annotations", "importlib"} & set(names)
 
 
-def test_cli_fid_of_a_folder_and_ppl_refuses_it(tmp_path, cli):
+def test_cli_fid_of_a_folder_and_ppl_refuses_it(tmp_path, cli, monkeypatch):
     """fid SAMPLES_DIR --data REAL: the same report with the generated side named; ppl refuses images in one line."""
+    import stylegan_eval.metrics.inception as inception
+
+    monkeypatch.setattr(inception, "make_detector", lambda *a, **k: PoolDetector())
     save_pngs(tiny_samples(3), tmp_path / "gen")
     write_images(tmp_path / "real", 3, seed=3, size=16)
     code, out, err = cli(
