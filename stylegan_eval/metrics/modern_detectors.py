@@ -328,9 +328,7 @@ def frechet_distance_in(
     res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
     from .data_sizes import generator_sizes, size_warning
 
-    sizes_note = size_warning(
-        real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data
-    )
+    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")
     standard = num_samples == 50_000 and max_real is None and psi == 1.0
     return SimpleResult(

@@ -445,9 +445,7 @@ def precision_recall(
         num_samples = int(fake_feats.shape[0])
     from .data_sizes import generator_sizes, size_warning
 
-    sizes_note = size_warning(
-        real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data
-    )
+    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fdt = getattr(torch, feature_dtype)
     out = prdc(
         real_feats.to(dev, fdt),
