@@ -245,3 +245,16 @@ def test_inception_score_of_images_equals_the_generator_path():
     ref = inception_score(TinyGen(), num_samples=12, num_splits=2, detector=det)
     res = inception_score(tiny_samples(12), num_splits=2, detector=det)
     assert res.values()["is"] == pytest.approx(ref.values()["is"], rel=1e-6) and res.settings["num_samples"] == 12
+
+
+def test_statistics_file_keeps_the_image_sizes(tmp_path):
+    """A statistics file of mixed-size images carries the sizes, so FID against it warns as against the folder."""
+    from stylegan_eval.metrics.features import dataset_stats
+
+    write_images(tmp_path / "real", 4, seed=1, size=16)
+    write_images(tmp_path / "real", 3, seed=2, size=24, start=10)
+    det = PoolDetector()
+    stats, _ = dataset_stats(tmp_path / "real", det, use_cache=False, show_progress=False)
+    stats.save(tmp_path / "real.npz")
+    res = se.fid(TinyGen(), tmp_path / "real.npz", num_samples=4, detector=det)
+    assert any("16x16 (4), 24x24 (3)" in w for w in res.warnings)

@@ -85,6 +85,7 @@ def real_statistics(
             "num_real": stats.num,
             "skipped": len(stats.meta.get("skipped", [])),
             "cache_hit": None,
+            "sizes": dict(stats.meta.get("sizes") or {}),  # written by `stylegan-eval stats` since image sizes are kept
         }
         made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
         if made_by:
