@@ -108,8 +108,15 @@ def test_dataset_size_mismatch_warns_and_strict_refuses(tmp_path):
     (line,) = [w for w in res.warnings if "size" in w]
     assert "32x32 (6)" in line and "16x16 (4)" in line and "generated 16x16" in line and "resized" in line
     assert res.real_info["sizes"] == {"32x32": 6, "16x16": 4}
-    with pytest.raises(ArgumentError, match="strict_data"):
-        se.fid(TinyGen(), tmp_path / "mixed", num_samples=8, detector=det, num_workers=0, strict_data=True)
+    import stylegan_eval.metrics.features as features
+
+    calls = []
+    real_features = features.generator_features
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(features, "generator_features", lambda *a, **k: calls.append(1) or real_features(*a, **k))
+        with pytest.raises(ArgumentError, match="strict_data"):
+            se.fid(TinyGen(), tmp_path / "mixed", num_samples=8, detector=det, num_workers=0, strict_data=True)
+    assert not calls  # refused before any image was generated
     write_images(tmp_path / "same", 6, seed=1, size=16)
     res = se.fid(TinyGen(), tmp_path / "same", num_samples=8, detector=det, num_workers=0, strict_data=True)
     assert not [w for w in res.warnings if "size" in w]

@@ -412,6 +412,8 @@ def _feature_metric(
         "kid_subsets": kid_subsets if "kid" in outputs else None,
         "kid_subset_size": kid_subset_size if "kid" in outputs else None,
     }
+    if strict_data and generator_sizes(generator, num_samples):  # refuse before generating when the sizes are known
+        size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict=True)
     resume = resolve_state(state, "fid", fingerprint)
     batch = batch_size or generator_batch_size(generator, device)
     t = time.perf_counter()
