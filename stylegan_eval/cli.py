@@ -402,6 +402,20 @@ class CheckpointSpec:
             args,
         )
 
+    def _load_images(self, device, images: bool, image_options: dict):
+        """(GeneratedImages, meta) when CKPT is a folder or zip of images and ``images`` allows it; else None."""
+        from .metrics.image_samples import GeneratedImages, is_image_source
+
+        if self.path is None or self.generator_spec is not None or not is_image_source(self.path):
+            return None
+        if not images:
+            raise UserError(
+                f"{self.path}: a folder or zip of images; this command needs a generator checkpoint "
+                "(images are evaluated as the generated side by fid and by calc/compare's feature metrics)"
+            )
+        samples = GeneratedImages(self.path, device=device, **image_options)
+        return samples, {"checkpoint": str(self.path), "generator_spec": None, **samples.info()}
+
     def load(self, device, images: bool = False, **image_options):
         """Load the generator and describe the checkpoint for the report (including its identity).
 
@@ -411,18 +425,10 @@ class CheckpointSpec:
         """
         from .formats import load_generator, sha256_file
         from .formats.custom import generator_identity
-        from .metrics.image_samples import GeneratedImages, is_image_source
 
-        if self.path is not None and self.generator_spec is None and is_image_source(self.path):
-            if not images:
-                raise UserError(
-                    f"{self.path}: a folder or zip of images; this command needs a generator checkpoint "
-                    "(images are evaluated as the generated side by fid and by calc/compare's feature metrics)"
-                )
-            samples = GeneratedImages(self.path, device=device, **image_options)
-            return samples, {"checkpoint": str(self.path), "generator_spec": None, **samples.info()}
-        if self.path is not None and Path(self.path).is_dir():
-            raise UserError(f"{self.path}: is a directory without images (expected a checkpoint file)")
+        loaded = self._load_images(device, images, image_options)
+        if loaded is not None:
+            return loaded
 
         if self.path is None and self.generator_spec is None:
             raise UserError(

@@ -6,6 +6,7 @@ first), 2 bad input (including a rule that does not parse), 1 internal error.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -199,6 +200,22 @@ def compare_options(f=None, *, single: bool = False):
     return f
 
 
+def _evaluate_once(meta: dict, label: str, done: dict[str, str], results: dict, compute) -> dict:
+    """``compute()``, or the results of the label already evaluated with the same file (its sha256)."""
+    same = done.get(meta.get("sha256") or "") if not meta.get("generator_spec") else None
+    if meta.get("sha256"):
+        done.setdefault(meta["sha256"], label)
+    return results[same] if same else compute()
+
+
+def _say_passed(rules_df) -> None:
+    """``stylegan-eval: 2 rules passed: fid < 10; ...`` (CI logs show what the gate checked)."""
+    from .. import log
+
+    texts = list(dict.fromkeys(map(str, rules_df["rule"])))
+    log.info(f"{len(texts)} rule{'s' if len(texts) != 1 else ''} passed: {'; '.join(texts)}")
+
+
 def run_comparison(
     ctx,
     command_name: str,
@@ -279,10 +296,9 @@ def run_comparison(
     done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once
     for label, spec in specs.items():
         gen, meta = spec.load(run.device, images=True)
-        same = done.get(meta.get("sha256") or "") if not meta.get("generator_spec") else None
-        results[label] = results[same] if same else C.evaluate(gen, meta, runners, opts)
-        if meta.get("sha256"):
-            done.setdefault(meta["sha256"], label)
+        results[label] = _evaluate_once(
+            meta, label, done, results, functools.partial(C.evaluate, gen, meta, runners, opts)
+        )
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
         drawable = run.out is not None and meta.get("family") != "images"
         infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if drawable else []
@@ -340,10 +356,7 @@ def run_comparison(
         report.extra_files.append(f"{command_name}.html")
     emit(report, run)
     if rules_df is not None and report.passed and DistInfo.current().is_main:
-        from .. import log
-
-        texts = list(dict.fromkeys(map(str, rules_df["rule"])))
-        log.info(f"{len(texts)} rule{'s' if len(texts) != 1 else ''} passed: {'; '.join(texts)}")
+        _say_passed(rules_df)
     if rules_df is not None and not report.passed:
         if DistInfo.current().is_main:
             failed = rules_df[~rules_df["passed"].astype(bool)]

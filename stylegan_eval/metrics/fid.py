@@ -309,6 +309,18 @@ def protocol_name(
     return name
 
 
+def _sampling_of(
+    generator: Any, feats: Any, num_samples: int, psi: float, noise_mode: str, class_idx: int | None
+) -> tuple[int, float, str, int | None]:
+    """(num_samples, psi, noise_mode, class_idx) the features were made with: generated images given as
+    images count every one of them and have no sampling options (psi 1, noise 'random' name no protocol change)."""
+    from .image_samples import GeneratedImages
+
+    if isinstance(generator, GeneratedImages):
+        return int(feats.shape[0]), 1.0, "random", None
+    return num_samples, psi, noise_mode, class_idx
+
+
 def _feature_metric(
     generator: Any,
     real: Any,
@@ -345,12 +357,11 @@ def _feature_metric(
     from .common import generator_digest, resolve_state
     from .data_sizes import generator_sizes, size_warning
     from .features import generator_features
-    from .image_samples import GeneratedImages, as_generated
+    from .image_samples import as_generated
     from .kid import kernel_inception_distance
     from .real import real_statistics, stats_warnings
 
     generator = as_generated(generator)
-    images = isinstance(generator, GeneratedImages)
     if not (isinstance(num_samples, int) and num_samples >= 2):
         raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
     if method not in FID_METHODS:
@@ -412,7 +423,7 @@ def _feature_metric(
         "kid_subsets": kid_subsets if "kid" in outputs else None,
         "kid_subset_size": kid_subset_size if "kid" in outputs else None,
     }
-    if strict_data and generator_sizes(generator, num_samples):  # refuse before generating when the sizes are known
+    if strict_data:  # refuse before generating when both sizes are already known
         size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict=True)
     resume = resolve_state(state, "fid", fingerprint)
     batch = batch_size or generator_batch_size(generator, device)
@@ -430,8 +441,7 @@ def _feature_metric(
         state=resume,
     )
     seconds["generator"] = time.perf_counter() - t
-    if images:  # every image of the folder / tensor; no sampling options
-        num_samples, psi, noise_mode, class_idx = int(feats.shape[0]), None, None, None  # type: ignore[assignment]
+    num_samples, psi, noise_mode, class_idx = _sampling_of(generator, feats, num_samples, psi, noise_mode, class_idx)
     sizes_note = size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fid_value = kid_value = kid_std = subset = None
     warnings: list[str] = []
@@ -445,7 +455,7 @@ def _feature_metric(
         k = kernel_inception_distance(real_fs.features, feats, kid_subsets, kid_subset_size, seed=seed, device=device)  # type: ignore[arg-type]
         kid_value, kid_std, subset = k.mean, k.std, k.subset_size
         seconds["kid"] = time.perf_counter() - t
-    warnings += stats_warnings(det, real_info) + ([sizes_note] if sizes_note else [])
+    warnings += stats_warnings(det, real_info) + [n for n in (sizes_note,) if n]
     settings = {
         "num_gen": num_samples,
         "max_real": max_real,
@@ -462,8 +472,8 @@ def _feature_metric(
         "covariance": "unbiased (N-1)",
         "batch_size": batch,
         "class_idx": class_idx,
-        "protocol": {o: protocol_name(o, num_samples, max_real, psi or 1.0, noise_mode or "random") for o in outputs},
-        "generated": generator.kind if images else "generator",
+        "protocol": {o: protocol_name(o, num_samples, max_real, psi, noise_mode) for o in outputs},
+        "generated": getattr(generator, "kind", "generator"),
     }
     result = FeatureMetricResult(
         outputs[0],
