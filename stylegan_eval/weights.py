@@ -176,14 +176,10 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
 
 
 def offline_hint(spec: WeightSpec) -> str:
-    """``"; or run `stylegan-eval weights download KEY` ...; --allow-random-weights ..."`` for a missing file."""
-    from .weights_catalog import entries
-
-    key = next((e.key for e in entries() if e.spec.filename == spec.filename), None)
-    fetch_cmd = f" (or run `stylegan-eval weights download {key}` on a connected machine)" if key else ""
+    """``" (or run `stylegan-eval weights download FILE` ...); --allow-random-weights ..."`` for a missing file."""
     return (
-        f"{fetch_cmd}; --allow-random-weights runs without it where a random initialisation exists "
-        "(the report is labelled)"
+        f" (or run `stylegan-eval weights download {spec.filename}` on a connected machine); "
+        "--allow-random-weights runs without it where a random initialisation exists (the report is labelled)"
     )
 
 

@@ -13,46 +13,12 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
-from PIL import Image
-from test_fid import TinyGen, write_images
+from image_utils import PoolDetector, TinyGen, save_pngs, tiny_samples, write_images
 
 import stylegan_eval as se
 from stylegan_eval.errors import ArgumentError
-from stylegan_eval.generator import latents
 from stylegan_eval.imageops import to_uint8
 from stylegan_eval.metrics.image_samples import GeneratedImages
-from stylegan_eval.metrics.inception import FeatureDetector
-
-
-class PoolDetector(FeatureDetector):
-    """uint8 images -> 16 features: 8x8 average pool, a fixed random projection, tanh."""
-
-    name = "pool-test"
-    feature_dim = 16
-
-    def __init__(self) -> None:
-        super().__init__("detector")
-        self.proj = torch.randn(192, 16, generator=torch.Generator().manual_seed(5)) / 8
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        self._check(images)
-        x = F.adaptive_avg_pool2d(images.float() / 127.5 - 1, 8).flatten(1)
-        return torch.tanh(x @ self.proj)
-
-
-def tiny_samples(n: int, seed: int = 0) -> torch.Tensor:
-    """The [-1, 1] images TinyGen gives for samples 0..n-1 (as generator_features draws them)."""
-    g = TinyGen()
-    idx = torch.arange(n)
-    return g.generate(latents(g, seed, idx), None, noise_mode="random", noise_seed=seed, indices=idx)
-
-
-def save_pngs(images: torch.Tensor, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, a in enumerate(to_uint8(images).permute(0, 2, 3, 1).numpy()):
-        Image.fromarray(a).save(folder / f"s{i:03d}.png")
-    return folder
 
 
 @pytest.fixture
@@ -91,7 +57,7 @@ def test_identical_folders_give_zero_and_kid(real):
 def test_iterable_is_read_once_and_stream_needs_two_images(real):
     samples = GeneratedImages(iter([tiny_samples(4)]))
     det = PoolDetector()
-    samples.features(det, 4)
+    samples.image_features(det, 4)
     with pytest.raises(ArgumentError, match="read once"):
         list(samples.batches(4))
     stream = se.StreamingFID(real, detector=det)

@@ -111,7 +111,7 @@ def test_default_batch_follows_the_generator_size(tmp_path):
     assert default_batch_size(cpu, 256, num_params=300_000_000) < default_batch_size(cpu, 256, num_params=1_000_000)
     g = se.load_generator(default_checkpoint())
     assert generator_batch_size(g) > default_batch_size(cpu, 256)  # 32 px: more images per batch than 256 px
-    from test_image_samples import PoolDetector
+    from image_utils import PoolDetector
 
     res = se.fid(g, (torch.zeros(16), torch.eye(16)), num_samples=4, detector=PoolDetector())
     assert res.settings["batch_size"] == generator_batch_size(g)
@@ -167,7 +167,7 @@ def test_weights_download_fid_means_the_fid_detectors_only():
 @pytest.mark.slow
 def test_precision_recall_runs_at_random_weights_when_allowed(tmp_path):
     """pr without NVIDIA's vgg16.pt: refused by default, labelled random with allow_random_weights."""
-    from test_fid import TinyGen, write_images
+    from image_utils import TinyGen, write_images
 
     from stylegan_eval.errors import WeightsUnavailable
     from stylegan_eval.metrics.precision_recall import precision_recall
@@ -197,8 +197,7 @@ def test_one_checkpoint_calc_table_has_no_baseline_columns(cli, monkeypatch):
 def test_evaluator_keys_logs_and_warnings(tmp_path, capsys, caplog, monkeypatch):
     """Keys are the names asked for; one warning for random weights; rows name the generator; a step is
     logged once; progress bars show by default."""
-    from test_fid import TinyGen, write_images
-    from test_image_samples import PoolDetector
+    from image_utils import PoolDetector, TinyGen, write_images
 
     import stylegan_eval.metrics.inception as inception
     from stylegan_eval.jsonlog import read_log

@@ -13,20 +13,21 @@ import click
 
 from .. import compare as C
 from .. import plots
-from ..cli import (
+from ..engine import DistInfo
+from ..errors import UserError
+from ..formats.refs import split_checkpoint_ref
+from ..report import CompareReport, environment
+from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
+from .options import (
     CheckpointRef,
-    CheckpointSpec,
     RunOptions,
+    checkpoint_spec,
     choice,
     common_options,
     emit,
     generator_options,
-    split_checkpoint_ref,
+    load_generated,
 )
-from ..engine import DistInfo
-from ..errors import UserError
-from ..report import environment
-from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
 
@@ -57,7 +58,7 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-def compare_options(f=None, *, single: bool = False):
+def compare_options(f=None, *, single=False):
     """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments); ``single``:
     the one-checkpoint wording of ``calc`` (no baseline to regress from)."""
     if f is None:
@@ -265,7 +266,7 @@ def run_comparison(
     refuse_image_checkpoints(refs, {s.name: s.family for r in runners for s in r.specs})
     labels = _labels(refs)
     specs = {
-        label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items)
+        label: checkpoint_spec(ref, fmt, resolution, None, class_idx, generator_arg_items)
         for label, ref in zip(labels, refs)
     }
     if generator_spec is not None:  # --generator: the adapter of every file that names none itself
@@ -292,10 +293,11 @@ def run_comparison(
         resume_state=run.resume_state,
         strict_data=strict_data,
     )
-    results, infos, names, warnings = {}, {}, {}, []
+    results: dict[str, dict] = {}
+    infos, names, warnings = {}, {}, []
     done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once
     for label, spec in specs.items():
-        gen, meta = spec.load(run.device, images=True)
+        gen, meta = load_generated(spec, run.device)
         results[label] = _evaluate_once(
             meta, label, done, results, functools.partial(C.evaluate, gen, meta, runners, opts)
         )
@@ -317,7 +319,7 @@ def run_comparison(
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
-    report = C.CompareReport(
+    report = CompareReport(
         command_name,
         table,
         settings={

@@ -267,10 +267,9 @@ def generator_features(
     ``generator`` may also be :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`: the
     features of those images, every one of them (``num_samples`` and the sampling options unused).
     """
-    from .image_samples import GeneratedImages
-
-    if isinstance(generator, GeneratedImages):
-        return generator.features(detector, batch_size, show_progress)
+    image_features = getattr(generator, "image_features", None)  # GeneratedImages (which imports this module)
+    if callable(image_features):
+        return image_features(detector, batch_size, show_progress)
     from ..engine import collect
     from ..generator import labels, latents
     from ..imageops import to_rgb, to_uint8

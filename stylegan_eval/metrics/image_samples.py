@@ -17,33 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
 from ..errors import ArgumentError, UserError
+from .stats_cache import is_image_source  # noqa: F401 - re-exported
 
 #: Metrics that take images in place of a generator (registry families).
 IMAGE_FAMILIES = ("fid", "kid", "pr", "is", "fd")
-
-
-def is_image_source(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names images rather than a checkpoint: a folder, or a ``.zip`` holding image files
-    (a torch ``.pt`` is a zip too, but names no image files)."""
-    from .stats_cache import IMAGE_EXTENSIONS
-
-    p = Path(path)
-    if p.is_dir():
-        return True
-    if not (p.is_file() and p.suffix.lower() == ".zip" and zipfile.is_zipfile(p)):
-        return False
-    try:
-        with zipfile.ZipFile(p) as zf:
-            return any(n.lower().endswith(IMAGE_EXTENSIONS) for n in zf.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
 
 
 def as_uint8(images: torch.Tensor, arg: str = "images") -> torch.Tensor:
@@ -198,14 +181,13 @@ class GeneratedImages:
 
     def _file_batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         from .features import ImageDataset, collate_by_size
-        from .real import default_workers
         from .stats_cache import BadImage, ImageSource
 
         source = ImageSource(self.path, skip_bad=self.skip_bad)  # type: ignore[arg-type]
         loader = torch.utils.data.DataLoader(
             ImageDataset(source),
             batch_size=batch_size,
-            num_workers=default_workers() if self.num_workers is None else self.num_workers,
+            num_workers=self.num_workers or 0,
             collate_fn=collate_by_size,
         )
         for batch in loader:
@@ -236,7 +218,7 @@ class GeneratedImages:
         self.sizes = self.sizes or size_counts(seen)
         return torch.cat(outs)
 
-    def features(self, detector: Any, batch_size: int, show_progress: bool = False) -> torch.Tensor:
+    def image_features(self, detector: Any, batch_size: int, show_progress: bool = False) -> torch.Tensor:
         """Detector features [N, D] (CPU float32), once per detector; a folder / zip goes through the
         statistics cache (:func:`stylegan_eval.metrics.features.dataset_stats`)."""
         key = _detector_key(detector)
