@@ -121,9 +121,13 @@ def test_cli_fid_of_a_folder_and_ppl_refuses_it(tmp_path, cli, monkeypatch):
     rep = json.loads(out)
     assert rep["settings"]["num_gen"] == 3 and rep["settings"]["generated"] == "folder"
     assert rep["meta"]["family"] == "images" and (tmp_path / "out" / "fid.html").is_file()
-    code, out, err = cli("--no-config", "ppl", tmp_path / "gen", "--num-samples", "4", "--device", "cpu")
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and "needs a generator" in lines[0], err
+    with zipfile.ZipFile(tmp_path / "gen.zip", "w") as zf:
+        for p in sorted((tmp_path / "gen").iterdir()):
+            zf.write(p, p.name)
+    for images in (tmp_path / "gen", tmp_path / "gen.zip"):
+        code, out, err = cli("--no-config", "ppl", images, "--num-samples", "4", "--device", "cpu")
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and "needs a generator" in lines[0], err
 
 
 def test_calc_and_compare_take_image_folders(tmp_path, cli, monkeypatch):

@@ -326,8 +326,20 @@ def checkpoint_spec(ckpt, fmt, resolution, generator_spec, class_idx, generator_
     from ..metrics.stats_cache import is_image_source
 
     if ckpt is not None and generator_spec is None and is_image_source(ckpt):
-        return CheckpointSpec(Path(ckpt), None, None, None, class_idx)
+        return _images_spec(Path(ckpt), class_idx)
     return CheckpointSpec.from_ref(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
+
+
+def _images_spec(path: Path, class_idx: int | None) -> Any:
+    """A CheckpointSpec naming a folder or zip of images: :func:`load_generated` reads it, ``load`` refuses it."""
+    from ..formats.checkpoint_spec import CheckpointSpec
+    from ..formats.refs import IMAGES_NEED_FEATURE_METRICS
+
+    class ImagesSpec(CheckpointSpec):
+        def load(self, device: Any) -> Any:
+            raise UserError(f"{self.path}: {IMAGES_NEED_FEATURE_METRICS}")
+
+    return ImagesSpec(path, None, None, None, class_idx)
 
 
 def load_generated(spec: Any, device: Any, **image_options: Any) -> tuple[Any, dict[str, Any]]:
