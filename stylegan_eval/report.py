@@ -123,6 +123,10 @@ class Report:
             }
         )
 
+    def display_table(self) -> pd.DataFrame:
+        """The table the terminal shows (the files keep every column)."""
+        return self.table
+
     def to_markdown(self) -> str:
         import pandas as pd
 
@@ -216,6 +220,18 @@ class CompareReport(Report):
         d["passed"] = self.passed
         d["significance_rule"] = _significance_rule()
         return d
+
+    def display_table(self) -> pd.DataFrame:
+        """The terminal's table: no baseline columns for one checkpoint, the file's name and a 12-digit sha256
+        prefix instead of the full path and hash, no empty columns (the files keep everything)."""
+        df = self.table.copy()
+        if df["checkpoint"].nunique() < 2:
+            df = df.drop(columns=["delta", "delta_pct", "better", "significant"], errors="ignore")
+        if "path" in df:
+            df["path"] = [Path(p).name if isinstance(p, str) else p for p in df["path"]]
+        if "sha256" in df:
+            df["sha256"] = [h[:12] if isinstance(h, str) else h for h in df["sha256"]]
+        return df.dropna(axis=1, how="all")
 
     def rules_markdown(self) -> list[str]:
         if self.rules is None or not len(self.rules):

@@ -197,9 +197,17 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
     if not download or os.environ.get(ENV_OFFLINE):
         raise WeightsUnavailable(
             f"{spec.name} weights not found: {spec.filename} is not cached and downloads are off; "
-            f"download {spec.url} and put it at {_where_to_put(spec)}"
+            f"download {spec.url} and put it at {_where_to_put(spec)}{offline_hint(spec)}"
         )
     return download_to_cache(spec, progress=True)
+
+
+def offline_hint(spec: WeightSpec) -> str:
+    """``" (or run `stylegan-eval weights download FILE` ...); --allow-random-weights ..."`` for a missing file."""
+    return (
+        f" (or run `stylegan-eval weights download {spec.filename}` on a connected machine); "
+        "--allow-random-weights runs without it where a random initialisation exists (the report is labelled)"
+    )
 
 
 def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
@@ -216,7 +224,7 @@ def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
     if os.environ.get(ENV_OFFLINE):
         raise WeightsUnavailable(
             f"{spec.filename}: downloads are off (${ENV_OFFLINE} is set); download {spec.url} on a "
-            f"connected machine and put it at {_where_to_put(spec)}"
+            f"connected machine and put it at {_where_to_put(spec)}{offline_hint(spec)}"
         )
     dest = cache_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)

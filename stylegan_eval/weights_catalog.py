@@ -280,12 +280,12 @@ register(
 register(NVIDIA_VGG16, "ppl", "ppl --distance nvidia-vgg16; pr50k3_full, pr50k3", key="nvidia-vgg16", size=553_469_545)
 register(
     DINOV2_WEIGHTS,
-    "fid",
+    "fd",
     "fid/kid/stats --detector dinov2-vitl14; fd_dinov2",
     key="dinov2-vitl14",
     approx_size="~1.2 GB",
 )
-register(CLIP_WEIGHTS, "fid", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
+register(CLIP_WEIGHTS, "fd", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
 for _i in range(len(CELEBAHQ_ATTRIBUTES)):
     register(
         celebahq_spec(_i),

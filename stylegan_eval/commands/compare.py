@@ -6,6 +6,7 @@ first), 2 bad input (including a rule that does not parse), 1 internal error.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -14,11 +15,19 @@ from .. import compare as C
 from .. import plots
 from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
-from ..formats.checkpoint_spec import CheckpointSpec
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
-from .options import CheckpointRef, RunOptions, choice, common_options, emit, generator_options
+from .options import (
+    CheckpointRef,
+    RunOptions,
+    checkpoint_spec,
+    choice,
+    common_options,
+    emit,
+    generator_options,
+    load_generated,
+)
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
 
@@ -49,9 +58,20 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-def compare_options(f):
-    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments)."""
+def compare_options(f=None, *, single=False):
+    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments); ``single``:
+    the one-checkpoint wording of ``calc`` (no baseline to regress from)."""
+    if f is None:
+        return lambda g: compare_options(g, single=single)
     from ..formats import FORMAT_NAMES
+    from .detector_options import strict_data_option
+
+    fail_if_help = (
+        "'<metric> <op> <number>' (op: < <= > >= == !=); repeatable. A failed rule exits with 3."
+        if single
+        else "'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' "
+        "(vs the first checkpoint); repeatable. A failed rule exits with 3."
+    )
 
     for opt in reversed(
         [
@@ -68,8 +88,7 @@ def compare_options(f):
                 "fail_if",
                 multiple=True,
                 metavar="RULE",
-                help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); "
-                "repeatable. A failed rule exits with 3.",
+                help=fail_if_help,
             ),
             click.option(
                 "--repeats",
@@ -147,6 +166,7 @@ def compare_options(f):
                 help="The detector's weights file.",
             ),
             trust_weights_option,
+            strict_data_option,
             click.option(
                 "--fid-method",
                 type=choice(["eigen", "sqrtm"]),
@@ -181,6 +201,22 @@ def compare_options(f):
     return f
 
 
+def _evaluate_once(meta: dict, label: str, done: dict[str, str], results: dict, compute) -> dict:
+    """``compute()``, or the results of the label already evaluated with the same file (its sha256)."""
+    same = done.get(meta.get("sha256") or "") if not meta.get("generator_spec") else None
+    if meta.get("sha256"):
+        done.setdefault(meta["sha256"], label)
+    return results[same] if same else compute()
+
+
+def _say_passed(rules_df) -> None:
+    """``stylegan-eval: 2 rules passed: fid < 10; ...`` (CI logs show what the gate checked)."""
+    from .. import log
+
+    texts = list(dict.fromkeys(map(str, rules_df["rule"])))
+    log.info(f"{len(texts)} rule{'s' if len(texts) != 1 else ''} passed: {'; '.join(texts)}")
+
+
 def run_comparison(
     ctx,
     command_name: str,
@@ -202,6 +238,7 @@ def run_comparison(
     fid_method,
     fmt,
     resolution,
+    strict_data=False,
     generator_spec,
     generator_arg_items,
     class_idx,
@@ -224,9 +261,12 @@ def run_comparison(
             raise UserError(f"--data is required for {', '.join(needing)} (real images or a statistics file)")
         if not data.exists():
             raise UserError(f"--data {data}: no such file or folder")
+    from ..metrics.image_samples import refuse_image_checkpoints
+
+    refuse_image_checkpoints(refs, {s.name: s.family for r in runners for s in r.specs})
     labels = _labels(refs)
     specs = {
-        label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items)
+        label: checkpoint_spec(ref, fmt, resolution, None, class_idx, generator_arg_items)
         for label, ref in zip(labels, refs)
     }
     if generator_spec is not None:  # --generator: the adapter of every file that names none itself
@@ -251,16 +291,22 @@ def run_comparison(
         fid_method=fid_method,
         show_progress=run.show_progress,
         resume_state=run.resume_state,
+        strict_data=strict_data,
     )
-    results, infos, names, warnings = {}, {}, {}, []
+    results: dict[str, dict] = {}
+    infos, names, warnings = {}, {}, []
+    done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once
     for label, spec in specs.items():
-        gen, meta = spec.load(run.device)
+        gen, meta = load_generated(spec, run.device)
         try:
-            results[label] = C.evaluate(gen, meta, runners, opts)
+            results[label] = _evaluate_once(
+                meta, label, done, results, functools.partial(C.evaluate, gen, meta, runners, opts)
+            )
         except NonFiniteOutputs as exc:  # which of the checkpoints it was
             raise NonFiniteOutputs(f"{label}: {exc}") from None
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
-        infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
+        drawable = run.out is not None and meta.get("family") != "images"
+        infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if drawable else []
         if meta.get("identity"):
             infos[label]["identity"] = meta["identity"]
         names[label] = {o: m.details[0].get("name", o) for o, m in results[label].items() if m.details}
@@ -269,10 +315,10 @@ def run_comparison(
                 if w not in warnings:
                     warnings.append(w)
         del gen
+    from .. import log
     from ..warnings_capture import captured
 
-    for text in warnings:
-        click.echo(f"stylegan-eval: note: {text}", err=True)
+    log.warn_all(warnings)
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
@@ -314,6 +360,8 @@ def run_comparison(
     if run.out is not None:
         report.extra_files.append(f"{command_name}.html")
     emit(report, run)
+    if rules_df is not None and report.passed and DistInfo.current().is_main:
+        _say_passed(rules_df)
     if rules_df is not None and not report.passed:
         if DistInfo.current().is_main:
             failed = rules_df[~rules_df["passed"].astype(bool)]

@@ -188,9 +188,7 @@ def run_demo(
                     "detector_weights": "published",
                 }
             )
-    warnings += [w for w in res.meta.get("warnings", []) if w not in warnings]
-    if res.meta.get("unconverged"):
-        warnings.append(f"LinearSVC (reference settings) stopped unconverged for {', '.join(res.meta['unconverged'])}")
+    warnings += [w for w in res.meta.get("warnings", []) if w not in warnings]  # unconverged SVMs among them
     # How often the classifiers call each attribute on generated images (1 = positive class).
     label_rates = {c.name: float((samples.logits[:, k] > 0).mean()) for k, c in enumerate(clfs)}
     timings["separability"] = time.perf_counter() - t
@@ -257,7 +255,7 @@ def run_demo(
         "classifier_positive_rate_on_generated": label_rates,
         "findings": findings,
         "random_weights": sorted(set(random_weights)),
-        "warnings": warnings,
+        "warnings": messages.summarize(warnings),
         "seconds": timings,
         "environment": environment(device),
     }
@@ -323,6 +321,10 @@ def _ppl_text(report: Report, metric: str) -> str:
     return f"{row['value']:.4g} [{row['ci95_low']:.3g}, {row['ci95_high']:.3g}]"
 
 
+#: How the demo generator was trained (``tools/`` of a repository checkout; not installed with the package).
+TRAIN_SCRIPT = "python -m tools.train_gan"
+
+
 def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, label_rates: dict) -> str:
     lines = ["# stylegan-eval demo", ""]
     if report.banner():
@@ -345,11 +347,12 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
         f"-> W paths {'shorter' if findings['w_paths_shorter_full'] else 'NOT shorter'} (full), "
         f"{'shorter' if findings['w_paths_shorter_end'] else 'NOT shorter'} (ends); a difference whose 95% bootstrap "
         "intervals (in brackets) overlap is not significant at this sample count.",
-        "- Classifier positive rate on generated images: "
+        f"- Classifier positive rate on the {report.settings.get('separability_samples', '')} generated images "
+        "of the separability run (square, blue, big, right): "
         + ", ".join(f"{k} {v:.2f}" for k, v in label_rates.items())
         + " (0.5 on the training set).",
         "",
-        "All numbers: demo.md / demo.json / demo.csv.",
+        "All numbers: demo.md / demo.json / demo.csv; figures and tables: demo.html.",
         "",
     ]
     gen = report.meta.get("demo_training", {}).get("generator", {})
@@ -358,7 +361,7 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
         lines += [
             f"The generator was trained for {gen['kimg']} kimg"
             + (f" ({secs / 3600:.1f} h of wall time on {gen['machine']})" if secs and gen.get("machine") else "")
-            + f" by `{gen.get('script', 'python -m tools.train_gan')}`; see demo.json, meta.demo_training.",
+            + f" by `{TRAIN_SCRIPT}` (in a repository checkout); see demo.json, meta.demo_training.",
             "",
         ]
     return "\n".join(lines)
@@ -367,6 +370,8 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
 @click.command("demo")
 @click.option(
     "--num-samples",
+    "--num-gen",
+    "num_samples",
     type=click.IntRange(min=4),
     default=DEFAULT_NUM_SAMPLES,
     show_default=True,
@@ -382,21 +387,29 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
     default=None,
     help="Separability samples [default: 8 x num-samples].",
 )
+@click.argument("ckpt", required=False, default=None, metavar="[CKPT]")
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    hidden=True,  # the positional CKPT, as every other command; kept for existing scripts
     help="Use this 32x32 generator file instead of the embedded demo model.",
 )
 @common_options
-def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) -> None:
-    """Run every metric on the embedded demo model (offline; a few minutes on a CPU).
+def command(num_samples, fid_samples, sep_samples, ckpt, checkpoint, run: RunOptions) -> None:
+    """Run every metric on the embedded demo model, or on CKPT (offline; a few minutes on a CPU).
 
     Writes sample and style-mixing grids and a report of PPL (Z, W), linear separability (Z, W)
     and FID to --out [default: ./demo-report]. Nothing is downloaded: LPIPS VGG16 and the FID
     Inception use their published weights when found in the local weights cache and otherwise
     run at random initialisation (labelled in the report; --allow-random-weights is implied).
     """
+    if ckpt is not None and ckpt != "demo":  # CKPT: a 32x32 generator file in place of the embedded model
+        if checkpoint is not None and Path(ckpt) != checkpoint:
+            raise UserError(f"CKPT {ckpt} and --checkpoint {checkpoint}: give one")
+        if not Path(ckpt).is_file():
+            raise UserError(f"CKPT {ckpt}: no such file (expected a 32x32 generator checkpoint, or demo)")
+        checkpoint = Path(ckpt)
     if run.resume:
         raise UserError("demo has no --resume (it runs in minutes); rerun it")
     if run.out is None:
@@ -414,7 +427,8 @@ def command(num_samples, fid_samples, sep_samples, checkpoint, run: RunOptions) 
         show_progress=run.show_progress and not run.json,
         log=log,
     )
-    for w in report.meta.get("warnings", []):
+    report.meta["warnings"] = messages.summarize(report.meta.get("warnings", []))
+    for w in report.meta["warnings"]:
         if not run.json:
             messages.warning(w)
     emit(report, run)

@@ -14,7 +14,7 @@ from ..generator import NOISE_MODES
 from ..metrics import separability as sep
 from ..report import Report, environment
 from .metric_options import classifier_options
-from .options import RunOptions, checkpoint_options, common_options, emit
+from .options import RunOptions, checkpoint_options, choice, common_options, emit
 
 DEFAULT_NUM_SAMPLES = 200_000
 
@@ -57,10 +57,25 @@ def demo_classifiers(gen, attrs, classifier_paths) -> list | None:
 
     if not attrs:
         return demo.classifiers()
-    wanted = [a.strip().lower().replace("color", "colour") for a in attrs]
+    wanted = [p.strip().lower().replace("color", "colour") for a in attrs for p in a.split(",") if p.strip()]
     if not all(a in demo.CLASSIFIER_ATTRIBUTES for a in wanted):
+        _refuse_unknown_demo_attrs(wanted, demo.CLASSIFIER_ATTRIBUTES)
         return None
     return demo.classifiers(wanted)
+
+
+def _refuse_unknown_demo_attrs(wanted: list[str], shipped) -> None:
+    """UserError for an --attr that is neither a demo attribute nor a CelebA-HQ one, naming the demo's."""
+    from ..classifiers.registry import ATTRIBUTES, normalize
+    from ..suggest import did_you_mean
+
+    celeba = {normalize(a) for a in ATTRIBUTES} | {"all"}
+    for a in wanted:
+        if a not in shipped and normalize(a) not in celeba and not a.isdigit():
+            raise UserError(
+                f"--attr: unknown attribute {a!r}{did_you_mean(a, shipped)} (the demo generator's classifiers: "
+                f"{', '.join(shipped)}; CelebA-HQ attribute names need the CelebA-HQ classifiers)"
+            )
 
 
 def _random_weight_names(names: list[str]) -> list[str]:
@@ -72,9 +87,20 @@ def _random_weight_names(names: list[str]) -> list[str]:
 @click.command("separability")
 @checkpoint_options
 @classifier_options
-@click.option("--space", default="z,w", show_default=True, help="Latent spaces: comma list of z, w.")
 @click.option(
-    "--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}]."
+    "--space",
+    type=choice(["z,w", "z", "w"]),
+    default="z,w",
+    show_default=True,
+    help="Latent spaces: z, w or both (z,w).",
+)
+@click.option(
+    "--num-samples",
+    "--num-gen",
+    "num_samples",
+    type=click.IntRange(min=2),
+    default=None,
+    help=f"Samples drawn (alias --num-gen) [default: {DEFAULT_NUM_SAMPLES}].",
 )
 @click.option(
     "--keep",
@@ -238,9 +264,7 @@ def command(
         seconds=timings,
         environment=environment(run.device),
     )
-    for text in result.meta.get("warnings") or []:
-        click.echo(f"stylegan-eval: warning: {text}", err=True)
-    meta["warnings"] = list(result.meta.get("warnings") or [])
+    meta["warnings"] = list(result.meta.get("warnings") or [])  # printed once, summarized, below
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)

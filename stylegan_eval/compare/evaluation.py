@@ -46,6 +46,7 @@ class EvalOptions:
         detector, inception_weights, fid_method: FID/KID feature network and square-root method.
         show_progress: progress bars on stderr.
         resume_state: ``(name, fingerprint) -> ResumeState | None`` (``RunOptions.resume_state``).
+        strict_data: refuse real images of another size than the generated ones' (FID/KID).
     """
 
     seed: int = 0
@@ -66,6 +67,7 @@ class EvalOptions:
     fid_method: str = "eigen"
     show_progress: bool = False
     resume_state: Callable[[str, dict], Any] | None = None
+    strict_data: bool = False
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +128,9 @@ class Measurement:
     random_weights: list[str] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
+
+    def __float__(self) -> float:
+        return float(self.value)
 
 
 def aggregate(metric: str, runs: Sequence[Raw]) -> Measurement:
@@ -313,6 +318,7 @@ def _run_features(spec: registry.MetricSpec):
             detector=det,
             class_idx=opts.class_idx,
             real_stats=real,
+            strict_data=opts.strict_data,
             **spec.protocol,
         )
         if "fid" in outputs:
@@ -387,6 +393,10 @@ def _run_entry(spec: registry.MetricSpec):
             )
         elif spec.family == "fd":
             kwargs.update(allow_random_weights=opts.allow_random_weights, fid_method=opts.fid_method)
+        elif spec.family == "pr":
+            kwargs.update(allow_random_weights=opts.allow_random_weights)
+        if spec.family in ("pr", "fd"):
+            kwargs["strict_data"] = opts.strict_data
         args = (generator, opts.data) if needs_data else (generator,)
         res = spec.load()(*args, **kwargs)
         vals = res.values()
@@ -429,7 +439,15 @@ def plan(names: Iterable[str]) -> list[MetricRunner]:
     specs: list[registry.MetricSpec] = []
     for n in names:
         if n not in known:
-            raise ArgumentError("metrics", f"metrics: unknown metric {n!r} (choose from {', '.join(known)})")
+            from ..suggest import close_matches
+
+            near = close_matches(n, known)
+            choose = (
+                f"did you mean {' or '.join(near)}? `stylegan-eval list-metrics` lists all {len(known)}"
+                if near
+                else f"choose from {', '.join(known)}"
+            )
+            raise ArgumentError("metrics", f"metrics: unknown metric {n!r} ({choose})")
         specs.append(registry.get(n))
     runners: list[MetricRunner] = []
     ls: list[registry.MetricSpec] = []

@@ -310,7 +310,9 @@ def equivariance(
     """
     from ..engine import collect
     from ..generator import labels, latents
+    from .image_samples import require_generator
 
+    require_generator(generator, "equivariance")
     if not getattr(generator, "supports_input_transform", False):
         raise UserError(
             f"{getattr(generator, 'family', 'generator')}: equivariance metrics need a generator with an input transform (StyleGAN3)"

@@ -95,7 +95,8 @@ def inception_score(
     """``is50k``: Inception Score of ``num_samples`` generated images, mean and std over ``num_splits``.
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator`.
+        generator: a :class:`~stylegan_eval.generator.Generator`, or generated images (folder, zip,
+            NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         num_samples: generated images (50k).
         seed: sampling seed (sample i uses (seed, i), as every metric here).
         batch_size: images per generator call (64).
@@ -107,7 +108,9 @@ def inception_score(
     from ..engine import collect
     from ..generator import labels, latents
     from ..imageops import to_rgb, to_uint8
+    from .image_samples import GeneratedImages, as_generated
 
+    generator = as_generated(generator)
     det = (
         detector
         if isinstance(detector, FeatureDetector)
@@ -145,9 +148,13 @@ def inception_score(
             **generator_fingerprint(generator),
         },
     )
-    out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[
-        kind
-    ]
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        out = generator.map(head, batch_size or 64, show_progress)
+        num_samples = int(out.shape[0])
+    else:
+        out = collect(
+            fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state
+        )[kind]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)
     standard = num_samples == 50_000 and num_splits == NUM_SPLITS

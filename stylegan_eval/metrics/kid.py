@@ -36,6 +36,7 @@ def kid(
     cache_dir: Any = None,
     no_cache: bool = False,
     real_stats: tuple | None = None,
+    strict_data: bool = False,
 ) -> Any:
     """KID of ``generator`` against ``real`` (an image folder / zip or a statistics file with
     features, or FeatureStats holding them); the arguments are those of
@@ -71,4 +72,5 @@ def kid(
         cache_dir=cache_dir,
         no_cache=no_cache,
         real_stats=real_stats,
+        strict_data=strict_data,
     )

@@ -248,6 +248,10 @@ class PPLResult:
         """The headline number: the PPL (:attr:`mean`)."""
         return self.mean
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {self.name: self.mean}
 
@@ -460,6 +464,9 @@ def ppl(
         dist: process sharding, passed to :func:`engine.collect`.
     """
     s = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    from .image_samples import require_generator
+
+    require_generator(generator, "ppl")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     if precision not in PRECISIONS:

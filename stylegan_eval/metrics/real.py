@@ -85,6 +85,7 @@ def real_statistics(
             "num_real": stats.num,
             "skipped": len(stats.meta.get("skipped", [])),
             "cache_hit": None,
+            "sizes": dict(stats.meta.get("sizes") or {}),  # written by `stylegan-eval stats` since image sizes are kept
         }
         made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
         if made_by:
@@ -126,6 +127,7 @@ def real_statistics(
         "seconds": ds.seconds,
         "images_per_s": ds.images_per_second,
         "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}",
+        "sizes": dict(stats.meta.get("sizes") or {}),
     }
     return stats, info
 

@@ -37,6 +37,10 @@ class SimpleResult:
     def value(self) -> float:
         return float(next(iter(self.outputs.values())))
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.outputs.items()}
 

@@ -347,7 +347,7 @@ def collect_samples(
         fingerprint: stored with the samples (see :func:`sample_fingerprint`).
     """
     from ..engine import collect
-    from ..runtime import default_batch_size
+    from ..runtime import default_batch_size, num_parameters
 
     clfs = _as_classifiers(classifiers)
     if num_samples < 2:
@@ -359,7 +359,8 @@ def collect_samples(
     for c in clfs:
         c.module.to(device).eval()
     if batch_size is None:
-        batch_size = default_batch_size(device, max(generator.resolution, max(c.resolution for c in clfs)))
+        res = max(generator.resolution, max(c.resolution for c in clfs))
+        batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
 
     @torch.inference_mode()
     def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -551,6 +552,10 @@ class SeparabilityResult:
     def random_weights(self) -> list[str]:
         return list(self.meta.get("random_weights", []))
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {f"ls_{space}": float(v) for space, v in self.scores.items()}
 
@@ -697,6 +702,9 @@ def separability(
     from .common import resolve_state
 
     spaces = [s.lower() for s in spaces]
+    from .image_samples import require_generator
+
+    require_generator(generator, "linear separability")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     bad = [s for s in spaces if s not in SPACES]
