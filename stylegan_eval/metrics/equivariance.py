@@ -34,13 +34,16 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import sampling
 from ..errors import UserError
-from .result_simple import SimpleResult, generator_fingerprint
+from .context import Raw, RunContext
+from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
 
 TRANSLATE_MAX = 0.125
 ROTATE_MAX = 1.0
@@ -371,3 +374,10 @@ def equivariance(
         },
         inputs={"seed": seed, **generator_fingerprint(generator)},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the equivariance PSNRs of the protocol's ``kinds``."""
+    res = equivariance(ctx.generator, class_idx=ctx.class_idx, **run_options(ctx), **protocol)
+    return raws(res, outputs, ctx.num_samples)

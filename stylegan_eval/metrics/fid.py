@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import ArgumentError, UserError
+from .context import Raw, RunContext
 from .stats_cache import MIN_SAMPLES_FULL_RANK, FeatureStats, rank_warning  # noqa: F401 - rank_warning re-exported
 
 FIDMethod = Literal["sqrtm", "eigen"]
@@ -555,3 +556,23 @@ def fid(
         no_cache=no_cache,
         real_stats=real_stats,
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): FID, and KID when it is
+    wanted too, from one generated pass against the comparison's shared real statistics."""
+    from .real import feature_raws, feature_run_options
+
+    with_kid = "kid" in outputs
+    res = fid(
+        ctx.generator,
+        ctx.options.data,
+        kid=with_kid,
+        method=ctx.options.fid_method,  # type: ignore[arg-type]
+        low_rank=False,
+        state=ctx.state("+".join(outputs)),
+        **feature_run_options(ctx, keep_features=with_kid),
+        **protocol,
+    )
+    return feature_raws(res, outputs)

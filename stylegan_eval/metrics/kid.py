@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .context import RunContext
 
 NUM_SUBSETS = 100
 MAX_SUBSET_SIZE = 1000
@@ -160,3 +161,19 @@ def kid(
         no_cache=no_cache,
         real_stats=real_stats,
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Any]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): KID alone against the
+    comparison's shared real statistics (with FID, :func:`stylegan_eval.metrics.fid.run_registered` runs both)."""
+    from .real import feature_raws, feature_run_options
+
+    res = kid(
+        ctx.generator,
+        ctx.options.data,
+        state=ctx.state("+".join(outputs)),
+        **feature_run_options(ctx, keep_features=True),
+        **protocol,
+    )
+    return feature_raws(res, outputs)

@@ -35,7 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError, WeightsUnavailable
+from .context import Raw, RunContext
 from .inception import FeatureDetector
+from .result_simple import raws, run_options
 from .modern_weights import (  # noqa: F401 - re-exported
     _SPECS,
     CLIP,
@@ -328,3 +330,18 @@ def frechet_distance_in(
         inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
         extra={"warnings": res.warnings, "num_real": res.num_real},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the Fréchet distance in the protocol's detector's features against ``ctx.options.data``."""
+    opts = ctx.options
+    res = frechet_distance_in(
+        ctx.generator,
+        opts.data,
+        allow_random_weights=opts.allow_random_weights,
+        fid_method=opts.fid_method,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

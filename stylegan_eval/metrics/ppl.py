@@ -46,6 +46,7 @@ from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
 from ..pairs import PairRenderer
 from ..runtime import ppl_batch_size
 from .common import StateArg, file_digest, generator_digest, resolve_state
+from .context import Raw, RunContext
 from .distances import Distance, make_distance
 from .intervals import bootstrap_ci, filter_outliers, percentile_bounds  # noqa: F401 - re-exported
 
@@ -565,3 +566,33 @@ def ppl(
     if resume is not None and resume is not state:
         resume.clear()
     return result
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): one PPL run with the
+    distance network of ``ctx.options`` (built once per comparison); its interval is the bootstrap's."""
+    opts = ctx.options
+    distance = ctx.cached(
+        f"distance:{opts.distance}",
+        lambda: make_distance(opts.distance, weights_path=opts.lpips_weights, allow_random=opts.allow_random_weights),
+    )
+    res = ppl(
+        ctx.generator,
+        preset=ctx.name if ctx.name in PRESETS else None,
+        num_samples=ctx.num_samples,
+        distance=distance,
+        batch_size=ctx.batch_size,
+        seed=ctx.seed,
+        class_idx=ctx.class_idx,
+        show_progress=ctx.show_progress,
+        state=ctx.state(),
+        dist=ctx.dist,
+        **protocol,
+    )
+    note = res.settings.get("crop_note")
+    details = {"distances": res.distances, "name": res.name, "warnings": [note] if note else []}
+    raw = Raw(
+        res.value, (res.ci_low, res.ci_high), int(res.distances.size), list(res.random_weights), details, res.fingerprint()
+    )
+    return {output: raw for output in outputs}

@@ -41,7 +41,8 @@ from ..errors import UserError, WeightsUnavailable
 from .distances import NVIDIA_VGG16
 from .inception import FeatureDetector
 from .inception_weights import DetectorWeights
-from .result_simple import SimpleResult, generator_fingerprint
+from .context import Raw, RunContext
+from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
 
 NHOOD_SIZE = 3
 ROW_BATCH = 10_000
@@ -427,3 +428,10 @@ def precision_recall(
             **generator_fingerprint(generator),
         },
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): precision, recall, density and coverage against ``ctx.options.data``."""
+    res = precision_recall(ctx.generator, ctx.options.data, **run_options(ctx), **protocol)
+    return raws(res, outputs, ctx.num_samples)

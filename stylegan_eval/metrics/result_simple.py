@@ -1,7 +1,7 @@
 """A plain result object conforming to :class:`~stylegan_eval.metrics.registry.MetricResult`.
 
-Used by the metrics of issue 14 (precision/recall, Inception Score, equivariance, FD in other
-feature spaces): named outputs, optional per-output spreads (IS over splits), the settings and
+Used by precision/recall, Inception Score, equivariance and FD in other feature spaces:
+named outputs, optional per-output spreads (IS over splits), the settings and
 every input the value depends on.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .context import Raw, RunContext
 
 
 @dataclass
@@ -78,3 +80,24 @@ def generator_fingerprint(generator: Any) -> dict[str, Any]:
 
         extra["generator_digest"] = generator_digest(generator)
     return {"generator": info, **extra}
+
+
+def run_options(ctx: RunContext) -> dict[str, Any]:
+    """The keyword arguments every :class:`SimpleResult` entry point takes from the run context."""
+    return dict(
+        num_samples=ctx.num_samples,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        show_progress=ctx.show_progress,
+        state=ctx.state(),
+    )
+
+
+def raws(res: SimpleResult, outputs: tuple[str, ...], num_samples: int) -> dict[str, Raw]:
+    """{output: Raw} of a :class:`SimpleResult` (its name and warnings as report details)."""
+    vals = res.values()
+    details = {"name": res.name, "warnings": list((res.extra or {}).get("warnings") or [])}
+    return {
+        o: Raw(float(vals[o]), None, num_samples, list(res.random_weights), dict(details), res.fingerprint())
+        for o in outputs
+    }

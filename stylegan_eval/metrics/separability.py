@@ -46,6 +46,7 @@ from ..errors import ArgumentError, UserError
 from ..generator import Generator, NoiseMode, latents
 from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
+from .context import EvalOptions, Raw, RunContext
 
 SPACES = ("z", "w")
 SVM_MODES = ("reference", "fast")
@@ -748,3 +749,56 @@ __all__ = [
     "separability_fingerprint",
     "separability",
 ]
+
+
+# ---------------------------------------------------------------------------------- registered runner
+def _option_classifiers(opts: EvalOptions) -> list:
+    """The classifiers ``opts`` names: CelebA-HQ attributes (all 40 unless custom files are given) and custom files."""
+    from ..classifiers.registry import load_celebahq, load_custom
+
+    clfs = []
+    if opts.attrs or not opts.classifiers:
+        clfs += load_celebahq(list(opts.attrs) or ["all"], opts.classifier_dir, opts.allow_random_weights)
+    clfs += [load_custom(p) for p in opts.classifiers]
+    return clfs
+
+
+def _run_classifiers(ctx: RunContext) -> list:
+    """The classifiers of this run, loaded once per comparison; the embedded demo generator
+    uses its shipped classifiers (shape, colour, size, position) unless files are given."""
+    opts = ctx.options
+    if bool(getattr(ctx.generator, "is_demo", False)) and not opts.classifiers:
+        from .. import demo
+
+        return ctx.cached(f"demo-classifiers:{opts.attrs}", lambda: demo.classifiers(list(opts.attrs) or None))
+    return ctx.cached("classifiers", lambda: _option_classifiers(opts))
+
+
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): one separability run
+    whose spaces are the wanted outputs (``ls_z`` -> z), one :class:`Raw` per space."""
+    spaces = [o.split("_", 1)[1] for o in outputs]
+    clfs = _run_classifiers(ctx)
+    res = separability(
+        ctx.generator,
+        clfs,
+        num_samples=ctx.num_samples,
+        svm=ctx.options.svm,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        class_idx=ctx.class_idx,
+        show_progress=ctx.show_progress,
+        state=ctx.state("ls"),
+        **{**protocol, "spaces": spaces},
+    )
+    rw = [c.name for c in clfs if getattr(c, "random_weights", False)]
+    table = res.per_attribute
+    out = {}
+    for s in spaces:
+        rows = table[table["space"] == s]
+        per_attr = dict(zip(rows["attribute"], rows["conditional_entropy_bits"].astype(float)))
+        details = {"entropy_bits": per_attr, "warnings": list(res.meta.get("warnings") or [])}
+        out[f"ls_{s}"] = Raw(
+            float(res.scores[s]), None, int(res.settings["num_samples"]), rw, details, res.fingerprint()
+        )
+    return out
