@@ -33,7 +33,6 @@ squared errors and mask sums are accumulated per sample in float64. Everything r
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np

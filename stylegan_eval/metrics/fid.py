@@ -576,3 +576,18 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
         **protocol,
     )
     return feature_raws(res, outputs)
+
+
+def report_figures(table: Any) -> list[tuple[str, str, Any]]:
+    """The registry's hook for a ``fid`` report: [(file name, caption, Figure)] of the FID/KID
+    values in ``table`` (rows ``metric``, ``value``), or [] when it has none."""
+    from .figures import fid_figure
+
+    if not hasattr(table, "columns") or not {"metric", "value"} <= set(table.columns):
+        return []
+    values = {
+        str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
+    }
+    if not values:
+        return []
+    return [("fid_bars.png", "FID/KID", fid_figure(values, f"fid: {', '.join(values)}"))]

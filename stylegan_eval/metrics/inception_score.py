@@ -15,15 +15,14 @@ ddof 0) standard deviation over the parts. Probabilities and the KL run in float
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import UserError
-from .inception import FeatureDetector, make_detector
 from .context import Raw, RunContext
+from .inception import FeatureDetector, make_detector
 from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
 
 NUM_SPLITS = 10

@@ -37,7 +37,6 @@ import torch.nn.functional as F
 from ..errors import UserError, WeightsUnavailable
 from .context import Raw, RunContext
 from .inception import FeatureDetector
-from .result_simple import raws, run_options
 from .modern_weights import (  # noqa: F401 - re-exported
     _SPECS,
     CLIP,
@@ -54,6 +53,7 @@ from .modern_weights import (  # noqa: F401 - re-exported
     RANDOM_SEED,
     locate_modern,
 )
+from .result_simple import raws, run_options
 
 
 def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

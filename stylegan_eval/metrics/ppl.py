@@ -31,7 +31,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -593,6 +593,20 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     note = res.settings.get("crop_note")
     details = {"distances": res.distances, "name": res.name, "warnings": [note] if note else []}
     raw = Raw(
-        res.value, (res.ci_low, res.ci_high), int(res.distances.size), list(res.random_weights), details, res.fingerprint()
+        res.value,
+        (res.ci_low, res.ci_high),
+        int(res.distances.size),
+        list(res.random_weights),
+        details,
+        res.fingerprint(),
     )
     return {output: raw for output in outputs}
+
+
+def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
+    """The registry's figure hook: overlaid histograms of the per-pair distances of ``output``
+    ({checkpoint: [details of each run]}, the first run's ``distances``)."""
+    from .figures import ppl_histograms
+
+    dists = {label: details[0]["distances"] for label, details in runs.items() if details and "distances" in details[0]}
+    return ppl_histograms({output: dists}) if dists else []

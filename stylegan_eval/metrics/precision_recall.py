@@ -38,10 +38,10 @@ import torch
 from .. import weights
 from ..engine import DistInfo
 from ..errors import UserError, WeightsUnavailable
+from .context import Raw, RunContext
 from .distances import NVIDIA_VGG16
 from .inception import FeatureDetector
 from .inception_weights import DetectorWeights
-from .context import Raw, RunContext
 from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
 
 NHOOD_SIZE = 3

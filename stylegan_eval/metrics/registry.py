@@ -26,7 +26,7 @@ import importlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 #: What a metric can need besides a generator.
 NEEDS = ("data", "classifiers", "mapping", "input_transform")
@@ -96,6 +96,9 @@ class MetricSpec:
         figures: ``"module:function"`` drawing the report figures of one output,
             ``figures(output, {checkpoint: [details of each run]}) -> [(caption, Figure)]``
             (empty: the value bars only).
+        report_figures: ``"module:function"`` drawing the figures of a single-metric command's
+            report table, ``report_figures(table) -> [(file name, caption, Figure)]`` ([] when
+            the table holds none of its numbers).
     """
 
     name: str
@@ -113,6 +116,7 @@ class MetricSpec:
     group: str = ""
     repeatable: bool = True
     figures: str = ""
+    report_figures: str = ""
 
     def __post_init__(self) -> None:
         outputs = self.outputs or (self.name,)
@@ -142,6 +146,12 @@ class MetricSpec:
 
     def lower_is_better(self, output: str) -> bool:
         return self.better[output] == "lower"
+
+
+def report_figure_hooks(metrics: Sequence[str] | None = None) -> list[Callable[..., Any]]:
+    """The distinct ``report_figures`` functions of ``metrics`` (registry names; None: every metric)."""
+    refs = [get(n).report_figures for n in (names() if metrics is None else metrics)]
+    return [_function(ref) for ref in dict.fromkeys(r for r in refs if r)]
 
 
 def _function(ref: str) -> Callable[..., Any]:
@@ -235,6 +245,7 @@ for _name, _space, _sampling, _n, _crop in (
 _SEP = "stylegan_eval.metrics.separability:separability"
 _SEP_REF = "Karras et al. 2019 (StyleGAN), metrics/linear_separability.py"
 _SEP_FIGURES = "stylegan_eval.metrics.separability:figures"
+_SEP_REPORT_FIGURES = "stylegan_eval.metrics.separability:report_figures"
 register(
     MetricSpec(
         "ls",
@@ -248,6 +259,7 @@ register(
         description="linear separability in Z and W, 40 CelebA-HQ attributes, 200k samples",
         group="ls",
         figures=_SEP_FIGURES,
+        report_figures=_SEP_REPORT_FIGURES,
     )
 )
 register(
@@ -262,6 +274,7 @@ register(
         description="linear separability in Z",
         group="ls",
         figures=_SEP_FIGURES,
+        report_figures=_SEP_REPORT_FIGURES,
     )
 )
 register(
@@ -276,6 +289,7 @@ register(
         description="linear separability in W",
         group="ls",
         figures=_SEP_FIGURES,
+        report_figures=_SEP_REPORT_FIGURES,
     )
 )
 
@@ -291,6 +305,7 @@ register(
         outputs=("fid",),
         needs=frozenset({"data"}),
         group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         reference="Heusel et al. 2017; stylegan2-ada-pytorch metrics/frechet_inception_distance.py",
         description="FID, 50k generated against all real images",
     )
@@ -305,6 +320,7 @@ register(
         outputs=("fid",),
         needs=frozenset({"data"}),
         group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         reference="Heusel et al. 2017",
         description="FID, 50k generated against 50k real images",
     )
@@ -318,6 +334,7 @@ register(
         50_000,
         needs=frozenset({"data"}),
         group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         reference="Heusel et al. 2017",
         description="FID (short name of fid50k_full)",
     )
@@ -332,6 +349,7 @@ register(
         outputs=("kid",),
         needs=frozenset({"data"}),
         group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         uncertainty="subsets",
         reference="Binkowski et al. 2018; stylegan2-ada-pytorch metrics/kernel_inception_distance.py",
         description="KID, 50k generated against up to 1M real images, 100 subsets of 1000",
@@ -347,6 +365,7 @@ register(
         outputs=("kid",),
         needs=frozenset({"data"}),
         group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         uncertainty="subsets",
         reference="Binkowski et al. 2018",
         description="KID, 50k generated against 50k real",
@@ -361,6 +380,7 @@ register(
         50_000,
         needs=frozenset({"data"}),
         group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         uncertainty="subsets",
         reference="Binkowski et al. 2018",
         description="KID (short name of kid50k_full)",
