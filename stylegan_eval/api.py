@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, plan
+from .compare import EvalOptions, Measurement, needing_data, plan
 from .compare import evaluate as _evaluate
 from .errors import UserError
 
@@ -111,7 +111,7 @@ def evaluate(
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    needing = needing_data(runners)
     if needing:
         if data is None:
             raise UserError(f"evaluate: data is required for {', '.join(needing)} (real images or a statistics file)")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, plan
+from .compare import EvalOptions, Measurement, needing_data, plan
 from .compare import evaluate as _evaluate
 from .errors import ArgumentError, UserError
 
@@ -64,9 +64,12 @@ class Evaluator:
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
         self.runners = plan(names)
         self.outputs = [o for r in self.runners for o in r.outputs]
-        if any("data" in spec.needs for r in self.runners for spec in r.specs):
+        needing = needing_data(self.runners)
+        if needing:
             if data is None:
-                raise UserError("Evaluator: data is required for fid/kid (real images or a statistics file)")
+                raise UserError(
+                    f"Evaluator: data is required for {', '.join(needing)} (real images or a statistics file)"
+                )
             if not Path(data).exists():
                 raise UserError(f"Evaluator: data {data}: no such file or folder")
         known = set(EvalOptions.__dataclass_fields__) - {"_cache", "resume_state", "seed", "num_samples", "data"}
