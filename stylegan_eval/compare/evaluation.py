@@ -137,15 +137,17 @@ def available_metrics() -> list[str]:
     return registry.names()
 
 
-def _specs(names: Iterable[str]) -> list[registry.MetricSpec]:
-    names = [n.strip().lower() for n in names if n and n.strip()]
+def _specs(names: Iterable[str | registry.MetricSpec]) -> list[registry.MetricSpec]:
+    items = [n if isinstance(n, registry.MetricSpec) else str(n).strip().lower() for n in names]
+    items = [n for n in items if n]
     known = available_metrics()
-    if not names:
+    if not items:
         raise ArgumentError("metrics", "metrics: no metric given (choose from " + ", ".join(known) + ")")
-    for n in names:
-        if n not in known:
+    for n in items:
+        if isinstance(n, str) and n not in known:
             raise ArgumentError("metrics", f"metrics: unknown metric {n!r} (choose from {', '.join(known)})")
-    return list({n: registry.get(n) for n in names}.values())  # each name once, in order
+    specs = [n if isinstance(n, registry.MetricSpec) else registry.get(n) for n in items]
+    return list({s.name: s for s in specs}.values())  # each name once, in order
 
 
 def _output_order() -> dict[str, int]:
@@ -173,8 +175,11 @@ def _group_runner(specs: list[registry.MetricSpec]) -> MetricRunner:
     return MetricRunner(outputs, all(s.repeatable for s in specs), ordered)
 
 
-def plan(names: Iterable[str]) -> list[MetricRunner]:
+def plan(names: Iterable[str | registry.MetricSpec]) -> list[MetricRunner]:
     """Turn metric names into runners: one per name, one per :attr:`MetricSpec.group` (in order of first mention).
+
+    An item may also be a :class:`MetricSpec` (e.g. a registry entry with another sample count
+    or protocol, ``dataclasses.replace(registry.get("ls"), num_samples=512)``), run as given.
 
     Raises ArgumentError naming ``metrics`` for an unknown name or two runs giving the same output.
     """

@@ -35,7 +35,9 @@ class EvalOptions:
         batch_size: samples per batch (None: by device and resolution).
         num_samples: override every metric's sample count (quick checks); None keeps each
             metric's published count (the registry's ``num_samples``).
-        data: real images or a statistics file for FID/KID/PR/FD.
+        data: real images or a statistics file for FID/KID/PR/FD (a path), or in-memory
+            statistics (:class:`~stylegan_eval.metrics.stats_cache.FeatureStats`) of the
+            options' detector.
         attrs: CelebA-HQ attributes for LS (default: all 40 unless ``classifiers`` is given).
         classifiers: custom classifier checkpoints for LS.
         classifier_dir: local copies of the CelebA-HQ classifiers.
@@ -46,6 +48,7 @@ class EvalOptions:
         class_idx: class of conditional generators (None: random per sample).
         detector, inception_weights, fid_method: FID/KID feature network and square-root method.
         show_progress: progress bars on stderr.
+        download: fetch missing published detector weights (False: local cache only).
         resume_state: ``(name, fingerprint) -> ResumeState | None`` (``RunOptions.resume_state``).
     """
 
@@ -53,7 +56,7 @@ class EvalOptions:
     repeats: int = 1
     batch_size: int | None = None
     num_samples: int | None = None
-    data: Path | None = None
+    data: Path | Any = None
     attrs: tuple[str, ...] = ()
     classifiers: tuple[Path, ...] = ()
     classifier_dir: Path | None = None
@@ -66,6 +69,7 @@ class EvalOptions:
     inception_weights: Path | None = None
     fid_method: str = "eigen"
     show_progress: bool = False
+    download: bool = True
     resume_state: Callable[[str, dict], Any] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 

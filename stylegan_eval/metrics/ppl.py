@@ -575,7 +575,9 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     opts = ctx.options
     distance = ctx.cached(
         f"distance:{opts.distance}",
-        lambda: make_distance(opts.distance, weights_path=opts.lpips_weights, allow_random=opts.allow_random_weights),
+        lambda: make_distance(
+            opts.distance, opts.lpips_weights, allow_random=opts.allow_random_weights, download=opts.download
+        ),
     )
     res = ppl(
         ctx.generator,

@@ -158,10 +158,14 @@ def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, t
 
     def make() -> tuple[Any, tuple]:
         det = make_detector(
-            opts.detector, opts.inception_weights, allow_random=opts.allow_random_weights, device=ctx.device
+            opts.detector,
+            opts.inception_weights,
+            allow_random=opts.allow_random_weights,
+            device=ctx.device,
+            download=opts.download,
         )
         real = real_statistics(
-            Path(str(opts.data)),
+            Path(opts.data) if isinstance(opts.data, (str, os.PathLike)) else opts.data,
             det,
             keep_features=keep_features,
             batch_size=opts.batch_size,

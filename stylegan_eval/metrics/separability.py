@@ -693,6 +693,8 @@ def separability(
     gen_seconds = time.perf_counter() - t0
     result = fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
     result.meta["seconds"]["generate"] = gen_seconds
+    # How often each classifier calls its attribute on the generated images (positive logit).
+    result.meta["positive_rate"] = {c.name: float((samples.logits[:, k] > 0).mean()) for k, c in enumerate(clfs)}
     result.meta["fingerprint"] = fingerprint
     result.settings.update(seed=seed, noise_mode=noise_mode, class_idx=class_idx)
     if resume is not None and resume is not state:
@@ -797,7 +799,13 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     for s in spaces:
         rows = table[table["space"] == s]
         per_attr = dict(zip(rows["attribute"], rows["conditional_entropy_bits"].astype(float)))
-        details = {"entropy_bits": per_attr, "warnings": list(res.meta.get("warnings") or [])}
+        details = {
+            "entropy_bits": per_attr,
+            "warnings": list(res.meta.get("warnings") or []),
+            "unconverged": list(res.meta.get("unconverged") or []),
+            "positive_rate": dict(res.meta.get("positive_rate") or {}),
+            "table": res.to_frame(),
+        }
         out[f"ls_{s}"] = Raw(
             float(res.scores[s]), None, int(res.settings["num_samples"]), rw, details, res.fingerprint()
         )
