@@ -165,5 +165,7 @@ def command(
             "warnings": warnings,
         },
     )
-    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # fid_bars.png, samples.png, fid.html
+    plots.write_report_figures(
+        report, run.out, gen, ckpt.class_idx, metrics=["fid"]
+    )  # fid_bars.png, samples.png, fid.html
     emit(report, run)
