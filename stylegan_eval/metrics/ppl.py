@@ -395,6 +395,7 @@ def ppl(
     crop: bool | None = None,
     *,
     preset: str | None = None,
+    settings: PPLSettings | None = None,
     psi: float = 1.0,
     distance: str | Distance = "lpips-vgg",
     weights_path: str | os.PathLike | None = None,
@@ -425,6 +426,9 @@ def ppl(
         crop: NVIDIA's face crop (square images, side divisible by 8).
         preset: one of :data:`PRESETS`; the explicit arguments above override its values.
             Without a preset the defaults are ppl2_wend's (w, end, 50k, 1e-4, no crop).
+        settings: the protocol already resolved by :func:`resolve_settings` (e.g. by the
+            ``ppl`` command before it loads anything); then space ... crop must be None and
+            ``preset`` only names it in the report.
         psi: truncation psi applied to the mapped w (1.0 = none).
         distance: 'lpips-vgg' (default), 'nvidia-vgg16', 'l2' or a :class:`Distance` instance.
         weights_path: weight file for the named distance (torchvision vgg16 for lpips-vgg,
@@ -449,7 +453,11 @@ def ppl(
             a state obtained from the callable is cleared once the result is complete.
         dist: process sharding, passed to :func:`engine.collect`.
     """
-    s = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    explicit = dict(space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    if settings is not None and any(v is not None for v in explicit.values()):
+        given = ", ".join(k for k, v in explicit.items() if v is not None)
+        raise ArgumentError("settings", f"settings is the whole protocol; do not also pass {given}")
+    s = settings if settings is not None else resolve_settings(preset, **explicit)
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     if precision not in PRECISIONS:
@@ -533,7 +541,7 @@ def ppl(
     start = time.perf_counter()
     stats = summarize(distances, lower_percentile, upper_percentile, bootstrap_resamples)
     stats_s = time.perf_counter() - start
-    settings = {
+    recorded = {
         "preset": preset,
         **asdict(s),
         "psi": psi,
@@ -553,11 +561,11 @@ def ppl(
     }
     note = crop_note(generator) if s.crop else None
     if note:
-        settings["crop_note"] = note
+        recorded["crop_note"] = note
     result = PPLResult(
         distances=distances,
         samples_per_second=s.num_samples / sampling_s if sampling_s > 0 else float("nan"),
-        settings=settings,
+        settings=recorded,
         random_weights=list(distance.random_weights),
         seconds={"sampling": sampling_s, "statistics": stats_s},
         fingerprint_=fingerprint,
