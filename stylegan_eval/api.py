@@ -7,8 +7,9 @@
     # {'ppl_wend': 143.2, 'fid': 7.41}
 
 The metrics are the registry's (:mod:`stylegan_eval.metrics.registry`), run by the same loop
-as ``stylegan-eval compare`` (:mod:`stylegan_eval.compare.evaluation`) through each metric's
-entry point, so the numbers and the resume fingerprints equal the command line's for the same seed. The generator may be a
+as ``stylegan-eval calc`` / ``compare`` (:mod:`stylegan_eval.compare.evaluation`) through each
+metric's registered runner, so the numbers and the resume fingerprints equal the command
+line's for the same seed. The generator may be a
 :class:`~stylegan_eval.generator.Generator` or any module following the custom-generator
 contract (:mod:`stylegan_eval.formats.custom`); it is put in eval mode for the evaluation and
 its previous mode is restored afterwards (parameters and gradients are left alone).

@@ -9,7 +9,7 @@ stay loaded between calls.
         ...train...
         scores = ev(G_ema, step=kimg)   # {'fid': 7.41, 'ppl2_wend': 143.2}
 
-It runs the registry's entry points through the evaluation loop of ``compare``
+It runs the registry's metric runners through the one evaluation loop
 (:mod:`stylegan_eval.compare.evaluation`), exactly as :func:`stylegan_eval.api.evaluate`
 does, with one :class:`~stylegan_eval.compare.EvalOptions` kept for its lifetime: that
 object's detector cache (:meth:`EvalOptions.cached`: the PPL distance network, the FID/KID

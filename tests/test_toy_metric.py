@@ -113,3 +113,21 @@ def test_toy_metric_in_cli_reports_and_gate(toy_metric, demo_generator, cli, tmp
     assert code == 3 and f"rule failed: {NAME} < 100" in err
     code, _, err = cli(*gate, "--fail-if", f"{NAME} > 100", "--fail-if", f"{NAME} regresses by 1%")
     assert code == 0, err
+
+
+def test_plan_groups_shared_runs_by_the_spec_group_key():
+    from dataclasses import replace
+
+    from stylegan_eval import compare as C
+    from stylegan_eval.errors import UserError
+
+    runners = C.plan(["kid", "ppl2_wend", "ls_w", "fid", "ls_z"])
+    assert [r.outputs for r in runners] == [("fid", "kid"), ("ppl2_wend",), ("ls_z", "ls_w")]
+    assert [r.name for r in runners] == ["fid", "ppl2_wend", "ls_z"]  # the spec of the first output runs the group
+    assert [r.repeatable for r in runners] == [True, False, True]
+    assert C.plan(["fid", "fid50k_full"])[0].outputs == ("fid",)  # one protocol: one measurement
+    with pytest.raises(UserError, match="fid50k_full, fid50k cannot run together"):
+        C.plan(["fid50k_full", "fid50k"])
+    quick = replace(registry.get("ls"), num_samples=64)
+    (runner,) = C.plan([quick])
+    assert runner.specs[0].num_samples == 64 and runner.outputs == ("ls_z", "ls_w")

@@ -386,6 +386,73 @@ def make_batch_fn(
     return fn
 
 
+def _protocol(preset: str | None, settings: PPLSettings | None, **explicit: Any) -> PPLSettings:
+    """``settings`` when given (then no explicit value may be), else :func:`resolve_settings`."""
+    if settings is None:
+        return resolve_settings(preset, **explicit)
+    given = [k for k, v in explicit.items() if v is not None]
+    if given:
+        raise ArgumentError("settings", f"settings is the whole protocol; do not also pass {', '.join(given)}")
+    return settings
+
+
+def validate(
+    generator: Generator,
+    settings: PPLSettings,
+    *,
+    psi: float = 1.0,
+    precision: str = "fp32",
+    z_interpolation: str = "slerp",
+    resize: int | None = None,
+    lower_percentile: float = 1.0,
+    upper_percentile: float = 99.0,
+    batch_size: int | None = None,
+) -> None:
+    """Every check of :func:`ppl`'s arguments (same names), before anything is built or sampled:
+    ArgumentError naming the first one out of range or one ``generator`` cannot serve."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    if precision not in PRECISIONS:
+        raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if z_interpolation not in Z_INTERPOLATIONS:
+        raise ArgumentError(
+            "z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}"
+        )
+    if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
+        raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
+    if resize is not None and not (isinstance(resize, int) and resize > 0):
+        raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
+    if not 0 <= lower_percentile < upper_percentile <= 100:
+        raise ArgumentError(
+            "lower_percentile",
+            f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}",
+        )
+    if batch_size is not None and batch_size <= 0:
+        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
+    _check_generator(generator, settings, psi)
+
+
+def _check_generator(generator: Generator, settings: PPLSettings, psi: float) -> None:
+    """What the protocol needs of the generator: W space and truncation need a mapping network;
+    the face crop a resolution divisible by 8."""
+    if not generator.supports_w:
+        if settings.space == "w":
+            raise ArgumentError(
+                "space",
+                f"{generator.family}: W-space PPL needs a mapping network, but this is a black-box generator "
+                "(z -> images only)",
+                hint="use space='z'",
+                cli_hint="use --space z",
+            )
+        if psi != 1.0:
+            raise ArgumentError(
+                "psi",
+                f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose",
+            )
+    if settings.crop and generator.resolution % 8:
+        raise ArgumentError("crop", f"crop needs a resolution divisible by 8, got {generator.resolution}")
+
+
 def ppl(
     generator: Generator,
     space: Space | None = None,
@@ -453,48 +520,18 @@ def ppl(
             a state obtained from the callable is cleared once the result is complete.
         dist: process sharding, passed to :func:`engine.collect`.
     """
-    explicit = dict(space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
-    if settings is not None and any(v is not None for v in explicit.values()):
-        given = ", ".join(k for k, v in explicit.items() if v is not None)
-        raise ArgumentError("settings", f"settings is the whole protocol; do not also pass {given}")
-    s = settings if settings is not None else resolve_settings(preset, **explicit)
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
-    if precision not in PRECISIONS:
-        raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if z_interpolation not in Z_INTERPOLATIONS:
-        raise ArgumentError(
-            "z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}"
-        )
-    if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
-        raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
-    if resize is not None and not (isinstance(resize, int) and resize > 0):
-        raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
-    if not 0 <= lower_percentile < upper_percentile <= 100:
-        raise ArgumentError(
-            "lower_percentile",
-            f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}",
-        )
-    if batch_size is not None and batch_size <= 0:
-        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
-    if not generator.supports_w:
-        if s.space == "w":
-            raise ArgumentError(
-                "space",
-                f"{generator.family}: W-space PPL needs a mapping network, but this is a black-box generator "
-                "(z -> images only)",
-                hint="use space='z'",
-                cli_hint="use --space z",
-            )
-        if psi != 1.0:
-            raise ArgumentError(
-                "psi",
-                f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose",
-            )
-    if s.crop:
-        if generator.resolution % 8:
-            raise ArgumentError("crop", f"crop needs a resolution divisible by 8, got {generator.resolution}")
-
+    s = _protocol(preset, settings, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    validate(
+        generator,
+        s,
+        psi=psi,
+        precision=precision,
+        z_interpolation=z_interpolation,
+        resize=resize,
+        lower_percentile=lower_percentile,
+        upper_percentile=upper_percentile,
+        batch_size=batch_size,
+    )
     if isinstance(distance, str):
         distance = make_distance(distance, weights_path, allow_random=allow_random_weights)
     device = generator.device
