@@ -136,9 +136,14 @@ class MetricSpec:
         """The entry point function."""
         return _function(self.entry)
 
+    @property
+    def runner_ref(self) -> str:
+        """``"module:function"`` of the runner: :attr:`runner`, else ``run_registered`` beside the entry point."""
+        return self.runner or f"{self.entry.partition(':')[0]}:run_registered"
+
     def load_runner(self) -> Callable[..., Any]:
         """The runner the evaluation loop calls: ``(ctx, outputs, **protocol) -> {output: Raw}``."""
-        return _function(self.runner or f"{self.entry.partition(':')[0]}:run_registered")
+        return _function(self.runner_ref)
 
     def load_figures(self) -> Callable[..., Any] | None:
         """The figure function of this metric's outputs, or None."""
