@@ -141,12 +141,12 @@ def _separability_rows(table: pd.DataFrame, num: int) -> list[dict]:
                 _row("separability", "separability_score", rec["score"], num, "demo classifiers", "published", **common)
             )
             continue
-        for metric, key in (("conditional_entropy_bits", "conditional_entropy_bits"), ("svm_accuracy", "svm_accuracy")):
+        for metric in ("conditional_entropy_bits", "svm_accuracy"):
             rows.append(
                 _row(
                     "separability",
                     metric,
-                    rec[key],
+                    rec[metric],
                     num,
                     "demo classifiers",
                     "published",
@@ -207,12 +207,8 @@ def run_demo(
         raise UserError(f"{ckpt_path}: the demo generator should be {shapes.RESOLUTION} px, got {G.resolution}")
     bs = batch_size or (64 if device.type == "cpu" else 256)
     timings = {"load": time.perf_counter() - t0}
-    files: list[str] = []
-    real = shapes.render(seed, torch.arange(64))[0]
     t = time.perf_counter()
-    if out is not None:
-        out = Path(out)
-        files, real = _write_images(G, out, seed, bs)
+    files, real = _write_images(G, Path(out), seed, bs) if out is not None else ([], None)
     timings["images"] = time.perf_counter() - t
     say(f"images: {timings['images']:.1f}s")
     t = time.perf_counter()
@@ -232,7 +228,8 @@ def run_demo(
     counts = {"ppl": num_samples, "separability": sep_samples, "fid": fid_samples}
     report = _report(gen_meta, results, counts, timings, {"seed": seed, "batch_size": bs, "device": str(device)})
     report.extra_files = files
-    if out is not None:
+    if out is not None and real is not None:
+        out = Path(out)
         sep_table = results["separability"]["ls_z"].details[0]["table"]
         distances = {k: {"demo": m.details[0]["distances"]} for k, m in results["ppl"].items()}
         (out / "README.md").write_text(_summary_markdown(report))
@@ -251,7 +248,7 @@ def _report(gen_meta: dict, results: dict, counts: dict[str, int], timings: dict
     rows.append(
         _row("fid", "fid", fid.value, counts["fid"], "Inception-v3 (pytorch-fid)", _published(fid.random_weights))
     )
-    warnings = [w for w in ls["warnings"]]
+    warnings = list(ls["warnings"])
     if ls["unconverged"]:
         warnings.append(f"LinearSVC (reference settings) stopped unconverged for {', '.join(ls['unconverged'])}")
     if fid.details[0].get("warnings"):

@@ -162,7 +162,8 @@ def _output_order() -> dict[str, int]:
 def _group_runner(specs: list[registry.MetricSpec]) -> MetricRunner:
     """One runner for the names of one group; an output asked for under two protocols is an error."""
     order = _output_order()
-    outputs = tuple(sorted({o for s in specs for o in s.outputs}, key=lambda o: order.get(o, len(order))))
+    mentioned = dict.fromkeys(o for s in specs for o in s.outputs)  # stable order for unregistered outputs
+    outputs = tuple(sorted(mentioned, key=lambda o: order.get(o, len(order))))
     for o in outputs:
         yielding = [s for s in specs if o in s.outputs]
         if len({json.dumps(dict(s.protocol), sort_keys=True, default=str) for s in yielding}) > 1:

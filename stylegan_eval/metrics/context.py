@@ -166,9 +166,3 @@ class RunContext:
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         """``make()`` once per comparison / Evaluator (detector networks, real statistics)."""
         return self.options.cached(key, make)
-
-    def checkpoint_name(self) -> str:
-        """How messages name the generator: its file, its ``--generator`` spec, else its family."""
-        return str(
-            self.meta.get("checkpoint") or self.meta.get("generator_spec") or getattr(self.generator, "family", "")
-        )
