@@ -29,11 +29,12 @@ import pandas as pd
 import torch
 
 from .. import log as messages
-from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..errors import UserError
 from ..fileio import atomic_write
+from ..formats.checkpoint_spec import CheckpointSpec
 from ..imageops import image_grid, save_png
 from ..report import Report, environment
+from .options import RunOptions, common_options, emit
 
 DEFAULT_OUT = Path("demo-report")
 DEFAULT_NUM_SAMPLES = 256
@@ -83,8 +84,8 @@ def _real_statistics(seed: int, num: int, batch_size: int, device: torch.device)
 def _write_images(G, out: Path, seed: int, batch_size: int) -> tuple[list[str], torch.Tensor]:
     """samples.png, real.png and the two mixing grids in ``out``: (file names, the real images)."""
     from ..demo import shapes
-    from .generate import render
-    from .mix import mixing_grid
+    from ..grids import mixing_grid
+    from ..grids import render_indices as render
 
     out.mkdir(parents=True, exist_ok=True)
     save_png(image_grid(render(G, list(range(64)), 1.0, "const", seed, None, batch_size), 8), out / "samples.png")

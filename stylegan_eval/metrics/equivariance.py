@@ -41,8 +41,9 @@ import torch.nn.functional as F
 
 from .. import sampling
 from ..errors import UserError
+from .common import generator_fingerprint
 from .context import Raw, RunContext
-from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
+from .result_simple import SimpleResult, raws, run_options
 
 TRANSLATE_MAX = 0.125
 ROTATE_MAX = 1.0

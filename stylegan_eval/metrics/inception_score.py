@@ -21,9 +21,11 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .common import generator_fingerprint
 from .context import Raw, RunContext
-from .inception import FeatureDetector, make_detector
-from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
+from .feature_detector import FeatureDetector
+from .inception import make_detector
+from .result_simple import SimpleResult, raws, run_options
 
 NUM_SPLITS = 10
 

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from ..errors import UserError, WeightsUnavailable
 from .context import Raw, RunContext
-from .inception import FeatureDetector
+from .feature_detector import FeatureDetector
 from .modern_weights import (  # noqa: F401 - re-exported
     _SPECS,
     CLIP,
@@ -248,9 +248,10 @@ def frechet_distance_in(
     """
     from pathlib import Path
 
+    from .common import generator_fingerprint
     from .features import FeatureStats, dataset_stats, generator_features, load_stats
-    from .fid import fid_from_stats
-    from .result_simple import SimpleResult, generator_fingerprint
+    from .frechet import fid_from_stats
+    from .result_simple import SimpleResult
 
     det = (
         detector

@@ -38,11 +38,12 @@ import torch
 from .. import weights
 from ..engine import DistInfo
 from ..errors import UserError, WeightsUnavailable
+from .common import generator_fingerprint
 from .context import Raw, RunContext
+from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
-from .inception import FeatureDetector
-from .inception_weights import DetectorWeights
-from .result_simple import SimpleResult, generator_fingerprint, raws, run_options
+from .feature_detector import FeatureDetector
+from .result_simple import SimpleResult, raws, run_options
 
 NHOOD_SIZE = 3
 ROW_BATCH = 10_000
