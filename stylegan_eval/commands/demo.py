@@ -233,7 +233,7 @@ def run_demo(
         out = Path(out)
         sep_table = results["separability"]["ls_z"].details[0]["table"]
         distances = {k: {"demo": m.details[0]["distances"]} for k, m in results["ppl"].items()}
-        (out / "README.md").write_text(_summary_markdown(report))
+        atomic_write(out / "README.md", _summary_markdown(report))
         atomic_write(out / "demo.html", demo_html(report, G, real, distances, sep_table))
         report.extra_files += ["README.md", "demo.html"]
     return report
