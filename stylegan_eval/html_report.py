@@ -57,6 +57,9 @@ def _figure():
     return figures.new_figure()
 
 
+plain_text = figures.plain_text
+
+
 def png_base64(fig) -> str:
     """A matplotlib figure as a base64 PNG string."""
     buf = io.BytesIO()

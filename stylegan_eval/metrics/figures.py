@@ -15,12 +15,31 @@ import numpy as np
 from .intervals import nice
 
 
+def plain_text(fig) -> None:
+    """Show every text of ``fig`` literally: checkpoint names and labels may hold ``$`` or ``\\``,
+    which matplotlib would otherwise parse as (possibly invalid) mathtext when laying out."""
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):
+        t.set_parse_math(False)
+
+
 def new_figure(width: float = 6, height: float = 3.6):
-    """A matplotlib Figure on the Agg canvas (no pyplot state, no display)."""
+    """A matplotlib Figure on the Agg canvas (no pyplot state, no display) whose texts are never
+    mathtext (see :func:`plain_text`), in layout and in every format."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    class PlainTextFigure(Figure):
+        def tight_layout(self, *args, **kwargs):
+            plain_text(self)
+            return super().tight_layout(*args, **kwargs)
+
+        def savefig(self, *args, **kwargs):
+            plain_text(self)
+            return super().savefig(*args, **kwargs)
+
+    fig = PlainTextFigure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig
 
