@@ -7,8 +7,9 @@
     # {'ppl_wend': 143.2, 'fid': 7.41}
 
 The metrics are the registry's (:mod:`stylegan_eval.metrics.registry`), run by the same loop
-as ``stylegan-eval compare`` (:mod:`stylegan_eval.compare.evaluation`) through each metric's
-entry point, so the numbers and the resume fingerprints equal the command line's for the same seed. The generator may be a
+as ``stylegan-eval calc`` / ``compare`` (:mod:`stylegan_eval.compare.evaluation`) through each
+metric's registered runner, so the numbers and the resume fingerprints equal the command
+line's for the same seed. The generator may be a
 :class:`~stylegan_eval.generator.Generator` or any module following the custom-generator
 contract (:mod:`stylegan_eval.formats.custom`); it is put in eval mode for the evaluation and
 its previous mode is restored afterwards (parameters and gradients are left alone).
@@ -25,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, plan
+from .compare import EvalOptions, Measurement, needing_data, plan
 from .compare import evaluate as _evaluate
 from .errors import UserError
 
@@ -115,7 +116,7 @@ def evaluate(
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    needing = needing_data(runners)
     if needing:
         if data is None:
             raise UserError(f"evaluate: data is required for {', '.join(needing)} (real images or a statistics file)")

@@ -9,7 +9,7 @@ stay loaded between calls.
         ...train...
         scores = ev(G_ema, step=kimg)   # {'fid50k_full': 7.41, 'ppl2_wend': 143.2}
 
-It runs the registry's entry points through the evaluation loop of ``compare``
+It runs the registry's metric runners through the one evaluation loop
 (:mod:`stylegan_eval.compare.evaluation`), exactly as :func:`stylegan_eval.api.evaluate`
 does, with one :class:`~stylegan_eval.compare.EvalOptions` kept for its lifetime: that
 object's detector cache (:meth:`EvalOptions.cached`: the PPL distance network, the FID/KID
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, plan
+from .compare import EvalOptions, Measurement, needing_data, plan
 from .compare import evaluate as _evaluate
 from .errors import ArgumentError, UserError
 
@@ -66,9 +66,12 @@ class Evaluator:
         from .api import result_names
 
         self.outputs = list(result_names([o for r in self.runners for o in r.outputs], names).values())
-        if any("data" in spec.needs for r in self.runners for spec in r.specs):
+        needing = needing_data(self.runners)
+        if needing:
             if data is None:
-                raise UserError("Evaluator: data is required for fid/kid (real images or a statistics file)")
+                raise UserError(
+                    f"Evaluator: data is required for {', '.join(needing)} (real images or a statistics file)"
+                )
             if not Path(data).exists():
                 raise UserError(f"Evaluator: data {data}: no such file or folder")
         known = set(EvalOptions.__dataclass_fields__) - {"_cache", "resume_state", "seed", "num_samples", "data"}

@@ -264,20 +264,20 @@ class CompareReport(Report):
         return "\n".join(lines)
 
     def figures(self) -> list[tuple[str, str]]:
+        """The value bars of every metric, then the figures each metric's registry hook draws."""
         from . import html_report
+        from .metrics import registry
 
         figs = html_report.metric_bars(self.table)
-        dists: dict[str, dict[str, Any]] = {}
-        ents: dict[str, dict[str, dict[str, float]]] = {}
-        for label, per_metric in self.results.items():
-            for metric, m in per_metric.items():
-                d = m.details[0] if m.details else {}
-                if "distances" in d:
-                    dists.setdefault(metric, {})[label] = d["distances"]
-                if "entropy_bits" in d:
-                    runs = [x["entropy_bits"] for x in m.details]
-                    ents.setdefault(metric, {})[label] = {a: float(np.mean([r[a] for r in runs])) for a in runs[0]}
-        return figs + html_report.ppl_histograms(dists) + html_report.separability_bars(ents)
+        outputs = list(dict.fromkeys(o for per in self.results.values() for o in per))
+        for output in outputs:
+            spec = registry.output_spec(output)
+            hook = spec.load_figures() if spec is not None else None
+            if hook is None:
+                continue
+            runs = {label: per[output].details for label, per in self.results.items() if output in per}
+            figs += [(caption, html_report.png_base64(fig)) for caption, fig in hook(output, runs)]
+        return figs
 
     def to_html(self) -> str:
         from . import html_report

@@ -81,11 +81,7 @@ def command(
     with timer("metric"):
         result = ppl(
             gen,
-            settings.space,
-            settings.sampling,
-            settings.num_samples,
-            settings.epsilon,
-            settings.crop,
+            settings=settings,
             preset=preset,
             psi=psi,
             distance=dist,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArgumentError
+from .context import Raw, RunContext
 from .frechet import FID_METHODS, FIDMethod, fid_from_stats
 from .stats_cache import FeatureStats
 
@@ -402,3 +403,38 @@ def fid(
         real_stats=real_stats,
         strict_data=strict_data,
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): FID, and KID when it is
+    wanted too, from one generated pass against the comparison's shared real statistics."""
+    from .real import feature_raws, feature_run_options
+
+    with_kid = "kid" in outputs
+    res = fid(
+        ctx.generator,
+        ctx.options.data,
+        kid=with_kid,
+        method=ctx.options.fid_method,  # type: ignore[arg-type]
+        low_rank=False,
+        state=ctx.state("+".join(outputs)),
+        **feature_run_options(ctx, keep_features=with_kid),
+        **protocol,
+    )
+    return feature_raws(res, outputs)
+
+
+def report_figures(table: Any) -> list[tuple[str, str, Any]]:
+    """The registry's hook for a ``fid`` report: [(file name, caption, Figure)] of the FID/KID
+    values in ``table`` (rows ``metric``, ``value``), or [] when it has none."""
+    from .figures import fid_figure
+
+    if not hasattr(table, "columns") or not {"metric", "value"} <= set(table.columns):
+        return []
+    values = {
+        str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
+    }
+    if not values:
+        return []
+    return [("fid_bars.png", "FID/KID", fid_figure(values, f"fid: {', '.join(values)}"))]

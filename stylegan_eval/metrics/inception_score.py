@@ -15,15 +15,17 @@ ddof 0) standard deviation over the parts. Probabilities and the KL run in float
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import ArgumentError, UserError
 from .common import generator_fingerprint
+from .context import Raw, RunContext
 from .feature_detector import FeatureDetector
 from .inception import make_detector
-from .result_simple import SimpleResult
+from .result_simple import SimpleResult, raws, run_options
 
 NUM_SPLITS = 10
 
@@ -174,3 +176,19 @@ def inception_score(
         inputs={"seed": seed, "detector": det.describe(), **generator_fingerprint(generator)},
         extra={"is_std": std, "splits": splits.tolist()},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the Inception Score with the options' Inception (the FD detectors have no classes)."""
+    opts = ctx.options
+    res = inception_score(
+        ctx.generator,
+        class_idx=ctx.class_idx,
+        detector=opts.detector if opts.detector in ("pytorch-fid", "nvidia") else "pytorch-fid",
+        detector_weights=opts.inception_weights,
+        allow_random_weights=opts.allow_random_weights,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import RunContext
 from .kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 
 
@@ -74,3 +75,19 @@ def kid(
         real_stats=real_stats,
         strict_data=strict_data,
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Any]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): KID alone against the
+    comparison's shared real statistics (with FID, :func:`stylegan_eval.metrics.fid.run_registered` runs both)."""
+    from .real import feature_raws, feature_run_options
+
+    res = kid(
+        ctx.generator,
+        ctx.options.data,
+        state=ctx.state("+".join(outputs)),
+        **feature_run_options(ctx, keep_features=True),
+        **protocol,
+    )
+    return feature_raws(res, outputs)

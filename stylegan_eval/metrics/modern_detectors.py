@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError, WeightsUnavailable
+from .context import Raw, RunContext
 from .feature_detector import FeatureDetector
 from .modern_weights import (  # noqa: F401 - re-exported
     _SPECS,
@@ -52,6 +53,7 @@ from .modern_weights import (  # noqa: F401 - re-exported
     RANDOM_SEED,
     locate_modern,
 )
+from .result_simple import raws, run_options
 
 
 def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -347,3 +349,19 @@ def frechet_distance_in(
         inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
         extra={"warnings": res.warnings + ([sizes_note] if sizes_note else []), "num_real": res.num_real},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the Fréchet distance in the protocol's detector's features against ``ctx.options.data``."""
+    opts = ctx.options
+    res = frechet_distance_in(
+        ctx.generator,
+        opts.data,
+        allow_random_weights=opts.allow_random_weights,
+        fid_method=opts.fid_method,
+        strict_data=opts.strict_data,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

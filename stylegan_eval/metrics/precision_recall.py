@@ -39,10 +39,11 @@ from .. import weights
 from ..engine import DistInfo
 from ..errors import UserError, WeightsUnavailable
 from .common import generator_fingerprint
+from .context import Raw, RunContext
 from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
 from .feature_detector import FeatureDetector
-from .result_simple import SimpleResult
+from .result_simple import SimpleResult, raws, run_options
 
 NHOOD_SIZE = 3
 ROW_BATCH = 10_000
@@ -481,3 +482,17 @@ def precision_recall(
         },
         extra={"warnings": [sizes_note] if sizes_note else []},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): precision, recall, density and coverage against ``ctx.options.data``."""
+    res = precision_recall(
+        ctx.generator,
+        ctx.options.data,
+        allow_random_weights=ctx.options.allow_random_weights,
+        strict_data=ctx.options.strict_data,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

@@ -14,6 +14,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import ArgumentError
+from .context import Raw, RunContext
 from .stats_cache import FeatureStats
 
 STATS_SUFFIXES = (".npz", ".pkl", ".pickle")
@@ -148,3 +149,61 @@ def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
     if real_info.get("skipped"):
         out.append(f"{real_info['skipped']} undecodable image(s) skipped (--skip-bad-images)")
     return out
+
+
+def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, tuple]:
+    """(detector, (real statistics, info)) of ``ctx.options.data`` with the options' detector,
+    built once per comparison / Evaluator and shared by FID and KID of every checkpoint."""
+    from .inception import make_detector
+
+    opts = ctx.options
+
+    def make() -> tuple[Any, tuple]:
+        det = make_detector(
+            opts.detector,
+            opts.inception_weights,
+            allow_random=opts.allow_random_weights,
+            device=ctx.device,
+            download=opts.download,
+        )
+        real = real_statistics(
+            Path(opts.data) if isinstance(opts.data, (str, os.PathLike)) else opts.data,
+            det,
+            keep_features=keep_features,
+            batch_size=opts.batch_size,
+            device=ctx.device,
+            show_progress=opts.show_progress,
+        )
+        return det, real
+
+    return ctx.cached("fid-real", make)
+
+
+def feature_raws(res: Any, outputs: tuple[str, ...]) -> dict[str, Raw]:
+    """{output: Raw} of a FID/KID result (:class:`~stylegan_eval.metrics.fid.FeatureMetricResult`)."""
+    num_real = res.real_info.get("num_real")
+    names = res.settings.get("protocol", {})
+    out = {}
+    if "fid" in outputs:
+        details = {"warnings": res.warnings, "num_real": num_real, "name": names.get("fid", "fid")}
+        out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+    if "kid" in outputs:
+        details = {"subset_std": res.kid_std, "num_real": num_real, "name": names.get("kid", "kid")}
+        out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+    return out
+
+
+def feature_run_options(ctx: RunContext, keep_features: bool) -> dict[str, Any]:
+    """The keyword arguments :func:`~stylegan_eval.metrics.fid.fid` and
+    :func:`~stylegan_eval.metrics.kid.kid` take from the run context (state stored under the outputs)."""
+    det, real = shared_real_statistics(ctx, keep_features)
+    return dict(
+        num_samples=ctx.num_samples,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        show_progress=ctx.show_progress,
+        detector=det,
+        class_idx=ctx.class_idx,
+        real_stats=real,
+        strict_data=ctx.options.strict_data,
+    )
