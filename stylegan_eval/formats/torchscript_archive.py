@@ -106,7 +106,9 @@ class _ArchiveUnpickler(RestrictedUnpickler):
             raise pickle.UnpicklingError(f"tensor data {entry} is missing from the archive") from None
         nbytes = numel * torch.empty((), dtype=dtype).element_size()
         if info.file_size != nbytes:
-            raise pickle.UnpicklingError(f"{entry}: {info.file_size} bytes in the archive, the pickle announces {nbytes}")
+            raise pickle.UnpicklingError(
+                f"{entry}: {info.file_size} bytes in the archive, the pickle announces {nbytes}"
+            )
         self.total_bytes += nbytes
         if self.total_bytes > MAX_TENSOR_BYTES:
             raise pickle.UnpicklingError(f"more than {MAX_TENSOR_BYTES >> 20} MiB of tensor data")

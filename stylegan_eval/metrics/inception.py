@@ -365,7 +365,9 @@ class NvidiaDetector(FeatureDetector):
             ) from None
         args = [a.name for a in self.net.forward.schema.arguments]
         if "return_features" not in args:
-            raise WeightsUnavailable(_not_nvidia(self.weights_file, f"a return_features argument (its forward takes {args[1:]})"))
+            raise WeightsUnavailable(
+                _not_nvidia(self.weights_file, f"a return_features argument (its forward takes {args[1:]})")
+            )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)

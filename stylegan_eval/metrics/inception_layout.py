@@ -112,10 +112,10 @@ def from_layers(path: Path, tensors: dict[str, torch.Tensor]) -> FIDWeights:
     prefix = _layers_prefix(path, tensors)
     out: dict[str, torch.Tensor] = {}
     for theirs, ours in layers_conv_names():
-        src = {p: tensors.get(f"{prefix}{theirs}.{p}") for p in ("weight", "beta", "mean", "var")}
-        missing = [p for p, t in src.items() if t is None]
+        missing = [p for p in ("weight", "beta", "mean", "var") if f"{prefix}{theirs}.{p}" not in tensors]
         if missing:
             raise WeightsUnavailable(f"{path}: no {prefix}{theirs}.{missing[0]} (expected the FID Inception's layers)")
+        src = {p: tensors[f"{prefix}{theirs}.{p}"] for p in ("weight", "beta", "mean", "var")}
         beta = src["beta"]
         out[f"{ours}.conv.weight"] = src["weight"].float()
         out[f"{ours}.bn.weight"] = torch.ones_like(beta, dtype=torch.float32)  # the TF graph's batch norm has no scale

