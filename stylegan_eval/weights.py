@@ -85,6 +85,41 @@ class ProbePin:
         return max(abs(a - b) for a, b in zip(values, self.values)) / scale
 
 
+#: Results of functional checks, by file sha256 and probe name (in the stylegan-eval cache).
+FUNCTIONAL_MEMO = "weights-functional.json"
+
+
+def _functional_memo() -> dict:
+    import json
+
+    try:
+        data = json.loads((cache_root() / FUNCTIONAL_MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remembered_deviation(digest: str, probe: str) -> float | None:
+    """The probe deviation measured earlier for the file with sha256 ``digest``, or None."""
+    known = _functional_memo().get(f"{digest}:{probe}")
+    return float(known) if isinstance(known, (int, float)) and not isinstance(known, bool) else None
+
+
+def remember_deviation(digest: str, probe: str, deviation: float) -> None:
+    """Store a probe deviation (a read-only cache only costs the probe again next time)."""
+    import json
+    import math
+
+    from .fileio import atomic_write
+
+    memo = _functional_memo()
+    memo[f"{digest}:{probe}"] = deviation if math.isfinite(deviation) else 1e30
+    try:
+        atomic_write(cache_root() / FUNCTIONAL_MEMO, json.dumps(memo))
+    except OSError:
+        pass
+
+
 def package_file(package: str, path: str) -> Path | None:
     """``path`` inside the installed package ``package`` (located without importing it), or None."""
     import importlib.util

@@ -24,11 +24,11 @@ from typing import Literal
 from . import weights
 from .errors import UserError, WeightsUnavailable
 from .fileio import sha256_file
-from .metrics.inception_weights import FID_HELPER_SOURCE, NVIDIA_INCEPTION, PT_INCEPTION
+from .metrics.inception_weights import FID_HELPER_SOURCE, FID_PROBE, NVIDIA_INCEPTION, PT_INCEPTION
 from .metrics.modern_weights import CLIP_WEIGHTS, DINOV2_WEIGHTS
 from .weights import WeightSpec
 
-Status = Literal["cached", "unverified", "missing", "corrupt", "bundled", "package"]
+Status = Literal["cached", "unverified", "missing", "corrupt", "bundled", "package", "functional"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class Entry:
             when no copy of the published file is; checked against its own pinned sha256).
         verifier: ``"module:function"`` that checks a file functionally (``function(path, digest)
             -> (passed, detail)``; imported only by ``weights verify``, it may need torch).
+        probe: the pinned outputs that verifier compares with (its remembered results make a
+            file of another sha256 'functional' in the torch-free listing).
     """
 
     key: str
@@ -60,6 +62,7 @@ class Entry:
     bundled_path: str | None = None
     package: weights.PackageSource | None = None
     verifier: str | None = None
+    probe: weights.ProbePin | None = None
 
     def bundled_file(self) -> Path | None:
         """The copy shipped inside ``bundled_in`` (located without importing the package), or None."""
@@ -102,6 +105,7 @@ def register(
     bundled_path: str | None = None,
     package: weights.PackageSource | None = None,
     verifier: str | None = None,
+    probe: weights.ProbePin | None = None,
 ) -> Entry:
     """Add ``spec`` to the catalogue (key: ``key`` or the file name without extension); returns the entry."""
     entry = Entry(
@@ -115,6 +119,7 @@ def register(
         bundled_path,
         package,
         verifier,
+        probe,
     )
     if entry.key in _ENTRIES and _ENTRIES[entry.key] != entry:
         raise ValueError(f"weights catalogue: key {entry.key!r} is registered twice")
@@ -165,7 +170,8 @@ def status(entry: Entry, fresh: bool = False) -> tuple[Status, Path | None, str 
     'cached': found and its hash matches; 'unverified': found, no hash published; 'corrupt':
     found with another hash; 'missing': not found; 'bundled': shipped inside a package;
     'package': the same network from an installed package (:attr:`Entry.package`), its file's
-    sha256 the pinned one.
+    sha256 the pinned one; 'functional': another sha256, but an earlier functional check found
+    the same network (:attr:`Entry.probe`).
     ``fresh`` re-hashes the file (``verify``); otherwise the digest memory of
     :func:`stylegan_eval.weights._digest` answers for an unchanged file.
     """
@@ -176,6 +182,10 @@ def status(entry: Entry, fresh: bool = False) -> tuple[Status, Path | None, str 
     if entry.package is not None and path == entry.package_file():
         return ("package" if digest == entry.package.sha256 else "corrupt"), path, digest
     ok = check_digest(entry, digest)
+    if ok is False and entry.probe is not None:
+        dev = weights.remembered_deviation(digest, entry.probe.probe)
+        if dev is not None and dev <= entry.probe.rtol:
+            return "functional", path, digest
     if ok is False:
         return "corrupt", path, digest
     if entry.bundled_file() == path:
@@ -301,6 +311,7 @@ register(
     approx_size="~95 MB",
     package=FID_HELPER_SOURCE,
     verifier="stylegan_eval.metrics.inception_probe:verify_file",
+    probe=FID_PROBE,
 )
 register(NVIDIA_INCEPTION, "fid", "fid/stats --detector nvidia", key="nvidia-inception", approx_size="~95 MB")
 register(VGG16_TORCHVISION, "ppl", "ppl --distance lpips-vgg (backbone)", key="vgg16", approx_size="~528 MiB")

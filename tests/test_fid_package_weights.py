@@ -125,7 +125,7 @@ def test_full_fid_equals_fid_helper_and_pytorch_fid(tmp_path, package_weights, r
 
 # ------------------------------------------------------------------------------ verification
 def test_functional_verification_accepts_the_relaid_file_and_refuses_others(
-    tmp_path, package_weights, relaid_file, cli
+    tmp_path, package_weights, relaid_file, cli, monkeypatch
 ):
     det = make_detector("pytorch-fid", relaid_file)  # not a pinned sha256: the probe decides
     assert det.describe()["weights_verified"] == "functional" and not det.random_weights
@@ -142,6 +142,16 @@ def test_functional_verification_accepts_the_relaid_file_and_refuses_others(
     (rec,) = json.loads(out)["files"]
     assert rec["status"] == "package" and rec["path"] == str(package_weights)
     assert rec["verified"] == ["sha256", "functional"]
+    # the re-laid copy as the FID Inception file: another sha256, the same network, so not "corrupt"
+    monkeypatch.setenv("STYLEGAN_EVAL_FID_INCEPTION", str(relaid_file))
+    code, out, err = cli("weights", "list", "fid-inception", "--json")  # torch-free: the remembered probe
+    assert code == 0 and json.loads(out)["files"][0]["status"] == "functional", err
+    code, out, err = cli("weights", "verify", "fid-inception", "--json")
+    (rec,) = json.loads(out)["files"]
+    assert code == 0 and rec["status"] == "functional" and rec["verified"] == ["functional"], err
+    monkeypatch.setenv("STYLEGAN_EVAL_FID_INCEPTION", str(other))
+    code, out, err = cli("weights", "verify", "fid-inception")
+    assert code == 2 and "corrupt" in out and "functional check failed" in err
 
 
 def test_weights_download_fid(cli, monkeypatch):

@@ -29,15 +29,15 @@ def _human(n: int) -> str:
 
 def _verification(entry: Entry, state: str, path, digest: str | None) -> tuple[str, list[str], str | None]:
     """(state, how the copy was verified, detail of the functional check) for ``weights verify``."""
-    if path is None or digest is None or state == "corrupt":
+    if path is None or digest is None:
         return state, [], None
     how = ["sha256"] if state in ("cached", "bundled", "package") else []
     check = weights_catalog.functional_check(entry, path, digest)
     if check is None:
         return state, how, None
     passed, detail = check
-    if passed:
-        return state, how + ["functional"], detail
+    if passed:  # another sha256 that computes the same network is not corrupt
+        return ("functional" if state == "corrupt" else state), how + ["functional"], detail
     # A byte-identical pinned file stays good; the failed probe is reported beside it.
     return (state if how else "corrupt"), how, detail
 
@@ -105,7 +105,7 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.argument("names", nargs=-1)
 def list_command(names: tuple[str, ...], as_json: bool) -> None:
-    """Every file with its URL, sha256, size, local path and status (cached/unverified/missing/corrupt/bundled/package).
+    """Every file with its URL, sha256, size, local path and status (cached/unverified/missing/corrupt/bundled/package/functional).
 
     NAMES (keys, file names or groups such as 'classifiers') restrict the listing.
     """
@@ -116,7 +116,7 @@ def list_command(names: tuple[str, ...], as_json: bool) -> None:
     _print_records(records)
     counts = {
         s: sum(r["status"] == s for r in records)
-        for s in ("cached", "unverified", "bundled", "package", "missing", "corrupt")
+        for s in ("cached", "unverified", "bundled", "package", "functional", "missing", "corrupt")
     }
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(records)} files", err=True)
 

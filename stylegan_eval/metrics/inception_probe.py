@@ -16,15 +16,12 @@ probed once per cache.
 
 from __future__ import annotations
 
-import json
-import math
 import os
-from pathlib import Path
 
 import torch
 
+from .. import weights
 from ..errors import WeightsUnavailable
-from ..fileio import atomic_write, cache_root
 from .inception_weights import FID_PROBE
 
 PROBE_SIZE = 128
@@ -58,18 +55,6 @@ def probe_deviation(net: torch.nn.Module) -> float:
     return FID_PROBE.deviation(probe_outputs(net.eval()(probe_batch())))
 
 
-def _memo_path() -> Path:
-    return cache_root() / "weights-functional.json"
-
-
-def _memo() -> dict:
-    try:
-        data = json.loads(_memo_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def file_deviation(path: str | os.PathLike, digest: str) -> float:
     """Probe deviation of the FID Inception built from ``path`` (sha256 ``digest``), remembered per digest.
 
@@ -77,23 +62,16 @@ def file_deviation(path: str | os.PathLike, digest: str) -> float:
         WeightsUnavailable: the file is not a FID Inception of a known layout (one line, from
             :func:`~.inception_layout.read_fid_weights`).
     """
-    key = f"{digest}:{FID_PROBE.probe}"
-    known = _memo().get(key)
-    if isinstance(known, (int, float)):
-        return float(known)
+    known = weights.remembered_deviation(digest, FID_PROBE.probe)
+    if known is not None:
+        return known
     from .inception import FIDInceptionV3
     from .inception_layout import load_into, read_fid_weights
 
     net = FIDInceptionV3()
     load_into(net, read_fid_weights(path), path)
     dev = probe_deviation(net)
-    memo = _memo()
-    memo[key] = dev if math.isfinite(dev) else 1e30
-    try:
-        _memo_path().parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(_memo_path(), json.dumps(memo))
-    except OSError:  # a read-only cache only costs the probe again next time
-        pass
+    weights.remember_deviation(digest, FID_PROBE.probe, dev)
     return dev
 
 
