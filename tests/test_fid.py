@@ -17,15 +17,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fid_utils import pytorch_fid_model, write_images
 from PIL import Image
 from torch import nn
 
 from stylegan_eval.errors import UserError
 from stylegan_eval.generator import Generator
-from stylegan_eval.metrics import fid as fidmod
+from stylegan_eval.metrics import frechet as fidmod
 from stylegan_eval.metrics.features import FeatureStats, ImageSource, dataset_stats, generator_features, load_stats
 from stylegan_eval.metrics.inception import FIDInceptionV3, make_detector
-from stylegan_eval.metrics.kid import kernel_inception_distance, subset_indices
+from stylegan_eval.metrics.kid_estimator import kernel_inception_distance, subset_indices
 
 
 @pytest.fixture(autouse=True)
@@ -56,33 +57,6 @@ def random_detector(tmp_path_factory):
         for var in ("STYLEGAN_EVAL_WEIGHTS", "STYLEGAN_EVAL_FID_INCEPTION"):
             mp.delenv(var, raising=False)
         return make_detector("pytorch-fid", allow_random=True)
-
-
-def write_images(folder: Path, n: int, seed: int, size: int = 32, start: int = 0, contrast: float = 1.0) -> list[Path]:
-    """Smooth random RGB PNGs (blurred noise, so Inception features vary between images)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    g = torch.Generator().manual_seed(seed)
-    x = F.interpolate(
-        torch.rand(n, 3, size // 4, size // 4, generator=g), size=size, mode="bilinear", align_corners=False
-    )
-    x = 0.5 + contrast * (x - 0.5)
-    arr = (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    paths = []
-    for i, a in enumerate(arr):
-        p = folder / f"img{start + i:03d}.png"
-        Image.fromarray(a).save(p)
-        paths.append(p)
-    return paths
-
-
-def pytorch_fid_model(weights_file: Path, monkeypatch):
-    """pytorch-fid's InceptionV3 (FID blocks) with its download replaced by our weights file."""
-    import pytorch_fid.inception as pfi
-
-    monkeypatch.setattr(
-        pfi, "load_state_dict_from_url", lambda *a, **k: torch.load(weights_file, map_location="cpu", weights_only=True)
-    )
-    return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
 
 
 # ------------------------------------------------------------------------------ detector vs pytorch-fid

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_fid import pytorch_fid_model, write_images
+from fid_utils import pytorch_fid_model, write_images
 
 from stylegan_eval import weights
 from stylegan_eval.errors import UnsafePickleError, UserError, WeightsUnavailable

@@ -43,6 +43,7 @@ def _verification(entry: Entry, state: str, path, digest: str | None) -> tuple[s
 
 
 def _record(entry: Entry, fresh: bool = False) -> dict:
+    state: str
     state, path, digest = weights_catalog.status(entry, fresh=fresh)
     verified: list[str] = []
     detail = None

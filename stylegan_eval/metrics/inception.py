@@ -33,13 +33,14 @@ image, as float in [0, 255], is resized to 299x299 with antialiased bicubic inte
 from __future__ import annotations
 
 import os
-import warnings
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..errors import UserError, WeightsUnavailable
+from .feature_detector import FeatureDetector
+from .fid_inception_net import FIDInceptionV3  # noqa: F401 - re-exported
+from .inception_probe import file_deviation
 from .inception_weights import (  # noqa: F401 - re-exported
     DETECTORS,
     FEATURE_DIM,
@@ -76,177 +77,7 @@ def clean_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     return x.clamp(0, 255)
 
 
-# ------------------------------------------------------------------------------ FID Inception
-def _tf_avg_pool(x: torch.Tensor) -> torch.Tensor:
-    """TensorFlow's 3x3 'SAME' average pool: zero padding is not counted in the mean."""
-    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
-
-
-def _fid_blocks():
-    """torchvision's Inception blocks with the pooling of the TF graph (pytorch-fid PR #16)."""
-    from torchvision.models import inception as tv
-
-    class BlockA(tv.InceptionA):
-        def _forward(self, x):
-            b5 = self.branch5x5_2(self.branch5x5_1(x))
-            b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-            return [self.branch1x1(x), b5, b3, self.branch_pool(_tf_avg_pool(x))]
-
-    class BlockC(tv.InceptionC):
-        def _forward(self, x):
-            b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-            d = x
-            for layer in (
-                self.branch7x7dbl_1,
-                self.branch7x7dbl_2,
-                self.branch7x7dbl_3,
-                self.branch7x7dbl_4,
-                self.branch7x7dbl_5,
-            ):
-                d = layer(d)
-            return [self.branch1x1(x), b7, d, self.branch_pool(_tf_avg_pool(x))]
-
-    class BlockE(tv.InceptionE):
-        max_pool = False  # the graph's last block (Mixed_7c) max-pools
-
-        def _forward(self, x):
-            b3 = self.branch3x3_1(x)
-            b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-            d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-            d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
-            pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _tf_avg_pool(x)
-            return [self.branch1x1(x), b3, d, self.branch_pool(pooled)]
-
-    class BlockEMax(BlockE):
-        max_pool = True
-
-    return BlockA, BlockC, BlockE, BlockEMax
-
-
-class FIDInceptionV3(nn.Module):
-    """Inception-v3 of the FID graph up to pool3; state dict keys as pytorch-fid's ``fid_inception_v3``.
-
-    ``forward`` takes float NCHW images in [-1, 1] at 299x299 and returns [N, 2048] features.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        from torchvision.models import inception_v3
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            net = inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
-        A, C, E, EMax = _fid_blocks()
-        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = A(192, 32), A(256, 64), A(288, 64)
-        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = C(768, 128), C(768, 160), C(768, 160), C(768, 192)
-        net.Mixed_7b, net.Mixed_7c = E(1280), EMax(2048)
-        names = [
-            "Conv2d_1a_3x3",
-            "Conv2d_2a_3x3",
-            "Conv2d_2b_3x3",
-            "Conv2d_3b_1x1",
-            "Conv2d_4a_3x3",
-            "Mixed_5b",
-            "Mixed_5c",
-            "Mixed_5d",
-            "Mixed_6a",
-            "Mixed_6b",
-            "Mixed_6c",
-            "Mixed_6d",
-            "Mixed_6e",
-            "Mixed_7a",
-            "Mixed_7b",
-            "Mixed_7c",
-            "fc",
-        ]
-        for name in names:  # the same attribute names, hence the same state dict keys
-            setattr(self, name, getattr(net, name))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
-        x = F.max_pool2d(x, kernel_size=3, stride=2)
-        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
-        x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (
-            self.Mixed_5b,
-            self.Mixed_5c,
-            self.Mixed_5d,
-            self.Mixed_6a,
-            self.Mixed_6b,
-            self.Mixed_6c,
-            self.Mixed_6d,
-            self.Mixed_6e,
-            self.Mixed_7a,
-            self.Mixed_7b,
-            self.Mixed_7c,
-        ):
-            x = block(x)
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-
-    @torch.no_grad()
-    def randomize(self, seed: int = RANDOM_SEED) -> "FIDInceptionV3":
-        """Deterministic random weights that keep activations of order one through the depth.
-
-        He-normal convolutions, identity batch norms (scale 1, shift 0, running stats 0/1) and a
-        small random ``fc``; drawn from a private generator so torch's global RNG is untouched.
-        """
-        g = torch.Generator().manual_seed(seed)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.fill_(1.0)
-                m.bias.fill_(0.0)
-                m.running_mean.zero_()
-                m.running_var.fill_(1.0)
-            elif isinstance(m, nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.01)
-                m.bias.zero_()
-        return self
-
-
 # ------------------------------------------------------------------------------ detectors
-class FeatureDetector(nn.Module):
-    """uint8 NCHW RGB images of any size -> float32 [N, 2048] Inception pool3 features.
-
-    Attributes:
-        name: 'pytorch-fid' or 'nvidia'.
-        resize: 'detector' (the detector's own resize) or 'clean'.
-        weights_file: path of the weights used, or None at random initialisation.
-        weights_sha256: full sha256 of that file, or a label of the random initialisation.
-        random_weights: names of networks running at random initialisation (for the report).
-        weights_verified: 'sha256', 'functional', 'unverified-trusted' or 'random' (see
-            :class:`~.inception_weights.DetectorWeights`).
-    """
-
-    name: str
-    feature_dim: int = FEATURE_DIM
-
-    def __init__(self, located: DetectorWeights | ResizeMode = "detector") -> None:
-        """``located``: the weights found by :func:`locate`, or just a resize mode (a detector without a weights file)."""
-        super().__init__()
-        if not isinstance(located, DetectorWeights):
-            check_resize(located)
-            located = DetectorWeights(self.name, located)
-        self.resize = located.resize
-        self.weights_file: str | None = located.weights_file
-        self.weights_sha256: str | None = located.weights_sha256
-        self.random_weights: list[str] = list(located.random_weights)
-        self.weights_verified: str | None = located.verified
-
-    @staticmethod
-    def _check(images: torch.Tensor) -> None:
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"detector input must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
-
-    def describe(self) -> dict[str, object]:
-        """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
-        return DetectorWeights(
-            self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights, self.weights_verified
-        ).describe()
-
-
 class PytorchFIDDetector(FeatureDetector):
     """The pytorch-fid Inception (see module docstring for the preprocessing).
 
@@ -266,7 +97,7 @@ class PytorchFIDDetector(FeatureDetector):
         device: torch.device | str = "cpu",
         verify: bool = True,
     ) -> None:
-        super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify))
+        super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify, file_deviation))
         self._device = torch.device(device)
         self._net: FIDInceptionV3 | None = None
         self._has_logits = True

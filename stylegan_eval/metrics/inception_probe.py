@@ -65,7 +65,7 @@ def file_deviation(path: str | os.PathLike, digest: str) -> float:
     known = weights.remembered_deviation(digest, FID_PROBE.probe)
     if known is not None:
         return known
-    from .inception import FIDInceptionV3
+    from .fid_inception_net import FIDInceptionV3
     from .inception_layout import load_into, read_fid_weights
 
     net = FIDInceptionV3()

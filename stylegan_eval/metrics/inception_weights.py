@@ -17,18 +17,24 @@ is a pinned one, or when the network built from it reproduces the pinned probe o
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from .. import weights
 from ..errors import UserError, WeightsUnavailable
+from .detector_weights import (  # noqa: F401 - re-exported
+    RANDOM_INIT,
+    UNVERIFIED_TRUSTED,
+    VERIFIED_FUNCTIONAL,
+    VERIFIED_SHA256,
+    DetectorWeights,
+)
+from .modern_weights import MODERN_DETECTORS, locate_modern
 
 DetectorName = Literal["pytorch-fid", "nvidia"]
 ResizeMode = Literal["detector", "clean"]
 DETECTORS = ("pytorch-fid", "nvidia")
-#: DINOv2 / CLIP detectors (:mod:`stylegan_eval.metrics.modern_detectors`), accepted wherever a detector name is.
-MODERN_DETECTORS = ("dinov2-vitl14", "clip-vitb32")
 RESIZE_MODES = ("detector", "clean")
 FEATURE_DIM = 2048
 #: Seed of the random Inception used when the published weights are missing and allowed so.
@@ -75,13 +81,6 @@ _FID_PROBE_VALUES = (
 # fmt: on
 FID_PROBE = weights.ProbePin(probe="fid-inception-probe-v1", values=_FID_PROBE_VALUES, rtol=1e-4)
 
-#: How a detector's weights were accepted (reports record it).
-VERIFIED_SHA256, VERIFIED_FUNCTIONAL, UNVERIFIED_TRUSTED, RANDOM_INIT = (
-    "sha256",
-    "functional",
-    "unverified-trusted",
-    "random",
-)
 
 #: No full sha256 of NVIDIA's file is pinned here, so it is loaded only with --trust-weights FILE.
 NVIDIA_INCEPTION = weights.WeightSpec(
@@ -90,41 +89,6 @@ NVIDIA_INCEPTION = weights.WeightSpec(
     url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
     env_var="STYLEGAN_EVAL_NVIDIA_INCEPTION",
 )
-
-
-@dataclass
-class DetectorWeights:
-    """The weights a detector runs with.
-
-    Attributes:
-        name: 'pytorch-fid' or 'nvidia'.
-        resize: 'detector' or 'clean'.
-        weights_file: the file's path, or None at random initialisation.
-        weights_sha256: the file's full sha256, or a label of the random initialisation.
-        random_weights: names of the networks that run at random initialisation.
-        verified: how the weights were accepted: 'sha256' (byte-identical to a pinned file),
-            'functional' (the network built from them reproduces the pinned probe outputs),
-            'unverified-trusted' (accepted unchecked: ``verify=False``, ``--trust-weights``) or
-            'random' (no file).
-    """
-
-    name: str
-    resize: str
-    weights_file: str | None = None
-    weights_sha256: str | None = None
-    random_weights: list[str] = field(default_factory=list)
-    verified: str | None = None
-
-    def describe(self) -> dict[str, object]:
-        """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
-        return {
-            "detector": self.name,
-            "weights_file": self.weights_file,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "random_weights": bool(self.random_weights),
-            "weights_verified": self.verified or (RANDOM_INIT if self.random_weights else UNVERIFIED_TRUSTED),
-        }
 
 
 def check_resize(resize: str) -> None:
@@ -145,6 +109,7 @@ def locate(
     resize: ResizeMode = "detector",
     download: bool = True,
     verify: bool = True,
+    probe: Callable[[Path, str], float] | None = None,
 ) -> DetectorWeights:
     """Find (or download) and hash the weights of detector ``name``.
 
@@ -157,14 +122,15 @@ def locate(
         verify: pytorch-fid only: require a verified file (a pinned sha256, or the pinned
             probe outputs: :func:`fid_verification`); with False any FID Inception file is
             accepted and reported as 'unverified-trusted' (never as random weights).
+        probe: ``(path, sha256) -> deviation``, the functional check of a file that is not a
+            pinned one (:func:`.inception_probe.file_deviation`; the detector passes it). Without
+            it (torch-free callers) only a remembered result of an earlier check counts.
 
     Raises:
         WeightsUnavailable: no weights and no random fallback (exit code 2).
     """
     check_choice(name, resize)
     if name in MODERN_DETECTORS:
-        from .modern_weights import locate_modern
-
         return locate_modern(name, weights_path, allow_random, resize, download)
     out = DetectorWeights(name, resize)
     if name == "nvidia":
@@ -176,7 +142,7 @@ def locate(
     try:
         found = _find_fid_inception(weights_path, download)
         digest = weights._digest(found)
-        out.verified = fid_verification(found, digest, verify)
+        out.verified = fid_verification(found, digest, verify, probe)
     except WeightsUnavailable:
         if not allow_random or weights_path is not None:
             raise
@@ -203,32 +169,37 @@ def pinned_digest(digest: str) -> bool:
     return digest.startswith(PT_INCEPTION.sha256_prefix or "-") or digest == FID_HELPER_SOURCE.sha256
 
 
-def fid_verification(path: Path, digest: str, verify: bool = True) -> str:
+def fid_verification(
+    path: Path, digest: str, verify: bool = True, probe: Callable[[Path, str], float] | None = None
+) -> str:
     """How the FID Inception file ``path`` is accepted: 'sha256', 'functional' or 'unverified-trusted'.
 
-    A file that is no pinned file is probed (:mod:`.inception_probe`, needs torch, once per
-    digest): within tolerance it is 'functional'; otherwise it is refused, or with
-    ``verify=False`` accepted as 'unverified-trusted'.
+    A file that is no pinned file must reproduce the pinned probe outputs (``probe``: see
+    :func:`locate`; an earlier result for the same sha256 is remembered): within tolerance it is
+    'functional'; otherwise it is refused, or with ``verify=False`` accepted as 'unverified-trusted'.
 
     Raises:
-        WeightsUnavailable: ``verify`` and the file fails both checks, or it is no FID Inception file.
+        WeightsUnavailable: ``verify`` and the file fails both checks (or is not checked yet and
+            no ``probe`` is given), or it is no FID Inception file.
     """
     if pinned_digest(digest):
         return VERIFIED_SHA256
-    from .inception_probe import file_deviation
-
+    dev = weights.remembered_deviation(digest, FID_PROBE.probe)
     try:
-        dev = file_deviation(path, digest)
+        if dev is None and probe is not None:
+            dev = probe(path, digest)
     except WeightsUnavailable:
         if verify:
             raise
         return UNVERIFIED_TRUSTED
-    if dev <= FID_PROBE.rtol:
+    if dev is not None and dev <= FID_PROBE.rtol:
         return VERIFIED_FUNCTIONAL
-    if verify:
-        raise WeightsUnavailable(
-            f"{path}: not the FID Inception: sha256 {digest[:16]}... is no pinned file "
-            f"({PT_INCEPTION.sha256_prefix}..., {FID_HELPER_SOURCE.sha256[:8]}...) and its features on the probe "
-            f"batch miss the published network's by {dev:.2g} (relative; tolerance {FID_PROBE.rtol:g})"
-        )
-    return UNVERIFIED_TRUSTED
+    if not verify:
+        return UNVERIFIED_TRUSTED
+    if dev is None:
+        raise WeightsUnavailable(f"{path}: not a pinned FID Inception file and not yet checked functionally")
+    raise WeightsUnavailable(
+        f"{path}: not the FID Inception: sha256 {digest[:16]}... is no pinned file "
+        f"({PT_INCEPTION.sha256_prefix}..., {FID_HELPER_SOURCE.sha256[:8]}...) and its features on the probe "
+        f"batch miss the published network's by {dev:.2g} (relative; tolerance {FID_PROBE.rtol:g})"
+    )
