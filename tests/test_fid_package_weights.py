@@ -21,7 +21,7 @@ from fid_utils import pytorch_fid_model, write_images
 from stylegan_eval import weights
 from stylegan_eval.errors import UnsafePickleError, UserError, WeightsUnavailable
 from stylegan_eval.formats.torchscript_archive import read_archive
-from stylegan_eval.metrics import fid as fidmod
+from stylegan_eval.metrics import frechet as fidmod
 from stylegan_eval.metrics.features import dataset_stats
 from stylegan_eval.metrics.inception import FIDInceptionV3, make_detector
 from stylegan_eval.metrics.inception_layout import load_into, read_fid_weights
