@@ -16,33 +16,14 @@ from ..report import Report, atomic_write, environment
 from ..runtime import Timer
 
 
-def write_histogram(result: PPLResult, path: Path) -> Path:
-    """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
-    import io
+def histogram_figure(result: PPLResult, seed: int | None = None):
+    """The histogram of the per-pair distances with the cut points, the PPL (the filtered mean the
+    table reports) and its bootstrap interval marked, in the reports' shared routine (log bins
+    when the distances are heavy-tailed)."""
+    from ..figures.charts import PPLSeries, ppl_histogram
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    d = result.distances
-    fig = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
-    ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
-    for x, label, style in (
-        (result.lo, "1st pct (lower)", ":"),
-        (result.hi, "99th pct (higher)", ":"),
-        (result.mean, f"PPL {result.mean:.4g}", "-"),
-    ):
-        ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
-    ax.set_xlabel("distance / eps^2")
-    ax.set_ylabel("pairs")
-    ax.set_title(f"{result.name}: {d.size} pairs")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return atomic_write(path, buf.getvalue())
+    series = PPLSeries("generator", result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high))
+    return ppl_histogram(result.name, [series], name="ppl_hist", seed=seed, random_weights=result.random_weights)
 
 
 @click.command("ppl")
@@ -152,12 +133,12 @@ def command(
         },
     )
     if run.out is not None:
-        report.extra_files.append(write_histogram(result, Path(run.out) / "ppl_hist.png").name)
         if save_distances:
             import io
 
             buf = io.BytesIO()
             np.save(buf, result.distances)
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
-    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # samples.png, mixing.png, ppl.html
+    hist = histogram_figure(result, run.seed) if run.out is not None else None
+    plots.write_report_figures(report, run.out, gen, ckpt.class_idx, figures=[hist] if hist else [])
     emit(report, run)
