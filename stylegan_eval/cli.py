@@ -36,6 +36,8 @@ COMMAND_MODULES = [
     "info",
     "generate",
     "mix",
+    "truncation",
+    "variation",
     "ppl",
     "separability",
     "compare",

@@ -434,7 +434,7 @@ def separability_chart(
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("H(Y|X) [bits] (0 = linearly separable)")
         ax.set_title(label if len(labels) > 1 else "conditional entropy per attribute")
-        ax.legend(loc="lower right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(spaces))
     mark_random_weights(fig, random_weights)
     text = caption(
         "Linear separability per attribute: conditional entropy of the classifier's label given a linear SVM on the "

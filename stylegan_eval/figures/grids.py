@@ -94,11 +94,11 @@ def truncation_figure(
 
 @torch.inference_mode()
 def variation_images(
-    generator, seed: int, draws: int, *, class_idx: int | None = None, psi: float = 1.0
+    generator, seed: int, draws: int, *, class_idx: int | None = None, psi: float = 1.0, noise_seed: int = 0
 ) -> torch.Tensor:
     """Images [draws, C, H, W] in [-1, 1]: one w (NumPy seed ``seed``), ``draws`` different noise draws.
 
-    Draw k uses noise stream (seed, k) of the sampling engine, so the figure is reproducible.
+    Draw k is the noise of sample k under ``noise_seed`` in the sampling engine, so the figure is reproducible.
     """
     if not getattr(generator, "supports_w", False):
         raise ArgumentError("generator", f"{generator.family}: the stochastic-variation figure needs a W space")
@@ -108,7 +108,9 @@ def variation_images(
         raise ArgumentError("draws", f"draws must be 2-64, got {draws}")
     z, c = _seed_inputs(generator, [seed], class_idx)
     ws = generator.truncate(generator.mapping(z, c), psi).repeat(draws, 1, 1)
-    return generator.synthesis(ws, noise_mode="random", noise_seed=seed, indices=torch.arange(draws, dtype=torch.int64))
+    return generator.synthesis(
+        ws, noise_mode="random", noise_seed=noise_seed, indices=torch.arange(draws, dtype=torch.int64)
+    )
 
 
 def variation_figure(
@@ -119,11 +121,12 @@ def variation_figure(
     shown: int = 5,
     class_idx: int | None = None,
     psi: float = 1.0,
+    noise_seed: int = 0,
     name: str = "stochastic_variation",
 ) -> Figure:
     """Stochastic variation (Karras et al. 2019, Fig. 4): ``shown`` of ``draws`` noise draws for one w,
     then the per-pixel standard deviation over all draws (8-bit levels, averaged over colour channels)."""
-    images = variation_images(generator, seed, draws, class_idx=class_idx, psi=psi)
+    images = variation_images(generator, seed, draws, class_idx=class_idx, psi=psi, noise_seed=noise_seed)
     levels = (images.float().cpu().clamp(-1, 1) + 1) * 127.5  # the 0-255 scale of the 8-bit image
     std = levels.std(dim=0, unbiased=True).mean(dim=0).numpy()
     shown = min(shown, draws)
@@ -142,8 +145,8 @@ def variation_figure(
         f"Stochastic variation: one latent (NVIDIA seed {seed}, ψ = {psi:g}) rendered with different noise inputs; "
         "right: standard deviation of each pixel over the draws (bright: detail the noise controls)",
         n=f"{draws} noise draws ({shown} shown)",
-        seed=seed,
-        extra=["Noise draw k is stream (seed, k) of the sampling engine"],
+        seed=noise_seed,
+        extra=["Noise draw k is sample k of the sampling engine's noise stream under that seed"],
     )
     return Figure(name, text, fig=fig)
 

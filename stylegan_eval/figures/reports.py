@@ -138,7 +138,9 @@ def demo_figures(
         sep_table: the separability frame (``space``, ``attribute``, ``conditional_entropy_bits``, ``score``).
         settings: the demo's settings (``seed``).
     """
-    facts = {"seed": settings.get("seed"), "random_weights": list(random_weights)}
+    # Each chart carries the mark of the network it depends on (LPIPS for PPL, Inception for FID).
+    facts = {"seed": settings.get("seed"), "random_weights": [n for n in random_weights if "LPIPS" in n]}
+    fid_facts = {"seed": settings.get("seed"), "random_weights": [n for n in random_weights if "LPIPS" not in n]}
     ppl_rows = table[table["section"] == "ppl"].assign(checkpoint="demo", repeats=1)
     charts: list[Figure] = []
     z_vs_w = z_vs_w_figure(ppl_rows, **facts)
@@ -167,6 +169,6 @@ def demo_figures(
     if len(fid):
         fid_rows = fid.assign(checkpoint="demo", repeats=1)
         charts += [
-            f for f in [metric_chart({"fid": bars(fid_rows, "fid")}, name="fid_bars", what="FID of the demo generator against the procedural images", **facts)] if f is not None
+            f for f in [metric_chart({"fid": bars(fid_rows, "fid")}, name="fid_bars", what="FID of the demo generator against the procedural images", **fid_facts)] if f is not None
         ]
     return charts, notes
