@@ -24,6 +24,7 @@ from typing import Any, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from .figures.charts import heavy_tailed  # noqa: F401 - part of this module's interface
 from .figures.style import Figure
 from .metrics.intervals import nice
 

@@ -155,7 +155,11 @@ def separability_report_chart(report) -> tuple[Figure | None, list[str]]:
     ents: dict[str, dict[str, float]] = {}
     for r in rows.to_dict(orient="records"):
         ents.setdefault(str(r["space"]), {})[str(r["attribute"])] = float(r["conditional_entropy_bits"])
-    scores = {str(r["space"]): float(r["score"]) for r in table[table["attribute"] == "score"].to_dict(orient="records")}
+    scores = {
+        str(r["space"]): float(r["score"])
+        for r in table[table["attribute"] == "score"].to_dict(orient="records")
+        if r.get("score") is not None and r.get("score") == r.get("score")
+    }
     fig = separability_chart(
         {"generator": ents},
         scores={"generator": scores},
