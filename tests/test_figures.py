@@ -224,6 +224,7 @@ def test_stochastic_variation_varies_only_the_noise(demo_generator):
     assert "std [8-bit levels]" in _texts(fig.fig) and "4 noise draws" in fig.caption
 
 
+@pytest.mark.slow  # about 6 s: two commands load the demo generator
 def test_truncation_and_variation_commands_write_png_and_vector(cli, tmp_path):
     code, out, err = cli("truncation", "demo", "--seeds", "0-1", "--psi", "1,0.5", "--device", "cpu", "--out", tmp_path, "--json")
     assert code == 0, err
