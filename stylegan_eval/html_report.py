@@ -84,7 +84,9 @@ def metric_bars(table: pd.DataFrame, **facts: Any) -> list[Figure]:
     return metric_figures(table, **facts)
 
 
-def ppl_histograms(distances: dict[str, dict[str, np.ndarray]], table: pd.DataFrame | None = None, **facts: Any) -> list[Figure]:
+def ppl_histograms(
+    distances: dict[str, dict[str, np.ndarray]], table: pd.DataFrame | None = None, **facts: Any
+) -> list[Figure]:
     """{ppl metric: {checkpoint: per-pair distances}} -> overlaid histograms, one figure per metric
     (:func:`stylegan_eval.figures.charts.ppl_histogram`: the filtered mean, cut points and interval marked)."""
     from .figures.reports import ppl_figures
@@ -92,7 +94,9 @@ def ppl_histograms(distances: dict[str, dict[str, np.ndarray]], table: pd.DataFr
     return ppl_figures(distances, table, **facts)
 
 
-def separability_bars(entropies: dict[str, dict[str, dict[str, float]]], table: pd.DataFrame | None = None, **facts: Any) -> list[Figure]:
+def separability_bars(
+    entropies: dict[str, dict[str, dict[str, float]]], table: pd.DataFrame | None = None, **facts: Any
+) -> list[Figure]:
     """{ls metric: {checkpoint: {attribute: H(Y|X) bits}}} -> the per-attribute chart (Z and W side by side)."""
     from .figures.reports import separability_figures
 

@@ -213,9 +213,15 @@ def write_report_figures(
         report.meta["notes"] = list(dict.fromkeys([*(report.meta.get("notes") or []), *notes]))
     images = []
     if generator is not None:
-        for (caption, img), name in zip(checkpoint_figures(generator, report.command, class_idx), ("samples", "mixing")):
+        for (caption, img), name in zip(
+            checkpoint_figures(generator, report.command, class_idx), ("samples", "mixing")
+        ):
             images.append(image_figure(img, name, caption))
     written = save_all([*charts, *images], out)
+    report.meta["figures"] = {
+        **(report.meta.get("figures") or {}),
+        **{f.files[0]: f.caption for f in (*charts, *images)},
+    }
     table = report.table if hasattr(report.table, "columns") else _frame(report.table)
     page = html_report.render(
         f"stylegan-eval {report.command}",

@@ -158,6 +158,10 @@ class Report:
             lines += [f"> **{self.banner()}**", ""]
         lines += [_md_table(self.table), ""]
         lines += _md_notes(self.notes())
+        figures = self.meta.get("figures") or {}
+        if figures:
+            lines += ["## Figures", ""]
+            lines += [f"![{name}]({name})\n\n{text}\n" for name, text in figures.items()]
         lines += [
             "## Settings",
             "",

@@ -213,7 +213,11 @@ def _assert_demo_figures(out):
     for name in ("mix_coarse.png", "mix_fine.png", "samples.png", "real.png"):
         img = np.asarray(Image.open(out / name).convert("RGB"))
         assert min(img.shape[:2]) >= 512, (name, img.shape)
-        edge = img[:4, :4] if name.startswith("mix") else np.concatenate([img[:2].reshape(-1, 3), img[:, :2].reshape(-1, 3)])
+        edge = (
+            img[:4, :4]
+            if name.startswith("mix")
+            else np.concatenate([img[:2].reshape(-1, 3), img[:, :2].reshape(-1, 3)])
+        )
         assert (edge == 255).all(), f"{name}: no white padding"
     corner = np.asarray(Image.open(out / "mix_coarse.png").convert("RGB"))[:100, :100]
     assert (corner < 128).mean() < 0.2  # a label on white, not the black corner cell

@@ -119,7 +119,15 @@ def test_ppl_out_histogram_uses_the_shared_log_bin_routine():
 
 def test_z_vs_w_ppl_side_by_side_with_intervals():
     rows = [
-        {"checkpoint": "g", "metric": m, "value": v, "ci95_low": v - 1, "ci95_high": v + 1, "repeats": 1, "num_samples": 64}
+        {
+            "checkpoint": "g",
+            "metric": m,
+            "value": v,
+            "ci95_low": v - 1,
+            "ci95_high": v + 1,
+            "repeats": 1,
+            "num_samples": 64,
+        }
         for m, v in (("ppl_zfull", 12.0), ("ppl_wfull", 9.0), ("ppl_zend", 16.0), ("ppl_wend", 5.0))
     ]
     fig = reports.z_vs_w_figure(pd.DataFrame(rows), seed=0)
@@ -147,7 +155,9 @@ def test_one_wide_interval_switches_to_a_log_axis():
     fig = charts.metric_chart({"fid": bars}, name="fid", seed=0)
     (ax,) = fig.fig.axes
     assert ax.get_yscale() == "log" and len(ax.collections) == 2
-    narrow = charts.metric_chart({"fid": [charts.Bar("a", 0.7, 0.6, 0.8, 5), charts.Bar("b", 0.9, 0.8, 1.0, 5)]}, name="f")
+    narrow = charts.metric_chart(
+        {"fid": [charts.Bar("a", 0.7, 0.6, 0.8, 5), charts.Bar("b", 0.9, 0.8, 1.0, 5)]}, name="f"
+    )
     assert narrow.fig.axes[0].get_yscale() == "linear"
 
 
@@ -176,7 +186,15 @@ def test_compare_markdown_and_html_state_unusable_intervals():
 
     table = pd.DataFrame(
         [
-            {"checkpoint": c, "metric": "fid", "value": v, "ci95_low": 2.6e-5, "ci95_high": 11189.0, "repeats": 2, "num_samples": 64}
+            {
+                "checkpoint": c,
+                "metric": "fid",
+                "value": v,
+                "ci95_low": 2.6e-5,
+                "ci95_high": 11189.0,
+                "repeats": 2,
+                "num_samples": 64,
+            }
             for c, v in (("a", 0.7), ("b", 0.9))
         ]
     )
@@ -190,11 +208,51 @@ def test_compare_markdown_and_html_state_unusable_intervals():
 def test_single_metric_pages_put_headline_columns_first():
     from stylegan_eval import html_report, plots
 
-    ppl = pd.DataFrame([dict.fromkeys(["metric", "space", "sampling", "crop", "num_samples", "ppl", "std", "median", "lo", "hi", "kept", "ci95_low", "ci95_high", "samples_per_s"], 1.0)])
+    ppl = pd.DataFrame(
+        [
+            dict.fromkeys(
+                [
+                    "metric",
+                    "space",
+                    "sampling",
+                    "crop",
+                    "num_samples",
+                    "ppl",
+                    "std",
+                    "median",
+                    "lo",
+                    "hi",
+                    "kept",
+                    "ci95_low",
+                    "ci95_high",
+                    "samples_per_s",
+                ],
+                1.0,
+            )
+        ]
+    )
     page = html_report.render("p", ppl, ppl, None, [], columns=None, headline=plots.HEADLINE["ppl"])
     header = page[page.index("<thead>") : page.index("</thead>")]
     assert header.index("ci95_high") < header.index("space")
-    sep = pd.DataFrame([dict.fromkeys(["space", "attribute", "conditional_entropy_bits", "svm_accuracy", "label_balance", "kept", "converged", "svm_iterations", "svm_seconds", "score"], 1.0)])
+    sep = pd.DataFrame(
+        [
+            dict.fromkeys(
+                [
+                    "space",
+                    "attribute",
+                    "conditional_entropy_bits",
+                    "svm_accuracy",
+                    "label_balance",
+                    "kept",
+                    "converged",
+                    "svm_iterations",
+                    "svm_seconds",
+                    "score",
+                ],
+                1.0,
+            )
+        ]
+    )
     page = html_report.render("s", sep, sep, None, [], columns=None, headline=plots.HEADLINE["separability"])
     header = page[page.index("<thead>") : page.index("</thead>")]
     assert header.index(">score<") < header.index("label_balance")
@@ -226,12 +284,18 @@ def test_stochastic_variation_varies_only_the_noise(demo_generator):
 
 @pytest.mark.slow  # about 6 s: two commands load the demo generator
 def test_truncation_and_variation_commands_write_png_and_vector(cli, tmp_path):
-    code, out, err = cli("truncation", "demo", "--seeds", "0-1", "--psi", "1,0.5", "--device", "cpu", "--out", tmp_path, "--json")
+    code, out, err = cli(
+        "truncation", "demo", "--seeds", "0-1", "--psi", "1,0.5", "--device", "cpu", "--out", tmp_path, "--json"
+    )
     assert code == 0, err
     rep = json.loads(out)
     assert rep["meta"]["files"] == ["truncation.png", "truncation.pdf", "truncation.svg"]
     code, out, err = cli("variation", "demo", "--seeds", "2", "--draws", "3", "--device", "cpu", "--out", tmp_path)
     assert code == 0, err
-    assert {p.name for p in tmp_path.glob("variation_seed2.*")} == {"variation_seed2.png", "variation_seed2.pdf", "variation_seed2.svg"}
+    assert {p.name for p in tmp_path.glob("variation_seed2.*")} == {
+        "variation_seed2.png",
+        "variation_seed2.pdf",
+        "variation_seed2.svg",
+    }
     code, _, err = cli("truncation", "demo", "--psi", "1,abc", "--out", tmp_path)
     assert code == 2 and "--psi" in err

@@ -187,7 +187,12 @@ def test_separability_and_fid_reports_write_their_plots(tmp_path):
     html = (tmp_path / "separability.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "overflow-x:auto" in html
     fid = Report("fid", pd.DataFrame({"metric": ["fid", "kid"], "value": [5.0, 0.01]}))
-    assert plots.write_report_figures(fid, tmp_path / "f") == ["fid_bars.png", "fid_bars.pdf", "fid_bars.svg", "fid.html"]
+    assert plots.write_report_figures(fid, tmp_path / "f") == [
+        "fid_bars.png",
+        "fid_bars.pdf",
+        "fid_bars.svg",
+        "fid.html",
+    ]
     assert plots.write_report_figures(fid, None) == []
 
 

@@ -66,13 +66,13 @@ def run_demo(
     """
     from ..classifiers.registry import load_custom
     from ..demo import classifier_paths, default_checkpoint, shapes, training_info
+    from ..imageops import sample_grid
     from ..metrics import separability as sep
     from ..metrics.distances import make_distance
     from ..metrics.features import FeatureStats, generator_features
     from ..metrics.fid import fid_from_stats
     from ..metrics.inception import make_detector
     from ..metrics.ppl import ppl
-    from ..imageops import sample_grid
     from ..plots import mixing_image
     from .generate import render
 
@@ -282,18 +282,27 @@ def demo_html(
     the PPL histograms, per-attribute separability (Z and W side by side), the FID bar and every
     number; the charts are also saved into ``out`` (PNG, PDF, SVG)."""
     from .. import html_report, plots
-    from ..figures.reports import demo_figures
     from ..figures.grids import image_figure
+    from ..figures.reports import demo_figures
     from ..figures.style import save_all
     from ..imageops import sample_grid
 
-    samples = [image_figure(img, f"sample_{i}", cap) for i, (cap, img) in enumerate(plots.checkpoint_figures(G, "demo generator"))]
+    samples = [
+        image_figure(img, f"sample_{i}", cap)
+        for i, (cap, img) in enumerate(plots.checkpoint_figures(G, "demo generator"))
+    ]
     samples.append(
-        image_figure(sample_grid(real[:16], 4, min_size=512), "real", "Procedural training images (real), the first 16 of the seed")
+        image_figure(
+            sample_grid(real[:16], 4, min_size=512),
+            "real",
+            "Procedural training images (real), the first 16 of the seed",
+        )
     )
     charts, notes = demo_figures(report.table, distances, sep_table, report.settings, report.random_weights)
     if out is not None:
-        report.extra_files += [n for n in save_all([c for c in charts if c.name in ("ppl_z_vs_w", "separability_entropy")], out)]
+        report.extra_files += [
+            n for n in save_all([c for c in charts if c.name in ("ppl_z_vs_w", "separability_entropy")], out)
+        ]
     f = report.meta["findings"]
     notes = [
         f"W more separable than Z: {f['w_more_separable_than_z']}; W paths shorter (full / end): "

@@ -22,7 +22,9 @@ def histogram_figure(result: PPLResult, seed: int | None = None):
     when the distances are heavy-tailed)."""
     from ..figures.charts import PPLSeries, ppl_histogram
 
-    series = PPLSeries("generator", result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high))
+    series = PPLSeries(
+        "generator", result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high)
+    )
     return ppl_histogram(result.name, [series], name="ppl_hist", seed=seed, random_weights=result.random_weights)
 
 

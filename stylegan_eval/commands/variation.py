@@ -20,7 +20,9 @@ from .generate import emit_image, trunc_option
 
 @click.command("variation")
 @checkpoint_options
-@click.option("--seeds", type=IntList(), default="0", show_default=True, help="NumPy seeds of the latents (1-8), one figure each.")
+@click.option(
+    "--seeds", type=IntList(), default="0", show_default=True, help="NumPy seeds of the latents (1-8), one figure each."
+)
 @click.option("--draws", type=click.IntRange(2, 64), default=16, show_default=True, help="Noise draws per latent.")
 @trunc_option
 @common_options(batch=False, resume=False, log=False)

@@ -135,30 +135,56 @@ def _interval_words(bars: Sequence[Bar]) -> str:
     return ""
 
 
+def _bar_group(ax, xs: Sequence[float], bars: Sequence[Bar], colors: Sequence[str] | str, width: float) -> list[float]:
+    """Bars at ``xs`` with their usable intervals as error bars and their values printed;
+    returns the drawn interval ends (for the axis-scale decision)."""
+    ax.bar(xs, [b.value for b in bars], width, color=colors, zorder=2)
+    ends: list[float] = []
+    for x, b in zip(xs, bars):
+        iv = usable_interval(b)[0]
+        if iv is not None:
+            err = [[max(b.value - iv[0], 0.0)], [max(iv[1] - b.value, 0.0)]]
+            ax.errorbar([x], [b.value], yerr=err, fmt="none", ecolor="black", capsize=5, lw=1.2, zorder=3)
+            ends += list(iv)
+        _value_label(ax, x, b.value)
+    return ends
+
+
+def _scale_axis(ax, values: Sequence[float], ends: Sequence[float]) -> bool:
+    """Log axis when the drawn extent is too wide (:func:`_log_axis`), else a linear one from 0 with headroom."""
+    if _log_axis(values, ends):
+        ax.set_yscale("log")
+        return True
+    finite = [v for v in (*values, *ends) if math.isfinite(v)]
+    top = max(finite + [0.0])
+    ax.set_ylim(min(0.0, min(finite + [0.0]) * 1.1), top * 1.18 if top > 0 else 1.0)
+    return False
+
+
 def _draw_bars(ax, metric: str, bars: Sequence[Bar]) -> list[str]:
     """Bars (baseline grey) with the usable intervals on ``ax``; returns the reasons for intervals not drawn."""
     x = np.arange(len(bars))
-    values = np.array([b.value for b in bars], float)
     colors = [BASELINE_COLOR] + [COLORS[0]] * (len(bars) - 1) if len(bars) > 1 else [COLORS[0]]
-    shown = [usable_interval(b) for b in bars]
-    ends = [e for iv, _ in shown if iv is not None for e in iv]
-    log = _log_axis(list(values), ends)
-    if log:
-        ax.set_yscale("log")
-    ax.bar(x, values, color=colors, width=0.6, zorder=2)
-    for i, (iv, _) in enumerate(shown):
-        if iv is not None:
-            err = [[max(values[i] - iv[0], 0.0)], [max(iv[1] - values[i], 0.0)]]
-            ax.errorbar([x[i]], [values[i]], yerr=err, fmt="none", ecolor="black", capsize=5, lw=1.2, zorder=3)
-        _value_label(ax, x[i], values[i])
-    ax.set_xticks(x, [b.label for b in bars], rotation=0 if len(bars) <= 4 else 20, ha="center" if len(bars) <= 4 else "right")
+    ends = _bar_group(ax, list(x), bars, colors, 0.6)
+    log = _scale_axis(ax, [b.value for b in bars], ends)
+    few = len(bars) <= 4
+    ax.set_xticks(x, [b.label for b in bars], rotation=0 if few else 20, ha="center" if few else "right")
     ax.set_ylabel(axis_label(metric))
-    if not log:
-        top = max([v for v in (*values, *ends) if math.isfinite(v)] + [0.0])
-        ax.set_ylim(min(0.0, float(np.nanmin(values)) * 1.1), top * 1.18 if top > 0 else 1.0)
     better = _better(metric)
     ax.set_title(f"{metric}" + (f" ({better})" if better else "") + (" - log axis" if log else ""))
-    return sorted({reason for iv, reason in shown if iv is None and reason})
+    return sorted({reason for reason in (usable_interval(b)[1] for b in bars) if reason})
+
+
+def _n_text(ns: Sequence[int], unit: str = "samples per run") -> str | None:
+    if not ns:
+        return None
+    return f"{ns[0]} {unit}" if len(ns) == 1 else ", ".join(map(str, ns)) + " samples"
+
+
+def _finite_panels(panels: Mapping[str, Sequence[Bar]]) -> dict[str, list[Bar]]:
+    """The panels' bars with a finite value; panels left empty are dropped."""
+    kept = {m: [b for b in bars if math.isfinite(b.value)] for m, bars in panels.items()}
+    return {m: bars for m, bars in kept.items() if bars}
 
 
 def metric_chart(
@@ -178,8 +204,7 @@ def metric_chart(
         random_weights: networks at random initialisation (stamp and caption).
         what: the caption's first sentence (default: the metrics per checkpoint).
     """
-    panels = {m: [b for b in bars if math.isfinite(b.value)] for m, bars in panels.items()}
-    panels = {m: bars for m, bars in panels.items() if bars}
+    panels = _finite_panels(panels)
     if not panels:
         return None
     k = len(panels)
@@ -195,7 +220,7 @@ def metric_chart(
     interval = _interval_words(all_bars)
     fig_caption = caption(
         what or f"{', '.join(panels)} per checkpoint" + (" (grey: the baseline)" if len(all_bars) > k else ""),
-        n=(f"{ns[0]} samples per run" if len(ns) == 1 else ", ".join(map(str, ns)) + " samples") if ns else None,
+        n=_n_text(ns),
         seed=seed,
         interval=interval or None,
         random_weights=random_weights,
@@ -240,9 +265,37 @@ def _ppl_bins(all_d: np.ndarray) -> tuple[np.ndarray, bool]:
     if heavy_tailed(all_d):
         pos = all_d[all_d > 0]
         return np.geomspace(pos.min(), pos.max() * (1 + 1e-9), 60), True
-    hi = float(np.percentile(all_d, 99.9)) if all_d.size > 10 else float(all_d.max())
+    hi = float(np.percentile(all_d, 99)) if all_d.size > 10 else float(all_d.max())
     lo = float(all_d.min())
     return np.linspace(lo, hi if hi > lo else lo + 1.0, 60), False
+
+
+def _draw_series(ax, s: PPLSeries, bins: np.ndarray, color: str) -> None:
+    """One checkpoint's histogram, its PPL (solid), cut points (dotted) and interval (shaded)."""
+    d = np.clip(s.distances, bins[0], bins[-1])
+    ax.hist(d, bins=bins, histtype="stepfilled", alpha=0.3, color=color)
+    ax.hist(d, bins=bins, histtype="step", color=color, lw=1)
+    ci = f" [{nice(s.ci[0])}, {nice(s.ci[1])}]" if s.ci is not None else ""
+    ax.axvline(s.mean, color=color, lw=1.6, label=f"{s.label}: PPL {nice(s.mean)}{ci}")  # type: ignore[arg-type]
+    for cut in (s.lo, s.hi):
+        ax.axvline(cut, color=color, lw=1, ls=":")  # type: ignore[arg-type]
+    if s.ci is not None and all(math.isfinite(c) for c in s.ci):
+        ax.axvspan(s.ci[0], s.ci[1], color=color, alpha=0.18, lw=0)
+
+
+def _histogram_caption(
+    metric: str, series: Sequence[PPLSeries], seed: int | None, random_weights: Sequence[str]
+) -> str:
+    counts = sorted({int(s.distances.size) for s in series})
+    many = len(series) > 1
+    return caption(
+        f"Per-pair distances of {metric}" + (f" for {len(series)} checkpoints" if many else ""),
+        n=_n_text(counts, "pairs per checkpoint" if many else "pairs"),
+        seed=seed,
+        interval="solid line: PPL, the mean of the distances between the 1st and 99th percentiles (dotted); "
+        + ("shaded: its 95% percentile bootstrap interval" if any(s.ci for s in series) else "no interval"),
+        random_weights=random_weights,
+    )
 
 
 def ppl_histogram(
@@ -257,26 +310,15 @@ def ppl_histogram(
     (dotted), PPL (solid; the filtered mean the table reports) and its 95% interval (shaded).
 
     Heavy-tailed distances (max / median > :data:`HEAVY_TAIL_RATIO`) get logarithmic bins on a
-    log x axis; otherwise 60 linear bins up to the 99.9th percentile (larger values in the last bin).
+    log x axis; otherwise 60 linear bins up to the 99th percentile (larger values in the last bin).
     """
-    series = [s.resolved() for s in series if np.asarray(s.distances).size]
-    series = [s for s in series if s.distances.size]
+    series = [r for r in (s.resolved() for s in series) if r.distances.size]
     if not series:
         return None
-    all_d = np.concatenate([s.distances for s in series])
-    bins, log_x = _ppl_bins(all_d)
+    bins, log_x = _ppl_bins(np.concatenate([s.distances for s in series]))
     fig, ax = new_figure(height=3.4)
     for i, s in enumerate(series):
-        color = COLORS[i % len(COLORS)]
-        d = np.clip(s.distances, bins[0], bins[-1])
-        ax.hist(d, bins=bins, histtype="stepfilled", alpha=0.3, color=color)
-        ax.hist(d, bins=bins, histtype="step", color=color, lw=1)
-        ci = f" [{nice(s.ci[0])}, {nice(s.ci[1])}]" if s.ci is not None else ""
-        ax.axvline(s.mean, color=color, lw=1.6, label=f"{s.label}: PPL {nice(s.mean)}{ci}")  # type: ignore[arg-type]
-        for cut in (s.lo, s.hi):
-            ax.axvline(cut, color=color, lw=1, ls=":")  # type: ignore[arg-type]
-        if s.ci is not None and all(math.isfinite(c) for c in s.ci):
-            ax.axvspan(s.ci[0], s.ci[1], color=color, alpha=0.18, lw=0)
+        _draw_series(ax, s, bins, COLORS[i % len(COLORS)])
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel("LPIPS distance / ε² per pair" + (" (log bins: max / median > 50)" if log_x else ""))
@@ -284,18 +326,47 @@ def ppl_histogram(
     ax.set_title(f"{metric}: per-pair distances")
     ax.legend(loc="upper right")
     mark_random_weights(fig, random_weights)
-    counts = sorted({int(s.distances.size) for s in series})
-    text = caption(
-        f"Per-pair distances of {metric}" + (f" for {len(series)} checkpoints" if len(series) > 1 else ""),
-        n=f"{counts[0]} pairs" + (" per checkpoint" if len(series) > 1 else "")
-        if len(counts) == 1
-        else ", ".join(map(str, counts)) + " pairs",
-        seed=seed,
-        interval="solid line: PPL, the mean of the distances between the 1st and 99th percentiles (dotted); "
-        + ("shaded: its 95% percentile bootstrap interval" if any(s.ci for s in series) else "no interval"),
-        random_weights=random_weights,
-    )
+    text = _histogram_caption(metric, series, seed, random_weights)
     return Figure(name, text, fig=fig)
+
+
+def _row_bar(r: Mapping[str, Any]) -> Bar:
+    n = _num(r.get("num_samples"))
+    repeats = _num(r.get("repeats"))
+    return Bar(
+        str(r["checkpoint"]),
+        float(r["value"]),
+        _num(r.get("ci95_low")),
+        _num(r.get("ci95_high")),
+        int(repeats) if repeats else 1,
+        int(n) if n else None,
+    )
+
+
+def _z_vs_w_panel(ax, rows: Sequence[Mapping[str, Any]], labels: Sequence[str], sampling: str) -> list[str]:
+    """Z and W bars per checkpoint for one sampling; returns the reasons for intervals not drawn."""
+    bars = {(str(r["checkpoint"]), r["space"]): _row_bar(r) for r in rows if r["sampling"] == sampling}
+    ends: list[float] = []
+    values: list[float] = []
+    reasons: list[str] = []
+    for j, space in enumerate(("z", "w")):
+        placed = [
+            (i + (j - 0.5) * 0.38, bars[(label, space)]) for i, label in enumerate(labels) if (label, space) in bars
+        ]
+        if not placed:
+            continue
+        xs, group = [x for x, _ in placed], [b for _, b in placed]
+        ends += _bar_group(ax, xs, group, SPACE_COLORS[space], 0.36)
+        ax.patches[-1].set_label(f"{space.upper()} space")
+        values += [b.value for b in group]
+        reasons += [
+            f"{b.label} {space.upper()} {sampling}: {usable_interval(b)[1]}" for b in group if usable_interval(b)[1]
+        ]
+    _scale_axis(ax, values, ends)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_title({"full": "full paths (t ~ U[0, 1))", "end": "path ends (t = 0)"}[sampling])
+    ax.set_ylabel("PPL [LPIPS distance / ε²]")
+    return reasons
 
 
 def ppl_z_vs_w(
@@ -318,52 +389,14 @@ def ppl_z_vs_w(
     labels = list(dict.fromkeys(str(r["checkpoint"]) for r in rows))
     fig, axes = new_figure(ncols=len(samplings), width=min(WIDTH * 1.4, 3.0 + 1.6 * len(samplings) * len(labels)))
     axes = np.atleast_1d(axes)
-    reasons: list[str] = []
-    for ax, sampling in zip(axes, samplings):
-        sub = [r for r in rows if r["sampling"] == sampling]
-        bars = {
-            (str(r["checkpoint"]), r["space"]): Bar(
-                str(r["checkpoint"]),
-                float(r["value"]),
-                _num(r.get("ci95_low")),
-                _num(r.get("ci95_high")),
-                int(r.get("repeats") or 1),
-                r.get("num_samples"),
-            )
-            for r in sub
-        }
-        ends, values = [], []
-        for j, space in enumerate(("z", "w")):
-            xs, vs, errs = [], [], []
-            for i, label in enumerate(labels):
-                b = bars.get((label, space))
-                if b is None:
-                    continue
-                iv, reason = usable_interval(b)
-                if reason:
-                    reasons.append(f"{label} {space.upper()} {sampling}: {reason}")
-                xs.append(i + (j - 0.5) * 0.38)
-                vs.append(b.value)
-                errs.append((b.value - iv[0], iv[1] - b.value) if iv else (np.nan, np.nan))
-                ends += list(iv or [])
-            values += vs
-            err = np.array(errs, float).T.clip(min=0) if errs else None
-            ax.bar(xs, vs, 0.36, color=SPACE_COLORS[space], label=f"{space.upper()} space", zorder=2)
-            if err is not None and np.isfinite(err).any():
-                ax.errorbar(xs, vs, yerr=np.nan_to_num(err), fmt="none", ecolor="black", capsize=4, lw=1.1, zorder=3)
-            for x, v in zip(xs, vs):
-                _value_label(ax, x, v)
-        if _log_axis(values, ends):
-            ax.set_yscale("log")
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_title({"full": "full paths (t ~ U[0, 1))", "end": "path ends (t = 0)"}[sampling])
-        ax.set_ylabel("PPL [LPIPS distance / ε²]")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
+    reasons = [reason for ax, sampling in zip(axes, samplings) for reason in _z_vs_w_panel(ax, rows, labels, sampling)]
+    handles = [h for h in axes[0].patches if not h.get_label().startswith("_")]
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncols=2)
     mark_random_weights(fig, random_weights)
-    ns = sorted({int(r["num_samples"]) for r in rows if r.get("num_samples")})
+    ns = sorted({int(r["num_samples"]) for r in rows if _num(r.get("num_samples"))})
     text = caption(
         "Perceptual path length in Z and W (lower: smoother latent space); separate panels for full paths and path ends",
-        n=f"{ns[0]} pairs per variant" if len(ns) == 1 else None,
+        n=_n_text(ns, "pairs per variant"),
         seed=seed,
         interval="error bars: 95% percentile bootstrap interval of the filtered mean",
         random_weights=random_weights,
@@ -386,6 +419,52 @@ def _num(v: Any) -> float | None:
 
 
 # ------------------------------------------------------------------------------ separability
+def _entropy_panel(
+    ax,
+    per_space: Mapping[str, Mapping[str, float]],
+    attrs: Sequence[str],
+    spaces: Sequence[str],
+    scores: Mapping[str, float],
+) -> None:
+    """Horizontal H(Y|X) bars of one checkpoint: a group per attribute, one bar per space, values printed."""
+    y = np.arange(len(attrs))
+    step = 0.8 / max(1, len(spaces))
+    for j, space in enumerate(spaces):
+        vals = [_zero(per_space.get(space, {}).get(a, np.nan)) for a in attrs]
+        score = scores.get(space)
+        legend = f"{space.upper()} space" + (f" (score {nice(score)})" if score is not None else "")
+        ys = y - 0.4 + step * (j + 0.5)
+        ax.barh(ys, vals, step * 0.95, color=SPACE_COLORS.get(space, COLORS[j]), label=legend)
+        for yy, v in zip(ys, vals):  # a zero-length bar is a result (H = 0), not a missing one
+            finite = bool(np.isfinite(v))
+            ax.annotate(
+                nice(v) if finite else "-",
+                (v if finite else 0, yy),
+                textcoords="offset points",
+                xytext=(3, 0),
+                va="center",
+                fontsize=7,
+            )
+    ax.set_yticks(y, attrs)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.0)
+    ax.grid(axis="x", alpha=0.35, ls=":")
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("H(Y|X) [bits] (0 = linearly separable)")
+
+
+def _has_entropy(entropies: Mapping[str, Mapping[str, Mapping[str, float]]]) -> bool:
+    """Whether some entropy is finite and not 0 (otherwise the chart would be empty)."""
+    values = [v for per in entropies.values() for s in per.values() for v in s.values()]
+    return any(math.isfinite(v) and abs(v) >= 1e-12 for v in values)
+
+
+def _attributes_and_spaces(entropies: Mapping[str, Mapping[str, Mapping[str, float]]]) -> tuple[list[str], list[str]]:
+    attrs = list(dict.fromkeys(a for per in entropies.values() for s in per.values() for a in s))
+    found = {s for per in entropies.values() for s in per}
+    return attrs, [s for s in ("z", "w") if s in found] or sorted(found)
+
+
 def separability_chart(
     entropies: Mapping[str, Mapping[str, Mapping[str, float]]],
     *,
@@ -402,39 +481,23 @@ def separability_chart(
         scores: checkpoint -> space -> separability score (legend), optional.
         n: samples (caption). Returns None when every entropy is 0 or missing (nothing to draw).
     """
-    values = [v for per in entropies.values() for s in per.values() for v in s.values()]
-    if not any(math.isfinite(v) and abs(v) >= 1e-12 for v in values):
+    if not _has_entropy(entropies):
         return None
     labels = list(entropies)
-    attrs = list(dict.fromkeys(a for per in entropies.values() for s in per.values() for a in s))
-    spaces = [s for s in ("z", "w") if any(s in per for per in entropies.values())] or sorted(
-        {s for per in entropies.values() for s in per}
-    )
-    height = 1.2 + 0.28 * len(attrs) * max(1, len(spaces))
+    attrs, spaces = _attributes_and_spaces(entropies)
+    height = min(14.0, 1.2 + 0.28 * len(attrs) * len(spaces))
     fig, axes = new_figure(
-        ncols=len(labels), width=min(WIDTH * 1.6, 3.4 + 2.6 * len(labels)), height=min(height, 14), sharey=True
+        ncols=len(labels), width=min(WIDTH * 1.6, 3.4 + 2.6 * len(labels)), height=height, sharey=True
     )
     axes = np.atleast_1d(axes)
-    y = np.arange(len(attrs))
-    step = 0.8 / max(1, len(spaces))
     for ax, label in zip(axes, labels):
-        for j, space in enumerate(spaces):
-            per_attr = entropies[label].get(space, {})
-            vals = [_zero(per_attr.get(a, np.nan)) for a in attrs]
-            score = (scores or {}).get(label, {}).get(space)
-            legend = f"{space.upper()} space" + (f" (score {nice(score)})" if score is not None else "")
-            ys = y - 0.4 + step * (j + 0.5)
-            ax.barh(ys, vals, step * 0.95, color=SPACE_COLORS.get(space, COLORS[j]), label=legend)
-            for yy, v in zip(ys, vals):  # a zero-length bar is a result (H = 0), not a missing one
-                ax.annotate(nice(v) if np.isfinite(v) else "-", (v if np.isfinite(v) else 0, yy), textcoords="offset points", xytext=(3, 0), va="center", fontsize=7)
-        ax.set_yticks(y, attrs)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1.0)
-        ax.grid(axis="x", alpha=0.35, ls=":")
-        ax.grid(axis="y", visible=False)
-        ax.set_xlabel("H(Y|X) [bits] (0 = linearly separable)")
-        ax.set_title(label if len(labels) > 1 else "conditional entropy per attribute")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(spaces))
+        _entropy_panel(ax, entropies[label], attrs, spaces, (scores or {}).get(label, {}))
+        if len(labels) > 1:  # each checkpoint's scores in its own legend
+            ax.set_title(label)
+            ax.legend(loc="lower right")
+    if len(labels) == 1:
+        axes[0].set_title("conditional entropy per attribute")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(spaces))
     mark_random_weights(fig, random_weights)
     text = caption(
         "Linear separability per attribute: conditional entropy of the classifier's label given a linear SVM on the "

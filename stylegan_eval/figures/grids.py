@@ -68,13 +68,20 @@ def truncation_figure(
     if not getattr(generator, "supports_w", False):
         raise ArgumentError("generator", f"{generator.family}: the truncation figure needs a W space")
     if not 1 <= len(seeds) <= 16 or not 1 <= len(psis) <= 10:
-        raise ArgumentError("seeds", f"the truncation figure takes 1-16 seeds and 1-10 psi values, got {len(seeds)} and {len(psis)}")
+        raise ArgumentError(
+            "seeds", f"the truncation figure takes 1-16 seeds and 1-10 psi values, got {len(seeds)} and {len(psis)}"
+        )
     z, c = _seed_inputs(generator, seeds, class_idx)
     w = generator.mapping(z, c)
     idx = torch.tensor(list(seeds), dtype=torch.int64)
-    rows = [_hwc(generator.synthesis(generator.truncate(w, float(p)), noise_mode=noise_mode, noise_seed=0, indices=idx)) for p in psis]
+    rows = [
+        _hwc(generator.synthesis(generator.truncate(w, float(p)), noise_mode=noise_mode, noise_seed=0, indices=idx))
+        for p in psis
+    ]
     tile = 1.05
-    fig, axes = new_figure(ncols=len(seeds), nrows=len(psis), width=0.9 + tile * len(seeds), height=0.35 + tile * len(psis))
+    fig, axes = new_figure(
+        ncols=len(seeds), nrows=len(psis), width=0.9 + tile * len(seeds), height=0.35 + tile * len(psis)
+    )
     axes = np.array(axes).reshape(len(psis), len(seeds))
     for r, (p, images) in enumerate(zip(psis, rows)):
         _tile_axes(axes[r], images)

@@ -49,7 +49,12 @@ def metric_figures(table, *, seed: int | None = None, random_weights: Sequence[s
     """One chart per metric of the long table (value per checkpoint with its usable interval)."""
     out = []
     for i, metric in enumerate(dict.fromkeys(table["metric"])):
-        fig = metric_chart({str(metric): bars(table, str(metric))}, name=f"bars_{i:02d}_{_stem(metric)}", seed=seed, random_weights=random_weights)
+        fig = metric_chart(
+            {str(metric): bars(table, str(metric))},
+            name=f"bars_{i:02d}_{_stem(metric)}",
+            seed=seed,
+            random_weights=random_weights,
+        )
         if fig is not None:
             out.append(fig)
     return out
@@ -75,7 +80,9 @@ def ppl_figures(
                     lo, hi = _f(row["ci95_low"].iloc[0]), _f(row["ci95_high"].iloc[0])
                     ci = (lo, hi) if lo is not None and hi is not None else None
             series.append(PPLSeries(str(label), np.asarray(d, float), ci=ci))
-        fig = ppl_histogram(str(metric), series, name=f"ppl_hist_{_stem(metric)}", seed=seed, random_weights=random_weights)
+        fig = ppl_histogram(
+            str(metric), series, name=f"ppl_hist_{_stem(metric)}", seed=seed, random_weights=random_weights
+        )
         if fig is not None:
             out.append(fig)
     return out
@@ -169,6 +176,15 @@ def demo_figures(
     if len(fid):
         fid_rows = fid.assign(checkpoint="demo", repeats=1)
         charts += [
-            f for f in [metric_chart({"fid": bars(fid_rows, "fid")}, name="fid_bars", what="FID of the demo generator against the procedural images", **fid_facts)] if f is not None
+            f
+            for f in [
+                metric_chart(
+                    {"fid": bars(fid_rows, "fid")},
+                    name="fid_bars",
+                    what="FID of the demo generator against the procedural images",
+                    **fid_facts,
+                )
+            ]
+            if f is not None
         ]
     return charts, notes
