@@ -38,7 +38,7 @@ th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 .pass{color:#0a7d28;font-weight:bold}.fail{color:#c0392b;font-weight:bold}
 .warn{background:#fff3cd;border:1px solid #e0c36c;padding:0.6em}
 .notes{background:#f6f8fa;border-left:4px solid #8c8c8c;padding:0.4em 1em}.notes li{margin:0.2em 0}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:16px;align-items:start}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px;align-items:start}
 .grid.samples{grid-template-columns:repeat(auto-fill,minmax(280px,1fr))}
 figure{margin:0;min-width:0}figure img{width:100%;height:auto;display:block;border:1px solid #eee}
 figcaption{font-size:0.8em;color:#444;margin-top:0.3em;line-height:1.35}

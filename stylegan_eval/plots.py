@@ -128,7 +128,7 @@ def fid_chart(report) -> Figure | None:
     table = report.table
     if not (hasattr(table, "columns") and {"metric", "value"} <= set(table.columns)):
         return None
-    label = Path(str(report.meta.get("path") or report.meta.get("checkpoint") or "generator")).name
+    label = Path(str(report.meta.get("checkpoint") or "generator")).name
     n = report.settings.get("num_gen")
     panels = {
         str(r["metric"]): [Bar(label, float(r["value"]), n=n)]

@@ -51,14 +51,14 @@ def test_fid_bars_have_axis_label_n_seed_and_random_weights_mark():
     from stylegan_eval import plots
 
     table = pd.DataFrame([{"metric": "fid", "value": 12.5}, {"metric": "kid", "value": 0.01}])
-    report = _report("fid", table, random_weights=["FID Inception-v3"], path="/x/net.pkl")
+    report = _report("fid", table, random_weights=["FID Inception-v3"], checkpoint="/x/net.pkl")
     fig = plots.fid_chart(report)
     ax_fid = fig.fig.axes[0]
-    assert "FID [" in ax_fid.get_ylabel() and ax_fid.get_title() != "fid: fid"
+    assert "FID [" in ax_fid.get_ylabel() and ax_fid.get_title() != "fid: fid" and "net.pkl" in _texts(fig.fig)
     assert len(fig.fig.axes) == 2  # FID and KID each on their own axis
     assert "n = 24" in fig.caption and "seed 7" in fig.caption and "randomly initialised" in fig.caption
     assert "RANDOM WEIGHTS" in _texts(fig.fig)
-    clean = plots.fid_chart(_report("fid", table, path="/x/net.pkl"))
+    clean = plots.fid_chart(_report("fid", table, checkpoint="/x/net.pkl"))
     assert "RANDOM WEIGHTS" not in _texts(clean.fig) and "random" not in clean.caption
 
 

@@ -16,15 +16,13 @@ from ..report import Report, atomic_write, environment
 from ..runtime import Timer
 
 
-def histogram_figure(result: PPLResult, seed: int | None = None):
+def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "generator"):
     """The histogram of the per-pair distances with the cut points, the PPL (the filtered mean the
     table reports) and its bootstrap interval marked, in the reports' shared routine (log bins
     when the distances are heavy-tailed)."""
     from ..figures.charts import PPLSeries, ppl_histogram
 
-    series = PPLSeries(
-        "generator", result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high)
-    )
+    series = PPLSeries(label, result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high))
     return ppl_histogram(result.name, [series], name="ppl_hist", seed=seed, random_weights=result.random_weights)
 
 
@@ -141,6 +139,7 @@ def command(
             buf = io.BytesIO()
             np.save(buf, result.distances)
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
-    hist = histogram_figure(result, run.seed) if run.out is not None else None
+    label = Path(str(ckpt_meta.get("checkpoint") or "generator")).name
+    hist = histogram_figure(result, run.seed, label) if run.out is not None else None
     plots.write_report_figures(report, run.out, gen, ckpt.class_idx, figures=[hist] if hist else [])
     emit(report, run)
