@@ -346,6 +346,8 @@ def _summary_markdown(report: Report, findings: dict, score: dict, ppl_v: dict, 
         "",
         "## Findings of the StyleGAN paper on this model",
         "",
+        "![PPL in Z vs W, full paths and path ends, 95% bootstrap intervals](ppl_z_vs_w.png)",
+        "",
         f"- Linear separability (lower = more separable): Z {score['z']:.3f}, W {score['w']:.3f} "
         f"-> W {'more' if findings['w_more_separable_than_z'] else 'NOT more'} separable than Z.",
         f"- Perceptual path length, full paths: Z {_ppl_text(report, 'ppl_zfull')}, W {_ppl_text(report, 'ppl_wfull')}; "
