@@ -73,6 +73,8 @@ def test_separability_labels_are_horizontal_and_readable_with_z_and_w_side_by_si
     assert all(t.get_rotation() == 0 and t.get_fontsize() >= 8 for t in labels)
     assert len(ax.patches) == 80  # Z and W bars per attribute in one panel
     assert "Z space (score 9)" in _texts(fig.fig) and "W space (score 4)" in _texts(fig.fig)
+    two = charts.separability_chart({"a": ents["ckpt"], "b": ents["ckpt"]})
+    assert len(two.fig.axes) == 2 and all(ax.yaxis_inverted() for ax in two.fig.axes)  # first attribute on top
 
 
 def test_all_zero_entropies_draw_no_chart_and_say_why():

@@ -446,7 +446,8 @@ def _entropy_panel(
                 fontsize=7,
             )
     ax.set_yticks(y, attrs)
-    ax.invert_yaxis()
+    if not ax.yaxis_inverted():  # first attribute on top; panels share the y axis, so invert it once
+        ax.invert_yaxis()
     ax.set_xlim(0, 1.0)
     ax.grid(axis="x", alpha=0.35, ls=":")
     ax.grid(axis="y", visible=False)

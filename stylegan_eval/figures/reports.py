@@ -120,7 +120,11 @@ def separability_figures(
                     scores.setdefault(str(label), {})[space] = float(row["value"].iloc[0])
     if not per_ckpt:
         return [], []
-    fig = separability_chart(per_ckpt, scores=scores, seed=seed, random_weights=random_weights)
+    ns = sorted(
+        {int(v) for v in (table["num_samples"] if table is not None and "num_samples" in table else []) if _f(v)}
+    )
+    n = f"{ns[0]} samples per space" if len(ns) == 1 else None
+    fig = separability_chart(per_ckpt, scores=scores, n=n, seed=seed, random_weights=random_weights)
     if fig is None:
         return [], ["Separability: H(Y|X) = 0 for every attribute and space, so no per-attribute chart is drawn."]
     return [fig], []
