@@ -202,8 +202,7 @@ def write_report_figures(
     if out is None:
         return []
     from . import html_report
-    from .figures.grids import image_figure
-    from .figures.style import save_all
+    from .figures.style import image_figure, save_all
     from .fileio import atomic_write
 
     out = Path(out)

@@ -323,7 +323,7 @@ class CompareReport(Report):
 
     def to_html(self) -> str:
         from . import html_report
-        from .figures.grids import image_figure
+        from .figures.style import image_figure
 
         labels = list(dict.fromkeys(self.table["checkpoint"]))
         # Sample grids first, then mixing figures: with one column per checkpoint the checkpoints sit side by side.

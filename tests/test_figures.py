@@ -263,7 +263,7 @@ def test_single_metric_pages_put_headline_columns_first():
 
 # ------------------------------------------------------------------------------ paper figures
 def test_truncation_figure_rows_share_seeds(demo_generator):
-    from stylegan_eval.figures.grids import truncation_figure
+    from stylegan_eval.figures.paper import truncation_figure
 
     fig = truncation_figure(demo_generator, seeds=[0, 1, 2], psis=[1.0, 0.0])
     axes = np.array(fig.fig.axes).reshape(2, 3)
@@ -275,7 +275,7 @@ def test_truncation_figure_rows_share_seeds(demo_generator):
 
 
 def test_stochastic_variation_varies_only_the_noise(demo_generator):
-    from stylegan_eval.figures.grids import variation_figure, variation_images
+    from stylegan_eval.figures.paper import variation_figure, variation_images
 
     images = variation_images(demo_generator, seed=3, draws=4)
     assert images.shape[0] == 4 and not np.allclose(images[0], images[1])

@@ -282,9 +282,8 @@ def demo_html(
     the PPL histograms, per-attribute separability (Z and W side by side), the FID bar and every
     number; the charts are also saved into ``out`` (PNG, PDF, SVG)."""
     from .. import html_report, plots
-    from ..figures.grids import image_figure
     from ..figures.reports import demo_figures
-    from ..figures.style import save_all
+    from ..figures.style import image_figure, save_all
     from ..imageops import sample_grid
 
     samples = [

@@ -40,11 +40,11 @@ def _psi_list(value: str) -> list[float]:
 )
 @noise_option
 @common_options(batch=False, resume=False, log=False)
-def command(ckpt, seeds, psis, noise_mode, run: RunOptions) -> None:
+def command(*, ckpt, seeds, psis, noise_mode, run: RunOptions) -> None:
     """Truncation figure: the same seeds (columns) at several truncation values psi (rows)."""
     import pandas as pd
 
-    from ..figures.grids import truncation_figure
+    from ..figures.paper import truncation_figure
     from ..figures.style import save
 
     if not 1 <= len(seeds) <= 16:

@@ -26,11 +26,11 @@ from .generate import emit_image, trunc_option
 @click.option("--draws", type=click.IntRange(2, 64), default=16, show_default=True, help="Noise draws per latent.")
 @trunc_option
 @common_options(batch=False, resume=False, log=False)
-def command(ckpt, seeds, draws, psi, run: RunOptions) -> None:
+def command(*, ckpt, seeds, draws, psi, run: RunOptions) -> None:
     """Stochastic variation: one latent under several noise draws, and the per-pixel std over them."""
     import pandas as pd
 
-    from ..figures.grids import variation_figure
+    from ..figures.paper import variation_figure
     from ..figures.style import save
 
     if not 1 <= len(seeds) <= 8:

@@ -4,7 +4,7 @@
   caption), :func:`~.style.caption` and :func:`~.style.save` (PNG at 200 dpi plus PDF/SVG, atomic).
 - :mod:`.charts`: metric values with intervals, PPL histograms, Z vs W PPL, per-attribute
   separability (no torch).
-- :mod:`.grids`: the truncation and stochastic-variation figures of a generator, labelled grids.
+- :mod:`.paper`: the StyleGAN paper's truncation and stochastic-variation figures of a generator.
 """
 
 from __future__ import annotations

@@ -203,3 +203,8 @@ def save_all(figures: Sequence[Figure], out: str | os.PathLike) -> list[str]:
 def iter_charts(figures: Sequence[Figure]) -> Iterator[Figure]:
     """The charts (matplotlib figures) among ``figures``."""
     return (f for f in figures if f.fig is not None)
+
+
+def image_figure(image: np.ndarray, name: str, what: str, **facts) -> Figure:
+    """A raster figure (sample grid, mixing figure) with its caption (see :func:`~stylegan_eval.figures.style.caption`)."""
+    return Figure(name, caption(what, **facts), image=np.ascontiguousarray(image), pixels=True)

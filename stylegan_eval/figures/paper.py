@@ -1,5 +1,4 @@
-"""Image figures of a generator: the StyleGAN paper's truncation figure and stochastic-variation figure,
-and labelled sample grids.
+"""Figures of a generator from the StyleGAN paper: the truncation figure and the stochastic-variation figure.
 
 Latents follow NVIDIA's ``gen_images.py``: seed s gives ``z = np.random.RandomState(s).randn(z_dim)``,
 so the same seed shows the same latent in every figure and every checkpoint. Images are float
@@ -156,8 +155,3 @@ def variation_figure(
         extra=["Noise draw k is sample k of the sampling engine's noise stream under that seed"],
     )
     return Figure(name, text, fig=fig)
-
-
-def image_figure(image: np.ndarray, name: str, what: str, **facts) -> Figure:
-    """A raster figure (sample grid, mixing figure) with its caption (see :func:`~stylegan_eval.figures.style.caption`)."""
-    return Figure(name, caption(what, **facts), image=np.ascontiguousarray(image), pixels=True)
