@@ -208,7 +208,7 @@ def metric_chart(
     if not panels:
         return None
     k = len(panels)
-    width = min(WIDTH * 1.6, max(3.4, 1.0 + 0.9 * max(len(b) for b in panels.values())) * k)
+    width = min(WIDTH * 1.6, max(4.8 if k == 1 else 3.4, 1.0 + 0.9 * max(len(b) for b in panels.values())) * k)
     fig, axes = new_figure(ncols=k, width=width, height=3.3)
     axes = np.atleast_1d(axes)
     reasons: list[str] = []
