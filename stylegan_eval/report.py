@@ -330,7 +330,7 @@ class CompareReport(Report):
         samples = sorted(self.samples, key=lambda s: "mixing" in s[0])
         shown = [image_figure(img, f"samples_{i}", cap) for i, (cap, img) in enumerate(samples)]
         return html_report.render(
-            f"stylegan-eval compare: {' vs '.join(labels)}",
+            f"stylegan-eval {self.command}: {' vs '.join(labels)}",
             self.summary if self.summary is not None else self.table,
             self.table,
             self.rules,

@@ -272,6 +272,7 @@ def test_metric_page_in_browser(command, tmp_path):
     page = inspect(out / f"{command}.html", tmp_path)
     _check(page, headline)
     assert page["images"], f"{command}.html shows no images"
+    assert page["title"].startswith(f"stylegan-eval {command}"), page["title"]
 
 
 def test_probe_catches_broken_images_errors_and_overflow(tmp_path):
