@@ -301,3 +301,11 @@ def test_truncation_and_variation_commands_write_png_and_vector(cli, tmp_path):
     }
     code, _, err = cli("truncation", "demo", "--psi", "1,abc", "--out", tmp_path)
     assert code == 2 and "--psi" in err
+
+
+def test_paper_figures_refuse_generators_without_w_or_noise(cli, tmp_path):
+    code, _, err = cli("truncation", "toy_generators:black_box", "--device", "cpu", "--out", tmp_path)
+    assert code == 2 and "W space" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("variation", "toy_generators:black_box", "--device", "cpu", "--out", tmp_path)
+    assert code == 2 and "noise inputs" in err
+    assert not list(tmp_path.iterdir())  # nothing written before the refusal
