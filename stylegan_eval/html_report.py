@@ -174,6 +174,7 @@ def render(
     table: pd.DataFrame,
     rules: pd.DataFrame | None,
     figures: Sequence[FigureLike],
+    *,
     notes: Sequence[str] = (),
     settings: dict[str, Any] | None = None,
     warning: str | None = None,
@@ -192,7 +193,7 @@ def render(
     """
     import json
 
-    from .report import jsonable
+    from .fileio import jsonable
 
     parts = [
         "<!DOCTYPE html>",

@@ -1,5 +1,5 @@
 """Figures of the reports: sample grids and style-mixing figures of a generator, and each
-command's plots (PPL histogram, FID/KID bars, per-attribute separability bars).
+command's plots (PPL histogram of the per-pair distances, FID/KID bars, per-attribute separability bars).
 
 Every report uses the same seeds for every checkpoint (NVIDIA ``gen_images.py`` seeds
 0-15 for the grid, destinations 0-4 and sources 5-9 for the mixing figure, as
@@ -33,7 +33,7 @@ def sample_grid_image(
 ) -> np.ndarray:
     """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px
     (tiles above :data:`REPORT_TILE` px box-downsampled to it)."""
-    from .commands.generate import render_seeds
+    from .grids import render_seeds
     from .imageops import box_downsample, sample_grid
 
     images = box_downsample(render_seeds(generator, list(seeds), psi, "const", class_idx, batch_size), REPORT_TILE)
@@ -51,7 +51,7 @@ def mixing_image(
     None when the generator exposes no W space."""
     if not getattr(generator, "supports_w", False) or getattr(generator, "num_ws", 1) < 2:
         return None
-    from .commands.mix import _ranges, mixing_grid
+    from .grids import mixing_grid, ranges
     from .imageops import box_downsample, mixing_figure
 
     layers = list(layers) if layers is not None else list(range(max(1, generator.num_ws // 2)))
@@ -66,7 +66,7 @@ def mixing_image(
         cells[1:, 1:].flatten(0, 1),
         [f"seed {s}" for s in cols],
         [f"seed {s}" for s in rows],
-        title=f"styles {_ranges(layers)} from top",
+        title=f"styles {ranges(layers)} from top",
     )
 
 

@@ -8,12 +8,14 @@ import click
 import numpy as np
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
-from ..metrics.distances import DISTANCES, make_distance
+from ..fileio import atomic_write
+from ..metrics.distances import make_distance
 from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
-from ..report import Report, atomic_write, environment
+from ..report import Report, environment
 from ..runtime import Timer
+from .metric_options import distance_options
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 
 def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "generator"):
@@ -42,15 +44,7 @@ def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "g
 )
 @click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
 @click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
-@click.option(
-    "--distance", type=choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance."
-)
-@click.option(
-    "--lpips-weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).",
-)
+@distance_options
 @click.option(
     "--precision",
     type=choice(list(PRECISIONS)),
@@ -62,6 +56,7 @@ def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "g
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
 @common_options
 def command(
+    *,
     ckpt,
     preset,
     space,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from ..cli import IntList, RunOptions, checkpoint_options, common_options
 from ..errors import UserError
 from ..report import Report, environment
 from .generate import emit_image, noise_option
+from .options import IntList, RunOptions, checkpoint_options, common_options
 
 
 def _psi_list(value: str) -> list[float]:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from ..cli import IntList, RunOptions, checkpoint_options, common_options
 from ..errors import UserError
 from ..report import Report, environment
-from .generate import emit_image, trunc_option
+from .generate import emit_image
+from .options import IntList, RunOptions, checkpoint_options, common_options, trunc_option
 
 
 @click.command("variation")

@@ -20,7 +20,7 @@ DEFAULT_PSIS = (1.0, 0.7, 0.5, 0.0, -0.5)
 
 
 def _seed_inputs(generator, seeds: Sequence[int], class_idx: int | None):
-    from ..commands.generate import class_label, seed_latents
+    from ..grids import class_label, seed_latents
 
     z = seed_latents(list(seeds), generator.z_dim).to(generator.device)
     return z, class_label(generator, class_idx, len(z))

@@ -150,8 +150,14 @@ def demo_figures(
         settings: the demo's settings (``seed``).
     """
     # Each chart carries the mark of the network it depends on (LPIPS for PPL, Inception for FID).
-    facts = {"seed": settings.get("seed"), "random_weights": [n for n in random_weights if "LPIPS" in n]}
-    fid_facts = {"seed": settings.get("seed"), "random_weights": [n for n in random_weights if "LPIPS" not in n]}
+    facts: dict[str, Any] = {
+        "seed": settings.get("seed"),
+        "random_weights": [n for n in random_weights if "LPIPS" in n],
+    }
+    fid_facts: dict[str, Any] = {
+        "seed": settings.get("seed"),
+        "random_weights": [n for n in random_weights if "LPIPS" not in n],
+    }
     ppl_rows = table[table["section"] == "ppl"].assign(checkpoint="demo", repeats=1)
     charts: list[Figure] = []
     z_vs_w = z_vs_w_figure(ppl_rows, **facts)

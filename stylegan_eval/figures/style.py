@@ -33,7 +33,7 @@ COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da
 RANDOM_MARK_COLOR = "#c0392b"
 
 #: matplotlib settings of every chart (applied while a chart is drawn, never globally).
-RC: dict[str, Any] = {
+RC: Any = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
