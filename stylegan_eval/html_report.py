@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .figures.charts import heavy_tailed  # noqa: F401 - part of this module's interface
-from .figures.style import Figure
+from .figures.style import Figure, plain_text  # noqa: F401 - plain_text is part of this module's interface
 from .metrics.intervals import nice
 
 _CSS = """
@@ -64,6 +64,7 @@ DEFAULT_COLUMNS = (
 def png_base64(fig) -> str:
     """A matplotlib figure as a base64 PNG string."""
     buf = io.BytesIO()
+    plain_text(fig)
     fig.savefig(buf, format="png", bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 

@@ -76,6 +76,7 @@ class Figure:
         """The figure as PNG bytes (charts at ``dpi``; raster figures as they are, tagged ``dpi``)."""
         buf = io.BytesIO()
         if self.fig is not None:
+            plain_text(self.fig)
             self.fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
         else:
             from PIL import Image
@@ -88,6 +89,15 @@ class Figure:
         import base64
 
         return base64.b64encode(self.png(HTML_DPI if self.fig is not None else DPI)).decode("ascii")
+
+
+def plain_text(fig) -> None:
+    """Show every text of ``fig`` literally: checkpoint names and labels may hold ``$`` or ``\\``,
+    which matplotlib would otherwise parse as (possibly invalid) mathtext when laying out."""
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):
+        t.set_parse_math(False)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = WIDTH, height: float = 3.4, **kwargs: Any):
@@ -185,6 +195,7 @@ def save(figure: Figure, out: str | os.PathLike, vector: bool = True) -> list[st
         for fmt in VECTOR_FORMATS if figure.fig is not None else ("pdf",):
             buf = io.BytesIO()
             if figure.fig is not None:
+                plain_text(figure.fig)
                 figure.fig.savefig(buf, format=fmt, bbox_inches="tight", pad_inches=0.05)
             else:
                 from PIL import Image
