@@ -33,6 +33,8 @@ COMMAND_MODULES = [
     "info",
     "generate",
     "mix",
+    "truncation",
+    "variation",
     "ppl",
     "separability",
     "compare",

@@ -761,8 +761,9 @@ def test_valid_inputs_that_crashed(tmp_path):
             "ci95_high": None,
         }
     )
-    ((caption, b64),) = metric_bars(table)
-    assert caption == "fid per checkpoint" and base64.b64decode(b64).startswith(b"\x89PNG")
+    (fig,) = metric_bars(table)
+    assert fig.caption.startswith("fid per checkpoint") and base64.b64decode(fig.base64()).startswith(b"\x89PNG")
+    assert fig.png().startswith(b"\x89PNG")
     # a 1-channel generator (a subprocess: Python's own warning display is what is checked)
     gen = ["--generator", "test_hostile_inputs:gray_gen", "--device", "cpu", "--quiet"]
     code, _, err = run_sub(tmp_path, "--no-config", "generate", *gen, "--seeds", "0-1", "--out", tmp_path / "gray")

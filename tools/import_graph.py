@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 6: the evaluation loop over registry entries, the project configuration
     ("compare", "config"),
     # 7: reports and figures
-    ("report", "html_report", "jsonlog", "plots"),
+    ("report", "html_report", "jsonlog", "plots", "figures"),
     # 8: the library API
     ("api", "evaluator"),
     # 9: the commands and the options they share

@@ -33,7 +33,7 @@ from .. import log as messages
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..formats.checkpoint_spec import CheckpointSpec
-from ..imageops import image_grid, save_png
+from ..imageops import save_png
 from ..report import Report, environment
 from .options import RunOptions, common_options, emit
 
@@ -83,19 +83,19 @@ def _real_statistics(seed: int, num: int, batch_size: int, device: torch.device)
 
 
 def _write_images(G, out: Path, seed: int, batch_size: int) -> tuple[list[str], torch.Tensor]:
-    """samples.png, real.png and the two mixing grids in ``out``: (file names, the real images)."""
+    """samples.png, real.png and the two labelled mixing figures in ``out``: (file names, the real images)."""
     from ..demo import shapes
-    from ..grids import mixing_grid
     from ..grids import render_indices as render
+    from ..imageops import sample_grid
+    from ..plots import mixing_image
 
     out.mkdir(parents=True, exist_ok=True)
-    save_png(image_grid(render(G, list(range(64)), 1.0, "const", seed, None, batch_size), 8), out / "samples.png")
+    save_png(sample_grid(render(G, list(range(64)), 1.0, "const", seed, None, batch_size), 8), out / "samples.png")
     real, _ = shapes.render(seed, torch.arange(64))
-    save_png(image_grid(real, 8), out / "real.png")
+    save_png(sample_grid(real, 8), out / "real.png")
     half = G.num_ws // 2
     for name, layers in (("mix_coarse.png", list(range(half))), ("mix_fine.png", list(range(half, G.num_ws)))):
-        grid = mixing_grid(G, list(range(5)), list(range(5, 10)), layers, 1.0, "const", seed, None)
-        save_png(image_grid(grid, 6), out / name)
+        save_png(mixing_image(G, layers=layers), out / name)  # the `mix` command's labelled figure
     return ["samples.png", "real.png", "mix_coarse.png", "mix_fine.png"], real
 
 
@@ -235,7 +235,7 @@ def run_demo(
         sep_table = results["separability"]["ls_z"].details[0]["table"]
         distances = {k: {"demo": m.details[0]["distances"]} for k, m in results["ppl"].items()}
         atomic_write(out / "README.md", _summary_markdown(report))
-        atomic_write(out / "demo.html", demo_html(report, G, real, distances, sep_table))
+        atomic_write(out / "demo.html", demo_html(report, G, real, distances, sep_table, out))
         report.extra_files += ["README.md", "demo.html"]
     return report
 
@@ -296,49 +296,57 @@ def _report(gen_meta: dict, results: dict, counts: dict[str, int], timings: dict
 
 
 def demo_html(
-    report: Report, G, real: torch.Tensor, distances: dict[str, dict[str, Any]], sep_table: pd.DataFrame
+    report: Report,
+    G,
+    real: torch.Tensor,
+    distances: dict[str, dict[str, Any]],
+    sep_table: pd.DataFrame,
+    out: Path | None = None,
 ) -> str:
-    """The demo's HTML page: sample grid and mixing figure of the generator, real images, the
-    PPL histograms, per-attribute separability bars, the FID bar and every number."""
+    """The demo's HTML page: sample grid and mixing figure of the generator, real images, PPL in Z vs W,
+    the PPL histograms, per-attribute separability (Z and W side by side), the FID bar and every
+    number; the charts are also saved into ``out`` (PNG, PDF, SVG)."""
     from .. import html_report, plots
+    from ..figures.reports import demo_figures
+    from ..figures.style import image_figure, save_all
     from ..imageops import sample_grid
 
-    samples = plots.checkpoint_figures(G, "demo generator")
-    samples.append(("procedural training images (real)", sample_grid(real[:16], 4, min_size=512)))
-    figs = html_report.ppl_histograms(distances)
-    ents = {
-        f"ls_{s}": {"demo": dict(zip(sub["attribute"], sub["conditional_entropy_bits"].astype(float)))}
-        for s, sub in sep_table[sep_table["attribute"] != "score"].groupby("space", sort=False)
-    }
-    figs += html_report.separability_bars(ents)
-    fid_v = report.table[report.table["metric"] == "fid"]["value"]
-    if len(fid_v):
-        figs.append(
-            (
-                "FID",
-                html_report.png_base64(
-                    plots.fid_figure({"fid": float(fid_v.iloc[0])}, "demo: FID vs procedural images")
-                ),
-            )
+    samples = [
+        image_figure(img, f"sample_{i}", cap)
+        for i, (cap, img) in enumerate(plots.checkpoint_figures(G, "demo generator"))
+    ]
+    samples.append(
+        image_figure(
+            sample_grid(real[:16], 4, min_size=512),
+            "real",
+            "Procedural training images (real), the first 16 of the seed",
         )
+    )
+    charts, notes = demo_figures(report.table, distances, sep_table, report.settings, report.random_weights)
+    if out is not None:
+        report.extra_files += [
+            n for n in save_all([c for c in charts if c.name in ("ppl_z_vs_w", "separability_entropy")], out)
+        ]
     f = report.meta["findings"]
     notes = [
         f"W more separable than Z: {f['w_more_separable_than_z']}; W paths shorter (full / end): "
-        f"{f['w_paths_shorter_full']} / {f['w_paths_shorter_end']}."
+        f"{f['w_paths_shorter_full']} / {f['w_paths_shorter_end']}.",
+        *report.notes(),
+        *notes,
     ]
-    notes += [f"Warning: {w}" for w in report.meta.get("warnings", [])]
     shown = report.table.drop(columns=["detector"], errors="ignore")
     return html_report.render(
         "stylegan-eval demo",
         shown,
         shown,
         None,
-        figs,
+        charts,
         notes=notes,
         settings=report.settings,
         warning=report.banner(),
-        samples=plots.encoded(samples),
+        samples=samples,
         columns=None,
+        headline=("section", "metric", "space", "attribute", "value", "ci95_low", "ci95_high"),
     )
 
 
@@ -370,6 +378,8 @@ def _summary_markdown(report: Report) -> str:
         "![mix coarse](mix_coarse.png) ![mix fine](mix_fine.png)",
         "",
         "## Findings of the StyleGAN paper on this model",
+        "",
+        "![PPL in Z vs W, full paths and path ends, 95% bootstrap intervals](ppl_z_vs_w.png)",
         "",
         f"- Linear separability (lower = more separable): Z {score['z']:.3f}, W {score['w']:.3f} "
         f"-> W {'more' if findings['w_more_separable_than_z'] else 'NOT more'} separable than Z.",

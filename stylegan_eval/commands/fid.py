@@ -175,6 +175,6 @@ def command(
         },
     )
     plots.write_report_figures(
-        report, run.out, None if images else gen, ckpt.class_idx, metrics=["fid"]
+        report, run.out, None if images else gen, ckpt.class_idx
     )  # fid_bars.png, samples.png, fid.html
     emit(report, run)

@@ -11,11 +11,21 @@ from .. import log, plots
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..metrics.distances import make_distance
-from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, ppl, resolve_settings
+from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
 from ..report import Report, environment
 from ..runtime import Timer
 from .metric_options import distance_options
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
+
+
+def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "generator"):
+    """The histogram of the per-pair distances with the cut points, the PPL (the filtered mean the
+    table reports) and its bootstrap interval marked, in the reports' shared routine (log bins
+    when the distances are heavy-tailed)."""
+    from ..figures.charts import PPLSeries, ppl_histogram
+
+    series = PPLSeries(label, result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high))
+    return ppl_histogram(result.name, [series], name="ppl_hist", seed=seed, random_weights=result.random_weights)
 
 
 @click.command("ppl")
@@ -121,12 +131,13 @@ def command(
         },
     )
     if run.out is not None:
-        report.extra_files.append(plots.write_ppl_histogram(result, Path(run.out) / "ppl_hist.png").name)
         if save_distances:
             import io
 
             buf = io.BytesIO()
             np.save(buf, result.distances)
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
-    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # samples.png, mixing.png, ppl.html
+    label = Path(str(ckpt_meta.get("checkpoint") or "generator")).name
+    hist = histogram_figure(result, run.seed, label) if run.out is not None else None
+    plots.write_report_figures(report, run.out, gen, ckpt.class_idx, figures=[hist] if hist else [])
     emit(report, run)
