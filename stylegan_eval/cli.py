@@ -46,6 +46,8 @@ COMMAND_MODULES = [
     "weights",
     "convert",
     "list-metrics",
+    "track",
+    "plot",
 ]
 
 

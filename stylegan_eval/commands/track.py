@@ -1,0 +1,278 @@
+"""stylegan-eval track RUN_DIR --metrics LIST: every snapshot of a training run, incrementally.
+
+Finds the snapshots (:mod:`stylegan_eval.runs`), evaluates those the run's log does not hold
+yet under the same settings (:mod:`stylegan_eval.tracking`) with the metric runner of
+``compare`` (same seeds for every snapshot), then writes the curves (:mod:`stylegan_eval.curves`,
+``curves.png``/``.pdf``), the table (``track.{csv,json,md,html}``) and the best snapshot per
+metric into ``--out`` (default ``RUN_DIR/stylegan-eval``). ``--fail-if`` gates the latest
+snapshot; ``best`` in a rule is the best value over the run's snapshots, and ``regresses by``
+compares with that best value.
+
+Exit codes as ``compare``: 0, 3 (a rule failed; the report is written first), 2 bad input, 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from .. import compare as C
+from .. import curves, runs, tracking
+from ..cli import CheckpointSpec, RunOptions, common_options, emit
+from ..errors import UserError
+from ..fileio import guarded_out, remembered_sha256
+from .compare import _split, compare_options
+from .logger_options import log_generator, open_logger, tensorboard_option
+
+#: The default report folder inside the run folder, and the digest index kept there.
+OUT_NAME = "stylegan-eval"
+SHA_INDEX = ".track-sha256.json"
+#: Evaluation settings that change the values (the ``fingerprint`` of the log records).
+_KEYED = (
+    "repeats",
+    "num_samples",
+    "attrs",
+    "classifier_paths",
+    "classifier_dir",
+    "svm",
+    "distance",
+    "lpips_weights",
+    "detector",
+    "inception_weights",
+    "fid_method",
+    "fmt",
+    "resolution",
+    "generator_spec",
+    "generator_arg_items",
+    "class_idx",
+)
+
+
+def _eval_options(run: RunOptions, o: dict[str, Any]) -> C.EvalOptions:
+    return C.EvalOptions(
+        seed=run.seed,
+        repeats=o["repeats"],
+        batch_size=run.batch_size,
+        num_samples=o["num_samples"],
+        data=o["data"],
+        attrs=tuple(o["attrs"]),
+        classifiers=tuple(o["classifier_paths"]),
+        classifier_dir=o["classifier_dir"],
+        svm=o["svm"],
+        distance=o["distance"],
+        lpips_weights=o["lpips_weights"],
+        allow_random_weights=run.allow_random_weights,
+        class_idx=o["class_idx"],
+        detector=o["detector"],
+        inception_weights=o["inception_weights"],
+        fid_method=o["fid_method"],
+        show_progress=run.show_progress,
+        resume_state=run.resume_state,
+    )
+
+
+def _settings(run: RunOptions, o: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
+    """Every option the values depend on (the data file by path, size and mtime)."""
+    return {
+        "metrics": outputs,
+        "seed": run.seed,
+        "allow_random_weights": run.allow_random_weights,
+        "data": tracking.data_identity(o["data"]),
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in o.items() if k in _KEYED},
+    }
+
+
+def _rules(fail_if: tuple[str, ...], runners) -> list[C.Rule]:
+    """Parse ``--fail-if``; a registry name with one output stands for it (``fid50k_full`` -> ``fid``)."""
+    outputs = [o for r in runners for o in r.outputs]
+    aliases = {s.name: s.outputs[0] for r in runners for s in r.specs if len(s.outputs) == 1}
+    rules = []
+    for text in fail_if:
+        rule = C.parse_rule(text, outputs + sorted(aliases))
+        rules.append(dataclasses.replace(rule, metric=aliases.get(rule.metric, rule.metric)))
+    return rules
+
+
+def _check_data(runners, data: Path | None) -> None:
+    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    if needing and data is None:
+        raise UserError(f"--data is required for {', '.join(needing)} (real images or a statistics file)")
+    if needing and data is not None and not data.exists():
+        raise UserError(f"--data {data}: no such file or folder")
+
+
+def _evaluate_new(todo, digests, runners, opts, o, run, log_file, key, settings, logger) -> None:
+    """Evaluate each snapshot of ``todo``; its records are appended to the log as soon as it is done."""
+    for i, snap in enumerate(todo, start=1):
+        spec = CheckpointSpec.from_ref(
+            str(snap.path), o["fmt"], o["resolution"], o["generator_spec"], o["class_idx"], o["generator_arg_items"]
+        )
+        gen, meta = spec.load(run.device)
+        results = C.evaluate(gen, meta, runners, opts)
+        tracking.append_records(log_file, tracking.snapshot_records(snap, digests[snap.name], results, key, settings))
+        if logger is not None:
+            logger.log_scalars({k: m.value for k, m in results.items()}, snap.step)
+            log_generator(logger, gen, snap.name, snap.step, o["class_idx"])
+        if not run.quiet:
+            values = ", ".join(f"{k} {m.value:.6g}" for k, m in results.items())
+            click.echo(f"stylegan-eval: {snap.name} ({i}/{len(todo)} new): {values}", err=True)
+        del gen
+
+
+def _table(snapshots, digests, done: dict, nvidia: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
+    """Our values (one row per snapshot and output) then NVIDIA's, with the best row of each marked."""
+    recs = [done[digests[s.name]][m] for s in snapshots for m in outputs if m in done.get(digests[s.name], {})]
+    ours = curves.frame_from_records(recs, "run")
+    ours["sha256"] = [r.get("sha256") for r in recs]
+    ours["std"] = [r.get("std") for r in recs]
+    df = pd.concat([ours, nvidia], ignore_index=True) if not nvidia.empty else ours
+    df["step"] = df["step"].astype(int)  # read from file names: whole numbers
+    best = curves.best_rows(df)
+    keys = set(zip(best["source"], best["metric"], best["step"]))
+    df["best"] = [(s, m, st) in keys for s, m, st in zip(df["source"], df["metric"], df["step"])]
+    cols = ["snapshot", "step", "unit", "metric", "value", "std", "ci95_low", "ci95_high", "repeats"]
+    cols += ["num_samples", "seed", "best", "source", "sha256", "random_weights"]
+    return df[[c for c in cols if c in df.columns]].reset_index(drop=True)
+
+
+def _gate(rules: list[C.Rule], table: pd.DataFrame, latest: str) -> pd.DataFrame | None:
+    """Check the rules on the latest snapshot against the best of the run (the 'baseline' row 'best')."""
+    if not rules:
+        return None
+    ours = table[table["source"] == curves.OURS]
+    best = ours[ours["best"]].assign(checkpoint="best")
+    last = ours[ours["snapshot"] == latest].assign(checkpoint=latest)
+    return C.check_rules(rules, pd.concat([best, last], ignore_index=True)[["checkpoint", "metric", "value"]])
+
+
+def _best_summary(table: pd.DataFrame) -> pd.DataFrame:
+    best = table[table["best"]]
+    cols = ["metric", "source", "snapshot", "step", "unit", "value", "ci95_low", "ci95_high"]
+    return best[[c for c in cols if c in best.columns]].reset_index(drop=True)
+
+
+def _write_outputs(report, table: pd.DataFrame, out: Path, title: str) -> None:
+    """curves.png/.pdf and track.html (summary of the best snapshots, the rules, the curves)."""
+    import base64
+
+    from .. import html_report
+    from ..fileio import atomic_write
+
+    frame = curves.frame_from_table(table, title.rsplit(": ", 1)[-1])
+    fig = curves.curves_figure(frame, title)
+    written = curves.save_figure(fig, out / "curves")
+    png = base64.b64encode(written[0].read_bytes()).decode("ascii")
+    rules = pd.DataFrame(report.meta["rules"]) if report.meta.get("rules") else None
+    page = html_report.render(
+        title,
+        _best_summary(table),
+        table,
+        rules,
+        [("Metrics over training (star: best snapshot)", png)],
+        notes=[curves.caption(frame)],
+        settings=report.settings,
+        warning=report.banner(),
+        columns=None,
+    )
+    atomic_write(out / "track.html", page)
+    report.extra_files += [p.name for p in written] + ["track.html"]
+
+
+@click.command("track")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--glob",
+    "glob_pattern",
+    default=None,
+    metavar="PATTERN",
+    help="Snapshot files relative to RUN_DIR for other naming schemes (the step: the last number in the name).",
+)
+@click.option("--unit", default=None, help="What the number in --glob names counts [default: kimg].")
+@tensorboard_option
+@compare_options
+@common_options
+@click.pass_context
+def command(ctx, run_dir: Path, glob_pattern, unit, tensorboard, run: RunOptions, **o) -> None:
+    """Evaluate every snapshot of a training run RUN_DIR (only those not in its log yet).
+
+    Snapshots: network-snapshot-<kimg>.pkl (NVIDIA), checkpoint/<iter>.pt (rosinality),
+    models/<name>/model_<n>.pt (lucidrains), or --glob. Writes the curves, track.{csv,json,md,html}
+    and metrics.jsonl to --out [default: RUN_DIR/stylegan-eval]; --fail-if gates the latest
+    snapshot ('fid50k_full > best * 1.05').
+    """
+    snapshots = runs.find_snapshots(run_dir, glob_pattern, unit)
+    runners = C.plan(_split(o["metrics"]))
+    outputs = [x for r in runners for x in r.outputs]
+    rules = _rules(o["fail_if"], runners)
+    _check_data(runners, o["data"])
+    nvidia = curves.frame_from_nvidia(runs.read_nvidia_metrics(run_dir), "run")
+    out = run.out if run.out is not None else run_dir / OUT_NAME
+    with guarded_out(out):
+        run.out = out
+        _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, tensorboard, run, o)
+
+
+def _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, tensorboard, run: RunOptions, o) -> None:
+    out = Path(run.out)  # type: ignore[arg-type]
+    log_file = run.log if run.log is not None else out / "metrics.jsonl"
+    settings = _settings(run, o, outputs)
+    key = tracking.settings_fingerprint(settings)
+    names = [s.name for s in snapshots]
+    digests = dict(zip(names, remembered_sha256([s.path for s in snapshots], names, out / SHA_INDEX)[0]))
+    done = tracking.done_outputs(tracking.read_records(log_file), key)
+    todo = [s for s in snapshots if not set(outputs) <= set(done.get(digests[s.name], {}))]
+    if not run.quiet:
+        click.echo(
+            f"stylegan-eval: {run_dir}: {len(snapshots)} snapshots, {len(snapshots) - len(todo)} already in "
+            f"{log_file}, {len(todo)} to evaluate",
+            err=True,
+        )
+    logger = open_logger(tensorboard) if todo else None
+    try:
+        _evaluate_new(todo, digests, runners, _eval_options(run, o), o, run, log_file, key, settings, logger)
+    finally:
+        if logger is not None:
+            logger.close()
+    done = tracking.done_outputs(tracking.read_records(log_file), key)
+    table = _table(snapshots, digests, done, nvidia, outputs)
+    report = _report(run_dir, snapshots, table, settings, key, todo, log_file, rules, run)
+    _write_outputs(report, table, out, f"stylegan-eval track: {run_dir.resolve().name}")
+    emit(report, run)
+    for _, b in _best_summary(table).iterrows():
+        if b["source"] == curves.OURS and not run.json:
+            click.echo(f"stylegan-eval: best {b['metric']}: {b['snapshot']} ({b['value']:.6g})", err=True)
+    if report.meta.get("rules") and not all(r["passed"] for r in report.meta["rules"]):
+        for r in report.meta["rules"]:
+            if not r["passed"]:
+                click.echo(f"stylegan-eval: rule failed: {r['rule']} ({r['checkpoint']}: {r['detail']})", err=True)
+        ctx.exit(3)
+
+
+def _report(run_dir, snapshots, table, settings, key, todo, log_file, rules, run: RunOptions):
+    from ..report import Report, environment, jsonable
+
+    ours = table[table["source"] == curves.OURS]
+    best = {str(b["metric"]): str(b["snapshot"]) for _, b in _best_summary(ours).iterrows()}
+    rules_df = _gate(rules, table, snapshots[-1].name)
+    random = sorted({n for r in tracking.read_records(log_file) if r.get("fingerprint") == key
+                     for n in (r.get("random_weights") or [])})
+    return Report(
+        "track",
+        table,
+        settings={**settings, "run_dir": str(run_dir), "fail_if": [r.text for r in rules], "fingerprint": key},
+        meta={
+            "snapshots": len(snapshots),
+            "latest": snapshots[-1].name,
+            "evaluated": [s.name for s in todo],
+            "reused": len(snapshots) - len(todo),
+            "log": str(log_file),
+            "best": best,
+            "rules": jsonable(rules_df.to_dict(orient="records")) if rules_df is not None else [],
+            "random_weights": random,
+            "environment": environment(run.device if todo else None),
+        },
+    )
