@@ -60,7 +60,8 @@ def frame_from_records(records: Iterable[Mapping[str, Any]], run: str) -> pd.Dat
         value = _num(rec.get("value"))
         if math.isnan(step) or not isinstance(rec.get("metric"), str):
             continue
-        settings = rec.get("settings") if isinstance(rec.get("settings"), dict) else {}
+        given = rec.get("settings")
+        settings: Mapping[str, Any] = given if isinstance(given, dict) else {}
         rows.append(
             {
                 "run": run,

@@ -60,7 +60,7 @@ class Snapshot:
 
 
 def _regular(paths) -> list[Path]:
-    out = []
+    out: list[Path] = []
     for p in paths:
         if len(out) >= MAX_SNAPSHOTS:
             raise UserError(f"{p.parent}: more than {MAX_SNAPSHOTS} snapshot files (expected a training run folder)")
@@ -100,6 +100,16 @@ def _by_glob(run_dir: Path, pattern: str) -> list[tuple[Path, int]]:
             raise UserError(f"--glob {pattern!r}: {p} has no number in its name (expected the training step in it)")
         found.append((p, int(m.group(1))))
     return found
+
+
+def step_from_name(path: str | Path) -> int | None:
+    """The training step a snapshot's file name states (NVIDIA, rosinality, lucidrains naming), or None."""
+    name = Path(path).name
+    for pattern in (_NVIDIA, _ROSINALITY, _LUCIDRAINS):
+        m = pattern.match(name)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def find_snapshots(run_dir: str | Path, glob: str | None = None, unit: str | None = None) -> list[Snapshot]:

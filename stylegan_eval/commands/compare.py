@@ -26,6 +26,7 @@ from ..engine import DistInfo
 from ..errors import UserError
 from ..report import environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
+from .logger_options import log_generator, open_logger, step_of, tensorboard_option
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
 
@@ -182,6 +183,7 @@ def compare_options(f):
                 default=None,
                 help="Class label for conditional generators.",
             ),
+            tensorboard_option,
         ]
     ):
         f = opt(f)
@@ -213,6 +215,7 @@ def run_comparison(
     generator_arg_items,
     class_idx,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Evaluate ``refs`` with the same metrics and seeds, write ``<command_name>.{csv,json,md,html}``, check the rules."""
     if not refs:
@@ -260,9 +263,16 @@ def run_comparison(
         resume_state=run.resume_state,
     )
     results, infos, names, warnings = {}, {}, {}, []
-    for label, spec in specs.items():
+    logger = open_logger(tensorboard)
+    steps = [step_of(spec.path) if spec.path is not None else None for spec in specs.values()]
+    if None in steps or len(set(steps)) < len(steps):  # snapshots named by their step: that step; else i
+        steps = list(range(len(specs)))
+    for step, (label, spec) in zip(steps, specs.items()):
         gen, meta = spec.load(run.device)
         results[label] = C.evaluate(gen, meta, runners, opts)
+        if logger is not None:
+            logger.log_scalars({o: m.value for o, m in results[label].items()}, step)
+            log_generator(logger, gen, label, step, class_idx)
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
         infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
         if meta.get("identity"):
@@ -273,6 +283,8 @@ def run_comparison(
                 if w not in warnings:
                     warnings.append(w)
         del gen
+    if logger is not None:
+        logger.close()
     from ..warnings_capture import captured
 
     for text in warnings:

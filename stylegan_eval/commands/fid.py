@@ -16,6 +16,7 @@ from ..metrics.kid import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
 from .detector_options import detector_options
+from .logger_options import log_report, step_of, tensorboard_option
 
 #: Kept for callers of the old location; the pipeline lives in :mod:`stylegan_eval.metrics.real`.
 STATS_SUFFIXES = real_mod.STATS_SUFFIXES
@@ -67,6 +68,7 @@ stats_warnings = real_mod.stats_warnings
     help="Generator noise.",
 )
 @detector_options
+@tensorboard_option
 @common_options
 def command(
     ckpt,
@@ -86,6 +88,7 @@ def command(
     cache_dir,
     no_cache,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Fréchet Inception Distance (and KID) of CKPT against --data."""
     if not data.exists():
@@ -167,3 +170,4 @@ def command(
     )
     plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # fid_bars.png, samples.png, fid.html
     emit(report, run)
+    log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)

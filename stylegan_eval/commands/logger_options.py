@@ -21,6 +21,14 @@ tensorboard_option = click.option(
 )
 
 
+def step_of(path: Any) -> int:
+    """The training step in a snapshot's file name (``network-snapshot-000400.pkl`` -> 400), else 0."""
+    from ..runs import step_from_name
+
+    step = step_from_name(path) if path is not None else None
+    return 0 if step is None else step
+
+
 def open_logger(tensorboard: Path | None):
     """The TensorBoard logger of ``--tensorboard`` on rank 0 (None without it or on other ranks)."""
     from ..engine import DistInfo
@@ -32,14 +40,14 @@ def open_logger(tensorboard: Path | None):
     return TensorBoardLogger(tensorboard)
 
 
-def log_generator(logger: Any, generator: Any, label: str, step: int, class_idx: int | None = None) -> None:
+def log_generator(logger: Any, generator: Any, label: str, step: int | None, class_idx: int | None = None) -> None:
     """The sample grid of ``generator`` as the image ``samples/<label>`` at ``step`` (nothing without a logger)."""
     if logger is None:
         return
     from .. import plots
     from ..loggers import IMAGE_PREFIX
 
-    logger.log_image(IMAGE_PREFIX + label, plots.sample_grid_image(generator, class_idx=class_idx), step)
+    logger.log_image(IMAGE_PREFIX + label, plots.sample_grid_image(generator, class_idx=class_idx), step or 0)
 
 
 def log_report(

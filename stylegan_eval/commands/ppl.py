@@ -14,6 +14,7 @@ from ..metrics.distances import DISTANCES, make_distance
 from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
 from ..report import Report, atomic_write, environment
 from ..runtime import Timer
+from .logger_options import log_report, step_of, tensorboard_option
 
 
 def write_histogram(result: PPLResult, path: Path) -> Path:
@@ -79,6 +80,7 @@ def write_histogram(result: PPLResult, path: Path) -> Path:
 )
 @trunc_option
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
+@tensorboard_option
 @common_options
 def command(
     ckpt,
@@ -94,6 +96,7 @@ def command(
     psi,
     save_distances,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Perceptual path length of CKPT (Karras et al. 2019), NVIDIA's protocol."""
     if save_distances and run.out is None:
@@ -161,3 +164,4 @@ def command(
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
     plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # samples.png, mixing.png, ppl.html
     emit(report, run)
+    log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)

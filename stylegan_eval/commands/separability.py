@@ -14,6 +14,7 @@ from ..errors import UserError
 from ..generator import NOISE_MODES
 from ..metrics import separability as sep
 from ..report import Report, environment
+from .logger_options import log_report, step_of, tensorboard_option
 
 DEFAULT_NUM_SAMPLES = 200_000
 
@@ -130,6 +131,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
     show_default=True,
     help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).",
 )
+@tensorboard_option
 @common_options
 def command(
     ckpt,
@@ -145,6 +147,7 @@ def command(
     noise_mode,
     save_samples,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Linear separability: how well a linear SVM on z / w predicts attribute classifiers' labels.
 
@@ -277,3 +280,4 @@ def command(
         report, run.out, None if from_samples is not None else gen
     )  # entropy bars, samples, html
     emit(report, run)
+    log_report(tensorboard, report, None if from_samples is not None else gen, step_of(ckpt.path), ckpt.class_idx)

@@ -26,7 +26,7 @@ from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..errors import UserError
 from ..fileio import guarded_out, remembered_sha256
 from .compare import _split, compare_options
-from .logger_options import log_generator, open_logger, tensorboard_option
+from .logger_options import log_generator, open_logger
 
 #: The default report folder inside the run folder, and the digest index kept there.
 OUT_NAME = "stylegan-eval"
@@ -192,11 +192,10 @@ def _write_outputs(report, table: pd.DataFrame, out: Path, title: str) -> None:
     help="Snapshot files relative to RUN_DIR for other naming schemes (the step: the last number in the name).",
 )
 @click.option("--unit", default=None, help="What the number in --glob names counts [default: kimg].")
-@tensorboard_option
 @compare_options
 @common_options
 @click.pass_context
-def command(ctx, run_dir: Path, glob_pattern, unit, tensorboard, run: RunOptions, **o) -> None:
+def command(ctx, run_dir: Path, glob_pattern, unit, run: RunOptions, **o) -> None:
     """Evaluate every snapshot of a training run RUN_DIR (only those not in its log yet).
 
     Snapshots: network-snapshot-<kimg>.pkl (NVIDIA), checkpoint/<iter>.pt (rosinality),
@@ -213,7 +212,7 @@ def command(ctx, run_dir: Path, glob_pattern, unit, tensorboard, run: RunOptions
     out = run.out if run.out is not None else run_dir / OUT_NAME
     with guarded_out(out):
         run.out = out
-        _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, tensorboard, run, o)
+        _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, o.pop("tensorboard"), run, o)
 
 
 def _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, tensorboard, run: RunOptions, o) -> None:
@@ -258,8 +257,14 @@ def _report(run_dir, snapshots, table, settings, key, todo, log_file, rules, run
     ours = table[table["source"] == curves.OURS]
     best = {str(b["metric"]): str(b["snapshot"]) for _, b in _best_summary(ours).iterrows()}
     rules_df = _gate(rules, table, snapshots[-1].name)
-    random = sorted({n for r in tracking.read_records(log_file) if r.get("fingerprint") == key
-                     for n in (r.get("random_weights") or [])})
+    random = sorted(
+        {
+            n
+            for r in tracking.read_records(log_file)
+            if r.get("fingerprint") == key
+            for n in (r.get("random_weights") or [])
+        }
+    )
     return Report(
         "track",
         table,
