@@ -25,6 +25,7 @@ from .. import curves, runs, tracking
 from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..errors import UserError
 from ..fileio import guarded_out, remembered_sha256
+from ..report import Report
 from .compare import _split, compare_options
 from .logger_options import log_generator, open_logger
 
@@ -105,15 +106,42 @@ def _check_data(runners, data: Path | None) -> None:
         raise UserError(f"--data {data}: no such file or folder")
 
 
-def _evaluate_new(todo, digests, runners, opts, o, run, log_file, key, settings, logger) -> None:
+@dataclasses.dataclass
+class _Job:
+    """One ``track`` invocation: the run, what to compute, and where the results go."""
+
+    run_dir: Path
+    snapshots: list[runs.Snapshot]
+    runners: list
+    rules: list[C.Rule]
+    nvidia: pd.DataFrame
+    run: RunOptions
+    options: dict[str, Any]
+    log_file: Path = Path()
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    key: str = ""
+    digests: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def outputs(self) -> list[str]:
+        return [x for r in self.runners for x in r.outputs]
+
+    def done(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return tracking.done_outputs(tracking.read_records(self.log_file), self.key)
+
+
+def _evaluate_new(job: _Job, todo: list[runs.Snapshot], logger) -> None:
     """Evaluate each snapshot of ``todo``; its records are appended to the log as soon as it is done."""
+    o, run = job.options, job.run
+    opts = _eval_options(run, o)
     for i, snap in enumerate(todo, start=1):
         spec = CheckpointSpec.from_ref(
             str(snap.path), o["fmt"], o["resolution"], o["generator_spec"], o["class_idx"], o["generator_arg_items"]
         )
         gen, meta = spec.load(run.device)
-        results = C.evaluate(gen, meta, runners, opts)
-        tracking.append_records(log_file, tracking.snapshot_records(snap, digests[snap.name], results, key, settings))
+        results = C.evaluate(gen, meta, job.runners, opts)
+        recs = tracking.snapshot_records(snap, job.digests[snap.name], results, job.key, job.settings)
+        tracking.append_records(job.log_file, recs)
         if logger is not None:
             logger.log_scalars({k: m.value for k, m in results.items()}, snap.step)
             log_generator(logger, gen, snap.name, snap.step, o["class_idx"])
@@ -205,79 +233,92 @@ def command(ctx, run_dir: Path, glob_pattern, unit, run: RunOptions, **o) -> Non
     """
     snapshots = runs.find_snapshots(run_dir, glob_pattern, unit)
     runners = C.plan(_split(o["metrics"]))
-    outputs = [x for r in runners for x in r.outputs]
     rules = _rules(o["fail_if"], runners)
     _check_data(runners, o["data"])
     nvidia = curves.frame_from_nvidia(runs.read_nvidia_metrics(run_dir), "run")
     out = run.out if run.out is not None else run_dir / OUT_NAME
+    tensorboard = o.pop("tensorboard")
     with guarded_out(out):
         run.out = out
-        _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, o.pop("tensorboard"), run, o)
-
-
-def _track(ctx, run_dir, snapshots, runners, outputs, rules, nvidia, tensorboard, run: RunOptions, o) -> None:
-    out = Path(run.out)  # type: ignore[arg-type]
-    log_file = run.log if run.log is not None else out / "metrics.jsonl"
-    settings = _settings(run, o, outputs)
-    key = tracking.settings_fingerprint(settings)
-    names = [s.name for s in snapshots]
-    digests = dict(zip(names, remembered_sha256([s.path for s in snapshots], names, out / SHA_INDEX)[0]))
-    done = tracking.done_outputs(tracking.read_records(log_file), key)
-    todo = [s for s in snapshots if not set(outputs) <= set(done.get(digests[s.name], {}))]
-    if not run.quiet:
-        click.echo(
-            f"stylegan-eval: {run_dir}: {len(snapshots)} snapshots, {len(snapshots) - len(todo)} already in "
-            f"{log_file}, {len(todo)} to evaluate",
-            err=True,
-        )
-    logger = open_logger(tensorboard) if todo else None
-    try:
-        _evaluate_new(todo, digests, runners, _eval_options(run, o), o, run, log_file, key, settings, logger)
-    finally:
-        if logger is not None:
-            logger.close()
-    done = tracking.done_outputs(tracking.read_records(log_file), key)
-    table = _table(snapshots, digests, done, nvidia, outputs)
-    report = _report(run_dir, snapshots, table, settings, key, todo, log_file, rules, run)
-    _write_outputs(report, table, out, f"stylegan-eval track: {run_dir.resolve().name}")
-    emit(report, run)
-    for _, b in _best_summary(table).iterrows():
-        if b["source"] == curves.OURS and not run.json:
-            click.echo(f"stylegan-eval: best {b['metric']}: {b['snapshot']} ({b['value']:.6g})", err=True)
-    if report.meta.get("rules") and not all(r["passed"] for r in report.meta["rules"]):
+        job = _Job(run_dir, snapshots, runners, rules, nvidia, run, o)
+        report = _track(job, tensorboard)
+    if not report.passed:
         for r in report.meta["rules"]:
             if not r["passed"]:
                 click.echo(f"stylegan-eval: rule failed: {r['rule']} ({r['checkpoint']}: {r['detail']})", err=True)
         ctx.exit(3)
 
 
-def _report(run_dir, snapshots, table, settings, key, todo, log_file, rules, run: RunOptions):
-    from ..report import Report, environment, jsonable
+def _todo(job: _Job) -> list[runs.Snapshot]:
+    """Set the job's log, settings digest and file digests; the snapshots the log lacks."""
+    out = Path(job.run.out)  # type: ignore[arg-type]
+    job.log_file = job.run.log if job.run.log is not None else out / "metrics.jsonl"
+    job.settings = _settings(job.run, job.options, job.outputs)
+    job.key = tracking.settings_fingerprint(job.settings)
+    names = [s.name for s in job.snapshots]
+    job.digests = dict(zip(names, remembered_sha256([s.path for s in job.snapshots], names, out / SHA_INDEX)[0]))
+    done = job.done()
+    return [s for s in job.snapshots if not set(job.outputs) <= set(done.get(job.digests[s.name], {}))]
+
+
+def _track(job: _Job, tensorboard: Path | None):
+    """Evaluate what is new, then write the table, curves and report; returns the report."""
+    todo, run = _todo(job), job.run
+    if not run.quiet:
+        click.echo(
+            f"stylegan-eval: {job.run_dir}: {len(job.snapshots)} snapshots, {len(job.snapshots) - len(todo)} "
+            f"already in {job.log_file}, {len(todo)} to evaluate",
+            err=True,
+        )
+    logger = open_logger(tensorboard) if todo else None
+    try:
+        _evaluate_new(job, todo, logger)
+    finally:
+        if logger is not None:
+            logger.close()
+    table = _table(job.snapshots, job.digests, job.done(), job.nvidia, job.outputs)
+    report = _report(job, table, todo)
+    _write_outputs(report, table, Path(run.out), f"stylegan-eval track: {job.run_dir.resolve().name}")  # type: ignore[arg-type]
+    emit(report, run)
+    for _, b in _best_summary(table).iterrows():
+        if b["source"] == curves.OURS and not run.json:
+            click.echo(f"stylegan-eval: best {b['metric']}: {b['snapshot']} ({b['value']:.6g})", err=True)
+    return report
+
+
+def _report(job: _Job, table: pd.DataFrame, todo: list[runs.Snapshot]):
+    from ..report import environment, jsonable
 
     ours = table[table["source"] == curves.OURS]
     best = {str(b["metric"]): str(b["snapshot"]) for _, b in _best_summary(ours).iterrows()}
-    rules_df = _gate(rules, table, snapshots[-1].name)
-    random = sorted(
-        {
-            n
-            for r in tracking.read_records(log_file)
-            if r.get("fingerprint") == key
-            for n in (r.get("random_weights") or [])
-        }
-    )
-    return Report(
+    rules_df = _gate(job.rules, table, job.snapshots[-1].name)
+    recs = [r for r in tracking.read_records(job.log_file) if r.get("fingerprint") == job.key]
+    return _TrackReport(
         "track",
         table,
-        settings={**settings, "run_dir": str(run_dir), "fail_if": [r.text for r in rules], "fingerprint": key},
+        settings={
+            **job.settings,
+            "run_dir": str(job.run_dir),
+            "fail_if": [r.text for r in job.rules],
+            "fingerprint": job.key,
+        },
         meta={
-            "snapshots": len(snapshots),
-            "latest": snapshots[-1].name,
+            "snapshots": len(job.snapshots),
+            "latest": job.snapshots[-1].name,
             "evaluated": [s.name for s in todo],
-            "reused": len(snapshots) - len(todo),
-            "log": str(log_file),
+            "reused": len(job.snapshots) - len(todo),
+            "log": str(job.log_file),
             "best": best,
             "rules": jsonable(rules_df.to_dict(orient="records")) if rules_df is not None else [],
-            "random_weights": random,
-            "environment": environment(run.device if todo else None),
+            "random_weights": sorted({n for r in recs for n in (r.get("random_weights") or [])}),
+            "environment": environment(job.run.device if todo else None),
         },
     )
+
+
+class _TrackReport(Report):
+    """The report of ``track``: ``passed`` is whether every ``--fail-if`` check passed."""
+
+    @property
+    def passed(self) -> bool:
+        return all(r["passed"] for r in self.meta.get("rules") or [])

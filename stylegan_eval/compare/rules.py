@@ -128,6 +128,20 @@ def _limit(rule: Rule, values: pd.Series) -> tuple[float, str]:
     return limit, f"{limit:.6g} (best {best:.6g} {rule.best_op} {rule.number:g})"
 
 
+def _threshold_row(rule: Rule, label: str, value: float, values: pd.Series) -> dict:
+    limit, shown = _limit(rule, values)
+    failed = not math.isfinite(limit) or _OPS[rule.op](value, limit)
+    detail = f"{value:.6g} {rule.op} {shown}" if failed else f"not {value:.6g} {rule.op} {shown}"
+    return {
+        "rule": rule.text,
+        "checkpoint": label,
+        "value": value,
+        "observed": value,
+        "passed": not failed,
+        "detail": detail,
+    }
+
+
 def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
     """Evaluate ``rules`` on the long compare table (columns checkpoint, metric, value, baseline).
 
@@ -175,17 +189,5 @@ def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
                     }
                 )
             else:
-                limit, shown = _limit(rule, sub)
-                failed = not math.isfinite(limit) or _OPS[rule.op](value, limit)
-                detail = f"{value:.6g} {rule.op} {shown}" if failed else f"not {value:.6g} {rule.op} {shown}"
-                rows.append(
-                    {
-                        "rule": rule.text,
-                        "checkpoint": label,
-                        "value": value,
-                        "observed": value,
-                        "passed": not failed,
-                        "detail": detail,
-                    }
-                )
+                rows.append(_threshold_row(rule, label, value, sub))
     return pd.DataFrame(rows, columns=["rule", "checkpoint", "value", "observed", "passed", "detail"])
