@@ -315,3 +315,18 @@ def test_mlflow_logger_when_installed(tmp_path):
     logger.close()
     history = mlflow.tracking.MlflowClient().get_metric_history(run_id, "metrics.fid")
     assert [(m.step, m.value) for m in history] == [(10, 3.5)]
+
+
+@pytest.mark.slow  # about 10 s: the LPIPS network at random init
+def test_ppl_command_writes_tensorboard_at_the_snapshot_kimg(tmp_path, cli):
+    from stylegan_eval.loggers import IMAGE_PREFIX, SCALAR_PREFIX
+
+    path = nu.write_snapshot(tmp_path / "network-snapshot-000008.pkl")
+    tb = tmp_path / "tb"
+    code, out, err = cli(
+        "--no-config", "ppl", path, "--num-samples", "4", "--allow-random-weights", "--tensorboard", tb, *FAST[2:]
+    )
+    assert code == 0, err
+    (row,) = _last_json(out)["results"]
+    assert _scalars(tb, SCALAR_PREFIX + row["metric"]) == {8: pytest.approx(row["ppl"], rel=1e-6)}
+    assert IMAGE_PREFIX + "ppl" in _image_tags(tb)

@@ -23,6 +23,7 @@ import pandas as pd
 from .. import compare as C
 from .. import curves, runs, tracking
 from ..cli import CheckpointSpec, RunOptions, common_options, emit
+from ..engine import DistInfo
 from ..errors import UserError
 from ..fileio import guarded_out, remembered_sha256
 from ..report import Report
@@ -140,8 +141,9 @@ def _evaluate_new(job: _Job, todo: list[runs.Snapshot], logger) -> None:
         )
         gen, meta = spec.load(run.device)
         results = C.evaluate(gen, meta, job.runners, opts)
-        recs = tracking.snapshot_records(snap, job.digests[snap.name], results, job.key, job.settings)
-        tracking.append_records(job.log_file, recs)
+        if DistInfo.current().is_main:  # every rank computes its shard; rank 0 writes
+            recs = tracking.snapshot_records(snap, job.digests[snap.name], results, job.key, job.settings)
+            tracking.append_records(job.log_file, recs)
         if logger is not None:
             logger.log_scalars({k: m.value for k, m in results.items()}, snap.step)
             log_generator(logger, gen, snap.name, snap.step, o["class_idx"])
@@ -276,6 +278,8 @@ def _track(job: _Job, tensorboard: Path | None):
     finally:
         if logger is not None:
             logger.close()
+    if not DistInfo.current().is_main:
+        return _TrackReport("track", pd.DataFrame())
     table = _table(job.snapshots, job.digests, job.done(), job.nvidia, job.outputs)
     report = _report(job, table, todo)
     _write_outputs(report, table, Path(run.out), f"stylegan-eval track: {job.run_dir.resolve().name}")  # type: ignore[arg-type]
