@@ -176,9 +176,12 @@ def read_nvidia_metric_file(path: str | Path) -> list[dict[str, Any]]:
     """
     path = Path(path)
     size = path.stat().st_size
-    if size > MAX_METRIC_FILE_BYTES:
-        raise UserError(f"{path}: {size} bytes (expected an NVIDIA metric log of at most {MAX_METRIC_FILE_BYTES})")
-    data = path.read_bytes()[:MAX_METRIC_FILE_BYTES]
+    with open(path, "rb") as f:  # read at most the bound, even if the file grows meanwhile
+        data = f.read(MAX_METRIC_FILE_BYTES + 1)
+    if max(size, len(data)) > MAX_METRIC_FILE_BYTES:
+        raise UserError(
+            f"{path}: {max(size, len(data))} bytes (expected an NVIDIA metric log of at most {MAX_METRIC_FILE_BYTES})"
+        )
     lines = data.split(b"\n")
     complete = lines[:-1]  # the part after the last newline is incomplete (or empty)
     rows: list[dict[str, Any]] = []

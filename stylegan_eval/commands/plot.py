@@ -81,7 +81,7 @@ def command(logs, labels, metrics, out: Path, name: str, title, as_json: bool) -
             )
         df = df[df["metric"].isin(wanted)]
     with guarded_out(out):
-        fig = curves.curves_figure(df, title or ("stylegan-eval: " + ", ".join(names)))
+        fig = curves.curves_figure(df, title or ("stylegan-eval: " + ", ".join(dict.fromkeys(names))))
         paths = curves.save_figure(fig, out / name)
     best = curves.best_rows(df)[["run", "source", "metric", "step", "unit", "value", "snapshot"]]
     if as_json:
