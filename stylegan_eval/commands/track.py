@@ -326,3 +326,16 @@ class _TrackReport(Report):
     @property
     def passed(self) -> bool:
         return all(r["passed"] for r in self.meta.get("rules") or [])
+
+    def to_markdown(self) -> str:
+        """The best snapshot per metric and the rule checks first, then the full report."""
+        from ..report import _md_table
+
+        head = [f"## Best snapshot per metric ({self.meta.get('snapshots')} snapshots)", ""]
+        head += [_md_table(_best_summary(self.table)), ""]
+        if self.meta.get("rules"):
+            rules = pd.DataFrame(self.meta["rules"]).drop(columns=["observed"], errors="ignore")
+            head += ["## Rules (latest snapshot)", "", _md_table(rules), ""]
+        body = super().to_markdown()
+        at = body.find("\n| ")  # before the full table, after the title and the random-weights banner
+        return body[: at + 1] + "\n".join(head) + "\n## All snapshots\n\n" + body[at + 1 :]
