@@ -182,6 +182,7 @@ def test_track_evaluates_only_new_snapshots_and_logs_to_tensorboard(tmp_path, cl
 
     out_dir = run / "stylegan-eval"
     assert {"curves.png", "curves.pdf", "track.html", "track.csv"} <= set(os.listdir(out_dir))
+    assert not [n for n in os.listdir(out_dir) if n.startswith(".partial-")]  # finished metrics leave no state
     with Image.open(out_dir / "curves.png") as img:
         assert min(img.info["dpi"]) >= 199
     assert (out_dir / "curves.pdf").read_bytes().startswith(b"%PDF")
