@@ -264,6 +264,8 @@ def test_plot_draws_several_runs_from_logs(tmp_path, cli):
     with Image.open(out / "curves.png") as img:
         assert min(img.info["dpi"]) >= 199
     assert (out / "curves.pdf").stat().st_size > 1000
+    code, stdout, err = cli("plot", b / "metrics.jsonl", "--metrics", "fid50k_full", "--out", out, "--json")
+    assert code == 0 and len(_last_json(stdout)["best"]) == 1, err
     code, _, err = cli("plot", tmp_path / "missing.jsonl", "--out", out)
     assert code == 2 and "missing.jsonl" in err
 
@@ -288,6 +290,14 @@ def test_evaluator_and_calc_write_tensorboard(tmp_path, cli):
     assert code == 0, err
     (row,) = _last_json(out)["results"]
     assert _scalars(tb, SCALAR_PREFIX + METRIC) == {12: pytest.approx(row["value"], rel=1e-6)}  # the kimg
+
+    later = _snapshot(tmp_path, 40)
+    tb = tmp_path / "tb-compare"
+    code, out, err = cli("--no-config", "compare", path, later, "--metrics", METRIC, "--tensorboard", tb, *FAST)
+    assert code == 0, err
+    values = {r["path"]: r["value"] for r in _last_json(out)["results"]}
+    expected = {12: values[str(path)], 40: values[str(later)]}
+    assert _scalars(tb, SCALAR_PREFIX + METRIC) == pytest.approx(expected, rel=1e-6)  # each file's own kimg
 
 
 def test_wandb_logger_when_installed(tmp_path, monkeypatch):

@@ -72,7 +72,7 @@ def command(logs, labels, metrics, out: Path, name: str, title, as_json: bool) -
     logs = list(logs)
     names = _unique(list(labels) or [_label(p) for p in logs], logs)
     df = read_curves(logs, names)
-    wanted = _split(metrics)
+    wanted = [curves.nvidia_output(m) or m for m in _split(metrics)]  # fid50k_full -> fid
     if wanted:
         missing = sorted(set(wanted) - set(df["metric"]))
         if missing:
