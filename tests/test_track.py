@@ -315,17 +315,23 @@ def test_wandb_logger_when_installed(tmp_path, monkeypatch):
     logger.close()
 
 
-def test_mlflow_logger_when_installed(tmp_path):
+def test_mlflow_logger_when_installed(tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
+    import numpy as np
+
     from stylegan_eval.loggers import MLflowLogger
 
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a local folder store, no server or database
     mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
     logger = MLflowLogger(run_name="t")
     run_id = mlflow.active_run().info.run_id
     logger.log_scalars({"fid": 3.5, "bad": math.inf}, 10)
+    logger.log_image("samples/x", np.zeros((8, 8, 3), np.uint8), 10)
     logger.close()
-    history = mlflow.tracking.MlflowClient().get_metric_history(run_id, "metrics.fid")
+    client = mlflow.tracking.MlflowClient()
+    history = client.get_metric_history(run_id, "metrics.fid")
     assert [(m.step, m.value) for m in history] == [(10, 3.5)]
+    assert [a.path for a in client.list_artifacts(run_id)] == ["samples_x_step00000010.png"]
 
 
 @pytest.mark.slow  # about 10 s: the LPIPS network at random init
