@@ -311,8 +311,12 @@ def test_wandb_logger_when_installed(tmp_path, monkeypatch):
     logger = WandbLogger(project="stylegan-eval-test")
     logger.log_scalars({"fid": 3.5, "bad": math.nan}, 10)
     logger.log_image("samples/x", np.zeros((8, 8, 3), np.uint8), 10)
-    assert logger._run.summary["metrics/fid"] == 3.5
     logger.close()
+    # The offline run folder: the image under its tag and step, the scalar's key in the run's records.
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert list((run_dir / "files" / "media" / "images" / "samples").glob("x_10_*.png"))
+    records = b"".join(p.read_bytes() for p in run_dir.glob("run-*.wandb"))
+    assert b"metrics/fid" in records and b"metrics/bad" not in records
 
 
 def test_mlflow_logger_when_installed(tmp_path, monkeypatch):
