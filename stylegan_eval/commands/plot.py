@@ -1,7 +1,7 @@
 """stylegan-eval plot LOG.jsonl [LOG2.jsonl ...]: metric-over-training curves from our logs, runs side by side.
 
 A log is any of our JSON-lines logs whose records carry a ``step`` (``track``, ``Evaluator``,
-``api.evaluate(..., step=)``), or NVIDIA's ``metric-<name>.jsonl`` (drawn dashed, labelled as
+``api.evaluate(..., step=)``; of a ``track`` log, the lines of its latest settings), or NVIDIA's ``metric-<name>.jsonl`` (drawn dashed, labelled as
 NVIDIA's values). Each file is one run on the figure, labelled with ``--label`` or its folder's
 name. Writes ``<name>.png`` (200 dpi) and ``<name>.pdf`` into ``--out``; prints the best step of
 each run and metric.
@@ -35,6 +35,14 @@ def _unique(labels: list[str], logs: list[Path]) -> list[str]:
     return [x if keys.count(k) == 1 else f"{x}#{keys[: i + 1].count(k)}" for i, (x, k) in enumerate(zip(labels, keys))]
 
 
+def _latest_settings(records: list[dict]) -> list[dict]:
+    """A ``track`` log's lines made under its latest settings (its last line's fingerprint); other logs whole."""
+    keys = [r.get("fingerprint") for r in records if r.get("command") == tracking.COMMAND]
+    if not keys:
+        return records
+    return [r for r in records if r.get("command") != tracking.COMMAND or r.get("fingerprint") == keys[-1]]
+
+
 def read_curves(logs: list[Path], labels: list[str]) -> pd.DataFrame:
     """The curve rows of every log (:mod:`stylegan_eval.curves`), run ``labels[i]`` for ``logs[i]``."""
     frames = []
@@ -44,7 +52,7 @@ def read_curves(logs: list[Path], labels: list[str]) -> pd.DataFrame:
         if runs.is_nvidia_metric_log(path):
             frame = curves.frame_from_nvidia(runs.read_nvidia_metric_file(path), label)
         else:
-            frame = curves.frame_from_records(tracking.read_records(path), label)
+            frame = curves.frame_from_records(_latest_settings(tracking.read_records(path)), label)
         if frame.empty:
             raise UserError(
                 f"{path}: no record with a step (expected a log of track, Evaluator or api.evaluate(step=...))"
