@@ -218,7 +218,13 @@ def test_track_resumes_after_a_failed_snapshot(tmp_path, cli):
     # Other settings are another evaluation: nothing of the log is reused.
     code, out, err = cli("--no-config", "track", run, "--metrics", METRIC, *FAST, "--seed", "1")
     assert code == 0, err
-    assert len(_last_json(out)["meta"]["evaluated"]) == 2
+    seed1 = _last_json(out)
+    assert len(seed1["meta"]["evaluated"]) == 2
+    # plot draws a track log under its latest settings only (here seed 1)
+    code, out, err = cli("plot", run / "stylegan-eval" / "metrics.jsonl", "--out", tmp_path / "fig", "--json")
+    assert code == 0, err
+    (best,) = _last_json(out)["best"]
+    assert best["value"] == max(r["value"] for r in seed1["results"])
 
 
 # ------------------------------------------------------------------------------ plot
