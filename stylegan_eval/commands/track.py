@@ -339,3 +339,11 @@ class _TrackReport(Report):
         body = super().to_markdown()
         at = body.find("\n| ")  # before the full table, after the title and the random-weights banner
         return body[: at + 1] + "\n".join(head) + "\n## All snapshots\n\n" + body[at + 1 :]
+
+
+for _param in command.params:  # compare's options, with the meaning they have for a run
+    if _param.name == "fail_if" and isinstance(_param, click.Option):
+        _param.help = (
+            "Gate on the latest snapshot: '<metric> <op> <number>', '<metric> <op> best [* <number>]' (best: "
+            "the run's best value) or '<metric> regresses by <number>%' (vs the best); repeatable; exit 3 on failure."
+        )
