@@ -200,9 +200,10 @@ def test_track_evaluates_only_new_snapshots_and_logs_to_tensorboard(tmp_path, cl
 
 
 def test_track_resumes_after_a_failed_snapshot(tmp_path, cli):
+    from stylegan_eval.loggers import SCALAR_PREFIX
     from stylegan_eval.tracking import read_records
 
-    run = tmp_path / "run"
+    run, tb = tmp_path / "run", tmp_path / "tb"
     run.mkdir()
     _snapshot(run, 0)
     (run / "network-snapshot-000010.pkl").write_bytes(b"not a pickle")  # a snapshot being copied
@@ -220,6 +221,11 @@ def test_track_resumes_after_a_failed_snapshot(tmp_path, cli):
     assert code == 0, err
     seed1 = _last_json(out)
     assert len(seed1["meta"]["evaluated"]) == 2
+    # A new TensorBoard folder gets the values already in the log, without evaluating anything.
+    code, out, err = cli("--no-config", "track", run, "--metrics", METRIC, *FAST, "--seed", "1", "--tensorboard", tb)
+    assert code == 0 and _last_json(out)["meta"]["evaluated"] == [], err
+    expected = {r["step"]: r["value"] for r in seed1["results"]}
+    assert _scalars(tb, SCALAR_PREFIX + METRIC) == pytest.approx(expected, rel=1e-6)
     # plot draws a track log under its latest settings only (here seed 1)
     code, out, err = cli("plot", run / "stylegan-eval" / "metrics.jsonl", "--out", tmp_path / "fig", "--json")
     assert code == 0, err

@@ -153,6 +153,15 @@ def _evaluate_new(job: _Job, todo: list[runs.Snapshot], logger) -> None:
         del gen
 
 
+def _backfill(job: _Job, logger, reused: list[runs.Snapshot]) -> None:
+    """A new TensorBoard folder gets the values the log already holds (not their sample grids:
+    those would need every snapshot loaded again)."""
+    done = job.done()
+    for snap in reused:
+        recs = done.get(job.digests[snap.name], {})
+        logger.log_scalars({m: recs[m].get("value") for m in job.outputs if m in recs}, snap.step)
+
+
 def _table(snapshots, digests, done: dict, nvidia: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
     """Our values (one row per snapshot and output) then NVIDIA's, with the best row of each marked."""
     recs = [done[digests[s.name]][m] for s in snapshots for m in outputs if m in done.get(digests[s.name], {})]
@@ -272,8 +281,11 @@ def _track(job: _Job, tensorboard: Path | None):
             f"already in {job.log_file}, {len(todo)} to evaluate",
             err=True,
         )
-    logger = open_logger(tensorboard) if todo else None
+    backfill = tensorboard is not None and not list(Path(tensorboard).glob("events.out.tfevents.*"))
+    logger = open_logger(tensorboard) if todo or backfill else None
     try:
+        if backfill and logger is not None:
+            _backfill(job, logger, [s for s in job.snapshots if s not in todo])
         _evaluate_new(job, todo, logger)
     finally:
         if logger is not None:
