@@ -363,3 +363,12 @@ def test_ppl_command_writes_tensorboard_at_the_snapshot_kimg(tmp_path, cli):
     (row,) = _last_json(out)["results"]
     assert _scalars(tb, SCALAR_PREFIX + row["metric"]) == {8: pytest.approx(row["ppl"], rel=1e-6)}
     assert IMAGE_PREFIX + "ppl" in _image_tags(tb)
+
+
+def test_tensorboard_option_without_the_package_fails_before_work(tmp_path, cli, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    code, _, err = cli("--no-config", "calc", "demo", "--metrics", METRIC, "--tensorboard", tmp_path / "tb")
+    assert code == 2 and "--tensorboard" in err and "stylegan-eval[tensorboard]" in err

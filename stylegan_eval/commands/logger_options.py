@@ -12,11 +12,22 @@ from typing import Any
 
 import click
 
+
+def _needs_tensorboard(ctx, param, value: Path | None) -> Path | None:
+    """Check on parsing, before any work, that the writer's package is installed."""
+    import importlib.util
+
+    if value is not None and importlib.util.find_spec("tensorboard") is None:
+        raise click.BadParameter("needs the tensorboard package (pip install 'stylegan-eval[tensorboard]')")
+    return value
+
+
 tensorboard_option = click.option(
     "--tensorboard",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     metavar="DIR",
+    callback=_needs_tensorboard,
     help="Also write every metric as a TensorBoard scalar (and the sample grid as an image) into DIR.",
 )
 
