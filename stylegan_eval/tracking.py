@@ -30,8 +30,9 @@ from .report import jsonable
 
 #: The ``command`` field of a tracked run's records.
 COMMAND = "track"
-#: Lines of a log read at most (a bound on a file that is appended to forever).
+#: Lines of a log read at most, and bytes per line (bounds on a file appended to forever or handed to ``plot``).
 MAX_LOG_LINES = 1_000_000
+MAX_LINE_BYTES = 1 << 20
 
 
 @extractor(COMMAND)
@@ -56,18 +57,32 @@ def settings_fingerprint(settings: Mapping[str, Any]) -> str:
     return fingerprint_digest(jsonable(dict(settings)))[:16]
 
 
+def _lines(f) -> Iterable[bytes]:
+    """The lines of a binary file, each read with at most :data:`MAX_LINE_BYTES` in memory
+    (a longer line is yielded as b"" and skipped to its end)."""
+    for _ in range(MAX_LOG_LINES):
+        line = f.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES:
+            while line and not line.endswith(b"\n"):
+                line = f.readline(MAX_LINE_BYTES + 1)
+            yield b""
+        else:
+            yield line
+
+
 def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The JSON objects of a log, in order; unparseable lines are skipped (at most :data:`MAX_LOG_LINES`)."""
+    """The JSON objects of a log, in order; unparseable or overlong lines are skipped (at most
+    :data:`MAX_LOG_LINES` lines of at most :data:`MAX_LINE_BYTES` each)."""
     p = Path(path)
     if not p.is_file():
         return []
     out: list[dict[str, Any]] = []
-    with open(p, encoding="utf-8", errors="replace") as f:
-        for i, line in enumerate(f):
-            if i >= MAX_LOG_LINES:
-                break
+    with open(p, "rb") as f:
+        for line in _lines(f):
             try:
-                obj = json.loads(line)
+                obj = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
                 continue
             if isinstance(obj, dict):

@@ -278,6 +278,10 @@ def test_plot_draws_several_runs_from_logs(tmp_path, cli):
     assert (out / "curves.pdf").stat().st_size > 1000
     code, stdout, err = cli("plot", b / "metrics.jsonl", "--metrics", "fid50k_full", "--out", out, "--json")
     assert code == 0 and len(_last_json(stdout)["best"]) == 1, err
+    with open(b / "metrics.jsonl", "ab") as f:  # an overlong line (and a broken one) are skipped
+        f.write(b'{"metric": "fid", "step": 7, "value": 1.0, "pad": "' + b"x" * (1 << 21) + b'"}\n{"metric\n')
+    code, stdout, err = cli("plot", b / "metrics.jsonl", "--out", out, "--json")
+    assert code == 0 and [r["step"] for r in _last_json(stdout)["best"]] == [50], err
     code, _, err = cli("plot", tmp_path / "missing.jsonl", "--out", out)
     assert code == 2 and "missing.jsonl" in err
 
