@@ -376,3 +376,23 @@ def test_tensorboard_option_without_the_package_fails_before_work(tmp_path, cli,
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     code, _, err = cli("--no-config", "calc", "demo", "--metrics", METRIC, "--tensorboard", tmp_path / "tb")
     assert code == 2 and "--tensorboard" in err and "stylegan-eval[tensorboard]" in err
+
+
+@pytest.mark.slow  # about 10 s: the LPIPS network at random init
+def test_track_a_rosinality_run_by_iteration(tmp_path, cli):
+    from sg2_utils import make_rosinality_checkpoint
+
+    run = tmp_path / "run"
+    (run / "checkpoint").mkdir(parents=True)
+    for i, it in enumerate((20000, 5000)):
+        make_rosinality_checkpoint(run / "checkpoint" / f"{it:06d}.pt", with_args=True, seed=i)
+    code, out, err = cli(
+        "--no-config", "track", run, "--metrics", "ppl2_wend", "--num-samples", "4", "--allow-random-weights", *FAST[2:]
+    )
+    assert code == 0, err
+    report = _last_json(out)
+    rows = [(r["snapshot"], r["step"], r["unit"]) for r in report["results"]]
+    assert rows == [("checkpoint/005000.pt", 5000, "iteration"), ("checkpoint/020000.pt", 20000, "iteration")]
+    best = min(report["results"], key=lambda r: r["value"])
+    assert report["meta"]["best"] == {"ppl2_wend": best["snapshot"]}
+    assert report["meta"]["random_weights"]  # labelled: the distance ran at random init
