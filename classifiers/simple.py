@@ -75,7 +75,7 @@ def save_checkpoint(
     """Write ``model`` in the checkpoint format above (atomically)."""
     import io
 
-    from stylegan_eval.report import atomic_write
+    from stylegan_eval.fileio import atomic_write
 
     buf = io.BytesIO()
     torch.save(

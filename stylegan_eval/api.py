@@ -40,15 +40,11 @@ def as_generator(obj: Any):
     if isinstance(obj, Generator):
         return obj
     if isinstance(obj, (str, os.PathLike)):  # a checkpoint, "demo", "nvidia:<name>", "module:attr", "FILE::module:attr"
-        import re
-
         from .formats import load_generator
+        from .formats.refs import split_checkpoint_ref
 
-        text = str(obj)
-        path, _, spec = text.partition("::") if "::" in text else (text, "", "")
-        if not spec and re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", text) and not Path(text).exists():
-            path, spec = "", text
-        return load_generator(path or None, generator_spec=spec or None)
+        path, spec = split_checkpoint_ref(obj)
+        return load_generator(path or None, generator_spec=spec)
     if obj is None:
         raise UserError("evaluate: generator is None")
     return adapt(obj, f"<in-memory {type(obj).__name__}>")
@@ -158,8 +154,8 @@ def _info(gen) -> dict[str, Any]:
 
 def _log(path: str | os.PathLike, results: dict[str, Measurement], opts: EvalOptions, step: int | None) -> None:
     from .engine import DistInfo
+    from .fileio import jsonable
     from .jsonlog import append
-    from .report import jsonable
 
     if not DistInfo.current().is_main:
         return

@@ -282,6 +282,28 @@ def _check_metrics(p: click.Parameter, value: Any, where: str) -> None:
                 raise UserError(f"{where}: unknown metric {name.strip()!r} (choose from {', '.join(known)})")
 
 
+def _check_keys(config: ProjectConfig, commands: dict[str, click.Command]) -> None:
+    """UserError for a table that names no command or a top-level key that no command has."""
+    for name in config.sections:
+        if name not in commands:
+            raise UserError(f"{config.where}: unknown table [{name}] (commands: {', '.join(sorted(commands))})")
+    for key in config.values:
+        if not any(param_for(cmd, key) is not None for cmd in commands.values()):
+            raise UserError(f"{config.where}: unknown key {key!r} (no command has an option --{_key(key)})")
+
+
+def _default_of(
+    p: click.Parameter, value: Any, where: str, config: ProjectConfig, base: Path, notes: dict[str, None]
+) -> tuple[bool, Any]:
+    """(keep, click default) of one configured ``value`` of option ``p``; ``where`` names it in errors."""
+    if not config.code_allowed:
+        keep, value = _code_free(p, value, where, notes)
+        if not keep:
+            return False, None
+    _check_metrics(p, value, where)
+    return True, _convert(p, value, base, where)
+
+
 def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, dict[str, Any]]:
     """click ``default_map`` for ``group``'s subcommands from ``config``; unknown keys raise UserError."""
     if config.path is None:
@@ -290,13 +312,9 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
     # Every command is needed to validate the keys, so a configuration loads all command
     # modules (torch included), even for a `stats` run that the cache answers.
     ctx = click.Context(group)
-    commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
-    for name in config.sections:
-        if name not in commands:
-            raise UserError(f"{config.where}: unknown table [{name}] (commands: {', '.join(sorted(commands))})")
-    for key in config.values:
-        if not any(param_for(cmd, key) is not None for cmd in commands.values()):
-            raise UserError(f"{config.where}: unknown key {key!r} (no command has an option --{_key(key)})")
+    found = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+    commands = {name: cmd for name, cmd in found.items() if cmd is not None}
+    _check_keys(config, commands)
     out: dict[str, dict[str, Any]] = {}
     notes: dict[str, None] = {}  # warnings, each printed once
     for cname, cmd in commands.items():
@@ -305,22 +323,16 @@ def build_default_map(config: ProjectConfig, group: click.Group) -> dict[str, di
             p = param_for(cmd, key)
             if p is None or (_key(key) == "out" and _is_file_out(p)):
                 continue
-            if not config.code_allowed:
-                keep, value = _code_free(p, value, f"{config.where}: {key}", notes)
-                if not keep:
-                    continue
-            _check_metrics(p, value, f"{config.where}: {key}")
-            entries[p.name] = _convert(p, value, base, f"{config.where}: {key}")
+            keep, default = _default_of(p, value, f"{config.where}: {key}", config, base, notes)
+            if keep:
+                entries[p.name] = default
         for key, value in config.sections.get(cname, {}).items():
             p = param_for(cmd, key)
             if p is None:
                 raise UserError(f"{config.where}: unknown key {key!r} in [{cname}] (not an option of {cname})")
-            if not config.code_allowed:
-                keep, value = _code_free(p, value, f"{config.where}: [{cname}] {key}", notes)
-                if not keep:
-                    continue
-            _check_metrics(p, value, f"{config.where}: [{cname}] {key}")
-            entries[p.name] = _convert(p, value, base, f"{config.where}: [{cname}] {key}")
+            keep, default = _default_of(p, value, f"{config.where}: [{cname}] {key}", config, base, notes)
+            if keep:
+                entries[p.name] = default
         if entries:
             out[cname] = entries
     for note in notes:

@@ -32,7 +32,7 @@ import torch
 
 from .envvars import env_int
 from .errors import UserError
-from .report import atomic_write, jsonable
+from .fileio import atomic_write, jsonable
 from .runtime import tqdm
 
 BatchFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]

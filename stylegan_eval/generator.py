@@ -325,3 +325,37 @@ def labels(generator: Generator, seed: int, indices: torch.Tensor, class_idx: in
     else:
         lab = sampling.randint(seed, sampling.LABEL, indices, generator.c_dim, generator.device)
     return torch.nn.functional.one_hot(lab, generator.c_dim).float()
+
+
+def make_noise_maps(
+    gen: Generator,
+    shapes: list[tuple[int, ...]],
+    dist: str,
+    n: int,
+    noise_mode: str,
+    noise_seed: int | None,
+    indices: torch.Tensor | None,
+    device: Any,
+) -> list[torch.Tensor]:
+    """Noise maps [n, *shape] of ``dist`` ('normal' / 'uniform'); the per-sample rule of :meth:`Generator.make_noise`."""
+    full = [(1, *s) if len(s) == 2 else tuple(s) for s in shapes]
+    if dist == "normal" and all(len(s) == 2 for s in shapes):
+        return Generator.make_noise(gen, n, noise_mode, noise_seed, indices, device)  # type: ignore[arg-type]
+    device = device or gen.device
+    draw = sampling.normal if dist == "normal" else sampling.uniform
+    if noise_mode == "none":
+        return [torch.zeros(n, *s, device=device) for s in full]
+    if noise_mode == "const":
+        zero = torch.zeros(1, dtype=torch.int64)
+        return [
+            draw(sampling.CONST_NOISE_SEED, sampling.NOISE + k, zero, s, device).expand(n, *s)
+            for k, s in enumerate(full)
+        ]
+    if noise_mode != "random":
+        Generator.make_noise(gen, n, noise_mode)  # type: ignore[arg-type]  # raises the standard message
+    if noise_seed is None:
+        rand = torch.randn if dist == "normal" else torch.rand
+        return [rand(n, *s, device=device) for s in full]
+    if indices is None:
+        indices = torch.arange(n, dtype=torch.int64)
+    return [draw(noise_seed, sampling.NOISE + k, indices, s, device) for k, s in enumerate(full)]

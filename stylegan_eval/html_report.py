@@ -222,6 +222,7 @@ def render(
     table: pd.DataFrame,
     rules: pd.DataFrame | None,
     figures: Sequence[tuple[str, str]],
+    *,
     notes: Sequence[str] = (),
     settings: dict[str, Any] | None = None,
     warning: str | None = None,
@@ -236,7 +237,7 @@ def render(
     """
     import json
 
-    from .report import jsonable
+    from .fileio import jsonable
 
     parts = [
         "<!DOCTYPE html>",

@@ -63,7 +63,7 @@ def save_png(image_hwc, path) -> None:
 
     from PIL import Image
 
-    from .report import atomic_write
+    from .fileio import atomic_write
 
     buf = io.BytesIO()
     Image.fromarray(image_hwc.cpu().numpy() if isinstance(image_hwc, torch.Tensor) else np.asarray(image_hwc)).save(

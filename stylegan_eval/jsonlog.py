@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from .report import Report, jsonable
+from .fileio import jsonable
+from .report import Report
 
 LOG_NAME = "metrics.jsonl"
 

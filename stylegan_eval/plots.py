@@ -1,5 +1,5 @@
 """Figures of the reports: sample grids and style-mixing figures of a generator, and each
-command's plots (PPL histogram, FID/KID bars, per-attribute separability bars).
+command's plots (PPL histogram of the per-pair distances, FID/KID bars, per-attribute separability bars).
 
 Every report uses the same seeds for every checkpoint (NVIDIA ``gen_images.py`` seeds
 0-15 for the grid, destinations 0-4 and sources 5-9 for the mixing figure, as
@@ -14,9 +14,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .metrics.ppl import PPLResult
 
 #: Seeds of every report's sample grid, and of its mixing figure (destinations, sources).
 GRID_SEEDS = tuple(range(16))
@@ -31,7 +34,7 @@ def sample_grid_image(
 ) -> np.ndarray:
     """uint8 [H, W, 3]: ``seeds`` rendered with noise 'const' as ``generate --seeds``, >= 512 px
     (tiles above :data:`REPORT_TILE` px box-downsampled to it)."""
-    from .commands.generate import render_seeds
+    from .grids import render_seeds
     from .imageops import box_downsample, sample_grid
 
     images = box_downsample(render_seeds(generator, list(seeds), psi, "const", class_idx, batch_size), REPORT_TILE)
@@ -49,7 +52,7 @@ def mixing_image(
     None when the generator exposes no W space."""
     if not getattr(generator, "supports_w", False) or getattr(generator, "num_ws", 1) < 2:
         return None
-    from .commands.mix import _ranges, mixing_grid
+    from .grids import mixing_grid, ranges
     from .imageops import box_downsample, mixing_figure
 
     layers = list(layers) if layers is not None else list(range(max(1, generator.num_ws // 2)))
@@ -64,7 +67,7 @@ def mixing_image(
         cells[1:, 1:].flatten(0, 1),
         [f"seed {s}" for s in cols],
         [f"seed {s}" for s in rows],
-        title=f"styles {_ranges(layers)} from top",
+        title=f"styles {ranges(layers)} from top",
     )
 
 
@@ -141,6 +144,37 @@ def separability_figure(table, title: str):
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return fig
+
+
+def write_ppl_histogram(result: PPLResult, path: Path) -> Path:
+    """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    d = result.distances
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
+    ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
+    for x, label, style in (
+        (result.lo, "1st pct (lower)", ":"),
+        (result.hi, "99th pct (higher)", ":"),
+        (result.mean, f"PPL {result.mean:.4g}", "-"),
+    ):
+        ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
+    ax.set_xlabel("distance / eps^2")
+    ax.set_ylabel("pairs")
+    ax.set_title(f"{result.name}: {d.size} pairs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    from .fileio import atomic_write
+
+    return atomic_write(path, buf.getvalue())
 
 
 def _save(fig, path: Path) -> str:

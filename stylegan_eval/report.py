@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import sys
@@ -19,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .fileio import atomic_write
+from .fileio import atomic_write, jsonable
 
 if TYPE_CHECKING:  # pandas is imported where a table is built; a cache-hit `stats` run needs none
     import pandas as pd
 
-__all__ = ["Report", "atomic_write", "cpu_model", "environment", "jsonable"]
+__all__ = ["Report", "cpu_model", "environment"]
 
 
 def cpu_model() -> str:
@@ -75,28 +74,6 @@ def environment(device: Any = None) -> dict[str, Any]:
         if dev.type == "cuda" and torch.cuda.is_available():
             env["device_name"] = torch.cuda.get_device_name(dev)
     return env
-
-
-def jsonable(value: Any) -> Any:
-    """Convert numpy/pandas/torch scalars, paths and non-finite floats into JSON-safe values."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        return jsonable(value.item())
-    return value
 
 
 @dataclass

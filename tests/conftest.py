@@ -30,3 +30,47 @@ def _offline(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("STYLEGAN_EVAL_CACHE", str(tmp_path_factory.mktemp("stylegan_eval_cache")))
     for var in ("STYLEGAN_EVAL_WEIGHTS", "STYLEGAN_EVAL_VGG16", "STYLEGAN_EVAL_FID_INCEPTION"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for the module: tiny networks only pay thread overhead, and values that
+    are compared bit for bit (pinned numbers, torchrun workers) were produced with one thread
+    (CPU kernels split their reductions by thread count)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def classifier_factory(tmp_path_factory):
+    """seed -> path of a tiny 32x32 'smile' classifier checkpoint (:func:`compare_utils.make_classifier`), made once per seed."""
+    from compare_utils import make_classifier
+
+    made: dict[int, Path] = {}
+
+    def make(seed: int = 0) -> Path:
+        if seed not in made:
+            made[seed] = make_classifier(tmp_path_factory.mktemp("clf") / "smile.pt", seed)
+        return made[seed]
+
+    return make
+
+
+@pytest.fixture
+def classifier(classifier_factory):
+    """The tiny classifier checkpoint of seed 0."""
+    return classifier_factory(0)
+
+
+@pytest.fixture
+def fake_dnnlib():
+    """While the test runs, an importable stand-in ``dnnlib.tflib.network.Network`` (yielded) so
+    that pickle can name it when dumping TensorFlow-style network pickles (:func:`tf_utils.fake_dnnlib`)."""
+    from tf_utils import fake_dnnlib as installed
+
+    with installed() as network_class:
+        yield network_class

@@ -1,4 +1,4 @@
-"""One CLI vocabulary, names that mean one protocol, demo / specs everywhere, every registry metric wired (issues 13, 14, 16)."""
+"""One CLI vocabulary, names that mean one protocol, demo / specs everywhere, every registry metric wired."""
 
 from __future__ import annotations
 
@@ -173,9 +173,10 @@ def _write_adapter(directory, comment: str):
 
 
 def test_spec_only_rerun_with_another_adapter_is_not_resumed_or_reused(tmp_path, monkeypatch):
-    from stylegan_eval.cli import CheckpointSpec, RunOptions
+    from stylegan_eval.commands.options import RunOptions
     from stylegan_eval.commands.separability import _generator_id
     from stylegan_eval.errors import UserError
+    from stylegan_eval.formats.checkpoint_spec import CheckpointSpec
     from stylegan_eval.metrics.ppl import ppl
 
     keys, ids, values = [], [], []

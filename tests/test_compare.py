@@ -8,68 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
+from compare_utils import TinyDetector, gen_b
 
 from stylegan_eval import compare as C
 from stylegan_eval.errors import UserError
-from stylegan_eval.generator import Generator
-
-
-# ------------------------------------------------------------------------------ generators
-class Toy32(Generator):
-    """A small smooth 32x32 generator with noise; ``scale`` changes how fast images vary with w."""
-
-    family = "toy32"
-    z_dim, w_dim, num_ws, resolution = 8, 8, 2, 32
-
-    def __init__(self, scale: float = 1.0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(2)
-        self.M = nn.Parameter(torch.randn(8, 8, generator=g) / 8**0.5, requires_grad=False)
-        self.A = nn.Parameter(scale * torch.randn(2, 8, 3 * 8 * 8, generator=g), requires_grad=False)
-
-    @property
-    def noise_shapes(self):
-        return [(8, 8)]
-
-    def _map(self, z, c):
-        return torch.tanh(z @ self.M)[:, None, :].expand(-1, self.num_ws, -1)
-
-    def _synthesize(self, ws, noise):
-        x = torch.einsum("nlw,lwp->np", ws, self.A).reshape(-1, 3, 8, 8) + 0.1 * noise[0]
-        return torch.tanh(0.3 * F.interpolate(x, size=32, mode="bilinear", align_corners=False))
-
-
-def gen_a():
-    """--generator-style spec test_compare:gen_a (the baseline)."""
-    return Toy32(1.0)
-
-
-def gen_b():
-    """A generator whose images change faster with w: larger PPL than gen_a."""
-    return Toy32(3.0)
-
-
-def make_classifier(path, seed: int = 0):
-    """A custom 32x32 attribute classifier checkpoint: random weights, bias set so that gen_b's labels are mixed."""
-    from stylegan_eval.classifiers.simple import SimpleClassifier, save_checkpoint
-    from stylegan_eval.generator import latents
-
-    torch.manual_seed(seed)
-    clf = SimpleClassifier(input_resolution=32, base_channels=4, max_channels=8)
-    with torch.no_grad():
-        g = gen_b()
-        idx = torch.arange(64)
-        logits = clf(g.synthesis(g.mapping(latents(g, 99, idx), None), noise_mode="const"))[:, 0]
-        clf.head.bias -= logits.median()
-    return save_checkpoint(clf, path, "smile")
-
-
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    return make_classifier(tmp_path_factory.mktemp("clf") / "smile.pt")
 
 
 # ------------------------------------------------------------------------------ rules
@@ -202,8 +144,8 @@ def _compare_args(tmp_path, classifier, *extra):
     return (
         "--no-config",
         "compare",
-        "test_compare:gen_a",
-        "test_compare:gen_b",
+        "compare_utils:gen_a",
+        "compare_utils:gen_b",
         "--metrics",
         "ppl_wend,ls",
         "--num-samples",
@@ -234,11 +176,11 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
     assert rep["passed"] is True and len(rep["rules"]) == 2 and all(r["passed"] for r in rep["rules"])
     rows = pd.read_csv(out / "compare.csv")
     assert set(rows["metric"]) == {"ppl_wend", "ls_z", "ls_w"} and list(dict.fromkeys(rows["checkpoint"])) == [
-        "test_compare:gen_a",
-        "test_compare:gen_b",
+        "compare_utils:gen_a",
+        "compare_utils:gen_b",
     ]
     ppl = rows[rows["metric"] == "ppl_wend"].set_index("checkpoint")
-    assert ppl.loc["test_compare:gen_b", "value"] > ppl.loc["test_compare:gen_a", "value"]  # steeper generator
+    assert ppl.loc["compare_utils:gen_b", "value"] > ppl.loc["compare_utils:gen_a", "value"]  # steeper generator
     assert (ppl["ci95_low"] <= ppl["value"]).all() and (ppl["value"] <= ppl["ci95_high"]).all()
     ls = rows[rows["metric"] == "ls_w"]
     assert (ls["repeats"] == 2).all() and ls["std"].notna().all()
@@ -276,7 +218,7 @@ def test_compare_writes_every_format_and_gates(cli, tmp_path, classifier):
 )
 def test_compare_bad_input_is_exit_2(cli, tmp_path, extra, message):
     code, out, err = cli(
-        "--no-config", "compare", "test_compare:gen_a", "test_compare:gen_b", "--out", tmp_path, *extra
+        "--no-config", "compare", "compare_utils:gen_a", "compare_utils:gen_b", "--out", tmp_path, *extra
     )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # refused before computing or writing anything
@@ -286,7 +228,13 @@ def test_compare_missing_checkpoint_is_exit_2(cli, tmp_path):
     code, _, err = cli("--no-config", "compare", str(tmp_path / "nope.pt"), "--metrics", "ppl_wend")
     assert code == 2 and "nope.pt" in err
     code, _, err = cli(
-        "--no-config", "compare", "test_compare:gen_a", "--metrics", "ppl_wend", "--fail-if", "ppl_wend regresses by 5%"
+        "--no-config",
+        "compare",
+        "compare_utils:gen_a",
+        "--metrics",
+        "ppl_wend",
+        "--fail-if",
+        "ppl_wend regresses by 5%",
     )
     assert code == 2 and "baseline" in err
 
@@ -300,27 +248,6 @@ def test_html_report_is_self_contained(tmp_path):
     )
     page = html_report.render("t <x>", C.summary_table(table), table, None, figs)
     assert page.count("data:image/png;base64,") == 2 and "t &lt;x&gt;" in page
-
-
-class TinyDetector:
-    """A cheap stand-in for Inception (compare's FID/KID wiring is under test, not the network)."""
-
-    @staticmethod
-    def make(name="pytorch-fid", weights_path=None, allow_random=False, resize="detector", device="cpu", download=True):
-        from stylegan_eval.metrics.inception import FeatureDetector
-
-        class Tiny(FeatureDetector):
-            name = "tiny"
-            feature_dim = 12
-
-            def forward(self, images):
-                self._check(images)
-                x = images.float() / 255
-                return torch.cat([F.adaptive_avg_pool2d(x, 2).flatten(1), x.std(dim=(2, 3))], 1)
-
-        det = Tiny(resize)
-        det.weights_sha256 = "tiny"
-        return det
 
 
 def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
@@ -339,8 +266,8 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
     code, _, err = cli(
         "--no-config",
         "compare",
-        "test_compare:gen_a",
-        "test_compare:gen_b",
+        "compare_utils:gen_a",
+        "compare_utils:gen_b",
         "--metrics",
         "fid,kid",
         "--data",
@@ -372,7 +299,7 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
         code, stdout, err = cli(
             "--no-config",
             "compare",
-            "test_compare:gen_a",
+            "compare_utils:gen_a",
             "--metrics",
             "fid",
             "--data",
@@ -391,8 +318,8 @@ def test_compare_fid_kid_with_repeats(cli, tmp_path, monkeypatch):
         assert code == 0, err
         singles.append(json.loads(stdout)["results"][0]["value"])
     assert len(set(singles)) == 3
-    assert rows.loc[("test_compare:gen_a", "fid"), "value"] == pytest.approx(np.mean(singles), rel=1e-12)
-    assert rows.loc[("test_compare:gen_a", "fid"), "std"] == pytest.approx(np.std(singles, ddof=1), rel=1e-9)
+    assert rows.loc[("compare_utils:gen_a", "fid"), "value"] == pytest.approx(np.mean(singles), rel=1e-12)
+    assert rows.loc[("compare_utils:gen_a", "fid"), "std"] == pytest.approx(np.std(singles, ddof=1), rel=1e-9)
 
 
 def test_api_evaluate_matches_the_metric_and_logs(tmp_path):

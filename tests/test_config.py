@@ -117,13 +117,13 @@ def test_compare_runs_from_the_config_alone(cli, tmp_path, monkeypatch):
         tmp_path / "stylegan-eval.toml",
         'device = "cpu"\nallow-random-weights = true\nquiet = true\nlog = "logs/all.jsonl"\n'
         'metrics = ["ppl_wend"]\nfail-if = ["ppl_wend > 1e9"]\n'
-        '[compare]\ncheckpoints = ["test_compare:gen_a", "test_compare:gen_b"]\nnum-samples = 4\nout = "report"\n',
+        '[compare]\ncheckpoints = ["compare_utils:gen_a", "compare_utils:gen_b"]\nnum-samples = 4\nout = "report"\n',
     )
     monkeypatch.chdir(tmp_path)
     code, out, err = cli("compare")
     assert code == 0, err
     rep = json.loads((tmp_path / "report" / "compare.json").read_text())
-    assert rep["passed"] is True and rep["settings"]["checkpoints"] == ["test_compare:gen_a", "test_compare:gen_b"]
+    assert rep["passed"] is True and rep["settings"]["checkpoints"] == ["compare_utils:gen_a", "compare_utils:gen_b"]
     lines = (tmp_path / "logs" / "all.jsonl").read_text().splitlines()
     assert [json.loads(x)["metric"] for x in lines] == ["ppl_wend", "ppl_wend"]
     code, out, err = cli("compare", "--fail-if", "ppl_wend < 1e9")  # the command line replaces the config's rules

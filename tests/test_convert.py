@@ -16,17 +16,11 @@ from stylegan_eval.errors import CheckpointError, UserError, WeightsUnavailable
 from stylegan_eval.formats import load_generator, official, read_checkpoint
 from stylegan_eval.formats import safetensors_file as stf
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _sg1(tmp_path):
-    from test_stylegan1 import save_checkpoint
+    from sg1_utils import save_checkpoint
 
     path, _ = save_checkpoint(tmp_path / "sg1.model", trained_up_to=3)
     return path

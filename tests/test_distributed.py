@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,17 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dist_utils import free_port
 
 from stylegan_eval import sampling
 from stylegan_eval.engine import collect, init_distributed
 
 TESTS = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def toy_fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -99,20 +93,9 @@ def _torchrun(args: list[str], nproc: int, torch_home: Path) -> subprocess.Compl
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    from test_compare import make_classifier
-
-    return make_classifier(tmp_path_factory.mktemp("clf") / "smile.pt", seed=1)
-
-
 @pytest.fixture
-def one_thread():
-    """The single-process reference runs in this process with one thread, as torchrun's workers do."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def classifier(classifier_factory):
+    return classifier_factory(1)
 
 
 def test_torchrun_ppl_and_separability_equal_single_process(cli, tmp_path, classifier, monkeypatch, one_thread):
@@ -123,7 +106,7 @@ def test_torchrun_ppl_and_separability_equal_single_process(cli, tmp_path, class
         "--no-config",
         "ppl",
         "--generator",
-        "test_compare:gen_b",
+        "compare_utils:gen_b",
         "--num-samples",
         "13",
         "--batch-size",
@@ -140,7 +123,7 @@ def test_torchrun_ppl_and_separability_equal_single_process(cli, tmp_path, class
         "--no-config",
         "separability",
         "--generator",
-        "test_compare:gen_b",
+        "compare_utils:gen_b",
         "--classifier",
         str(classifier),
         "--num-samples",

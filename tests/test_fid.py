@@ -22,10 +22,10 @@ from torch import nn
 
 from stylegan_eval.errors import UserError
 from stylegan_eval.generator import Generator
-from stylegan_eval.metrics import fid as fidmod
+from stylegan_eval.metrics import frechet as fidmod
 from stylegan_eval.metrics.features import FeatureStats, ImageSource, dataset_stats, generator_features, load_stats
 from stylegan_eval.metrics.inception import FIDInceptionV3, make_detector
-from stylegan_eval.metrics.kid import kernel_inception_distance, subset_indices
+from stylegan_eval.metrics.kid_estimator import kernel_inception_distance, subset_indices
 
 
 @pytest.fixture(autouse=True)

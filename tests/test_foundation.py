@@ -222,7 +222,7 @@ def test_generate_and_mix_write_pngs(cli, tmp_path):
 
 
 def test_mix_copies_exactly_the_requested_layers():
-    from stylegan_eval.commands.mix import mixing_grid
+    from stylegan_eval.grids import mixing_grid
 
     G = load_generator(generator_spec="toy_generators:make")
     full = mixing_grid(G, [0, 1], [2], list(range(G.num_ws)), 1.0, "const", 0, None)

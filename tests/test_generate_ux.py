@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 import stylegan_eval as se
-from stylegan_eval.commands.generate import render, render_seeds, seed_latents
 from stylegan_eval.errors import UserError
+from stylegan_eval.grids import render_indices as render
+from stylegan_eval.grids import render_seeds, seed_latents
 from stylegan_eval.imageops import mixing_figure, sample_grid
 
 
@@ -175,7 +176,7 @@ def test_mix_cli_uses_nvidia_seeds_and_psi_alias(cli, tmp_path):
     )
     assert code == 0, err
     assert (tmp_path / "b.png").read_bytes() == a
-    from stylegan_eval.commands.mix import mixing_grid
+    from stylegan_eval.grids import mixing_grid
 
     grid = mixing_grid(_toy(), [0, 1], [2], [0, 1, 2, 3], 1.0, "const", 0, None, nvidia_seeds=True)
     assert torch.allclose(grid[1], render_seeds(_toy(), [2])[0], atol=1e-6)  # the source cell is seed 2's image
@@ -205,8 +206,8 @@ def test_out_with_an_image_suffix_points_to_out_file(cli, tmp_path):
 
 
 def test_translate_rotate_set_the_inverse_of_gen_images_transform():
-    from stylegan_eval.commands.generate import input_transform
     from stylegan_eval.generator import Generator
+    from stylegan_eval.grids import input_transform
 
     assert torch.allclose(input_transform((0.3, 1.0), 0.0), torch.tensor([[1.0, 0, -0.3], [0, 1, -1], [0, 0, 1]]))
     # make_transform((0, 0), 90) = [[cos, sin, 0], [-sin, cos, 0], [0, 0, 1]] = [[0, 1, 0], [-1, 0, 0], [0, 0, 1]]; its inverse:

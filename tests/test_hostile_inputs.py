@@ -1,4 +1,4 @@
-"""Hostile and broken inputs (issue 11): every bad file or option is exit 2 with one line, nothing
+"""Hostile and broken inputs: every bad file or option is exit 2 with one line, nothing
 runs from a discovered configuration, nothing is silently wrong, resources stay bounded.
 
 - Cases that could allocate or hang run as ``python -m stylegan_eval`` subprocesses under an
@@ -138,7 +138,7 @@ def _png(path: Path, seed: int = 0) -> Path:
 
 def nan_gen():
     """--generator test_hostile_inputs:nan_gen: a Toy32 with NaN weights (refused when the adapter is validated)."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     g = Toy32(1.0)
     with torch.no_grad():
@@ -149,7 +149,7 @@ def nan_gen():
 def late_nan_gen():
     """--generator test_hostile_inputs:late_nan_gen: finite while the loader validates it, NaN afterwards,
     so that the run's own non-finite check (not the load-time one) is what stops it."""
-    from test_compare import Toy32
+    from compare_utils import Toy32
 
     class LateNaN(Toy32):
         calls = 0
@@ -232,7 +232,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
     sys.__stderr__.write(f"setup {time.perf_counter() - t0:.2f}s\n")
     g = [
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--allow-random-weights",
         "--device",
         "cpu",
@@ -280,7 +280,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
             [
                 "ppl",
                 "--generator",
-                "test_compare:gen_a",
+                "compare_utils:gen_a",
                 "--num-samples",
                 "1000000000000",
                 "--allow-random-weights",
@@ -290,7 +290,7 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
             ],
             ["--num-samples", "1000000000000"],
         ),
-        (["generate", "--generator", "test_compare:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
+        (["generate", "--generator", "compare_utils:gen_a", "--seeds", "0-1000000000000"], ["--seeds", "1000000"]),
         (
             [
                 "generate",
@@ -350,7 +350,7 @@ def test_out_lock_and_damaged_resume(cli, tmp_path):
         "--no-config",
         "ppl",
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--allow-random-weights",
         "--device",
         "cpu",
@@ -422,12 +422,12 @@ def test_config_trust_model(cli, tmp_path, monkeypatch, capsys):
     outside = tmp_path / "outside"
     (outside / "work").mkdir(parents=True)
     cfg = outside / "stylegan-eval.toml"
-    cfg.write_text('generator = "test_compare:gen_a"\n[compare]\ncheckpoints = ["test_compare:gen_a", "x.pt"]\n')
+    cfg.write_text('generator = "compare_utils:gen_a"\n[compare]\ncheckpoints = ["compare_utils:gen_a", "x.pt"]\n')
     monkeypatch.chdir(outside / "work")
     code, _, err = cli("info", "--device", "cpu")
     assert code == 2 and "no checkpoint given" in err and err.count("warning") == 2
     code, out, err = cli("--config", cfg, "info", "--device", "cpu", "--json")
-    assert code == 0 and json.loads(out)["meta"]["generator_spec"] == "test_compare:gen_a", err
+    assert code == 0 and json.loads(out)["meta"]["generator_spec"] == "compare_utils:gen_a", err
 
 
 def test_trust_weights_for_torchscript(cli, tmp_path, files):
@@ -531,8 +531,8 @@ def _zip_member_mutation(blob: bytes, rng: random.Random) -> bytes:
 
 def _base_files(folder: Path) -> dict[str, Path]:
     from nvidia_utils import write_snapshot
+    from sg1_utils import save_checkpoint
     from sg2_utils import make_rosinality_checkpoint
-    from test_stylegan1 import save_checkpoint
 
     from stylegan_eval.metrics.stats_cache import FeatureStats
 
@@ -640,9 +640,8 @@ def test_fuzz_loaders(tmp_path):
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     """separability on test_resume's slow generator (a tiny classifier, no VGG16 to build), killed twice."""
-    from test_compare import make_classifier
-    from test_resume import _calls, _sep_result
-    from test_resume import _env as resume_env
+    from compare_utils import make_classifier
+    from resume_utils import resume_env, separability_samples, synthesis_calls
 
     from stylegan_eval.engine import _read_partial
 
@@ -658,7 +657,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
             "--no-config",
             "separability",
             "--generator",
-            "test_resume:slow_gen",
+            "resume_utils:slow_gen",
             "--classifier",
             str(clf),
             "--num-samples",
@@ -682,14 +681,14 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     for _round in range(2):
         env = {**resume_env(tmp_path, marker, 0.15), "STYLEGAN_EVAL_SAVE_EVERY": "0"}
         extra = ["--resume"] if out.exists() else []
-        start = _calls(marker, batch)
+        start = synthesis_calls(marker, batch)
         proc = subprocess.Popen(
             cmd(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_limit_memory
         )  # noqa: PLW1509 - no threads started yet
         try:
             target = start + rng.randint(1, 3)
             deadline = time.monotonic() + 120
-            while _calls(marker, batch) < target and proc.poll() is None and time.monotonic() < deadline:
+            while synthesis_calls(marker, batch) < target and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.15))  # anywhere inside a batch or a save
             assert proc.poll() is None, proc.communicate()[1][-2000:]
@@ -712,7 +711,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         check=False,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _calls(marker, batch) < n // batch  # something was resumed
+    assert synthesis_calls(marker, batch) < n // batch  # something was resumed
     names = {p.name for p in out.iterdir()}
     assert {"separability.json", "separability-samples.npz"} <= names
     assert not [name for name in names if name.startswith(".")], (
@@ -726,7 +725,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert code == 0, err
-    a, b = _sep_result(out), _sep_result(fresh)
+    a, b = separability_samples(out), separability_samples(fresh)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     timing = ("svm_seconds", "samples_per_s")
     rows_a, rows_b = (json.loads(text)["results"] for text in (r.stdout, stdout))

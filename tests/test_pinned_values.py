@@ -1,8 +1,6 @@
-"""The demo's metric values, pinned before the metric-registry refactor (issue 10).
+"""The demo's metric values, pinned: refactors must leave them bit-identical (``==`` on floats, no tolerance).
 
-Every number below was produced by the code of commit 5c6c29a (before the refactor) with the
-exact calls of these tests; the refactor must leave them bit-identical (``==`` on floats, no
-tolerance). They depend on the shipped demo generator and classifiers, the sampling engine and
+Every number below was produced with the exact calls of these tests. They depend on the shipped demo generator and classifiers, the sampling engine and
 the random-initialisation rule of the detectors (LPIPS VGG and Inception run at random weights
 offline), so a change there legitimately needs new pins.
 
@@ -16,15 +14,8 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # run_demo(8, None, fid_samples=8, sep_samples=64, device="cpu"): (value, ci95_low, ci95_high)

@@ -13,7 +13,7 @@ import torch
 from stylegan_eval.metrics.precision_recall import knn_radii, prdc, precision_recall
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_distributed import free_port
+from dist_utils import free_port
 
 KEYS = ("precision", "recall", "density", "coverage")
 

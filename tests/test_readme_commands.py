@@ -25,28 +25,6 @@ RUN_MARK = "# runs in tests"
 PROGRAM = "stylegan-eval"
 MODULE_FORM = re.compile(r"(?:^|\s)-m\s+stylegan_eval\s")
 
-#: Vocabulary that the README documents ahead of the CLI branch (issue 16 part B). While that
-#: branch is not merged (detected by the absence of its ``calc`` command) a README line whose
-#: problems are all listed here is an expected failure; once ``calc`` exists every line is strict
-#: and this table is dead weight to delete.
-PENDING_CLI = {
-    "calc: no such command",
-    "ppl: no option --trunc",
-    "fid: no option --num-samples",
-    "fid: no option --trunc",
-    "stats: no option --out-file",
-    "fid: --detector has no choice 'dinov2-vitl14'",
-    "fid: --detector has no choice 'clip-vitb32'",
-    "stats: --detector has no choice 'dinov2-vitl14'",
-    "stats: --detector has no choice 'clip-vitb32'",
-    "info: no option --generator-arg",
-}
-
-#: Lines that only run (their vocabulary already exists) once the CLI branch is merged: the demo
-#: classifiers for ``separability demo``.
-PENDING_RUNS = ("separability demo --attr shape",)
-
-
 SHELL_FENCES = ("", "bash", "sh", "shell", "console")
 
 
@@ -164,12 +142,6 @@ def check_command(argv: list[str]) -> list[str]:
     return problems
 
 
-def _cli_branch_merged() -> bool:
-    from stylegan_eval.cli import cli
-
-    return cli.get_command(click.Context(cli), "calc") is not None
-
-
 COMMANDS = readme_commands()
 
 
@@ -201,8 +173,6 @@ def test_adapter_example_verbatim():
 @pytest.mark.parametrize("number,line", [(n, line) for n, line, _ in COMMANDS], ids=[f"L{n}" for n, *_ in COMMANDS])
 def test_readme_command_vocabulary(number, line):
     problems = check_command(argv_of(line))
-    if problems and not _cli_branch_merged() and set(problems) <= PENDING_CLI:
-        pytest.xfail(f"README line {number} uses the CLI branch's vocabulary: {problems}")
     assert not problems, f"README.md line {number}: {line}\n" + "\n".join(problems)
 
 
@@ -217,11 +187,6 @@ RUNS = [(n, line) for n, line, run in COMMANDS if run]
 @pytest.mark.parametrize("number,line", RUNS, ids=[f"L{n}" for n, _ in RUNS])
 def test_readme_command_runs(number, line, cli, shared_dir, monkeypatch):
     argv = argv_of(line)
-    problems = check_command(argv)
-    if problems and not _cli_branch_merged() and set(problems) <= PENDING_CLI:
-        pytest.xfail(f"README line {number} needs the CLI branch: {problems}")
-    if not _cli_branch_merged() and any(p in line for p in PENDING_RUNS):
-        pytest.xfail(f"README line {number} runs only with the CLI branch merged")
     from stylegan_eval.cli import cli as group
 
     command: click.Command = group

@@ -1,4 +1,4 @@
-"""The metric entry points, their fingerprints and resume keys, the CLI's flag translation and list-metrics (issue 10)."""
+"""The metric entry points, their fingerprints and resume keys, the CLI's flag translation and list-metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from test_compare import TinyDetector, Toy32, gen_a, make_classifier  # noqa: F401 - gen_a is a --generator target
+from compare_utils import TinyDetector, Toy32, gen_a, make_classifier  # noqa: F401 - gen_a is a --generator target
 
 from stylegan_eval.errors import ArgumentError, UserError
 
@@ -120,7 +120,7 @@ def _ppl_fp_via_command(cli, tmp_path, recorded):
         "--no-config",
         "ppl",
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--num-samples",
         "4",
         "--preset",
@@ -145,7 +145,7 @@ def test_ppl_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     code, _, err = cli(
         "--no-config",
         "compare",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--metrics",
         "ppl_wend",
         "--num-samples",
@@ -162,8 +162,8 @@ def test_ppl_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     name_cmp, fp_cmp = recorded[-1]
     from stylegan_eval.formats import load_generator
 
-    # the same spec-loaded generator (its identity -- spec, adapter files -- is part of the fingerprint, issue 13)
-    evaluate(load_generator(generator_spec="test_compare:gen_a"), "ppl_wend", num_samples=4, allow_random_weights=True)
+    # the same spec-loaded generator (its identity -- spec, adapter files -- is part of the fingerprint)
+    evaluate(load_generator(generator_spec="compare_utils:gen_a"), "ppl_wend", num_samples=4, allow_random_weights=True)
     name_api, fp_api = recorded[-1]
     assert name_cmd == name_cmp == name_api == "ppl"
     assert fp_cmd == fp_cmp == fp_api
@@ -201,7 +201,7 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
         "--no-config",
         "fid",
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--data",
         tmp_path / "real",
         "--num-gen",
@@ -217,7 +217,7 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     code, out2, err = cli(
         "--no-config",
         "compare",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--metrics",
         "fid",
         "--data",
@@ -232,9 +232,9 @@ def test_fid_fingerprint_is_the_same_from_command_compare_and_api(cli, tmp_path,
     fp_cmp = seen[-1]
     from stylegan_eval.formats import load_generator
 
-    # the same spec-loaded generator (its identity is part of the fingerprint, issue 13)
+    # the same spec-loaded generator (its identity is part of the fingerprint)
     got = evaluate(
-        load_generator(generator_spec="test_compare:gen_a"),
+        load_generator(generator_spec="compare_utils:gen_a"),
         "fid",
         num_samples=8,
         data=tmp_path / "real",
@@ -261,7 +261,7 @@ def test_resume_with_another_fingerprint_is_refused_in_one_line(cli, tmp_path):
         "--no-config",
         "ppl",
         "--generator",
-        "test_compare:gen_a",
+        "compare_utils:gen_a",
         "--num-samples",
         "4",
         "--distance",
@@ -319,7 +319,7 @@ def test_cli_translates_arguments_to_flags_in_one_place(cli):
     assert flag_message(ArgumentError("psi", "G: truncation (psi) needs W")) == "G: truncation (--psi) needs W"
     assert flag_message(UserError("plain")) == "plain"
     code, _, err = cli(
-        "--no-config", "ppl", "--generator", "test_compare:gen_a", "--epsilon", "2", "--quiet", "--device", "cpu"
+        "--no-config", "ppl", "--generator", "compare_utils:gen_a", "--epsilon", "2", "--quiet", "--device", "cpu"
     )
     assert code == 2 and "--epsilon must be a number in (0, 1)" in err and len(err.strip().splitlines()) == 1
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_compare import TinyDetector, gen_a, gen_b, make_classifier
+from compare_utils import TinyDetector, gen_a, gen_b, make_classifier
 
 import stylegan_eval as se
 

@@ -9,7 +9,6 @@ only the missing batches, and its per-pair distances equal an uninterrupted run'
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,30 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_compare import Toy32
+from compare_utils import Toy32
+from resume_utils import BATCH, N, resume_env, separability_samples, synthesis_calls
 
 TESTS = Path(__file__).parent
-
-
-class SlowToy(Toy32):
-    """Toy32 that logs every synthesis call to $RESUME_MARKER and sleeps $RESUME_SLEEP seconds."""
-
-    noise_is_explicit = True  # Toy32's only randomness is its noise argument: no PPL pair check
-
-    def _synthesize(self, ws, noise):
-        marker = os.environ.get("RESUME_MARKER")
-        if marker:
-            with open(marker, "a") as f:
-                f.write(f"{ws.shape[0]}\n")
-        time.sleep(float(os.environ.get("RESUME_SLEEP", "0")))
-        return super()._synthesize(ws, noise)
-
-
-def slow_gen():
-    return SlowToy(1.0)
-
-
-N, BATCH = 24, 3  # 8 batches
 
 
 def _cmd(out: Path, *extra: str) -> list[str]:
@@ -53,7 +32,7 @@ def _cmd(out: Path, *extra: str) -> list[str]:
         "--no-config",
         "ppl",
         "--generator",
-        "test_resume:slow_gen",
+        "resume_utils:slow_gen",
         "--num-samples",
         str(N),
         "--batch-size",
@@ -69,38 +48,17 @@ def _cmd(out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _env(tmp_path: Path, marker: Path, sleep: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]),
-        OMP_NUM_THREADS="1",
-        STYLEGAN_EVAL_OFFLINE="1",
-        TORCH_HOME=str(tmp_path / "torch_home"),
-        CUDA_VISIBLE_DEVICES="",
-        RESUME_MARKER=str(marker),
-        RESUME_SLEEP=str(sleep),
-    )
-    return env
-
-
-def _calls(marker: Path, size: int = 2 * BATCH) -> int:
-    """Synthesis calls of the metric loop, i.e. of ``size`` images (PPL: a full batch of pairs,
-    2 * BATCH images); the loader's validation call on a couple of samples and the report's
-    sample grid and mixing figure (16 and 35 images) are not among them."""
-    return marker.read_text().splitlines().count(str(size)) if marker.exists() else 0
-
-
 def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     out = tmp_path / "out"
     marker = tmp_path / "calls.txt"
     proc = subprocess.Popen(
-        _cmd(out), env=_env(tmp_path, marker, 0.25), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _cmd(out), env=resume_env(tmp_path, marker, 0.25), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 120
-        while _calls(marker) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        while synthesis_calls(marker) < 3 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         proc.send_signal(signal.SIGINT)
@@ -110,7 +68,7 @@ def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
             proc.kill()
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err
-    assert 3 <= _calls(marker) < N // BATCH
+    assert 3 <= synthesis_calls(marker) < N // BATCH
     left = sorted(p.name for p in out.iterdir())
     assert (
         len(left) == 1 and left[0].startswith(".partial-ppl-") and left[0].endswith(".rank0.pt")
@@ -120,10 +78,14 @@ def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
 
     marker.unlink()
     r = subprocess.run(
-        _cmd(out, "--resume", "--json"), env=_env(tmp_path, marker, 0), capture_output=True, text=True, timeout=300
+        _cmd(out, "--resume", "--json"),
+        env=resume_env(tmp_path, marker, 0),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    resumed_calls = _calls(marker)
+    resumed_calls = synthesis_calls(marker)
     assert resumed_calls == (N - len(saved)) // BATCH  # only the missing batches were computed
     assert not list(out.glob(".partial-*"))  # the partial state is removed once the report is written
 
@@ -146,7 +108,7 @@ def test_resume_needs_out(cli):
         "--no-config",
         "ppl",
         "--generator",
-        "test_resume:slow_gen",
+        "resume_utils:slow_gen",
         "--num-samples",
         "4",
         "--resume",
@@ -177,11 +139,6 @@ def interrupting_gen():
     return InterruptingToy(2.0)
 
 
-def _sep_result(out: Path):
-    d = np.load(out / "separability-samples.npz")
-    return {k: d[k] for k in ("z", "w", "logits")}
-
-
 def _json_values(out: Path, name: str):
     rows = json.loads((out / f"{name}.json").read_text())["results"]
     return [{k: v for k, v in r.items() if k not in ("svm_seconds", "samples_per_s")} for r in rows]
@@ -189,7 +146,7 @@ def _json_values(out: Path, name: str):
 
 @pytest.mark.parametrize("command", ["separability", "fid", "compare"])
 def test_interrupted_command_resumes_to_the_same_result(cli, tmp_path, monkeypatch, command):
-    from test_compare import TinyDetector, make_classifier
+    from compare_utils import TinyDetector, make_classifier
 
     monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
@@ -247,6 +204,6 @@ def test_interrupted_command_resumes_to_the_same_result(cli, tmp_path, monkeypat
     code, _, err = cli(*args, "--out", tmp_path / "b")
     assert code == 0, err
     if command == "separability":
-        a, b = _sep_result(tmp_path / "a"), _sep_result(tmp_path / "b")
+        a, b = separability_samples(tmp_path / "a"), separability_samples(tmp_path / "b")
         assert all(np.array_equal(a[k], b[k]) for k in a)
     assert _json_values(tmp_path / "a", command) == _json_values(tmp_path / "b", command)

@@ -22,12 +22,7 @@ KEYS = Path("/work/shared/reference/sg3_state_keys.txt")
 HERE = Path(__file__).parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _reference_section(name: str) -> str | None:

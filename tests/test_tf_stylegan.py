@@ -389,9 +389,7 @@ def test_config_roundtrip_rosinality_families(tmp_path):
 
 # ---------------------------------------------------------------------------------- classifier hardening
 def _classifier_pickle(tmp_path, static_kwargs, name="c.pkl", src=""):
-    from test_classifiers import reference_variables, write_tf_pickle
-
-    return write_tf_pickle(tmp_path / name, reference_variables(32, 64, 16), static_kwargs, src=src)
+    return tu.write_tf_pickle(tmp_path / name, tu.reference_variables(32, 64, 16), static_kwargs, src=src)
 
 
 @pytest.mark.parametrize(

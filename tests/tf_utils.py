@@ -496,3 +496,48 @@ def ref_sg2_synthesis(syn_v, ws, noise, resolution, architecture="skip", taps=(1
             t2 = torgb(x, f"{s}/ToRGB", 2 * r - 3)
             y = t2 if y is None else y + t2
     return y.permute(0, 3, 1, 2)
+
+
+# ---------------------------------------------------------------------------------- TF classifier pickles
+def write_tf_pickle(path: Path, variables, static_kwargs=None, build_func_name="D_basic", src="", version=4):
+    state = {
+        "version": version,
+        "name": "D",
+        "static_kwargs": dict(static_kwargs or {}),
+        "components": {},
+        "build_module_src": src,
+        "build_func_name": build_func_name,
+        "variables": [(k, v) for k, v in variables],
+    }
+    with fake_dnnlib() as Network, open(path, "wb") as f:
+        pickle.dump(Network(state), f, protocol=4)
+    return path
+
+
+def nf(stage, base, fmax):
+    return min(int(base / 2.0**stage), fmax)
+
+
+def reference_variables(resolution=256, fmap_base=8192, fmap_max=512, lod_branches=True, mbstd=False, seed=0, lod=0.0):
+    """The variable list of the notes' section 3 table, in TF creation order, random values."""
+    rng = np.random.default_rng(seed)
+    log2 = int(math.log2(resolution))
+    out = [("lod", np.array(lod, dtype=np.float32))]
+
+    def add(name, shape, bias=True):
+        out.append((f"{name}/weight", rng.standard_normal(shape).astype(np.float32)))
+        out.append((f"{name}/bias", (0.1 * rng.standard_normal(shape[-1])).astype(np.float32)))
+
+    add("FromRGB_lod0", (1, 1, 3, nf(log2 - 1, fmap_base, fmap_max)))
+    for k, res in enumerate(range(log2, 2, -1)):
+        r = 2**res
+        cin, cout = nf(res - 1, fmap_base, fmap_max), nf(res - 2, fmap_base, fmap_max)
+        add(f"{r}x{r}/Conv0", (3, 3, cin, cin))
+        add(f"{r}x{r}/Conv1_down", (3, 3, cin, cout))
+        if lod_branches:
+            add(f"FromRGB_lod{k + 1}", (1, 1, 3, cout))
+    c1 = nf(1, fmap_base, fmap_max)
+    add("4x4/Conv", (3, 3, c1 + (1 if mbstd else 0), c1))
+    add("4x4/Dense0", (c1 * 16, nf(0, fmap_base, fmap_max)))
+    add("4x4/Dense1", (nf(0, fmap_base, fmap_max), 1))
+    return out

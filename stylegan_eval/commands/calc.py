@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from ..cli import CheckpointRef, RunOptions, common_options
 from .compare import compare_options, run_comparison
+from .options import CheckpointRef, RunOptions, common_options
 
 
 @click.command("calc")

@@ -12,21 +12,14 @@ import click
 
 from .. import compare as C
 from .. import plots
-from ..cli import (
-    CheckpointRef,
-    CheckpointSpec,
-    RunOptions,
-    choice,
-    common_options,
-    emit,
-    generator_options,
-    split_checkpoint_ref,
-)
 from ..engine import DistInfo
 from ..errors import UserError
-from ..report import environment
+from ..formats.checkpoint_spec import CheckpointSpec
+from ..formats.refs import split_checkpoint_ref
+from ..report import CompareReport, environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
 from .logger_options import log_generator, open_logger, step_of, tensorboard_option
+from .options import CheckpointRef, RunOptions, choice, common_options, emit, generator_options
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
 
@@ -292,7 +285,7 @@ def run_comparison(
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
-    report = C.CompareReport(
+    report = CompareReport(
         command_name,
         table,
         settings={

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import checkpoint_options
 from ..errors import UserError
+from .options import checkpoint_options
 
 
 @click.command("convert")

@@ -29,11 +29,12 @@ import pandas as pd
 import torch
 
 from .. import log as messages
-from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..errors import UserError
 from ..fileio import atomic_write
+from ..formats.checkpoint_spec import CheckpointSpec
 from ..imageops import image_grid, save_png
 from ..report import Report, environment
+from .options import RunOptions, common_options, emit
 
 DEFAULT_OUT = Path("demo-report")
 DEFAULT_NUM_SAMPLES = 256
@@ -66,14 +67,14 @@ def run_demo(
     """
     from ..classifiers.registry import load_custom
     from ..demo import classifier_paths, default_checkpoint, shapes, training_info
+    from ..grids import mixing_grid
+    from ..grids import render_indices as render
     from ..metrics import separability as sep
     from ..metrics.distances import make_distance
     from ..metrics.features import FeatureStats, generator_features
-    from ..metrics.fid import fid_from_stats
+    from ..metrics.frechet import fid_from_stats
     from ..metrics.inception import make_detector
     from ..metrics.ppl import ppl
-    from .generate import render
-    from .mix import mixing_grid
 
     say = log or (lambda s: None)
     device = torch.device(device)

@@ -1,4 +1,4 @@
-"""The detector and real-data options that ``fid`` and ``stats`` share (no torch needed here)."""
+"""The detector, weights and real-data options that ``fid``, ``stats`` and ``compare`` share, each declared once (no torch needed here)."""
 
 from __future__ import annotations
 
@@ -38,24 +38,39 @@ def trust_weights_option(f):
     )(f)
 
 
+def detector_option(f):
+    """--detector: the feature network of FID/KID, precision/recall, IS and FD."""
+    return click.option(
+        "--detector",
+        type=click.Choice(DETECTOR_CHOICES, case_sensitive=False),
+        default="pytorch-fid",
+        show_default=True,
+        help=DETECTOR_HELP,
+    )(f)
+
+
+def inception_weights_option(f):
+    """--inception-weights FILE: the detector's weights file."""
+    return click.option(
+        "--inception-weights",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS].",
+    )(f)
+
+
+def detector_choice_options(f):
+    """--detector, --inception-weights, --trust-weights: which detector runs, with which weights."""
+    for opt in (trust_weights_option, inception_weights_option, detector_option):
+        f = opt(f)
+    return f
+
+
 def detector_options(f):
     """--detector, --inception-weights, --trust-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
     for opt in reversed(
         [
-            click.option(
-                "--detector",
-                type=click.Choice(DETECTOR_CHOICES, case_sensitive=False),
-                default="pytorch-fid",
-                show_default=True,
-                help=DETECTOR_HELP,
-            ),
-            click.option(
-                "--inception-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS].",
-            ),
-            trust_weights_option,
+            detector_choice_options,
             click.option(
                 "--resize",
                 type=click.Choice(RESIZE_MODES, case_sensitive=False),

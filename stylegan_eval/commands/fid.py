@@ -7,20 +7,15 @@ from pathlib import Path
 import click
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
-from ..metrics import real as real_mod
-from ..metrics.fid import FID_METHODS
 from ..metrics.fid import fid as fid_metric
-from ..metrics.kid import MAX_SUBSET_SIZE, NUM_SUBSETS
+from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
 from .detector_options import detector_options
 from .logger_options import log_report, step_of, tensorboard_option
-
-#: Kept for callers of the old location; the pipeline lives in :mod:`stylegan_eval.metrics.real`.
-STATS_SUFFIXES = real_mod.STATS_SUFFIXES
-stats_warnings = real_mod.stats_warnings
+from .metric_options import fid_method_option
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 
 @click.command("fid")
@@ -51,14 +46,7 @@ stats_warnings = real_mod.stats_warnings
     show_default=True,
     help="Largest KID subset.",
 )
-@click.option(
-    "--fid-method",
-    type=choice(FID_METHODS),
-    default="eigen",
-    show_default=True,
-    help="eigen: symmetric eigendecompositions (fast, same value to float64 rounding); sqrtm: scipy's matrix "
-    "square root (bit-level pytorch-fid parity).",
-)
+@fid_method_option
 @trunc_option
 @click.option(
     "--noise-mode",
@@ -71,6 +59,7 @@ stats_warnings = real_mod.stats_warnings
 @tensorboard_option
 @common_options
 def command(
+    *,
     ckpt,
     data,
     num_gen,

@@ -16,15 +16,14 @@ import math
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 import torch
 
-from .. import generator as gen_api
-from ..cli import IntList, RunOptions, checkpoint_options, common_options
 from ..errors import UserError
+from ..grids import render_indices, render_seeds
 from ..imageops import sample_grid, save_png, to_uint8
 from ..report import Report, environment
+from .options import IntList, RunOptions, checkpoint_options, common_options, trunc_option
 
 #: Default --out folder of the image commands.
 DEFAULT_OUT = Path("out")
@@ -41,12 +40,6 @@ def noise_option(f):
     )(f)
 
 
-def trunc_option(f):
-    return click.option(
-        "--trunc", "--psi", "psi", type=float, default=1.0, show_default=True, help="Truncation psi (1 = none)."
-    )(f)
-
-
 def out_paths(out: Path | None, out_file: Path | None, default_name: str) -> tuple[Path, Path]:
     """(folder, figure path) of an image command.
 
@@ -58,86 +51,6 @@ def out_paths(out: Path | None, out_file: Path | None, default_name: str) -> tup
         raise UserError(f"--out {out}: --out names a folder; use --out-file {out} for the figure itself")
     folder = out if out is not None else (out_file.parent if out_file is not None else DEFAULT_OUT)
     return folder, out_file if out_file is not None else folder / default_name
-
-
-def seed_latents(seeds: list[int], z_dim: int) -> torch.Tensor:
-    """z [N, z_dim] float32 as ``gen_images.py`` draws it: row k is ``np.random.RandomState(seeds[k]).randn(1, z_dim)``.
-
-    NVIDIA's mapping network casts the float64 draw to float32 first, as done here.
-    """
-    for s in seeds:
-        if not 0 <= s < 2**32:
-            raise UserError(f"--seeds: {s} is out of range (NumPy seeds are 0 to 2**32 - 1)")
-    return torch.from_numpy(np.concatenate([np.random.RandomState(s).randn(1, z_dim) for s in seeds])).float()
-
-
-def class_label(G, class_idx: int | None, n: int) -> torch.Tensor | None:
-    """One-hot labels [n, c_dim] of ``class_idx`` (None for unconditional generators), as gen_images.py."""
-    if G.c_dim == 0:
-        return None
-    if class_idx is None:
-        raise UserError(f"this generator is conditional ({G.c_dim} classes): pass a class label with --class")
-    if class_idx >= G.c_dim:
-        raise UserError(f"--class {class_idx}: this generator has {G.c_dim} classes (0-{G.c_dim - 1})")
-    c = torch.zeros(n, G.c_dim, device=G.device)
-    c[:, class_idx] = 1
-    return c
-
-
-def input_transform(translate: tuple[float, float], rotate: float) -> torch.Tensor:
-    """[3, 3] matrix StyleGAN3 keeps in ``synthesis.input.transform``: the inverse of
-    gen_images.py's ``make_transform(translate, rotate)`` (rotation in degrees)."""
-    a = rotate / 360.0 * 2 * np.pi
-    s, c = np.sin(a), np.cos(a)
-    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]])
-    return torch.from_numpy(np.linalg.inv(m)).float()
-
-
-@torch.inference_mode()
-def render_seeds(
-    G,
-    seeds: list[int],
-    psi: float = 1.0,
-    noise_mode: str = "const",
-    class_idx: int | None = None,
-    batch_size: int = 16,
-    translate: tuple[float, float] = (0.0, 0.0),
-    rotate: float = 0.0,
-    noise_seed: int = 0,
-) -> torch.Tensor:
-    """Images [N, C, H, W] in [-1, 1] for NVIDIA seeds (see the module docstring), batched.
-
-    ``noise_seed`` only matters for ``noise_mode='random'`` (noise drawn per seed value).
-    """
-    transform = None
-    if translate != (0.0, 0.0) or rotate != 0.0:
-        if not getattr(G, "supports_input_transform", False):
-            raise UserError(f"--translate/--rotate: {G.family} has no input transform (StyleGAN3 only)")
-        transform = input_transform(translate, rotate)
-    z_all = seed_latents(seeds, G.z_dim)
-    out = []
-    for start in range(0, len(seeds), batch_size):
-        z = z_all[start : start + batch_size].to(G.device)
-        idx = torch.tensor(seeds[start : start + batch_size], dtype=torch.int64)
-        c = class_label(G, class_idx, len(z))
-        if transform is None:
-            out.append(G.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=noise_seed, indices=idx))
-        else:
-            ws = G.truncate(G.mapping(z, c), psi)
-            noise = G.make_noise(len(z), noise_mode, noise_seed, idx, G.device)
-            out.append(G.synthesis_transformed(ws, transform, noise=noise))
-    return torch.cat(out)
-
-
-@torch.inference_mode()
-def render(G, seeds, psi, noise_mode, seed, class_idx, batch_size) -> torch.Tensor:
-    """Images [N, C, H, W] in [-1, 1] for the given sample indices of the sampling engine (``--indices``)."""
-    out = []
-    for idx in torch.tensor(seeds, dtype=torch.int64).split(batch_size):
-        z = gen_api.latents(G, seed, idx)
-        c = gen_api.labels(G, seed, idx, class_idx)
-        out.append(G.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=seed, indices=idx))
-    return torch.cat(out)
 
 
 def _vec2(ctx, param, value):
@@ -181,7 +94,7 @@ def _vec2(ctx, param, value):
 @noise_option
 @common_options(resume=False, log=False)
 def command(
-    ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions
+    *, ckpt, seeds, indices, psi, cols, translate, rotate, out_file, min_size, noise_mode, run: RunOptions
 ) -> None:
     """Render the images of the given seeds (as NVIDIA's gen_images.py) into --out, with a grid."""
     if seeds is not None and indices is not None:
@@ -194,10 +107,12 @@ def command(
     files: list[str] = []
     if indices is not None:
         numbers, kind = indices, "index"
-        images = render(G, indices, psi, noise_mode, run.seed, ckpt.class_idx, bs)
+        images = render_indices(G, indices, psi, noise_mode, run.seed, ckpt.class_idx, bs)
     else:
         numbers, kind = (seeds if seeds is not None else list(range(16))), "seed"
-        images = render_seeds(G, numbers, psi, noise_mode, ckpt.class_idx, bs, translate, rotate, noise_seed=run.seed)
+        images = render_seeds(
+            G, numbers, psi, noise_mode, ckpt.class_idx, bs, translate=translate, rotate=rotate, noise_seed=run.seed
+        )
     refuse_non_finite(images, numbers)
     if kind == "seed":
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..report import Report, environment
+from .options import RunOptions, checkpoint_options, common_options, emit
 
 
 @click.command("info")

@@ -8,42 +8,15 @@ import click
 import numpy as np
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 from ..errors import UserError
-from ..metrics.distances import DISTANCES, make_distance
-from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
-from ..report import Report, atomic_write, environment
+from ..fileio import atomic_write
+from ..metrics.distances import make_distance
+from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, ppl, resolve_settings
+from ..report import Report, environment
 from ..runtime import Timer
 from .logger_options import log_report, step_of, tensorboard_option
-
-
-def write_histogram(result: PPLResult, path: Path) -> Path:
-    """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    d = result.distances
-    fig = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
-    ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
-    for x, label, style in (
-        (result.lo, "1st pct (lower)", ":"),
-        (result.hi, "99th pct (higher)", ":"),
-        (result.mean, f"PPL {result.mean:.4g}", "-"),
-    ):
-        ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
-    ax.set_xlabel("distance / eps^2")
-    ax.set_ylabel("pairs")
-    ax.set_title(f"{result.name}: {d.size} pairs")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return atomic_write(path, buf.getvalue())
+from .metric_options import distance_options
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 
 @click.command("ppl")
@@ -62,15 +35,7 @@ def write_histogram(result: PPLResult, path: Path) -> Path:
 )
 @click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
 @click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
-@click.option(
-    "--distance", type=choice(DISTANCES[:2]), default="lpips-vgg", show_default=True, help="Perceptual distance."
-)
-@click.option(
-    "--lpips-weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).",
-)
+@distance_options
 @click.option(
     "--precision",
     type=choice(list(PRECISIONS)),
@@ -83,6 +48,7 @@ def write_histogram(result: PPLResult, path: Path) -> Path:
 @tensorboard_option
 @common_options
 def command(
+    *,
     ckpt,
     preset,
     space,
@@ -155,7 +121,7 @@ def command(
         },
     )
     if run.out is not None:
-        report.extra_files.append(write_histogram(result, Path(run.out) / "ppl_hist.png").name)
+        report.extra_files.append(plots.write_ppl_histogram(result, Path(run.out) / "ppl_hist.png").name)
         if save_distances:
             import io
 

@@ -9,12 +9,13 @@ from typing import Any
 import click
 
 from .. import log, plots
-from ..cli import RunOptions, checkpoint_options, common_options, emit
 from ..errors import UserError
 from ..generator import NOISE_MODES
 from ..metrics import separability as sep
 from ..report import Report, environment
 from .logger_options import log_report, step_of, tensorboard_option
+from .metric_options import classifier_options
+from .options import RunOptions, checkpoint_options, common_options, emit
 
 DEFAULT_NUM_SAMPLES = 200_000
 
@@ -71,14 +72,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
 
 @click.command("separability")
 @checkpoint_options
-@click.option(
-    "--attr",
-    "attrs",
-    multiple=True,
-    metavar="NAME",
-    help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
-    "Default: all 40 unless --classifier is given.",
-)
+@classifier_options
 @click.option("--space", default="z,w", show_default=True, help="Latent spaces: comma list of z, w.")
 @click.option(
     "--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}]."
@@ -89,27 +83,6 @@ def _random_weight_names(names: list[str]) -> list[str]:
     default=0.5,
     show_default=True,
     help="Fraction of the most confident samples kept per attribute.",
-)
-@click.option(
-    "--classifier",
-    "classifier_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    metavar="PATH",
-    help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.",
-)
-@click.option(
-    "--classifier-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder with local copies of celebahq-classifier-XX-name.pkl.",
-)
-@click.option(
-    "--svm",
-    type=click.Choice(sep.SVM_MODES, case_sensitive=False),
-    default="reference",
-    show_default=True,
-    help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged primal solve.",
 )
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel SVM fits.")
 @click.option(
@@ -134,6 +107,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
 @tensorboard_option
 @common_options
 def command(
+    *,
     ckpt,
     attrs,
     space,

@@ -22,12 +22,12 @@ from pathlib import Path
 import click
 
 from .. import log, weights
-from ..cli import RunOptions, common_options
 from ..errors import UserError, WeightsUnavailable
 from ..metrics.inception_weights import FEATURE_DIM, locate
 from ..metrics.stats_cache import cache_entry, cached_stats, rank_warning
 from ..report import Report, environment
 from .detector_options import default_workers, detector_options
+from .options import RunOptions, common_options
 
 
 def _from_cache(
@@ -83,6 +83,7 @@ def _from_cache(
 @detector_options
 @common_options(out_file="stats.npz", resume=False)
 def command(
+    *,
     images,
     data,
     keep_features,

@@ -22,13 +22,14 @@ import pandas as pd
 
 from .. import compare as C
 from .. import curves, runs, tracking
-from ..cli import CheckpointSpec, RunOptions, common_options, emit
 from ..engine import DistInfo
 from ..errors import UserError
 from ..fileio import guarded_out, remembered_sha256
+from ..formats.checkpoint_spec import CheckpointSpec
 from ..report import Report
 from .compare import _split, compare_options
 from .logger_options import log_generator, open_logger
+from .options import RunOptions, common_options, emit
 
 #: The default report folder inside the run folder, and the digest index kept there.
 OUT_NAME = "stylegan-eval"

@@ -17,7 +17,6 @@ FID/KID/LS) the test is not made (``significant`` is empty).
 from __future__ import annotations
 
 from ..metrics.intervals import SIGNIFICANCE_RULE
-from ..report import CompareReport
 from .evaluation import (
     EvalOptions,
     Measurement,
@@ -36,7 +35,6 @@ __all__ = [
     "LOWER_IS_BETTER",
     "RULE_GRAMMAR",
     "SIGNIFICANCE_RULE",
-    "CompareReport",
     "EvalOptions",
     "Measurement",
     "MetricRunner",

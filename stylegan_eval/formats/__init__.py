@@ -1,10 +1,16 @@
 """Checkpoint loaders: autodetect a file's family and adapt it to :class:`~stylegan_eval.generator.Generator`.
 
-Each family lives in its own module exposing
+Each family lives in its own module (:data:`FORMAT_MODULES`) providing what
+:class:`FormatModule` states:
 
 - ``NAME``: the ``--format`` name,
-- ``detect(obj) -> bool``: whether an object read by :func:`read_checkpoint` is of this family,
-- ``load(obj, path, **options) -> Generator``.
+- ``detect(raw) -> bool``: whether a :class:`RawCheckpoint` read by :func:`read_checkpoint` is
+  of this family,
+- ``load(raw, **options) -> Generator``: the generator, with family options such as ``resolution``.
+
+``--generator module:attr`` generators (:mod:`.custom`) are loaded from code, not detected in a
+file; checkpoint references as the CLI and the API take them (``demo``, ``nvidia:<name>``,
+``FILE::module:attr``) are parsed by :mod:`.refs`.
 
 Files are read without executing code: PyTorch files with ``torch.load(weights_only=True)``,
 NVIDIA pickles with a restricted unpickler (:mod:`.safe_pickle`).
@@ -19,7 +25,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 
@@ -27,6 +33,7 @@ from ..errors import CheckpointError
 from ..fileio import sha256_file  # noqa: F401 - the checkpoint hash of reports
 from ..generator import Generator
 from ..warnings_capture import captured_warnings
+from .checks import check_file, check_state_dict  # noqa: F401 - shared by the format modules
 
 #: --format name -> module implementing it, in autodetection order.
 FORMAT_MODULES = {
@@ -56,20 +63,23 @@ class RawCheckpoint:
     obj: Any = None
 
 
+class FormatModule(Protocol):
+    """What a checkpoint format module (an entry of :data:`FORMAT_MODULES`) provides."""
+
+    NAME: str
+
+    def detect(self, raw: RawCheckpoint) -> bool:
+        """Whether ``raw`` holds a checkpoint of this family (cheap; never raises for other families)."""
+        ...
+
+    def load(self, raw: RawCheckpoint, **options: Any) -> Generator:
+        """The generator stored in ``raw`` (CheckpointError, one line, for a damaged file of this family)."""
+        ...
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
-
-
-def check_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such file (expected a StyleGAN {what})")
-    if p.is_dir():
-        raise CheckpointError(f"{p}: is a directory (expected a StyleGAN {what} file)")
-    if p.stat().st_size == 0:
-        raise CheckpointError(f"{p}: empty file (expected a StyleGAN {what})")
-    return p
 
 
 def safe_torch_load(path: str | os.PathLike) -> Any:
@@ -152,30 +162,8 @@ def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     return RawCheckpoint(p, "torch", _load_or_name_code(p))
 
 
-def check_state_dict(net: torch.nn.Module, sd: dict[str, Any], path: Any, what: str) -> None:
-    """Raise CheckpointError (one line) unless ``sd`` has exactly ``net``'s keys and shapes.
-
-    ``what`` names the expected network in the message ("a rosinality StyleGAN2 generator").
-    """
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [
-        f"{k} {list(sd[k].shape)} (expected {list(v.shape)})"
-        for k, v in expected.items()
-        if k in sd and (not isinstance(sd[k], torch.Tensor) or sd[k].shape != v.shape)
-    ]
-    problems = []
-    for kind, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong)):
-        if items:
-            more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
-            problems.append(f"{kind}: {', '.join(map(str, items[:4]))}{more}")
-    if problems:
-        raise CheckpointError(f"{path}: does not match {what}: {'; '.join(problems)}")
-
-
-def _module(name: str):
-    return importlib.import_module(FORMAT_MODULES[name])
+def _module(name: str) -> FormatModule:
+    return cast(FormatModule, importlib.import_module(FORMAT_MODULES[name]))
 
 
 # ------------------------------------------------------------------ files that need code
@@ -330,11 +318,10 @@ def load_generator(
     else:
         if path is None:
             raise CheckpointError("no checkpoint given (expected a path, or --generator module:attr)")
-        from ..demo import default_checkpoint
-
-        if str(path) == "demo" and not Path(path).exists():
-            path = default_checkpoint()
         from .official import resolve
+        from .refs import resolve_demo
+
+        path = resolve_demo(path)
 
         path = resolve(path)
         raw = read_checkpoint(path)

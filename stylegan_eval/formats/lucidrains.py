@@ -22,7 +22,7 @@ import torch
 
 from ..errors import CheckpointError, UserError
 from ..networks.lucidrains import LucidrainsGenerator, LucidrainsSynthesis, StyleVectorizer
-from . import check_state_dict
+from .checks import check_state_dict
 
 NAME = "stylegan2-lucidrains"
 DEFAULT_LR_MLP = 0.1  #: the package's default when .config.json has no lr_mlp

@@ -59,6 +59,7 @@ import torch
 
 from ..errors import CheckpointError, UnsafePickleError
 from ..generator import Generator
+from .nvidia_kwargs import split_init_kwargs
 from .safe_pickle import FrozenType, GlobalKey, SafeCallable, safe_load
 
 NAME = "nvidia-pkl"
@@ -303,16 +304,6 @@ class SG2Config:
         return [2**i for i in range(2, int(math.log2(self.resolution)) + 1)]
 
 
-def _kw(kwargs: Mapping[str, Any]) -> tuple[dict, dict, str]:
-    """(mapping_kwargs, synthesis_kwargs, layout) from a Generator's init_kwargs, both layouts."""
-    mapping = dict(kwargs.get("mapping_kwargs") or {})
-    if "synthesis_kwargs" in kwargs:
-        return mapping, dict(kwargs.get("synthesis_kwargs") or {}), "stylegan2-ada-pytorch"
-    top = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs"}
-    synth = {k: v for k, v in kwargs.items() if k not in top}
-    return mapping, synth, ("stylegan3-repo" if synth else "stylegan2-ada-pytorch")
-
-
 def _int(value: Any, what: str, path: Any) -> int:
     try:
         out = int(value)
@@ -339,7 +330,7 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
         raise CheckpointError(f"{path}: img_resolution {res} is not a power of two >= 4")
     if z_dim <= 0:
         raise CheckpointError(f"{path}: generators without a z input (z_dim={z_dim}) are not supported")
-    mapping_kwargs, synth_kwargs, layout = _kw(kw)
+    mapping_kwargs, synth_kwargs, layout = split_init_kwargs(kw)
 
     synth = rec.children.get("synthesis")
     mapping = rec.children.get("mapping")

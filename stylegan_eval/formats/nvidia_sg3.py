@@ -20,6 +20,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..generator import Generator
+from .nvidia_kwargs import split_init_kwargs
 
 #: init_kwargs of networks_stylegan3.SynthesisNetwork/SynthesisLayer -> SG3Config field.
 SYNTHESIS_FIELDS = {
@@ -61,7 +62,6 @@ def _num(value: Any, what: str, path: Any, integer: bool = False) -> Any:
 def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
     """SG3Config from a generator record (init_kwargs, attributes), cross-checked with the weights."""
     from ..networks.stylegan3 import SG3Config
-    from .nvidia_pickle import _kw
 
     kw, args = rec.init_kwargs, rec.init_args
     names = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
@@ -76,7 +76,7 @@ def read_sg3_config(rec, sd: Mapping[str, torch.Tensor], path: Any):
             "StyleGAN-Human 1024x512) is not supported: the module builds square layers"
         )
     fields = {n: _num(vals[n], n, path, integer=True) for n in names}
-    mapping_kwargs, synth_kwargs, _layout = _kw(kw)
+    mapping_kwargs, synth_kwargs, _layout = split_init_kwargs(kw)
     if synth_kwargs.get("square", True) is False:
         raise CheckpointError(
             f"{path}: non-square StyleGAN3 generator (square=False, StyleGAN-Human 1024x512) is not "
@@ -183,7 +183,7 @@ def build_stylegan3(
 ) -> Generator:
     """The project's StyleGAN3 generator with ``rec``'s weights loaded strictly."""
     from ..networks.stylegan3 import StyleGAN3, StyleGAN3Generator, layout
-    from . import check_state_dict
+    from .checks import check_state_dict
 
     cfg = read_sg3_config(rec, sd, path)
     if resolution is not None and int(resolution) != cfg.img_resolution:

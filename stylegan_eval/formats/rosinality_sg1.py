@@ -27,7 +27,7 @@ import torch
 
 from ..errors import CheckpointError, UserError
 from ..networks.stylegan1 import StyledGenerator, StyleGAN1Generator, block_resolution
-from . import check_state_dict
+from .checks import check_state_dict
 
 NAME = "stylegan1-rosinality"
 MIN_RESOLUTION = 8

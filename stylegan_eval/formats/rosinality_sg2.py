@@ -20,7 +20,7 @@ import torch
 
 from ..errors import CheckpointError, UserError
 from ..networks.stylegan2 import StyleGAN2, StyleGAN2Generator
-from . import check_state_dict
+from .checks import check_state_dict
 
 NAME = "stylegan2-rosinality"
 _SIGNATURE = ("style.1.weight", "convs.0.conv.weight", "to_rgb1.conv.weight")

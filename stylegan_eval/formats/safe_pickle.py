@@ -294,7 +294,7 @@ def safe_load(
         UnsafePickleError: the stream names a global outside the allow-list.
         CheckpointError: missing, empty, truncated or garbage file (one line, naming the file).
     """
-    from . import check_file
+    from .checks import check_file
 
     p = check_file(path, "pickle")
     try:

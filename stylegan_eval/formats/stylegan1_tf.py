@@ -300,7 +300,7 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN1Genera
     own = net.state_dict()
     for k, _ in net.named_buffers():  # blur kernels are buffers of the module, not TF variables
         sd.setdefault(k, own[k])
-    from . import check_state_dict
+    from .checks import check_state_dict
 
     check_state_dict(net, sd, source, "an official StyleGAN1 generator (G_style)")
     net.load_state_dict(sd, strict=True)

@@ -312,7 +312,7 @@ def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN2Genera
     for k, _ in net.named_buffers():
         if not k.startswith("noises."):
             sd.setdefault(k, own[k])
-    from . import check_state_dict
+    from .checks import check_state_dict
 
     check_state_dict(net, sd, source, "an official StyleGAN2 generator (G_main)")
     net.load_state_dict(sd, strict=True)

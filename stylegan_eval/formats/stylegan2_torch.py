@@ -41,7 +41,7 @@ import torch
 from .. import sampling
 from ..errors import CheckpointError, UserError
 from ..networks.stylegan2 import StyleGAN2, StyleGAN2Generator
-from . import check_state_dict
+from .checks import check_state_dict
 
 NAME = "stylegan2-torch"
 CONTAINER_KEYS = ("g_ema", "generator", "g", "G", "state_dict", "model")

@@ -317,7 +317,7 @@ def kw_taps(
     return [float(v) for v in value]
 
 
-def unrecognised_kwargs(state: TFNetworkState, known: dict[str, Sequence[str]]) -> list[str]:
+def unrecognised_kwargs(state: TFNetworkState, known: Mapping[str, Sequence[str]]) -> list[str]:
     """``component:key`` for static_kwargs keys a loader does not read (reported in ``info``)."""
     out = [f"{state.name}:{k}" for k in state.static_kwargs if k not in known.get("", ())]
     for comp, sub in state.components.items():

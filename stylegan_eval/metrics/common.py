@@ -1,4 +1,4 @@
-"""What every metric entry point shares: the generator's identity and the resume-state lookup.
+"""What every metric entry point shares: the generator's identity (computed here only) and the resume-state lookup.
 
 A metric's fingerprint names every input its result depends on. The generator enters it as
 the sha256 of its parameters and buffers (names, shapes, dtypes and bytes), so that the same
@@ -18,7 +18,7 @@ from ..engine import ResumeState
 from ..fileio import sha256_file
 
 #: ``state=`` of an entry point: a ResumeState, or ``(name, fingerprint) -> ResumeState | None``
-#: (e.g. :meth:`stylegan_eval.cli.RunOptions.resume_state`), or None (no resume).
+#: (e.g. :meth:`stylegan_eval.commands.options.RunOptions.resume_state`), or None (no resume).
 StateArg = Union[ResumeState, Callable[[str, dict], Any], None]
 
 
@@ -38,6 +38,23 @@ def generator_digest(generator: torch.nn.Module) -> str:
 
         h.update(json.dumps(identity, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def generator_fingerprint(generator: Any) -> dict[str, Any]:
+    """The generator's entries in a :class:`~.result_simple.SimpleResult` fingerprint: its own
+    ``fingerprint()`` when it has one, else its info plus :func:`generator_digest` (the weights and,
+    for a ``--generator`` spec, its identity). PPL, separability and FID/KID put
+    :func:`generator_digest` itself under ``"generator"``; both forms are kept so that existing
+    fingerprints (and the resume state keyed on them) stay valid."""
+    identity = getattr(generator, "identity", None)  # --generator specs: adapter files, spec, checkpoint
+    extra = {"generator_identity": identity} if identity else {}
+    fp = getattr(generator, "fingerprint", None)
+    if callable(fp):
+        return {"generator": fp(), **extra}
+    info = generator.info() if hasattr(generator, "info") else {"type": type(generator).__name__}
+    if hasattr(generator, "state_dict"):  # the weights (and a spec's identity), not only the architecture
+        extra["generator_digest"] = generator_digest(generator)
+    return {"generator": info, **extra}
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 
 from .. import sampling
 from ..errors import UserError
-from .result_simple import SimpleResult, generator_fingerprint
+from .common import generator_fingerprint
+from .result_simple import SimpleResult
 
 TRANSLATE_MAX = 0.125
 ROTATE_MAX = 1.0

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .inception import FeatureDetector, make_detector
-from .result_simple import SimpleResult, generator_fingerprint
+from .common import generator_fingerprint
+from .feature_detector import FeatureDetector
+from .inception import make_detector
+from .result_simple import SimpleResult
 
 NUM_SPLITS = 10
 

@@ -10,17 +10,16 @@ torch, so that ``stylegan-eval stats`` on unchanged data answers from the cache 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Literal
 
 from .. import weights
 from ..errors import UserError, WeightsUnavailable
+from .detector_weights import DetectorWeights
+from .modern_weights import MODERN_DETECTORS, locate_modern
 
 DetectorName = Literal["pytorch-fid", "nvidia"]
 ResizeMode = Literal["detector", "clean"]
 DETECTORS = ("pytorch-fid", "nvidia")
-#: DINOv2 / CLIP detectors (:mod:`stylegan_eval.metrics.modern_detectors`), accepted wherever a detector name is.
-MODERN_DETECTORS = ("dinov2-vitl14", "clip-vitb32")
 RESIZE_MODES = ("detector", "clean")
 FEATURE_DIM = 2048
 #: Seed of the random Inception used when the published weights are missing and allowed so.
@@ -41,35 +40,6 @@ NVIDIA_INCEPTION = weights.WeightSpec(
     url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
     env_var="STYLEGAN_EVAL_NVIDIA_INCEPTION",
 )
-
-
-@dataclass
-class DetectorWeights:
-    """The weights a detector runs with.
-
-    Attributes:
-        name: 'pytorch-fid' or 'nvidia'.
-        resize: 'detector' or 'clean'.
-        weights_file: the file's path, or None at random initialisation.
-        weights_sha256: the file's full sha256, or a label of the random initialisation.
-        random_weights: names of the networks that do not run with their published weights.
-    """
-
-    name: str
-    resize: str
-    weights_file: str | None = None
-    weights_sha256: str | None = None
-    random_weights: list[str] = field(default_factory=list)
-
-    def describe(self) -> dict[str, object]:
-        """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
-        return {
-            "detector": self.name,
-            "weights_file": self.weights_file,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "random_weights": bool(self.random_weights),
-        }
 
 
 def check_resize(resize: str) -> None:
@@ -107,8 +77,6 @@ def locate(
     """
     check_choice(name, resize)
     if name in MODERN_DETECTORS:
-        from .modern_weights import locate_modern
-
         return locate_modern(name, weights_path, allow_random, resize, download)
     out = DetectorWeights(name, resize)
     if name == "nvidia":

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError, WeightsUnavailable
-from .inception import FeatureDetector
+from .feature_detector import FeatureDetector
 from .modern_weights import (  # noqa: F401 - re-exported
     _SPECS,
     CLIP,
@@ -246,9 +246,10 @@ def frechet_distance_in(
     """
     from pathlib import Path
 
+    from .common import generator_fingerprint
     from .features import FeatureStats, dataset_stats, generator_features, load_stats
-    from .fid import fid_from_stats
-    from .result_simple import SimpleResult, generator_fingerprint
+    from .frechet import fid_from_stats
+    from .result_simple import SimpleResult
 
     det = (
         detector

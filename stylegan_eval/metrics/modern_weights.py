@@ -9,10 +9,11 @@ import os
 
 from .. import weights
 from ..errors import UserError, WeightsUnavailable
-from .inception_weights import DetectorWeights
+from .detector_weights import DetectorWeights
 
 DINOV2 = "dinov2-vitl14"
 CLIP = "clip-vitb32"
+#: DINOv2 / CLIP detectors (:mod:`stylegan_eval.metrics.modern_detectors`), accepted wherever a detector name is.
 MODERN_DETECTORS = (DINOV2, CLIP)
 INPUT_SIZE = 224
 RANDOM_SEED = 2023

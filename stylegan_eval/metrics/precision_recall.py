@@ -38,10 +38,11 @@ import torch
 from .. import weights
 from ..engine import DistInfo
 from ..errors import UserError, WeightsUnavailable
+from .common import generator_fingerprint
+from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
-from .inception import FeatureDetector
-from .inception_weights import DetectorWeights
-from .result_simple import SimpleResult, generator_fingerprint
+from .feature_detector import FeatureDetector
+from .result_simple import SimpleResult
 
 NHOOD_SIZE = 3
 ROW_BATCH = 10_000

@@ -1,8 +1,8 @@
 """A plain result object conforming to :class:`~stylegan_eval.metrics.registry.MetricResult`.
 
-Used by the metrics of issue 14 (precision/recall, Inception Score, equivariance, FD in other
-feature spaces): named outputs, optional per-output spreads (IS over splits), the settings and
-every input the value depends on.
+Used by precision/recall, Inception Score, equivariance and FD in other feature spaces: named
+outputs, optional per-output spreads (IS over splits), the settings and every input the value
+depends on.
 """
 
 from __future__ import annotations
@@ -63,18 +63,3 @@ class SimpleResult:
 
     def fingerprint(self) -> dict[str, Any]:
         return {"metric": self.name, "settings": dict(self.settings), **self.inputs}
-
-
-def generator_fingerprint(generator: Any) -> dict[str, Any]:
-    """What identifies a generator in a fingerprint: its own ``fingerprint()`` when it has one, else its info."""
-    identity = getattr(generator, "identity", None)  # --generator specs: adapter files, spec, checkpoint
-    extra = {"generator_identity": identity} if identity else {}
-    fp = getattr(generator, "fingerprint", None)
-    if callable(fp):
-        return {"generator": fp(), **extra}
-    info = generator.info() if hasattr(generator, "info") else {"type": type(generator).__name__}
-    if hasattr(generator, "state_dict"):  # the weights (and a spec's identity), not only the architecture
-        from .common import generator_digest
-
-        extra["generator_digest"] = generator_digest(generator)
-    return {"generator": info, **extra}

@@ -177,7 +177,7 @@ class SeparabilitySamples:
         """Write an ``.npz`` (float32 arrays + JSON metadata; readable without pickle), atomically."""
         import io
 
-        from ..report import atomic_write
+        from ..fileio import atomic_write
 
         meta = {
             "format": SAMPLES_FORMAT,

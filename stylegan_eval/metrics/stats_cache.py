@@ -263,6 +263,78 @@ def _as_matrix(value: Any, what: str, path: Path) -> np.ndarray:
     return arr
 
 
+def _read_npz(p: Path, require_digest: bool) -> tuple[Any, Any, int | None, np.ndarray | None, dict[str, Any]]:
+    """(mu, sigma, num_images, features, meta) of a statistics ``.npz``, its digest checked."""
+    features = None
+    meta: dict[str, Any] = {}
+    num = None
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            keys = set(data.files)
+            if "digest" in keys:
+                stored = str(data["digest"])
+                if stats_digest({k: data[k] for k in keys if k != "digest"}) != stored:
+                    raise StatsFileError(
+                        f"{p}: content does not match its sha256 digest (damaged or modified); delete it to recompute"
+                    )
+            elif require_digest:
+                raise StatsFileError(f"{p}: has no content digest (not written by this version)")
+            if not {"mu", "sigma"} <= keys:
+                raise StatsFileError(
+                    f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})"
+                )
+            mu, sigma = data["mu"], data["sigma"]
+            if "features" in keys:
+                features = np.asarray(data["features"], dtype=np.float32)
+            if "num_images" in keys and int(data["num_images"]) >= 0:
+                num = int(data["num_images"])
+            if "meta" in keys:
+                try:
+                    meta = json.loads(str(data["meta"]))
+                except ValueError:
+                    meta = {}
+    except StatsFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zip/npy/pickle errors of a bad file
+        raise StatsFileError(
+            f"{p}: not a readable .npz statistics file ({type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''})"
+        ) from None
+    return mu, sigma, num, features, meta
+
+
+def _read_pickle(p: Path) -> tuple[Any, Any, int | None]:
+    """(mean, cov, size) of a rosinality statistics pickle, read with the restricted unpickler."""
+    from ..formats.safe_pickle import safe_load
+
+    try:
+        data = safe_load(p, encoding="latin1")
+    except UserError as exc:
+        raise StatsFileError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise StatsFileError(f"{p}: expected a dict with 'mean' and 'cov', got {type(data).__name__}")
+    mu = data.get("mean", data.get("mu"))
+    sigma = data.get("cov", data.get("sigma"))
+    if mu is None or sigma is None:
+        raise StatsFileError(
+            f"{p}: missing key {'mean' if mu is None else 'cov'} (a statistics pickle holds 'mean' and 'cov'; has {sorted(map(str, data))})"
+        )
+    return mu, sigma, int(data["size"]) if isinstance(data.get("size"), int) else None
+
+
+def _check_shapes(p: Path, mu: np.ndarray, sigma: np.ndarray, features: np.ndarray | None, dim: int) -> None:
+    """StatsFileError unless mu is [dim], sigma [dim, dim], both finite, and features [N, dim]."""
+    if mu.ndim != 1 or mu.shape[0] != dim:
+        raise StatsFileError(
+            f"{p}: mu has shape {tuple(mu.shape)}, expected ({dim},) (the detector's feature dimension)"
+        )
+    if sigma.shape != (dim, dim):
+        raise StatsFileError(f"{p}: sigma has shape {tuple(sigma.shape)}, expected ({dim}, {dim})")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise StatsFileError(f"{p}: statistics contain NaN or infinite values")
+    if features is not None and (features.ndim != 2 or features.shape[1] != dim):
+        raise StatsFileError(f"{p}: features have shape {tuple(features.shape)}, expected (N, {dim})")
+
+
 def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = False) -> FeatureStats:
     """Read statistics: pytorch-fid / our ``.npz`` (``mu``, ``sigma``) or rosinality ``.pkl`` (``mean``, ``cov``).
 
@@ -279,70 +351,14 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
     suffix = p.suffix.lower()
     features = None
     meta: dict[str, Any] = {}
-    num = None
     if suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as data:
-                keys = set(data.files)
-                if "digest" in keys:
-                    stored = str(data["digest"])
-                    if stats_digest({k: data[k] for k in keys if k != "digest"}) != stored:
-                        raise StatsFileError(
-                            f"{p}: content does not match its sha256 digest (damaged or modified); "
-                            "delete it to recompute"
-                        )
-                elif require_digest:
-                    raise StatsFileError(f"{p}: has no content digest (not written by this version)")
-                if not {"mu", "sigma"} <= keys:
-                    raise StatsFileError(
-                        f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})"
-                    )
-                mu, sigma = data["mu"], data["sigma"]
-                if "features" in keys:
-                    features = np.asarray(data["features"], dtype=np.float32)
-                if "num_images" in keys and int(data["num_images"]) >= 0:
-                    num = int(data["num_images"])
-                if "meta" in keys:
-                    try:
-                        meta = json.loads(str(data["meta"]))
-                    except ValueError:
-                        meta = {}
-        except StatsFileError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - zip/npy/pickle errors of a bad file
-            raise StatsFileError(
-                f"{p}: not a readable .npz statistics file ({type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''})"
-            ) from None
+        mu, sigma, num, features, meta = _read_npz(p, require_digest)
     elif suffix in (".pkl", ".pickle"):
-        from ..formats.safe_pickle import safe_load
-
-        try:
-            data = safe_load(p, encoding="latin1")
-        except UserError as exc:
-            raise StatsFileError(str(exc)) from None
-        if not isinstance(data, dict):
-            raise StatsFileError(f"{p}: expected a dict with 'mean' and 'cov', got {type(data).__name__}")
-        mu = data.get("mean", data.get("mu"))
-        sigma = data.get("cov", data.get("sigma"))
-        if mu is None or sigma is None:
-            raise StatsFileError(
-                f"{p}: missing key {'mean' if mu is None else 'cov'} (a statistics pickle holds 'mean' and 'cov'; has {sorted(map(str, data))})"
-            )
-        if isinstance(data.get("size"), int):
-            num = int(data["size"])
+        mu, sigma, num = _read_pickle(p)
     else:
         raise StatsFileError(f"{p}: unknown statistics format {suffix!r} (expected .npz or .pkl)")
     mu, sigma = _as_matrix(mu, "mu", p), _as_matrix(sigma, "sigma", p)
-    if mu.ndim != 1 or mu.shape[0] != dim:
-        raise StatsFileError(
-            f"{p}: mu has shape {tuple(mu.shape)}, expected ({dim},) (the detector's feature dimension)"
-        )
-    if sigma.shape != (dim, dim):
-        raise StatsFileError(f"{p}: sigma has shape {tuple(sigma.shape)}, expected ({dim}, {dim})")
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise StatsFileError(f"{p}: statistics contain NaN or infinite values")
-    if features is not None and (features.ndim != 2 or features.shape[1] != dim):
-        raise StatsFileError(f"{p}: features have shape {tuple(features.shape)}, expected (N, {dim})")
+    _check_shapes(p, mu, sigma, features, dim)
     return FeatureStats(mu, sigma, num, features, meta)
 
 

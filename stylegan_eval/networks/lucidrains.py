@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..generator import Generator
+from ..generator import Generator, make_noise_maps
 
 
 class EqualLinear(nn.Module):
@@ -314,8 +314,6 @@ class LucidrainsGenerator(Generator):
         return [(self.resolution, self.resolution)]
 
     def make_noise(self, n, noise_mode="random", noise_seed=None, indices=None, device=None):  # type: ignore[override]
-        from ..formats.custom import make_noise_maps
-
         return make_noise_maps(self, self.noise_shapes, "uniform", n, noise_mode, noise_seed, indices, device)
 
     def _map(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:

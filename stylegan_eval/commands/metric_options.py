@@ -1,0 +1,95 @@
+"""Protocol options that a dedicated command and ``compare``/``calc`` share, each declared once:
+the PPL distance (``ppl``), the separability classifiers and SVM (``separability``) and FID's
+matrix square root (``fid``). Detector and weights options are in :mod:`.detector_options`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from ..metrics.distances import DISTANCES
+from ..metrics.frechet import FID_METHODS
+from ..metrics.separability import SVM_MODES
+from .options import choice
+
+
+def _apply(f: Callable, options: list[Callable]) -> Callable:
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def distance_options(f: Callable) -> Callable:
+    """--distance and --lpips-weights: PPL's perceptual distance and its weights file."""
+    return _apply(
+        f,
+        [
+            click.option(
+                "--distance",
+                type=choice(DISTANCES[:2]),
+                default="lpips-vgg",
+                show_default=True,
+                help="PPL's perceptual distance.",
+            ),
+            click.option(
+                "--lpips-weights",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).",
+            ),
+        ],
+    )
+
+
+def classifier_options(f: Callable) -> Callable:
+    """--attr, --classifier, --classifier-dir and --svm: linear separability's classifiers and SVM."""
+    return _apply(
+        f,
+        [
+            click.option(
+                "--attr",
+                "attrs",
+                multiple=True,
+                metavar="NAME",
+                help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
+                "Default: all 40 unless --classifier is given.",
+            ),
+            click.option(
+                "--classifier",
+                "classifier_paths",
+                multiple=True,
+                type=click.Path(path_type=Path),
+                metavar="PATH",
+                help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier "
+                ".pkl; repeatable.",
+            ),
+            click.option(
+                "--classifier-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="Folder with local copies of celebahq-classifier-XX-name.pkl.",
+            ),
+            click.option(
+                "--svm",
+                type=choice(SVM_MODES),
+                default="reference",
+                show_default=True,
+                help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged "
+                "primal solve.",
+            ),
+        ],
+    )
+
+
+def fid_method_option(f: Callable) -> Callable:
+    """--fid-method: how the Frechet distance takes the matrix square root."""
+    return click.option(
+        "--fid-method",
+        type=choice(FID_METHODS),
+        default="eigen",
+        show_default=True,
+        help="eigen: symmetric eigendecompositions (fast, same value to float64 rounding); sqrtm: scipy's matrix "
+        "square root (bit-level pytorch-fid parity).",
+    )(f)

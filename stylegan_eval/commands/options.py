@@ -1,0 +1,314 @@
+"""What the subcommands share: the common options (:class:`RunOptions`), the checkpoint options
+(CKPT, ``--format``, ``--generator`` ...), small option types, and :func:`emit` for the report.
+
+Each option here is declared once and used by every command that offers it. Conventions
+(``--device``, ``--batch-size``, ``--seed``, ``--out DIR``, ``--json``, ``--quiet``) are described in
+:mod:`stylegan_eval.cli`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..errors import UserError
+
+
+@dataclass
+class RunOptions:
+    """The options every subcommand shares, resolved.
+
+    ``device`` is resolved (and validated) on first use, so that a command which needs no
+    device, such as ``stats`` answered from its cache, never imports torch.
+    """
+
+    device_spec: Any
+    batch_size: int | None
+    seed: int
+    out: Path | None
+    json: bool
+    quiet: bool
+    resume: bool = False
+    allow_random_weights: bool = False
+    log: Path | None = None
+    _device: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def device(self):
+        """The torch.device of --device ('auto': cuda when available)."""
+        if self._device is None:
+            from ..runtime import resolve_device
+
+            self._device = resolve_device(self.device_spec)
+        return self._device
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.quiet
+
+    def resume_state(self, name: str, fingerprint: dict):
+        """Partial-result storage in --out (None without --out): saved at intervals, read with --resume."""
+        from ..engine import ResumeState
+
+        if self.out is None:
+            if self.resume:
+                raise UserError("--resume needs --out DIR (partial results are kept there)")
+            return None
+        state = ResumeState(self.out, name, fingerprint, resume=self.resume)
+        if self.resume:
+            saved = {
+                p.name.split(".")[1].rsplit("-", 1)[-1] for p in Path(self.out).glob(f".partial-{name}-*.rank*.pt")
+            }
+            if saved and state.key not in saved:
+                raise UserError(
+                    f"--resume: the partial {name} results in {self.out} were computed with other settings "
+                    f"(fingerprint {', '.join(sorted(saved))}, this run {state.key}); rerun without --resume or use another --out"
+                )
+        return state
+
+
+def common_options(
+    f: Callable | None = None, *, out_file: str | None = None, batch: bool = True, resume: bool = True, log: bool = True
+) -> Callable:
+    """Add the shared options; the wrapped command receives ``run: RunOptions``.
+
+    ``--out`` is always a folder: each command names its files inside it (``out_file``, e.g.
+    "stats.npz", only documents the file name). ``batch``, ``resume`` and ``log`` add
+    ``--batch-size``, ``--resume`` and ``--log``: a command offers only options it uses.
+    """
+    if f is None:
+        return functools.partial(common_options, out_file=out_file, batch=batch, resume=resume, log=log)
+    what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
+    options = [
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Samples per batch [default: by device and resolution].",
+        )
+        if batch
+        else None,
+        click.option(
+            "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine."
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help=f"Output folder: writes {what} there.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+        click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.")
+        if resume
+        else None,
+        click.option(
+            "--allow-random-weights",
+            is_flag=True,
+            help="Run detector networks at random initialisation when their published weights are not "
+            "available (the report is labelled so).",
+        ),
+        click.option(
+            "--log",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Append every result as a JSON line here [default: <out>/metrics.jsonl with --out].",
+        )
+        if log
+        else None,
+    ]
+
+    @functools.wraps(f)
+    def wrapper(
+        *args,
+        device,
+        seed,
+        out,
+        as_json,
+        quiet,
+        allow_random_weights,
+        batch_size=None,
+        resume=False,
+        log=None,
+        **kwargs,
+    ):
+        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
+        from ..fileio import guarded_out
+
+        with guarded_out(out, is_file=False):  # writable before any work; one writer per folder
+            return f(*args, run=run, **kwargs)
+
+    for opt in reversed([o for o in options if o is not None]):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+def trunc_option(f: Callable) -> Callable:
+    """``--trunc`` (alias ``--psi``): truncation psi, 1 = none."""
+    return click.option(
+        "--trunc",
+        "--psi",
+        "psi",
+        type=float,
+        default=1.0,
+        show_default=True,
+        help="Truncation psi (1 = none; alias --psi).",
+    )(f)
+
+
+def choice(values) -> click.Choice:
+    """A case-insensitive click choice (``--space W`` = ``--space w``)."""
+    return click.Choice(list(values), case_sensitive=False)
+
+
+class IntList(click.ParamType):
+    """Integers as a comma list of values and inclusive ranges: "0-3,7" -> [0, 1, 2, 3, 7]."""
+
+    name = "LIST"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        out: list[int] = []
+        try:
+            for part in str(value).split(","):
+                lo, sep, hi = part.strip().partition("-")
+                items = range(int(lo), int(hi) + 1) if sep else [int(lo)]
+                if len(out) + len(items) > 10**6:
+                    self.fail(f"at most 1000000 values, got {value!r}", param, ctx)
+                out.extend(items)
+        except ValueError:
+            self.fail(f"expected integers and ranges like 0-3,7, got {value!r}", param, ctx)
+        if not out or min(out) < 0:
+            self.fail(f"expected a non-empty list of non-negative integers, got {value!r}", param, ctx)
+        return out
+
+
+class CheckpointRef(click.ParamType):
+    """A CKPT argument: a file, ``demo``, ``nvidia:<name>``, ``package.module:attr`` or ``FILE::package.module:attr``
+    (parsed by :mod:`stylegan_eval.formats.refs`).
+
+    ``strict`` checks it on parsing (compare's list); otherwise loading it reports a missing file.
+    Configuration files resolve relative file names against their folder.
+    """
+
+    name = "CKPT"
+    paths_relative_to_config = True  # config.py resolves relative file names against the config folder
+
+    def __init__(self, strict: bool = True) -> None:
+        self.strict = strict
+
+    @staticmethod
+    def looks_like_path(value: str) -> bool:
+        """False for values that name code (a spec, FILE::spec): an untrusted configuration may not set them."""
+        from ..formats.refs import looks_like_path
+
+        return looks_like_path(value)
+
+    @staticmethod
+    def is_name(value: str) -> bool:
+        """``demo`` / ``nvidia:<name>``: names, not paths (never made relative to a configuration's folder)."""
+        from ..formats.refs import is_name
+
+        return is_name(value)
+
+    def convert(self, value, param, ctx):
+        value = str(value)
+        if self.strict:
+            from ..formats.refs import split_checkpoint_ref
+
+            try:
+                split_checkpoint_ref(value, check=True)
+            except UserError as exc:
+                self.fail(str(exc), param, ctx)
+        return value
+
+
+def generator_options(f: Callable) -> Callable:
+    """--generator MODULE:ATTR and --generator-arg KEY=VALUE (repeatable)."""
+    f = click.option(
+        "--generator-arg",
+        "generator_arg_items",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Keyword argument of the --generator class or factory (a Python literal or a string); repeatable.",
+    )(f)
+    return click.option(
+        "--generator",
+        "generator_spec",
+        default=None,
+        metavar="MODULE:ATTR",
+        help="Your own generator: package.module:attr (the checkpoint, if any, is passed to it).",
+    )(f)
+
+
+def checkpoint_options(f: Callable) -> Callable:
+    """CKPT argument plus --format, --resolution, --generator, --generator-arg, --class.
+
+    CKPT may also be a spec (``package.module:attr``, ``FILE::package.module:attr``), ``demo`` or
+    ``nvidia:<name>``, as in ``compare``.
+    """
+    from ..formats import FORMAT_NAMES
+
+    @click.argument("ckpt", required=False, type=CheckpointRef(strict=False))
+    @click.option(
+        "--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect]."
+    )
+    @click.option(
+        "--resolution",
+        type=click.IntRange(min=4),
+        default=None,
+        help="Output resolution (StyleGAN1 .model files store all 9 blocks).",
+    )
+    @generator_options
+    @click.option(
+        "--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators."
+    )
+    @functools.wraps(f)
+    def wrapper(*args, ckpt, fmt, resolution, generator_spec, generator_arg_items, class_idx, **kwargs):
+        from ..formats.checkpoint_spec import CheckpointSpec
+
+        spec = CheckpointSpec.from_ref(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
+        return f(*args, ckpt=spec, **kwargs)
+
+    return wrapper
+
+
+def emit(report, run: RunOptions) -> None:
+    """Write the report to --out, then print it (JSON with --json, else Markdown); rank 0 only.
+
+    Every result is also appended to the JSON-lines log (:mod:`stylegan_eval.jsonlog`).
+    """
+    from ..engine import DistInfo
+    from ..jsonlog import log_report
+    from ..log import finished
+
+    if not DistInfo.current().is_main:
+        return
+    from ..warnings_capture import captured
+
+    if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
+        report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
+    for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
+        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
+    if run.out is not None:
+        report.extra_files = sorted(set(report.extra_files))
+        report.write(run.out)
+    log_report(report, run)
+    if report.banner():
+        click.echo(report.banner(), err=True)
+    if run.json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        from ..report import _md_table
+
+        click.echo(_md_table(report.table))
+        if run.out is not None:
+            click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
+    finished(run.quiet)  # "stylegan-eval: done in 12.3 s" (stylegan_eval.log)

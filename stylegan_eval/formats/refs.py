@@ -1,0 +1,76 @@
+"""Checkpoint references, as the command line, the configuration and the Python API take them.
+
+One reference names a generator:
+
+- ``demo``: the embedded demo generator (:mod:`stylegan_eval.demo`), unless a file of that name exists;
+- ``nvidia:<name>``: an official NVIDIA pickle (:mod:`.official`), cached or downloaded;
+- a checkpoint file;
+- ``package.module:attr``: a generator from code (:mod:`.custom`), without a file;
+- ``FILE::package.module:attr``: that code given a checkpoint (``FILE`` may also be ``demo`` or
+  ``nvidia:<name>``).
+
+``--generator package.module:attr`` is the spec part given separately
+(:class:`.checkpoint_spec.CheckpointSpec` joins the two).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import UserError
+from .official import PREFIX as NVIDIA_PREFIX
+
+#: A user generator's import spec: package.module:attr.
+SPEC_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+#: The reference naming the embedded demo generator (stylegan_eval/assets).
+EMBEDDED_DEMO = "demo"
+
+
+def is_name(value: str | os.PathLike) -> bool:
+    """``demo`` / ``nvidia:<name>``: names, not paths (never made relative to a configuration's folder)."""
+    return str(value) == EMBEDDED_DEMO or str(value).startswith(NVIDIA_PREFIX)
+
+
+def looks_like_path(value: str | os.PathLike) -> bool:
+    """False for references that name code (a spec, ``FILE::spec``): an untrusted configuration may not set them."""
+    value = str(value)
+    return "::" not in value and (not SPEC_RE.match(value) or Path(value).exists())
+
+
+def split_checkpoint_ref(value: str | os.PathLike, check: bool = False) -> tuple[str | None, str | None]:
+    """A reference -> (checkpoint path or name, generator spec); either may be None.
+
+    With ``check`` a file that does not exist is a UserError naming the value (otherwise
+    loading it reports that). A directory is always refused.
+    """
+    value = str(value)
+    if is_name(value) or Path(value).exists():
+        if Path(value).is_dir():
+            raise UserError(f"{value}: is a directory (expected a checkpoint file)")
+        return value, None
+    if "::" in value:
+        path, _, spec = value.partition("::")
+        if not SPEC_RE.match(spec):
+            raise UserError(f"{value}: expected CKPT::package.module:attr, got the spec {spec!r}")
+        if not path or (check and not (Path(path).is_file() or is_name(path))):
+            raise UserError(f"{value}: no such checkpoint file {path!r}")
+        return path, spec
+    if SPEC_RE.match(value):
+        return None, value
+    if check:
+        raise UserError(
+            f"{value}: no such file (expected a checkpoint file, demo, nvidia:<name>, "
+            "package.module:attr or CKPT::package.module:attr)"
+        )
+    return value, None
+
+
+def resolve_demo(path: str | os.PathLike) -> str | os.PathLike:
+    """``demo`` (when no such file exists) -> the embedded demo generator's file; any other path unchanged."""
+    if str(path) == EMBEDDED_DEMO and not Path(path).exists():
+        from ..demo import default_checkpoint
+
+        return default_checkpoint()
+    return path
