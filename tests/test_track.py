@@ -194,9 +194,12 @@ def test_track_evaluates_only_new_snapshots_and_logs_to_tensorboard(tmp_path, cl
     assert IMAGE_PREFIX + "network-snapshot-000200.pkl" in _image_tags(tb)
 
     # The latest snapshot gated against the best one: nothing new to evaluate, exit 3 on failure.
-    code, out, err = cli("--no-config", "track", run, "--metrics", METRIC, "--fail-if", f"{METRIC} < best * 2", *FAST)
+    # --out elsewhere with --log naming the run's log: the report goes there, nothing is evaluated.
+    gate = ("--fail-if", f"{METRIC} < best * 2", "--out", tmp_path / "gate", "--log", out_dir / "metrics.jsonl")
+    code, out, err = cli("--no-config", "track", run, "--metrics", METRIC, *gate, *FAST)
     assert code == 3 and "rule failed" in err
     assert _last_json(out)["meta"]["evaluated"] == []
+    assert {"track.json", "curves.png"} <= set(os.listdir(tmp_path / "gate"))  # written before the exit
 
 
 def test_track_resumes_after_a_failed_snapshot(tmp_path, cli):

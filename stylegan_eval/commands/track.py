@@ -13,6 +13,7 @@ Exit codes as ``compare``: 0, 3 (a rule failed; the report is written first), 2 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -200,12 +201,12 @@ def _write_outputs(report, table: pd.DataFrame, out: Path, title: str) -> None:
     import base64
 
     from .. import html_report
-    from ..fileio import atomic_write
+    from ..fileio import atomic_write, staged
 
     frame = curves.frame_from_table(table, title.rsplit(": ", 1)[-1])
     fig = curves.curves_figure(frame, title)
     written = curves.save_figure(fig, out / "curves")
-    png = base64.b64encode(written[0].read_bytes()).decode("ascii")
+    png = base64.b64encode(staged(written[0]).read_bytes()).decode("ascii")  # where the file is until the run commits
     rules = pd.DataFrame(report.meta["rules"]) if report.meta.get("rules") else None
     page = html_report.render(
         title,
@@ -248,10 +249,10 @@ def command(ctx, run_dir: Path, glob_pattern, unit, run: RunOptions, **o) -> Non
     rules = _rules(o["fail_if"], runners)
     _check_data(runners, o["data"])
     nvidia = curves.frame_from_nvidia(runs.read_nvidia_metrics(run_dir), "run")
-    out = run.out if run.out is not None else run_dir / OUT_NAME
     tensorboard = o.pop("tensorboard")
-    with guarded_out(out):
-        run.out = out
+    # --out is guarded by the common options already; the default folder is guarded here
+    with guarded_out(run_dir / OUT_NAME) if run.out is None else contextlib.nullcontext():
+        run.out = run.out if run.out is not None else run_dir / OUT_NAME
         job = _Job(run_dir, snapshots, runners, rules, nvidia, run, o)
         report = _track(job, tensorboard)
     if not report.passed:
