@@ -12,7 +12,7 @@ import click
 
 from .. import compare as C
 from .. import plots
-from ..engine import DistInfo
+from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
 from ..formats.checkpoint_spec import CheckpointSpec
 from ..formats.refs import split_checkpoint_ref
@@ -74,7 +74,7 @@ def compare_options(f):
             ),
             click.option(
                 "--repeats",
-                type=click.IntRange(min=1),
+                type=click.IntRange(min=1, max=1000),
                 default=1,
                 show_default=True,
                 help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",
@@ -262,7 +262,10 @@ def run_comparison(
         steps = list(range(len(specs)))
     for step, (label, spec) in zip(steps, specs.items()):
         gen, meta = spec.load(run.device)
-        results[label] = C.evaluate(gen, meta, runners, opts)
+        try:
+            results[label] = C.evaluate(gen, meta, runners, opts)
+        except NonFiniteOutputs as exc:  # which of the checkpoints it was
+            raise NonFiniteOutputs(f"{label}: {exc}") from None
         if logger is not None:
             logger.log_scalars({o: m.value for o, m in results[label].items()}, step)
             log_generator(logger, gen, label, step, class_idx)
