@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "runtime",
         "weights",
         "sampling",
+        "suggest",
     ),
     # 1: the one generator interface, the latent pairs built on it, the demo's assets
     ("generator", "pairs", "demo"),

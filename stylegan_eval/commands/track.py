@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..fileio import guarded_out, remembered_sha256
 from ..formats.checkpoint_spec import CheckpointSpec
 from ..report import Report
-from .compare import _split, compare_options
+from .compare import _eval_options, _split, compare_options
 from .logger_options import log_generator, open_logger
 from .options import RunOptions, common_options, emit
 
@@ -53,30 +53,8 @@ _KEYED = (
     "generator_spec",
     "generator_arg_items",
     "class_idx",
+    "strict_data",
 )
-
-
-def _eval_options(run: RunOptions, o: dict[str, Any]) -> C.EvalOptions:
-    return C.EvalOptions(
-        seed=run.seed,
-        repeats=o["repeats"],
-        batch_size=run.batch_size,
-        num_samples=o["num_samples"],
-        data=o["data"],
-        attrs=tuple(o["attrs"]),
-        classifiers=tuple(o["classifier_paths"]),
-        classifier_dir=o["classifier_dir"],
-        svm=o["svm"],
-        distance=o["distance"],
-        lpips_weights=o["lpips_weights"],
-        allow_random_weights=run.allow_random_weights,
-        class_idx=o["class_idx"],
-        detector=o["detector"],
-        inception_weights=o["inception_weights"],
-        fid_method=o["fid_method"],
-        show_progress=run.show_progress,
-        resume_state=run.resume_state,
-    )
 
 
 def _settings(run: RunOptions, o: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
