@@ -45,6 +45,8 @@ COMMAND_MODULES = [
     "weights",
     "convert",
     "list-metrics",
+    "track",
+    "plot",
 ]
 
 

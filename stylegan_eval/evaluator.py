@@ -40,6 +40,10 @@ class Evaluator:
         seed: sampling seed of every call (the same latents each time, so that successive
             snapshots are compared on the same samples); repeat r of FID/KID/LS uses seed + r.
         log: append one JSON line per metric per call here (rank 0), with the call's ``step``.
+        tensorboard: a folder for TensorBoard event files, or any
+            :class:`~stylegan_eval.loggers.MetricLogger`: each call logs every metric as a
+            scalar at its ``step`` (0 without one) and the sample grid (seeds 0-15) as an image
+            (rank 0). :meth:`close` closes it.
         **options: the other :class:`~stylegan_eval.compare.EvalOptions` fields (repeats,
             batch_size, attrs, classifiers, classifier_dir, svm, distance, lpips_weights,
             detector, inception_weights, fid_method, allow_random_weights, class_idx, show_progress).
@@ -59,6 +63,7 @@ class Evaluator:
         num_samples: int | None = None,
         seed: int = 0,
         log: str | os.PathLike | None = None,
+        tensorboard: Any = None,
         **options: Any,
     ) -> None:
         names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
@@ -94,6 +99,7 @@ class Evaluator:
         self.log = log
         self.names = names
         self._logged_steps: set[int] = set()
+        self.logger = _rank0_logger(tensorboard)
         self.calls = 0
         self.seconds: float | None = None
 
@@ -123,6 +129,8 @@ class Evaluator:
             warn_random_weights(results)
         if self.log is not None and self._first_log_of(step):
             _log(self.log, results, self.options, step, identity(gen, meta))
+        if self.logger is not None:
+            _to_logger(self.logger, gen, results, step or 0, self.options.class_idx)
         return dict(results) if details else {k: m.value for k, m in results.items()}
 
     def _first_log_of(self, step: int | None) -> bool:
@@ -142,8 +150,11 @@ class Evaluator:
         return sorted(self.options._cache)
 
     def close(self) -> None:
-        """Drop the loaded networks (the next call loads them again)."""
+        """Drop the loaded networks (the next call loads them again) and close the ``tensorboard`` logger."""
         self.options._cache.clear()
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
 
     def __repr__(self) -> str:
         n = self.options.num_samples
@@ -151,3 +162,24 @@ class Evaluator:
             f"Evaluator(metrics={self.outputs}, num_samples={'published' if n is None else n}, "
             f"seed={self.options.seed}, calls={self.calls}, loaded={self.loaded()})"
         )
+
+
+def _rank0_logger(tensorboard: Any):
+    from .engine import DistInfo
+    from .loggers import as_logger
+
+    return as_logger(tensorboard) if DistInfo.current().is_main else None
+
+
+def _to_logger(logger: Any, gen: Any, results: dict[str, Measurement], step: int, class_idx: int | None) -> None:
+    """The call's metrics as scalars and the sample grid as ``samples/step`` at ``step``."""
+    from .loggers import IMAGE_PREFIX
+    from .plots import sample_grid_image
+
+    logger.log_scalars({k: m.value for k, m in results.items()}, step)
+    was_training = gen.training
+    gen.eval()
+    try:
+        logger.log_image(IMAGE_PREFIX + "step", sample_grid_image(gen, class_idx=class_idx), step)
+    finally:
+        gen.train(was_training)

@@ -43,16 +43,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("generator", "pairs", "demo"),
     # 2: network ports (one per family)
     ("networks",),
-    # 3: checkpoint formats -> Generator, checkpoint references
-    ("formats",),
+    # 3: checkpoint formats -> Generator, checkpoint references, the snapshots of a training run
+    ("formats", "runs"),
     # 4: batched collection over the sampling streams, image operations, seed images and grids
     ("engine", "imageops", "grids"),
     # 5: metrics, their registry and the detector weights they name
     ("metrics", "weights_catalog"),
     # 6: the evaluation loop over registry entries, the project configuration
     ("compare", "config"),
-    # 7: reports and figures
-    ("report", "html_report", "jsonlog", "plots", "figures"),
+    # 7: reports and figures, metric-over-training curves, a run's incremental log, experiment loggers
+    ("report", "html_report", "jsonlog", "plots", "figures", "curves", "tracking", "loggers"),
     # 8: the library API
     ("api", "evaluator"),
     # 9: the commands and the options they share

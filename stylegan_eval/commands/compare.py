@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
+from .logger_options import log_generator, open_logger, step_of, tensorboard_option
 from .options import (
     CheckpointRef,
     RunOptions,
@@ -196,6 +197,7 @@ def compare_options(f=None, *, single=False):
                 default=None,
                 help="Class label for conditional generators.",
             ),
+            tensorboard_option,
         ]
     ):
         f = opt(f)
@@ -279,12 +281,30 @@ def _eval_options(run: RunOptions, options: dict) -> C.EvalOptions:
     )
 
 
-def _evaluate_checkpoints(specs: dict[str, Any], runners, opts: C.EvalOptions, run: RunOptions):
+def _steps(specs: dict[str, Any]) -> list[int]:
+    """TensorBoard steps: each file's training step (``network-snapshot-000400.pkl``: 400) when every
+    file names a distinct one, else 0, 1, 2, ..."""
+    steps = [step_of(spec.path) if spec.path is not None else None for spec in specs.values()]
+    if None in steps or len(set(steps)) < len(steps):
+        return list(range(len(specs)))
+    return [int(s) for s in steps if s is not None]
+
+
+def _evaluate_checkpoints(specs: dict[str, Any], runners, opts: C.EvalOptions, run: RunOptions, tensorboard=None):
     """Each checkpoint through the evaluation loop, one at a time: (results, infos, result names, warnings)."""
+    logger = open_logger(tensorboard)
+    try:
+        return _evaluate_each(specs, runners, opts, run, logger)
+    finally:
+        if logger is not None:
+            logger.close()
+
+
+def _evaluate_each(specs: dict[str, Any], runners, opts: C.EvalOptions, run: RunOptions, logger):
     results: dict[str, dict] = {}
     infos, names, warnings = {}, {}, []
     done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once
-    for label, spec in specs.items():
+    for step, (label, spec) in zip(_steps(specs), specs.items()):
         gen, meta = load_generated(spec, run.device)
         try:
             results[label] = _evaluate_once(
@@ -292,6 +312,10 @@ def _evaluate_checkpoints(specs: dict[str, Any], runners, opts: C.EvalOptions, r
             )
         except NonFiniteOutputs as exc:  # which of the checkpoints it was
             raise NonFiniteOutputs(f"{label}: {exc}") from None
+        if logger is not None:
+            logger.log_scalars({o: m.value for o, m in results[label].items()}, step)
+            if meta.get("family") != "images":
+                log_generator(logger, gen, label, step, opts.class_idx)
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
         drawable = run.out is not None and meta.get("family") != "images"
         infos[label]["figures"] = plots.checkpoint_figures(gen, label, opts.class_idx) if drawable else []
@@ -341,7 +365,7 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, run: RunOptions, 
     labels = _labels(refs)
     specs = _checkpoint_specs(refs, labels, options)
     opts = _eval_options(run, options)
-    results, infos, names, warnings = _evaluate_checkpoints(specs, runners, opts, run)
+    results, infos, names, warnings = _evaluate_checkpoints(specs, runners, opts, run, options.get("tensorboard"))
     from .. import log
     from ..warnings_capture import captured
 

@@ -15,6 +15,7 @@ from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
 from .detector_options import detector_options, strict_data_option
+from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import fid_method_option
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, load_generated, trunc_option
 
@@ -58,6 +59,7 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
 )
 @strict_data_option
 @detector_options
+@tensorboard_option
 @common_options
 def command(
     *,
@@ -79,6 +81,7 @@ def command(
     no_cache,
     strict_data,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Fréchet Inception Distance (and KID) of CKPT against --data.
 
@@ -178,3 +181,4 @@ def command(
         report, run.out, None if images else gen, ckpt.class_idx
     )  # fid_bars.png, samples.png, fid.html
     emit(report, run)
+    log_report(tensorboard, report, None if images else gen, step_of(ckpt.path), ckpt.class_idx)

@@ -14,6 +14,7 @@ from ..metrics.distances import make_distance
 from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
 from ..report import Report, environment
 from ..runtime import Timer
+from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import distance_options
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
@@ -61,6 +62,7 @@ def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "g
 )
 @trunc_option
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
+@tensorboard_option
 @common_options
 def command(
     *,
@@ -77,6 +79,7 @@ def command(
     psi,
     save_distances,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Perceptual path length of CKPT (Karras et al. 2019), NVIDIA's protocol."""
     if save_distances and run.out is None:
@@ -141,3 +144,4 @@ def command(
     hist = histogram_figure(result, run.seed, label) if run.out is not None else None
     plots.write_report_figures(report, run.out, gen, ckpt.class_idx, figures=[hist] if hist else [])
     emit(report, run)
+    log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)

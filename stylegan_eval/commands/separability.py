@@ -13,6 +13,7 @@ from ..errors import UserError
 from ..generator import NOISE_MODES
 from ..metrics import separability as sep
 from ..report import Report, environment
+from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import classifier_options
 from .options import RunOptions, checkpoint_options, choice, common_options, emit
 
@@ -129,6 +130,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
     show_default=True,
     help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).",
 )
+@tensorboard_option
 @common_options
 def command(
     *,
@@ -145,6 +147,7 @@ def command(
     noise_mode,
     save_samples,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Linear separability: how well a linear SVM on z / w predicts attribute classifiers' labels.
 
@@ -190,7 +193,8 @@ def command(
         seconds=timings,
         environment=environment(run.device),
     )
-    _write_report(result, settings, meta, samples_meta, run, gen)
+    report = _write_report(result, settings, meta, samples_meta, run, gen)
+    log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)
 
 
 def _stored_samples(path: Path, attrs, num_samples: int | None) -> tuple[sep.SeparabilitySamples, dict[str, Any]]:
@@ -283,7 +287,7 @@ def _classifier_meta(clfs: list) -> dict[str, Any]:
     }
 
 
-def _write_report(result, settings: dict, meta: dict, samples_meta: dict, run: RunOptions, gen) -> None:
+def _write_report(result, settings: dict, meta: dict, samples_meta: dict, run: RunOptions, gen) -> Report:
     """The separability report, its entropy bars and (with the generator) its sample figures."""
     meta["warnings"] = list(result.meta.get("warnings") or [])  # printed once, summarized, below
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
@@ -294,3 +298,4 @@ def _write_report(result, settings: dict, meta: dict, samples_meta: dict, run: R
     )  # degenerate attributes (too few samples, ...)
     plots.write_report_figures(report, run.out, gen)  # entropy bars, samples, html
     emit(report, run)
+    return report

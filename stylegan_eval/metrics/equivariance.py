@@ -339,7 +339,7 @@ def equivariance(
 
     from .common import resolve_state
 
-    state = resolve_state(
+    resume = resolve_state(
         state,
         "eq",
         {
@@ -354,7 +354,9 @@ def equivariance(
             **generator_fingerprint(generator),
         },
     )
-    sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=state)
+    sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=resume)
+    if resume is not None and resume is not state:  # made here from a factory: done, so its partial files go
+        resume.clear()
     outputs = {}
     for kind in kinds:
         sq, m = float(sums[f"{kind}_sq"].sum()), float(sums[f"{kind}_mask"].sum())
