@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The layers, lowest first; a module may import its own layer or lower ones, never higher.
 #: A key is a module or a package prefix (the longest match wins).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # 0: foundations: errors, files, logging, environment, the weights download cache, the
-    #    counter-based random streams
-    ("errors", "envvars", "fileio", "log", "warnings_capture", "lazy_help", "runtime", "weights", "sampling"),
+    # 0: foundations: errors, files, logging, environment, the weights download cache, Hugging
+    #    Face Hub references, the counter-based random streams
+    ("errors", "envvars", "fileio", "log", "warnings_capture", "lazy_help", "runtime", "weights", "hub", "sampling"),
     # 1: the one generator interface, the latent pairs built on it, the demo's assets
     ("generator", "pairs", "demo"),
     # 2: network ports (one per family)

@@ -18,6 +18,7 @@ from ..formats.checkpoint_spec import CheckpointSpec
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
+from .hub_paths import HubOrPath
 from .options import CheckpointRef, RunOptions, choice, common_options, emit, generator_options
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
@@ -88,7 +89,7 @@ def compare_options(f):
             ),
             click.option(
                 "--data",
-                type=click.Path(path_type=Path),
+                type=HubOrPath(path_type=Path),
                 default=None,
                 help="Real images or statistics for fid/kid/pr/fd.",
             ),
@@ -129,7 +130,7 @@ def compare_options(f):
             ),
             click.option(
                 "--lpips-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="Weights of the PPL distance.",
             ),
@@ -142,7 +143,7 @@ def compare_options(f):
             ),
             click.option(
                 "--inception-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="The detector's weights file.",
             ),

@@ -75,7 +75,9 @@ def real_statistics(
         raise ArgumentError(
             "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
         )
-    data = Path(real)
+    from ..hub import local_path
+
+    data = Path(local_path(real))  # hf://: the cached file, read like a local statistics file
     if not data.exists():
         raise ArgumentError("real", f"real {data}: no such file or folder")
     if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
