@@ -387,6 +387,8 @@ def _run_entry(spec: registry.MetricSpec):
             )
         elif spec.family == "fd":
             kwargs.update(allow_random_weights=opts.allow_random_weights, fid_method=opts.fid_method)
+        elif spec.family == "cmmd":
+            kwargs["allow_random_weights"] = opts.allow_random_weights
         args = (generator, opts.data) if needs_data else (generator,)
         res = spec.load()(*args, **kwargs)
         vals = res.values()
@@ -409,6 +411,7 @@ _RUNNERS: dict[str, Callable[[registry.MetricSpec], Callable[..., dict[str, Raw]
     "is": _run_entry,
     "eq": _run_entry,
     "fd": _run_entry,
+    "cmmd": _run_entry,
 }
 
 
