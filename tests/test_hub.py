@@ -126,3 +126,33 @@ def test_statistics_file_from_the_hub(hub_cache, tmp_path, cli):
     assert any(f["commit"] == MAIN and f["ref"] == "hf://owner/stats/ffhq.npz" for f in hub.resolved())
     code, _, err = cli("--no-config", "fid", "demo", "--data", "hf://owner/stats/none.npz", "--num-samples", "4")
     assert code == 2 and "hf://owner/stats/none.npz" in err and "Traceback" not in err
+
+
+def test_weights_option_takes_a_hub_reference(hub_cache, cli):
+    """--inception-weights hf://...: resolved when the option is read (the command then gets the
+    cached file, checked like a local one); a missing one is one line, exit 2."""
+    from stylegan_eval.commands.hub_paths import HubOrPath
+
+    path = HubOrPath(dir_okay=False, path_type=Path).convert("hf://owner/repo/G.pt", None, None)
+    assert path.is_file() and f"snapshots/{MAIN}/G.pt" in str(path)
+    code, _, err = cli(
+        "--no-config", "fid", "demo", "--data", "x.npz", "--inception-weights", "hf://owner/repo/pt_inception.pth"
+    )
+    assert code == 2 and "hf://owner/repo/pt_inception.pth" in err and "Traceback" not in err
+
+
+def test_api_takes_a_hub_reference(hub_cache):
+    from stylegan_eval.api import as_generator
+
+    assert as_generator("hf://owner/repo/G.pt").hub_source["commit"] == MAIN
+
+
+def test_ppl_on_a_hub_checkpoint_reports_the_commit(hub_cache, cli):
+    """A metric end to end (PPL, LPIPS at random init, 4 pairs) on hf://: the commit in its report."""
+    _, sha = hub_cache
+    args = ("--num-samples", "4", "--allow-random-weights", "--device", "cpu", "--quiet", "--json")
+    code, out, err = cli("--no-config", "ppl", "hf://owner/repo/G.pt", *args)
+    assert code == 0, err
+    meta = json.loads(out.strip().splitlines()[-1])["meta"]
+    assert meta["hub"]["commit"] == MAIN and meta["sha256"] == sha
+    assert meta["environment"]["hub_files"][0]["commit"] == MAIN
