@@ -122,7 +122,8 @@ def test_statistics_file_from_the_hub(hub_cache, tmp_path, cli):
 
     stats, info = real_statistics("hf://owner/stats/ffhq.npz", Det(), keep_features=False)
     assert np.array_equal(stats.mu, mu) and info["source"] == "stats file"
-    assert info["identity"] == "file:" + hashlib.sha256(local.read_bytes()).hexdigest()
+    assert info["identity"] == f"hf:owner/stats@{MAIN}:file:" + hashlib.sha256(local.read_bytes()).hexdigest()
+    assert info["hub"]["commit"] == MAIN
     assert any(f["commit"] == MAIN and f["ref"] == "hf://owner/stats/ffhq.npz" for f in hub.resolved())
     code, _, err = cli("--no-config", "fid", "demo", "--data", "hf://owner/stats/none.npz", "--num-samples", "4")
     assert code == 2 and "hf://owner/stats/none.npz" in err and "Traceback" not in err
