@@ -185,7 +185,10 @@ class ResumeState:
 
     @property
     def key(self) -> str:
-        text = json.dumps(jsonable(self.fingerprint), sort_keys=True)
+        from .sampling import ALGORITHM
+
+        # The sampling algorithm is part of every state: samples of another one are never mixed in.
+        text = json.dumps(jsonable({**self.fingerprint, "sampling_algorithm": ALGORITHM}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def path(self, rank: int) -> Path:

@@ -11,18 +11,32 @@ instead of being recomputed: the data hash of a statistics cache, the hash of de
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import DiskFullError, UserError
+
+#: errno values that mean "no room to write": reported as one line naming the file, exit 2.
+NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
+
+
+def disk_full(exc: BaseException, path: str | os.PathLike) -> DiskFullError | None:
+    """The one-line error for ``exc`` when it is a lack of space writing ``path``, else None."""
+    if not isinstance(exc, OSError) or isinstance(exc, DiskFullError) or exc.errno not in NO_SPACE:
+        return None
+    reason = exc.strerror or os.strerror(exc.errno or errno.ENOSPC)
+    return DiskFullError(f"{path}: cannot write ({reason}); free some space or write elsewhere", exc.errno)
+
 
 ENV_CACHE = "STYLEGAN_EVAL_CACHE"
 
@@ -35,16 +49,36 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "stylegan-eval")
 
 
-def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+def atomic_write(path: str | os.PathLike, data: str | bytes, stage: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Inside :func:`staged_out` a report file of the staged folder goes to the staging folder
+    instead (moved to ``path`` when the run completes), unless ``stage`` is False (a
+    self-describing result worth keeping even if the report fails). Returns ``path``.
+
+    Raises:
+        DiskFullError: no space left (one line naming ``path``); nothing is left behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    target = staged(path) if stage else path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_replace(target, data.encode() if isinstance(data, str) else data)
+    except OSError as exc:
+        full = disk_full(exc, path)
+        if full is not None:
+            raise full from None
+        raise
+    return path
+
+
+def _write_replace(path: Path, data: bytes) -> None:
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     # O_EXCL: never follow a planted link; mode 0o666 is filtered by the umask like open() does.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -52,7 +86,63 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+# ------------------------------------------------------------------------------ report folders as a whole set
+#: Report folder (resolved) -> its staging folder, while a run writes it (:func:`staged_out`).
+_STAGING: dict[Path, Path] = {}
+STAGING_PREFIX = ".staging-"
+
+
+def staged(path: str | os.PathLike) -> Path:
+    """Where a file meant for ``path`` is written now: inside a staged report folder, a report
+    file (no part of its name inside the folder starts with ``.``) goes to the staging folder;
+    hidden files (the lock, ``--resume`` partials, temporary files) and everything else go to
+    ``path`` itself."""
+    p = Path(path)
+    for folder, stage in _STAGING.items():
+        try:
+            rel = (p.parent.resolve() / p.name).relative_to(folder)
+        except ValueError:
+            continue
+        if rel.parts and not any(part.startswith(".") for part in rel.parts):
+            return stage / rel
+    return p
+
+
+@contextmanager
+def staged_out(out: str | os.PathLike, exits: tuple[type[BaseException], ...] = (SystemExit,)) -> Iterator[Path]:
+    """Write the report folder ``out`` as a whole set: while the block runs, report files go to a
+    hidden staging folder inside ``out`` (same filesystem); when the block completes, or leaves
+    by one of ``exits`` (a deliberate exit code after the report, e.g. a failed ``--fail-if``),
+    they are moved into ``out`` by renames, which need no space. A failure before (disk full, an
+    error, an interrupt) removes the staging folder and leaves the previous run's files untouched."""
+    folder = Path(out).resolve()
+    for old in folder.glob(STAGING_PREFIX + "*"):  # a killed run's (the caller holds the --out lock)
+        shutil.rmtree(old, ignore_errors=True)
+    stage = folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    stage.mkdir()
+    _STAGING[folder] = stage
+    try:
+        try:
+            yield stage
+        except exits:
+            _STAGING.pop(folder, None)
+            _commit(stage, folder)
+            raise
+        _STAGING.pop(folder, None)
+        _commit(stage, folder)
+    finally:
+        _STAGING.pop(folder, None)
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit(stage: Path, folder: Path) -> None:
+    """Move every file of ``stage`` to the same place in ``folder`` (folders created, files replaced)."""
+    for src in sorted(p for p in stage.rglob("*") if not p.is_dir()):
+        dest = folder / src.relative_to(stage)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -212,10 +302,15 @@ def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]
 
 
 @contextmanager
-def guarded_out(out: str | os.PathLike | None, is_file: bool = False, option: str = "--out") -> Iterator[None]:
+def guarded_out(
+    out: str | os.PathLike | None,
+    is_file: bool = False,
+    option: str = "--out",
+    exits: tuple[type[BaseException], ...] = (SystemExit,),
+) -> Iterator[None]:
     """What every command does with ``--out`` before its work: a report folder is created, checked
-    writable and locked (rank 0 of a ``torchrun`` job holds the lock); an output file's folder is
-    checked writable. ``None``: nothing."""
+    writable, locked (rank 0 of a ``torchrun`` job holds the lock) and written as a whole set
+    (:func:`staged_out`); an output file's folder is checked writable. ``None``: nothing."""
     from .envvars import env_int
 
     if out is None:
@@ -229,7 +324,7 @@ def guarded_out(out: str | os.PathLike | None, is_file: bool = False, option: st
     if env_int("RANK", 0, minimum=0) != 0:
         yield
         return
-    with out_lock(out, option):
+    with out_lock(out, option), staged_out(out, exits):
         yield
 
 

@@ -202,7 +202,7 @@ def write_report_figures(
     if out is None:
         return []
     from . import html_report
-    from .fileio import atomic_write
+    from .fileio import atomic_write, staged
     from .imageops import save_png
 
     out = Path(out)
@@ -223,11 +223,11 @@ def write_report_figures(
         fig = separability_figure(table, "separability: per-attribute conditional entropy")
         written.append(_save(fig, out / "separability_entropy.png"))
         figs.append(("per-attribute conditional entropy", html_report.png_base64(fig)))
-    for name in report.extra_files:  # plots the command wrote itself (ppl_hist.png)
-        if name.endswith(".png") and (out / name).is_file():
+    for name in report.extra_files:  # plots the command wrote itself (ppl_hist.png), maybe still staged
+        if name.endswith(".png") and staged(out / name).is_file():
             import base64
 
-            figs.append((name, base64.b64encode((out / name).read_bytes()).decode("ascii")))
+            figs.append((name, base64.b64encode(staged(out / name).read_bytes()).decode("ascii")))
     if generator is not None:
         samples = checkpoint_figures(generator, report.command, class_idx)
         names = ["samples.png", "mixing.png"]

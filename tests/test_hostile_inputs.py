@@ -84,7 +84,8 @@ def run_sub(tmp: Path, *args, cwd: Path | None = None, timeout: float = 90, **en
 def assert_one_line(code: int, err: str, *names: str) -> str:
     """Exit 2, no traceback, exactly one error line (warnings aside) naming every one of ``names``."""
     assert "Traceback" not in err, err[-3000:]
-    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("stylegan-eval: warning:")]
+    notes = ("stylegan-eval: warning:", "stylegan-eval: config:")
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(notes)]
     assert code == 2, err[-3000:]
     assert len(lines) == 1, err
     for name in names:
@@ -407,7 +408,7 @@ def test_config_trust_model(cli, tmp_path, monkeypatch, capsys):
     (proj / ".git").mkdir()
     assert discover(proj / "sub") == (None, False)  # the project root bounds the search
     (proj / "stylegan-eval.toml").write_text("seed = 6\n")
-    assert discover(proj / "sub") == (proj / "stylegan-eval.toml", True)
+    assert discover(proj / "sub") == (proj / "stylegan-eval.toml", False)  # found, but a parent's: no code
     # writable by others / owned by someone else: ignored with one warning
     monkeypatch.chdir(proj / "sub")
     os.chmod(proj / "stylegan-eval.toml", 0o666)
@@ -732,6 +733,241 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
     assert [{k: v for k, v in row.items() if k not in timing} for row in rows_a] == [
         {k: v for k, v in row.items() if k not in timing} for row in rows_b
     ]
+
+
+# ------------------------------------------------------------------------------ trust, statistics, whole outputs, full disks
+def _hostile_pickle(path: Path, canary: Path) -> Path:
+    """A pickle that runs ``touch canary`` when unpickled."""
+
+    class Touch:
+        def __reduce__(self):
+            return (os.system, (f"touch {canary}",))
+
+    path.write_bytes(pickle.dumps(Touch()))
+    return path
+
+
+@pytest.mark.parametrize("marker", ["pyproject", "git"])
+def test_parent_markers_grant_no_code_trust(cli, tmp_path, monkeypatch, marker):
+    """A configuration in a parent folder next to a project marker anyone can drop (a pyproject.toml
+    holding the table, an empty .git) names no code; the run names the file on stderr and in its report."""
+    from stylegan_eval.config import discover
+
+    canary = tmp_path / "canary"
+    parent = tmp_path / "unpacked"
+    (parent / "work").mkdir(parents=True)
+    blob = _hostile_pickle(parent / "weights.pt", canary)
+    keys = f'generator = "compare_utils:gen_a"\nckpt = "{blob}"\nseed = 7\n'
+    if marker == "pyproject":
+        cfg = parent / "pyproject.toml"
+        cfg.write_text("[tool.stylegan-eval]\n" + keys)
+    else:
+        (parent / ".git").mkdir()
+        cfg = parent / "stylegan-eval.toml"
+        cfg.write_text(keys)
+    assert discover(parent / "work") == (cfg, False)
+    monkeypatch.chdir(parent / "work")
+    code, out, err = cli("info", "--device", "cpu", "--json")
+    assert "generator" in err and "ignored" in err  # the code key was dropped, and said so
+    assert f"stylegan-eval: config: {cfg}" in err  # the file that changes settings is named
+    assert not canary.exists()
+    # ckpt (a data file) still applies and is read safely: refused as a checkpoint, never unpickled
+    assert code == 2 and str(blob) in err
+    # a file in the current directory is trusted, and recorded in the report
+    cfg.write_text(cfg.read_text().replace(f'ckpt = "{blob}"\n', ""))
+    monkeypatch.chdir(parent)
+    code, out, err = cli("info", "--device", "cpu", "--json")
+    assert code == 0, err
+    recorded = json.loads(out)["meta"]["config"]
+    assert recorded["path"] == str(cfg) and "seed" in recorded["sets"] and recorded["code_allowed"] is True
+
+
+DESERIALISERS = [
+    "torch:load",
+    "torch.hub:load",
+    "torch.jit:load",
+    "torch:serialization.load",
+    "torch.hub:load_state_dict_from_url",
+    "numpy:load",
+    "pandas:read_pickle",
+    "joblib:load",
+    "dill:loads",
+    "cloudpickle:load",
+    "jsonpickle:decode",
+]
+
+
+def test_deserialising_generator_specs_are_refused(cli, tmp_path, monkeypatch):
+    """``--generator`` never names a file reader that unpickles, from the command line or a trusted config."""
+    canary = tmp_path / "canary"
+    blob = _hostile_pickle(tmp_path / "evil.pkl", canary)
+    for spec in DESERIALISERS:
+        code, _, err = cli("--no-config", "info", blob, "--generator", spec, "--generator-arg", "weights_only=false")
+        assert_one_line(code, err, spec, "deserialises")
+    # an alias in a package's own module is judged by what it resolves to
+    (tmp_path / "aliasing.py").write_text("import numpy\nmake = numpy.load\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = cli("--no-config", "info", "--generator", "aliasing:make")
+    assert_one_line(code, err, "aliasing:make", "refused")
+    # an explicit --config is trusted for code, but not for deserialisers
+    cfg = tmp_path / "explicit.toml"
+    cfg.write_text(f'generator = "torch:load"\nckpt = "{blob}"\ngenerator-arg = ["weights_only=false"]\n')
+    code, _, err = cli("--config", cfg, "info", "--device", "cpu")
+    assert_one_line(code, err, "torch:load", "deserialises")
+    assert not canary.exists()
+
+
+def test_stats_sigma_must_be_a_covariance(tmp_path):
+    """A user statistics file whose sigma is asymmetric or not positive semi-definite is refused
+    (a negative-definite sigma gave FID -2e6 with exit 0)."""
+    from stylegan_eval.metrics.fid import fid_from_stats
+    from stylegan_eval.metrics.stats_cache import StatsFileError, load_stats
+
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((3, 8))  # 3 samples in 8 dimensions: a singular, valid covariance
+    valid = np.cov(feats, rowvar=False)
+    np.savez(tmp_path / "ok.npz", mu=feats.mean(0), sigma=valid)
+    ok = load_stats(tmp_path / "ok.npz", dim=8)
+    asym = np.eye(8)
+    asym[0, 1] = 0.5
+    bad = {
+        "negdef.npz": (-np.eye(8) * 1e3, "positive semi-definite"),
+        "indefinite.npz": (np.diag([1.0] * 7 + [-1.0]) + 0.0, "positive semi-definite"),
+        "offdiag.npz": (np.ones((8, 8)) * 2 - np.eye(8) * 3, "positive semi-definite"),
+        "asym.npz": (asym, "symmetric"),
+    }
+    for name, (sigma, what) in bad.items():
+        np.savez(tmp_path / name, mu=np.zeros(8), sigma=sigma)
+        with pytest.raises(StatsFileError) as exc:
+            load_stats(tmp_path / name, dim=8)
+        assert str(tmp_path / name) in str(exc.value) and what in str(exc.value), str(exc.value)
+        assert "\n" not in str(exc.value)
+    with open(tmp_path / "negdef.pkl", "wb") as f:
+        pickle.dump({"mean": np.zeros(8), "cov": -np.eye(8)}, f, protocol=2)
+    with pytest.raises(StatsFileError, match="negdef.pkl"):
+        load_stats(tmp_path / "negdef.pkl", dim=8)
+    assert fid_from_stats(ok, ok).fid == pytest.approx(0.0, abs=1e-6)
+
+
+def _ppl_args(out: Path, *extra) -> list:
+    return ["--no-config", "ppl", "--generator", "compare_utils:gen_a", "--device", "cpu", "--quiet",
+            "--num-samples", "4", "--allow-random-weights", "--out", out, *extra]  # fmt: skip
+
+
+def _no_space_on(monkeypatch, name: str) -> None:
+    """Every atomic write of a file called ``name`` fails as on a full disk (at the fsync of its
+    temporary file ``.name.*.tmp``, where a full disk reports delayed allocation failures)."""
+    import errno
+
+    real = os.fsync
+
+    def fsync(fd):
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).name.startswith(f".{name}."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_report_folder_is_replaced_as_a_whole(cli, tmp_path, monkeypatch):
+    """A second run into an existing ``--out`` folder that fails mid-write (disk full) leaves the
+    first run's files exactly; the failure is one line naming the file, exit 2."""
+    from stylegan_eval import warnings_capture
+
+    warnings_capture.captured.clear()  # what earlier in-process runs warned is not this test's
+    out = tmp_path / "out"
+
+    def info(spec: str):
+        return cli("--no-config", "info", "--generator", spec, "--device", "cpu", "--out", out)
+
+    code, _, err = info("compare_utils:gen_a")
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"info.json", "info.csv", "info.md"} <= set(before)
+    _no_space_on(monkeypatch, "info.md")  # after info.json and info.csv of the new run were written
+    code, _, err = info("compare_utils:gen_b")
+    line = assert_one_line(code, err, str(out / "info.md"))
+    assert "No space left" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no mix of old and new files
+    monkeypatch.undo()
+    code, _, err = info("compare_utils:gen_b")
+    assert code == 0, err
+    assert json.loads((out / "info.json").read_text())["meta"]["generator_spec"] == "compare_utils:gen_b"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging folder, lock or temp left
+
+
+def test_disk_full_is_one_line(cli, tmp_path, monkeypatch):
+    """ENOSPC appending to the log or writing convert's OUT: one line naming the path (exit 2 on
+    the command line), nothing half-written."""
+    import errno
+
+    from stylegan_eval import jsonlog
+    from stylegan_eval.errors import UserError
+
+    log = tmp_path / "metrics.jsonl"
+    first = '{"metric": "fid", "value": 1.0}\n'
+    log.write_text(first)
+    real_write = os.write
+
+    def short_write(fd, data):  # the disk fills up half-way through the log's lines
+        if os.readlink(f"/proc/self/fd/{fd}") != str(log):
+            return real_write(fd, data)
+        if os.fstat(fd).st_size > len(first):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data[: len(data) // 2])  # a short write, as write(2) does when space runs out
+
+    monkeypatch.setattr(jsonlog.os, "write", short_write)
+    with pytest.raises(UserError) as exc:  # the command line's one line, exit 2
+        jsonlog.append(log, [{"metric": "kid", "value": 0.5}, {"metric": "fid", "value": 2.0}])
+    monkeypatch.undo()
+    assert str(log) in str(exc.value) and "No space left" in str(exc.value) and "\n" not in str(exc.value)
+    assert log.read_text() == first  # the torn half was taken back
+    _no_space_on(monkeypatch, "g.safetensors")
+    code, _, err = cli("--no-config", "convert", "demo", tmp_path / "g.safetensors")
+    assert_one_line(code, err, str(tmp_path / "g.safetensors"), "No space left")
+    assert not list(tmp_path.glob("*g.safetensors*"))
+
+
+def test_read_log_skips_a_torn_last_line(tmp_path):
+    from stylegan_eval.jsonlog import append, read_log
+
+    log = tmp_path / "m.jsonl"
+    append(log, [{"metric": "fid", "value": 1.0}, {"metric": "kid", "value": 0.5}])
+    with open(log, "a") as f:
+        f.write('{"metric": "ppl_wend", "val')  # a write cut short
+    with pytest.warns(UserWarning, match="line 3"):
+        frame = read_log(log)
+    assert list(frame["metric"]) == ["fid", "kid"] and frame.attrs["torn_lines"] == [3]
+
+
+@pytest.mark.slow
+def test_disk_full_on_a_real_tmpfs(tmp_path):
+    """``--out``, ``--log`` and ``convert`` on a 64 KiB tmpfs: one line naming the path, exit 2."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True,
+                           text=True, timeout=30, check=False)  # fmt: skip
+    except OSError as exc:
+        pytest.skip(f"cannot run mount: {exc}")
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()[:200]}")
+    try:
+        code, _, err = run_sub(tmp_path, "--no-config", "convert", "demo", mnt / "g.safetensors", timeout=120)
+        assert_one_line(code, err, str(mnt / "g.safetensors"), "No space left")
+        (mnt / "pad").write_bytes(b"x" * 40_000)  # leave too little for the report's plots
+        out = mnt / "out"
+        code, _, err = run_sub(tmp_path, *_ppl_args(out), timeout=300)
+        assert_one_line(code, err, str(out), "No space left")
+        assert not [p for p in out.iterdir() if p.name != "metrics.jsonl"]  # nothing half-written
+        (mnt / "pad").unlink()
+        with contextlib.suppress(OSError), open(mnt / "fill", "wb", buffering=0) as f:  # fill the disk
+            while f.write(b"x" * 512):
+                pass
+        code, _, err = run_sub(tmp_path, *_ppl_args(tmp_path / "out2", "--log", mnt / "m.jsonl"), timeout=300)
+        assert code == 2 and "Traceback" not in err and str(mnt / "m.jsonl") in err, err
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30, check=False)
 
 
 if __name__ == "__main__":  # the fuzz loop, run by test_fuzz_loaders under the memory limit

@@ -264,7 +264,7 @@ def run_demo(
     report = Report("demo", table, settings, meta)
     report.extra_files = files
     if out is not None:
-        (out / "README.md").write_text(_summary_markdown(report, findings, score, ppl_v, label_rates))
+        atomic_write(out / "README.md", _summary_markdown(report, findings, score, ppl_v, label_rates))
         report.extra_files.append("README.md")
         atomic_write(out / "demo.html", demo_html(report, G, real, distances, res.to_frame()))
         report.extra_files.append("demo.html")

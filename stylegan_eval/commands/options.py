@@ -141,7 +141,10 @@ def common_options(
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
         from ..fileio import guarded_out
 
-        with guarded_out(out, is_file=False):  # writable before any work; one writer per folder
+        # a deliberate exit code (ctx.exit after the report) still delivers the report
+        with guarded_out(
+            out, is_file=False, exits=(click.exceptions.Exit, SystemExit)
+        ):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
 
     for opt in reversed([o for o in options if o is not None]):
@@ -291,8 +294,12 @@ def emit(report, run: RunOptions) -> None:
 
     if not DistInfo.current().is_main:
         return
+    from ..config import current_config
     from ..warnings_capture import captured
 
+    applied = current_config().describe()
+    if applied is not None:  # defaults that did not come from the command line
+        report.meta.setdefault("config", applied)
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
         report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
     for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned

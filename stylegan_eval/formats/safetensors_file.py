@@ -85,17 +85,17 @@ def describe(gen: Generator) -> dict[str, Any]:
 
 def write(gen: Generator, out: str | os.PathLike) -> Path:
     """Write ``gen`` as one code-free safetensors file (weights + JSON config); returns the path."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from ..fileio import atomic_write
 
     config = describe(gen)
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in gen.state_dict().items()}
     text = json.dumps(config, sort_keys=True, allow_nan=False)
     if len(text) > MAX_CONFIG_BYTES:
         raise UserError(f"{gen.family}: generator config is {len(text)} bytes, more than {MAX_CONFIG_BYTES}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata={META_FORMAT: FORMAT_VERSION, META_CONFIG: text})
-    return out
+    # One atomic write (temporary file, rename): a failure (disk full) never leaves half a file at ``out``.
+    return atomic_write(out, save(tensors, metadata={META_FORMAT: FORMAT_VERSION, META_CONFIG: text}))
 
 
 def is_safetensors(path: Path) -> bool:

@@ -195,7 +195,8 @@ class SeparabilitySamples:
             arrays["w"] = self.w.astype(np.float32)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        return atomic_write(path, buf.getvalue())
+        # Not staged with the report: costly samples, fingerprinted, kept even if the report fails.
+        return atomic_write(path, buf.getvalue(), stage=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SeparabilitySamples":

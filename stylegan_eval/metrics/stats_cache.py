@@ -263,6 +263,49 @@ def _as_matrix(value: Any, what: str, path: Path) -> np.ndarray:
     return arr
 
 
+#: Relative tolerances of :func:`check_covariance`: rounding of a float32/float64 covariance stays
+#: far below them; a matrix that is not a covariance (negative variances, an indefinite or
+#: asymmetric matrix) exceeds them by orders of magnitude.
+SYMMETRY_RTOL = 1e-5
+PSD_RTOL = 1e-5
+
+
+def check_covariance(sigma: np.ndarray, path: Path) -> None:
+    """Refuse a ``sigma`` that no set of features has: asymmetric or not positive semi-definite.
+
+    Args:
+        sigma: float64 [D, D], finite.
+        path: the file, for the message.
+
+    Raises:
+        StatsFileError: one line naming ``path`` and what is wrong (FID from such a matrix is
+        meaningless, e.g. negative).
+    """
+    scale = float(np.abs(sigma).max()) if sigma.size else 0.0
+    if scale == 0.0:
+        return
+    asym = float(np.abs(sigma - sigma.T).max())
+    if asym > SYMMETRY_RTOL * scale:
+        raise StatsFileError(
+            f"{path}: sigma is not symmetric (max |sigma - sigma^T| = {asym:.3g} at scale {scale:.3g}); "
+            "a covariance matrix is symmetric"
+        )
+    diag = np.diag(sigma)
+    if float(diag.min()) < -PSD_RTOL * scale:
+        raise StatsFileError(
+            f"{path}: sigma is not positive semi-definite (a negative variance on its diagonal: {float(diag.min()):.3g})"
+        )
+    shifted = (sigma + sigma.T) / 2 + np.eye(sigma.shape[0]) * (PSD_RTOL * scale)
+    try:
+        np.linalg.cholesky(shifted)  # succeeds iff every eigenvalue > -PSD_RTOL * scale
+    except np.linalg.LinAlgError:
+        low = float(np.linalg.eigvalsh((sigma + sigma.T) / 2)[0])
+        raise StatsFileError(
+            f"{path}: sigma is not positive semi-definite (smallest eigenvalue {low:.3g} at scale {scale:.3g}); "
+            "a covariance matrix has no negative eigenvalues"
+        ) from None
+
+
 def _read_npz(p: Path, require_digest: bool) -> tuple[Any, Any, int | None, np.ndarray | None, dict[str, Any]]:
     """(mu, sigma, num_images, features, meta) of a statistics ``.npz``, its digest checked."""
     features = None
@@ -343,7 +386,8 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
     refuses one without.
 
     Raises:
-        StatsFileError: unreadable file, missing key, wrong shape or dimension, non-finite values.
+        StatsFileError: unreadable file, missing key, wrong shape or dimension, non-finite values,
+        a sigma that is not a covariance (asymmetric, not positive semi-definite).
     """
     p = Path(path)
     if not p.is_file():
@@ -359,6 +403,7 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
         raise StatsFileError(f"{p}: unknown statistics format {suffix!r} (expected .npz or .pkl)")
     mu, sigma = _as_matrix(mu, "mu", p), _as_matrix(sigma, "sigma", p)
     _check_shapes(p, mu, sigma, features, dim)
+    check_covariance(sigma, p)
     return FeatureStats(mu, sigma, num, features, meta)
 
 
