@@ -58,6 +58,7 @@ the defaults.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import sys
 from dataclasses import dataclass, field
@@ -180,6 +181,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: cannot read the configuration ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a usable configuration (arrays or tables nested too deeply)") from None
 
 
 def load_config(path: str | Path | None = None, *, search: bool = True) -> ProjectConfig:
@@ -257,8 +262,42 @@ def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None
     return True, value
 
 
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (_dt.date, _dt.time)):
+        return "a date or time"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return {int: "an integer", float: "a number", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def _check_type(p: click.Parameter, value: Any, where: str) -> None:
+    """TOML value types that ``p`` takes: integers for integer options (not ``inf``, ``4.5`` or a
+    date), numbers for float options, booleans for flags, strings for paths and names."""
+    items = value if isinstance(value, list) else [value]
+    t = p.type
+    ok: tuple[type, ...]
+    if getattr(p, "is_flag", False) or isinstance(t, click.types.BoolParamType):
+        expected, ok = "true or false", (bool,)
+    elif isinstance(t, click.types.IntParamType):
+        expected, ok = "an integer", (int,)
+    elif isinstance(t, click.types.FloatParamType):
+        expected, ok = "a number", (int, float)
+    elif isinstance(t, (click.Path, click.Choice, click.types.StringParamType)):
+        expected, ok = "a string", (str,)
+    else:
+        expected, ok = "a string or a number", (str, int, float)
+    for v in items:
+        if not isinstance(v, ok) or (isinstance(v, bool) and bool not in ok) or isinstance(v, (list, dict)):
+            raise UserError(f"{where}: expected {expected}, got {_type_name(v)} ({str(v)[:40]})")
+
+
 def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
     """Config value -> default_map value: lists for multi-value parameters, relative paths made absolute."""
+    _check_type(p, value, where)
     many = getattr(p, "multiple", False) or p.nargs == -1
     if many and not isinstance(value, list):
         value = [value]
@@ -282,6 +321,8 @@ def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
             p.type_cast_value(click.Context(click.Command("config")), value)
         except click.BadParameter as exc:
             raise UserError(f"{where}: {exc.message}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UserError(f"{where}: not a usable value ({exc})") from None
     return value
 
 

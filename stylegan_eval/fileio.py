@@ -38,6 +38,11 @@ def disk_full(exc: BaseException, path: str | os.PathLike) -> DiskFullError | No
     return DiskFullError(f"{path}: cannot write ({reason}); free some space or write elsewhere", exc.errno)
 
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: the lock file's PID alone decides
+    fcntl = None  # type: ignore[assignment]
+
 ENV_CACHE = "STYLEGAN_EVAL_CACHE"
 
 
@@ -159,8 +164,8 @@ def remembered_sha256(
 ) -> tuple[list[str], int]:
     """sha256 of each file, reusing the digests recorded in ``index_file`` for unchanged files.
 
-    The index (JSON) maps ``key -> [size, mtime_ns, digest]``; a file whose size and mtime are
-    those recorded is not read. The index is rewritten (atomically) when something changed,
+    The index (JSON) maps ``key -> [size, mtime_ns, ctime_ns, inode, digest]``; a file whose
+    size, modification time, status-change time and inode are those recorded is not read. The index is rewritten (atomically) when something changed,
     with the given keys only, or with the others kept too (``keep_others``, for an index that
     several callers share). A read-only index location only costs re-hashing next time.
 
@@ -179,13 +184,16 @@ def remembered_sha256(
     for key, f in zip(keys, files):
         st = f.stat()
         old = index.get(key)
-        if isinstance(old, list) and len(old) == 3 and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+        # ctime and inode too: an edit that restores the mtime (touch -d, cp -p, rsync -t over a
+        # same-size file) still changes the ctime, which no user call can set back
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        if isinstance(old, list) and len(old) == 5 and old[:4] == stamp:
             entry = old
         else:
-            entry = [st.st_size, st.st_mtime_ns, sha256_file(f)]
+            entry = [*stamp, sha256_file(f)]
             read += 1
         new_index[key] = entry
-        digests.append(str(entry[2]))
+        digests.append(str(entry[4]))
     if index_file is not None and new_index != index:
         try:
             atomic_write(index_file, json.dumps(new_index))
@@ -247,58 +255,86 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _holder(text: str) -> tuple[int | None, str]:
+    parts = text.split()
+    pid = int(parts[0]) if parts and parts[0].isdigit() else None
+    return pid, parts[1] if len(parts) > 1 else socket.gethostname()
+
+
+def _in_use(option: str, folder: Any, lock: Path, text: str) -> UserError:
+    pid, host = _holder(text)
+    who = f"process {pid} on {host}" if pid is not None else "another process"
+    return UserError(
+        f"{option} {folder}: in use by another stylegan-eval run ({who} holds {lock}; "
+        "wait for it, or delete the lock file if that process is gone)"
+    )
+
+
+def _take(lock: Path, option: str, folder: Any) -> int | None:
+    """An open descriptor holding ``flock`` on ``lock`` (the file at that path now), or None to retry."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UserError(f"{option} {folder}: cannot create the lock file {lock} ({exc.strerror or exc})") from None
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a live process (the kernel drops the locks of dead ones)
+        text = os.pread(fd, 256, 0).decode(errors="replace")
+        os.close(fd)
+        raise _in_use(option, folder, lock, text) from None
+    try:
+        same = os.path.samestat(os.fstat(fd), os.stat(lock))
+    except FileNotFoundError:
+        same = False
+    if not same:  # the holder removed it between our open and our flock: take the new file
+        os.close(fd)
+        return None
+    text = os.pread(fd, 256, 0).decode(errors="replace")
+    pid, host = _holder(text)
+    # a holder that writes the file without flock (an older version) is still respected
+    if pid is not None and pid != os.getpid() and host == socket.gethostname() and _pid_alive(pid):
+        os.close(fd)
+        raise _in_use(option, folder, lock, text)
+    return fd
+
+
+_held: dict[str, int] = {}  # lock path -> descriptor, for nested use in one process
+
+
 @contextmanager
 def out_lock(folder: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
     """Hold ``<folder>/.stylegan-eval.lock`` while the block runs (one writer per report folder).
 
-    The file holds ``pid host``. If another live process on this host holds it, UserError names
-    that PID; a lock left by a killed process (dead PID) is taken over.
+    The lock is an ``flock`` on the file, which the kernel releases when its process dies, so a
+    killed run never leaves a stale lock; the file holds ``pid host`` for the message a second
+    run gets (UserError naming that PID). It is removed while still locked, and a run that
+    locked a file someone removed meanwhile starts over on the new one, so that two runs can
+    never both hold it.
     """
     lock = Path(folder) / LOCK_NAME
-    me = f"{os.getpid()} {socket.gethostname()}\n"
-    for _ in range(3):
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            try:
-                text = lock.read_text()
-            except OSError:
-                text = ""
-            parts = text.split()
-            pid = int(parts[0]) if parts and parts[0].isdigit() else None
-            host = parts[1] if len(parts) > 1 else socket.gethostname()
-            if pid == os.getpid() and host == socket.gethostname():  # nested use in this process
-                yield lock
-                return
-            if pid is not None and (host != socket.gethostname() or _pid_alive(pid)):
-                raise UserError(
-                    f"{option} {folder}: in use by another stylegan-eval run (process {pid} on {host} holds {lock}; "
-                    "wait for it, or delete the lock file if that process is gone)"
-                ) from None
-            try:  # stale: its process is gone
-                lock.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise UserError(
-                    f"{option} {folder}: cannot remove the stale lock {lock} ({exc.strerror or exc})"
-                ) from None
-            continue
-        except OSError as exc:
-            raise UserError(f"{option} {folder}: cannot create the lock file {lock} ({exc.strerror or exc})") from None
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        break
+    key = str(lock.resolve())
+    if key in _held:  # nested use in this process
+        yield lock
+        return
+    for _ in range(20):
+        fd = _take(lock, option, folder)
+        if fd is not None:
+            break
     else:
         raise UserError(f"{option} {folder}: could not take the lock {lock}")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    _held[key] = fd
     try:
         yield lock
     finally:
+        del _held[key]
         try:
-            if lock.read_text() == me:
-                lock.unlink()
+            os.unlink(lock)  # while still holding it: a waiting opener sees another inode and retries
         except OSError:
             pass
+        os.close(fd)
 
 
 @contextmanager

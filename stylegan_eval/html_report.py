@@ -53,11 +53,31 @@ DEFAULT_COLUMNS = (
 )
 
 
+def plain_text(fig) -> None:
+    """Show every text of ``fig`` literally: checkpoint names and labels may hold ``$`` or ``\\``,
+    which matplotlib would otherwise parse as (possibly invalid) mathtext when laying out."""
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):
+        t.set_parse_math(False)
+
+
 def _figure():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 3.6), dpi=100)
+    class PlainTextFigure(Figure):
+        """A Figure whose texts are never mathtext (see :func:`plain_text`), in layout and in every format."""
+
+        def tight_layout(self, *args, **kwargs):
+            plain_text(self)
+            return super().tight_layout(*args, **kwargs)
+
+        def savefig(self, *args, **kwargs):
+            plain_text(self)
+            return super().savefig(*args, **kwargs)
+
+    fig = PlainTextFigure(figsize=(6, 3.6), dpi=100)
     FigureCanvasAgg(fig)
     return fig
 

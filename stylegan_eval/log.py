@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import unicodedata
+import warnings
 
 LOGGER_NAME = "stylegan_eval"
 PREFIX = "stylegan-eval"
@@ -35,9 +37,25 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def printable(text: object) -> str:
+    """``text`` with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``), so that
+    names and metadata read from files can neither send terminal escape sequences nor add lines."""
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(
+                {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch)
+                or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+            )
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        msg = record.getMessage()
+        msg = printable(record.getMessage())
         if record.levelno >= logging.ERROR:
             return f"{PREFIX}: error: {msg}"
         if record.levelno >= logging.WARNING:
@@ -56,6 +74,18 @@ def setup(level: int = logging.INFO) -> logging.Logger:
         logger.propagate = False
     logger.setLevel(level)
     return logger
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = str(message).strip()
+    logger.warning(f"{category.__name__}: {text.splitlines()[0][:300] if text else ''}")
+
+
+def route_warnings() -> None:
+    """Show Python warnings (numpy's, torch's, a user adapter's) as ``stylegan-eval: warning:
+    <Category>: <first line>`` like every other warning, instead of Python's two-line format
+    with a source line (the command line calls it; library users keep their own settings)."""
+    warnings.showwarning = _show_warning
 
 
 def _ensure() -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .fileio import atomic_write, jsonable
+from .log import printable
 
 if TYPE_CHECKING:  # pandas is imported where a table is built; a cache-hit `stats` run needs none
     import pandas as pd
@@ -182,7 +183,7 @@ def _md_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     rows = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for rec in df.itertuples(index=False):
-        rows.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in rec) + " |")
+        rows.append("| " + " | ".join(printable(_fmt(v)).replace("|", "\\|") for v in rec) + " |")
     return "\n".join(rows)
 
 

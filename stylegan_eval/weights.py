@@ -115,6 +115,30 @@ def check_torchscript(spec: WeightSpec, path: Path) -> None:
     verify(spec, path)
 
 
+#: Largest file accepted as published weights before its hash is taken (the largest listed file,
+#: DINOv2 ViT-L/14, is ~1.2 GB): a huge (sparse) file named like a weights file is refused at once.
+MAX_WEIGHTS_BYTES = 2 << 30
+
+
+#: Exact sizes of published files by file name, where known (the catalogue registers them).
+KNOWN_SIZES: dict[str, int] = {}
+
+
+def check_size(spec: WeightSpec, path: Path) -> None:
+    """Raise WeightsUnavailable if ``path`` cannot be ``spec``'s file by its size alone (checked
+    before hashing, which takes minutes for a file of tens of GB)."""
+    size = Path(path).stat().st_size
+    known = KNOWN_SIZES.get(spec.filename)
+    if known is not None and size != known:
+        raise WeightsUnavailable(
+            f"{path}: {size} bytes, but {spec.name} ({spec.filename}) has {known} bytes (its sha256 cannot match)"
+        )
+    if size > MAX_WEIGHTS_BYTES:
+        raise WeightsUnavailable(
+            f"{path}: {size} bytes, more than any published weights file ({MAX_WEIGHTS_BYTES} bytes); not {spec.name}"
+        )
+
+
 def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory).
 
@@ -122,6 +146,7 @@ def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """
     if (spec.sha256 is None and spec.sha256_prefix is None) or is_trusted(path):
         return
+    check_size(spec, Path(path))
     digest = _digest(path) if memo else sha256_file(path)
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")
@@ -158,6 +183,8 @@ def find(spec: WeightSpec, path: str | os.PathLike | None = None) -> Path | None
     for p in candidates(spec, path):
         if p.is_file():
             return p
+        if p.exists():  # a folder or FIFO named like the file: say so instead of downloading past it
+            raise WeightsUnavailable(f"{p}: not a regular file (expected {spec.name} weights); remove it")
     return None
 
 

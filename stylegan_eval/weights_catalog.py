@@ -103,12 +103,16 @@ def register(
     if entry.key in _ENTRIES and _ENTRIES[entry.key] != entry:
         raise ValueError(f"weights catalogue: key {entry.key!r} is registered twice")
     _ENTRIES[entry.key] = entry
+    if size:  # checked before the file is hashed (weights.check_size)
+        weights.KNOWN_SIZES[spec.filename] = size
     return entry
 
 
 def unregister(key: str) -> None:
     """Remove an entry (tests)."""
-    _ENTRIES.pop(key, None)
+    entry = _ENTRIES.pop(key, None)
+    if entry is not None:
+        weights.KNOWN_SIZES.pop(entry.spec.filename, None)
 
 
 def entries() -> list[Entry]:
@@ -151,6 +155,10 @@ def status(entry: Entry, fresh: bool = False) -> tuple[Status, Path | None, str 
     ``fresh`` re-hashes the file (``verify``); otherwise the digest memory of
     :func:`stylegan_eval.weights._digest` answers for an unchanged file.
     """
+    # a folder, FIFO or device where the file belongs is damage, not absence (reading a FIFO would wait)
+    odd = next((p for p in weights.candidates(entry.spec) if p.exists() and not p.is_file()), None)
+    if odd is not None:
+        return "corrupt", odd, None
     path = entry.local_file()
     if path is None:
         return "missing", None, None

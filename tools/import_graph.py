@@ -25,7 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: foundations: errors, files, logging, environment, the weights download cache, Hugging
     #    Face Hub references, the counter-based random streams
-    ("errors", "envvars", "fileio", "log", "warnings_capture", "lazy_help", "runtime", "weights", "hub", "sampling"),
+    #    and the up-front checks of options, paths and environment variables
+    (
+        "errors",
+        "envvars",
+        "checks",
+        "fileio",
+        "log",
+        "warnings_capture",
+        "lazy_help",
+        "runtime",
+        "weights",
+        "hub",
+        "sampling",
+    ),
     # 1: the one generator interface, the latent pairs built on it, the demo's assets
     ("generator", "pairs", "demo"),
     # 2: network ports (one per family)

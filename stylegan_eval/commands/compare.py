@@ -12,7 +12,7 @@ import click
 
 from .. import compare as C
 from .. import plots
-from ..engine import DistInfo
+from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
 from ..formats.checkpoint_spec import CheckpointSpec
 from ..formats.refs import split_checkpoint_ref
@@ -74,7 +74,7 @@ def compare_options(f):
             ),
             click.option(
                 "--repeats",
-                type=click.IntRange(min=1),
+                type=click.IntRange(min=1, max=1000),
                 default=1,
                 show_default=True,
                 help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",
@@ -256,7 +256,10 @@ def run_comparison(
     results, infos, names, warnings = {}, {}, {}, []
     for label, spec in specs.items():
         gen, meta = spec.load(run.device)
-        results[label] = C.evaluate(gen, meta, runners, opts)
+        try:
+            results[label] = C.evaluate(gen, meta, runners, opts)
+        except NonFiniteOutputs as exc:  # which of the checkpoints it was
+            raise NonFiniteOutputs(f"{label}: {exc}") from None
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
         infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
         if meta.get("identity"):

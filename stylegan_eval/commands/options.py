@@ -84,6 +84,7 @@ def common_options(
     if f is None:
         return functools.partial(common_options, out_file=out_file, batch=batch, resume=resume, log=log)
     what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
+    logs = log  # the wrapper's own ``log`` argument is the option's value
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option(
@@ -138,8 +139,15 @@ def common_options(
         log=None,
         **kwargs,
     ):
-        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
+        from ..checks import check_device_spec, check_log_file
         from ..fileio import guarded_out
+
+        check_device_spec(device)
+        if log is not None:
+            check_log_file(log)
+        elif logs and out is not None and (Path(out) / "metrics.jsonl").exists():
+            check_log_file(Path(out) / "metrics.jsonl", "--out")
+        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
 
         # a deliberate exit code (ctx.exit after the report) still delivers the report
         with guarded_out(
@@ -290,7 +298,7 @@ def emit(report, run: RunOptions) -> None:
     """
     from ..engine import DistInfo
     from ..jsonlog import log_report
-    from ..log import finished
+    from ..log import finished, printable
 
     if not DistInfo.current().is_main:
         return
@@ -303,7 +311,7 @@ def emit(report, run: RunOptions) -> None:
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
         report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
     for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
-        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
+        click.echo(f"stylegan-eval: load warning: {printable(str(text).splitlines()[0][:300])}", err=True)
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)

@@ -31,8 +31,11 @@ def lower_is_better(metric: str) -> bool:
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _METRIC = r"[a-z][a-z0-9_]*"
-_THRESHOLD = re.compile(rf"^\s*({_METRIC})\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*$")
-_REGRESSION = re.compile(rf"^\s*({_METRIC})\s+regresses\s+by\s+({_NUMBER})\s*%\s*$")
+# metric names are case-insensitive, as --metrics is
+_THRESHOLD = re.compile(rf"^\s*({_METRIC})\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*$", re.IGNORECASE)
+_REGRESSION = re.compile(rf"^\s*({_METRIC})\s+regresses\s+by\s+({_NUMBER})\s*%\s*$", re.IGNORECASE)
+#: Characters of a rule quoted in a message (a rule is one short line; a huge one is not echoed).
+_SHOWN = 80
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -70,23 +73,24 @@ def parse_rule(text: str, metrics: Iterable[str] | None = None) -> Rule:
 
     Raises UserError naming the rule for anything else.
     """
-    m = _THRESHOLD.match(text)
+    shown = repr(text[:_SHOWN]) + ("..." if len(text) > _SHOWN else "")
+    m = _THRESHOLD.match(text) if len(text) <= 1000 else None
     if m:
-        rule = Rule(text, m.group(1), m.group(2), float(m.group(3)))
+        rule = Rule(text, m.group(1).lower(), m.group(2), float(m.group(3)))
     else:
-        m = _REGRESSION.match(text)
+        m = _REGRESSION.match(text) if len(text) <= 1000 else None
         if not m:
-            raise UserError(f"--fail-if {text!r}: cannot parse; expected {RULE_GRAMMAR}")
-        rule = Rule(text, m.group(1), "regresses", float(m.group(2)))
+            raise UserError(f"--fail-if {shown}: cannot parse; expected {RULE_GRAMMAR}")
+        rule = Rule(text, m.group(1).lower(), "regresses", float(m.group(2)))
         if rule.number < 0:
-            raise UserError(f"--fail-if {text!r}: the percentage must be >= 0")
+            raise UserError(f"--fail-if {shown}: the percentage must be >= 0")
     if not math.isfinite(rule.number):
-        raise UserError(f"--fail-if {text!r}: the number must be finite")
+        raise UserError(f"--fail-if {shown}: the number must be finite")
     if metrics is not None:
         metrics = list(metrics)
         if rule.metric not in metrics:
             raise UserError(
-                f"--fail-if {text!r}: metric {rule.metric!r} is not computed (--metrics gives {', '.join(metrics)})"
+                f"--fail-if {shown}: metric {rule.metric!r} is not computed (--metrics gives {', '.join(metrics)})"
             )
     return rule
 
@@ -97,6 +101,11 @@ def regression_percent(metric: str, value: float, baseline: float) -> float:
     if baseline == 0:
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
     return 100.0 * diff / abs(baseline)
+
+
+def _regressed(pct: float, limit: float) -> bool:
+    """Worse by at least ``limit`` percent: an equal (or better) value never regresses, even at 0%."""
+    return not math.isfinite(pct) or (pct > 0 and pct >= limit)
 
 
 def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +120,9 @@ def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for rule in rules:
         if rule.relative and len(labels) < 2:
-            raise UserError(f"--fail-if {rule.text!r}: a regression needs a baseline and at least one more checkpoint")
+            raise UserError(
+                f"--fail-if {rule.text[:_SHOWN]!r}: a regression needs a baseline and at least one more checkpoint"
+            )
         sub = table[table["metric"] == rule.metric].set_index("checkpoint")["value"]
         for label in checked:
             value = float(sub.get(label, float("nan")))
@@ -130,7 +141,7 @@ def check_rules(rules: Sequence[Rule], table: pd.DataFrame) -> pd.DataFrame:
             if rule.relative:
                 base = float(sub.get(base_label, float("nan")))
                 pct = regression_percent(rule.metric, value, base) if math.isfinite(base) else math.nan
-                failed = not math.isfinite(pct) or pct >= rule.number
+                failed = _regressed(pct, rule.number)
                 if not math.isfinite(base):
                     detail = "baseline value missing"
                 else:

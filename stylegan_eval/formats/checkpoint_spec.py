@@ -83,6 +83,12 @@ class CheckpointSpec:
             generator_args=self.generator_args or None,
             **options,
         )
+        if self.class_idx is not None and not self.class_idx < gen.c_dim:  # never silently ignored
+            raise UserError(
+                f"--class {self.class_idx}: this generator is unconditional (no class labels)"
+                if gen.c_dim == 0
+                else f"--class must be in [0, {gen.c_dim}), got {self.class_idx}"
+            )
         meta = {
             "checkpoint": str(self.path) if self.path else None,
             "generator_spec": self.generator_spec,

@@ -67,6 +67,7 @@ from typing import Any
 import torch
 
 from .. import sampling
+from ..checks import MAX_NESTING, nesting_depth
 from ..errors import CheckpointError, UserError
 from ..generator import Generator, make_noise_maps
 
@@ -222,9 +223,14 @@ def _parse_value(text: str) -> Any:
             pass
     if text[:1] in '[{"':
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            pass
+            return text
+        except RecursionError:
+            value = None
+        if value is None or nesting_depth(value) > MAX_NESTING:
+            raise UserError(f"--generator-arg value {text[:30]!r}...: JSON nested deeper than {MAX_NESTING} levels")
+        return value
     return text
 
 

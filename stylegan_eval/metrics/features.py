@@ -42,8 +42,9 @@ from .stats_cache import (  # noqa: F401 - re-exported: the statistics API lives
 )
 
 # ------------------------------------------------------------------------------ decoding
-#: Images with more pixels are refused before decoding (decompression bombs); 16384 x 16384.
-MAX_IMAGE_PIXELS = 1 << 28
+#: Largest image decoded (width x height): Pillow's own refusal threshold (twice its
+#: ``Image.MAX_IMAGE_PIXELS`` default of 89,478,485), about 13,377 x 13,377.
+MAX_IMAGE_PIXELS = 2 * 89_478_485
 
 
 def decode_image(data: bytes) -> torch.Tensor:
@@ -53,9 +54,22 @@ def decode_image(data: bytes) -> torch.Tensor:
     colour PNGs are refused (Pillow would keep only the high byte). More than
     :data:`MAX_IMAGE_PIXELS` pixels: refused before decoding.
     """
+    import warnings
+
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
+    with warnings.catch_warnings():  # Pillow warns from half its own limit on: below ours, not news
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except Image.UnidentifiedImageError:  # Pillow's message names the in-memory buffer object
+            raise ValueError("cannot identify the image format (expected PNG, JPEG or WebP data)") from None
+        except Image.DecompressionBombError as exc:  # Pillow's own limit: the same one, said our way
+            pixels = "".join(ch for ch in str(exc).split(" pixels")[0] if ch.isdigit()) or "more"
+            raise ValueError(
+                f"{pixels} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)"
+            ) from None
+    with img:
         if img.width * img.height > MAX_IMAGE_PIXELS:
             raise ValueError(
                 f"{img.width}x{img.height} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)"
@@ -223,7 +237,12 @@ def dataset_stats(
         "num_files": len(entry.source),
     }
     if entry.file is not None:
-        stats.save(entry.file)
+        try:
+            stats.save(entry.file)
+        except OSError as exc:  # a full or read-only cache costs the next run a recomputation, not this result
+            from ..log import warning
+
+            warning(f"could not write the statistics cache {entry.file} ({exc.strerror or exc}); the result is kept")
     timings["total"] = time.perf_counter() - t0
     info = DatasetStatsInfo(
         str(path),

@@ -19,7 +19,7 @@ import os
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from .common import generator_fingerprint
 from .feature_detector import FeatureDetector
 from .inception import make_detector
@@ -31,7 +31,11 @@ NUM_SPLITS = 10
 def _split_scores(p: torch.Tensor, log_p: torch.Tensor, num_splits: int) -> np.ndarray:
     n = p.shape[0]
     if not 1 <= num_splits <= n:
-        raise UserError(f"num_splits must be in [1, {n}] for {n} samples, got {num_splits}")
+        raise ArgumentError(
+            "num_samples",
+            f"num_samples {n}: the Inception Score cuts the samples into {num_splits} splits, "
+            f"so it needs at least {num_splits} samples",
+        )
     scores = []
     for i in range(num_splits):
         part = slice(i * n // num_splits, (i + 1) * n // num_splits)

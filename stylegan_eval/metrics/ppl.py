@@ -60,6 +60,11 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 Z_INTERPOLATIONS = ("slerp", "lerp")
 
 
+#: Smallest interpolation step: float32 has ~6e-8 between neighbours just below 1, so t + epsilon
+#: must differ from t by a few units for the image difference to mean anything.
+MIN_EPSILON = 1e-7
+
+
 @dataclass(frozen=True)
 class PPLSettings:
     """The protocol of one PPL variant (see :data:`PRESETS`)."""
@@ -132,6 +137,12 @@ def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
         raise ArgumentError("num_samples", f"num_samples must be a positive integer, got {s.num_samples!r}")
     if not (isinstance(s.epsilon, (int, float)) and math.isfinite(s.epsilon) and 0 < s.epsilon < 1):
         raise ArgumentError("epsilon", f"epsilon must be a number in (0, 1), got {s.epsilon!r}")
+    if s.epsilon < MIN_EPSILON:
+        raise ArgumentError(
+            "epsilon",
+            f"epsilon {s.epsilon!r} is below {MIN_EPSILON:g}: so small a step vanishes in float32 "
+            "(t + epsilon == t), and the distance / epsilon^2 would be 0/0",
+        )
     return s
 
 

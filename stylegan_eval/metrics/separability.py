@@ -116,6 +116,10 @@ def check_resolutions(generator_resolution: int, classifiers: Sequence[Any]) -> 
 
 
 # ---------------------------------------------------------------------------------- samples
+#: Largest inflated array entry of a separability samples file (200k x 512 float64 latents: 0.8 GB).
+MAX_SAMPLES_ENTRY_BYTES = 2 << 30
+
+
 @dataclass
 class SeparabilitySamples:
     """Per-sample outputs of the generation pass.
@@ -200,27 +204,63 @@ class SeparabilitySamples:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SeparabilitySamples":
+        """Read a file written by :meth:`save`; UserError (one line, naming the file) for anything
+        else: entry sizes are bounded from the zip directory before reading, and every array's
+        dtype and shape and every metadata field's type are checked."""
+        from ..checks import check_zip
+
         p = Path(path)
         if not p.is_file():
             raise UserError(f"--from-samples {p}: no such file")
+        what = f"--from-samples {p}"
+        check_zip(p, what, {"meta.npy": 64 << 20, "*": MAX_SAMPLES_ENTRY_BYTES}, 4 * MAX_SAMPLES_ENTRY_BYTES)
         try:
             with np.load(p, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                z, logits = data["z"], data["logits"]
-                w = data["w"] if "w" in data.files else None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise UserError(f"{p}: not a separability samples file ({type(exc).__name__}: {exc})") from None
-        if meta.get("format") != SAMPLES_FORMAT:
-            raise UserError(f"{p}: not a separability samples file (format {meta.get('format')!r})")
-        return cls(
-            z,
-            w,
-            logits,
-            list(meta["attributes"]),
-            list(meta["identities"]),
-            dict(meta["fingerprint"]),
-            list(meta["random_weights"]),
-        )
+                arrays = {k: data[k] for k in ("meta", "z", "logits", "w") if k in data.files}
+        except Exception as exc:  # noqa: BLE001 - zip, zlib and .npy errors of a damaged file
+            raise UserError(
+                f"{what}: not a separability samples file ({type(exc).__name__}: {str(exc)[:100]})"
+            ) from None
+        return cls._from_arrays(arrays, what)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], what: str) -> "SeparabilitySamples":
+        missing = [k for k in ("meta", "z", "logits") if k not in arrays]
+        if missing:
+            raise UserError(f"{what}: not a separability samples file (no {', '.join(missing)} entry)")
+        meta = _samples_meta(arrays["meta"], what)
+        z, logits, w = arrays["z"], arrays["logits"], arrays.get("w")
+        for name, arr in (("z", z), ("logits", logits), ("w", w)):
+            if arr is not None and (arr.dtype.kind != "f" or arr.ndim != 2 or not np.isfinite(arr).all()):
+                raise UserError(
+                    f"{what}: {name} must be a finite float [N, D] array, got {arr.dtype} {list(arr.shape)}"
+                )
+        try:
+            return cls(
+                z, w, logits, meta["attributes"], meta["identities"], meta["fingerprint"], meta["random_weights"]
+            )
+        except ValueError as exc:
+            raise UserError(f"{what}: inconsistent arrays ({exc})") from None
+
+
+def _samples_meta(meta_arr: np.ndarray, what: str) -> dict[str, Any]:
+    """The metadata entry of a samples file: one JSON string holding the expected fields and types."""
+    from ..checks import loads_json
+
+    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
+        raise UserError(f"{what}: not a separability samples file (meta is not one string)")
+    meta = loads_json(str(meta_arr), f"{what}: meta")
+    if not isinstance(meta, dict) or meta.get("format") != SAMPLES_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise UserError(f"{what}: not a separability samples file (format {got!r})")
+    fields = {"attributes": list, "identities": list, "fingerprint": dict, "random_weights": list}
+    for key, kind in fields.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            raise UserError(f"{what}: meta {key} must be a {'list of strings' if kind is list else 'JSON object'}")
+    if len(meta["identities"]) not in (0, len(meta["attributes"])):
+        raise UserError(f"{what}: meta identities must name one classifier per attribute")
+    return meta
 
 
 def sample_fingerprint(

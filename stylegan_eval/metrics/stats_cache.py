@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_zip, zip_problem
 from ..errors import UserError
 from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
@@ -103,8 +104,11 @@ class ImageSource:
                         for i in zf.infolist()
                         if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
                     ]
-            except (zipfile.BadZipFile, OSError) as exc:
+                    problem = zip_problem(zf, 1 << 50, 1 << 50)  # entry sizes: checked per image on reading
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # ValueError: undecodable names
                 raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
+            if problem is not None:  # overlapping entries would inflate one stream many times
+                raise UserError(f"{self.path}: refused zip archive: {problem}")
         elif self.path.exists():
             raise UserError(
                 f"{self.path}: expected an image folder, a .zip of images or a statistics file (.npz, .pkl)"
@@ -148,7 +152,7 @@ class ImageSource:
     def content_hash(self, index_dir: Path | None) -> tuple[str, int]:
         """sha256 of the data's content and the number of files that had to be read for it.
 
-        With ``index_dir``, digests of files whose (size, mtime_ns) did not change since the
+        With ``index_dir``, digests of files whose (size, mtime, ctime, inode) did not change since the
         last call are taken from an index there instead of re-reading the files.
         """
         files = [self.path / n for n in self.names] if self.kind == "folder" else [self.path]
@@ -253,6 +257,22 @@ class FeatureStats:
 
     def save(self, path: str | os.PathLike) -> Path:
         return atomic_write(path, self.to_bytes())
+
+
+#: Largest inflated statistics .npz (KID's per-image features included) and per-image feature entry.
+MAX_STATS_FILE_BYTES = 8 << 30
+MAX_FEATURES_BYTES = 4 << 30
+
+
+def npz_limits(dim: int) -> dict[str, int]:
+    """Largest inflated size of each entry of a statistics .npz of ``dim``-d features (float64 at
+    most, or float128 for mu and sigma, plus an .npy header)."""
+    return {
+        "mu.npy": 16 * dim + 4096,
+        "sigma.npy": 16 * dim * dim + 4096,
+        "features.npy": MAX_FEATURES_BYTES,
+        "*": 64 << 20,
+    }
 
 
 def _as_matrix(value: Any, what: str, path: Path) -> np.ndarray:
@@ -396,6 +416,8 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
     features = None
     meta: dict[str, Any] = {}
     if suffix == ".npz":
+        # sizes from the zip directory, before anything is inflated
+        check_zip(p, str(p), npz_limits(dim), MAX_STATS_FILE_BYTES, error=StatsFileError)
         mu, sigma, num, features, meta = _read_npz(p, require_digest)
     elif suffix in (".pkl", ".pickle"):
         mu, sigma, num = _read_pickle(p)
@@ -475,6 +497,10 @@ def cache_entry(
     t0 = time.perf_counter()
     source = ImageSource(path, skip_bad=skip_bad)
     root = cache_root(cache_dir) / "fid-stats"
+    if use_cache:  # before hashing and computing: a cache that cannot be written would lose the result
+        from ..checks import check_cache_dir
+
+        check_cache_dir(root, "the statistics cache")
     data_hash, hashed = source.content_hash(root if use_cache else None)
     key = cache_key(data_hash, detector_desc, {"skip_bad": skip_bad})
     file = root / f"{Path(path).name or 'data'}-{detector_name}-{key}.npz" if use_cache else None
