@@ -143,6 +143,12 @@ def _unexpected(exc: BaseException) -> int:
     return 1
 
 
+def _interrupted() -> str:
+    from .commands.options import interrupted_message
+
+    return interrupted_message()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code.
 
@@ -150,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     sharded across ranks and only rank 0 writes reports.
     """
     joined = False
+    from .commands.options import _RESUMABLE
+
+    _RESUMABLE.clear()  # an in-process second run starts without the first one's partial results
     try:
         from .checks import check_distributed_env, check_environment
         from .log import route_warnings
@@ -173,13 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"stylegan-eval: error: {printable(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Abort:
-        click.echo("stylegan-eval: interrupted", err=True)
+        click.echo(_interrupted(), err=True)
         return 130
     except UserError as exc:  # names and metadata from files: escaped, and one line
         click.echo(f"stylegan-eval: error: {printable(flag_message(exc))}", err=True)
         return 2
     except KeyboardInterrupt:
-        click.echo("stylegan-eval: interrupted", err=True)
+        click.echo(_interrupted(), err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - out of memory (exit 2) or an internal error (exit 1)
         return _unexpected(exc)

@@ -99,11 +99,32 @@ def warning(message: str) -> None:
     logger.warning(message)
 
 
+def summarize(messages: list[str]) -> list[str]:
+    """Repeated warnings as one line each: duplicates dropped, and messages that differ only in a
+    leading label (``"z:shape: the linear SVM did not converge ..."``) merged into
+    ``"the linear SVM did not converge ... (8 cases: z:shape, z:colour, ...)"``; order kept."""
+    groups: dict[str, list[str]] = {}
+    for m in dict.fromkeys(str(x) for x in messages):
+        label, sep, rest = m.partition(": ")
+        key = rest if sep and label and " " not in label else m
+        groups.setdefault(key, []).append(label if key != m else "")
+    out = []
+    for text, labels in groups.items():
+        labels = [x for x in labels if x]
+        if len(labels) > 1:
+            out.append(f"{text} ({len(labels)} cases: {', '.join(labels)})")
+        else:
+            out.append(f"{labels[0]}: {text}" if labels else text)
+    return out
+
+
 def warn_all(messages: list[str]) -> list[str]:
-    """:func:`warning` for each message; returns ``messages`` (to record them in a report)."""
-    for m in messages:
+    """:func:`warning` for each message, repeated ones summarized (:func:`summarize`); returns the lines
+    printed (to record them in a report)."""
+    lines = summarize(list(messages))
+    for m in lines:
         warning(m)
-    return list(messages)
+    return lines
 
 
 def info(message: str) -> None:

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .metrics import registry
+from .metrics.figures import fid_figure, separability_figure  # noqa: F401 - re-exported (demo page, tests)
+
 if TYPE_CHECKING:
     from .metrics.ppl import PPLResult
 
@@ -107,45 +110,6 @@ def encoded(figures: Sequence[tuple[str, np.ndarray]]) -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------------------ per-command plots
-def fid_figure(values: dict[str, float], title: str):
-    """Bars of FID / KID (each on its own axis), values printed on the bars."""
-    from .html_report import _figure
-    from .metrics.intervals import nice
-
-    fig = _figure()
-    names = [k for k, v in values.items() if v is not None and np.isfinite(v)]
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(1, len(names), i + 1)
-        ax.bar([0], [values[name]], color="tab:blue")
-        ax.set_xticks([0], [name])
-        ax.set_title(f"{name} = {nice(values[name])}", fontsize=10)
-    fig.suptitle(title, fontsize=10)
-    return fig
-
-
-def separability_figure(table, title: str):
-    """Per-attribute conditional entropy H(Y|X) in bits, one bar group per space."""
-    from .html_report import _figure
-
-    rows = table[table["attribute"] != "score"] if "attribute" in table.columns else table
-    attrs = list(dict.fromkeys(rows["attribute"]))
-    spaces = list(dict.fromkeys(rows["space"]))
-    fig = _figure()
-    fig.set_size_inches(max(6, 0.3 * len(attrs) * max(1, len(spaces)) + 2), 3.8)
-    ax = fig.add_subplot()
-    width = 0.8 / max(1, len(spaces))
-    x = np.arange(len(attrs))
-    for i, s in enumerate(spaces):
-        sub = rows[rows["space"] == s].set_index("attribute")["conditional_entropy_bits"].astype(float)
-        vals = [0.0 if abs(v) < 1e-12 else v for v in (sub.get(a, np.nan) for a in attrs)]
-        ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=f"{s.upper()} space")
-    ax.set_xticks(x, attrs, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("H(Y|X) bits (lower: more separable)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
-
-
 def write_ppl_histogram(result: PPLResult, path: Path) -> Path:
     """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
     import io
@@ -190,14 +154,19 @@ def _save(fig, path: Path) -> str:
 
 
 def write_report_figures(
-    report, out: str | os.PathLike | None, generator=None, class_idx: int | None = None
+    report,
+    out: str | os.PathLike | None,
+    generator=None,
+    class_idx: int | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> list[str]:
     """Write the report's plots (and, given the generator, its sample grid and mixing figure)
     into ``out`` as PNG files plus ``<command>.html`` showing them; adds the names to
     ``report.extra_files``. Nothing happens without ``out``. Returns the names written.
 
-    The plot depends on ``report.command``: ``fid`` bars of FID/KID, ``separability`` the
-    per-attribute entropies; other commands get only the images.
+    The plots are those the registry's ``report_figures`` hooks of ``metrics`` (registry
+    names; None: every metric) draw from ``report.table``: FID/KID bars, per-attribute
+    separability entropies; a table none of them knows gets only the images.
     """
     if out is None:
         return []
@@ -210,19 +179,10 @@ def write_report_figures(
     written: list[str] = []
     figs: list[tuple[str, str]] = []
     samples: list[tuple[str, np.ndarray]] = []
-    table = report.table
-    if report.command == "fid" and hasattr(table, "columns") and {"metric", "value"} <= set(table.columns):
-        values = {
-            str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
-        }
-        if values:
-            fig = fid_figure(values, f"{report.command}: {', '.join(values)}")
-            written.append(_save(fig, out / "fid_bars.png"))
-            figs.append(("FID/KID", html_report.png_base64(fig)))
-    elif report.command == "separability" and hasattr(table, "columns") and "conditional_entropy_bits" in table.columns:
-        fig = separability_figure(table, "separability: per-attribute conditional entropy")
-        written.append(_save(fig, out / "separability_entropy.png"))
-        figs.append(("per-attribute conditional entropy", html_report.png_base64(fig)))
+    for hook in registry.report_figure_hooks(metrics):
+        for name, caption, fig in hook(report.table):
+            written.append(_save(fig, out / name))
+            figs.append((caption, html_report.png_base64(fig)))
     for name in report.extra_files:  # plots the command wrote itself (ppl_hist.png), maybe still staged
         if name.endswith(".png") and staged(out / name).is_file():
             import base64

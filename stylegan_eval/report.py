@@ -127,6 +127,10 @@ class Report:
             }
         )
 
+    def display_table(self) -> pd.DataFrame:
+        """The table the terminal shows (the files keep every column)."""
+        return self.table
+
     def to_markdown(self) -> str:
         import pandas as pd
 
@@ -221,6 +225,18 @@ class CompareReport(Report):
         d["significance_rule"] = _significance_rule()
         return d
 
+    def display_table(self) -> pd.DataFrame:
+        """The terminal's table: no baseline columns for one checkpoint, the file's name and a 12-digit sha256
+        prefix instead of the full path and hash, no empty columns (the files keep everything)."""
+        df = self.table.copy()
+        if df["checkpoint"].nunique() < 2:
+            df = df.drop(columns=["delta", "delta_pct", "better", "significant"], errors="ignore")
+        if "path" in df:
+            df["path"] = [Path(p).name if isinstance(p, str) else p for p in df["path"]]
+        if "sha256" in df:
+            df["sha256"] = [h[:12] if isinstance(h, str) else h for h in df["sha256"]]
+        return df.dropna(axis=1, how="all")
+
     def rules_markdown(self) -> list[str]:
         if self.rules is None or not len(self.rules):
             return []
@@ -252,20 +268,20 @@ class CompareReport(Report):
         return "\n".join(lines)
 
     def figures(self) -> list[tuple[str, str]]:
+        """The value bars of every metric, then the figures each metric's registry hook draws."""
         from . import html_report
+        from .metrics import registry
 
         figs = html_report.metric_bars(self.table)
-        dists: dict[str, dict[str, Any]] = {}
-        ents: dict[str, dict[str, dict[str, float]]] = {}
-        for label, per_metric in self.results.items():
-            for metric, m in per_metric.items():
-                d = m.details[0] if m.details else {}
-                if "distances" in d:
-                    dists.setdefault(metric, {})[label] = d["distances"]
-                if "entropy_bits" in d:
-                    runs = [x["entropy_bits"] for x in m.details]
-                    ents.setdefault(metric, {})[label] = {a: float(np.mean([r[a] for r in runs])) for a in runs[0]}
-        return figs + html_report.ppl_histograms(dists) + html_report.separability_bars(ents)
+        outputs = list(dict.fromkeys(o for per in self.results.values() for o in per))
+        for output in outputs:
+            spec = registry.output_spec(output)
+            hook = spec.load_figures() if spec is not None else None
+            if hook is None:
+                continue
+            runs = {label: per[output].details for label, per in self.results.items() if output in per}
+            figs += [(caption, html_report.png_base64(fig)) for caption, fig in hook(output, runs)]
+        return figs
 
     def to_html(self) -> str:
         from . import html_report

@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "weights",
         "hub",
         "sampling",
+        "suggest",
     ),
     # 1: the one generator interface, the latent pairs built on it, the demo's assets
     ("generator", "pairs", "demo"),

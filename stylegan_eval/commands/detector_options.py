@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -101,3 +102,13 @@ def detector_options(f):
     ):
         f = opt(f)
     return f
+
+
+def strict_data_option(f: Callable) -> Callable:
+    """--strict-data: real images of another size than the generated ones (or of mixed sizes) are an error."""
+    return click.option(
+        "--strict-data",
+        is_flag=True,
+        help="Refuse (exit 2) real images whose size differs from the generated images' or that mix sizes, "
+        "instead of warning (NVIDIA's protocol resizes the dataset to the generator's resolution first).",
+    )(f)

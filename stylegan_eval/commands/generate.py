@@ -100,7 +100,12 @@ def _vec2(ctx, param, value):
     help="Upscale the grid (nearest) to at least this many pixels.",
 )
 @noise_option
-@common_options(resume=False, log=False)
+@common_options(
+    out_help="Output folder: writes the images and grid.png there (no report; --json prints it).",
+    resume=False,
+    log=False,
+    detectors=False,
+)
 def command(
     *, ckpt, seeds, indices, psi, cols, translate, rotate, out_file, force, min_size, noise_mode, run: RunOptions
 ) -> None:
@@ -196,3 +201,6 @@ def emit_image(report: Report, run: RunOptions, path: Path | None = None, count:
     else:
         extra = f" and {count} images in {path.parent}" if count and path is not None else ""
         click.echo(f"wrote {path if path is not None else run.out}{extra}")
+    from ..log import finished
+
+    finished(run.quiet)  # "stylegan-eval: done in 1.2 s", as every command ends

@@ -51,7 +51,13 @@ MAX_FIGURE_PIXELS = 1 << 28
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing --out-file.")
 @noise_option
-@common_options(batch=False, resume=False, log=False)
+@common_options(
+    out_help="Output folder: writes mix.png there (no report; --json prints it).",
+    batch=False,
+    resume=False,
+    log=False,
+    detectors=False,
+)
 def command(*, ckpt, rows, cols, layers, use_indices, psi, out_file, force, noise_mode, run: RunOptions) -> None:
     """Style mixing figure: sources across the top, destinations down the left, cell (r, c) = destination r with source c's --layers styles."""
     _, path = out_paths(run.out, out_file, "mix.png", force)

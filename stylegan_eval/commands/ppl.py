@@ -32,7 +32,14 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
     default=None,
     help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop]; a note is printed on non-face / non-256-1024 px generators.",
 )
-@click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
+@click.option(
+    "--num-samples",
+    "--num-gen",
+    "num_samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of pairs (alias --num-gen) [default: 50000].",
+)
 @click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
 @distance_options
 @click.option(
@@ -74,11 +81,7 @@ def command(
     with timer("metric"):
         result = ppl(
             gen,
-            settings.space,
-            settings.sampling,
-            settings.num_samples,
-            settings.epsilon,
-            settings.crop,
+            settings=settings,
             preset=preset,
             psi=psi,
             distance=dist,

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from .. import hub
 from ..errors import UserError
 from ..generator import Generator
-from .refs import resolve_demo, split_checkpoint_ref
+from .refs import IMAGES_NEED_FEATURE_METRICS, resolve_demo, split_checkpoint_ref
 
 
 @dataclass
@@ -74,6 +74,8 @@ class CheckpointSpec:
             )
         if self.path is not None and not hub.is_hub_ref(self.path):
             self.path = Path(resolve_demo(self.path))
+            if self.path.is_dir():
+                raise UserError(f"{self.path}: {IMAGES_NEED_FEATURE_METRICS}")
         options = {} if self.resolution is None else {"resolution": self.resolution}
         gen = load_generator(
             self.path,

@@ -42,12 +42,20 @@ def looks_like_path(value: str | os.PathLike) -> bool:
     return "::" not in value and (not SPEC_RE.match(value) or Path(value).exists())
 
 
+#: Why a folder (or zip of images) is refused where a generator is needed.
+IMAGES_NEED_FEATURE_METRICS = (
+    "a folder or zip of images; this command needs a generator checkpoint (images are evaluated as the "
+    "generated side by fid and by calc/compare's feature metrics)"
+)
+
+
 def split_checkpoint_ref(value: str | os.PathLike, check: bool = False) -> tuple[str | None, str | None]:
     """A reference -> (checkpoint path or name, generator spec); either may be None.
 
     With ``check`` a file that does not exist is a UserError naming the value (otherwise
-    loading it reports that). A directory is always refused. A malformed ``hf://`` reference is
-    always a UserError; whether the Hub has the file is known only when it is resolved (loading).
+    loading it reports that). A directory passes: generated images for the feature metrics, refused
+    by :meth:`~stylegan_eval.formats.checkpoint_spec.CheckpointSpec.load`. A malformed ``hf://``
+    reference is always a UserError; whether the Hub has the file is known only when it is resolved.
     """
     value = str(value)
     if hub.is_hub_ref(value):
@@ -57,9 +65,7 @@ def split_checkpoint_ref(value: str | os.PathLike, check: bool = False) -> tuple
             raise UserError(f"{value}: expected CKPT::package.module:attr, got the spec {spec!r}")
         return path, (spec if sep else None)
     if is_name(value) or Path(value).exists():
-        if Path(value).is_dir():
-            raise UserError(f"{value}: is a directory (expected a checkpoint file)")
-        return value, None
+        return value, None  # a folder: images, which only the feature metrics take (refused where a generator loads)
     if "::" in value:
         path, _, spec = value.partition("::")
         if not SPEC_RE.match(spec):

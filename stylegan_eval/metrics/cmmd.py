@@ -39,8 +39,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from .context import Raw, RunContext
 from .modern_detectors import ModernDetector, resize_bicubic
 from .modern_weights import CLIP_L336, CLIP_MEAN, CLIP_STD
+from .result_simple import raws, run_options
 
 SIGMA = 10.0
 SCALE = 1000.0
@@ -203,7 +205,8 @@ def cmmd(
     """CMMD between real images and ``num_samples`` generated ones (registry entry ``cmmd``).
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator` (images in [-1, 1], NCHW).
+        generator: a :class:`~stylegan_eval.generator.Generator` (images in [-1, 1], NCHW), or
+            generated images (folder, zip, uint8 tensor; every one of them is used).
         real: image folder / zip (embeddings cached), a statistics file with features of this
             detector, or FeatureStats with features.
         num_samples: generated images (30k, the paper's COCO-30K count).
@@ -214,8 +217,10 @@ def cmmd(
     """
     from .common import generator_fingerprint, resolve_state
     from .features import generator_features
+    from .image_samples import as_generated
     from .result_simple import SimpleResult
 
+    generator = as_generated(generator)  # a Generator, or generated images (folder, zip, tensor)
     det = detector or CmmdDetector(detector_weights, allow_random_weights, device=generator.device)
     bs = batch_size or 32
     real_feats, real_info = real_embeddings(
@@ -242,3 +247,20 @@ def cmmd(
         inputs=inputs,
         extra={"num_real": int(real_feats.shape[0]), "warnings": []},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): CMMD against ``ctx.options.data``,
+    the CLIP network built once per comparison."""
+    opts = ctx.options
+    if opts.data is None:
+        from ..errors import ArgumentError
+
+        raise ArgumentError("data", f"data is required for {ctx.name or 'cmmd'} (real images or an embeddings file)")
+    det = ctx.cached(
+        f"cmmd-detector:{opts.allow_random_weights}:{ctx.device}",
+        lambda: CmmdDetector(None, opts.allow_random_weights, device=ctx.device, download=opts.download),
+    )
+    res = cmmd(ctx.generator, opts.data, detector=det, **run_options(ctx), **protocol)
+    return raws(res, outputs, ctx.num_samples)

@@ -150,6 +150,7 @@ def dataset_features(
     acc: StatsAccumulator | None = None
     kept: list[tuple[torch.Tensor, torch.Tensor]] = []
     skipped: list[str] = list(getattr(source, "skipped", []))  # non-regular files left out by the walk
+    sizes: dict[str, int] = {}  # "HxW" -> images: a size unlike the generator's is reported
     bar = progress_bar(len(source), "dataset features", show_progress)
     try:
         for batch in loader:
@@ -160,6 +161,8 @@ def dataset_features(
                     )
                 skipped.append(source.names[i])
             for idx, images in batch["groups"]:
+                size = f"{images.shape[-2]}x{images.shape[-1]}"
+                sizes[size] = sizes.get(size, 0) + len(idx)
                 feats = detector(images.to(device, non_blocking=True))
                 if acc is None:
                     acc = StatsAccumulator(feats.shape[1], feats.device)
@@ -177,7 +180,7 @@ def dataset_features(
         idx = torch.cat([k[0] for k in kept])
         feats = torch.cat([k[1] for k in kept]).cpu()
         features = feats[torch.argsort(idx)].numpy()
-    return FeatureStats(mu, sigma, acc.n, features), skipped
+    return FeatureStats(mu, sigma, acc.n, features, {"sizes": sizes}), skipped
 
 
 def dataset_stats(
@@ -230,6 +233,7 @@ def dataset_stats(
     )
     timings["features"] = time.perf_counter() - t1
     stats.meta = {
+        **stats.meta,
         "source": str(path),
         "data_hash": entry.data_hash,
         **detector.describe(),
@@ -278,7 +282,13 @@ def generator_features(
     are quantised as NVIDIA's metrics do, ``(x * 127.5 + 128).clamp(0, 255)`` -> uint8, gray
     repeated to RGB, then the detector resizes them its way. Runs through
     :func:`stylegan_eval.engine.collect`, so it may be sharded and resumed (``state``).
+
+    ``generator`` may also be :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`: the
+    features of those images, every one of them (``num_samples`` and the sampling options unused).
     """
+    image_features = getattr(generator, "image_features", None)  # GeneratedImages (which imports this module)
+    if callable(image_features):
+        return image_features(detector, batch_size, show_progress)
     from ..engine import collect
     from ..generator import labels, latents
     from ..imageops import to_rgb, to_uint8

@@ -69,6 +69,10 @@ def locate_modern(
             raise
         out.weights_sha256 = f"random-init-seed-{RANDOM_SEED}"
         out.random_weights = [f"{_SPECS[name].name} (random init)"]
+        out.verified = "random"
         return out
     out.weights_file, out.weights_sha256 = str(path), weights._digest(path)
+    spec = _SPECS[name]
+    checked = (spec.sha256 or spec.sha256_prefix) and not weights.is_trusted(path)  # fetch compared the hash
+    out.verified = "sha256" if checked else "unverified-trusted"
     return out

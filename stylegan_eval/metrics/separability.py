@@ -46,6 +46,7 @@ from ..errors import ArgumentError, UserError
 from ..generator import Generator, NoiseMode, latents
 from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
+from .context import EvalOptions, Raw, RunContext
 
 SPACES = ("z", "w")
 SVM_MODES = ("reference", "fast")
@@ -347,7 +348,7 @@ def collect_samples(
         fingerprint: stored with the samples (see :func:`sample_fingerprint`).
     """
     from ..engine import collect
-    from ..runtime import default_batch_size
+    from ..runtime import default_batch_size, num_parameters
 
     clfs = _as_classifiers(classifiers)
     if num_samples < 2:
@@ -359,7 +360,8 @@ def collect_samples(
     for c in clfs:
         c.module.to(device).eval()
     if batch_size is None:
-        batch_size = default_batch_size(device, max(generator.resolution, max(c.resolution for c in clfs)))
+        res = max(generator.resolution, max(c.resolution for c in clfs))
+        batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
 
     @torch.inference_mode()
     def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -551,6 +553,10 @@ class SeparabilityResult:
     def random_weights(self) -> list[str]:
         return list(self.meta.get("random_weights", []))
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {f"ls_{space}": float(v) for space, v in self.scores.items()}
 
@@ -697,6 +703,9 @@ def separability(
     from .common import resolve_state
 
     spaces = [s.lower() for s in spaces]
+    from .image_samples import require_generator
+
+    require_generator(generator, "linear separability")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     bad = [s for s in spaces if s not in SPACES]
@@ -733,6 +742,8 @@ def separability(
     gen_seconds = time.perf_counter() - t0
     result = fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
     result.meta["seconds"]["generate"] = gen_seconds
+    # How often each classifier calls its attribute on the generated images (positive logit).
+    result.meta["positive_rate"] = {c.name: float((samples.logits[:, k] > 0).mean()) for k, c in enumerate(clfs)}
     result.meta["fingerprint"] = fingerprint
     result.settings.update(seed=seed, noise_mode=noise_mode, class_idx=class_idx)
     if resume is not None and resume is not state:
@@ -789,3 +800,86 @@ __all__ = [
     "separability_fingerprint",
     "separability",
 ]
+
+
+# ---------------------------------------------------------------------------------- registered runner
+def _option_classifiers(opts: EvalOptions) -> list:
+    """The classifiers ``opts`` names: CelebA-HQ attributes (all 40 unless custom files are given) and custom files."""
+    from ..classifiers.registry import load_celebahq, load_custom
+
+    clfs = []
+    if opts.attrs or not opts.classifiers:
+        clfs += load_celebahq(list(opts.attrs) or ["all"], opts.classifier_dir, opts.allow_random_weights)
+    clfs += [load_custom(p) for p in opts.classifiers]
+    return clfs
+
+
+def _run_classifiers(ctx: RunContext) -> list:
+    """The classifiers of this run, loaded once per comparison; the embedded demo generator
+    uses its shipped classifiers (shape, colour, size, position) unless files are given."""
+    opts = ctx.options
+    if bool(getattr(ctx.generator, "is_demo", False)) and not opts.classifiers:
+        from .. import demo
+
+        return ctx.cached(f"demo-classifiers:{opts.attrs}", lambda: demo.classifiers(list(opts.attrs) or None))
+    return ctx.cached("classifiers", lambda: _option_classifiers(opts))
+
+
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): one separability run
+    whose spaces are the wanted outputs (``ls_z`` -> z), one :class:`Raw` per space."""
+    spaces = [o.split("_", 1)[1] for o in outputs]
+    clfs = _run_classifiers(ctx)
+    res = separability(
+        ctx.generator,
+        clfs,
+        num_samples=ctx.num_samples,
+        svm=ctx.options.svm,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        class_idx=ctx.class_idx,
+        show_progress=ctx.show_progress,
+        state=ctx.state("ls"),
+        **{**protocol, "spaces": spaces},
+    )
+    rw = [c.name for c in clfs if getattr(c, "random_weights", False)]
+    table = res.per_attribute
+    out = {}
+    for s in spaces:
+        rows = table[table["space"] == s]
+        per_attr = dict(zip(rows["attribute"], rows["conditional_entropy_bits"].astype(float)))
+        details = {
+            "entropy_bits": per_attr,
+            "warnings": list(res.meta.get("warnings") or []),
+            "unconverged": list(res.meta.get("unconverged") or []),
+            "positive_rate": dict(res.meta.get("positive_rate") or {}),
+            "table": res.to_frame(),
+        }
+        out[f"ls_{s}"] = Raw(
+            float(res.scores[s]), None, int(res.settings["num_samples"]), rw, details, res.fingerprint()
+        )
+    return out
+
+
+def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
+    """The registry's figure hook: per-attribute H(Y|X) bars of ``output`` per checkpoint
+    ({checkpoint: [details of each run]}, the mean over runs)."""
+    from .figures import separability_bars
+
+    entropies = {}
+    for label, details in runs.items():
+        per_run = [d["entropy_bits"] for d in details if "entropy_bits" in d]
+        if per_run:
+            entropies[label] = {a: float(np.mean([r[a] for r in per_run])) for a in per_run[0]}
+    return separability_bars({output: entropies}) if entropies else []
+
+
+def report_figures(table: Any) -> list[tuple[str, str, Any]]:
+    """The registry's hook for a ``separability`` report: [(file name, caption, Figure)] of its
+    per-attribute entropies, or [] when ``table`` has none."""
+    from .figures import separability_figure
+
+    if not hasattr(table, "columns") or "conditional_entropy_bits" not in table.columns:
+        return []
+    fig = separability_figure(table, "separability: per-attribute conditional entropy")
+    return [("separability_entropy.png", "per-attribute conditional entropy", fig)]

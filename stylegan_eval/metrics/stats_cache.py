@@ -60,6 +60,21 @@ class StatsFileError(UserError):
 
 
 # ------------------------------------------------------------------------------ image sources
+def is_image_source(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names images rather than a checkpoint: a folder, or a ``.zip`` holding image files
+    (a torch ``.pt`` is a zip too, but names no image files)."""
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if not (p.is_file() and p.suffix.lower() == ".zip" and zipfile.is_zipfile(p)):
+        return False
+    try:
+        with zipfile.ZipFile(p) as zf:
+            return any(n.lower().endswith(IMAGE_EXTENSIONS) for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 class ImageSource:
     """The image files of a folder (recursive) or a zip archive, in sorted path order.
 
