@@ -52,7 +52,8 @@ def _versions() -> dict[str, str]:
 
 
 def environment(device: Any = None) -> dict[str, Any]:
-    """Package versions and the machine/device the numbers were computed on.
+    """Package versions, the machine/device the numbers were computed on and the Hugging Face Hub
+    files (``hf://``) the run resolved, with their commits and sha256.
 
     Torch facts (threads, device name) are included only when torch has been imported, i.e.
     when something was computed with it.
@@ -63,6 +64,9 @@ def environment(device: Any = None) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
+    hub = sys.modules.get("stylegan_eval.hub")
+    if hub is not None and hub.resolved():  # hf:// files this run read: repository, commit, sha256
+        env["hub_files"] = hub.resolved()
     torch = sys.modules.get("torch")
     if torch is None:
         if device is not None:

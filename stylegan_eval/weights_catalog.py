@@ -25,7 +25,7 @@ from . import weights
 from .errors import UserError, WeightsUnavailable
 from .fileio import sha256_file
 from .metrics.inception_weights import FID_HELPER_SOURCE, FID_PROBE, NVIDIA_INCEPTION, PT_INCEPTION
-from .metrics.modern_weights import CLIP_WEIGHTS, DINOV2_WEIGHTS
+from .metrics.modern_weights import CLIP_L336_WEIGHTS, CLIP_WEIGHTS, DINOV2_WEIGHTS
 from .weights import WeightSpec
 
 Status = Literal["cached", "unverified", "missing", "corrupt", "bundled", "package", "functional"]
@@ -341,6 +341,7 @@ register(
     approx_size="~1.2 GB",
 )
 register(CLIP_WEIGHTS, "fd", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
+register(CLIP_L336_WEIGHTS, "cmmd", "cmmd", key="clip-vitl14-336", approx_size="~890 MB")
 for _i in range(len(CELEBAHQ_ATTRIBUTES)):
     register(
         celebahq_spec(_i),

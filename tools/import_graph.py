@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The layers, lowest first; a module may import its own layer or lower ones, never higher.
 #: A key is a module or a package prefix (the longest match wins).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # 0: foundations: errors, files, logging, environment, the weights download cache, the
-    #    counter-based random streams
+    # 0: foundations: errors, files, logging, environment, the weights download cache, Hugging
+    #    Face Hub references, the counter-based random streams
     #    and the up-front checks of options, paths and environment variables
     (
         "errors",
@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "lazy_help",
         "runtime",
         "weights",
+        "hub",
         "sampling",
         "suggest",
     ),

@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
+from .hub_paths import HubOrPath
 from .logger_options import log_generator, open_logger, step_of, tensorboard_option
 from .options import (
     CheckpointRef,
@@ -109,7 +110,7 @@ def compare_options(f=None, *, single=False):
             ),
             click.option(
                 "--data",
-                type=click.Path(path_type=Path),
+                type=HubOrPath(path_type=Path),
                 default=None,
                 help="Real images or statistics for fid/kid/pr/fd.",
             ),
@@ -150,7 +151,7 @@ def compare_options(f=None, *, single=False):
             ),
             click.option(
                 "--lpips-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="Weights of the PPL distance.",
             ),
@@ -163,7 +164,7 @@ def compare_options(f=None, *, single=False):
             ),
             click.option(
                 "--inception-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="The detector's weights file.",
             ),

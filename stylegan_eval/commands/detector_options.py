@@ -9,6 +9,7 @@ import click
 
 from ..metrics.inception_weights import DETECTORS, MODERN_DETECTORS, RESIZE_MODES
 from ..metrics.real import default_workers  # noqa: F401 - the stats command's default
+from .hub_paths import HubOrPath
 
 #: Every --detector choice (fid, kid, stats, compare).
 DETECTOR_CHOICES = DETECTORS + MODERN_DETECTORS
@@ -54,7 +55,7 @@ def inception_weights_option(f):
     """--inception-weights FILE: the detector's weights file."""
     return click.option(
         "--inception-weights",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=HubOrPath(dir_okay=False, path_type=Path),
         default=None,
         help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS].",
     )(f)

@@ -15,6 +15,7 @@ from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
 from .detector_options import detector_options, strict_data_option
+from .hub_paths import HubOrPath
 from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import fid_method_option
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, load_generated, trunc_option
@@ -24,7 +25,7 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
 @checkpoint_options
 @click.option(
     "--data",
-    type=click.Path(path_type=Path),
+    type=HubOrPath(path_type=Path),
     required=True,
     help="Real images (folder or .zip) or their statistics (.npz mu/sigma, .pkl mean/cov).",
 )

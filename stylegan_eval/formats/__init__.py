@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 
 import torch
 
+from .. import hub
 from ..errors import CheckpointError
 from ..fileio import sha256_file  # noqa: F401 - the checkpoint hash of reports
 from ..generator import Generator
@@ -312,6 +313,26 @@ def load_generator(
             (``--generator-arg key=value``, see :func:`.custom.parse_generator_args`).
         options: family-specific options, e.g. ``resolution`` for StyleGAN1.
     """
+    source = None
+    if path is not None and hub.is_hub_ref(path):  # the cached/downloaded file, loaded like a local one
+        found = hub.resolve(str(path))
+        path, source = found.path, found.info()
+    gen = _load_any(path, format, generator_spec, device, generator_args, **options)
+    if source is not None:  # the commit and sha256 enter every fingerprint (generator_digest) and report
+        object.__setattr__(gen, "hub_source", source)
+        object.__setattr__(gen, "identity", {**(getattr(gen, "identity", None) or {}), "hub": source})
+    return gen.eval().requires_grad_(False).to(device)
+
+
+def _load_any(
+    path: str | os.PathLike | None,
+    format: str | None,
+    generator_spec: str | None,
+    device: str | torch.device,
+    generator_args: dict[str, Any] | None,
+    **options: Any,
+) -> Generator:
+    """load_generator's body for a local ``path`` (or a name): a generator from code, or a checkpoint format."""
     if generator_spec is not None or format == "custom":
         from . import custom
 

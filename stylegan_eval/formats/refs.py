@@ -4,10 +4,12 @@ One reference names a generator:
 
 - ``demo``: the embedded demo generator (:mod:`stylegan_eval.demo`), unless a file of that name exists;
 - ``nvidia:<name>``: an official NVIDIA pickle (:mod:`.official`), cached or downloaded;
+- ``hf://OWNER/REPO/PATH[@REVISION]``: a file of a Hugging Face Hub repository
+  (:mod:`stylegan_eval.hub`), from its cache or downloaded, then loaded like a local file;
 - a checkpoint file;
 - ``package.module:attr``: a generator from code (:mod:`.custom`), without a file;
-- ``FILE::package.module:attr``: that code given a checkpoint (``FILE`` may also be ``demo`` or
-  ``nvidia:<name>``).
+- ``FILE::package.module:attr``: that code given a checkpoint (``FILE`` may also be ``demo``,
+  ``nvidia:<name>`` or ``hf://...``).
 
 ``--generator package.module:attr`` is the spec part given separately
 (:class:`.checkpoint_spec.CheckpointSpec` joins the two).
@@ -19,6 +21,7 @@ import os
 import re
 from pathlib import Path
 
+from .. import hub
 from ..errors import UserError
 from .official import PREFIX as NVIDIA_PREFIX
 
@@ -29,8 +32,8 @@ EMBEDDED_DEMO = "demo"
 
 
 def is_name(value: str | os.PathLike) -> bool:
-    """``demo`` / ``nvidia:<name>``: names, not paths (never made relative to a configuration's folder)."""
-    return str(value) == EMBEDDED_DEMO or str(value).startswith(NVIDIA_PREFIX)
+    """``demo`` / ``nvidia:<name>`` / ``hf://...``: names, not paths (never made relative to a configuration's folder)."""
+    return str(value) == EMBEDDED_DEMO or str(value).startswith((NVIDIA_PREFIX, hub.PREFIX))
 
 
 def looks_like_path(value: str | os.PathLike) -> bool:
@@ -51,9 +54,16 @@ def split_checkpoint_ref(value: str | os.PathLike, check: bool = False) -> tuple
 
     With ``check`` a file that does not exist is a UserError naming the value (otherwise
     loading it reports that). A directory passes: generated images for the feature metrics, refused
-    by :meth:`~stylegan_eval.formats.checkpoint_spec.CheckpointSpec.load`.
+    by :meth:`~stylegan_eval.formats.checkpoint_spec.CheckpointSpec.load`. A malformed ``hf://``
+    reference is always a UserError; whether the Hub has the file is known only when it is resolved.
     """
     value = str(value)
+    if hub.is_hub_ref(value):
+        path, sep, spec = value.partition("::")
+        hub.parse(path)
+        if sep and not SPEC_RE.match(spec):
+            raise UserError(f"{value}: expected CKPT::package.module:attr, got the spec {spec!r}")
+        return path, (spec if sep else None)
     if is_name(value) or Path(value).exists():
         return value, None  # a folder: images, which only the feature metrics take (refused where a generator loads)
     if "::" in value:

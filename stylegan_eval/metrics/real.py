@@ -76,7 +76,10 @@ def real_statistics(
         raise ArgumentError(
             "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
         )
-    data = Path(real)
+    from .. import hub
+
+    source = hub.resolve(str(real)) if hub.is_hub_ref(real) else None  # the cached file, read like a local one
+    data = Path(source.path if source else real)
     if not data.exists():
         raise ArgumentError("real", f"real {data}: no such file or folder")
     if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
@@ -98,6 +101,9 @@ def real_statistics(
                 hint="pass the image folder, or a file written by `stylegan-eval stats --features`",
             )
         info["identity"] = "file:" + sha256_file(data)
+        if source is not None:  # a Hub file: its commit enters the fingerprint too
+            info["hub"] = source.info()
+            info["identity"] = f"hf:{source.repo_id}@{source.commit}:{info['identity']}"
         return stats, info
     from .features import dataset_stats
 

@@ -487,3 +487,15 @@ register(
         description="Fréchet distance in CLIP ViT-B/32 features, 50k generated against all real",
     )
 )
+register(
+    MetricSpec(
+        "cmmd",
+        "cmmd",
+        "stylegan_eval.metrics.cmmd:cmmd",
+        {},
+        30_000,
+        needs=frozenset({"data"}),
+        reference="Jayasumana et al. 2024 (CMMD, CLIP ViT-L/14@336, RBF sigma 10, x1000); google-research cmmd/",
+        description="MMD in CLIP ViT-L/14@336 embeddings (Gaussian RBF, sigma 10, x1000), 30k generated against all real",
+    )
+)
