@@ -305,12 +305,17 @@ SYMMETRY_RTOL = 1e-5
 PSD_RTOL = 1e-5
 
 
-def check_covariance(sigma: np.ndarray, path: Path) -> None:
+def check_covariance(sigma: np.ndarray, path: Path, mu: np.ndarray | None = None) -> None:
     """Refuse a ``sigma`` that no set of features has: asymmetric or not positive semi-definite.
+
+    The tolerance is relative to sigma's largest entry, and never below the float64 rounding of
+    ``E[x x^T] - mu mu^T`` (about D * eps * max mu^2): features that barely vary around a large
+    mean leave rounding-level negative eigenvalues in a genuine covariance.
 
     Args:
         sigma: float64 [D, D], finite.
         path: the file, for the message.
+        mu: the mean [D] stored beside it (None: the relative tolerance alone).
 
     Raises:
         StatsFileError: one line naming ``path`` and what is wrong (FID from such a matrix is
@@ -325,14 +330,16 @@ def check_covariance(sigma: np.ndarray, path: Path) -> None:
             f"{path}: sigma is not symmetric (max |sigma - sigma^T| = {asym:.3g} at scale {scale:.3g}); "
             "a covariance matrix is symmetric"
         )
+    rounding = sigma.shape[0] * np.finfo(np.float64).eps * float(np.max(mu**2)) if mu is not None and mu.size else 0.0
+    tol = max(PSD_RTOL * scale, 64 * rounding)
     diag = np.diag(sigma)
-    if float(diag.min()) < -PSD_RTOL * scale:
+    if float(diag.min()) < -tol:
         raise StatsFileError(
             f"{path}: sigma is not positive semi-definite (a negative variance on its diagonal: {float(diag.min()):.3g})"
         )
-    shifted = (sigma + sigma.T) / 2 + np.eye(sigma.shape[0]) * (PSD_RTOL * scale)
+    shifted = (sigma + sigma.T) / 2 + np.eye(sigma.shape[0]) * tol
     try:
-        np.linalg.cholesky(shifted)  # succeeds iff every eigenvalue > -PSD_RTOL * scale
+        np.linalg.cholesky(shifted)  # succeeds iff every eigenvalue > -tol
     except np.linalg.LinAlgError:
         low = float(np.linalg.eigvalsh((sigma + sigma.T) / 2)[0])
         raise StatsFileError(
@@ -440,7 +447,7 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
         raise StatsFileError(f"{p}: unknown statistics format {suffix!r} (expected .npz or .pkl)")
     mu, sigma = _as_matrix(mu, "mu", p), _as_matrix(sigma, "sigma", p)
     _check_shapes(p, mu, sigma, features, dim)
-    check_covariance(sigma, p)
+    check_covariance(sigma, p, mu)
     return FeatureStats(mu, sigma, num, features, meta)
 
 
