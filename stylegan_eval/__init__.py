@@ -6,6 +6,8 @@ Public API::
     G = se.load_generator("ckpt.pt")          # any supported checkpoint -> Generator
     result = se.ppl(G, "w", "end", 50_000)    # -> PPLResult (.value, .to_frame(), .fingerprint())
     se.fid(G, "real/", num_samples=10_000)    # -> FeatureMetricResult; se.kid, se.separability alike
+    se.fid("samples/", "real/")               # generated images instead of G: a folder, zip or NCHW tensor
+    m = se.StreamingFID("real/"); m.update(images); m.compute()   # images produced elsewhere
 
 The names below are imported on first use, so that ``import stylegan_eval`` (and the
 command line) does not pay for torch until something needs it.
@@ -25,6 +27,8 @@ _LAZY = {
     "separability": ".metrics.separability",
     "fid": ".metrics.fid",
     "kid": ".metrics.kid",
+    "StreamingFID": ".metrics.streaming",
+    "GeneratedImages": ".metrics.image_samples",
     "evaluate": ".api",
     "Evaluator": ".evaluator",
     "Report": ".report",
@@ -35,7 +39,9 @@ __all__ = [
     "CheckpointError",
     "Evaluator",
     "Generator",
+    "GeneratedImages",
     "Report",
+    "StreamingFID",
     "UserError",
     "WeightsUnavailable",
     "evaluate",
@@ -56,4 +62,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names only (not the module's own imports)."""
+    return sorted(__all__)

@@ -7,8 +7,9 @@
     # {'ppl_wend': 143.2, 'fid': 7.41}
 
 The metrics are the registry's (:mod:`stylegan_eval.metrics.registry`), run by the same loop
-as ``stylegan-eval compare`` (:mod:`stylegan_eval.compare.evaluation`) through each metric's
-entry point, so the numbers and the resume fingerprints equal the command line's for the same seed. The generator may be a
+as ``stylegan-eval calc`` / ``compare`` (:mod:`stylegan_eval.compare.evaluation`) through each
+metric's registered runner, so the numbers and the resume fingerprints equal the command
+line's for the same seed. The generator may be a
 :class:`~stylegan_eval.generator.Generator` or any module following the custom-generator
 contract (:mod:`stylegan_eval.formats.custom`); it is put in eval mode for the evaluation and
 its previous mode is restored afterwards (parameters and gradients are left alone).
@@ -25,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, plan
+from .compare import EvalOptions, Measurement, needing_data, plan
 from .compare import evaluate as _evaluate
 from .errors import UserError
 
@@ -33,12 +34,18 @@ from .errors import UserError
 def as_generator(obj: Any):
     """A stylegan_eval Generator for ``obj``: a Generator, an object following the custom contract, or a
     string naming one as the CLI's CKPT does (a file, ``demo``, ``nvidia:<name>``, ``module:attr``,
-    ``FILE::module:attr``)."""
+    ``FILE::module:attr``); generated images (a folder, a zip of images, an NCHW tensor) become
+    :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`, which the feature metrics take."""
     from .formats.custom import adapt
     from .generator import Generator
+    from .metrics.image_samples import GeneratedImages, is_image_source
 
-    if isinstance(obj, Generator):
+    if isinstance(obj, (Generator, GeneratedImages)):
         return obj
+    import torch
+
+    if isinstance(obj, torch.Tensor) or (isinstance(obj, (str, os.PathLike)) and is_image_source(obj)):
+        return GeneratedImages(obj)  # generated images: the feature metrics only
     if isinstance(obj, (str, os.PathLike)):  # a checkpoint, "demo", "nvidia:<name>", "module:attr", "FILE::module:attr"
         from .formats import load_generator
         from .formats.refs import split_checkpoint_ref
@@ -70,7 +77,7 @@ def evaluate(
     fid_method: str = "eigen",
     allow_random_weights: bool = False,
     class_idx: int | None = None,
-    show_progress: bool = False,
+    show_progress: bool = True,
     log: str | os.PathLike | None = None,
     step: int | None = None,
     details: bool = False,
@@ -96,18 +103,20 @@ def evaluate(
         allow_random_weights: let missing detector weights run at random initialisation
             (numbers then only compare with each other).
         class_idx: class of conditional generators.
-        show_progress: progress bars on stderr.
+        show_progress: progress bars on stderr (False in quiet training loops).
         log: append one JSON line per metric here (rank 0), with ``step`` when given.
         step: training step / kimg to record in the log.
         details: return :class:`~stylegan_eval.compare.Measurement` objects (value, std,
             95% interval, per-repeat values) instead of floats.
 
     Returns:
-        {metric: value} (or {metric: Measurement} with ``details``); ``ls`` yields ls_z and ls_w.
+        {metric: value} (or {metric: Measurement} with ``details``) keyed by the names asked for
+        (``fid50k_full``); a name with several outputs yields them (``ls``: ls_z and ls_w; ``pr50k3_full``:
+        precision, recall, density, coverage). A metric computed with random detector weights warns once.
     """
     names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
     runners = plan(names)
-    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    needing = needing_data(runners)
     if needing:
         if data is None:
             raise UserError(f"evaluate: data is required for {', '.join(needing)} (real images or a statistics file)")
@@ -137,12 +146,60 @@ def evaluate(
     gen.eval()
     try:
         meta = {"generator_spec": f"<in-memory {type(generator).__name__}>", **_info(gen)}
-        results = _evaluate(gen, meta, runners, opts)
+        results = named_results(_evaluate(gen, meta, runners, opts), names)
     finally:
         gen.train(was_training)
+    warn_random_weights(results)
     if log is not None:
-        _log(log, results, opts, step)
+        _log(log, results, opts, step, identity(gen, meta))
     return dict(results) if details else {k: m.value for k, m in results.items()}
+
+
+def result_names(outputs: Sequence[str], names: Sequence[str]) -> dict[str, str]:
+    """output -> result key: a single-output metric is keyed by the name asked for (``fid50k_full``,
+    not its output ``fid``); outputs of multi-output metrics (``ls_z``, ``precision``) keep theirs."""
+    from .metrics import registry
+
+    rename = {}
+    for name in names:
+        key = name.strip().lower()
+        outs = registry.get(key).outputs if key in registry.REGISTRY else ()
+        if len(outs) == 1 and outs[0] != key:
+            rename[outs[0]] = key
+    return {o: rename.get(o, o) for o in outputs}
+
+
+def named_results(results: dict[str, Measurement], names: Sequence[str]) -> dict[str, Measurement]:
+    """``results`` keyed by :func:`result_names` (each Measurement's ``metric`` follows)."""
+    keys = result_names(list(results), names)
+    for output, m in results.items():
+        m.metric = keys[output]
+    return {keys[o]: m for o, m in results.items()}
+
+
+def warn_random_weights(results: dict[str, Measurement]) -> None:
+    """One warning line when any metric ran with random detector weights (the command line's banner)."""
+    from . import log as messages
+
+    nets = sorted({n for m in results.values() for n in m.random_weights})
+    if nets:
+        messages.warning(
+            f"computed with randomly initialised {', '.join(nets)} (published weights not available): "
+            "these numbers are NOT comparable to published ones"
+        )
+
+
+def identity(gen: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """``checkpoint`` and ``sha256`` for log rows: the file when there is one, else the in-memory
+    generator's name and the digest of its weights."""
+    from .metrics.common import generator_digest
+
+    checkpoint = meta.get("checkpoint") or meta.get("generator_spec")
+    try:
+        digest = meta.get("sha256") or generator_digest(gen)
+    except Exception:  # noqa: BLE001 - an object without a state dict: the log row goes without a digest
+        digest = None
+    return {"checkpoint": checkpoint, "sha256": digest}
 
 
 def _info(gen) -> dict[str, Any]:
@@ -152,7 +209,13 @@ def _info(gen) -> dict[str, Any]:
         return {}
 
 
-def _log(path: str | os.PathLike, results: dict[str, Measurement], opts: EvalOptions, step: int | None) -> None:
+def _log(
+    path: str | os.PathLike,
+    results: dict[str, Measurement],
+    opts: EvalOptions,
+    step: int | None,
+    ident: dict[str, Any] | None = None,
+) -> None:
     from .engine import DistInfo
     from .fileio import jsonable
     from .jsonlog import append
@@ -171,6 +234,7 @@ def _log(path: str | os.PathLike, results: dict[str, Measurement], opts: EvalOpt
             "ci95_high": m.ci_high,
             "repeats": m.repeats,
             "command": "api.evaluate",
+            **(ident or {}),
             "step": step,
             "settings": settings,
             "time": now,

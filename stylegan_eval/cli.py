@@ -27,11 +27,14 @@ import click
 
 from .errors import UserError
 from .lazy_help import LazyHelpGroup
+from .log import printable
 
 COMMAND_MODULES = [
     "info",
     "generate",
     "mix",
+    "truncation",
+    "variation",
     "ppl",
     "separability",
     "compare",
@@ -42,6 +45,8 @@ COMMAND_MODULES = [
     "weights",
     "convert",
     "list-metrics",
+    "track",
+    "plot",
 ]
 
 
@@ -108,6 +113,46 @@ def cli(ctx: click.Context, config_path: Path | None, no_config: bool) -> None:
     apply_config(ctx, config_path, no_config)
 
 
+OUT_OF_MEMORY = (
+    "out of memory (an input asks for more memory than available; "
+    "check the sizes in the input files or lower --batch-size / --num-samples)"
+)
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python's MemoryError or torch's (CPU or CUDA) allocator refusing an
+    allocation: an input too large for this machine, not a bug."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and (
+            "can't allocate memory" in text
+            or "bad_alloc" in text
+            or "not enough memory" in text
+            or "out of memory" in text.lower()
+            or type(exc).__name__ == "OutOfMemoryError"
+        )
+    )
+
+
+def _unexpected(exc: BaseException) -> int:
+    """Exit code and message of an exception that is not a UserError: 2 with one line when memory
+    ran out, else 1 with the traceback (an internal error)."""
+    if is_allocation_failure(exc):
+        detail = f" ({str(exc).splitlines()[0][:160]})" if str(exc).strip() and not isinstance(exc, MemoryError) else ""
+        click.echo(f"stylegan-eval: error: {OUT_OF_MEMORY}{detail}", err=True)
+        return 2
+    traceback.print_exc()
+    click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)
+    return 1
+
+
+def _interrupted() -> str:
+    from .commands.options import interrupted_message
+
+    return interrupted_message()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code.
 
@@ -115,13 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     sharded across ranks and only rank 0 writes reports.
     """
     joined = False
+    from .commands.options import _RESUMABLE
+
+    _RESUMABLE.clear()  # an in-process second run starts without the first one's partial results
     try:
-        from .envvars import env_int
+        from .checks import check_distributed_env, check_environment
+        from .log import route_warnings
         from .log import setup as setup_logging  # one handler, one prefix; starts the run clock
 
         setup_logging()
-
-        if env_int("WORLD_SIZE", 1, minimum=1) > 1:
+        route_warnings()
+        check_environment()
+        if check_distributed_env() > 1:
             import torch.distributed as _td
 
             if not (_td.is_available() and _td.is_initialized()):
@@ -133,28 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # usage errors: bad option values, missing arguments
-        click.echo(f"stylegan-eval: error: {exc.format_message()}", err=True)
+        click.echo(f"stylegan-eval: error: {printable(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Abort:
-        click.echo("stylegan-eval: interrupted", err=True)
+        click.echo(_interrupted(), err=True)
         return 130
-    except UserError as exc:
-        click.echo(f"stylegan-eval: error: {flag_message(exc)}", err=True)
+    except UserError as exc:  # names and metadata from files: escaped, and one line
+        click.echo(f"stylegan-eval: error: {printable(flag_message(exc))}", err=True)
         return 2
     except KeyboardInterrupt:
-        click.echo("stylegan-eval: interrupted", err=True)
+        click.echo(_interrupted(), err=True)
         return 130
-    except MemoryError:
-        click.echo(
-            "stylegan-eval: error: out of memory (an input asks for more memory than available; "
-            "check the sizes in the input files or lower --batch-size / --num-samples)",
-            err=True,
-        )
-        return 2
-    except Exception:
-        traceback.print_exc()
-        click.echo("stylegan-eval: internal error (the traceback above); please report it", err=True)
-        return 1
+    except Exception as exc:  # noqa: BLE001 - out of memory (exit 2) or an internal error (exit 1)
+        return _unexpected(exc)
     finally:
         if joined:
             import torch.distributed as _td

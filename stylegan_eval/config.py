@@ -19,10 +19,13 @@ called, detector weights may be TorchScript):
 - a discovered file that is not owned by the current user, or is writable by others
   (``o+w``), is ignored with a one-line warning on stderr;
 - keys that load code or executable files -- ``generator``, module specs among compare's
-  ``checkpoints``, ``inception-weights``, ``lpips-weights``, ``trust-weights`` -- are honoured only from an
-  explicit ``--config``, a file in the current directory, or one discovered inside the current
-  project (below a directory with ``.git``/``pyproject.toml``); a file found in a parent outside
-  any project has them dropped with a one-line warning.
+  ``checkpoints``, ``inception-weights``, ``lpips-weights``, ``trust-weights`` -- are honoured only
+  from an explicit ``--config`` or a file in the current directory. A file found in a parent
+  directory has them dropped with a one-line warning, whatever marks that parent (``.git``,
+  ``pyproject.toml``): anyone who can write a parent folder (an unpacked archive, a shared
+  scratch space) can drop those markers, so they bound the search but never grant trust;
+- every configuration that applies is named on stderr (``stylegan-eval: config: PATH (sets:
+  ...)``) and recorded in the report's ``meta.config``.
 
 What it holds::
 
@@ -55,6 +58,7 @@ the defaults.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import sys
 from dataclasses import dataclass, field
@@ -71,6 +75,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "stylegan-eval.toml"
+#: Start of the stderr line naming the configuration a run uses.
+CONFIG_NOTE = "stylegan-eval: config:"
 PYPROJECT_TABLE = "stylegan-eval"  # [tool.stylegan-eval]
 
 
@@ -88,12 +94,22 @@ class ProjectConfig:
     values: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: May the file name code (generator specs, TorchScript weights)? True for ``--config`` and
-    #: for a file inside the current project.
+    #: for a file in the current directory only.
     code_allowed: bool = True
 
     @property
     def where(self) -> str:
         return str(self.path) if self.path is not None else "<no config>"
+
+    def keys(self) -> list[str]:
+        """The settings the file holds: ``key`` (top level) and ``command.key`` (a table's)."""
+        return [*self.values, *(f"{c}.{k}" for c, table in self.sections.items() for k in table)]
+
+    def describe(self) -> dict[str, Any] | None:
+        """What a report records about the configuration (None: no file applied)."""
+        if self.path is None:
+            return None
+        return {"path": str(self.path), "sets": self.keys(), "code_allowed": self.code_allowed}
 
 
 #: Parameters (click names) whose values load code or executable files.
@@ -101,14 +117,16 @@ CODE_PARAMS = ("generator_spec", "inception_weights", "lpips_weights", "trust_we
 
 
 def is_project_root(folder: Path) -> bool:
+    """Whether ``folder`` ends the search for a configuration (it never makes a file trusted)."""
     return (folder / ".git").exists() or (folder / "pyproject.toml").is_file()
 
 
 def discover(start: str | Path | None = None) -> tuple[Path | None, bool]:
-    """(the configuration file that applies in ``start``, whether it lies inside a project).
+    """(the configuration file that applies in ``start``, whether it may name code).
 
     Searches ``start`` (default: the current directory) and its parents up to the project root
-    (see the module docstring), the home directory or ``/``, whichever comes first.
+    (see the module docstring), the home directory or ``/``, whichever comes first. Only a file
+    in ``start`` itself may name code: a parent's markers are not evidence of who wrote it.
     """
     here = Path(start or Path.cwd()).resolve()
     try:
@@ -119,7 +137,7 @@ def discover(start: str | Path | None = None) -> tuple[Path | None, bool]:
     root = next((d for d in chain if is_project_root(d)), None)
     for d in chain:
         if (d / CONFIG_NAME).is_file():
-            return d / CONFIG_NAME, root is not None or d == here
+            return d / CONFIG_NAME, d == here
         pyproject = d / "pyproject.toml"
         if pyproject.is_file():
             try:
@@ -127,7 +145,7 @@ def discover(start: str | Path | None = None) -> tuple[Path | None, bool]:
             except UserError:
                 table = d == here  # a broken ./pyproject.toml is reported; a parent's is not ours to judge
             if table:
-                return pyproject, True
+                return pyproject, d == here
         if d == root or d == home:
             break
     return None, False
@@ -163,6 +181,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: cannot read the configuration ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a usable configuration (arrays or tables nested too deeply)") from None
 
 
 def load_config(path: str | Path | None = None, *, search: bool = True) -> ProjectConfig:
@@ -221,8 +243,8 @@ def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None
     """(keep?, value) for a file that may not name code: code-loading keys dropped, a warning noted in ``notes``."""
     if p.name in CODE_PARAMS:
         notes.setdefault(
-            f"{where}: ignored (names code or executable weights; only --config or a file inside "
-            "the current project may set it)"
+            f"{where}: ignored (names code or executable weights; only --config or a file in "
+            "the current directory may set it)"
         )
         return False, None
     looks_like_path = getattr(p.type, "looks_like_path", None)
@@ -231,8 +253,8 @@ def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None
         kept = [v for v in items if not isinstance(v, str) or looks_like_path(v)]
         if len(kept) != len(items):
             notes.setdefault(
-                f"{where}: module:attr entries ignored (they name code; only --config or a file inside "
-                "the current project may set them)"
+                f"{where}: module:attr entries ignored (they name code; only --config or a file in "
+                "the current directory may set them)"
             )
         if not kept:
             return False, None
@@ -240,8 +262,42 @@ def _code_free(p: click.Parameter, value: Any, where: str, notes: dict[str, None
     return True, value
 
 
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (_dt.date, _dt.time)):
+        return "a date or time"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return {int: "an integer", float: "a number", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def _check_type(p: click.Parameter, value: Any, where: str) -> None:
+    """TOML value types that ``p`` takes: integers for integer options (not ``inf``, ``4.5`` or a
+    date), numbers for float options, booleans for flags, strings for paths and names."""
+    items = value if isinstance(value, list) else [value]
+    t = p.type
+    ok: tuple[type, ...]
+    if getattr(p, "is_flag", False) or isinstance(t, click.types.BoolParamType):
+        expected, ok = "true or false", (bool,)
+    elif isinstance(t, click.types.IntParamType):
+        expected, ok = "an integer", (int,)
+    elif isinstance(t, click.types.FloatParamType):
+        expected, ok = "a number", (int, float)
+    elif isinstance(t, (click.Path, click.Choice, click.types.StringParamType)):
+        expected, ok = "a string", (str,)
+    else:
+        expected, ok = "a string or a number", (str, int, float)
+    for v in items:
+        if not isinstance(v, ok) or (isinstance(v, bool) and bool not in ok) or isinstance(v, (list, dict)):
+            raise UserError(f"{where}: expected {expected}, got {_type_name(v)} ({str(v)[:40]})")
+
+
 def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
     """Config value -> default_map value: lists for multi-value parameters, relative paths made absolute."""
+    _check_type(p, value, where)
     many = getattr(p, "multiple", False) or p.nargs == -1
     if many and not isinstance(value, list):
         value = [value]
@@ -265,6 +321,8 @@ def _convert(p: click.Parameter, value: Any, base: Path, where: str) -> Any:
             p.type_cast_value(click.Context(click.Command("config")), value)
         except click.BadParameter as exc:
             raise UserError(f"{where}: {exc.message}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UserError(f"{where}: not a usable value ({exc})") from None
     return value
 
 
@@ -347,6 +405,11 @@ def apply_config(ctx: click.Context, path: str | Path | None = None, disabled: b
     defaults = build_default_map(config, ctx.command)
     if defaults:
         ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    if config.path is not None:  # settings that did not come from the command line: always said
+        click.echo(
+            f"{CONFIG_NOTE} {config.path} (sets: {', '.join(config.keys()) or 'nothing'})",
+            err=True,
+        )
     ctx.meta["stylegan_eval.config"] = config
     return config
 

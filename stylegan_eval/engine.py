@@ -110,6 +110,16 @@ def content_digest(indices: torch.Tensor, outputs: dict[str, torch.Tensor]) -> s
     return h.hexdigest()
 
 
+def _refuse_views(p: Path, idx: torch.Tensor, outs: dict[str, torch.Tensor], how: str) -> None:
+    """Saved tensors are contiguous; a strided view (a stride-0 expand of one element) would be
+    materialised by the digest at its full nominal size."""
+    for name, t in [("indices", idx), *outs.items()]:
+        if not t.is_contiguous() or t.untyped_storage().nbytes() < t.numel() * t.element_size():
+            raise DamagedPartial(
+                f"{p}: resume file holds a strided view as {name!r} (not written by stylegan-eval); {how}"
+            )
+
+
 def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     how = f"delete {p} to start over, or run without --resume"
     from .warnings_capture import captured_warnings
@@ -140,6 +150,7 @@ def _read_partial(p: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         )
     if not ok:
         raise DamagedPartial(f"{p}: not a stylegan-eval resume file (expected indices, outputs and digest); {how}")
+    _refuse_views(p, idx, outs, how)
     if content_digest(idx, outs) != state["digest"]:
         raise DamagedPartial(f"{p}: resume file content does not match its sha256 (damaged or modified); {how}")
     if idx.numel() and (int(idx.min()) < 0 or torch.unique(idx).numel() != idx.numel()):
@@ -185,7 +196,10 @@ class ResumeState:
 
     @property
     def key(self) -> str:
-        text = json.dumps(jsonable(self.fingerprint), sort_keys=True)
+        from .sampling import ALGORITHM
+
+        # The sampling algorithm is part of every state: samples of another one are never mixed in.
+        text = json.dumps(jsonable({**self.fingerprint, "sampling_algorithm": ALGORITHM}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def path(self, rank: int) -> Path:
@@ -236,6 +250,72 @@ class ResumeState:
         ):
             for p in Path(self.folder).glob(pattern):
                 p.unlink(missing_ok=True)
+
+
+class _Resumed(dict):
+    """Outputs that all came from resume files: asking for an output they do not hold is a
+    DamagedPartial naming the files (written by a run with other outputs), not a KeyError."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__()
+        self.folder = getattr(state, "folder", "--out")
+
+    def __missing__(self, key: str) -> torch.Tensor:
+        raise DamagedPartial(
+            f"resume files hold the outputs {sorted(self)}, not {key!r}; delete the .partial-* files in "
+            f"{self.folder} to start over, or run without --resume"
+        )
+
+
+def _check_batch(
+    out: dict[str, torch.Tensor], idx: torch.Tensor, *, first: bool, done_out, state, finite, total
+) -> None:
+    """One row per sample in every output; the first batch also against the resumed outputs and,
+    with ``finite``, for NaN/inf (fail fast; later batches are checked once at the end)."""
+    for k, v in out.items():
+        if v.shape[0] != idx.shape[0]:
+            raise ValueError(f"per-sample output {k!r} has {v.shape[0]} rows for {idx.shape[0]} samples")
+    if first and done_out:
+        _check_resumed(done_out, out, state)
+    if first and finite:
+        check_finite(out, idx, total)
+
+
+def _check_resumed(done: dict[str, torch.Tensor], new: dict[str, torch.Tensor], state: Any) -> None:
+    """Resumed outputs must have this run's names, per-sample shapes and dtypes (DamagedPartial otherwise)."""
+    how = f"delete the .partial-* files in {getattr(state, 'folder', '--out')} to start over, or run without --resume"
+    if set(done) != set(new):
+        raise DamagedPartial(f"resume files hold the outputs {sorted(done)}, this run computes {sorted(new)}; {how}")
+    for k, v in new.items():
+        if done[k].shape[1:] != v.shape[1:] or done[k].dtype != v.dtype:
+            raise DamagedPartial(
+                f"resume files hold {k!r} as {done[k].dtype} {list(done[k].shape[1:])} per sample, "
+                f"this run computes {v.dtype} {list(v.shape[1:])}; {how}"
+            )
+
+
+#: Sample positions scanned at a time for :func:`_my_batches` (bounds its memory to a few MB).
+_SCAN = 1 << 20
+
+
+def _my_batches(todo: torch.Tensor, batch_size: int, rank: int, world_size: int) -> Iterator[torch.Tensor]:
+    """This rank's batches of the samples still to do, built one at a time.
+
+    The indices where ``todo`` (bool [N]) is set are cut, in order, into batches of
+    ``batch_size``, and the batches are dealt to the ranks in turn (batch b to rank
+    b % world_size). Built lazily, so that 10^8 samples cost no index lists before the first one.
+    """
+    n = todo.numel()
+    pending = torch.zeros(0, dtype=torch.int64)
+    b = 0
+    for start in range(0, n, max(_SCAN, batch_size)):
+        stop = min(n, start + max(_SCAN, batch_size))
+        pending = torch.cat([pending, torch.nonzero(todo[start:stop])[:, 0] + start])
+        while pending.numel() >= batch_size or (stop == n and pending.numel()):
+            batch, pending = pending[:batch_size].clone(), pending[batch_size:]
+            if b % world_size == rank:
+                yield batch
+            b += 1
 
 
 def _cat(chunks: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -314,8 +394,7 @@ def collect(
     keep = done_idx < num_samples
     done_idx, done_out = done_idx[keep], {k: v[keep] for k, v in done_out.items()}
     todo[done_idx] = False
-    remaining = torch.nonzero(todo)[:, 0]
-    batches = list(remaining.split(batch_size))[dist.rank :: dist.world_size] if remaining.numel() else []
+    batches = _my_batches(todo, batch_size, dist.rank, dist.world_size)
 
     my_idx: list[torch.Tensor] = []
     my_out: dict[str, list[torch.Tensor]] = {}
@@ -336,11 +415,7 @@ def collect(
     try:
         for b, idx in enumerate(batches):
             out = fn(idx)
-            for k, v in out.items():
-                if v.shape[0] != idx.shape[0]:
-                    raise ValueError(f"per-sample output {k!r} has {v.shape[0]} rows for {idx.shape[0]} samples")
-            if finite and b == 0:  # fail fast; later batches are checked once at the end
-                check_finite(out, idx, num_samples)
+            _check_batch(out, idx, first=b == 0, done_out=done_out, state=state, finite=finite, total=num_samples)
             for k, v in out.items():
                 my_out.setdefault(k, []).append(v.detach())
             my_idx.append(idx)
@@ -365,7 +440,7 @@ def collect(
 
     all_idx = torch.cat([done_idx, mine_idx])
     names = set(mine) | set(done_out)
-    result = {}
+    result: dict[str, torch.Tensor] = _Resumed(state) if done_out and not mine else {}
     order = torch.argsort(all_idx)
     if not torch.equal(all_idx[order], torch.arange(num_samples)):
         raise RuntimeError("internal error: collected samples do not cover [0, num_samples) exactly once")

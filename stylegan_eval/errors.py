@@ -41,3 +41,15 @@ class ArgumentError(UserError, ValueError):
         self.hint = hint
         self.cli_hint = cli_hint
         super().__init__(message + (f"; {hint}" if hint else ""))
+
+
+class DiskFullError(UserError, OSError):
+    """A write failed for lack of space (ENOSPC, EDQUOT); the message names the file.
+
+    Also an :class:`OSError` (``errno`` kept), so callers that tolerate a failed optional write
+    (a cache entry) still do.
+    """
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno

@@ -1,15 +1,17 @@
-"""A self-contained HTML page for a comparison: tables plus plots embedded as base64 PNG.
+"""A self-contained HTML page of a report: tables, notes, sample grids and charts embedded as base64 PNG.
 
-Plots (matplotlib, Agg, no display needed):
+The charts come from :mod:`stylegan_eval.figures` (one style for every report):
 
-- every metric per checkpoint as bars with 95% interval error bars where there is an interval
-  (FID/KID/LS with --repeats: the log-scale t-interval of the mean; PPL: the bootstrap
-  interval); single runs get no error bar;
-- overlaid PPL histograms of the per-pair distances, one figure per PPL metric (log x axis
-  when the distances are heavy-tailed);
-- per-attribute separability bars (H(Y|X) in bits), one figure per space.
+- every metric per checkpoint as bars with its 95% interval where the interval is usable
+  (PPL: the bootstrap interval; FID/KID/LS with --repeats K >= 3: the log-scale t-interval of
+  the mean); none drawn otherwise, and the caption says why; a log axis when one interval
+  would flatten the chart;
+- overlaid PPL histograms of the per-pair distances with each checkpoint's PPL, cut points and
+  interval, and PPL in Z vs W where both spaces were measured;
+- per-attribute separability bars (H(Y|X) in bits), Z and W side by side.
 
-The page references nothing outside itself (no scripts, fonts or image files).
+Figures are laid out in a CSS grid that uses the page's width (checkpoints side by side); the
+page references nothing outside itself (no scripts, fonts or image files).
 """
 
 from __future__ import annotations
@@ -17,23 +19,29 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import Any, Sequence
+from typing import Any, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
-from .metrics import registry
+from .figures.charts import heavy_tailed  # noqa: F401 - part of this module's interface
+from .figures.style import Figure, plain_text  # noqa: F401 - plain_text is part of this module's interface
 from .metrics.intervals import nice
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1240px;padding:0 16px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.4em}
 .scroll{overflow-x:auto;max-width:100%}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+table{border-collapse:collapse;margin:0.8em 0;font-size:0.82em}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 .pass{color:#0a7d28;font-weight:bold}.fail{color:#c0392b;font-weight:bold}
 .warn{background:#fff3cd;border:1px solid #e0c36c;padding:0.6em}
-figure{display:inline-block;margin:0.5em;max-width:100%;vertical-align:top}img{max-width:100%;height:auto}
+.notes{background:#f6f8fa;border-left:4px solid #8c8c8c;padding:0.4em 1em}.notes li{margin:0.2em 0}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px;align-items:start}
+.grid.samples{grid-template-columns:repeat(auto-fill,minmax(280px,1fr))}
+figure{margin:0;min-width:0}figure img{width:100%;height:auto;display:block;border:1px solid #eee}
+figcaption{font-size:0.8em;color:#444;margin-top:0.3em;line-height:1.35}
 img.pixels{image-rendering:pixelated}
 pre{background:#f6f8fa;padding:0.8em;overflow:auto;font-size:0.8em;white-space:pre-wrap;word-break:break-all}
 details{margin:1em 0}summary{cursor:pointer;font-weight:bold}
@@ -53,20 +61,11 @@ DEFAULT_COLUMNS = (
 )
 
 
-def _figure():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.6), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def png_base64(fig) -> str:
     """A matplotlib figure as a base64 PNG string."""
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
+    plain_text(fig)
+    fig.savefig(buf, format="png", bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -79,118 +78,30 @@ def array_base64(image: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def metric_bars(table: pd.DataFrame) -> list[tuple[str, str]]:
-    """One bar chart per metric: value per checkpoint, with its 95% interval where there is one.
+def metric_bars(table: pd.DataFrame, **facts: Any) -> list[Figure]:
+    """One chart per metric: value per checkpoint with its usable 95% interval (:mod:`stylegan_eval.figures.charts`)."""
+    from .figures.reports import metric_figures
 
-    A bar without an interval (one run of FID/KID/LS) gets no error bar at all, and the title
-    says which bars carry one, so that no zero-width cap suggests a certainty that was never measured.
-    """
-    figs = []
-    for metric, sub in table.groupby("metric", sort=False):
-        fig = _figure()
-        ax = fig.add_subplot()
-        x = np.arange(len(sub))
-        values = sub["value"].to_numpy(float)
-        lo = pd.to_numeric(sub["ci95_low"], errors="coerce").to_numpy(float)
-        hi = pd.to_numeric(sub["ci95_high"], errors="coerce").to_numpy(float)
-        has = np.isfinite(lo) & np.isfinite(hi)
-        colors = ["tab:gray"] + ["tab:blue"] * (len(sub) - 1)
-        ax.bar(x, values, color=colors)
-        if has.any():
-            err = np.vstack([np.maximum(values - lo, 0), np.maximum(hi - values, 0)])[:, has]
-            ax.errorbar(x[has], values[has], yerr=err, fmt="none", ecolor="black", capsize=6)
-        ax.set_xticks(x, [str(c) for c in sub["checkpoint"]], rotation=15)
-        ax.set_ylabel(str(metric))
-        better = "lower" if registry.lower_is_better(str(metric)) else "higher"
-        if has.all():
-            which = "error bars: 95% interval"
-        elif has.any():
-            which = f"95% interval on {int(has.sum())} of {len(has)} bars"
-        else:
-            which = "single runs, no interval"
-        ax.set_title(f"{metric} ({which}; {better} is better)", fontsize=10)
-        figs.append((f"{metric} per checkpoint", png_base64(fig)))
-    return figs
+    return metric_figures(table, **facts)
 
 
-def heavy_tailed(distances: np.ndarray, ratio: float = 50.0) -> bool:
-    """Whether positive distances are heavy-tailed enough for a log-x histogram: max / median > ``ratio``."""
-    d = np.asarray(distances, float).ravel()
-    d = d[np.isfinite(d) & (d > 0)]
-    return d.size > 1 and float(d.max()) > ratio * float(np.median(d))
+def ppl_histograms(
+    distances: dict[str, dict[str, np.ndarray]], table: pd.DataFrame | None = None, **facts: Any
+) -> list[Figure]:
+    """{ppl metric: {checkpoint: per-pair distances}} -> overlaid histograms, one figure per metric
+    (:func:`stylegan_eval.figures.charts.ppl_histogram`: the filtered mean, cut points and interval marked)."""
+    from .figures.reports import ppl_figures
+
+    return ppl_figures(distances, table, **facts)
 
 
-def ppl_histograms(distances: dict[str, dict[str, np.ndarray]]) -> list[tuple[str, str]]:
-    """{ppl metric: {checkpoint: per-pair distances}} -> overlaid histograms, one figure per metric.
+def separability_bars(
+    entropies: dict[str, dict[str, dict[str, float]]], table: pd.DataFrame | None = None, **facts: Any
+) -> list[Figure]:
+    """{ls metric: {checkpoint: {attribute: H(Y|X) bits}}} -> the per-attribute chart (Z and W side by side)."""
+    from .figures.reports import separability_figures
 
-    Heavy-tailed distances (:func:`heavy_tailed`) get logarithmic bins on a log x axis over
-    every positive value; otherwise linear bins up to the 99th percentile (larger values in the last bin).
-    """
-    figs = []
-    for metric, per_ckpt in distances.items():
-        fig = _figure()
-        ax = fig.add_subplot()
-        all_d = np.concatenate([np.asarray(d, float).ravel() for d in per_ckpt.values()])
-        all_d = all_d[np.isfinite(all_d)]
-        if all_d.size == 0:
-            continue
-        log_x = heavy_tailed(all_d)
-        if log_x:
-            pos = all_d[all_d > 0]
-            bins = np.geomspace(pos.min(), pos.max() * (1 + 1e-9), 60)
-            clip_lo, clip_hi = pos.min(), None
-            ax.set_xscale("log")
-            xlabel = "distance / eps^2 (log scale: max / median > 50)"
-        else:
-            hi = np.percentile(all_d, 99) if all_d.size > 10 else all_d.max()
-            bins = np.linspace(all_d.min(), hi if hi > all_d.min() else all_d.min() + 1, 60)
-            clip_lo, clip_hi = None, hi
-            xlabel = "distance / eps^2 (clipped at the 99th percentile)"
-        for label, d in per_ckpt.items():
-            d = np.asarray(d, float).ravel()
-            d = d[np.isfinite(d)]
-            ax.hist(
-                np.clip(d, clip_lo, clip_hi), bins=bins, alpha=0.45, label=f"{label} (mean {nice(float(np.mean(d)))})"
-            )
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("pairs")
-        ax.set_title(f"{metric}: per-pair distances")
-        ax.legend(fontsize=8)
-        figs.append((f"{metric} histograms", png_base64(fig)))
-    return figs
-
-
-def separability_bars(entropies: dict[str, dict[str, dict[str, float]]]) -> list[tuple[str, str]]:
-    """{ls metric: {checkpoint: {attribute: H(Y|X) bits}}} -> grouped bars per attribute."""
-    figs = []
-    for metric, per_ckpt in entropies.items():
-        labels = list(per_ckpt)
-        attrs = list(dict.fromkeys(a for d in per_ckpt.values() for a in d))
-        if not attrs:
-            continue
-        fig = _figure()
-        fig.set_size_inches(max(6, 0.35 * len(attrs) * max(1, len(labels)) + 2), 3.8)
-        ax = fig.add_subplot()
-        width = 0.8 / max(1, len(labels))
-        x = np.arange(len(attrs))
-        for i, label in enumerate(labels):
-            ax.bar(
-                x + i * width - 0.4 + width / 2,
-                [_zero(per_ckpt[label].get(a, np.nan)) for a in attrs],
-                width,
-                label=label,
-            )
-        ax.set_xticks(x, attrs, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("H(Y|X) bits (lower: more separable)")
-        ax.set_title(f"{metric}: per-attribute conditional entropy")
-        ax.legend(fontsize=8)
-        figs.append((f"{metric} per attribute", png_base64(fig)))
-    return figs
-
-
-def _zero(v: float) -> float:
-    """Float noise (|v| < 1e-12, e.g. an entropy of 1e-16 bits) as 0."""
-    return 0.0 if abs(v) < 1e-12 else v
+    return separability_figures(entropies, table, **facts)[0]
 
 
 def _cell(v: Any) -> str:
@@ -208,12 +119,54 @@ def table_html(df: pd.DataFrame) -> str:
 _table_html = table_html
 
 
-def figure_html(caption: str, b64: str, pixels: bool = False) -> str:
+def figure_html(caption: str, b64: str, pixels: bool = False, alt: str | None = None) -> str:
     cls = " class='pixels'" if pixels else ""
+    alt = alt if alt is not None else caption.split(". ")[0]
     return (
-        f"<figure><img{cls} alt='{html.escape(caption, quote=True)}' src='data:image/png;base64,{b64}'>"
+        f"<figure><img{cls} alt='{html.escape(alt, quote=True)}' src='data:image/png;base64,{b64}'>"
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
+
+
+FigureLike = Union[Figure, Tuple[str, str]]
+
+
+def figures_html(figures: Sequence[FigureLike], cls: str = "grid", pixels: bool = False) -> str:
+    """Figures (or (caption, base64 PNG) pairs) in a grid that uses the page's width: two or three
+    per row at 1280 px, one per row on a phone."""
+    items = []
+    for f in figures:
+        if isinstance(f, Figure):
+            items.append(figure_html(f.caption, f.base64(), pixels=f.pixels or pixels, alt=f.name))
+        else:
+            items.append(figure_html(f[0], f[1], pixels=pixels))
+    return f"<div class='{cls}'>" + "".join(items) + "</div>"
+
+
+def ordered(table: pd.DataFrame, headline: Sequence[str]) -> pd.DataFrame:
+    """``table`` with the ``headline`` columns (those present) first, so they are visible without scrolling."""
+    first = [c for c in headline if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def _rules_html(rules: pd.DataFrame) -> list[str]:
+    ok = bool(rules["passed"].all())
+    r = rules.copy()
+    r["passed"] = ["PASS" if p else "FAIL" for p in r["passed"]]
+    tbl = (
+        table_html(r)
+        .replace("<td>PASS</td>", "<td class='pass'>PASS</td>")
+        .replace("<td>FAIL</td>", "<td class='fail'>FAIL</td>")
+    )
+    return [f"<h2>Rules: <span class='{'pass' if ok else 'fail'}'>{'all passed' if ok else 'FAILED'}</span></h2>", tbl]
+
+
+def notes_html(notes: Sequence[str]) -> list[str]:
+    """Notes and caveats (warnings of the run, why an interval or a chart is missing) as a list, once each."""
+    notes = list(dict.fromkeys(n for n in notes if n))
+    if not notes:
+        return []
+    return ["<h2>Notes</h2>", "<ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"]
 
 
 def render(
@@ -221,19 +174,23 @@ def render(
     summary: pd.DataFrame,
     table: pd.DataFrame,
     rules: pd.DataFrame | None,
-    figures: Sequence[tuple[str, str]],
+    figures: Sequence[FigureLike],
     *,
     notes: Sequence[str] = (),
     settings: dict[str, Any] | None = None,
     warning: str | None = None,
-    samples: Sequence[tuple[str, str]] = (),
+    samples: Sequence[FigureLike] = (),
     columns: Sequence[str] | None = DEFAULT_COLUMNS,
+    headline: Sequence[str] = (),
 ) -> str:
     """The HTML page as a string.
 
-    ``samples`` are (caption, base64 PNG) image figures (sample grids, mixing figures), shown
-    before the plots; ``table`` is shown with ``columns`` (those present; None: all) and the
-    full table, settings and notes sit in collapsed ``<details>``.
+    ``samples`` (sample grids, mixing figures; one per checkpoint side by side) and ``figures``
+    (charts) are :class:`~stylegan_eval.figures.style.Figure` objects or (caption, base64 PNG)
+    pairs, laid out in a grid that uses the page's width. ``summary`` is shown with its
+    ``headline`` columns first (visible without scrolling); ``table`` with ``columns`` (those
+    present; None: all). ``notes`` (caveats of the run) are listed under "Notes"; the full
+    table and the settings sit in collapsed ``<details>``.
     """
     import json
 
@@ -249,31 +206,17 @@ def render(
     ]
     if warning:
         parts.append(f"<p class='warn'>{html.escape(warning)}</p>")
-    parts += ["<h2>Summary</h2>", table_html(summary)]
+    parts += ["<h2>Summary</h2>", table_html(ordered(summary, headline))]
     if rules is not None and len(rules):
-        ok = bool(rules["passed"].all())
-        parts.append(
-            f"<h2>Rules: <span class='{'pass' if ok else 'fail'}'>{'all passed' if ok else 'FAILED'}</span></h2>"
-        )
-        r = rules.copy()
-        r["passed"] = ["PASS" if p else "FAIL" for p in r["passed"]]
-        tbl = (
-            table_html(r)
-            .replace("<td>PASS</td>", "<td class='pass'>PASS</td>")
-            .replace("<td>FAIL</td>", "<td class='fail'>FAIL</td>")
-        )
-        parts.append(tbl)
+        parts += _rules_html(rules)
+    parts += notes_html(notes)
     if samples:
-        parts.append("<h2>Samples</h2>")
-        parts += [figure_html(caption, b64, pixels=True) for caption, b64 in samples]
+        parts += ["<h2>Samples</h2>", figures_html(samples, "grid samples", pixels=True)]
     if figures:
-        parts.append("<h2>Plots</h2>")
-        parts += [figure_html(caption, b64) for caption, b64 in figures]
+        parts += ["<h2>Plots</h2>", figures_html(figures)]
     shown = table if columns is None else table[[c for c in columns if c in table.columns]]
     if table is not summary:
-        parts += ["<h2>Results</h2>", table_html(shown)]
-    for note in notes:
-        parts.append(f"<p>{html.escape(note)}</p>")
+        parts += ["<h2>Results</h2>", table_html(ordered(shown, headline))]
     if columns is not None and len(shown.columns) < len(table.columns):
         parts += ["<details><summary>All columns</summary>", table_html(table), "</details>"]
     if settings:

@@ -65,10 +65,11 @@ def save_png(image_hwc, path) -> None:
 
     from .fileio import atomic_write
 
+    arr = image_hwc.cpu().numpy() if isinstance(image_hwc, torch.Tensor) else np.asarray(image_hwc)
+    if arr.ndim == 3 and arr.shape[-1] == 1:  # one channel: a grayscale PNG (PIL has no HxWx1 mode)
+        arr = arr[..., 0]
     buf = io.BytesIO()
-    Image.fromarray(image_hwc.cpu().numpy() if isinstance(image_hwc, torch.Tensor) else np.asarray(image_hwc)).save(
-        buf, format="PNG"
-    )
+    Image.fromarray(arr).save(buf, format="PNG")
     atomic_write(path, buf.getvalue())
 
 

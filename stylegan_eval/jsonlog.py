@@ -9,8 +9,10 @@ with optional ``std``, ``ci95_low``/``ci95_high``, ``repeats`` and ``label`` (co
 The log is ``--log FILE`` (or the configuration's ``log = ...``), else ``<out>/metrics.jsonl``
 when ``--out DIR`` is given; commands that compute no metric (info, generate, mix) log nothing.
 
-Lines are appended with one ``write`` of a complete line in append mode, so concurrent
-writers (several runs logging to one file) never interleave inside a line.
+The lines of one report are appended with one ``write`` of complete lines in append mode (then
+fsync), so concurrent writers (several runs logging to one file) never interleave inside a line;
+a write cut short by a full disk is taken back, and :func:`read_log` skips (and reports) a torn
+line rather than failing on the whole log.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import datetime as _dt
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from .fileio import jsonable
+from .fileio import disk_full, jsonable
 from .report import Report
 
 LOG_NAME = "metrics.jsonl"
@@ -142,15 +145,35 @@ def log_path(out: str | os.PathLike | None, log: str | os.PathLike | None) -> Pa
 
 
 def append(path: str | os.PathLike, recs: list[dict[str, Any]]) -> None:
-    """Append ``recs`` to ``path`` as JSON lines (one write per line, O_APPEND)."""
+    """Append ``recs`` to ``path`` as JSON lines: one ``os.write`` of all the complete lines
+    (O_APPEND), then fsync.
+
+    A write cut short (disk full) is undone (the file is truncated back to where it ended) when
+    no other writer appended meanwhile; :func:`read_log` skips and reports a torn line either way.
+
+    Raises:
+        DiskFullError: no space left (one line naming ``path``).
+    """
     if not recs:
         return
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    data = "".join(json.dumps(rec, sort_keys=False) + "\n" for rec in recs).encode()
     try:
-        for rec in recs:
-            os.write(fd, (json.dumps(rec, sort_keys=False) + "\n").encode())
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise disk_full(exc, p) or exc from None
+    try:
+        start = os.fstat(fd).st_size
+        written = 0
+        try:
+            while written < len(data):  # one write; a short one (disk filling up) continues, then fails
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError as exc:
+            if os.fstat(fd).st_size == start + written:  # only our bytes since: take them back
+                os.ftruncate(fd, start)
+            raise disk_full(exc, p) or exc from None
     finally:
         os.close(fd)
 
@@ -165,7 +188,35 @@ def log_report(report: Report, run: Any) -> Path | None:
     return path
 
 
+class TornLogLine(UserWarning):
+    """A metrics log holds a line that is not a complete JSON object (a write cut short)."""
+
+
 def read_log(path: str | os.PathLike) -> pd.DataFrame:
-    """A metrics log as a DataFrame (one row per line)."""
-    with open(path) as f:
-        return pd.DataFrame([json.loads(line) for line in f if line.strip()])
+    """A metrics log as a DataFrame (one row per line).
+
+    A line that is not a complete JSON object (a torn last line after a full disk, a crash) is
+    skipped; each one is reported as a :class:`TornLogLine` warning naming the file and line, and
+    listed in ``frame.attrs["torn_lines"]`` (1-based line numbers).
+    """
+    rows, torn = [], []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                rec = None
+            if isinstance(rec, dict):
+                rows.append(rec)
+            else:
+                torn.append(number)
+                warnings.warn(
+                    f"{path}: line {number} is not a complete JSON record (a write cut short?); skipped",
+                    TornLogLine,
+                    stacklevel=2,
+                )
+    frame = pd.DataFrame(rows)
+    frame.attrs["torn_lines"] = torn
+    return frame

@@ -34,7 +34,9 @@ class LazyHelpGroup(click.Group):
     command_package = "stylegan_eval.commands"
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, short_help(f"{self.command_package}.{name}")) for name in self.list_commands(ctx)]
+        rows = [
+            (name, short_help(f"{self.command_package}.{name.replace('-', '_')}")) for name in self.list_commands(ctx)
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

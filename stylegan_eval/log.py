@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import unicodedata
+import warnings
 
 LOGGER_NAME = "stylegan_eval"
 PREFIX = "stylegan-eval"
@@ -35,9 +37,25 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def printable(text: object) -> str:
+    """``text`` with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``), so that
+    names and metadata read from files can neither send terminal escape sequences nor add lines."""
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(
+                {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch)
+                or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+            )
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        msg = record.getMessage()
+        msg = printable(record.getMessage())
         if record.levelno >= logging.ERROR:
             return f"{PREFIX}: error: {msg}"
         if record.levelno >= logging.WARNING:
@@ -58,6 +76,18 @@ def setup(level: int = logging.INFO) -> logging.Logger:
     return logger
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = str(message).strip()
+    logger.warning(f"{category.__name__}: {text.splitlines()[0][:300] if text else ''}")
+
+
+def route_warnings() -> None:
+    """Show Python warnings (numpy's, torch's, a user adapter's) as ``stylegan-eval: warning:
+    <Category>: <first line>`` like every other warning, instead of Python's two-line format
+    with a source line (the command line calls it; library users keep their own settings)."""
+    warnings.showwarning = _show_warning
+
+
 def _ensure() -> None:
     if not logger.handlers and not logging.getLogger().handlers:
         setup()
@@ -69,11 +99,32 @@ def warning(message: str) -> None:
     logger.warning(message)
 
 
+def summarize(messages: list[str]) -> list[str]:
+    """Repeated warnings as one line each: duplicates dropped, and messages that differ only in a
+    leading label (``"z:shape: the linear SVM did not converge ..."``) merged into
+    ``"the linear SVM did not converge ... (8 cases: z:shape, z:colour, ...)"``; order kept."""
+    groups: dict[str, list[str]] = {}
+    for m in dict.fromkeys(str(x) for x in messages):
+        label, sep, rest = m.partition(": ")
+        key = rest if sep and label and " " not in label else m
+        groups.setdefault(key, []).append(label if key != m else "")
+    out = []
+    for text, labels in groups.items():
+        labels = [x for x in labels if x]
+        if len(labels) > 1:
+            out.append(f"{text} ({len(labels)} cases: {', '.join(labels)})")
+        else:
+            out.append(f"{labels[0]}: {text}" if labels else text)
+    return out
+
+
 def warn_all(messages: list[str]) -> list[str]:
-    """:func:`warning` for each message; returns ``messages`` (to record them in a report)."""
-    for m in messages:
+    """:func:`warning` for each message, repeated ones summarized (:func:`summarize`); returns the lines
+    printed (to record them in a report)."""
+    lines = summarize(list(messages))
+    for m in lines:
         warning(m)
-    return list(messages)
+    return lines
 
 
 def info(message: str) -> None:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .metrics.ppl import PPLResult
+from .figures.style import Figure
 
 #: Seeds of every report's sample grid, and of its mixing figure (destinations, sources).
 GRID_SEEDS = tuple(range(16))
@@ -85,13 +84,20 @@ def checkpoint_figures(generator, label: str, class_idx: int | None = None) -> l
     try:
         out.append(
             (
-                f"{label}: samples, seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]}",
+                f"{label}: uncurated samples of NVIDIA seeds {GRID_SEEDS[0]}-{GRID_SEEDS[-1]} "
+                f"(n = {len(GRID_SEEDS)}, psi = 1, noise 'const')",
                 sample_grid_image(generator, class_idx=class_idx),
             )
         )
         mix = mixing_image(generator, class_idx=class_idx)
         if mix is not None:
-            out.append((f"{label}: style mixing, coarse styles of the top row (seeds)", mix))
+            out.append(
+                (
+                    f"{label}: style mixing; destinations (seeds {MIX_ROWS[0]}-{MIX_ROWS[-1]}) down the left take "
+                    f"the coarse styles of the sources (seeds {MIX_COLS[0]}-{MIX_COLS[-1]}) across the top",
+                    mix,
+                )
+            )
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning(f"{label}: no sample figure in the report ({type(exc).__name__}: {str(exc)[:200]})")
     finally:
@@ -106,145 +112,128 @@ def encoded(figures: Sequence[tuple[str, np.ndarray]]) -> list[tuple[str, str]]:
     return [(caption, array_base64(img)) for caption, img in figures]
 
 
-# ------------------------------------------------------------------------------ per-command plots
-def fid_figure(values: dict[str, float], title: str):
-    """Bars of FID / KID (each on its own axis), values printed on the bars."""
-    from .html_report import _figure
-    from .metrics.intervals import nice
-
-    fig = _figure()
-    names = [k for k, v in values.items() if v is not None and np.isfinite(v)]
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(1, len(names), i + 1)
-        ax.bar([0], [values[name]], color="tab:blue")
-        ax.set_xticks([0], [name])
-        ax.set_title(f"{name} = {nice(values[name])}", fontsize=10)
-    fig.suptitle(title, fontsize=10)
-    return fig
+# ------------------------------------------------------------------------------ per-command pages
+#: Columns of each single-metric page shown first (visible at 1280 px without scrolling).
+HEADLINE = {
+    "ppl": ("metric", "ppl", "ci95_low", "ci95_high", "num_samples", "kept"),
+    "separability": ("space", "attribute", "score", "conditional_entropy_bits", "svm_accuracy"),
+    "fid": ("metric", "value", "std", "num_real", "num_gen"),
+}
 
 
-def separability_figure(table, title: str):
-    """Per-attribute conditional entropy H(Y|X) in bits, one bar group per space."""
-    from .html_report import _figure
+def fid_chart(report) -> Figure | None:
+    """FID and KID of a ``fid`` report, one panel each, with n, seed and the random-weights mark."""
+    from .figures.charts import Bar, metric_chart
 
-    rows = table[table["attribute"] != "score"] if "attribute" in table.columns else table
-    attrs = list(dict.fromkeys(rows["attribute"]))
-    spaces = list(dict.fromkeys(rows["space"]))
-    fig = _figure()
-    fig.set_size_inches(max(6, 0.3 * len(attrs) * max(1, len(spaces)) + 2), 3.8)
-    ax = fig.add_subplot()
-    width = 0.8 / max(1, len(spaces))
-    x = np.arange(len(attrs))
-    for i, s in enumerate(spaces):
-        sub = rows[rows["space"] == s].set_index("attribute")["conditional_entropy_bits"].astype(float)
-        vals = [0.0 if abs(v) < 1e-12 else v for v in (sub.get(a, np.nan) for a in attrs)]
-        ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=f"{s.upper()} space")
-    ax.set_xticks(x, attrs, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("H(Y|X) bits (lower: more separable)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def write_ppl_histogram(result: PPLResult, path: Path) -> Path:
-    """A PNG histogram of the per-sample distances with the cut points and the PPL marked."""
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    d = result.distances
-    fig = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    hi_view = np.percentile(d, 99.9) if d.size > 10 else d.max()
-    ax.hist(np.clip(d, None, hi_view), bins=100, color="tab:blue", alpha=0.8)
-    for x, label, style in (
-        (result.lo, "1st pct (lower)", ":"),
-        (result.hi, "99th pct (higher)", ":"),
-        (result.mean, f"PPL {result.mean:.4g}", "-"),
-    ):
-        ax.axvline(x, color="black" if style == "-" else "gray", linestyle=style, label=label)
-    ax.set_xlabel("distance / eps^2")
-    ax.set_ylabel("pairs")
-    ax.set_title(f"{result.name}: {d.size} pairs")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    from .fileio import atomic_write
-
-    return atomic_write(path, buf.getvalue())
+    table = report.table
+    if not (hasattr(table, "columns") and {"metric", "value"} <= set(table.columns)):
+        return None
+    label = Path(str(report.meta.get("checkpoint") or "generator")).name
+    n = report.settings.get("num_gen")
+    panels = {
+        str(r["metric"]): [Bar(label, float(r["value"]), n=n)]
+        for r in table.to_dict(orient="records")
+        if r["metric"] in ("fid", "kid") and r["value"] is not None
+    }
+    return metric_chart(
+        panels,
+        name="fid_bars",
+        seed=report.settings.get("seed"),
+        random_weights=report.random_weights,
+        what=f"{' and '.join(p.upper() for p in panels)} of {label} against {report.settings.get('data', 'the data')}",
+    )
 
 
-def _save(fig, path: Path) -> str:
-    import io
+def separability_report_chart(report) -> tuple[Figure | None, list[str]]:
+    """The per-attribute chart of a ``separability`` report (Z and W side by side), or None and the reason."""
+    from .figures.charts import separability_chart
 
-    from .fileio import atomic_write
+    table = report.table
+    if not (hasattr(table, "columns") and "conditional_entropy_bits" in table.columns):
+        return None, []
+    rows = table[table["attribute"] != "score"]
+    ents: dict[str, dict[str, float]] = {}
+    for r in rows.to_dict(orient="records"):
+        ents.setdefault(str(r["space"]), {})[str(r["attribute"])] = float(r["conditional_entropy_bits"])
+    scores = {
+        str(r["space"]): float(r["score"])
+        for r in table[table["attribute"] == "score"].to_dict(orient="records")
+        if r.get("score") is not None and r.get("score") == r.get("score")
+    }
+    fig = separability_chart(
+        {"generator": ents},
+        scores={"generator": scores},
+        n=report.settings.get("num_samples"),
+        seed=report.settings.get("seed"),
+        random_weights=report.random_weights,
+    )
+    if fig is None:
+        return None, ["H(Y|X) = 0 for every attribute and space: no per-attribute chart is drawn (nothing to show)."]
+    return fig, []
 
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
-    return path.name
+
+def report_charts(report) -> tuple[list[Figure], list[str]]:
+    """The charts of a single-command report and the notes on charts not drawn."""
+    if report.command == "fid":
+        fig = fid_chart(report)
+        return ([fig] if fig is not None else []), []
+    if report.command == "separability":
+        fig, notes = separability_report_chart(report)
+        return ([fig] if fig is not None else []), notes
+    return [], []
 
 
 def write_report_figures(
-    report, out: str | os.PathLike | None, generator=None, class_idx: int | None = None
+    report,
+    out: str | os.PathLike | None,
+    generator=None,
+    class_idx: int | None = None,
+    figures: Sequence[Figure] = (),
 ) -> list[str]:
-    """Write the report's plots (and, given the generator, its sample grid and mixing figure)
-    into ``out`` as PNG files plus ``<command>.html`` showing them; adds the names to
-    ``report.extra_files``. Nothing happens without ``out``. Returns the names written.
+    """Write the report's figures into ``out`` (each as PNG at 200 dpi plus PDF/SVG,
+    :func:`stylegan_eval.figures.style.save`) and ``<command>.html`` showing them; adds the
+    names to ``report.extra_files`` and notes on charts not drawn to ``report.meta['notes']``.
+    Nothing happens without ``out``. Returns the names written.
 
-    The plot depends on ``report.command``: ``fid`` bars of FID/KID, ``separability`` the
-    per-attribute entropies; other commands get only the images.
+    ``figures`` are charts the command made itself (``ppl``'s histogram); the rest depends on
+    ``report.command`` (:func:`report_charts`); given the generator, the sample grid and the
+    mixing figure are added.
     """
     if out is None:
         return []
     from . import html_report
+    from .figures.style import image_figure, save_all
     from .fileio import atomic_write
-    from .imageops import save_png
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-    figs: list[tuple[str, str]] = []
-    samples: list[tuple[str, np.ndarray]] = []
-    table = report.table
-    if report.command == "fid" and hasattr(table, "columns") and {"metric", "value"} <= set(table.columns):
-        values = {
-            str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
-        }
-        if values:
-            fig = fid_figure(values, f"{report.command}: {', '.join(values)}")
-            written.append(_save(fig, out / "fid_bars.png"))
-            figs.append(("FID/KID", html_report.png_base64(fig)))
-    elif report.command == "separability" and hasattr(table, "columns") and "conditional_entropy_bits" in table.columns:
-        fig = separability_figure(table, "separability: per-attribute conditional entropy")
-        written.append(_save(fig, out / "separability_entropy.png"))
-        figs.append(("per-attribute conditional entropy", html_report.png_base64(fig)))
-    for name in report.extra_files:  # plots the command wrote itself (ppl_hist.png)
-        if name.endswith(".png") and (out / name).is_file():
-            import base64
-
-            figs.append((name, base64.b64encode((out / name).read_bytes()).decode("ascii")))
+    charts, notes = report_charts(report)
+    charts = [*figures, *charts]
+    if notes:
+        report.meta["notes"] = list(dict.fromkeys([*(report.meta.get("notes") or []), *notes]))
+    images = []
     if generator is not None:
-        samples = checkpoint_figures(generator, report.command, class_idx)
-        names = ["samples.png", "mixing.png"]
-        for (caption, img), name in zip(samples, names):
-            save_png(img, out / name)
-            written.append(name)
+        for (caption, img), name in zip(
+            checkpoint_figures(generator, report.command, class_idx), ("samples", "mixing")
+        ):
+            images.append(image_figure(img, name, caption))
+    written = save_all([*charts, *images], out)
+    report.meta["figures"] = {
+        **(report.meta.get("figures") or {}),
+        **{f.files[0]: f.caption for f in (*charts, *images)},
+    }
+    table = report.table if hasattr(report.table, "columns") else _frame(report.table)
     page = html_report.render(
         f"stylegan-eval {report.command}",
-        report.table if hasattr(report.table, "columns") else _frame(report.table),
-        report.table if hasattr(report.table, "columns") else _frame(report.table),
+        table,
+        table,
         None,
-        figs,
-        notes=[f"Warning: {w}" for w in report.meta.get("warnings", [])],
+        charts,
+        notes=report.notes(),
         settings=report.settings,
         warning=report.banner(),
-        samples=encoded(samples),
+        samples=images,
         columns=None,
+        headline=HEADLINE.get(report.command, ()),
     )
     atomic_write(out / f"{report.command}.html", page)
     written.append(f"{report.command}.html")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .fileio import atomic_write, jsonable
+from .log import printable
 
 if TYPE_CHECKING:  # pandas is imported where a table is built; a cache-hit `stats` run needs none
     import pandas as pd
@@ -51,7 +52,8 @@ def _versions() -> dict[str, str]:
 
 
 def environment(device: Any = None) -> dict[str, Any]:
-    """Package versions and the machine/device the numbers were computed on.
+    """Package versions, the machine/device the numbers were computed on and the Hugging Face Hub
+    files (``hf://``) the run resolved, with their commits and sha256.
 
     Torch facts (threads, device name) are included only when torch has been imported, i.e.
     when something was computed with it.
@@ -62,6 +64,9 @@ def environment(device: Any = None) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
+    hub = sys.modules.get("stylegan_eval.hub")
+    if hub is not None and hub.resolved():  # hf:// files this run read: repository, commit, sha256
+        env["hub_files"] = hub.resolved()
     torch = sys.modules.get("torch")
     if torch is None:
         if device is not None:
@@ -109,6 +114,11 @@ class Report:
             )
         return None
 
+    def notes(self) -> list[str]:
+        """Caveats of the run (``meta['warnings']`` and ``meta['notes']``, once each), for every report format."""
+        found = [*(self.meta.get("warnings") or []), *(self.meta.get("notes") or [])]
+        return list(dict.fromkeys(str(n) for n in found if n))
+
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
             {
@@ -122,6 +132,10 @@ class Report:
             }
         )
 
+    def display_table(self) -> pd.DataFrame:
+        """The table the terminal shows (the files keep every column)."""
+        return self.table
+
     def to_markdown(self) -> str:
         import pandas as pd
 
@@ -129,6 +143,11 @@ class Report:
         if self.banner():
             lines += [f"> **{self.banner()}**", ""]
         lines += [_md_table(self.table), ""]
+        lines += _md_notes(self.notes())
+        figures = self.meta.get("figures") or {}
+        if figures:
+            lines += ["## Figures", ""]
+            lines += [f"![{name}]({name})\n\n{text}\n" for name, text in figures.items()]
         lines += [
             "## Settings",
             "",
@@ -173,12 +192,19 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _md_notes(notes: list[str]) -> list[str]:
+    """A "Notes" section listing the run's caveats (nothing when there are none)."""
+    if not notes:
+        return []
+    return ["## Notes", "", *(f"- {n}" for n in notes), ""]
+
+
 def _md_table(df: pd.DataFrame) -> str:
     """A GitHub Markdown table without the optional tabulate dependency."""
     cols = [str(c) for c in df.columns]
     rows = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for rec in df.itertuples(index=False):
-        rows.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in rec) + " |")
+        rows.append("| " + " | ".join(printable(_fmt(v)).replace("|", "\\|") for v in rec) + " |")
     return "\n".join(rows)
 
 
@@ -196,6 +222,7 @@ class CompareReport(Report):
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> output -> compare Measurement
     #: (caption, uint8 image) per checkpoint: sample grid, mixing figure (:func:`stylegan_eval.plots.checkpoint_figures`).
     samples: list[tuple[str, Any]] = field(default_factory=list)
+    _figure_cache: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The command leaves each checkpoint's figures in meta["checkpoints"][label]["figures"]
@@ -215,6 +242,18 @@ class CompareReport(Report):
         d["passed"] = self.passed
         d["significance_rule"] = _significance_rule()
         return d
+
+    def display_table(self) -> pd.DataFrame:
+        """The terminal's table: no baseline columns for one checkpoint, the file's name and a 12-digit sha256
+        prefix instead of the full path and hash, no empty columns (the files keep everything)."""
+        df = self.table.copy()
+        if df["checkpoint"].nunique() < 2:
+            df = df.drop(columns=["delta", "delta_pct", "better", "significant"], errors="ignore")
+        if "path" in df:
+            df["path"] = [Path(p).name if isinstance(p, str) else p for p in df["path"]]
+        if "sha256" in df:
+            df["sha256"] = [h[:12] if isinstance(h, str) else h for h in df["sha256"]]
+        return df.dropna(axis=1, how="all")
 
     def rules_markdown(self) -> list[str]:
         if self.rules is None or not len(self.rules):
@@ -236,6 +275,7 @@ class CompareReport(Report):
         if self.summary is not None:
             lines += [_md_table(self.summary), ""]
         lines += self.rules_markdown()
+        lines += _md_notes(self.notes())
         lines += [f"Significance: {_significance_rule()}.", ""]
         lines += [
             "<details><summary>All results and settings</summary>",
@@ -246,10 +286,19 @@ class CompareReport(Report):
         lines += ["```json", json.dumps(jsonable(self.settings), indent=2), "```", "", "</details>", ""]
         return "\n".join(lines)
 
-    def figures(self) -> list[tuple[str, str]]:
-        from . import html_report
+    def notes(self) -> list[str]:
+        """The run's caveats plus why an interval or a chart is missing (see :mod:`stylegan_eval.figures.charts`)."""
+        from .figures.charts import interval_notes
 
-        figs = html_report.metric_bars(self.table)
+        return list(dict.fromkeys([*super().notes(), *interval_notes(self.table), *self._figures()[1]]))
+
+    def _figures(self) -> tuple[list[Any], list[str]]:
+        from .figures import reports as fr
+
+        if getattr(self, "_figure_cache", None) is not None:
+            return self._figure_cache
+        facts: dict[str, Any] = {"seed": self.settings.get("seed"), "random_weights": self.random_weights}
+        figs = fr.metric_figures(self.table, **facts)
         dists: dict[str, dict[str, Any]] = {}
         ents: dict[str, dict[str, dict[str, float]]] = {}
         for label, per_metric in self.results.items():
@@ -260,24 +309,51 @@ class CompareReport(Report):
                 if "entropy_bits" in d:
                     runs = [x["entropy_bits"] for x in m.details]
                     ents.setdefault(metric, {})[label] = {a: float(np.mean([r[a] for r in runs])) for a in runs[0]}
-        return figs + html_report.ppl_histograms(dists) + html_report.separability_bars(ents)
+        z_vs_w = fr.z_vs_w_figure(self.table, **facts)
+        figs += ([z_vs_w] if z_vs_w is not None else []) + fr.ppl_figures(dists, self.table, **facts)
+        ls_figs, notes = fr.separability_figures(ents, self.table, **facts)
+        hooked = self._hook_figures(handled=set(dists) | set(ents))
+        self._figure_cache = (figs + ls_figs + hooked, notes)
+        return self._figure_cache
+
+    def _hook_figures(self, handled: set[str]) -> list[Any]:
+        """The charts a metric's registry ``figures`` hook draws, for outputs not charted above."""
+        from .figures.style import Figure
+        from .metrics import registry
+
+        figs: list[Any] = []
+        for output in dict.fromkeys(o for per in self.results.values() for o in per):
+            spec = registry.output_spec(output) if output not in handled else None
+            hook = spec.load_figures() if spec is not None else None
+            if hook is None:
+                continue
+            runs = {label: per[output].details for label, per in self.results.items() if output in per}
+            figs += [Figure(f"{output}_{k}", caption, fig) for k, (caption, fig) in enumerate(hook(output, runs))]
+        return figs
+
+    def figures(self) -> list[Any]:
+        """The report's charts (:class:`stylegan_eval.figures.style.Figure`), built once."""
+        return self._figures()[0]
 
     def to_html(self) -> str:
         from . import html_report
+        from .figures.style import image_figure
 
         labels = list(dict.fromkeys(self.table["checkpoint"]))
-        from .plots import encoded
-
+        # Sample grids first, then mixing figures: with one column per checkpoint the checkpoints sit side by side.
+        samples = sorted(self.samples, key=lambda s: "mixing" in s[0])
+        shown = [image_figure(img, f"samples_{i}", cap) for i, (cap, img) in enumerate(samples)]
         return html_report.render(
-            f"stylegan-eval compare: {' vs '.join(labels)}",
+            f"stylegan-eval {self.command}: {' vs '.join(labels)}",
             self.summary if self.summary is not None else self.table,
             self.table,
             self.rules,
             self.figures(),
-            notes=[f"Baseline: {labels[0]}.", f"Significance: {_significance_rule()}."],
+            notes=[f"Baseline: {labels[0]}.", *self.notes(), f"Significance: {_significance_rule()}."],
             settings=self.settings,
             warning=self.banner(),
-            samples=encoded(self.samples),
+            samples=shown,
+            headline=("checkpoint", "metric", "value", "ci95_low", "ci95_high"),
         )
 
     def write(self, out_dir) -> list[Path]:

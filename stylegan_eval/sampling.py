@@ -17,6 +17,9 @@ from typing import Iterator, Sequence
 
 import torch
 
+#: Version of the algorithm behind these numbers; part of every --resume state's key.
+ALGORITHM = 2
+
 # Stream identifiers. Noise maps use NOISE + layer index.
 Z = 1  #: the latent z of a sample (PPL: the start of the pair)
 Z_END = 2  #: PPL: the end of the pair
@@ -81,6 +84,53 @@ def uniform(
     return u.reshape(idx.shape[0], *shape)
 
 
+# Box-Muller from + - * / and sqrt only: IEEE float64 rounds these exactly the same way on every
+# CPU, kernel path (ATen capability, MKL's instruction set) and CUDA device, whereas torch.log /
+# cos / sin go through per-CPU vector libraries (MKL VML) and differ by an ulp between machines.
+_LN2 = 0.6931471805599453  # ln 2, nearest float64
+_SQRT_HALF = 0.7071067811865476
+_TWO_PI = 6.283185307179586
+_MANTISSA = (1 << 52) - 1
+_HALF_EXP = 1022 << 52  # float64 exponent bits of [0.5, 1)
+
+
+def _log_unit(u: torch.Tensor) -> torch.Tensor:
+    """ln(u) for float64 ``u`` in (0, 1], |error| < 1e-14, from exact integer ops and + - * /."""
+    bits = u.view(torch.int64)
+    e = (bits >> 52) - 1022
+    m = ((bits & _MANTISSA) | _HALF_EXP).view(torch.float64)  # u = m * 2**e, m in [0.5, 1)
+    low = m < _SQRT_HALF
+    m = torch.where(low, m * 2.0, m)  # m in [sqrt(1/2), sqrt(2)): |s| <= 0.172 below
+    e = e.sub_(low.to(torch.int64)).to(torch.float64)
+    s = (m - 1.0).div_(m.add_(1.0))
+    s2 = s * s
+    acc = torch.full_like(s, 1.0 / 23.0)
+    for k in range(10, -1, -1):  # ln m = 2 s (1 + s^2/3 + s^4/5 + ... + s^22/23)
+        acc.mul_(s2).add_(1.0 / (2 * k + 1))
+    return acc.mul_(s).mul_(2.0).add_(e.mul_(_LN2))
+
+
+def _cos_sin_turns(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos 2 pi u, sin 2 pi u) for float64 ``u`` in [0, 1], |error| < 1e-15, from + - * / only."""
+    q = torch.floor(u * 4.0 + 0.5)  # the nearest quarter turn; both steps exact
+    x = (u - q * 0.25).mul_(_TWO_PI)  # in [-pi/4, pi/4]
+    x2 = x * x
+    sin = torch.full_like(x, -1.0 / math.factorial(19))  # Taylor series to x^19 / x^20: the next
+    cos = torch.full_like(x, 1.0 / math.factorial(20))  # terms are < 1e-19 on [-pi/4, pi/4]
+    for k in range(8, -1, -1):
+        sin.mul_(x2).add_((-1.0) ** k / math.factorial(2 * k + 1))
+    for k in range(9, -1, -1):
+        cos.mul_(x2).add_((-1.0) ** k / math.factorial(2 * k))
+    sin.mul_(x)
+    quadrant = q.to(torch.int64) % 4
+    swap = (quadrant % 2) == 1  # odd quarter turns exchange cos and sin
+    c = torch.where(swap, sin, cos)
+    s = torch.where(swap, cos, sin)
+    c = torch.where((quadrant == 1) | (quadrant == 2), -c, c)
+    s = torch.where(quadrant >= 2, -s, s)
+    return c, s
+
+
 def normal(
     seed: int,
     stream: int,
@@ -88,17 +138,21 @@ def normal(
     shape: Sequence[int],
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Standard normal numbers, float32, shape [N, *shape] (Box-Muller over two uniform draws)."""
+    """Standard normal numbers, float32, shape [N, *shape] (Box-Muller over two uniform draws).
+
+    Computed in float64 from elementary operations that every device rounds alike, then
+    rounded to float32 once: the same bits on every machine, CPU kernel path and CUDA device.
+    """
     idx = _as_index(indices, device)
     numel = math.prod(shape)
     half = (numel + 1) // 2
     element = torch.arange(half, dtype=torch.int64, device=idx.device)[None, :]
     scale = 1.0 / (1 << 24)
-    u1 = ((_hash(seed, stream, idx[:, None], 2 * element) >> 8).to(torch.float32) + 0.5) * scale
-    u2 = ((_hash(seed, stream, idx[:, None], 2 * element + 1) >> 8).to(torch.float32) + 0.5) * scale
-    radius = torch.sqrt(-2.0 * torch.log(u1))
-    angle = (2.0 * math.pi) * u2
-    out = torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)[:, :numel]
+    u1 = ((_hash(seed, stream, idx[:, None], 2 * element) >> 8).to(torch.float64) + 0.5) * scale
+    u2 = ((_hash(seed, stream, idx[:, None], 2 * element + 1) >> 8).to(torch.float64) + 0.5) * scale
+    radius = torch.sqrt(-2.0 * _log_unit(u1))
+    cos, sin = _cos_sin_turns(u2)
+    out = torch.cat([radius * cos, radius * sin], dim=1)[:, :numel].to(torch.float32)
     return out.reshape(idx.shape[0], *shape)
 
 

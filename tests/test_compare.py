@@ -24,6 +24,7 @@ from stylegan_eval.errors import UserError
         ("ppl_wend regresses by 5%", "ppl_wend", "regresses", 5.0),
         ("  fid  ==  -1e-3 ", "fid", "==", -1e-3),
         ("ppl2_wend regresses by 0.5 %", "ppl2_wend", "regresses", 0.5),
+        ("FID > 5", "fid", ">", 5.0),  # names are case-insensitive, as in --metrics
     ],
 )
 def test_rules_parse(text, metric, op, number):
@@ -43,7 +44,6 @@ def test_rules_parse(text, metric, op, number):
         "fid regresses 5%",
         "fid regresses by 5",
         "fid regresses by -5%",
-        "FID > 5",
         "fid > 5 and kid < 1",
         "",
         "fid > nan",

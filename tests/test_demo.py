@@ -201,3 +201,24 @@ def test_demo_command_report(cli, tmp_path):
     assert set(rep["meta"]["findings"]) == {"w_more_separable_than_z", "w_paths_shorter_full", "w_paths_shorter_end"}
     scores = {r["space"]: r["value"] for r in rows if r["metric"] == "separability_score"}
     assert all(s >= 1.0 for s in scores.values())  # 2 ** (sum of entropies >= 0)
+    _assert_demo_figures(out)
+
+
+def _assert_demo_figures(out):
+    """The demo's figures are the reports' labelled figures: mixing as the `mix` command draws it
+    (a white labelled corner, not a black cell), padded grids of at least 512 px, Z vs W PPL."""
+    import numpy as np
+    from PIL import Image
+
+    for name in ("mix_coarse.png", "mix_fine.png", "samples.png", "real.png"):
+        img = np.asarray(Image.open(out / name).convert("RGB"))
+        assert min(img.shape[:2]) >= 512, (name, img.shape)
+        edge = (
+            img[:4, :4]
+            if name.startswith("mix")
+            else np.concatenate([img[:2].reshape(-1, 3), img[:, :2].reshape(-1, 3)])
+        )
+        assert (edge == 255).all(), f"{name}: no white padding"
+    corner = np.asarray(Image.open(out / "mix_coarse.png").convert("RGB"))[:100, :100]
+    assert (corner < 128).mean() < 0.2  # a label on white, not the black corner cell
+    assert {"ppl_z_vs_w.png", "ppl_z_vs_w.pdf", "ppl_z_vs_w.svg"} <= {p.name for p in out.iterdir()}

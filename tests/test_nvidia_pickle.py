@@ -487,7 +487,7 @@ def test_cli_info_generate_and_refusal(cli, tmp_path):
     assert code == 0, err
     assert grid.is_file()
     code, out, err = cli(
-        "generate", path, "--seeds", "0", "--class", "7", "--device", "cpu", "--out-file", grid, "--quiet"
+        "generate", path, "--seeds", "0", "--class", "7", "--device", "cpu", "--out-file", grid, "--quiet", "--force"
     )
     assert code == 2 and "--class" in err
     sg3 = tmp_path / "sg3.pkl"

@@ -599,7 +599,10 @@ def test_cli_report_histogram_distances(cli, tmp_path):
     d = np.load(tmp_path / "ppl_distances.npy")
     assert d.shape == (12,)
     assert (tmp_path / "ppl_hist.png").read_bytes()[:4] == b"\x89PNG"
-    assert sorted(rep["files"]) == ["mixing.png", "ppl.html", "ppl_distances.npy", "ppl_hist.png", "samples.png"]
+    assert sorted(rep["files"]) == [
+        *("mixing.pdf", "mixing.png", "ppl.html", "ppl_distances.npy"),
+        *("ppl_hist.pdf", "ppl_hist.png", "ppl_hist.svg", "samples.pdf", "samples.png"),
+    ]
     assert (tmp_path / "ppl.html").read_text().count("data:image/png;base64,") == 3  # histogram, grid, mixing
     # a preset with an explicit override, and the same samples give the same distances (the
     # default batch size differs from 5: float32 rounding of the image pair, amplified by

@@ -137,7 +137,7 @@ def test_heavy_tailed_distances_get_a_log_axis():
     assert not html_report.heavy_tailed(tame) and html_report.heavy_tailed(wild)
     assert not html_report.heavy_tailed(np.zeros(10))  # no positive spread: linear
     (fig,) = html_report.ppl_histograms({"ppl_wend": {"a": wild, "b": np.append(tame, 0.0)}})
-    assert fig[0] == "ppl_wend histograms" and len(fig[1]) > 100
+    assert fig.name == "ppl_hist_ppl_wend" and fig.fig.axes[0].get_xscale() == "log" and len(fig.base64()) > 100
 
 
 def test_metric_bars_draw_intervals_only_where_they_exist(monkeypatch):
@@ -150,9 +150,6 @@ def test_metric_bars_draw_intervals_only_where_they_exist(monkeypatch):
     monkeypatch.setattr(
         Axes, "errorbar", lambda self, x, y, **kw: calls.append((list(x), kw)) or real_errorbar(self, x, y, **kw)
     )
-    titles = []
-    real_title = Axes.set_title
-    monkeypatch.setattr(Axes, "set_title", lambda self, t, **kw: titles.append(t) or real_title(self, t, **kw))
     table = pd.DataFrame(
         {
             "checkpoint": ["a", "b", "a", "b"],
@@ -165,7 +162,8 @@ def test_metric_bars_draw_intervals_only_where_they_exist(monkeypatch):
     figs = html_report.metric_bars(table)
     assert len(figs) == 2
     assert [c[0] for c in calls] == [[0]]  # fid: no error bars at all; ppl_wend: only the bar with an interval
-    assert "single runs, no interval" in titles[0] and "95% interval on 1 of 2 bars" in titles[1]
+    assert "fid: single run: no interval" in figs[0].caption and "bootstrap" not in figs[0].caption
+    assert "bootstrap interval" in figs[1].caption and "ppl_wend: single run: no interval" in figs[1].caption
 
 
 def test_separability_and_fid_reports_write_their_plots(tmp_path):
@@ -181,12 +179,20 @@ def test_separability_and_fid_reports_write_their_plots(tmp_path):
         ),
     )
     names = plots.write_report_figures(sep, tmp_path, generator=gen_b())
-    assert names == ["separability_entropy.png", "samples.png", "mixing.png", "separability.html"]
+    assert names == [
+        *("separability_entropy.png", "separability_entropy.pdf", "separability_entropy.svg"),
+        *("samples.png", "samples.pdf", "mixing.png", "mixing.pdf", "separability.html"),
+    ]
     assert Image.open(tmp_path / "samples.png").size[0] >= 512 and set(names) <= set(sep.extra_files)
     html = (tmp_path / "separability.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "overflow-x:auto" in html
     fid = Report("fid", pd.DataFrame({"metric": ["fid", "kid"], "value": [5.0, 0.01]}))
-    assert plots.write_report_figures(fid, tmp_path / "f") == ["fid_bars.png", "fid.html"]
+    assert plots.write_report_figures(fid, tmp_path / "f") == [
+        "fid_bars.png",
+        "fid_bars.pdf",
+        "fid_bars.svg",
+        "fid.html",
+    ]
     assert plots.write_report_figures(fid, None) == []
 
 
@@ -195,9 +201,9 @@ def test_mixing_figure_only_with_w():
 
     g = gen_b()
     assert plots.mixing_image(g) is not None
-    assert [c for c, _ in plots.checkpoint_figures(g, "x")] == [
-        "x: samples, seeds 0-15",
-        "x: style mixing, coarse styles of the top row (seeds)",
+    assert [c.split(";")[0].split(" of ")[0] for c, _ in plots.checkpoint_figures(g, "x")] == [
+        "x: uncurated samples",
+        "x: style mixing",
     ]
     g.supports_w = False  # a black-box generator
     assert plots.mixing_image(g) is None

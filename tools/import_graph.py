@@ -23,23 +23,37 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The layers, lowest first; a module may import its own layer or lower ones, never higher.
 #: A key is a module or a package prefix (the longest match wins).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # 0: foundations: errors, files, logging, environment, the weights download cache, the
-    #    counter-based random streams
-    ("errors", "envvars", "fileio", "log", "warnings_capture", "lazy_help", "runtime", "weights", "sampling"),
+    # 0: foundations: errors, files, logging, environment, the weights download cache, Hugging
+    #    Face Hub references, the counter-based random streams
+    #    and the up-front checks of options, paths and environment variables
+    (
+        "errors",
+        "envvars",
+        "checks",
+        "fileio",
+        "log",
+        "warnings_capture",
+        "lazy_help",
+        "runtime",
+        "weights",
+        "hub",
+        "sampling",
+        "suggest",
+    ),
     # 1: the one generator interface, the latent pairs built on it, the demo's assets
     ("generator", "pairs", "demo"),
     # 2: network ports (one per family)
     ("networks",),
-    # 3: checkpoint formats -> Generator, checkpoint references
-    ("formats",),
+    # 3: checkpoint formats -> Generator, checkpoint references, the snapshots of a training run
+    ("formats", "runs"),
     # 4: batched collection over the sampling streams, image operations, seed images and grids
     ("engine", "imageops", "grids"),
     # 5: metrics, their registry and the detector weights they name
     ("metrics", "weights_catalog"),
     # 6: the evaluation loop over registry entries, the project configuration
     ("compare", "config"),
-    # 7: reports and figures
-    ("report", "html_report", "jsonlog", "plots"),
+    # 7: reports and figures, metric-over-training curves, a run's incremental log, experiment loggers
+    ("report", "html_report", "jsonlog", "plots", "figures", "curves", "tracking", "loggers"),
     # 8: the library API
     ("api", "evaluator"),
     # 9: the commands and the options they share

@@ -14,7 +14,7 @@ from .options import CheckpointRef, RunOptions, common_options
 
 @click.command("calc")
 @click.argument("ckpt", required=False, type=CheckpointRef())
-@compare_options
+@compare_options(single=True)
 @common_options
 @click.pass_context
 def command(ctx, ckpt, run: RunOptions, **options) -> None:

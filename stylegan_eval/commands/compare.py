@@ -6,19 +6,31 @@ first), 2 bad input (including a rule that does not parse), 1 internal error.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import compare as C
 from .. import plots
-from ..engine import DistInfo
+from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
-from ..formats.checkpoint_spec import CheckpointSpec
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
 from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
-from .options import CheckpointRef, RunOptions, choice, common_options, emit, generator_options
+from .hub_paths import HubOrPath
+from .logger_options import log_generator, open_logger, step_of, tensorboard_option
+from .options import (
+    CheckpointRef,
+    RunOptions,
+    checkpoint_spec,
+    choice,
+    common_options,
+    emit,
+    generator_options,
+    load_generated,
+)
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
 
@@ -49,9 +61,20 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-def compare_options(f):
-    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments)."""
+def compare_options(f=None, *, single=False):
+    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments); ``single``:
+    the one-checkpoint wording of ``calc`` (no baseline to regress from)."""
+    if f is None:
+        return lambda g: compare_options(g, single=single)
     from ..formats import FORMAT_NAMES
+    from .detector_options import strict_data_option
+
+    fail_if_help = (
+        "'<metric> <op> <number>' (op: < <= > >= == !=); repeatable. A failed rule exits with 3."
+        if single
+        else "'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' "
+        "(vs the first checkpoint); repeatable. A failed rule exits with 3."
+    )
 
     for opt in reversed(
         [
@@ -68,12 +91,11 @@ def compare_options(f):
                 "fail_if",
                 multiple=True,
                 metavar="RULE",
-                help="'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' (vs the first checkpoint); "
-                "repeatable. A failed rule exits with 3.",
+                help=fail_if_help,
             ),
             click.option(
                 "--repeats",
-                type=click.IntRange(min=1),
+                type=click.IntRange(min=1, max=1000),
                 default=1,
                 show_default=True,
                 help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",
@@ -88,7 +110,7 @@ def compare_options(f):
             ),
             click.option(
                 "--data",
-                type=click.Path(path_type=Path),
+                type=HubOrPath(path_type=Path),
                 default=None,
                 help="Real images or statistics for fid/kid/pr/fd.",
             ),
@@ -129,7 +151,7 @@ def compare_options(f):
             ),
             click.option(
                 "--lpips-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="Weights of the PPL distance.",
             ),
@@ -142,11 +164,12 @@ def compare_options(f):
             ),
             click.option(
                 "--inception-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="The detector's weights file.",
             ),
             trust_weights_option,
+            strict_data_option,
             click.option(
                 "--fid-method",
                 type=choice(["eigen", "sqrtm"]),
@@ -175,89 +198,128 @@ def compare_options(f):
                 default=None,
                 help="Class label for conditional generators.",
             ),
+            tensorboard_option,
         ]
     ):
         f = opt(f)
     return f
 
 
-def run_comparison(
-    ctx,
-    command_name: str,
-    refs: list[str],
-    *,
-    metrics,
-    fail_if,
-    repeats,
-    num_samples,
-    data,
-    attrs,
-    classifier_paths,
-    classifier_dir,
-    svm,
-    distance,
-    lpips_weights,
-    detector,
-    inception_weights,
-    fid_method,
-    fmt,
-    resolution,
-    generator_spec,
-    generator_arg_items,
-    class_idx,
-    run: RunOptions,
-) -> None:
-    """Evaluate ``refs`` with the same metrics and seeds, write ``<command_name>.{csv,json,md,html}``, check the rules."""
+def _evaluate_once(meta: dict, label: str, done: dict[str, str], results: dict, compute) -> dict:
+    """``compute()``, or the results of the label already evaluated with the same file (its sha256)."""
+    same = done.get(meta.get("sha256") or "") if not meta.get("generator_spec") else None
+    if meta.get("sha256"):
+        done.setdefault(meta["sha256"], label)
+    return results[same] if same else compute()
+
+
+def _say_passed(rules_df) -> None:
+    """``stylegan-eval: 2 rules passed: fid < 10; ...`` (CI logs show what the gate checked)."""
+    from .. import log
+
+    texts = list(dict.fromkeys(map(str, rules_df["rule"])))
+    log.info(f"{len(texts)} rule{'s' if len(texts) != 1 else ''} passed: {'; '.join(texts)}")
+
+
+def _rules(command_name: str, refs: list[str], runners, fail_if, data: Path | None) -> list:
+    """The parsed ``--fail-if`` rules, after checking the checkpoints and ``--data`` (bad input: UserError)."""
     if not refs:
         raise UserError(
             f"{command_name}: no checkpoints given (pass CKPT ... or set checkpoints = [...] in [compare] of the configuration)"
         )
-    runners = C.plan(_split(metrics))
     outputs = [o for r in runners for o in r.outputs]
     rules = [C.parse_rule(t, outputs) for t in fail_if]
     for rule in rules:
         if rule.relative and len(refs) < 2:
             raise UserError(f"--fail-if {rule.text!r}: a regression needs a baseline and at least one more checkpoint")
-    needing = sorted({spec.name for r in runners for spec in r.specs if "data" in spec.needs})
+    needing = C.needing_data(runners)
     if needing:
         if data is None:
             raise UserError(f"--data is required for {', '.join(needing)} (real images or a statistics file)")
         if not data.exists():
             raise UserError(f"--data {data}: no such file or folder")
-    labels = _labels(refs)
+    from ..metrics.image_samples import refuse_image_checkpoints
+
+    refuse_image_checkpoints(refs, {s.name: s.family for r in runners for s in r.specs})
+    return rules
+
+
+def _checkpoint_specs(refs: list[str], labels: list[str], options: dict) -> dict[str, Any]:
+    """label -> CheckpointSpec; ``--generator`` is the adapter of every file that names none itself."""
     specs = {
-        label: CheckpointSpec.from_ref(ref, fmt, resolution, None, class_idx, generator_arg_items)
+        label: checkpoint_spec(
+            ref, options["fmt"], options["resolution"], None, options["class_idx"], options["generator_arg_items"]
+        )
         for label, ref in zip(labels, refs)
     }
-    if generator_spec is not None:  # --generator: the adapter of every file that names none itself
-        for spec in specs.values():
-            spec.generator_spec = spec.generator_spec or generator_spec
-    opts = C.EvalOptions(
+    for spec in specs.values():
+        spec.generator_spec = spec.generator_spec or options["generator_spec"]
+    return specs
+
+
+def _eval_options(run: RunOptions, options: dict) -> C.EvalOptions:
+    """The evaluation loop's options from the command's."""
+    return C.EvalOptions(
         seed=run.seed,
-        repeats=repeats,
+        repeats=options["repeats"],
         batch_size=run.batch_size,
-        num_samples=num_samples,
-        data=data,
-        attrs=tuple(attrs),
-        classifiers=tuple(classifier_paths),
-        classifier_dir=classifier_dir,
-        svm=svm,
-        distance=distance,
-        lpips_weights=lpips_weights,
+        num_samples=options["num_samples"],
+        data=options["data"],
+        attrs=tuple(options["attrs"]),
+        classifiers=tuple(options["classifier_paths"]),
+        classifier_dir=options["classifier_dir"],
+        svm=options["svm"],
+        distance=options["distance"],
+        lpips_weights=options["lpips_weights"],
         allow_random_weights=run.allow_random_weights,
-        class_idx=class_idx,
-        detector=detector,
-        inception_weights=inception_weights,
-        fid_method=fid_method,
+        class_idx=options["class_idx"],
+        detector=options["detector"],
+        inception_weights=options["inception_weights"],
+        fid_method=options["fid_method"],
         show_progress=run.show_progress,
         resume_state=run.resume_state,
+        strict_data=options.get("strict_data", False),
     )
-    results, infos, names, warnings = {}, {}, {}, []
-    for label, spec in specs.items():
-        gen, meta = spec.load(run.device)
-        results[label] = C.evaluate(gen, meta, runners, opts)
+
+
+def _steps(specs: dict[str, Any]) -> list[int]:
+    """TensorBoard steps: each file's training step (``network-snapshot-000400.pkl``: 400) when every
+    file names a distinct one, else 0, 1, 2, ..."""
+    steps = [step_of(spec.path) if spec.path is not None else None for spec in specs.values()]
+    if None in steps or len(set(steps)) < len(steps):
+        return list(range(len(specs)))
+    return [int(s) for s in steps if s is not None]
+
+
+def _evaluate_checkpoints(specs: dict[str, Any], runners, opts: C.EvalOptions, run: RunOptions, tensorboard=None):
+    """Each checkpoint through the evaluation loop, one at a time: (results, infos, result names, warnings)."""
+    logger = open_logger(tensorboard)
+    try:
+        return _evaluate_each(specs, runners, opts, run, logger)
+    finally:
+        if logger is not None:
+            logger.close()
+
+
+def _evaluate_each(specs: dict[str, Any], runners, opts: C.EvalOptions, run: RunOptions, logger):
+    results: dict[str, dict] = {}
+    infos, names, warnings = {}, {}, []
+    done: dict[str, str] = {}  # sha256 -> the label already evaluated with it: the same file is computed once
+    for step, (label, spec) in zip(_steps(specs), specs.items()):
+        gen, meta = load_generated(spec, run.device)
+        try:
+            results[label] = _evaluate_once(
+                meta, label, done, results, functools.partial(C.evaluate, gen, meta, runners, opts)
+            )
+        except NonFiniteOutputs as exc:  # which of the checkpoints it was
+            raise NonFiniteOutputs(f"{label}: {exc}") from None
+        if logger is not None:
+            logger.log_scalars({o: m.value for o, m in results[label].items()}, step)
+            if meta.get("family") != "images":
+                log_generator(logger, gen, label, step, opts.class_idx)
         infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
-        infos[label]["figures"] = plots.checkpoint_figures(gen, label, class_idx) if run.out is not None else []
+        drawable = run.out is not None and meta.get("family") != "images"
+        infos[label]["figures"] = plots.checkpoint_figures(gen, label, opts.class_idx) if drawable else []
         if meta.get("identity"):
             infos[label]["identity"] = meta["identity"]
         names[label] = {o: m.details[0].get("name", o) for o, m in results[label].items() if m.details}
@@ -266,36 +328,57 @@ def run_comparison(
                 if w not in warnings:
                     warnings.append(w)
         del gen
+    return results, infos, names, warnings
+
+
+def _settings(refs: list[str], labels: list[str], outputs: list[str], run: RunOptions, options: dict) -> dict:
+    """The report's settings: what was asked for, as given."""
+    return {
+        "checkpoints": refs,
+        "labels": labels,
+        "baseline": labels[0],
+        "metrics": outputs,
+        "fail_if": list(options["fail_if"]),
+        "repeats": options["repeats"],
+        "seed": run.seed,
+        "num_samples": options["num_samples"],
+        "data": options["data"],
+        "attrs": list(options["attrs"]),
+        "classifiers": list(options["classifier_paths"]),
+        "svm": options["svm"],
+        "distance": options["distance"],
+        "detector": options["detector"],
+        "fid_method": options["fid_method"],
+        "generator": options["generator_spec"],
+        "device": str(run.device),
+    }
+
+
+def run_comparison(ctx, command_name: str, refs: list[str], *, run: RunOptions, **options) -> None:
+    """Evaluate ``refs`` with the same metrics and seeds, write ``<command_name>.{csv,json,md,html}``, check the rules.
+
+    ``options`` are those of :func:`compare_options` (metrics, fail_if, repeats, num_samples,
+    data, attrs, classifier_paths, classifier_dir, svm, distance, lpips_weights, detector,
+    inception_weights, fid_method, fmt, resolution, generator_spec, generator_arg_items, class_idx).
+    """
+    runners = C.plan(_split(options["metrics"]))
+    rules = _rules(command_name, refs, runners, options["fail_if"], options["data"])
+    labels = _labels(refs)
+    specs = _checkpoint_specs(refs, labels, options)
+    opts = _eval_options(run, options)
+    results, infos, names, warnings = _evaluate_checkpoints(specs, runners, opts, run, options.get("tensorboard"))
+    from .. import log
     from ..warnings_capture import captured
 
-    for text in warnings:
-        click.echo(f"stylegan-eval: note: {text}", err=True)
+    log.warn_all(warnings)
     table = C.compare_table(labels, results, infos)
     rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
+    outputs = [o for r in runners for o in r.outputs]
     report = CompareReport(
         command_name,
         table,
-        settings={
-            "checkpoints": refs,
-            "labels": labels,
-            "baseline": labels[0],
-            "metrics": outputs,
-            "fail_if": list(fail_if),
-            "repeats": repeats,
-            "seed": run.seed,
-            "num_samples": num_samples,
-            "data": data,
-            "attrs": list(attrs),
-            "classifiers": list(classifier_paths),
-            "svm": svm,
-            "distance": distance,
-            "detector": detector,
-            "fid_method": fid_method,
-            "generator": generator_spec,
-            "device": str(run.device),
-            "result_names": names,
-        },
+        settings={**_settings(refs, labels, outputs, run, options), "result_names": names},
         meta={
             "checkpoints": infos,
             "environment": environment(run.device),
@@ -311,12 +394,22 @@ def run_comparison(
     if run.out is not None:
         report.extra_files.append(f"{command_name}.html")
     emit(report, run)
-    if rules_df is not None and not report.passed:
+    _gate(ctx, report, rules_df)
+
+
+def _gate(ctx, report, rules_df) -> None:
+    """Say how many rules passed, or exit 3 after naming each failed rule (on stderr, main process only)."""
+    if rules_df is None:
+        return
+    if report.passed:
         if DistInfo.current().is_main:
-            failed = rules_df[~rules_df["passed"].astype(bool)]
-            for _, r in failed.iterrows():
-                click.echo(f"stylegan-eval: rule failed: {r['rule']} ({r['checkpoint']}: {r['detail']})", err=True)
-        ctx.exit(3)
+            _say_passed(rules_df)
+        return
+    if DistInfo.current().is_main:
+        failed = rules_df[~rules_df["passed"].astype(bool)]
+        for _, r in failed.iterrows():
+            click.echo(f"stylegan-eval: rule failed: {r['rule']} ({r['checkpoint']}: {r['detail']})", err=True)
+    ctx.exit(3)
 
 
 @click.command("compare")

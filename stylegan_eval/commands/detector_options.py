@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from ..metrics.inception_weights import DETECTORS, MODERN_DETECTORS, RESIZE_MODES
 from ..metrics.real import default_workers  # noqa: F401 - the stats command's default
+from .hub_paths import HubOrPath
 
 #: Every --detector choice (fid, kid, stats, compare).
 DETECTOR_CHOICES = DETECTORS + MODERN_DETECTORS
@@ -53,7 +55,7 @@ def inception_weights_option(f):
     """--inception-weights FILE: the detector's weights file."""
     return click.option(
         "--inception-weights",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=HubOrPath(dir_okay=False, path_type=Path),
         default=None,
         help="The detector's weights file [default: the weights cache / $STYLEGAN_EVAL_WEIGHTS].",
     )(f)
@@ -100,3 +102,13 @@ def detector_options(f):
     ):
         f = opt(f)
     return f
+
+
+def strict_data_option(f: Callable) -> Callable:
+    """--strict-data: real images of another size than the generated ones (or of mixed sizes) are an error."""
+    return click.option(
+        "--strict-data",
+        is_flag=True,
+        help="Refuse (exit 2) real images whose size differs from the generated images' or that mix sizes, "
+        "instead of warning (NVIDIA's protocol resizes the dataset to the generator's resolution first).",
+    )(f)

@@ -1,4 +1,5 @@
-"""stylegan-eval fid CKPT --data IMAGES|STATS: FID (and KID) of a generator against real data."""
+"""stylegan-eval fid CKPT|SAMPLES --data IMAGES|STATS: FID (and KID) of a generator, or of a folder / zip of
+generated images, against real data."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ import click
 from .. import log, plots
 from ..errors import UserError
 from ..metrics.fid import fid as fid_metric
+from ..metrics.image_samples import GeneratedImages
 from ..metrics.kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 from ..report import Report, environment
 from ..runtime import Timer
-from .detector_options import detector_options
+from .detector_options import detector_options, strict_data_option
+from .hub_paths import HubOrPath
+from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import fid_method_option
-from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, load_generated, trunc_option
 
 
 @click.command("fid")
 @checkpoint_options
 @click.option(
     "--data",
-    type=click.Path(path_type=Path),
+    type=HubOrPath(path_type=Path),
     required=True,
     help="Real images (folder or .zip) or their statistics (.npz mu/sigma, .pkl mean/cov).",
 )
@@ -54,7 +58,9 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
     show_default=True,
     help="Generator noise.",
 )
+@strict_data_option
 @detector_options
+@tensorboard_option
 @common_options
 def command(
     *,
@@ -74,14 +80,28 @@ def command(
     num_workers,
     cache_dir,
     no_cache,
+    strict_data,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
-    """Fréchet Inception Distance (and KID) of CKPT against --data."""
+    """Fréchet Inception Distance (and KID) of CKPT against --data.
+
+    CKPT may also be a folder or .zip of generated images (every image is used; --num-gen and the
+    sampling options then do not apply): FID of those images against --data.
+    """
     if not data.exists():
         raise UserError(f"--data {data}: no such file or folder")
     timer = Timer()
     with timer("load"):
-        gen, ckpt_meta = ckpt.load(run.device)
+        gen, ckpt_meta = load_generated(
+            ckpt,
+            run.device,
+            skip_bad=skip_bad_images,
+            num_workers=num_workers,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
+        )
+    images = isinstance(gen, GeneratedImages)
     with timer("metric"):
         result = fid_metric(
             gen,
@@ -106,7 +126,9 @@ def command(
             num_workers=num_workers,
             cache_dir=cache_dir,
             no_cache=no_cache,
+            strict_data=strict_data,
         )
+    num_gen = result.num_gen
     timings = {**timer.seconds, **result.seconds}
     timings.pop("metric", None)
     gen_seconds = result.seconds["generator"]
@@ -136,6 +158,8 @@ def command(
             "device": str(run.device),
             "batch_size": batch,
             "class_idx": ckpt.class_idx,
+            "generated": result.settings.get("generated"),
+            "strict_data": strict_data,
         },
         meta={
             **ckpt_meta,
@@ -154,5 +178,8 @@ def command(
             "warnings": warnings,
         },
     )
-    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # fid_bars.png, samples.png, fid.html
+    plots.write_report_figures(
+        report, run.out, None if images else gen, ckpt.class_idx
+    )  # fid_bars.png, samples.png, fid.html
     emit(report, run)
+    log_report(tensorboard, report, None if images else gen, step_of(ckpt.path), ckpt.class_idx)

@@ -10,7 +10,8 @@ from ..metrics import registry
 
 
 def metric_rows() -> list[dict[str, object]]:
-    """One row per registry entry: name, family, samples, outputs, better, needs, uncertainty, protocol, description."""
+    """One row per registry entry: name, family, samples, outputs, better, needs, uncertainty,
+    protocol, entry point, runner, shared-run group, reference, description."""
     rows = []
     for name in registry.names():
         spec = registry.get(name)
@@ -25,6 +26,8 @@ def metric_rows() -> list[dict[str, object]]:
                 "uncertainty": spec.uncertainty,
                 "protocol": dict(spec.protocol),
                 "entry": spec.entry,
+                "runner": spec.runner_ref,
+                "group": spec.group or None,
                 "reference": spec.reference,
                 "description": spec.description,
             }

@@ -12,6 +12,7 @@ import click
 from ..metrics.distances import DISTANCES
 from ..metrics.frechet import FID_METHODS
 from ..metrics.separability import SVM_MODES
+from .hub_paths import HubOrPath
 from .options import choice
 
 
@@ -35,7 +36,7 @@ def distance_options(f: Callable) -> Callable:
             ),
             click.option(
                 "--lpips-weights",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
                 help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).",
             ),

@@ -22,6 +22,9 @@ from ..report import Report, environment
 from .generate import emit_image, noise_option, out_paths
 from .options import IntList, RunOptions, checkpoint_options, common_options, trunc_option
 
+#: Largest style-mixing figure (pixels): 2^28, ~0.8 GB as RGB.
+MAX_FIGURE_PIXELS = 1 << 28
+
 
 @click.command("mix")
 @checkpoint_options
@@ -46,12 +49,25 @@ from .options import IntList, RunOptions, checkpoint_options, common_options, tr
     default=None,
     help="Figure path [default: <out>/mix.png].",
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing --out-file.")
 @noise_option
-@common_options(batch=False, resume=False, log=False)
-def command(*, ckpt, rows, cols, layers, use_indices, psi, out_file, noise_mode, run: RunOptions) -> None:
+@common_options(
+    out_help="Output folder: writes mix.png there (no report; --json prints it).",
+    batch=False,
+    resume=False,
+    log=False,
+    detectors=False,
+)
+def command(*, ckpt, rows, cols, layers, use_indices, psi, out_file, force, noise_mode, run: RunOptions) -> None:
     """Style mixing figure: sources across the top, destinations down the left, cell (r, c) = destination r with source c's --layers styles."""
-    _, path = out_paths(run.out, out_file, "mix.png")
+    _, path = out_paths(run.out, out_file, "mix.png", force)
     G, meta = ckpt.load(run.device)
+    pixels = (len(rows) + 1) * (len(cols) + 1) * G.resolution**2
+    if pixels > MAX_FIGURE_PIXELS:  # before rendering: the figure is held in memory whole
+        raise UserError(
+            f"--rows/--cols: {len(rows)} x {len(cols)} cells of {G.resolution} px make a {pixels}-pixel figure "
+            f"(at most {MAX_FIGURE_PIXELS}); mix fewer seeds"
+        )
     if not G.supports_w:
         raise UserError(f"{G.family}: style mixing needs W space, which this generator does not expose")
     bad = [l for l in layers if l >= G.num_ws]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -55,6 +56,7 @@ class RunOptions:
         """Partial-result storage in --out (None without --out): saved at intervals, read with --resume."""
         from ..engine import ResumeState
 
+        _RESUMABLE["out"] = self.out
         if self.out is None:
             if self.resume:
                 raise UserError("--resume needs --out DIR (partial results are kept there)")
@@ -72,18 +74,53 @@ class RunOptions:
         return state
 
 
+#: The --out folder of the running command's partial results (set when a metric asks for its resume state).
+_RESUMABLE: dict[str, Path | None] = {}
+
+
+def interrupted_message() -> str:
+    """The one line printed on Ctrl-C: where the partial results are and that --resume continues them."""
+    folder = _RESUMABLE.get("out")
+    if folder is None:
+        return "stylegan-eval: interrupted (with --out DIR partial results are kept for --resume)"
+    saved = sorted(Path(folder).glob(".partial-*.pt"))
+    if saved:
+        return (
+            f"stylegan-eval: interrupted; the partial results are kept in {folder} ({len(saved)} file(s)): "
+            "rerun the same command with --resume to continue"
+        )
+    return f"stylegan-eval: interrupted before any partial result was saved in {folder}"
+
+
 def common_options(
-    f: Callable | None = None, *, out_file: str | None = None, batch: bool = True, resume: bool = True, log: bool = True
+    f: Callable | None = None,
+    *,
+    out_file: str | None = None,
+    batch: bool = True,
+    resume: bool = True,
+    log: bool = True,
+    detectors: bool = True,
+    out_help: str | None = None,
 ) -> Callable:
     """Add the shared options; the wrapped command receives ``run: RunOptions``.
 
     ``--out`` is always a folder: each command names its files inside it (``out_file``, e.g.
-    "stats.npz", only documents the file name). ``batch``, ``resume`` and ``log`` add
-    ``--batch-size``, ``--resume`` and ``--log``: a command offers only options it uses.
+    "stats.npz", documents what it writes there). ``batch``, ``resume``, ``log`` and ``detectors`` add
+    ``--batch-size``, ``--resume``, ``--log`` and ``--allow-random-weights``: a command offers only
+    options it uses. ``out_help`` replaces the ``--out`` help of a command that writes no report.
     """
     if f is None:
-        return functools.partial(common_options, out_file=out_file, batch=batch, resume=resume, log=log)
+        return functools.partial(
+            common_options,
+            out_file=out_file,
+            batch=batch,
+            resume=resume,
+            log=log,
+            detectors=detectors,
+            out_help=out_help,
+        )
     what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
+    logs = log  # the wrapper's own ``log`` argument is the option's value
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option(
@@ -101,7 +138,7 @@ def common_options(
             "--out",
             type=click.Path(file_okay=False, path_type=Path),
             default=None,
-            help=f"Output folder: writes {what} there.",
+            help=out_help or f"Output folder: writes {what} there.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
@@ -113,7 +150,9 @@ def common_options(
             is_flag=True,
             help="Run detector networks at random initialisation when their published weights are not "
             "available (the report is labelled so).",
-        ),
+        )
+        if detectors
+        else None,
         click.option(
             "--log",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -132,16 +171,26 @@ def common_options(
         out,
         as_json,
         quiet,
-        allow_random_weights,
+        allow_random_weights=False,
         batch_size=None,
         resume=False,
         log=None,
         **kwargs,
     ):
-        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
+        from ..checks import check_device_spec, check_log_file
         from ..fileio import guarded_out
 
-        with guarded_out(out, is_file=False):  # writable before any work; one writer per folder
+        check_device_spec(device)
+        if log is not None:
+            check_log_file(log)
+        elif logs and out is not None and (Path(out) / "metrics.jsonl").exists():
+            check_log_file(Path(out) / "metrics.jsonl", "--out")
+        run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
+
+        # a deliberate exit code (ctx.exit after the report) still delivers the report
+        with guarded_out(
+            out, is_file=False, exits=(click.exceptions.Exit, SystemExit)
+        ):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
 
     for opt in reversed([o for o in options if o is not None]):
@@ -220,7 +269,9 @@ class CheckpointRef(click.ParamType):
 
     def convert(self, value, param, ctx):
         value = str(value)
-        if self.strict:
+        from ..metrics.stats_cache import is_image_source
+
+        if self.strict and not is_image_source(value):  # a folder / zip of images: checked by the command
             from ..formats.refs import split_checkpoint_ref
 
             try:
@@ -272,12 +323,51 @@ def checkpoint_options(f: Callable) -> Callable:
     )
     @functools.wraps(f)
     def wrapper(*args, ckpt, fmt, resolution, generator_spec, generator_arg_items, class_idx, **kwargs):
-        from ..formats.checkpoint_spec import CheckpointSpec
 
-        spec = CheckpointSpec.from_ref(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
+        spec = checkpoint_spec(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
         return f(*args, ckpt=spec, **kwargs)
 
     return wrapper
+
+
+def checkpoint_spec(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items) -> Any:
+    """The CheckpointSpec of a CKPT argument; a folder or zip of images is kept as a path, for
+    :func:`load_generated` (commands that need a generator refuse it when loading)."""
+    from ..formats.checkpoint_spec import CheckpointSpec
+    from ..metrics.stats_cache import is_image_source
+
+    if ckpt is not None and generator_spec is None and is_image_source(ckpt):
+        return _images_spec(Path(ckpt), class_idx)
+    return CheckpointSpec.from_ref(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
+
+
+def _images_spec(path: Path, class_idx: int | None) -> Any:
+    """A CheckpointSpec naming a folder or zip of images: :func:`load_generated` reads it, ``load`` refuses it."""
+    from ..formats.checkpoint_spec import CheckpointSpec
+    from ..formats.refs import IMAGES_NEED_FEATURE_METRICS
+
+    class ImagesSpec(CheckpointSpec):
+        def load(self, device: Any) -> Any:
+            raise UserError(f"{self.path}: {IMAGES_NEED_FEATURE_METRICS}")
+
+    return ImagesSpec(path, None, None, None, class_idx)
+
+
+def load_generated(spec: Any, device: Any, **image_options: Any) -> tuple[Any, dict[str, Any]]:
+    """(generator or GeneratedImages, meta): what the feature metrics take as the generated side.
+
+    A folder or zip of images becomes :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`
+    (``image_options``: skip_bad, num_workers, cache_dir, no_cache); anything else loads as
+    :meth:`CheckpointSpec.load` does.
+    """
+    from ..metrics.stats_cache import is_image_source
+
+    if spec.path is not None and spec.generator_spec is None and is_image_source(spec.path):
+        from ..metrics.image_samples import GeneratedImages
+
+        samples = GeneratedImages(spec.path, device=device, **image_options)
+        return samples, {"checkpoint": str(spec.path), "generator_spec": None, **samples.info()}
+    return spec.load(device)
 
 
 def emit(report, run: RunOptions) -> None:
@@ -287,28 +377,47 @@ def emit(report, run: RunOptions) -> None:
     """
     from ..engine import DistInfo
     from ..jsonlog import log_report
-    from ..log import finished
+    from ..log import finished, printable
 
     if not DistInfo.current().is_main:
         return
+    from ..config import current_config
     from ..warnings_capture import captured
 
+    applied = current_config().describe()
+    if applied is not None:  # defaults that did not come from the command line
+        report.meta.setdefault("config", applied)
     if captured:  # warnings raised while reading inputs: kept out of stderr, recorded here
         report.meta["load_warnings"] = list(dict.fromkeys([*report.meta.get("load_warnings", []), *captured]))
-    for text in (report.meta.get("load_warnings") or [])[:5]:  # one line each: what reading the inputs warned
-        click.echo(f"stylegan-eval: load warning: {str(text).splitlines()[0][:300]}", err=True)
+    from ..log import summarize, warning
+
+    for text in summarize([str(t).splitlines()[0][:300] for t in report.meta.get("load_warnings") or []])[:5]:
+        warning(f"while reading the inputs: {printable(text)}")
     if run.out is not None:
         report.extra_files = sorted(set(report.extra_files))
         report.write(run.out)
     log_report(report, run)
-    if report.banner():
-        click.echo(report.banner(), err=True)
+    if report.banner():  # one warning style on stderr; the report keeps its banner text
+        warning(re.sub(r"^WARNING:\s*", "", str(report.banner())))
     if run.json:
         click.echo(json.dumps(report.to_dict()))
     else:
         from ..report import _md_table
 
-        click.echo(_md_table(report.table))
+        click.echo(_md_table(report.display_table()))
         if run.out is not None:
-            click.echo(f"report written to {run.out}/{report.command}.{{json,csv,md}}", err=True)
+            click.echo(written_line(run.out, report.command, report.extra_files), err=True)
     finished(run.quiet)  # "stylegan-eval: done in 12.3 s" (stylegan_eval.log)
+
+
+def written_line(out: Path, command: str, extra_files: list[str]) -> str:
+    """``report written to OUT/demo.{json,csv,md}, demo.html and 4 figures (a.png, ...)``."""
+    pages = [f for f in extra_files if f.endswith(".html")]
+    figures = [f for f in extra_files if f.lower().endswith((".png", ".pdf", ".svg"))]
+    text = f"report written to {out}/{command}.{{json,csv,md}}"
+    if pages:
+        text += ", " + ", ".join(pages)
+    if figures:
+        shown = ", ".join(figures[:4]) + (", ..." if len(figures) > 4 else "")
+        text += f" and {len(figures)} figure{'s' if len(figures) != 1 else ''} ({shown})"
+    return text

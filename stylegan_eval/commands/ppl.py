@@ -11,11 +11,22 @@ from .. import log, plots
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..metrics.distances import make_distance
-from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, ppl, resolve_settings
+from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
 from ..report import Report, environment
 from ..runtime import Timer
+from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import distance_options
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
+
+
+def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "generator"):
+    """The histogram of the per-pair distances with the cut points, the PPL (the filtered mean the
+    table reports) and its bootstrap interval marked, in the reports' shared routine (log bins
+    when the distances are heavy-tailed)."""
+    from ..figures.charts import PPLSeries, ppl_histogram
+
+    series = PPLSeries(label, result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high))
+    return ppl_histogram(result.name, [series], name="ppl_hist", seed=seed, random_weights=result.random_weights)
 
 
 @click.command("ppl")
@@ -32,7 +43,14 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
     default=None,
     help="NVIDIA's face crop [default: no crop; StyleGAN1 presets crop]; a note is printed on non-face / non-256-1024 px generators.",
 )
-@click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of pairs [default: 50000].")
+@click.option(
+    "--num-samples",
+    "--num-gen",
+    "num_samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of pairs (alias --num-gen) [default: 50000].",
+)
 @click.option("--epsilon", type=float, default=None, help="Step in t; distances are divided by eps^2 [default: 1e-4].")
 @distance_options
 @click.option(
@@ -44,6 +62,7 @@ from .options import RunOptions, checkpoint_options, choice, common_options, emi
 )
 @trunc_option
 @click.option("--save-distances", is_flag=True, help="Write the raw per-sample distances to --out/ppl_distances.npy.")
+@tensorboard_option
 @common_options
 def command(
     *,
@@ -60,6 +79,7 @@ def command(
     psi,
     save_distances,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Perceptual path length of CKPT (Karras et al. 2019), NVIDIA's protocol."""
     if save_distances and run.out is None:
@@ -74,11 +94,7 @@ def command(
     with timer("metric"):
         result = ppl(
             gen,
-            settings.space,
-            settings.sampling,
-            settings.num_samples,
-            settings.epsilon,
-            settings.crop,
+            settings=settings,
             preset=preset,
             psi=psi,
             distance=dist,
@@ -118,12 +134,14 @@ def command(
         },
     )
     if run.out is not None:
-        report.extra_files.append(plots.write_ppl_histogram(result, Path(run.out) / "ppl_hist.png").name)
         if save_distances:
             import io
 
             buf = io.BytesIO()
             np.save(buf, result.distances)
             report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
-    plots.write_report_figures(report, run.out, gen, ckpt.class_idx)  # samples.png, mixing.png, ppl.html
+    label = Path(str(ckpt_meta.get("checkpoint") or "generator")).name
+    hist = histogram_figure(result, run.seed, label) if run.out is not None else None
+    plots.write_report_figures(report, run.out, gen, ckpt.class_idx, figures=[hist] if hist else [])
     emit(report, run)
+    log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)

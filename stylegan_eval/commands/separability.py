@@ -13,8 +13,9 @@ from ..errors import UserError
 from ..generator import NOISE_MODES
 from ..metrics import separability as sep
 from ..report import Report, environment
+from .logger_options import log_report, step_of, tensorboard_option
 from .metric_options import classifier_options
-from .options import RunOptions, checkpoint_options, common_options, emit
+from .options import RunOptions, checkpoint_options, choice, common_options, emit
 
 DEFAULT_NUM_SAMPLES = 200_000
 
@@ -57,10 +58,25 @@ def demo_classifiers(gen, attrs, classifier_paths) -> list | None:
 
     if not attrs:
         return demo.classifiers()
-    wanted = [a.strip().lower().replace("color", "colour") for a in attrs]
+    wanted = [p.strip().lower().replace("color", "colour") for a in attrs for p in a.split(",") if p.strip()]
     if not all(a in demo.CLASSIFIER_ATTRIBUTES for a in wanted):
+        _refuse_unknown_demo_attrs(wanted, demo.CLASSIFIER_ATTRIBUTES)
         return None
     return demo.classifiers(wanted)
+
+
+def _refuse_unknown_demo_attrs(wanted: list[str], shipped) -> None:
+    """UserError for an --attr that is neither a demo attribute nor a CelebA-HQ one, naming the demo's."""
+    from ..classifiers.registry import ATTRIBUTES, normalize
+    from ..suggest import did_you_mean
+
+    celeba = {normalize(a) for a in ATTRIBUTES} | {"all"}
+    for a in wanted:
+        if a not in shipped and normalize(a) not in celeba and not a.isdigit():
+            raise UserError(
+                f"--attr: unknown attribute {a!r}{did_you_mean(a, shipped)} (the demo generator's classifiers: "
+                f"{', '.join(shipped)}; CelebA-HQ attribute names need the CelebA-HQ classifiers)"
+            )
 
 
 def _random_weight_names(names: list[str]) -> list[str]:
@@ -72,9 +88,20 @@ def _random_weight_names(names: list[str]) -> list[str]:
 @click.command("separability")
 @checkpoint_options
 @classifier_options
-@click.option("--space", default="z,w", show_default=True, help="Latent spaces: comma list of z, w.")
 @click.option(
-    "--num-samples", type=click.IntRange(min=2), default=None, help=f"Samples drawn [default: {DEFAULT_NUM_SAMPLES}]."
+    "--space",
+    type=choice(["z,w", "z", "w"]),
+    default="z,w",
+    show_default=True,
+    help="Latent spaces: z, w or both (z,w).",
+)
+@click.option(
+    "--num-samples",
+    "--num-gen",
+    "num_samples",
+    type=click.IntRange(min=2),
+    default=None,
+    help=f"Samples drawn (alias --num-gen) [default: {DEFAULT_NUM_SAMPLES}].",
 )
 @click.option(
     "--keep",
@@ -103,6 +130,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
     show_default=True,
     help=f"Write latents and logits to --out/{sep.SAMPLES_FILE} (reused by later runs).",
 )
+@tensorboard_option
 @common_options
 def command(
     *,
@@ -119,106 +147,33 @@ def command(
     noise_mode,
     save_samples,
     run: RunOptions,
+    tensorboard=None,
 ) -> None:
     """Linear separability: how well a linear SVM on z / w predicts attribute classifiers' labels.
 
     Score per space = 2 ** (sum over attributes of H(Y|X) in bits); lower is better.
     """
     spaces = [s.strip().lower() for s in space.split(",") if s.strip()]
-    timings: dict[str, float] = {}
-    meta: dict[str, Any] = {}
-    samples_meta: dict[str, Any] = {}
     t0 = time.perf_counter()
+    gen = None
+    meta: dict[str, Any] = {}
     if from_samples is not None:
-        samples = sep.SeparabilitySamples.load(from_samples)
-        if attrs:
-            from ..classifiers.registry import ATTRIBUTES, normalize, resolve_many
-
-            stored = {normalize(a): a for a in samples.attributes}
-            names = []
-            for a in attrs:
-                for part in (p.strip() for p in a.split(",")):
-                    if not part:
-                        continue
-                    if normalize(part) == "all":
-                        names += samples.attributes
-                    elif normalize(part) in stored:
-                        names.append(stored[normalize(part)])
-                    else:
-                        names += [ATTRIBUTES[i] for i in resolve_many([part])]
-            samples = samples.select(list(dict.fromkeys(names)), num_samples)
-        elif num_samples is not None:
-            samples = samples.select(samples.attributes, num_samples)
-        samples_meta = {"file": str(from_samples), "reused": True, "fingerprint": samples.fingerprint}
-        timings["load_samples"] = time.perf_counter() - t0
+        samples, samples_meta = _stored_samples(from_samples, attrs, num_samples)
+        timings = {"load_samples": time.perf_counter() - t0}
     else:
-        from ..classifiers.registry import load_celebahq, load_custom
-
         num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
         gen, meta = ckpt.load(run.device)
-        clfs = demo_classifiers(gen, attrs, classifier_paths)
-        if clfs is None:
-            clfs = []
-            if attrs or not classifier_paths:
-                clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
-            clfs += [load_custom(p) for p in classifier_paths]
+        clfs = _classifiers(gen, attrs, classifier_paths, classifier_dir, run.allow_random_weights)
         sep.check_resolutions(gen.resolution, clfs)
         if "w" in spaces and not gen.supports_w:
             raise UserError(f"{gen.family}: W space needs a generator with a mapping network; use --space z")
-        fingerprint = sep.sample_fingerprint(_generator_id(meta), run.seed, noise_mode, ckpt.class_idx, clfs)
-        samples_path = run.out / sep.SAMPLES_FILE if run.out is not None else None
-        samples = _reusable(samples_path, fingerprint, num_samples) if samples_path is not None else None
-        if samples is not None:
-            samples_meta = {"file": str(samples_path), "reused": True}
-        else:
-            state = run.resume_state(
-                "separability",
-                sep.separability_fingerprint(
-                    gen,
-                    clfs,
-                    seed=run.seed,
-                    num_samples=num_samples,
-                    noise_mode=noise_mode,
-                    class_idx=ckpt.class_idx,
-                    spaces=spaces,
-                    svm=svm,
-                    keep=keep,
-                    record_w=gen.supports_w,
-                ),
-            )
-            samples = sep.collect_samples(
-                gen,
-                clfs,
-                num_samples,
-                seed=run.seed,
-                batch_size=run.batch_size,
-                noise_mode=noise_mode,
-                class_idx=ckpt.class_idx,
-                need_w=gen.supports_w,
-                state=state,
-                show_progress=run.show_progress,
-                fingerprint=fingerprint,
-            )
-            samples_meta = {"reused": False}
-            from ..engine import DistInfo
-
-            if not DistInfo.current().is_main:  # under torchrun: rank 0 fits the SVMs and reports
-                return
-            if samples_path is not None and save_samples:
-                samples.save(samples_path)
-                samples_meta["file"] = str(samples_path)
-            if state is not None:
-                state.clear()
-        meta["classifiers"] = {
-            c.name: {
-                "source": c.source,
-                "input_resolution": c.input_resolution,
-                "random_weights": c.random_weights,
-                **({"tf": c.info} if c.info else {}),
-            }
-            for c in clfs
-        }
-        timings["generate"] = time.perf_counter() - t0
+        protocol = dict(spaces=spaces, svm=svm, keep=keep, noise_mode=noise_mode, num_samples=num_samples)
+        collected = _generated_samples(gen, meta, clfs, ckpt.class_idx, run, protocol, save_samples)
+        if collected is None:  # under torchrun: rank 0 fits the SVMs and reports
+            return
+        samples, samples_meta = collected
+        meta["classifiers"] = _classifier_meta(clfs)
+        timings = {"generate": time.perf_counter() - t0}
     t1 = time.perf_counter()
     result = sep.fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
     timings["svm"] = time.perf_counter() - t1
@@ -238,16 +193,109 @@ def command(
         seconds=timings,
         environment=environment(run.device),
     )
-    for text in result.meta.get("warnings") or []:
-        click.echo(f"stylegan-eval: warning: {text}", err=True)
-    meta["warnings"] = list(result.meta.get("warnings") or [])
+    report = _write_report(result, settings, meta, samples_meta, run, gen)
+    log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)
+
+
+def _stored_samples(path: Path, attrs, num_samples: int | None) -> tuple[sep.SeparabilitySamples, dict[str, Any]]:
+    """``--from-samples``: the stored samples, narrowed to ``attrs`` (stored names, CelebA-HQ names
+    or indices, 'all') and the first ``num_samples`` rows."""
+    samples = sep.SeparabilitySamples.load(path)
+    if attrs:
+        from ..classifiers.registry import ATTRIBUTES, normalize, resolve_many
+
+        stored = {normalize(a): a for a in samples.attributes}
+        names = []
+        for part in (p.strip() for a in attrs for p in a.split(",")):
+            if not part:
+                continue
+            if normalize(part) == "all":
+                names += samples.attributes
+            elif normalize(part) in stored:
+                names.append(stored[normalize(part)])
+            else:
+                names += [ATTRIBUTES[i] for i in resolve_many([part])]
+        samples = samples.select(list(dict.fromkeys(names)), num_samples)
+    elif num_samples is not None:
+        samples = samples.select(samples.attributes, num_samples)
+    return samples, {"file": str(path), "reused": True, "fingerprint": samples.fingerprint}
+
+
+def _classifiers(gen, attrs, classifier_paths, classifier_dir: Path | None, allow_random: bool) -> list:
+    """The demo's classifiers for the demo generator, else CelebA-HQ attributes plus custom files."""
+    from ..classifiers.registry import load_celebahq, load_custom
+
+    clfs = demo_classifiers(gen, attrs, classifier_paths)
+    if clfs is not None:
+        return clfs
+    clfs = []
+    if attrs or not classifier_paths:
+        clfs += load_celebahq(attrs or ["all"], classifier_dir, allow_random)
+    return clfs + [load_custom(p) for p in classifier_paths]
+
+
+def _generated_samples(gen, meta: dict, clfs: list, class_idx, run: RunOptions, protocol: dict, save: bool):
+    """(samples, samples_meta): stored samples in --out that cover this run, else a (resumable)
+    generation pass saved to --out; None on the ranks > 0 of a multi-process run."""
+    num_samples, noise_mode = protocol["num_samples"], protocol["noise_mode"]
+    fingerprint = sep.sample_fingerprint(_generator_id(meta), run.seed, noise_mode, class_idx, clfs)
+    samples_path = run.out / sep.SAMPLES_FILE if run.out is not None else None
+    samples = _reusable(samples_path, fingerprint, num_samples) if samples_path is not None else None
+    if samples is not None:
+        return samples, {"file": str(samples_path), "reused": True}
+    state = run.resume_state(
+        "separability",
+        sep.separability_fingerprint(
+            gen, clfs, seed=run.seed, class_idx=class_idx, record_w=gen.supports_w, **protocol
+        ),
+    )
+    samples = sep.collect_samples(
+        gen,
+        clfs,
+        num_samples,
+        seed=run.seed,
+        batch_size=run.batch_size,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        need_w=gen.supports_w,
+        state=state,
+        show_progress=run.show_progress,
+        fingerprint=fingerprint,
+    )
+    from ..engine import DistInfo
+
+    if not DistInfo.current().is_main:
+        return None
+    samples_meta: dict[str, Any] = {"reused": False}
+    if samples_path is not None and save:
+        samples.save(samples_path)
+        samples_meta["file"] = str(samples_path)
+    if state is not None:
+        state.clear()
+    return samples, samples_meta
+
+
+def _classifier_meta(clfs: list) -> dict[str, Any]:
+    return {
+        c.name: {
+            "source": c.source,
+            "input_resolution": c.input_resolution,
+            "random_weights": c.random_weights,
+            **({"tf": c.info} if c.info else {}),
+        }
+        for c in clfs
+    }
+
+
+def _write_report(result, settings: dict, meta: dict, samples_meta: dict, run: RunOptions, gen) -> Report:
+    """The separability report, its entropy bars and (with the generator) its sample figures."""
+    meta["warnings"] = list(result.meta.get("warnings") or [])  # printed once, summarized, below
     report = Report("separability", result.to_frame(), settings=settings, meta=meta)
     if samples_meta.get("file") and run.out is not None and Path(samples_meta["file"]).parent == Path(run.out):
         report.extra_files.append(sep.SAMPLES_FILE)
     report.meta["warnings"] = log.warn_all(
         result.meta.get("warnings", [])
     )  # degenerate attributes (too few samples, ...)
-    plots.write_report_figures(
-        report, run.out, None if from_samples is not None else gen
-    )  # entropy bars, samples, html
+    plots.write_report_figures(report, run.out, gen)  # entropy bars, samples, html
     emit(report, run)
+    return report

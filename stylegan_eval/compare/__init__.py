@@ -1,7 +1,8 @@
 """Compare checkpoints: the evaluation loop, the ``--fail-if`` rules and the tables.
 
-- :mod:`.evaluation`: registry names -> runners -> entry points -> :class:`Measurement` (mean,
-  std, 95% interval over repeats); also what :func:`stylegan_eval.api.evaluate` runs.
+- :mod:`.evaluation`: registry names -> the metrics' registered runners -> :class:`Measurement`
+  (mean, std, 95% interval over repeats); what every command, :func:`stylegan_eval.api.evaluate`
+  and :class:`stylegan_eval.Evaluator` run.
 - :mod:`.rules`: the ``--fail-if`` language (``<metric> <op> <number>``, ``<metric> regresses by <n>%``).
 - :mod:`.tables`: the long table with deltas vs the baseline and the wide summary.
 
@@ -25,6 +26,7 @@ from .evaluation import (
     aggregate,
     available_metrics,
     evaluate,
+    needing_data,
     plan,
     significant,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "compare_table",
     "evaluate",
     "lower_is_better",
+    "needing_data",
     "parse_rule",
     "plan",
     "regression_percent",

@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 
 import torch
 
+from .. import hub
 from ..errors import CheckpointError
 from ..fileio import sha256_file  # noqa: F401 - the checkpoint hash of reports
 from ..generator import Generator
@@ -129,16 +130,26 @@ def check_tensor_storage(obj: Any, path: Any, _depth: int = 0) -> None:
         check_tensor_storage(v, path, _depth + 1)
 
 
+#: Largest entry of a torch zip checkpoint (weights, optimiser states): far above any generator.
+MAX_ZIP_ENTRY_BYTES = 1 << 36
+
+
 def read_checkpoint(path: str | os.PathLike) -> RawCheckpoint:
     """Read a file far enough to know what it holds, without executing anything."""
     p = check_file(path)
     with open(p, "rb") as f:
         head = f.read(2)
     if zipfile.is_zipfile(p):
+        from ..checks import zip_problem
+
         try:
-            names = zipfile.ZipFile(p).namelist()
-        except zipfile.BadZipFile as exc:
+            with zipfile.ZipFile(p) as zf:
+                names = zf.namelist()
+                problem = zip_problem(zf, MAX_ZIP_ENTRY_BYTES, 2 * MAX_ZIP_ENTRY_BYTES)
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:  # ValueError: undecodable entry names
             raise CheckpointError(f"{p}: damaged zip file ({_short(exc)})") from None
+        if problem is not None:  # from the zip directory, before torch reads a byte of it
+            raise CheckpointError(f"{p}: refused zip archive: {problem}")
         if not any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(
                 f"{p}: a zip archive but not a PyTorch checkpoint (no data.pkl inside); "
@@ -206,7 +217,7 @@ def code_globals(path: Path) -> list[str]:
         else:
             with open(path, "rb") as f:
                 data = f.read(MAX_PICKLE_SCAN)
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
         return []
     out = []
     for g in _pickle_globals(data, limit=256):
@@ -302,6 +313,26 @@ def load_generator(
             (``--generator-arg key=value``, see :func:`.custom.parse_generator_args`).
         options: family-specific options, e.g. ``resolution`` for StyleGAN1.
     """
+    source = None
+    if path is not None and hub.is_hub_ref(path):  # the cached/downloaded file, loaded like a local one
+        found = hub.resolve(str(path))
+        path, source = found.path, found.info()
+    gen = _load_any(path, format, generator_spec, device, generator_args, **options)
+    if source is not None:  # the commit and sha256 enter every fingerprint (generator_digest) and report
+        object.__setattr__(gen, "hub_source", source)
+        object.__setattr__(gen, "identity", {**(getattr(gen, "identity", None) or {}), "hub": source})
+    return gen.eval().requires_grad_(False).to(device)
+
+
+def _load_any(
+    path: str | os.PathLike | None,
+    format: str | None,
+    generator_spec: str | None,
+    device: str | torch.device,
+    generator_args: dict[str, Any] | None,
+    **options: Any,
+) -> Generator:
+    """load_generator's body for a local ``path`` (or a name): a generator from code, or a checkpoint format."""
     if generator_spec is not None or format == "custom":
         from . import custom
 
@@ -334,7 +365,14 @@ def load_generator(
             raise CheckpointError(f"{raw.path}: does not look like a {format} checkpoint")
         if generator_args:
             raise CheckpointError(f"generator arguments {sorted(generator_args)} need --generator module:attr")
-        gen = module.load(raw, **options)
+        try:
+            gen = module.load(raw, **options)
+        except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as exc:
+            # sizes or hyper-parameters no network can be built from (a zero-size dimension, a
+            # string where a number belongs) that the family's own checks did not name
+            raise CheckpointError(
+                f"{raw.path}: not a usable {format} generator ({type(exc).__name__}: {_short(exc)})"
+            ) from None
         from ..demo import ASSETS, GENERATOR_FILE
 
         if Path(path).resolve() == (ASSETS / GENERATOR_FILE).resolve():  # reports say "demo", not a face model

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import hub
 from ..errors import UserError
 from ..generator import Generator
-from .refs import resolve_demo, split_checkpoint_ref
+from .refs import IMAGES_NEED_FEATURE_METRICS, resolve_demo, split_checkpoint_ref
 
 
 @dataclass
 class CheckpointSpec:
     """Attributes:
-    path: checkpoint file or name (``demo``, ``nvidia:<name>``), or None for a spec-only generator.
+    path: checkpoint file or name (``demo``, ``nvidia:<name>``; an ``hf://`` reference stays a str,
+        since a Path would fold its ``//``), or None for a spec-only generator.
     format: ``--format`` name, or None to autodetect.
     resolution: output resolution (StyleGAN1 files store every block), or None.
     generator_spec: ``package.module:attr`` of a generator from code, or None.
@@ -25,7 +27,7 @@ class CheckpointSpec:
     generator_args: keyword arguments of the ``generator_spec`` class or factory.
     """
 
-    path: Path | None
+    path: Path | str | None
     format: str | None
     resolution: int | None
     generator_spec: str | None
@@ -53,7 +55,7 @@ class CheckpointSpec:
             raise UserError(f"CKPT {ref} names the generator {spec} and --generator names {generator_spec}: give one")
         args = parse_generator_args(list(generator_arg_items or ()))
         return cls(
-            None if path is None else Path(path),
+            None if path is None else (path if hub.is_hub_ref(path) else Path(path)),
             fmt.lower() if fmt else None,
             resolution,
             spec or generator_spec,
@@ -70,8 +72,10 @@ class CheckpointSpec:
                 "no checkpoint given: pass CKPT (or 'demo' for the embedded demo generator, "
                 "--generator MODULE:ATTR, or ckpt = ... in stylegan-eval.toml)"
             )
-        if self.path is not None:
+        if self.path is not None and not hub.is_hub_ref(self.path):
             self.path = Path(resolve_demo(self.path))
+            if self.path.is_dir():
+                raise UserError(f"{self.path}: {IMAGES_NEED_FEATURE_METRICS}")
         options = {} if self.resolution is None else {"resolution": self.resolution}
         gen = load_generator(
             self.path,
@@ -81,6 +85,12 @@ class CheckpointSpec:
             generator_args=self.generator_args or None,
             **options,
         )
+        if self.class_idx is not None and not self.class_idx < gen.c_dim:  # never silently ignored
+            raise UserError(
+                f"--class {self.class_idx}: this generator is unconditional (no class labels)"
+                if gen.c_dim == 0
+                else f"--class must be in [0, {gen.c_dim}), got {self.class_idx}"
+            )
         meta = {
             "checkpoint": str(self.path) if self.path else None,
             "generator_spec": self.generator_spec,
@@ -88,7 +98,11 @@ class CheckpointSpec:
         }
         if self.generator_args:
             meta["generator_args"] = dict(self.generator_args)
-        if self.path is not None and Path(self.path).is_file():
+        source = getattr(gen, "hub_source", None)  # hf://: the commit and sha256 the reference resolved to
+        if source:
+            meta["sha256"] = source["sha256"]
+            meta["hub"] = dict(source)
+        elif self.path is not None and Path(self.path).is_file():
             meta["sha256"] = sha256_file(self.path)
         if self.generator_spec is not None:
             meta["identity"] = getattr(gen, "identity", None)  # load_generator sets it on every generator from code

@@ -42,7 +42,11 @@ Importing the module runs the user's own code, which is what they asked for; not
 executed from a checkpoint file. The spec must name a Python class, function or object defined in
 the named module or its package: standard-library modules, builtins and C functions
 (``os:system``, ``builtins:exec``, ``subprocess:run``, an alias ``run = os.system``) are refused
-before anything is called.
+before anything is called. So are deserialising callables of any package, since a spec is a
+generator, never a file reader: everything of the pickle family (``dill``, ``joblib``,
+``cloudpickle``, ``jsonpickle``, ``pickle``, ``marshal``, ``shelve``) and the loaders of the
+array/model libraries (``torch:load``, ``torch.hub:load``, ``torch.jit:load``, ``numpy:load``,
+``pandas:read_pickle``, ...), whatever name or alias reaches them.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from typing import Any
 import torch
 
 from .. import sampling
+from ..checks import MAX_NESTING, nesting_depth
 from ..errors import CheckpointError, UserError
 from ..generator import Generator, make_noise_maps
 
@@ -106,10 +111,49 @@ def _own_module(owner: str | None, module_name: str) -> bool:
     return owner == module_name or owner == root or owner.startswith(root + ".")
 
 
+#: Packages whose callables exist to deserialise (unpickle) data or code: nothing of theirs is a generator.
+PICKLE_PACKAGES = frozenset(
+    {"pickle", "_pickle", "cPickle", "pickle5", "dill", "joblib", "cloudpickle", "jsonpickle", "marshal", "shelve",
+     "copyreg", "srsly", "skops"}
+)  # fmt: skip
+#: Array and model libraries whose file loaders unpickle (or fetch and run) what a file holds.
+LOADER_PACKAGES = frozenset(
+    {"torch", "torchvision", "numpy", "pandas", "tensorflow", "keras", "tf_keras", "sklearn", "jax"}
+)
+#: Words in a callable's name that mark it a loader in :data:`LOADER_PACKAGES` (case-insensitive).
+LOADER_WORDS = ("load", "pickle", "unpickl", "marshal", "deserial", "packageimporter", "read_array")
+
+
+def _deserialiser(module_name: str, name: str) -> bool:
+    """Whether ``module_name``'s callable ``name`` (dotted attribute path) deserialises data."""
+    root = _package_root(module_name or "")
+    if root in PICKLE_PACKAGES:
+        return True
+    low = name.lower()
+    return root in LOADER_PACKAGES and any(word in low for word in LOADER_WORDS)
+
+
+def refuse_deserialiser(spec: str, obj: Any = None) -> None:
+    """Refuse (one line) a spec naming a deserialising callable: by its text, and by what it resolves to."""
+    module_name, _, attr = str(spec).partition(":")
+    named = [(module_name, attr)]
+    if obj is not None:
+        for target in (obj, getattr(obj, "__wrapped__", None), getattr(obj, "__func__", None)):
+            if target is not None and callable(target):
+                named.append((getattr(target, "__module__", "") or "", getattr(target, "__qualname__", "") or ""))
+    for module, name in named:
+        if _deserialiser(module, name):
+            raise CheckpointError(
+                f"--generator {spec!r}: refused: {module}:{name} deserialises files (it can run code a file "
+                "carries); name a Generator, class or factory of your own that loads weights safely"
+            )
+
+
 def check_target(obj: Any, spec: str, module_name: str) -> None:
     """Refuse (one line) anything but a Generator, or a Python class / function / object of the user's package."""
     if isinstance(obj, Generator):
         return
+    refuse_deserialiser(spec, obj)
     where = f"--generator {spec!r}"
     target = obj.__func__ if inspect.ismethod(obj) else obj
     if inspect.isclass(target) or inspect.isfunction(target):
@@ -140,6 +184,7 @@ def _resolve(spec: str) -> tuple[Any, str]:
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.partition(":")[::2]):
         raise CheckpointError(f"--generator {spec!r}: expected package.module:attr")
     module_name, _, attr = spec.partition(":")
+    refuse_deserialiser(spec)
     if _is_stdlib(module_name):
         raise CheckpointError(
             f"--generator {spec!r}: refused: {module_name!r} is a standard-library module; name your own module "
@@ -178,9 +223,14 @@ def _parse_value(text: str) -> Any:
             pass
     if text[:1] in '[{"':
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            pass
+            return text
+        except RecursionError:
+            value = None
+        if value is None or nesting_depth(value) > MAX_NESTING:
+            raise UserError(f"--generator-arg value {text[:30]!r}...: JSON nested deeper than {MAX_NESTING} levels")
+        return value
     return text
 
 

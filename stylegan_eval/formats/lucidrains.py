@@ -12,7 +12,6 @@ Every dimension is read from the tensor shapes; only ``lr_mlp`` comes from the c
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,9 +19,10 @@ from typing import Any
 
 import torch
 
+from ..checks import loads_json
 from ..errors import CheckpointError, UserError
 from ..networks.lucidrains import LucidrainsGenerator, LucidrainsSynthesis, StyleVectorizer
-from .checks import check_state_dict
+from .checks import check_no_empty, check_state_dict
 
 NAME = "stylegan2-lucidrains"
 DEFAULT_LR_MLP = 0.1  #: the package's default when .config.json has no lr_mlp
@@ -53,9 +53,10 @@ def read_config(checkpoint: Path) -> tuple[dict[str, Any] | None, Path]:
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise CheckpointError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; expected lucidrains' small .config.json")
     try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not a readable JSON config ({str(exc).splitlines()[0]})") from None
+    config = loads_json(text, str(path), error=CheckpointError)
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(config).__name__}")
     return config, path
@@ -77,6 +78,8 @@ def build(
     s_sd: dict[str, Any], g_sd: dict[str, Any], lr_mlp: float, path: Any = "checkpoint"
 ) -> tuple[StyleVectorizer, LucidrainsSynthesis]:
     """Mapping and synthesis networks with the (prefix-stripped) state dicts loaded strictly."""
+    check_no_empty(s_sd, path)
+    check_no_empty(g_sd, path)
     depth_idx = sorted(int(m.group(1)) for k in s_sd if (m := re.fullmatch(r"net\.(\d+)\.weight", k)))
     if not depth_idx or depth_idx != list(range(0, 2 * len(depth_idx), 2)):
         raise CheckpointError(f"{path}: mapping layers net.N.weight must be numbered 0, 2, 4, ..., found {depth_idx}")

@@ -59,6 +59,7 @@ import torch
 
 from ..errors import CheckpointError, UnsafePickleError
 from ..generator import Generator
+from .checks import first_line
 from .nvidia_kwargs import split_init_kwargs
 from .safe_pickle import FrozenType, GlobalKey, SafeCallable, safe_load
 
@@ -544,6 +545,11 @@ def load(raw: Any, **options: Any) -> Generator:
 def build_generator(
     rec: PersistentRecord, path: Any = "<pickle>", which: str = "G_ema", resolution: int | None = None
 ) -> Generator:
+    from ..checks import unusable_number
+
+    problem = unusable_number(rec.init_kwargs)
+    if problem is not None:
+        raise CheckpointError(f"{path}: {which} init_kwargs {problem} (expected finite numbers up to 2^31)")
     sd = rec.state_dict()
     if is_stylegan3(rec, sd):
         from .nvidia_sg3 import build_stylegan3
@@ -559,7 +565,10 @@ def build_generator(
         raise CheckpointError(
             f"{path}: {which} ({rec.class_name}) is not a StyleGAN2 generator (no synthesis.b4.const)"
         )
-    cfg = read_config(rec, sd, path)
+    try:
+        cfg = read_config(rec, sd, path)
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a hyper-parameter of the wrong type
+        raise CheckpointError(f"{path}: {which} init_kwargs are not usable ({first_line(exc)})") from None
     if resolution is not None and int(resolution) != cfg.resolution:
         raise CheckpointError(f"{path}: --resolution {resolution} does not match the pickle's {cfg.resolution}")
     converted, w_avg, used = convert_state_dict(sd, cfg, path)

@@ -183,9 +183,12 @@ def build_stylegan3(
 ) -> Generator:
     """The project's StyleGAN3 generator with ``rec``'s weights loaded strictly."""
     from ..networks.stylegan3 import StyleGAN3, StyleGAN3Generator, layout
-    from .checks import check_state_dict
+    from .checks import check_state_dict, first_line
 
-    cfg = read_sg3_config(rec, sd, path)
+    try:
+        cfg = read_sg3_config(rec, sd, path)
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a hyper-parameter of the wrong type
+        raise CheckpointError(f"{path}: {which} init_kwargs are not usable ({first_line(exc)})") from None
     if resolution is not None and int(resolution) != cfg.img_resolution:
         raise CheckpointError(f"{path}: --resolution {resolution} does not match the pickle's {cfg.img_resolution}")
     inp_spec, specs = layout(cfg)

@@ -4,10 +4,12 @@ One reference names a generator:
 
 - ``demo``: the embedded demo generator (:mod:`stylegan_eval.demo`), unless a file of that name exists;
 - ``nvidia:<name>``: an official NVIDIA pickle (:mod:`.official`), cached or downloaded;
+- ``hf://OWNER/REPO/PATH[@REVISION]``: a file of a Hugging Face Hub repository
+  (:mod:`stylegan_eval.hub`), from its cache or downloaded, then loaded like a local file;
 - a checkpoint file;
 - ``package.module:attr``: a generator from code (:mod:`.custom`), without a file;
-- ``FILE::package.module:attr``: that code given a checkpoint (``FILE`` may also be ``demo`` or
-  ``nvidia:<name>``).
+- ``FILE::package.module:attr``: that code given a checkpoint (``FILE`` may also be ``demo``,
+  ``nvidia:<name>`` or ``hf://...``).
 
 ``--generator package.module:attr`` is the spec part given separately
 (:class:`.checkpoint_spec.CheckpointSpec` joins the two).
@@ -19,6 +21,7 @@ import os
 import re
 from pathlib import Path
 
+from .. import hub
 from ..errors import UserError
 from .official import PREFIX as NVIDIA_PREFIX
 
@@ -29,8 +32,8 @@ EMBEDDED_DEMO = "demo"
 
 
 def is_name(value: str | os.PathLike) -> bool:
-    """``demo`` / ``nvidia:<name>``: names, not paths (never made relative to a configuration's folder)."""
-    return str(value) == EMBEDDED_DEMO or str(value).startswith(NVIDIA_PREFIX)
+    """``demo`` / ``nvidia:<name>`` / ``hf://...``: names, not paths (never made relative to a configuration's folder)."""
+    return str(value) == EMBEDDED_DEMO or str(value).startswith((NVIDIA_PREFIX, hub.PREFIX))
 
 
 def looks_like_path(value: str | os.PathLike) -> bool:
@@ -39,17 +42,30 @@ def looks_like_path(value: str | os.PathLike) -> bool:
     return "::" not in value and (not SPEC_RE.match(value) or Path(value).exists())
 
 
+#: Why a folder (or zip of images) is refused where a generator is needed.
+IMAGES_NEED_FEATURE_METRICS = (
+    "a folder or zip of images; this command needs a generator checkpoint (images are evaluated as the "
+    "generated side by fid and by calc/compare's feature metrics)"
+)
+
+
 def split_checkpoint_ref(value: str | os.PathLike, check: bool = False) -> tuple[str | None, str | None]:
     """A reference -> (checkpoint path or name, generator spec); either may be None.
 
     With ``check`` a file that does not exist is a UserError naming the value (otherwise
-    loading it reports that). A directory is always refused.
+    loading it reports that). A directory passes: generated images for the feature metrics, refused
+    by :meth:`~stylegan_eval.formats.checkpoint_spec.CheckpointSpec.load`. A malformed ``hf://``
+    reference is always a UserError; whether the Hub has the file is known only when it is resolved.
     """
     value = str(value)
+    if hub.is_hub_ref(value):
+        path, sep, spec = value.partition("::")
+        hub.parse(path)
+        if sep and not SPEC_RE.match(spec):
+            raise UserError(f"{value}: expected CKPT::package.module:attr, got the spec {spec!r}")
+        return path, (spec if sep else None)
     if is_name(value) or Path(value).exists():
-        if Path(value).is_dir():
-            raise UserError(f"{value}: is a directory (expected a checkpoint file)")
-        return value, None
+        return value, None  # a folder: images, which only the feature metrics take (refused where a generator loads)
     if "::" in value:
         path, _, spec = value.partition("::")
         if not SPEC_RE.match(spec):

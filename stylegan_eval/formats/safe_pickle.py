@@ -180,6 +180,48 @@ def _np_frombuffer(buf, dtype, shape, order):
     return np.frombuffer(buf, dtype=dtype).reshape(_check_ints(shape, "shape"), order=order)
 
 
+def _np_dtype(*args):
+    """``numpy.dtype`` of plain data: object dtypes (whose arrays hold Python objects, and whose
+    size a pickle only states) and items over :data:`MAX_ALLOC_ARG` bytes are refused."""
+    dt = np.dtype(*args)
+    if dt.hasobject or dt.itemsize > MAX_ALLOC_ARG:
+        raise pickle.UnpicklingError(
+            f"numpy dtype {str(dt)[:60]} is not plain numeric data (object or oversized items)"
+        )
+    return dt
+
+
+class _NdarrayToken(metaclass=FrozenType):
+    """What a stream's ``numpy.ndarray`` global resolves to: accepted by ``_reconstruct`` (how numpy
+    pickles arrays) and callable only as :func:`_np_ndarray`."""
+
+    def __new__(cls, *args):
+        return _np_ndarray(*args)
+
+
+def _np_reconstruct(subtype, shape, dtype_code):
+    """numpy's ``_reconstruct``: an empty base array that the stream's BUILD fills (numpy checks
+    that the data it is given matches the shape and dtype)."""
+    if subtype is not _NdarrayToken and subtype is not np.ndarray:
+        raise pickle.UnpicklingError("numpy arrays may only be rebuilt as numpy.ndarray")
+    return _np_multiarray()._reconstruct(np.ndarray, shape, dtype_code)
+
+
+def _np_ndarray(shape, dtype=float, buffer=None, offset=0, strides=None, order=None):
+    """``numpy.ndarray(...)`` called by a stream: only views that fit in the data the stream holds
+    (no strides: a stride-0 view of 4 bytes would count as 160 GB), or small empty arrays."""
+    size = _check_ints(shape if isinstance(shape, (tuple, list)) else (shape,), "shape")
+    dt = _np_dtype(dtype) if not isinstance(dtype, np.dtype) else dtype
+    nbytes = int(np.prod(size, dtype=object)) * dt.itemsize
+    if strides is not None:
+        raise pickle.UnpicklingError("numpy.ndarray with explicit strides (a strided view) is not allowed")
+    if buffer is None and nbytes > MAX_ALLOC_ARG:
+        raise pickle.UnpicklingError(f"numpy.ndarray of {nbytes} bytes without data asks for more than {MAX_ALLOC_ARG}")
+    if buffer is not None and (not isinstance(buffer, (bytes, bytearray)) or nbytes > len(buffer) - int(offset)):
+        raise pickle.UnpicklingError(f"numpy.ndarray of {nbytes} bytes on a buffer that does not hold them")
+    return np.ndarray(size, dt, buffer, int(offset), None, order)
+
+
 def _np_multiarray():
     try:
         from numpy._core import multiarray  # numpy >= 2
@@ -209,11 +251,11 @@ def _default_globals() -> dict[GlobalKey, Any]:
         ("torch.storage", "_load_from_bytes"): SafeCallable(_load_storage_from_bytes, "torch.storage._load_from_bytes"),
         ("torch", "Size"): torch.Size,
         ("torch", "device"): SafeCallable(_torch_device, "torch.device"),
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
+        ("numpy", "ndarray"): _NdarrayToken,
+        ("numpy", "dtype"): SafeCallable(_np_dtype, "numpy.dtype"),
     }
     for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        g[(mod, "_reconstruct")] = ma._reconstruct
+        g[(mod, "_reconstruct")] = SafeCallable(_np_reconstruct, f"{mod}._reconstruct")
         g[(mod, "scalar")] = ma.scalar
     for mod in ("numpy.core.numeric", "numpy._core.numeric"):  # protocol-5 array pickles
         g[(mod, "_frombuffer")] = SafeCallable(_np_frombuffer, f"{mod}._frombuffer")

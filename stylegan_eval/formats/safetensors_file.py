@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ..checks import loads_json, unusable_number
 from ..errors import CheckpointError, UserError
 from ..generator import Generator
 
@@ -85,17 +86,17 @@ def describe(gen: Generator) -> dict[str, Any]:
 
 def write(gen: Generator, out: str | os.PathLike) -> Path:
     """Write ``gen`` as one code-free safetensors file (weights + JSON config); returns the path."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from ..fileio import atomic_write
 
     config = describe(gen)
     tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in gen.state_dict().items()}
     text = json.dumps(config, sort_keys=True, allow_nan=False)
     if len(text) > MAX_CONFIG_BYTES:
         raise UserError(f"{gen.family}: generator config is {len(text)} bytes, more than {MAX_CONFIG_BYTES}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata={META_FORMAT: FORMAT_VERSION, META_CONFIG: text})
-    return out
+    # One atomic write (temporary file, rename): a failure (disk full) never leaves half a file at ``out``.
+    return atomic_write(out, save(tensors, metadata={META_FORMAT: FORMAT_VERSION, META_CONFIG: text}))
 
 
 def is_safetensors(path: Path) -> bool:
@@ -124,8 +125,8 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
             )
         text = f.read(n)
     try:
-        header = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = loads_json(text.decode("utf-8"), f"{p}: safetensors header", limit=4, error=CheckpointError)
+    except UnicodeDecodeError as exc:
         raise CheckpointError(f"{p}: safetensors header is not valid JSON ({str(exc)[:80]})") from None
     if not isinstance(header, dict) or len(header) > MAX_TENSORS:
         raise CheckpointError(f"{p}: safetensors header must be an object with at most {MAX_TENSORS} entries")
@@ -161,12 +162,16 @@ def read_config(path: str | os.PathLike, header: dict[str, Any]) -> dict[str, An
     text = meta[META_CONFIG]
     if len(text) > MAX_CONFIG_BYTES:
         raise CheckpointError(f"{path}: stylegan-eval config is {len(text)} bytes, more than {MAX_CONFIG_BYTES}")
-    try:
-        config = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: stylegan-eval config is not valid JSON ({str(exc)[:80]})") from None
+    config = loads_json(text, f"{path}: stylegan-eval config", error=CheckpointError)
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: stylegan-eval config must be a JSON object")
+    problem = unusable_number(config)
+    if problem is not None:
+        raise CheckpointError(f"{path}: stylegan-eval config {problem} (expected finite numbers up to 2^31)")
+    for key in ("resolution", "truncation_cutoff"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise CheckpointError(f"{path}: stylegan-eval config {key} = {str(value)[:40]}: expected an integer >= 0")
     family = config.get("family")
     if not isinstance(family, str) or family not in FAMILY_LOADERS:
         raise CheckpointError(f"{path}: config family {family!r} is not one of {', '.join(FAMILY_LOADERS)}")
@@ -205,7 +210,7 @@ def load(raw: Any, resolution: int | None = None, **options: Any) -> Generator:
         with torch.device("meta"):
             probe = {k: torch.empty(v["shape"], dtype=_TORCH_DTYPES[v["dtype"]]) for k, v in stored.items()}
             expected = {k: list(v.shape) for k, v in from_config(config, probe).state_dict().items()}
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, ArithmeticError) as exc:
         raise CheckpointError(f"{path}: tensors do not match its {family} config ({_first_line(exc)})") from None
     if {k: list(v["shape"]) for k, v in stored.items()} != expected:
         raise CheckpointError(f"{path}: tensors do not match its {family} config")
@@ -215,7 +220,7 @@ def load(raw: Any, resolution: int | None = None, **options: Any) -> Generator:
         raise CheckpointError(f"{path}: unreadable safetensors data ({str(exc)[:120]})") from None
     try:
         gen = from_config(config, tensors)
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, ArithmeticError) as exc:
         raise CheckpointError(f"{path}: does not match its {family} config ({_first_line(exc)})") from None
     if resolution is not None and int(resolution) != gen.resolution:
         raise CheckpointError(f"{path}: --resolution {resolution} does not match the file's {gen.resolution}")

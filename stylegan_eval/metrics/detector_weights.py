@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: How a detector's weights were accepted (reports record it as ``weights_verified``).
+VERIFIED_SHA256, VERIFIED_FUNCTIONAL, UNVERIFIED_TRUSTED, RANDOM_INIT = (
+    "sha256",
+    "functional",
+    "unverified-trusted",
+    "random",
+)
+
 
 @dataclass
 class DetectorWeights:
@@ -14,7 +22,11 @@ class DetectorWeights:
         resize: 'detector' or 'clean'.
         weights_file: the file's path, or None at random initialisation.
         weights_sha256: the file's full sha256, or a label of the random initialisation.
-        random_weights: names of the networks that do not run with their published weights.
+        random_weights: names of the networks that run at random initialisation.
+        verified: how the weights were accepted: 'sha256' (byte-identical to a pinned file),
+            'functional' (the network built from them reproduces the pinned probe outputs),
+            'unverified-trusted' (accepted unchecked: ``verify=False``, ``--trust-weights``) or
+            'random' (no file).
     """
 
     name: str
@@ -22,6 +34,7 @@ class DetectorWeights:
     weights_file: str | None = None
     weights_sha256: str | None = None
     random_weights: list[str] = field(default_factory=list)
+    verified: str | None = None
 
     def describe(self) -> dict[str, object]:
         """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
@@ -31,4 +44,5 @@ class DetectorWeights:
             "weights_sha256": self.weights_sha256,
             "resize": self.resize,
             "random_weights": bool(self.random_weights),
+            "weights_verified": self.verified or (RANDOM_INIT if self.random_weights else UNVERIFIED_TRUSTED),
         }

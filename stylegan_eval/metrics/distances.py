@@ -149,7 +149,10 @@ class LPIPSVGG(Distance):
         try:
             path = weights.fetch(VGG16_TORCHVISION, backbone_weights, download=download)
         except WeightsUnavailable:
-            if not allow_random or backbone_weights is not None:
+            # random weights stand in for a file that is nowhere, never for one that was named
+            # (option, environment variable) or found and failed its check
+            named = backbone_weights is not None or bool(os.environ.get(VGG16_TORCHVISION.env_var or ""))
+            if not allow_random or named or weights.find(VGG16_TORCHVISION) is not None:
                 raise
             self.random_weights = ["LPIPS VGG16 backbone"]
         else:

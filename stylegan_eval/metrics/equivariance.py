@@ -33,6 +33,7 @@ squared errors and mask sums are accumulated per sample in float64. Everything r
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,7 +42,8 @@ import torch.nn.functional as F
 from .. import sampling
 from ..errors import UserError
 from .common import generator_fingerprint
-from .result_simple import SimpleResult
+from .context import Raw, RunContext
+from .result_simple import SimpleResult, raws, run_options
 
 TRANSLATE_MAX = 0.125
 ROTATE_MAX = 1.0
@@ -310,7 +312,9 @@ def equivariance(
     """
     from ..engine import collect
     from ..generator import labels, latents
+    from .image_samples import require_generator
 
+    require_generator(generator, "equivariance")
     if not getattr(generator, "supports_input_transform", False):
         raise UserError(
             f"{getattr(generator, 'family', 'generator')}: equivariance metrics need a generator with an input transform (StyleGAN3)"
@@ -335,7 +339,7 @@ def equivariance(
 
     from .common import resolve_state
 
-    state = resolve_state(
+    resume = resolve_state(
         state,
         "eq",
         {
@@ -350,7 +354,9 @@ def equivariance(
             **generator_fingerprint(generator),
         },
     )
-    sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=state)
+    sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=resume)
+    if resume is not None and resume is not state:  # made here from a factory: done, so its partial files go
+        resume.clear()
     outputs = {}
     for kind in kinds:
         sq, m = float(sums[f"{kind}_sq"].sum()), float(sums[f"{kind}_mask"].sum())
@@ -372,3 +378,10 @@ def equivariance(
         },
         inputs={"seed": seed, **generator_fingerprint(generator)},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the equivariance PSNRs of the protocol's ``kinds``."""
+    res = equivariance(ctx.generator, class_idx=ctx.class_idx, **run_options(ctx), **protocol)
+    return raws(res, outputs, ctx.num_samples)

@@ -18,6 +18,8 @@ class FeatureDetector(nn.Module):
         weights_file: path of the weights used, or None at random initialisation.
         weights_sha256: full sha256 of that file, or a label of the random initialisation.
         random_weights: names of networks running at random initialisation (for the report).
+        weights_verified: 'sha256', 'functional', 'unverified-trusted' or 'random' (see
+            :class:`~.detector_weights.DetectorWeights`).
     """
 
     name: str
@@ -33,6 +35,7 @@ class FeatureDetector(nn.Module):
         self.weights_file: str | None = located.weights_file
         self.weights_sha256: str | None = located.weights_sha256
         self.random_weights: list[str] = list(located.random_weights)
+        self.weights_verified: str | None = located.verified
 
     @staticmethod
     def _check(images: torch.Tensor) -> None:
@@ -42,5 +45,5 @@ class FeatureDetector(nn.Module):
     def describe(self) -> dict[str, object]:
         """Name, weights file and hash, resize mode: what the report and the stats cache key need."""
         return DetectorWeights(
-            self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights
+            self.name, self.resize, self.weights_file, self.weights_sha256, self.random_weights, self.weights_verified
         ).describe()

@@ -42,8 +42,9 @@ from .stats_cache import (  # noqa: F401 - re-exported: the statistics API lives
 )
 
 # ------------------------------------------------------------------------------ decoding
-#: Images with more pixels are refused before decoding (decompression bombs); 16384 x 16384.
-MAX_IMAGE_PIXELS = 1 << 28
+#: Largest image decoded (width x height): Pillow's own refusal threshold (twice its
+#: ``Image.MAX_IMAGE_PIXELS`` default of 89,478,485), about 13,377 x 13,377.
+MAX_IMAGE_PIXELS = 2 * 89_478_485
 
 
 def decode_image(data: bytes) -> torch.Tensor:
@@ -53,9 +54,22 @@ def decode_image(data: bytes) -> torch.Tensor:
     colour PNGs are refused (Pillow would keep only the high byte). More than
     :data:`MAX_IMAGE_PIXELS` pixels: refused before decoding.
     """
+    import warnings
+
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
+    with warnings.catch_warnings():  # Pillow warns from half its own limit on: below ours, not news
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except Image.UnidentifiedImageError:  # Pillow's message names the in-memory buffer object
+            raise ValueError("cannot identify the image format (expected PNG, JPEG or WebP data)") from None
+        except Image.DecompressionBombError as exc:  # Pillow's own limit: the same one, said our way
+            pixels = "".join(ch for ch in str(exc).split(" pixels")[0] if ch.isdigit()) or "more"
+            raise ValueError(
+                f"{pixels} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)"
+            ) from None
+    with img:
         if img.width * img.height > MAX_IMAGE_PIXELS:
             raise ValueError(
                 f"{img.width}x{img.height} pixels exceeds the {MAX_IMAGE_PIXELS}-pixel limit (decompression bomb?)"
@@ -136,6 +150,7 @@ def dataset_features(
     acc: StatsAccumulator | None = None
     kept: list[tuple[torch.Tensor, torch.Tensor]] = []
     skipped: list[str] = list(getattr(source, "skipped", []))  # non-regular files left out by the walk
+    sizes: dict[str, int] = {}  # "HxW" -> images: a size unlike the generator's is reported
     bar = progress_bar(len(source), "dataset features", show_progress)
     try:
         for batch in loader:
@@ -146,6 +161,8 @@ def dataset_features(
                     )
                 skipped.append(source.names[i])
             for idx, images in batch["groups"]:
+                size = f"{images.shape[-2]}x{images.shape[-1]}"
+                sizes[size] = sizes.get(size, 0) + len(idx)
                 feats = detector(images.to(device, non_blocking=True))
                 if acc is None:
                     acc = StatsAccumulator(feats.shape[1], feats.device)
@@ -163,7 +180,7 @@ def dataset_features(
         idx = torch.cat([k[0] for k in kept])
         feats = torch.cat([k[1] for k in kept]).cpu()
         features = feats[torch.argsort(idx)].numpy()
-    return FeatureStats(mu, sigma, acc.n, features), skipped
+    return FeatureStats(mu, sigma, acc.n, features, {"sizes": sizes}), skipped
 
 
 def dataset_stats(
@@ -216,6 +233,7 @@ def dataset_stats(
     )
     timings["features"] = time.perf_counter() - t1
     stats.meta = {
+        **stats.meta,
         "source": str(path),
         "data_hash": entry.data_hash,
         **detector.describe(),
@@ -223,7 +241,12 @@ def dataset_stats(
         "num_files": len(entry.source),
     }
     if entry.file is not None:
-        stats.save(entry.file)
+        try:
+            stats.save(entry.file)
+        except OSError as exc:  # a full or read-only cache costs the next run a recomputation, not this result
+            from ..log import warning
+
+            warning(f"could not write the statistics cache {entry.file} ({exc.strerror or exc}); the result is kept")
     timings["total"] = time.perf_counter() - t0
     info = DatasetStatsInfo(
         str(path),
@@ -259,7 +282,13 @@ def generator_features(
     are quantised as NVIDIA's metrics do, ``(x * 127.5 + 128).clamp(0, 255)`` -> uint8, gray
     repeated to RGB, then the detector resizes them its way. Runs through
     :func:`stylegan_eval.engine.collect`, so it may be sharded and resumed (``state``).
+
+    ``generator`` may also be :class:`~stylegan_eval.metrics.image_samples.GeneratedImages`: the
+    features of those images, every one of them (``num_samples`` and the sampling options unused).
     """
+    image_features = getattr(generator, "image_features", None)  # GeneratedImages (which imports this module)
+    if callable(image_features):
+        return image_features(detector, batch_size, show_progress)
     from ..engine import collect
     from ..generator import labels, latents
     from ..imageops import to_rgb, to_uint8

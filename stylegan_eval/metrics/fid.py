@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArgumentError
+from .context import Raw, RunContext
 from .frechet import FID_METHODS, FIDMethod, fid_from_stats
 from .stats_cache import FeatureStats
 
@@ -52,6 +53,10 @@ class FeatureMetricResult:
     def value(self) -> float:
         v = self.fid if self.name == "fid" else self.kid
         return float("nan") if v is None else float(v)
+
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
 
     def values(self) -> dict[str, float]:
         return {k: float(v) for k, v in (("fid", self.fid), ("kid", self.kid)) if v is not None}
@@ -123,6 +128,18 @@ def protocol_name(
     return name
 
 
+def _sampling_of(
+    generator: Any, feats: Any, num_samples: int, psi: float, noise_mode: str, class_idx: int | None
+) -> tuple[int, float, str, int | None]:
+    """(num_samples, psi, noise_mode, class_idx) the features were made with: generated images given as
+    images count every one of them and have no sampling options (psi 1, noise 'random' name no protocol change)."""
+    from .image_samples import GeneratedImages
+
+    if isinstance(generator, GeneratedImages):
+        return int(feats.shape[0]), 1.0, "random", None
+    return num_samples, psi, noise_mode, class_idx
+
+
 def _feature_metric(
     generator: Any,
     real: Any,
@@ -150,19 +167,20 @@ def _feature_metric(
     cache_dir: Any,
     no_cache: bool,
     real_stats: tuple | None = None,
+    strict_data: bool = False,
 ) -> FeatureMetricResult:
     import time
 
-    from ..generator import Generator
-    from ..runtime import default_batch_size
+    from ..runtime import generator_batch_size
     from . import inception
     from .common import generator_digest, resolve_state
+    from .data_sizes import generator_sizes, size_warning
     from .features import generator_features
+    from .image_samples import as_generated
     from .kid_estimator import kernel_inception_distance
     from .real import real_statistics, stats_warnings
 
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    generator = as_generated(generator)
     if not (isinstance(num_samples, int) and num_samples >= 2):
         raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
     if method not in FID_METHODS:
@@ -224,8 +242,10 @@ def _feature_metric(
         "kid_subsets": kid_subsets if "kid" in outputs else None,
         "kid_subset_size": kid_subset_size if "kid" in outputs else None,
     }
+    if strict_data:  # refuse before generating when both sizes are already known
+        size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict=True)
     resume = resolve_state(state, "fid", fingerprint)
-    batch = batch_size or default_batch_size(device, generator.resolution, gpu=32, cpu=8)
+    batch = batch_size or generator_batch_size(generator, device)
     t = time.perf_counter()
     feats = generator_features(
         generator,
@@ -240,6 +260,8 @@ def _feature_metric(
         state=resume,
     )
     seconds["generator"] = time.perf_counter() - t
+    num_samples, psi, noise_mode, class_idx = _sampling_of(generator, feats, num_samples, psi, noise_mode, class_idx)
+    sizes_note = size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fid_value = kid_value = kid_std = subset = None
     warnings: list[str] = []
     if "fid" in outputs:
@@ -252,7 +274,7 @@ def _feature_metric(
         k = kernel_inception_distance(real_fs.features, feats, kid_subsets, kid_subset_size, seed=seed, device=device)  # type: ignore[arg-type]
         kid_value, kid_std, subset = k.mean, k.std, k.subset_size
         seconds["kid"] = time.perf_counter() - t
-    warnings += stats_warnings(det, real_info)
+    warnings += stats_warnings(det, real_info) + [n for n in (sizes_note,) if n]
     settings = {
         "num_gen": num_samples,
         "max_real": max_real,
@@ -270,6 +292,7 @@ def _feature_metric(
         "batch_size": batch,
         "class_idx": class_idx,
         "protocol": {o: protocol_name(o, num_samples, max_real, psi, noise_mode) for o in outputs},
+        "generated": getattr(generator, "kind", "generator"),
     }
     result = FeatureMetricResult(
         outputs[0],
@@ -319,11 +342,15 @@ def fid(
     cache_dir: Any = None,
     no_cache: bool = False,
     real_stats: tuple | None = None,
+    strict_data: bool = False,
 ) -> FeatureMetricResult:
     """FID of ``generator`` against ``real`` (and KID with ``kid=True``), as the reference computes it.
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device).
+        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device), or the
+            generated images themselves: an image folder or zip, an NCHW tensor (float [-1, 1] or
+            uint8) or an iterable of them (:mod:`~stylegan_eval.metrics.image_samples`; every
+            image is used, ``num_samples`` and the sampling options are then unused).
         real: an image folder or zip (statistics cached), a statistics file (.npz mu/sigma,
             .pkl mean/cov), a :class:`~stylegan_eval.metrics.stats_cache.FeatureStats` or a
             ``(mu, sigma)`` pair.
@@ -344,6 +371,8 @@ def fid(
         kid_subsets, kid_subset_size: KID's subsets (100 of at most 1000).
         skip_bad, num_workers, cache_dir, no_cache: real image decoding and caching.
         real_stats: ``(FeatureStats, info)`` already computed with this detector (shared by ``compare``).
+        strict_data: refuse real images whose size differs from the generated ones' (or of mixed
+            sizes) instead of warning (ArgumentError naming ``strict_data``).
     """
     outputs = ("fid", "kid") if kid else ("fid",)
     return _feature_metric(
@@ -372,4 +401,40 @@ def fid(
         cache_dir=cache_dir,
         no_cache=no_cache,
         real_stats=real_stats,
+        strict_data=strict_data,
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): FID, and KID when it is
+    wanted too, from one generated pass against the comparison's shared real statistics."""
+    from .real import feature_raws, feature_run_options
+
+    with_kid = "kid" in outputs
+    res = fid(
+        ctx.generator,
+        ctx.options.data,
+        kid=with_kid,
+        method=ctx.options.fid_method,  # type: ignore[arg-type]
+        low_rank=False,
+        state=ctx.state("+".join(outputs)),
+        **feature_run_options(ctx, keep_features=with_kid),
+        **protocol,
+    )
+    return feature_raws(res, outputs)
+
+
+def report_figures(table: Any) -> list[tuple[str, str, Any]]:
+    """The registry's hook for a ``fid`` report: [(file name, caption, Figure)] of the FID/KID
+    values in ``table`` (rows ``metric``, ``value``), or [] when it has none."""
+    from .figures import fid_figure
+
+    if not hasattr(table, "columns") or not {"metric", "value"} <= set(table.columns):
+        return []
+    values = {
+        str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
+    }
+    if not values:
+        return []
+    return [("fid_bars.png", "FID/KID", fid_figure(values, f"fid: {', '.join(values)}"))]

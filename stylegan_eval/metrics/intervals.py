@@ -49,7 +49,8 @@ def filter_outliers(values: np.ndarray, lower: float = 1.0, upper: float = 99.0)
 def bootstrap_ci(
     values: np.ndarray, num_resamples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean of ``values`` (fixed seed).
+    """Percentile bootstrap confidence interval of the mean of ``values`` (fixed seed); NaN for
+    fewer than 2 values, which have no interval.
 
     Not ``scipy.stats.bootstrap``: its resampling draws the generator's integers in another
     order (and it defaults to BCa), so it would change every published interval of this
@@ -57,7 +58,7 @@ def bootstrap_ci(
     computed in chunks so that memory stays bounded for large sample counts.
     """
     v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0 or num_resamples <= 0:
+    if v.size < 2 or num_resamples <= 0:  # one value: every resample is that value, a zero-width "interval"
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = np.empty(num_resamples)

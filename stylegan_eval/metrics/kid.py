@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import RunContext
 from .kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS
 
 
@@ -36,6 +37,7 @@ def kid(
     cache_dir: Any = None,
     no_cache: bool = False,
     real_stats: tuple | None = None,
+    strict_data: bool = False,
 ) -> Any:
     """KID of ``generator`` against ``real`` (an image folder / zip or a statistics file with
     features, or FeatureStats holding them); the arguments are those of
@@ -71,4 +73,21 @@ def kid(
         cache_dir=cache_dir,
         no_cache=no_cache,
         real_stats=real_stats,
+        strict_data=strict_data,
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Any]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): KID alone against the
+    comparison's shared real statistics (with FID, :func:`stylegan_eval.metrics.fid.run_registered` runs both)."""
+    from .real import feature_raws, feature_run_options
+
+    res = kid(
+        ctx.generator,
+        ctx.options.data,
+        state=ctx.state("+".join(outputs)),
+        **feature_run_options(ctx, keep_features=True),
+        **protocol,
+    )
+    return feature_raws(res, outputs)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError, WeightsUnavailable
+from .context import Raw, RunContext
 from .feature_detector import FeatureDetector
 from .modern_weights import (  # noqa: F401 - re-exported
     _SPECS,
@@ -52,6 +53,7 @@ from .modern_weights import (  # noqa: F401 - re-exported
     RANDOM_SEED,
     locate_modern,
 )
+from .result_simple import raws, run_options
 
 
 def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -231,11 +233,13 @@ def frechet_distance_in(
     noise_mode: str = "random",
     num_workers: int = 0,
     use_cache: bool = True,
+    strict_data: bool = False,
 ):
     """Fréchet distance between real and generated features of a DINOv2 / CLIP detector (``fd_dinov2``, ``fd_clip``).
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator`.
+        generator: a :class:`~stylegan_eval.generator.Generator`, or generated images (folder, zip,
+            NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         real: image folder / zip (statistics cached under the detector's own key), a statistics
             file (.npz) of the same detector, or FeatureStats.
         num_samples: generated images (50k).
@@ -243,13 +247,17 @@ def frechet_distance_in(
         detector_weights, allow_random_weights: as :func:`make_modern_detector` (random weights are reported).
         max_real: use the first ``max_real`` real features (None: all; needs a folder or zip).
         fid_method: 'sqrtm' or 'eigen' (see :mod:`stylegan_eval.metrics.fid`).
+        strict_data: refuse real images of another size than the generated ones (else one warning).
     """
     from pathlib import Path
 
     from .common import generator_fingerprint
     from .features import FeatureStats, dataset_stats, generator_features, load_stats
     from .frechet import fid_from_stats
+    from .image_samples import GeneratedImages, as_generated
     from .result_simple import SimpleResult
+
+    generator = as_generated(generator)
 
     det = (
         detector
@@ -283,7 +291,14 @@ def frechet_distance_in(
         )
         if max_real is not None and real_stats.features is not None and real_stats.features.shape[0] > max_real:
             real_stats = FeatureStats.from_features(real_stats.features[:max_real], meta=real_stats.meta)
-        real_info = {"real": {"source": str(real), "data_hash": info.data_hash, "max_real": max_real}}
+        real_info = {
+            "real": {
+                "source": str(real),
+                "data_hash": info.data_hash,
+                "max_real": max_real,
+                "sizes": dict(real_stats.meta.get("sizes") or {}),
+            }
+        }
     from .common import resolve_state
 
     state = resolve_state(
@@ -310,8 +325,13 @@ def frechet_distance_in(
         show_progress=show_progress,
         state=state,
     )
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        num_samples = int(feats.shape[0])
     gen_stats = FeatureStats.from_features(feats, keep=True)
     res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
+    from .data_sizes import generator_sizes, size_warning
+
+    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")
     standard = num_samples == 50_000 and max_real is None and psi == 1.0
     return SimpleResult(
@@ -327,5 +347,21 @@ def frechet_distance_in(
         },
         random_weights=list(det.random_weights),
         inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
-        extra={"warnings": res.warnings, "num_real": res.num_real},
+        extra={"warnings": res.warnings + ([sizes_note] if sizes_note else []), "num_real": res.num_real},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): the Fréchet distance in the protocol's detector's features against ``ctx.options.data``."""
+    opts = ctx.options
+    res = frechet_distance_in(
+        ctx.generator,
+        opts.data,
+        allow_random_weights=opts.allow_random_weights,
+        fid_method=opts.fid_method,
+        strict_data=opts.strict_data,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

@@ -37,7 +37,16 @@ CLIP_WEIGHTS = weights.WeightSpec(
     sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
     env_var="STYLEGAN_EVAL_CLIP",
 )
-_SPECS = {DINOV2: DINOV2_WEIGHTS, CLIP: CLIP_WEIGHTS}
+#: CMMD's embedding network (Jayasumana et al. 2024): OpenAI's CLIP ViT-L/14 at 336 px; the URL path holds the sha256.
+CLIP_L336 = "clip-vitl14-336"
+CLIP_L336_WEIGHTS = weights.WeightSpec(
+    name="CLIP ViT-L/14@336px (OpenAI)",
+    filename="ViT-L-14-336px.pt",
+    url="https://openaipublic.azureedge.net/clip/models/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt",
+    sha256="3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02",
+    env_var="STYLEGAN_EVAL_CLIP_L336",
+)
+_SPECS = {DINOV2: DINOV2_WEIGHTS, CLIP: CLIP_WEIGHTS, CLIP_L336: CLIP_L336_WEIGHTS}
 
 
 def locate_modern(
@@ -48,7 +57,7 @@ def locate_modern(
     download: bool = True,
 ) -> DetectorWeights:
     """Find (or download) and hash the weights of a modern detector (torch-free, for cache keys)."""
-    if name not in MODERN_DETECTORS:
+    if name not in _SPECS:  # CMMD's CLIP ViT-L/14@336 is no --detector choice, but is located the same way
         raise UserError(f"--detector must be one of {MODERN_DETECTORS}, got {name!r}")
     if resize != "detector":
         raise UserError(f"--resize {resize} applies to the Inception detectors only; {name} has its own preprocessing")
@@ -60,6 +69,10 @@ def locate_modern(
             raise
         out.weights_sha256 = f"random-init-seed-{RANDOM_SEED}"
         out.random_weights = [f"{_SPECS[name].name} (random init)"]
+        out.verified = "random"
         return out
     out.weights_file, out.weights_sha256 = str(path), weights._digest(path)
+    spec = _SPECS[name]
+    checked = (spec.sha256 or spec.sha256_prefix) and not weights.is_trusted(path)  # fetch compared the hash
+    out.verified = "sha256" if checked else "unverified-trusted"
     return out

@@ -31,7 +31,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
 from ..pairs import PairRenderer
 from ..runtime import ppl_batch_size
 from .common import StateArg, file_digest, generator_digest, resolve_state
+from .context import Raw, RunContext
 from .distances import Distance, make_distance
 from .intervals import bootstrap_ci, filter_outliers, percentile_bounds  # noqa: F401 - re-exported
 
@@ -58,6 +59,11 @@ SPACES = ("z", "w")
 SAMPLINGS = ("full", "end")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 Z_INTERPOLATIONS = ("slerp", "lerp")
+
+
+#: Smallest interpolation step: float32 has ~6e-8 between neighbours just below 1, so t + epsilon
+#: must differ from t by a few units for the image difference to mean anything.
+MIN_EPSILON = 1e-7
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,12 @@ def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
         raise ArgumentError("num_samples", f"num_samples must be a positive integer, got {s.num_samples!r}")
     if not (isinstance(s.epsilon, (int, float)) and math.isfinite(s.epsilon) and 0 < s.epsilon < 1):
         raise ArgumentError("epsilon", f"epsilon must be a number in (0, 1), got {s.epsilon!r}")
+    if s.epsilon < MIN_EPSILON:
+        raise ArgumentError(
+            "epsilon",
+            f"epsilon {s.epsilon!r} is below {MIN_EPSILON:g}: so small a step vanishes in float32 "
+            "(t + epsilon == t), and the distance / epsilon^2 would be 0/0",
+        )
     return s
 
 
@@ -236,6 +248,10 @@ class PPLResult:
     def value(self) -> float:
         """The headline number: the PPL (:attr:`mean`)."""
         return self.mean
+
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
 
     def values(self) -> dict[str, float]:
         return {self.name: self.mean}
@@ -385,6 +401,73 @@ def make_batch_fn(
     return fn
 
 
+def _protocol(preset: str | None, settings: PPLSettings | None, **explicit: Any) -> PPLSettings:
+    """``settings`` when given (then no explicit value may be), else :func:`resolve_settings`."""
+    if settings is None:
+        return resolve_settings(preset, **explicit)
+    given = [k for k, v in explicit.items() if v is not None]
+    if given:
+        raise ArgumentError("settings", f"settings is the whole protocol; do not also pass {', '.join(given)}")
+    return settings
+
+
+def validate(
+    generator: Generator,
+    settings: PPLSettings,
+    *,
+    psi: float = 1.0,
+    precision: str = "fp32",
+    z_interpolation: str = "slerp",
+    resize: int | None = None,
+    lower_percentile: float = 1.0,
+    upper_percentile: float = 99.0,
+    batch_size: int | None = None,
+) -> None:
+    """Every check of :func:`ppl`'s arguments (same names), before anything is built or sampled:
+    ArgumentError naming the first one out of range or one ``generator`` cannot serve."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    if precision not in PRECISIONS:
+        raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if z_interpolation not in Z_INTERPOLATIONS:
+        raise ArgumentError(
+            "z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}"
+        )
+    if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
+        raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
+    if resize is not None and not (isinstance(resize, int) and resize > 0):
+        raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
+    if not 0 <= lower_percentile < upper_percentile <= 100:
+        raise ArgumentError(
+            "lower_percentile",
+            f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}",
+        )
+    if batch_size is not None and batch_size <= 0:
+        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
+    _check_generator(generator, settings, psi)
+
+
+def _check_generator(generator: Generator, settings: PPLSettings, psi: float) -> None:
+    """What the protocol needs of the generator: W space and truncation need a mapping network;
+    the face crop a resolution divisible by 8."""
+    if not generator.supports_w:
+        if settings.space == "w":
+            raise ArgumentError(
+                "space",
+                f"{generator.family}: W-space PPL needs a mapping network, but this is a black-box generator "
+                "(z -> images only)",
+                hint="use space='z'",
+                cli_hint="use --space z",
+            )
+        if psi != 1.0:
+            raise ArgumentError(
+                "psi",
+                f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose",
+            )
+    if settings.crop and generator.resolution % 8:
+        raise ArgumentError("crop", f"crop needs a resolution divisible by 8, got {generator.resolution}")
+
+
 def ppl(
     generator: Generator,
     space: Space | None = None,
@@ -394,6 +477,7 @@ def ppl(
     crop: bool | None = None,
     *,
     preset: str | None = None,
+    settings: PPLSettings | None = None,
     psi: float = 1.0,
     distance: str | Distance = "lpips-vgg",
     weights_path: str | os.PathLike | None = None,
@@ -424,6 +508,9 @@ def ppl(
         crop: NVIDIA's face crop (square images, side divisible by 8).
         preset: one of :data:`PRESETS`; the explicit arguments above override its values.
             Without a preset the defaults are ppl2_wend's (w, end, 50k, 1e-4, no crop).
+        settings: the protocol already resolved by :func:`resolve_settings` (e.g. by the
+            ``ppl`` command before it loads anything); then space ... crop must be None and
+            ``preset`` only names it in the report.
         psi: truncation psi applied to the mapped w (1.0 = none).
         distance: 'lpips-vgg' (default), 'nvidia-vgg16', 'l2' or a :class:`Distance` instance.
         weights_path: weight file for the named distance (torchvision vgg16 for lpips-vgg,
@@ -448,44 +535,21 @@ def ppl(
             a state obtained from the callable is cleared once the result is complete.
         dist: process sharding, passed to :func:`engine.collect`.
     """
-    s = resolve_settings(preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
-    if precision not in PRECISIONS:
-        raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if z_interpolation not in Z_INTERPOLATIONS:
-        raise ArgumentError(
-            "z_interpolation", f"z_interpolation must be one of {Z_INTERPOLATIONS}, got {z_interpolation!r}"
-        )
-    if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
-        raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
-    if resize is not None and not (isinstance(resize, int) and resize > 0):
-        raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
-    if not 0 <= lower_percentile < upper_percentile <= 100:
-        raise ArgumentError(
-            "lower_percentile",
-            f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}",
-        )
-    if batch_size is not None and batch_size <= 0:
-        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
-    if not generator.supports_w:
-        if s.space == "w":
-            raise ArgumentError(
-                "space",
-                f"{generator.family}: W-space PPL needs a mapping network, but this is a black-box generator "
-                "(z -> images only)",
-                hint="use space='z'",
-                cli_hint="use --space z",
-            )
-        if psi != 1.0:
-            raise ArgumentError(
-                "psi",
-                f"{generator.family}: truncation (psi) needs W space, which a black-box generator does not expose",
-            )
-    if s.crop:
-        if generator.resolution % 8:
-            raise ArgumentError("crop", f"crop needs a resolution divisible by 8, got {generator.resolution}")
+    from .image_samples import require_generator
 
+    require_generator(generator, "ppl")
+    s = _protocol(preset, settings, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
+    validate(
+        generator,
+        s,
+        psi=psi,
+        precision=precision,
+        z_interpolation=z_interpolation,
+        resize=resize,
+        lower_percentile=lower_percentile,
+        upper_percentile=upper_percentile,
+        batch_size=batch_size,
+    )
     if isinstance(distance, str):
         distance = make_distance(distance, weights_path, allow_random=allow_random_weights)
     device = generator.device
@@ -532,7 +596,7 @@ def ppl(
     start = time.perf_counter()
     stats = summarize(distances, lower_percentile, upper_percentile, bootstrap_resamples)
     stats_s = time.perf_counter() - start
-    settings = {
+    recorded = {
         "preset": preset,
         **asdict(s),
         "psi": psi,
@@ -552,11 +616,11 @@ def ppl(
     }
     note = crop_note(generator) if s.crop else None
     if note:
-        settings["crop_note"] = note
+        recorded["crop_note"] = note
     result = PPLResult(
         distances=distances,
         samples_per_second=s.num_samples / sampling_s if sampling_s > 0 else float("nan"),
-        settings=settings,
+        settings=recorded,
         random_weights=list(distance.random_weights),
         seconds={"sampling": sampling_s, "statistics": stats_s},
         fingerprint_=fingerprint,
@@ -565,3 +629,49 @@ def ppl(
     if resume is not None and resume is not state:
         resume.clear()
     return result
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): one PPL run with the
+    distance network of ``ctx.options`` (built once per comparison); its interval is the bootstrap's."""
+    opts = ctx.options
+    distance = ctx.cached(
+        f"distance:{opts.distance}",
+        lambda: make_distance(
+            opts.distance, opts.lpips_weights, allow_random=opts.allow_random_weights, download=opts.download
+        ),
+    )
+    res = ppl(
+        ctx.generator,
+        preset=ctx.name if ctx.name in PRESETS else None,
+        num_samples=ctx.num_samples,
+        distance=distance,
+        batch_size=ctx.batch_size,
+        seed=ctx.seed,
+        class_idx=ctx.class_idx,
+        show_progress=ctx.show_progress,
+        state=ctx.state(),
+        dist=ctx.dist,
+        **protocol,
+    )
+    note = res.settings.get("crop_note")
+    details = {"distances": res.distances, "name": res.name, "warnings": [note] if note else []}
+    raw = Raw(
+        res.value,
+        (res.ci_low, res.ci_high),
+        int(res.distances.size),
+        list(res.random_weights),
+        details,
+        res.fingerprint(),
+    )
+    return {output: raw for output in outputs}
+
+
+def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
+    """The registry's figure hook: overlaid histograms of the per-pair distances of ``output``
+    ({checkpoint: [details of each run]}, the first run's ``distances``)."""
+    from .figures import ppl_histograms
+
+    dists = {label: details[0]["distances"] for label, details in runs.items() if details and "distances" in details[0]}
+    return ppl_histograms({output: dists}) if dists else []

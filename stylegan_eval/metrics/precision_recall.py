@@ -39,10 +39,11 @@ from .. import weights
 from ..engine import DistInfo
 from ..errors import UserError, WeightsUnavailable
 from .common import generator_fingerprint
+from .context import Raw, RunContext
 from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
 from .feature_detector import FeatureDetector
-from .result_simple import SimpleResult
+from .result_simple import SimpleResult, raws, run_options
 
 NHOOD_SIZE = 3
 ROW_BATCH = 10_000
@@ -75,6 +76,46 @@ class NvidiaVGG16Detector(FeatureDetector):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self._check(images)
         return self.net(images, return_features=True).reshape(images.shape[0], -1).float()
+
+
+class RandomVGG16Detector(FeatureDetector):
+    """Only with ``allow_random_weights``: torchvision's VGG16 at a seeded random initialisation, its
+    4096-d second fully connected layer at 224x224 (the layer NVIDIA's file returns). The numbers then
+    compare only with each other; ``random_weights`` says so in every report."""
+
+    name = "vgg16-random"
+    feature_dim = VGG_FEATURE_DIM
+
+    def __init__(self, device: torch.device | str = "cpu", seed: int = 0) -> None:
+        super().__init__(
+            DetectorWeights(self.name, "detector", None, f"random-init-seed{seed}", ["VGG16 (precision/recall)"])
+        )
+        import torchvision
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = torchvision.models.vgg16(weights=None)
+        net.classifier = net.classifier[:5]  # fc1, relu, dropout, fc2, relu: the 4096-d features
+        self.net = net.to(device).eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self._check(images)
+        x = torch.nn.functional.interpolate(images.float(), size=(224, 224), mode="bilinear", align_corners=False)
+        mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        return self.net((x / 255 - mean) / std).float()
+
+
+def default_detector(
+    weights_path: str | os.PathLike | None, allow_random: bool, device: torch.device | str
+) -> FeatureDetector:
+    """NVIDIA's VGG16 file, or with ``allow_random`` and no file the random-initialisation stand-in."""
+    try:
+        return NvidiaVGG16Detector(weights_path, device=device)
+    except WeightsUnavailable:
+        if not allow_random or weights_path is not None:
+            raise
+        return RandomVGG16Detector(device)
 
 
 # ------------------------------------------------------------------------------ tiled distances
@@ -294,7 +335,7 @@ def _real_features(
             show_progress=show_progress,
         )
         feats = torch.as_tensor(stats.features)
-        info = {"real": {"source": str(real), "data_hash": data_hash, "skipped": skipped}}
+        info = {"real": {"source": str(real), "data_hash": data_hash, "skipped": skipped, **stats.meta}}
     if max_real is not None:
         feats = feats[:max_real]
     return feats, info
@@ -331,6 +372,8 @@ def precision_recall(
     distance_dtype: str = "float64",
     detector: FeatureDetector | None = None,
     detector_weights: str | os.PathLike | None = None,
+    allow_random_weights: bool = False,
+    strict_data: bool = False,
     psi: float = 1.0,
     noise_mode: str = "random",
     num_workers: int = 0,
@@ -339,7 +382,8 @@ def precision_recall(
     """Precision, recall, density and coverage of ``generator`` against ``real`` (registry ``pr50k3_full`` / ``pr50k3``).
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator`.
+        generator: a :class:`~stylegan_eval.generator.Generator`, or generated images (folder, zip,
+            NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         real: image folder / zip, a [N, D] feature matrix, or FeatureStats holding features.
         num_samples: generated images (50k).
         seed: sampling seed (sample i uses (seed, i)).
@@ -354,11 +398,15 @@ def precision_recall(
             exactly batch-independent, ties and near-ties may resolve differently from float64).
         detector: any :class:`~stylegan_eval.metrics.inception.FeatureDetector` (default NVIDIA's VGG16).
         detector_weights: explicit ``vgg16.pt`` path for the default detector.
+        allow_random_weights: without that file, run a seeded random VGG16 (reported in ``random_weights``).
+        strict_data: refuse real images of another size than the generated ones (else one warning).
         psi, noise_mode: generator sampling options.
         device: where distances run (default: the generator's device).
     """
     from .features import generator_features
+    from .image_samples import GeneratedImages, as_generated
 
+    generator = as_generated(generator, device if device is not None else "cpu")
     if feature_dtype not in ("float16", "float32"):
         raise UserError(f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
     if distance_dtype not in ("float64", "float32"):
@@ -366,7 +414,7 @@ def precision_recall(
     if max_real is not None and max_real < nhood_size + 1:
         raise UserError(f"max_real must be at least {nhood_size + 1}, got {max_real}")
     dev = torch.device(device) if device is not None else generator.device
-    det = detector if detector is not None else NvidiaVGG16Detector(detector_weights, device=dev)
+    det = detector if detector is not None else default_detector(detector_weights, allow_random_weights, dev)
     bs = batch_size or 64
     real_feats, real_info = _real_features(real, det, max_real, bs, num_workers, dev, show_progress)
     from .common import resolve_state
@@ -395,6 +443,11 @@ def precision_recall(
         show_progress=show_progress,
         state=state,
     )
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        num_samples = int(fake_feats.shape[0])
+    from .data_sizes import generator_sizes, size_warning
+
+    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fdt = getattr(torch, feature_dtype)
     out = prdc(
         real_feats.to(dev, fdt),
@@ -427,4 +480,19 @@ def precision_recall(
             **real_info,
             **generator_fingerprint(generator),
         },
+        extra={"warnings": [sizes_note] if sizes_note else []},
     )
+
+
+# ------------------------------------------------------------------------------ registered runner
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): precision, recall, density and coverage against ``ctx.options.data``."""
+    res = precision_recall(
+        ctx.generator,
+        ctx.options.data,
+        allow_random_weights=ctx.options.allow_random_weights,
+        strict_data=ctx.options.strict_data,
+        **run_options(ctx),
+        **protocol,
+    )
+    return raws(res, outputs, ctx.num_samples)

@@ -14,6 +14,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import ArgumentError
+from .context import Raw, RunContext
 from .stats_cache import FeatureStats
 
 STATS_SUFFIXES = (".npz", ".pkl", ".pickle")
@@ -75,7 +76,10 @@ def real_statistics(
         raise ArgumentError(
             "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
         )
-    data = Path(real)
+    from .. import hub
+
+    source = hub.resolve(str(real)) if hub.is_hub_ref(real) else None  # the cached file, read like a local one
+    data = Path(source.path if source else real)
     if not data.exists():
         raise ArgumentError("real", f"real {data}: no such file or folder")
     if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
@@ -85,6 +89,7 @@ def real_statistics(
             "num_real": stats.num,
             "skipped": len(stats.meta.get("skipped", [])),
             "cache_hit": None,
+            "sizes": dict(stats.meta.get("sizes") or {}),  # written by `stylegan-eval stats` since image sizes are kept
         }
         made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
         if made_by:
@@ -96,6 +101,9 @@ def real_statistics(
                 hint="pass the image folder, or a file written by `stylegan-eval stats --features`",
             )
         info["identity"] = "file:" + sha256_file(data)
+        if source is not None:  # a Hub file: its commit enters the fingerprint too
+            info["hub"] = source.info()
+            info["identity"] = f"hf:{source.repo_id}@{source.commit}:{info['identity']}"
         return stats, info
     from .features import dataset_stats
 
@@ -126,6 +134,7 @@ def real_statistics(
         "seconds": ds.seconds,
         "images_per_s": ds.images_per_second,
         "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}",
+        "sizes": dict(stats.meta.get("sizes") or {}),
     }
     return stats, info
 
@@ -133,10 +142,16 @@ def real_statistics(
 def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
     """Warnings about the real side: a statistics file made by another detector, skipped images."""
     out = []
+    from .inception_weights import pinned_digest
+
     made_by = real_info.get("stats_file_detector")
+    theirs, ours = str(made_by.get("weights_sha256")) if made_by else "", str(detector.weights_sha256)
+    same_network = theirs == ours or (
+        pinned_digest(theirs) and pinned_digest(ours)
+    )  # two files of the published Inception
     if made_by and (
         made_by.get("detector") != detector.name
-        or made_by.get("weights_sha256") != detector.weights_sha256
+        or not same_network
         or made_by.get("resize", detector.resize) != detector.resize
     ):
         out.append(
@@ -146,3 +161,66 @@ def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
     if real_info.get("skipped"):
         out.append(f"{real_info['skipped']} undecodable image(s) skipped (--skip-bad-images)")
     return out
+
+
+def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, tuple]:
+    """(detector, (real statistics, info)) of ``ctx.options.data`` with the options' detector,
+    built once per comparison / Evaluator and shared by FID and KID of every checkpoint."""
+    from .inception import make_detector
+
+    opts = ctx.options
+
+    def make() -> tuple[Any, tuple]:
+        det = make_detector(
+            opts.detector,
+            opts.inception_weights,
+            allow_random=opts.allow_random_weights,
+            device=ctx.device,
+            download=opts.download,
+        )
+        real = real_statistics(
+            Path(opts.data) if isinstance(opts.data, (str, os.PathLike)) else opts.data,
+            det,
+            keep_features=keep_features,
+            batch_size=opts.batch_size,
+            device=ctx.device,
+            show_progress=opts.show_progress,
+        )
+        return det, real
+
+    return ctx.cached("fid-real", make)
+
+
+def feature_raws(res: Any, outputs: tuple[str, ...]) -> dict[str, Raw]:
+    """{output: Raw} of a FID/KID result (:class:`~stylegan_eval.metrics.fid.FeatureMetricResult`)."""
+    num_real = res.real_info.get("num_real")
+    names = res.settings.get("protocol", {})
+    out = {}
+    if "fid" in outputs:
+        details = {
+            "warnings": res.warnings,
+            "num_real": num_real,
+            "name": names.get("fid", "fid"),
+            "detector": dict(res.detector),
+        }
+        out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+    if "kid" in outputs:
+        details = {"subset_std": res.kid_std, "num_real": num_real, "name": names.get("kid", "kid")}
+        out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+    return out
+
+
+def feature_run_options(ctx: RunContext, keep_features: bool) -> dict[str, Any]:
+    """The keyword arguments :func:`~stylegan_eval.metrics.fid.fid` and
+    :func:`~stylegan_eval.metrics.kid.kid` take from the run context (state stored under the outputs)."""
+    det, real = shared_real_statistics(ctx, keep_features)
+    return dict(
+        num_samples=ctx.num_samples,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        show_progress=ctx.show_progress,
+        detector=det,
+        class_idx=ctx.class_idx,
+        real_stats=real,
+        strict_data=ctx.options.strict_data,
+    )

