@@ -115,10 +115,14 @@ def _generator(size: int, device: str):
 
 
 def _default_batch(name: str, device: torch.device) -> int | None:
-    """The batch the package picks on its own for this stage (None where it has no such choice)."""
+    """The batch the package picks on its own for this stage (None where it has no such choice):
+    generators by their size (:func:`stylegan_eval.runtime.generator_batch_size`), detectors by
+    the image resolution, LPIPS by the PPL pair rule."""
     from stylegan_eval import runtime
 
-    res = {"gen32": 32, "gen256": 256, "gen1024": 1024, "lpips256": 256, "inception299": 299, "classifier256": 256}
+    if name.startswith("gen"):
+        return runtime.generator_batch_size(_generator(int(name[3:]), str(device)), device)
+    res = {"lpips256": 256, "inception299": 299, "classifier256": 256}
     if name not in res:
         return None
     if name == "lpips256":
