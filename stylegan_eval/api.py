@@ -227,12 +227,8 @@ def _log(
     recs = []
     for name, m in results.items():
         rec = {
+            **m.log_fields(),
             "metric": name,
-            "value": m.value,
-            "std": m.std,
-            "ci95_low": m.ci_low,
-            "ci95_high": m.ci_high,
-            "repeats": m.repeats,
             "command": "api.evaluate",
             **(ident or {}),
             "step": step,

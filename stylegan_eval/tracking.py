@@ -110,12 +110,8 @@ def snapshot_records(
     recs = []
     for name, m in results.items():
         rec = {
+            **m.log_fields(),
             "metric": name,
-            "value": m.value,
-            "std": m.std,
-            "ci95_low": m.ci_low,
-            "ci95_high": m.ci_high,
-            "repeats": m.repeats,
             "num_samples": m.num_samples,
             "command": COMMAND,
             "step": snapshot.step,

@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from fid_utils import pytorch_fid_model, write_images
+from image_utils import TinyGen
 from PIL import Image
-from torch import nn
 
 from stylegan_eval.errors import UserError
-from stylegan_eval.generator import Generator
 from stylegan_eval.metrics import frechet as fidmod
 from stylegan_eval.metrics.features import FeatureStats, ImageSource, dataset_stats, generator_features, load_stats
 from stylegan_eval.metrics.inception import FIDInceptionV3, make_detector
@@ -403,27 +401,6 @@ def test_cli_stats_cache_hit_answers_without_torch(cli, tmp_path):
 
 
 # ------------------------------------------------------------------------------ generator features
-class TinyGen(Generator):
-    """A 16x16 linear generator with one noise map."""
-
-    family = "tiny"
-    z_dim, w_dim, num_ws, resolution = 4, 4, 1, 16
-
-    def __init__(self) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.A = nn.Parameter(torch.randn(4, 3 * 4 * 4, generator=g), requires_grad=False)
-
-    @property
-    def noise_shapes(self):
-        return [(4, 4)]
-
-    def _map(self, z, c):
-        return z[:, None, :]
-
-    def _synthesize(self, ws, noise):
-        x = (ws[:, 0] @ self.A).reshape(-1, 3, 4, 4) + 0.2 * noise[0]
-        return torch.tanh(F.interpolate(x, size=16, mode="bilinear", align_corners=False))
 
 
 def tiny_gen():

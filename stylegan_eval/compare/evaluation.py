@@ -73,6 +73,17 @@ class Measurement:
     def __float__(self) -> float:
         return float(self.value)
 
+    def log_fields(self) -> dict[str, Any]:
+        """The value, spread and interval as one JSON-lines log record names them."""
+        return {
+            "metric": self.metric,
+            "value": self.value,
+            "std": self.std,
+            "ci95_low": self.ci_low,
+            "ci95_high": self.ci_high,
+            "repeats": self.repeats,
+        }
+
 
 def aggregate(metric: str, runs: Sequence[Raw]) -> Measurement:
     """Mean, std and 95% interval of the runs of one metric (see the module docstring)."""
