@@ -205,9 +205,9 @@ def run_ppl_metric(
 def run_fid_metric(G, detector, num_images: int, batch_size: int | None) -> tuple[np.ndarray, int]:
     """The one call of the public FID generator-feature entry point: (features float64 [N, 2048], batch used)."""
     from stylegan_eval.metrics.features import generator_features
-    from stylegan_eval.runtime import default_batch_size
+    from stylegan_eval.runtime import generator_batch_size
 
-    bs = batch_size or default_batch_size(G.device, G.resolution)
+    bs = batch_size or generator_batch_size(G, G.device, "fid_generated")
     f = generator_features(G, detector, num_images, batch_size=bs, show_progress=False)
     return f.double().numpy(), bs
 

@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .batch_table import check_user_table
 from .envvars import env_int
 from .errors import UserError
 
@@ -156,6 +157,7 @@ def check_environment() -> None:
     cache = os.environ.get("STYLEGAN_EVAL_CACHE", "")
     if cache:
         check_cache_dir(cache)
+    check_user_table()
 
 
 def nesting_depth(obj: Any, limit: int = MAX_NESTING) -> int:

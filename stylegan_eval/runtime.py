@@ -39,29 +39,45 @@ def reference_precision() -> None:
     torch.backends.cudnn.allow_tf32 = False
 
 
-#: Most images per default batch (CPU, GPU): beyond these a larger batch gains nothing measurable.
-MAX_AUTO_BATCH = {"cpu": 64, "cuda": 256}
-#: Parameter count at which the 256-px base batch applies as given (a StyleGAN2 config-f generator
-#: has about 30M); larger networks get proportionally fewer images per batch.
+#: Most items per default batch (CPU, GPU), whatever a table or the scaling says.
+MAX_AUTO_BATCH = {"cpu": 128, "cuda": 256}
+#: Parameter count at which the fallback batches below apply as given (a StyleGAN2 config-f
+#: generator has about 30M); larger networks get proportionally fewer images per batch.
 REFERENCE_PARAMS = 30_000_000
+#: Fallback batches at 256 px for a stage no batch-size table has (see
+#: :mod:`stylegan_eval.batch_table`), scaled by (256 / resolution)^2 and REFERENCE_PARAMS /
+#: parameters. The CPU values are what ``benchmarks/roofline.py`` found on a 2-core Xeon (the
+#: shipped table holds those measurements; these apply only if it is removed). The CUDA values are
+#: NOT measured (no GPU has run the roofline yet): educated guesses to be replaced by a measured
+#: table (``python benchmarks/roofline.py --device cuda --write-table PATH``).
+FALLBACK_BATCH_AT_256 = {
+    "cpu": {"generate": 1, "fid_generated": 2, "separability": 8, "ppl": 2, "stats": 8},
+    "cuda": {"generate": 32, "fid_generated": 32, "separability": 32, "ppl": 16, "stats": 64},
+}
 
 
 def default_batch_size(
-    device: torch.device, resolution: int, gpu: int = 32, cpu: int = 8, num_params: int | None = None
+    device: torch.device, resolution: int | None, stage: str = "generate", num_params: int | None = None
 ) -> int:
-    """Images per batch from the generator's size: the rule every image metric's default uses.
+    """Items per batch for ``stage`` (one of :data:`stylegan_eval.batch_table.STAGES`) by default.
 
-    ``gpu`` / ``cpu`` images at 256 px, scaled by (256 / resolution)^2 (a batch holds about the same
-    number of output pixels at every resolution) and by REFERENCE_PARAMS / ``num_params`` for
-    networks above that size, within [1, :data:`MAX_AUTO_BATCH`]. A 32 px demo generator gets 64 on
-    a CPU (8 before: 3.4x slower generation at identical values), 1024 px gets 1 (CPU) / 2 (GPU).
-    Only speed and memory depend on it, never the samples.
+    From the measured batch-size tables (:mod:`stylegan_eval.batch_table`: the user's, then the
+    shipped one), scaled to ``resolution`` (px; None when unknown, e.g. a dataset) and to
+    ``num_params`` (the generator's parameter count); for a device and stage no table has, from
+    :data:`FALLBACK_BATCH_AT_256`. Within [1, :data:`MAX_AUTO_BATCH`]. Only speed and memory
+    depend on it, never the samples (sampling is counter-based). PPL batches count pairs.
     """
+    from . import batch_table
+
+    if stage not in batch_table.STAGES:
+        raise ValueError(f"stage must be one of {batch_table.STAGES}, got {stage!r}")
     kind = "cuda" if device.type == "cuda" else "cpu"
-    n = (gpu if kind == "cuda" else cpu) * (256 / max(1, resolution)) ** 2
-    if num_params:
-        n *= min(1.0, REFERENCE_PARAMS / num_params)
-    return int(max(1, min(MAX_AUTO_BATCH[kind], n)))
+    n = batch_table.lookup(stage, kind, resolution, num_params)
+    if n is None:
+        n = FALLBACK_BATCH_AT_256[kind][stage] * (256 / max(1, resolution or 256)) ** 2
+        if num_params:
+            n *= min(1.0, REFERENCE_PARAMS / num_params)
+    return int(max(1, min(MAX_AUTO_BATCH[kind], round(n))))
 
 
 def num_parameters(module: Any) -> int | None:
@@ -70,26 +86,15 @@ def num_parameters(module: Any) -> int | None:
     return (sum(p.numel() for p in params()) or None) if callable(params) else None
 
 
-def generator_batch_size(generator: Any, device: torch.device | None = None, gpu: int = 32, cpu: int = 8) -> int:
-    """:func:`default_batch_size` for ``generator`` (its resolution and parameter count, on its device)."""
+def generator_batch_size(generator: Any, device: torch.device | None = None, stage: str = "generate") -> int:
+    """:func:`default_batch_size` of ``stage`` for ``generator`` (its resolution and parameter count, on its device)."""
     dev = device if device is not None else getattr(generator, "device", torch.device("cpu"))
-    return default_batch_size(dev, int(getattr(generator, "resolution", 256)), gpu, cpu, num_parameters(generator))
+    return default_batch_size(dev, int(getattr(generator, "resolution", 256)), stage, num_parameters(generator))
 
 
-#: PPL pairs per batch on a CPU at <= 256 px (fewer for larger images, as :func:`default_batch_size`).
-#: Measured with benchmarks/bench_batch_size.py on the demo generator (32 px, LPIPS VGG16, 128 pairs,
-#: 1 thread, shared 2-core machine), pairs/s for 4 / 16 / 64 pairs per batch: 8.0 / 11.6 / 8.5 (loaded)
-#: and 21.9 / 27.4 / 18.9 (best of 2, less loaded), so 16 (1.25-1.45x the former 4; 64 is no faster
-#: than 4 here). GPUs keep 16 pairs (32 images) per batch.
-CPU_PPL_PAIRS = 16
-GPU_PPL_PAIRS = 16
-
-
-def ppl_batch_size(device: torch.device, resolution: int) -> int:
-    """PPL pairs per batch by device and resolution (see :data:`CPU_PPL_PAIRS`; measured, so not the
-    pixel-budget rule of :func:`default_batch_size`: more pairs per batch were slower on a CPU)."""
-    base = GPU_PPL_PAIRS if device.type == "cuda" else CPU_PPL_PAIRS
-    return max(1, base // max(1, (resolution // 256) ** 2))
+def ppl_batch_size(device: torch.device, resolution: int, num_params: int | None = None) -> int:
+    """PPL pairs per batch by default (:func:`default_batch_size` of the ``ppl`` stage)."""
+    return default_batch_size(device, resolution, "ppl", num_params)
 
 
 def progress(total: int, desc: str, enabled: bool = True, initial: int = 0) -> tqdm:

@@ -33,7 +33,12 @@ def _offline(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("STYLEGAN_EVAL_PACKAGE_WEIGHTS", "0")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
     monkeypatch.setenv("STYLEGAN_EVAL_CACHE", str(tmp_path_factory.mktemp("stylegan_eval_cache")))
-    for var in ("STYLEGAN_EVAL_WEIGHTS", "STYLEGAN_EVAL_VGG16", "STYLEGAN_EVAL_FID_INCEPTION"):
+    for var in (
+        "STYLEGAN_EVAL_WEIGHTS",
+        "STYLEGAN_EVAL_VGG16",
+        "STYLEGAN_EVAL_FID_INCEPTION",
+        "STYLEGAN_EVAL_BATCH_TABLE",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

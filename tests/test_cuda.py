@@ -130,10 +130,10 @@ def test_autocast_bf16_on_cuda_changes_the_numbers_and_fp32_does_not(lpips_cuda)
 
 
 def test_default_batch_size_runs_at_1024_on_cuda(lpips_cuda):
-    from stylegan_eval.runtime import default_batch_size
+    from stylegan_eval.runtime import generator_batch_size
 
     G = _sg2(1024, channels={r: 8 for r in (4, 8, 16, 32, 64, 128, 256, 512, 1024)})
-    auto = default_batch_size(CUDA, 1024, gpu=16, cpu=4)
+    auto = generator_batch_size(G, CUDA, "ppl")
     d, settings = _ppl(G, lpips_cuda, 3, None)
     assert auto >= 1 and settings["batch_size"] == auto
     assert d.shape == (3,) and np.isfinite(d).all()

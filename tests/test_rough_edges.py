@@ -103,18 +103,21 @@ def test_generate_ends_with_done_in(tmp_path, cli):
 
 def test_default_batch_follows_the_generator_size(tmp_path):
     from stylegan_eval.demo import default_checkpoint
-    from stylegan_eval.runtime import default_batch_size, generator_batch_size
+    from stylegan_eval.runtime import default_batch_size, generator_batch_size, num_parameters
 
     cpu = torch.device("cpu")
-    sizes = [default_batch_size(cpu, r) for r in (32, 64, 128, 256, 512, 1024)]
-    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1] >= 1
-    assert default_batch_size(cpu, 256, num_params=300_000_000) < default_batch_size(cpu, 256, num_params=1_000_000)
+    for stage in ("generate", "fid_generated", "separability", "ppl"):  # never more images at a larger size
+        sizes = [default_batch_size(cpu, r, stage) for r in (32, 64, 128, 256, 512, 1024, 2048)]
+        assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1, (stage, sizes)
+    big, small = (default_batch_size(cpu, 32, "separability", num_params=n) for n in (10**9, 10**5))
+    assert big < small  # a much larger network at the same size: fewer images per batch
     g = se.load_generator(default_checkpoint())
-    assert generator_batch_size(g) > default_batch_size(cpu, 256)  # 32 px: more images per batch than 256 px
+    for stage in ("generate", "fid_generated", "separability", "ppl"):
+        assert generator_batch_size(g, stage=stage) == default_batch_size(cpu, 32, stage, num_parameters(g))
     from image_utils import PoolDetector
 
     res = se.fid(g, (torch.zeros(16), torch.eye(16)), num_samples=4, detector=PoolDetector())
-    assert res.settings["batch_size"] == generator_batch_size(g)
+    assert res.settings["batch_size"] == generator_batch_size(g, stage="fid_generated")
 
 
 def test_repeated_warnings_are_one_summary_line():

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "warnings_capture",
         "lazy_help",
         "runtime",
+        "batch_table",
         "weights",
         "hub",
         "sampling",

@@ -207,17 +207,22 @@ def run_demo(
     G, gen_meta = CheckpointSpec(ckpt_path, None, None, None, None).load(device)
     if G.resolution != shapes.RESOLUTION and checkpoint is None:
         raise UserError(f"{ckpt_path}: the demo generator should be {shapes.RESOLUTION} px, got {G.resolution}")
-    bs = batch_size or (64 if device.type == "cpu" else 256)
+    from ..runtime import default_batch_size, generator_batch_size
+
+    bs = batch_size  # None: every stage at its own measured default batch
     timings = {"load": time.perf_counter() - t0}
     t = time.perf_counter()
-    files, real = _write_images(G, Path(out), seed, bs) if out is not None else ([], None)
+    gen_bs = bs or generator_batch_size(G, device, "generate")
+    files, real = _write_images(G, Path(out), seed, gen_bs) if out is not None else ([], None)
     timings["images"] = time.perf_counter() - t
     say(f"images: {timings['images']:.1f}s")
     t = time.perf_counter()
     opts = C.EvalOptions(
         seed=seed,
         batch_size=bs,
-        data=_real_statistics(seed, fid_samples, bs, device),  # the real side: procedural images, no file
+        data=_real_statistics(
+            seed, fid_samples, bs or default_batch_size(device, G.resolution, "stats"), device
+        ),  # procedural, no file
         classifiers=tuple(classifier_paths().values()),
         allow_random_weights=True,
         download=False,
@@ -228,7 +233,9 @@ def run_demo(
     timings.update(section_seconds)
     timings["total"] = time.perf_counter() - t0
     counts = {"ppl": num_samples, "separability": sep_samples, "fid": fid_samples}
-    report = _report(gen_meta, results, counts, timings, {"seed": seed, "batch_size": bs, "device": str(device)})
+    report = _report(
+        gen_meta, results, counts, timings, {"seed": seed, "batch_size": bs or "per stage", "device": str(device)}
+    )
     report.extra_files = files
     if out is not None and real is not None:
         out = Path(out)

@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..grids import render_indices, render_seeds
 from ..imageops import sample_grid, save_png, to_uint8
 from ..report import Report, environment
+from ..runtime import generator_batch_size
 from .options import IntList, RunOptions, checkpoint_options, common_options, trunc_option
 
 #: Default --out folder of the image commands.
@@ -116,7 +117,7 @@ def command(
         )
     folder, grid_path = out_paths(run.out, out_file, "grid.png", force)
     G, meta = ckpt.load(run.device)
-    bs = run.batch_size or 16
+    bs = run.batch_size or generator_batch_size(G, run.device, "generate")
     files: list[str] = []
     if indices is not None:
         numbers, kind = indices, "index"

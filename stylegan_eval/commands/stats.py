@@ -132,11 +132,12 @@ def command(
     else:
         from ..metrics.features import dataset_stats
         from ..metrics.inception import make_detector
+        from ..runtime import default_batch_size
 
         det = make_detector(
             detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device
         )
-        batch = run.batch_size or (64 if run.device.type == "cuda" else 8)
+        batch = run.batch_size or default_batch_size(run.device, None, "stats")
         stats, info = dataset_stats(
             images,
             det,

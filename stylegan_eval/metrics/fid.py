@@ -245,7 +245,7 @@ def _feature_metric(
     if strict_data:  # refuse before generating when both sizes are already known
         size_warning(real_info.get("sizes"), generator_sizes(generator, num_samples), det, strict=True)
     resume = resolve_state(state, "fid", fingerprint)
-    batch = batch_size or generator_batch_size(generator, device)
+    batch = batch_size or generator_batch_size(generator, device, "fid_generated")
     t = time.perf_counter()
     feats = generator_features(
         generator,

@@ -107,7 +107,8 @@ def inception_score(
             NCHW tensor, iterable: :mod:`~stylegan_eval.metrics.image_samples`; all of them are used).
         num_samples: generated images (50k).
         seed: sampling seed (sample i uses (seed, i), as every metric here).
-        batch_size: images per generator call (64).
+        batch_size: images per generator call (default: the measured batch of the fid_generated stage,
+            :func:`stylegan_eval.runtime.default_batch_size`).
         state: :class:`~stylegan_eval.engine.ResumeState` for the per-sample logits.
         num_splits: parts (10).
         detector: 'pytorch-fid', 'nvidia' or a built Inception detector.
@@ -156,12 +157,19 @@ def inception_score(
             **generator_fingerprint(generator),
         },
     )
+    from ..runtime import default_batch_size, generator_batch_size
+
     if isinstance(generator, GeneratedImages):  # every image given; no sampling options
-        out = generator.map(head, batch_size or 64, show_progress)
+        out = generator.map(head, batch_size or default_batch_size(generator.device, None, "stats"), show_progress)
         num_samples = int(out.shape[0])
     else:
         out = collect(
-            fn, num_samples, batch_size or 64, desc="inception score", show_progress=show_progress, state=state
+            fn,
+            num_samples,
+            batch_size or generator_batch_size(generator, generator.device, "fid_generated"),
+            desc="inception score",
+            show_progress=show_progress,
+            state=state,
         )[kind]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)

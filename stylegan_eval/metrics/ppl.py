@@ -44,7 +44,7 @@ from ..errors import ArgumentError
 from ..generator import Generator, labels, latents
 from ..imageops import box_downsample, face_crop, to_rgb, to_uint8
 from ..pairs import PairRenderer
-from ..runtime import ppl_batch_size
+from ..runtime import generator_batch_size
 from .common import StateArg, file_digest, generator_digest, resolve_state
 from .context import Raw, RunContext
 from .distances import Distance, make_distance
@@ -555,7 +555,7 @@ def ppl(
     device = generator.device
     distance = distance.to(device)
     if batch_size is None:
-        batch_size = ppl_batch_size(device, generator.resolution)
+        batch_size = generator_batch_size(generator, device, "ppl")
 
     fn = make_batch_fn(
         generator,

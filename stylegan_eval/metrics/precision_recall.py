@@ -387,7 +387,8 @@ def precision_recall(
         real: image folder / zip, a [N, D] feature matrix, or FeatureStats holding features.
         num_samples: generated images (50k).
         seed: sampling seed (sample i uses (seed, i)).
-        batch_size: images per generator / detector call (64).
+        batch_size: images per generator / detector call (default: the measured batches of the
+            stats (real) and fid_generated stages, :func:`stylegan_eval.runtime.default_batch_size`).
         state: :class:`~stylegan_eval.engine.ResumeState` for the generated features.
         max_real: the first ``max_real`` real images (200k full, 50k legacy; None: all).
         nhood_size: k of the k-NN radii (3).
@@ -415,8 +416,10 @@ def precision_recall(
         raise UserError(f"max_real must be at least {nhood_size + 1}, got {max_real}")
     dev = torch.device(device) if device is not None else generator.device
     det = detector if detector is not None else default_detector(detector_weights, allow_random_weights, dev)
-    bs = batch_size or 64
-    real_feats, real_info = _real_features(real, det, max_real, bs, num_workers, dev, show_progress)
+    from ..runtime import default_batch_size, generator_batch_size
+
+    real_bs = batch_size or default_batch_size(dev, None, "stats")
+    real_feats, real_info = _real_features(real, det, max_real, real_bs, num_workers, dev, show_progress)
     from .common import resolve_state
 
     state = resolve_state(
@@ -436,7 +439,7 @@ def precision_recall(
         generator,
         det,
         num_samples,
-        batch_size=bs,
+        batch_size=batch_size or generator_batch_size(generator, dev, "fid_generated"),
         seed=seed,
         psi=psi,
         noise_mode=noise_mode,

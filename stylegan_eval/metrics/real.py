@@ -105,10 +105,11 @@ def real_statistics(
             info["hub"] = source.info()
             info["identity"] = f"hf:{source.repo_id}@{source.commit}:{info['identity']}"
         return stats, info
+    from ..runtime import default_batch_size
     from .features import dataset_stats
 
     dev = torch.device(device)
-    batch = batch_size or (64 if dev.type == "cuda" else 8)
+    batch = batch_size or default_batch_size(dev, None, "stats")
     stats, ds = dataset_stats(
         data,
         detector,

@@ -361,7 +361,7 @@ def collect_samples(
         c.module.to(device).eval()
     if batch_size is None:
         res = max(generator.resolution, max(c.resolution for c in clfs))
-        batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
+        batch_size = default_batch_size(device, res, "separability", num_parameters(generator))
 
     @torch.inference_mode()
     def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
