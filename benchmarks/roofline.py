@@ -260,7 +260,7 @@ def _build_pipeline(name: str, device: str, workload: int, sep_classifiers: int)
 
             module = random_classifier().to(device).eval()
             clfs = [(f"attribute{i}", module) for i in range(sep_classifiers)]
-        return lambda b, n: len(collect_samples(G, clfs, n, batch_size=b).z)
+        return lambda b, n: len(collect_samples(G, clfs, max(2, n), batch_size=b).z)  # it needs 2 or more
     if stage == "ppl":
         from stylegan_eval.engine import collect
         from stylegan_eval.metrics.distances import make_distance
@@ -515,6 +515,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sep-classifiers", type=int, default=40, help="classifier passes per batch in sep256")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     ap.add_argument("--write-table", type=Path, help="write the best batches into this batch-size table")
+    ap.add_argument("--skip-default", action="store_true", help="sweep only the listed batch sizes, not the default")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--batches", help=argparse.SUPPRESS)
     ap.add_argument("--workload", type=int, help=argparse.SUPPRESS)
@@ -536,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = []
     for name in names:
         stage = STAGES[name]
-        default = _default_batch(name, torch.device(args.device))
+        default = None if args.skip_default else _default_batch(name, torch.device(args.device))
         batches = sorted(set(stage.quick_batches if args.quick else stage.batches) | ({default} if default else set()))
         summary.append(summarise(stage, run_child(name, batches, args), rates, default))
         print(f"{name}: {summary[-1]}", file=sys.stderr, flush=True)

@@ -46,12 +46,14 @@ MAX_AUTO_BATCH = {"cpu": 128, "cuda": 256}
 REFERENCE_PARAMS = 30_000_000
 #: Fallback batches at 256 px for a stage no batch-size table has (see
 #: :mod:`stylegan_eval.batch_table`), scaled by (256 / resolution)^2 and REFERENCE_PARAMS /
-#: parameters. The CPU values are what ``benchmarks/roofline.py`` found on a 2-core Xeon (the
-#: shipped table holds those measurements; these apply only if it is removed). The CUDA values are
-#: NOT measured (no GPU has run the roofline yet): educated guesses to be replaced by a measured
-#: table (``python benchmarks/roofline.py --device cuda --write-table PATH``).
+#: parameters. The CPU values follow the single-network sweeps of ``benchmarks/roofline.py`` on an
+#: idle 2-core Xeon (benchmarks/RESULTS.md): the 256 px generator runs best at 1 image and
+#: dominates generation, FID's generated side and PPL; Inception (best 5, 97% at 8) the dataset
+#: statistics; 40 classifier passes (flat from 8 to 32) separability. The CUDA values are NOT
+#: measured (no GPU has run the roofline yet): guesses to be replaced by a measured table
+#: (``python benchmarks/roofline.py --device cuda --write-table PATH``).
 FALLBACK_BATCH_AT_256 = {
-    "cpu": {"generate": 1, "fid_generated": 2, "separability": 8, "ppl": 2, "stats": 8},
+    "cpu": {"generate": 1, "fid_generated": 1, "separability": 8, "ppl": 1, "stats": 8},
     "cuda": {"generate": 32, "fid_generated": 32, "separability": 32, "ppl": 16, "stats": 64},
 }
 
