@@ -199,8 +199,12 @@ def _sq_radii(x: _Tiled, k: int, row_batch_size: int, col_batch_size: int, dist:
             continue
         best = None
         for cols in _blocks(x.num_tiles, col_batch_size, x.tile):
+            # the k+1 smallest of a block, then of those and the running ones: the same values as the
+            # k+1 smallest of all columns, with one block in memory at a time (no block-sized copy)
             d = _sq_block(x, rows, x, cols)
-            cand = d if best is None else torch.cat([best, d], 1)
+            top = d.topk(min(k + 1, d.shape[1]), dim=1, largest=False).values
+            del d
+            cand = top if best is None else torch.cat([best, top], 1)
             best = cand.topk(min(k + 1, cand.shape[1]), dim=1, largest=False).values
         assert best is not None
         out[rows.start * x.tile : rows.stop * x.tile] = best[:, k]
@@ -280,6 +284,7 @@ def prdc(
             count_lt[cs] += (d < rad).sum(0)
             hit += (d <= f_rad_pad[None, cs]).sum(1)
             low = torch.minimum(low, d.min(1).values)
+            del d  # freed before the next block is computed: one block in memory at a time
         real_in[rs] = hit
         real_min[rs] = low
     if dist.world_size > 1:
