@@ -141,6 +141,8 @@ def _svm_samples(n: int) -> Any:
 
 def _svm_point(n: int, scratch: Path, mode: str) -> dict[str, Any]:
     """fit_separability() on n samples, one attribute, z space, keep 0.5."""
+    import sklearn.svm  # noqa: F401 - imported lazily by fit_svm: its ~100 MiB are no cost of N
+
     from stylegan_eval.metrics.separability import fit_separability
 
     base = _rss_mib()
@@ -204,7 +206,13 @@ def _stats_point(n: int, scratch: Path, real_network: bool) -> dict[str, Any]:
         raise RuntimeError(f"stats exited {rc}")
     report = json.loads(printed.getvalue().strip().splitlines()[-1])
     det = report["meta"]["detector"]
-    weights = "random init" if report["meta"]["random_weights"] else f"weights {str(det.get('weights_sha256'))[:8]}"
+    weights = (
+        "no network weights"
+        if det.get("weights_sha256") is None
+        else "random init"
+        if report["meta"]["random_weights"]
+        else f"weights {det['weights_sha256'][:8]}"
+    )
     # forked decoding workers count the pages they share with this process in their own RSS
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
@@ -344,6 +352,9 @@ def exponents(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "range": f"{min(ns)}-{max(ns)}",
                 "time": fit_exponent(ns, [p["seconds"] for p in pts]),
                 "memory": fit_exponent(ns, [_work_mib(p) for p in pts]),
+                # over the three largest sizes only: start-up costs and caches weigh less there
+                "time_top": fit_exponent(ns[-3:], [p["seconds"] for p in pts[-3:]]) if len(pts) > 3 else math.nan,
+                "memory_top": fit_exponent(ns[-3:], [_work_mib(p) for p in pts[-3:]]) if len(pts) > 3 else math.nan,
                 "marginal_ms": 1000 * marginal,
                 "largest_mib": _work_mib(pts[-1]),
             }
@@ -369,12 +380,15 @@ def markdown(points: list[dict[str, Any]], machine: str) -> str:
         )
     lines += [
         "",
-        "| sweep | what | N | time exponent | memory exponent (peak - base) | ms per item (two largest N) | peak - base at largest N, MiB |",
+        "| sweep | what | N | time exponent (3 largest N) | memory exponent, peak - base (3 largest N) "
+        "| ms per added item (two largest N) | peak - base at largest N, MiB |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in exponents(points):
+        top_t = "" if math.isnan(r["time_top"]) else f" ({r['time_top']:.2f})"
+        top_m = "" if math.isnan(r["memory_top"]) else f" ({r['memory_top']:.2f})"
         lines.append(
-            f"| {r['kind']} | {WHAT[r['kind']]} | {r['range']} | {r['time']:.2f} | {r['memory']:.2f} | "
+            f"| {r['kind']} | {WHAT[r['kind']]} | {r['range']} | {r['time']:.2f}{top_t} | {r['memory']:.2f}{top_m} | "
             f"{r['marginal_ms']:.3g} | {r['largest_mib']:.0f} |"
         )
     return "\n".join(lines) + "\n"
