@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -18,17 +18,17 @@ from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
-from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
-from .hub_paths import HubOrPath
+from .detector_options import data_option, detector_choice_options, strict_data_option
 from .logger_options import log_generator, open_logger, step_of, tensorboard_option
+from .metric_options import classifier_options, distance_options, fid_method_option
 from .options import (
     CheckpointRef,
     RunOptions,
+    apply_options,
+    checkpoint_family_options,
     checkpoint_spec,
-    choice,
     common_options,
     emit,
-    generator_options,
     load_generated,
 )
 
@@ -61,22 +61,25 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-def compare_options(f=None, *, single=False):
-    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments); ``single``:
-    the one-checkpoint wording of ``calc`` (no baseline to regress from)."""
-    if f is None:
-        return lambda g: compare_options(g, single=single)
-    from ..formats import FORMAT_NAMES
-    from .detector_options import strict_data_option
-
-    fail_if_help = (
-        "'<metric> <op> <number>' (op: < <= > >= == !=); repeatable. A failed rule exits with 3."
+def _fail_if_option(single: bool) -> Callable:
+    """--fail-if RULE; ``single``: the one-checkpoint wording (no baseline to regress from)."""
+    ops = "'<metric> <op> <number>' (op: < <= > >= == !=)"
+    return click.option(
+        "--fail-if",
+        "fail_if",
+        multiple=True,
+        metavar="RULE",
+        help=f"{ops}; repeatable. A failed rule exits with 3."
         if single
-        else "'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' "
-        "(vs the first checkpoint); repeatable. A failed rule exits with 3."
+        else f"{ops} or '<metric> regresses by <number>%' (vs the first checkpoint); repeatable. "
+        "A failed rule exits with 3.",
     )
 
-    for opt in reversed(
+
+def _run_plan_options(f: Callable) -> Callable:
+    """--metrics, --repeats, --num-samples: what runs on every checkpoint, and how often."""
+    return apply_options(
+        f,
         [
             click.option(
                 "--metrics",
@@ -85,13 +88,6 @@ def compare_options(f=None, *, single=False):
                 help="Comma list of metrics (see `stylegan-eval list-metrics`): "
                 + ", ".join(C.available_metrics())
                 + "; repeatable.",
-            ),
-            click.option(
-                "--fail-if",
-                "fail_if",
-                multiple=True,
-                metavar="RULE",
-                help=fail_if_help,
             ),
             click.option(
                 "--repeats",
@@ -108,101 +104,31 @@ def compare_options(f=None, *, single=False):
                 default=None,
                 help="Samples of every metric (quick checks) [default: each metric's published count].",
             ),
-            click.option(
-                "--data",
-                type=HubOrPath(path_type=Path),
-                default=None,
-                help="Real images or statistics for fid/kid/pr/fd.",
-            ),
-            click.option(
-                "--attr",
-                "attrs",
-                multiple=True,
-                metavar="NAME",
-                help="CelebA-HQ attributes for ls [default: all 40 unless --classifier].",
-            ),
-            click.option(
-                "--classifier",
-                "classifier_paths",
-                multiple=True,
-                type=click.Path(dir_okay=False, path_type=Path),
-                metavar="PATH",
-                help="Custom classifier checkpoint for ls; repeatable.",
-            ),
-            click.option(
-                "--classifier-dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help="Local copies of the CelebA-HQ classifiers.",
-            ),
-            click.option(
-                "--svm",
-                type=choice(["reference", "fast"]),
-                default="reference",
-                show_default=True,
-                help="ls SVM: reference (LinearSVC defaults) or fast.",
-            ),
-            click.option(
-                "--distance",
-                type=choice(["lpips-vgg", "nvidia-vgg16"]),
-                default="lpips-vgg",
-                show_default=True,
-                help="PPL distance.",
-            ),
-            click.option(
-                "--lpips-weights",
-                type=HubOrPath(dir_okay=False, path_type=Path),
-                default=None,
-                help="Weights of the PPL distance.",
-            ),
-            click.option(
-                "--detector",
-                type=choice(DETECTOR_CHOICES),
-                default="pytorch-fid",
-                show_default=True,
-                help="fid/kid/is feature network: " + DETECTOR_HELP,
-            ),
-            click.option(
-                "--inception-weights",
-                type=HubOrPath(dir_okay=False, path_type=Path),
-                default=None,
-                help="The detector's weights file.",
-            ),
-            trust_weights_option,
+        ],
+    )
+
+
+def compare_options(f: Callable | None = None, *, single: bool = False) -> Callable:
+    """The options ``compare``, ``calc`` and ``track`` share (everything but the checkpoint arguments),
+    each protocol option from the module that declares it once; ``single``: the one-checkpoint
+    wording of ``calc`` (no baseline to regress from)."""
+    if f is None:
+        return lambda g: compare_options(g, single=single)
+    return apply_options(
+        f,
+        [
+            _run_plan_options,
+            _fail_if_option(single),
+            data_option,
+            classifier_options,
+            distance_options,
+            detector_choice_options,
             strict_data_option,
-            click.option(
-                "--fid-method",
-                type=choice(["eigen", "sqrtm"]),
-                default="eigen",
-                show_default=True,
-                help="FID matrix square root: eigen (fast, same value) or sqrtm (bit-level pytorch-fid parity).",
-            ),
-            click.option(
-                "--format",
-                "fmt",
-                type=choice(FORMAT_NAMES),
-                default=None,
-                help="Checkpoint family of every file [default: autodetect].",
-            ),
-            click.option(
-                "--resolution",
-                type=click.IntRange(min=4),
-                default=None,
-                help="Output resolution (StyleGAN1 .model files).",
-            ),
-            generator_options,
-            click.option(
-                "--class",
-                "class_idx",
-                type=click.IntRange(min=0),
-                default=None,
-                help="Class label for conditional generators.",
-            ),
+            fid_method_option,
+            checkpoint_family_options,
             tensorboard_option,
-        ]
-    ):
-        f = opt(f)
-    return f
+        ],
+    )
 
 
 def _evaluate_once(meta: dict, label: str, done: dict[str, str], results: dict, compute) -> dict:
