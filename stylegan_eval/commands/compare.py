@@ -30,6 +30,7 @@ from .options import (
     common_options,
     emit,
     load_generated,
+    num_samples_option,
 )
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
@@ -96,14 +97,7 @@ def _run_plan_options(f: Callable) -> Callable:
                 show_default=True,
                 help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",
             ),
-            click.option(
-                "--num-samples",
-                "--num-gen",
-                "num_samples",
-                type=click.IntRange(min=2),
-                default=None,
-                help="Samples of every metric (quick checks) [default: each metric's published count].",
-            ),
+            num_samples_option("Samples of every metric (quick checks) [default: each metric's published count]."),
         ],
     )
 
@@ -243,18 +237,27 @@ def _evaluate_each(specs: dict[str, Any], runners, opts: C.EvalOptions, run: Run
             logger.log_scalars({o: m.value for o, m in results[label].items()}, step)
             if meta.get("family") != "images":
                 log_generator(logger, gen, label, step, opts.class_idx)
-        infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
-        drawable = run.out is not None and meta.get("family") != "images"
-        infos[label]["figures"] = plots.checkpoint_figures(gen, label, opts.class_idx) if drawable else []
-        if meta.get("identity"):
-            infos[label]["identity"] = meta["identity"]
+        infos[label] = _checkpoint_info(gen, meta, label, run, opts.class_idx)
         names[label] = {o: m.details[0].get("name", o) for o, m in results[label].items() if m.details}
-        for m in results[label].values():
-            for w in (m.details[0].get("warnings") or []) if m.details else []:
-                if w not in warnings:
-                    warnings.append(w)
+        warnings += [w for w in _run_warnings(results[label]) if w not in warnings]
         del gen
     return results, infos, names, warnings
+
+
+def _checkpoint_info(gen, meta: dict, label: str, run: RunOptions, class_idx: int | None) -> dict[str, Any]:
+    """What the report says of one checkpoint: its file, digest, family, resolution and figures."""
+    info = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
+    drawable = run.out is not None and meta.get("family") != "images"
+    info["figures"] = plots.checkpoint_figures(gen, label, class_idx) if drawable else []
+    if meta.get("identity"):
+        info["identity"] = meta["identity"]
+    return info
+
+
+def _run_warnings(measurements: dict[str, Any]) -> list[str]:
+    """The warnings of one checkpoint's measurements, each once, in order."""
+    found = [w for m in measurements.values() if m.details for w in (m.details[0].get("warnings") or [])]
+    return list(dict.fromkeys(found))
 
 
 def _settings(refs: list[str], labels: list[str], outputs: list[str], run: RunOptions, options: dict) -> dict:
@@ -292,19 +295,28 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, run: RunOptions, 
     labels = _labels(refs)
     specs = _checkpoint_specs(refs, labels, options)
     opts = _eval_options(run, options)
-    results, infos, names, warnings = _evaluate_checkpoints(specs, runners, opts, run, options.get("tensorboard"))
+    evaluated = _evaluate_checkpoints(specs, runners, opts, run, options.get("tensorboard"))
     from .. import log
+
+    log.warn_all(evaluated[3])
+    settings = _settings(refs, labels, [o for r in runners for o in r.outputs], run, options)
+    report = _comparison_report(command_name, labels, evaluated, rules, settings, run)
+    emit(report, run)
+    _gate(ctx, report, report.rules)
+
+
+def _comparison_report(command_name: str, labels: list[str], evaluated, rules, settings: dict, run: RunOptions):
+    """The CompareReport of the evaluated checkpoints (``evaluated``: results, infos, result names,
+    warnings), with the rules checked against its table."""
     from ..warnings_capture import captured
 
-    log.warn_all(warnings)
+    results, infos, names, warnings = evaluated
     table = C.compare_table(labels, results, infos)
-    rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
-    outputs = [o for r in runners for o in r.outputs]
     report = CompareReport(
         command_name,
         table,
-        settings={**_settings(refs, labels, outputs, run, options), "result_names": names},
+        settings={**settings, "result_names": names},
         meta={
             "checkpoints": infos,
             "environment": environment(run.device),
@@ -314,13 +326,12 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, run: RunOptions, 
             **({"load_warnings": list(captured)} if captured else {}),
         },
         summary=C.summary_table(table),
-        rules=rules_df,
+        rules=C.check_rules(rules, table) if rules else None,
         results=results,
     )
     if run.out is not None:
         report.extra_files.append(f"{command_name}.html")
-    emit(report, run)
-    _gate(ctx, report, rules_df)
+    return report
 
 
 def _gate(ctx, report, rules_df) -> None:

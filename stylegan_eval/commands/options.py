@@ -215,6 +215,19 @@ def _with_run_options(f: Callable, *, default_log: bool) -> Callable:
     return wrapper
 
 
+def num_samples_option(help: str, *, minimum: int = 2, default: int | None = None) -> Callable:
+    """--num-samples (alias --num-gen): how many samples a command draws; ``help`` says what it
+    counts there (pairs, samples, images), ``minimum`` and ``default`` bound it."""
+    return click.option(
+        "--num-samples",
+        "--num-gen",
+        "num_samples",
+        type=click.IntRange(min=minimum),
+        default=default,
+        help=help,
+    )
+
+
 def trunc_option(f: Callable) -> Callable:
     """``--trunc`` (alias ``--psi``): truncation psi, 1 = none."""
     return click.option(
