@@ -77,9 +77,10 @@ def _fail_if_option(single: bool) -> Callable:
     )
 
 
-def _run_plan_options(f: Callable) -> Callable:
-    """--metrics, --repeats, --num-samples: what runs on every checkpoint, and how often."""
-    return apply_options(
+def _run_plan_options(single: bool) -> Callable:
+    """--metrics, --fail-if, --repeats, --num-samples: what runs on every checkpoint, how often, and
+    the gate on the results (``single``: see :func:`_fail_if_option`)."""
+    return lambda f: apply_options(
         f,
         [
             click.option(
@@ -90,6 +91,7 @@ def _run_plan_options(f: Callable) -> Callable:
                 + ", ".join(C.available_metrics())
                 + "; repeatable.",
             ),
+            _fail_if_option(single),
             click.option(
                 "--repeats",
                 type=click.IntRange(min=1, max=1000),
@@ -111,8 +113,7 @@ def compare_options(f: Callable | None = None, *, single: bool = False) -> Calla
     return apply_options(
         f,
         [
-            _run_plan_options,
-            _fail_if_option(single),
+            _run_plan_options(single),
             data_option,
             classifier_options,
             distance_options,
