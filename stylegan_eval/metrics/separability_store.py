@@ -5,7 +5,8 @@ stage is cheap by comparison. This runner keeps the pass's latents and logits in
 (:data:`~stylegan_eval.metrics.separability.SAMPLES_FILE`) and reuses a stored file that covers the
 run (same generator, seed, noise, class and classifiers; at least as many samples). It records
 ``w`` whenever the generator has a mapping network, so that samples drawn for ``--space z`` serve
-a later W run. It is the registered ``ls`` runner's protocol plus three keywords; it is planned as
+a later W run. It takes the registered ``ls`` runner's protocol (``keep``, ``noise_mode``, ``jobs``)
+plus ``samples_file`` and ``save_samples``, and is planned as
 ``dataclasses.replace(registry.get("ls"), runner=RUNNER, protocol={...})``.
 
 The classifiers come from the context's cache under :data:`CLASSIFIERS_KEY` (the caller loads
