@@ -1136,7 +1136,8 @@ class _FIDStage:
         c.parity(f"{name}: sigma", d["sigma"], FID_TOL, floor=self.floor["sigma"])
 
     def vs_eager(self, m: dict[str, float], what: str = "eager") -> str:
-        return f"vs {what} {m['per_s'] / self.best['per_s']:.2f}x"
+        """The speed-up over the best eager batch ("" when no eager batch fit the stage budget)."""
+        return f"vs {what} {m['per_s'] / self.best['per_s']:.2f}x" if self.best["per_s"] else ""
 
     def copies(self) -> None:
         """Per-batch host copies: ``.cpu()`` (a sync per batch) and pinned non-blocking copies."""
