@@ -16,7 +16,7 @@ real x generated distance blocks as precision and recall.
 Distances are computed block by block on the features' device, never as an N x N matrix: row
 batches of ``row_batch_size`` against column batches of ``col_batch_size``, keeping only a
 running top-(k+1) per row (k-NN) or per-row / per-column reductions (the cross pass). Memory is
-O(row_batch_size x col_batch_size) beyond the features themselves.
+O(row_batch_size x col_batch_size) beyond the features themselves: one float64 block at a time.
 
 Exactness: every squared distance is ``|x|^2 + |y|^2 - 2 x.y`` in float64 from one GEMM call of a
 fixed *tile* shape (``tile`` x D times D x ``tile``, zero-padded at the ends), and batches are
@@ -233,6 +233,26 @@ def knn_radii(
     return _sq_radii(x, nhood_size, row_batch_size, col_batch_size, dist or DistInfo.current()).sqrt()
 
 
+def _cross_counts(
+    d: torch.Tensor, rad: torch.Tensor, f_rad: torch.Tensor, tile: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per column of ``d`` [R, C] the counts of ``d <= rad`` and ``d < rad`` (``rad`` [R, 1]), per row the
+    count of ``d <= f_rad`` (``f_rad`` [1, C]); int64.
+
+    Row tile by row tile: the integer sum of a mask makes an int64 copy of it, which is then one
+    tile's size (8 bytes x tile x C), not the whole block's.
+    """
+    le = torch.zeros(d.shape[1], dtype=torch.int64, device=d.device)
+    lt = torch.zeros_like(le)
+    hit = torch.empty(d.shape[0], dtype=torch.int64, device=d.device)
+    for s in range(0, d.shape[0], tile):
+        dt, rt = d[s : s + tile], rad[s : s + tile]
+        le += (dt <= rt).sum(0)
+        lt += (dt < rt).sum(0)
+        hit[s : s + tile] = (dt <= f_rad).sum(1)
+    return le, lt, hit
+
+
 @torch.inference_mode()
 def prdc(
     real: Any,
@@ -280,9 +300,10 @@ def prdc(
         for cols in _blocks(f.num_tiles, col_batch_size, f.tile):
             cs = slice(cols.start * f.tile, cols.stop * f.tile)
             d = _sq_block(r, rows, f, cols)
-            count_le[cs] += (d <= rad).sum(0)
-            count_lt[cs] += (d < rad).sum(0)
-            hit += (d <= f_rad_pad[None, cs]).sum(1)
+            le, lt, h = _cross_counts(d, rad, f_rad_pad[None, cs], r.tile)
+            count_le[cs] += le
+            count_lt[cs] += lt
+            hit += h
             low = torch.minimum(low, d.min(1).values)
             del d  # freed before the next block is computed: one block in memory at a time
         real_in[rs] = hit
