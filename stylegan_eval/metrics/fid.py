@@ -406,9 +406,12 @@ def fid(
 
 
 # ------------------------------------------------------------------------------ registered runner
-def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+def run_registered(
+    ctx: RunContext, outputs: tuple[str, ...], *, low_rank: bool = False, **protocol: Any
+) -> dict[str, Raw]:
     """The registry's runner (:mod:`stylegan_eval.metrics.context`): FID, and KID when it is
-    wanted too, from one generated pass against the comparison's shared real statistics."""
+    wanted too, from one generated pass against the comparison's shared real statistics.
+    ``low_rank`` (see :func:`fid`) stays off unless the protocol turns it on (the ``fid`` command)."""
     from .real import feature_raws, feature_run_options
 
     with_kid = "kid" in outputs
@@ -417,7 +420,7 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
         ctx.options.data,
         kid=with_kid,
         method=ctx.options.fid_method,  # type: ignore[arg-type]
-        low_rank=False,
+        low_rank=low_rank,
         state=ctx.state("+".join(outputs)),
         **feature_run_options(ctx, keep_features=with_kid),
         **protocol,
@@ -425,16 +428,9 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     return feature_raws(res, outputs)
 
 
-def report_figures(table: Any) -> list[tuple[str, str, Any]]:
-    """The registry's hook for a ``fid`` report: [(file name, caption, Figure)] of the FID/KID
-    values in ``table`` (rows ``metric``, ``value``), or [] when it has none."""
-    from .figures import fid_figure
+def report_figures(report: Any, runs: Any = None) -> tuple[list[Any], list[str]]:
+    """The registry's ``report_figures`` hook: the FID/KID bars of a ``fid`` report (its rows
+    ``metric``, ``value``), drawn by :func:`stylegan_eval.figures.reports.fid_report_figures`."""
+    from ..figures.reports import fid_report_figures
 
-    if not hasattr(table, "columns") or not {"metric", "value"} <= set(table.columns):
-        return []
-    values = {
-        str(m): float(v) for m, v in zip(table["metric"], table["value"]) if m in ("fid", "kid") and v is not None
-    }
-    if not values:
-        return []
-    return [("fid_bars.png", "FID/KID", fid_figure(values, f"fid: {', '.join(values)}"))]
+    return fid_report_figures(report)

@@ -632,9 +632,28 @@ def ppl(
 
 
 # ------------------------------------------------------------------------------ registered runner
-def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
+def run_registered(
+    ctx: RunContext,
+    outputs: tuple[str, ...],
+    *,
+    space: Space | None = None,
+    sampling: SamplingMode | None = None,
+    epsilon: float | None = None,
+    crop: bool | None = None,
+    **protocol: Any,
+) -> dict[str, Raw]:
     """The registry's runner (:mod:`stylegan_eval.metrics.context`): one PPL run with the
-    distance network of ``ctx.options`` (built once per comparison); its interval is the bootstrap's."""
+    distance network of ``ctx.options`` (built once per comparison); its interval is the bootstrap's.
+
+    The protocol is resolved here, once, before the distance network is built: ``space`` ...
+    ``crop`` (None: the preset's) over the preset ``ctx.name`` names (none: ppl2_wend's
+    defaults), with ``ctx.num_samples`` pairs; the other ``protocol`` arguments (``psi``,
+    ``precision``, ...) go to :func:`ppl` as they are.
+    """
+    preset = ctx.name if ctx.name in PRESETS else None
+    settings = resolve_settings(
+        preset, space=space, sampling=sampling, num_samples=ctx.num_samples, epsilon=epsilon, crop=crop
+    )
     opts = ctx.options
     distance = ctx.cached(
         f"distance:{opts.distance}",
@@ -644,8 +663,8 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     )
     res = ppl(
         ctx.generator,
-        preset=ctx.name if ctx.name in PRESETS else None,
-        num_samples=ctx.num_samples,
+        preset=preset,
+        settings=settings,
         distance=distance,
         batch_size=ctx.batch_size,
         seed=ctx.seed,
@@ -664,14 +683,15 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
         list(res.random_weights),
         details,
         res.fingerprint(),
+        result=res,
     )
     return {output: raw for output in outputs}
 
 
-def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
-    """The registry's figure hook: overlaid histograms of the per-pair distances of ``output``
-    ({checkpoint: [details of each run]}, the first run's ``distances``)."""
-    from .figures import ppl_histograms
+def report_figures(report: Any, runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[Any], list[str]]:
+    """The registry's ``report_figures`` hook: the histogram of a ``ppl`` report's per-pair
+    distances (``runs``: {output: the run's ``details``}), drawn by
+    :func:`stylegan_eval.figures.reports.ppl_report_figures`."""
+    from ..figures.reports import ppl_report_figures
 
-    dists = {label: details[0]["distances"] for label, details in runs.items() if details and "distances" in details[0]}
-    return ppl_histograms({output: dists}) if dists else []
+    return ppl_report_figures(report, runs)

@@ -175,6 +175,7 @@ def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, t
             opts.detector,
             opts.inception_weights,
             allow_random=opts.allow_random_weights,
+            resize=opts.resize,
             device=ctx.device,
             download=opts.download,
         )
@@ -185,6 +186,10 @@ def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, t
             batch_size=opts.batch_size,
             device=ctx.device,
             show_progress=opts.show_progress,
+            skip_bad=opts.skip_bad,
+            num_workers=opts.num_workers,
+            cache_dir=opts.cache_dir,
+            no_cache=opts.no_cache,
         )
         return det, real
 
@@ -203,10 +208,10 @@ def feature_raws(res: Any, outputs: tuple[str, ...]) -> dict[str, Raw]:
             "name": names.get("fid", "fid"),
             "detector": dict(res.detector),
         }
-        out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+        out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint(), res)
     if "kid" in outputs:
         details = {"subset_std": res.kid_std, "num_real": num_real, "name": names.get("kid", "kid")}
-        out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+        out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), details, res.fingerprint(), res)
     return out
 
 

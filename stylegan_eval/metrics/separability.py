@@ -861,25 +861,9 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     return out
 
 
-def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
-    """The registry's figure hook: per-attribute H(Y|X) bars of ``output`` per checkpoint
-    ({checkpoint: [details of each run]}, the mean over runs)."""
-    from .figures import separability_bars
+def report_figures(report: Any, runs: Any = None) -> tuple[list[Any], list[str]]:
+    """The registry's ``report_figures`` hook: the per-attribute entropy chart of a
+    ``separability`` report, drawn by :func:`stylegan_eval.figures.reports.separability_report_figures`."""
+    from ..figures.reports import separability_report_figures
 
-    entropies = {}
-    for label, details in runs.items():
-        per_run = [d["entropy_bits"] for d in details if "entropy_bits" in d]
-        if per_run:
-            entropies[label] = {a: float(np.mean([r[a] for r in per_run])) for a in per_run[0]}
-    return separability_bars({output: entropies}) if entropies else []
-
-
-def report_figures(table: Any) -> list[tuple[str, str, Any]]:
-    """The registry's hook for a ``separability`` report: [(file name, caption, Figure)] of its
-    per-attribute entropies, or [] when ``table`` has none."""
-    from .figures import separability_figure
-
-    if not hasattr(table, "columns") or "conditional_entropy_bits" not in table.columns:
-        return []
-    fig = separability_figure(table, "separability: per-attribute conditional entropy")
-    return [("separability_entropy.png", "per-attribute conditional entropy", fig)]
+    return separability_report_figures(report)
