@@ -159,7 +159,7 @@ def command(
         meta={
             **ckpt_meta,
             "environment": environment(run.device),
-            "timings": {**timer.seconds, **opts.built_seconds, **result.seconds},
+            "timings": {**timer.seconds, "distance": sum(opts.built_seconds.values()), **result.seconds},
             "random_weights": result.random_weights,
             "warnings": warnings,
         },
