@@ -59,7 +59,8 @@ class EvalOptions:
         resume_prefix: resume states are stored under ``<prefix>-<label>-s<seed>-<entry>``
             (:meth:`RunContext.state`); None: under the entry point's own name, for a caller
             that runs one metric once (a single-metric command), where names cannot collide.
-        built_seconds: wall-clock seconds of each object :meth:`cached` built (filled as they are built).
+
+    ``built_seconds`` (not an option): the wall-clock seconds each object :meth:`cached` built took.
     """
 
     seed: int = 0
@@ -88,7 +89,6 @@ class EvalOptions:
     cache_dir: Path | None = None
     no_cache: bool = False
     resume_prefix: str | None = "compare"
-    built_seconds: dict[str, float] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +96,7 @@ class EvalOptions:
             raise ArgumentError("repeats", f"repeats must be a positive integer, got {self.repeats!r}")
         if self.num_samples is not None and self.num_samples < 2:
             raise ArgumentError("num_samples", f"num_samples must be at least 2, got {self.num_samples}")
+        self.built_seconds: dict[str, float] = {}
 
     def state(self, name: str, fingerprint: dict) -> Any:
         """The resume state stored under ``name`` for ``fingerprint`` (None without a factory)."""
