@@ -74,6 +74,16 @@ def test_inception_score_names_the_bad_argument_before_any_work(no_work, kwargs,
     assert info.value.arg == arg
 
 
+def test_streaming_fid_refuses_its_options_at_construction(no_work):
+    from stylegan_eval.metrics.streaming import StreamingFID
+
+    with pytest.raises(ArgumentError) as info:
+        StreamingFID(STATS, kid=True, kid_subset_size=1)
+    assert info.value.arg == "kid_subset_size"
+    with pytest.raises(ArgumentError, match="^kid_subset is not an option of fid()"):
+        StreamingFID(STATS, kid_subset=5)  # a misspelt option, refused before any image is fed
+
+
 def test_a_fixed_class_must_exist_in_a_conditional_generator(no_work):
     class Conditional(TinyGen):
         c_dim = 3

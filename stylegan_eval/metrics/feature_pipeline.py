@@ -359,10 +359,12 @@ def _estimate(
             res = fid_from_stats(real_fs, gen_fs, method=e.method, device=device)  # type: ignore[arg-type]
         out.fid, out.warnings = res.fid, list(res.warnings)
     if "kid" in e.outputs:
+        if real_fs.features is None:  # statistics passed in as real_stats without them
+            raise ArgumentError("kid", "KID needs the real images' features, which these statistics do not hold")
         with timer("kid"):
             k = kernel_inception_distance(
                 real_fs.features, feats, e.kid_subsets, e.kid_subset_size, seed=seed, device=device
-            )  # type: ignore[arg-type]
+            )
         out.kid, out.kid_std, out.kid_subset_size = k.mean, k.std, k.subset_size
     return out
 
