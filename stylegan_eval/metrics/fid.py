@@ -23,12 +23,15 @@ from .feature_pipeline import (
     measure_in_context,
     protocol_name,
 )
-from .frechet import FIDMethod
+from .frechet import FID_METHODS, FIDMethod, fid_from_stats
+from .kid_estimator import MAX_SUBSET_SIZE, NUM_SUBSETS, check_subsets
 
-__all__ = [
+__all__ = [  # with the names of the distance it reports (from frechet)
+    "FID_METHODS",
     "FeatureMetricResult",
     "FeatureOptions",
     "fid",
+    "fid_from_stats",
     "protocol_name",
     "report_figures",
     "run_registered",
@@ -43,14 +46,12 @@ def validate(
     *,
     method: str = "eigen",
     kid: bool = False,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
+    kid_subsets: int = NUM_SUBSETS,
+    kid_subset_size: int = MAX_SUBSET_SIZE,
 ) -> None:
     """Every check of :func:`fid`'s arguments (the shared ones in ``options``, the others by the
     same names), before a detector is built or an image read: ArgumentError naming the first
     argument out of range."""
-    from .kid_estimator import check_subsets
-
     check_options(generator, options)
     check_method(method)
     if kid:
@@ -108,7 +109,8 @@ def fid(
         resize: 'detector' or 'clean'.
         method: 'sqrtm' (reference) or 'eigen'.
         low_rank: with 'eigen' and fewer generated images than feature dimensions, take the
-            low-rank route (same value up to rounding; ``compare`` uses False, as it always has).
+            low-rank route (same value up to rounding; the registered runner takes False, the
+            route its pinned values were computed with).
         psi, noise_mode, class_idx: generator sampling options.
         kid_subsets, kid_subset_size: KID's subsets (100 of at most 1000).
         skip_bad, num_workers, cache_dir, no_cache: real image decoding and caching.
