@@ -31,7 +31,7 @@ def no_work(monkeypatch):
     monkeypatch.setattr(real, "shared_real_statistics", started)
 
 
-STATS = "real.npz"  # never read: every call below is refused first
+STATS = "no-such-real.npz"  # never read: every call below is refused first, a missing file last
 
 CASES = [
     (fid.fid, {"num_samples": 1}, "num_samples"),
@@ -54,6 +54,10 @@ CASES = [
     (modern_detectors.frechet_distance_in, {"noise_mode": "loud"}, "noise_mode"),
     (cmmd.cmmd, {"num_samples": 1}, "num_samples"),
     (cmmd.cmmd, {"num_workers": -1}, "num_workers"),
+    (fid.fid, {}, "real"),
+    (kid.kid, {}, "real"),
+    (modern_detectors.frechet_distance_in, {}, "real"),
+    (cmmd.cmmd, {}, "real"),
 ]
 
 
@@ -72,6 +76,14 @@ def test_inception_score_names_the_bad_argument_before_any_work(no_work, kwargs,
     with pytest.raises(ArgumentError) as info:
         inception_score.inception_score(TinyGen(), **kwargs)
     assert info.value.arg == arg
+
+
+def test_kid_needs_real_features_before_any_work(no_work):
+    import numpy as np
+
+    with pytest.raises(ArgumentError, match="needs the real images' features") as info:
+        kid.kid(TinyGen(), (np.zeros(16), np.eye(16)), num_samples=8)
+    assert info.value.arg == "kid"
 
 
 def test_streaming_fid_refuses_its_options_at_construction(no_work):

@@ -42,20 +42,26 @@ __all__ = [  # with the names of the distance it reports (from frechet)
 # ------------------------------------------------------------------------------ the entry point
 def validate(
     generator: Any,
+    real: Any,
     options: FeatureOptions,
     *,
     method: str = "eigen",
     kid: bool = False,
     kid_subsets: int = NUM_SUBSETS,
     kid_subset_size: int = MAX_SUBSET_SIZE,
+    real_stats: tuple | None = None,
 ) -> None:
     """Every check of :func:`fid`'s arguments (the shared ones in ``options``, the others by the
     same names), before a detector is built or an image read: ArgumentError naming the first
-    argument out of range."""
+    argument out of range (``real`` last, unless ``real_stats`` replaces it)."""
+    from . import real as real_data
+
     check_options(generator, options)
     check_method(method)
     if kid:
         check_subsets(kid_subsets, kid_subset_size, names=("kid_subsets", "kid_subset_size"))
+    if real_stats is None:
+        real_data.validate(real, keep_features=kid)
 
 
 def fid(
@@ -119,7 +125,8 @@ def fid(
             sizes) instead of warning (ArgumentError naming ``strict_data``).
     """
     options = FeatureOptions.pick(locals())
-    validate(generator, options, method=method, kid=kid, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size)
+    subsets = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size}
+    validate(generator, real, options, method=method, kid=kid, **subsets, real_stats=real_stats)
     estimators = Estimators(("fid", "kid") if kid else ("fid",), method, low_rank, kid_subsets, kid_subset_size)
     return measure(generator, real, options, estimators, state=state, real_stats=real_stats)
 
@@ -132,7 +139,7 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
 
     with_kid = "kid" in outputs
     options = context_options(ctx, protocol)
-    validate(ctx.generator, options, method=ctx.options.fid_method, kid=with_kid)
+    validate(ctx.generator, ctx.options.data, options, method=ctx.options.fid_method, kid=with_kid)
     estimators = Estimators(("fid", "kid") if with_kid else ("fid",), ctx.options.fid_method, low_rank=False)
     return feature_raws(measure_in_context(ctx, options, estimators, label="+".join(outputs)), outputs)
 

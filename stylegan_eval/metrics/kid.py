@@ -29,13 +29,23 @@ def _estimators(num_subsets: int = NUM_SUBSETS, max_subset_size: int = MAX_SUBSE
 
 
 def validate(
-    generator: Any, options: FeatureOptions, *, num_subsets: int = NUM_SUBSETS, max_subset_size: int = MAX_SUBSET_SIZE
+    generator: Any,
+    real: Any,
+    options: FeatureOptions,
+    *,
+    num_subsets: int = NUM_SUBSETS,
+    max_subset_size: int = MAX_SUBSET_SIZE,
+    real_stats: tuple | None = None,
 ) -> None:
     """Every check of :func:`kid`'s arguments (the shared ones in ``options``, the others by the
     same names), before a detector is built or an image read: ArgumentError naming the first
-    argument out of range."""
+    argument out of range (``real`` last, unless ``real_stats`` replaces it)."""
+    from . import real as real_data
+
     check_options(generator, options)
     check_subsets(num_subsets, max_subset_size)
+    if real_stats is None:
+        real_data.validate(real, keep_features=True)
 
 
 def kid(
@@ -72,7 +82,7 @@ def kid(
     Returns a :class:`~stylegan_eval.metrics.fid.FeatureMetricResult` named 'kid'.
     """
     options = FeatureOptions.pick(locals())
-    validate(generator, options, num_subsets=num_subsets, max_subset_size=max_subset_size)
+    validate(generator, real, options, num_subsets=num_subsets, max_subset_size=max_subset_size, real_stats=real_stats)
     return measure(
         generator, real, options, _estimators(num_subsets, max_subset_size), state=state, real_stats=real_stats
     )
@@ -85,5 +95,5 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     from .real import feature_raws
 
     options = context_options(ctx, protocol)
-    validate(ctx.generator, options)
+    validate(ctx.generator, ctx.options.data, options)
     return feature_raws(measure_in_context(ctx, options, _estimators(), label="+".join(outputs)), outputs)

@@ -217,6 +217,7 @@ def make_modern_detector(
 # ------------------------------------------------------------------------------ entry point
 def validate(
     generator: Any,
+    real: Any,
     *,
     num_samples: int = 50_000,
     batch_size: int | None = None,
@@ -231,6 +232,7 @@ def validate(
     detector is built or an image read: ArgumentError naming the first argument out of range."""
     from .common import check_sampling
     from .frechet import FID_METHODS
+    from .real import check_source
 
     check_sampling(generator, num_samples=num_samples, batch_size=batch_size, psi=psi, noise_mode=noise_mode)
     if not isinstance(detector, FeatureDetector) and detector not in MODERN_DETECTORS:
@@ -243,6 +245,7 @@ def validate(
         raise ArgumentError("fid_method", f"fid_method must be one of {FID_METHODS}, got {fid_method!r}")
     if not (isinstance(num_workers, int) and num_workers >= 0):
         raise ArgumentError("num_workers", f"num_workers must be an integer >= 0, got {num_workers!r}")
+    check_source(real)
 
 
 def real_statistics_in(
@@ -330,7 +333,7 @@ def frechet_distance_in(
     from .image_samples import GeneratedImages, as_generated
 
     generator = as_generated(generator)
-    validate(generator, num_samples=num_samples, batch_size=batch_size, detector=detector, max_real=max_real,
+    validate(generator, real, num_samples=num_samples, batch_size=batch_size, detector=detector, max_real=max_real,
              fid_method=fid_method, psi=psi, noise_mode=noise_mode, num_workers=num_workers)  # fmt: skip
     det = (
         detector

@@ -37,6 +37,34 @@ def stats_digest(stats: FeatureStats) -> str:
     return h.hexdigest()
 
 
+def validate(real: Any, *, keep_features: bool = False) -> None:
+    """The checks of ``real`` (as :func:`real_statistics` takes it) that need no detector and read
+    no file, run by it and by the feature metrics' ``validate`` before a detector is built:
+    ArgumentError naming ``real`` for another type or a local path that does not exist (a
+    ``hf://`` reference is checked when it is resolved), or naming ``kid`` for statistics in
+    memory without the per-image features ``keep_features`` (KID) needs."""
+    if isinstance(real, FeatureStats) or (isinstance(real, tuple) and len(real) == 2):
+        if keep_features and getattr(real, "features", None) is None:
+            raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
+        return
+    check_source(real)
+
+
+def check_source(real: Any) -> None:
+    """ArgumentError naming ``real`` unless it is FeatureStats, a ``hf://`` reference (checked
+    when it is resolved) or a local path that exists."""
+    from ..hub import is_hub_ref
+
+    if isinstance(real, FeatureStats):
+        return
+    if not isinstance(real, (str, os.PathLike)):
+        raise ArgumentError(
+            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
+        )
+    if not is_hub_ref(real) and not Path(real).exists():
+        raise ArgumentError("real", f"real {Path(real)}: no such file or folder")
+
+
 def real_statistics(
     real: RealArg,
     detector: Any,
@@ -55,20 +83,15 @@ def real_statistics(
     ``info`` holds ``source``, ``num_real``, ``skipped`` and, for images, the cache details and
     ``data_hash``; ``identity`` names the real data in fingerprints (a data hash or file digest).
     """
-    if isinstance(real, tuple) and len(real) == 2:
+    validate(real, keep_features=keep_features)
+    if isinstance(real, tuple):
         real = FeatureStats(np.asarray(real[0], np.float64), np.asarray(real[1], np.float64))
     if isinstance(real, FeatureStats):
-        return _in_memory(real, keep_features)
-    if not isinstance(real, (str, os.PathLike)):
-        raise ArgumentError(
-            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
-        )
+        return _in_memory(real)
     from .. import hub
 
     source = hub.resolve(str(real)) if hub.is_hub_ref(real) else None  # the cached file, read like a local one
     data = Path(source.path if source else real)
-    if not data.exists():
-        raise ArgumentError("real", f"real {data}: no such file or folder")
     if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
         return _stats_file(data, source, detector, keep_features)
     import torch
@@ -91,10 +114,8 @@ def real_statistics(
     return stats, _images_info(stats, ds, skip_bad)
 
 
-def _in_memory(real: FeatureStats, keep_features: bool) -> tuple[FeatureStats, dict[str, Any]]:
+def _in_memory(real: FeatureStats) -> tuple[FeatureStats, dict[str, Any]]:
     """Statistics given in memory: identified by the digest of their arrays."""
-    if keep_features and real.features is None:
-        raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
     info = {"source": "statistics", "num_real": real.num, "skipped": 0, "cache_hit": None}
     return real, {**info, "identity": "stats:" + stats_digest(real)}
 

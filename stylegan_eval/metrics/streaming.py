@@ -22,7 +22,7 @@ import torch
 from ..errors import ArgumentError
 
 
-def _check(kid: bool, options: dict[str, Any], resize: str) -> None:
+def _check(real: Any, kid: bool, options: dict[str, Any], resize: str) -> None:
     """Refuse at construction what :meth:`StreamingFID.compute` would: an option
     :func:`~stylegan_eval.metrics.fid.fid` does not take, or one out of range (its ``validate``)."""
     import inspect
@@ -34,8 +34,8 @@ def _check(kid: bool, options: dict[str, Any], resize: str) -> None:
     unknown = sorted(set(options) - taken)
     if unknown:
         raise ArgumentError(unknown[0], f"{unknown[0]} is not an option of fid() (options: {', '.join(sorted(taken))})")
-    estimators = {k: options[k] for k in ("method", "kid_subsets", "kid_subset_size") if k in options}
-    validate(None, FeatureOptions.pick({**options, "resize": resize}), kid=kid, **estimators)
+    others = {k: options[k] for k in ("method", "kid_subsets", "kid_subset_size", "real_stats") if k in options}
+    validate(None, real, FeatureOptions.pick({**options, "resize": resize}), kid=kid, **others)
 
 
 class StreamingFID:
@@ -66,7 +66,7 @@ class StreamingFID:
     ) -> None:
         from . import inception
 
-        _check(kid, options, resize=resize)
+        _check(real, kid, options, resize=resize)
         self.real, self.kid, self.options = real, kid, options
         self.device = torch.device(device)
         self.detector = (
