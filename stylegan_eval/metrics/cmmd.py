@@ -199,14 +199,14 @@ def validate(
     """Every check of :func:`cmmd`'s arguments (same names), run by it and by the registered
     runner before CLIP is built or an image read: ArgumentError naming the first argument out of range."""
     from .common import check_sampling
-    from .real import check_source
+    from .stats_cache import check_real_source
 
     check_sampling(generator, num_samples=num_samples, batch_size=batch_size, psi=psi, noise_mode=noise_mode)
     if detector is not None and not isinstance(detector, CmmdDetector):
         raise ArgumentError("detector", f"detector must be a CmmdDetector or None, got {type(detector).__name__}")
     if not (isinstance(num_workers, int) and num_workers >= 0):
         raise ArgumentError("num_workers", f"num_workers must be an integer >= 0, got {num_workers!r}")
-    check_source(real)
+    check_real_source(real)
 
 
 def cmmd(

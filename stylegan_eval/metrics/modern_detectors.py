@@ -232,7 +232,7 @@ def validate(
     detector is built or an image read: ArgumentError naming the first argument out of range."""
     from .common import check_sampling
     from .frechet import FID_METHODS
-    from .real import check_source
+    from .stats_cache import check_real_source
 
     check_sampling(generator, num_samples=num_samples, batch_size=batch_size, psi=psi, noise_mode=noise_mode)
     if not isinstance(detector, FeatureDetector) and detector not in MODERN_DETECTORS:
@@ -245,7 +245,7 @@ def validate(
         raise ArgumentError("fid_method", f"fid_method must be one of {FID_METHODS}, got {fid_method!r}")
     if not (isinstance(num_workers, int) and num_workers >= 0):
         raise ArgumentError("num_workers", f"num_workers must be an integer >= 0, got {num_workers!r}")
-    check_source(real)
+    check_real_source(real)
 
 
 def real_statistics_in(

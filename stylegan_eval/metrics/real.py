@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ArgumentError
 from .context import Raw, RunContext
-from .stats_cache import FeatureStats
+from .stats_cache import FeatureStats, check_real_source
 
 STATS_SUFFIXES = (".npz", ".pkl", ".pickle")
 
@@ -47,22 +47,7 @@ def validate(real: Any, *, keep_features: bool = False) -> None:
         if keep_features and getattr(real, "features", None) is None:
             raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
         return
-    check_source(real)
-
-
-def check_source(real: Any) -> None:
-    """ArgumentError naming ``real`` unless it is FeatureStats, a ``hf://`` reference (checked
-    when it is resolved) or a local path that exists."""
-    from ..hub import is_hub_ref
-
-    if isinstance(real, FeatureStats):
-        return
-    if not isinstance(real, (str, os.PathLike)):
-        raise ArgumentError(
-            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
-        )
-    if not is_hub_ref(real) and not Path(real).exists():
-        raise ArgumentError("real", f"real {Path(real)}: no such file or folder")
+    check_real_source(real)
 
 
 def real_statistics(

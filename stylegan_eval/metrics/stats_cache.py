@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_zip, zip_problem
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
@@ -73,6 +73,21 @@ def is_image_source(path: str | os.PathLike) -> bool:
             return any(n.lower().endswith(IMAGE_EXTENSIONS) for n in zf.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def check_real_source(real: Any) -> None:
+    """ArgumentError naming ``real`` unless it is FeatureStats, a ``hf://`` reference (checked
+    when it is resolved) or a local path that exists."""
+    from ..hub import is_hub_ref  # torch-free, as this module
+
+    if isinstance(real, FeatureStats):
+        return
+    if not isinstance(real, (str, os.PathLike)):
+        raise ArgumentError(
+            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
+        )
+    if not is_hub_ref(real) and not Path(real).exists():
+        raise ArgumentError("real", f"real {Path(real)}: no such file or folder")
 
 
 class ImageSource:
