@@ -183,16 +183,23 @@ def test_samples_roundtrip_and_select(tmp_path):
 
 
 def test_validation_errors():
-    from stylegan_eval.errors import UserError
+    from stylegan_eval.cli import flag_message
+    from stylegan_eval.errors import ArgumentError, UserError
 
     G = LatentImageGenerator()
     s = sep.collect_samples(G, {"a": LinearW(0)}, 20)
-    with pytest.raises(UserError, match="--keep"):
-        sep.fit_separability(s, keep=0.0)
-    with pytest.raises(UserError, match="--space"):
-        sep.fit_separability(s, spaces=["x"])
-    with pytest.raises(UserError, match="--svm"):
-        sep.fit_separability(s, svm="nope")
+    for kwargs, flag in (
+        ({"keep": 0.0}, "--keep must be a fraction"),
+        ({"keep": 0.05}, "--keep 0.05 of 20 samples keeps 1: need at least 2"),
+        ({"spaces": ["x"]}, "--space must be a list"),
+        ({"spaces": ["z", "Z"]}, "--space lists a space twice"),
+        ({"svm": "nope"}, "--svm must be one of reference, fast"),
+        ({"jobs": 0}, "--jobs must be an integer >= 1"),
+    ):
+        with pytest.raises(ArgumentError) as exc:
+            sep.fit_separability(s, **kwargs)
+        # the library names the Python argument, the command line its flag
+        assert str(exc.value).startswith(exc.value.arg) and flag_message(exc.value).startswith(flag)
 
     class Big(nn.Module):
         input_resolution = 8
