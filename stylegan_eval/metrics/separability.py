@@ -46,7 +46,7 @@ from ..errors import ArgumentError, UserError
 from ..generator import NOISE_MODES, Generator, NoiseMode, latents
 from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
-from .common import generator_digest, resolve_state
+from . import common
 from .context import EvalOptions, Raw, RunContext
 
 SPACES = ("z", "w")
@@ -368,7 +368,7 @@ def separability_fingerprint(
     clfs = _as_classifiers(classifiers)
     return {
         "metric": "separability",
-        "generator": generator_digest(generator),
+        "generator": common.generator_digest(generator),
         "seed": seed,
         "num_samples": num_samples,
         "noise_mode": noise_mode,
@@ -782,7 +782,7 @@ def separability(
     validate(generator, spaces=spaces, jobs=jobs, **protocol)
     clfs = _as_classifiers(classifiers)
     fingerprint = separability_fingerprint(generator, clfs, seed=seed, class_idx=class_idx, spaces=spaces, **protocol)
-    resume = resolve_state(state, "separability", fingerprint)
+    resume = common.resolve_state(state, "separability", fingerprint)
     t0 = time.perf_counter()
     samples = collect_samples(
         generator,
