@@ -211,6 +211,29 @@ def test_validation_errors():
         sep.collect_samples(G, {"big": Big()}, 10)
 
 
+def test_the_registered_runner_checks_before_loading_classifiers(tmp_path):
+    from stylegan_eval.errors import ArgumentError
+    from stylegan_eval.metrics.context import EvalOptions, RunContext
+
+    class BlackBox(LatentImageGenerator):
+        supports_w = False
+
+    # no classifier exists in classifier_dir: loading any would fail, so the refusal comes first
+    opts = EvalOptions(svm="nope", classifier_dir=tmp_path)
+    with pytest.raises(ArgumentError, match="^svm must"):
+        sep.run_registered(RunContext(LatentImageGenerator(), opts, name="ls", num_samples=20), ("ls_z", "ls_w"))
+    assert not opts._cache
+    opts = EvalOptions(classifier_dir=tmp_path)
+    with pytest.raises(ArgumentError, match="W space needs a generator with a mapping network") as exc:
+        sep.run_registered(RunContext(BlackBox(), opts, name="ls", num_samples=20), ("ls_z", "ls_w"))
+    assert exc.value.arg == "spaces" and not opts._cache
+    with pytest.raises(ArgumentError, match="^keep 0.5 of 3 samples keeps 1"):
+        sep.separability(LatentImageGenerator(), {"a": LinearW(0)}, num_samples=3)
+    with pytest.raises(ArgumentError, match="pass need_w=False") as exc:
+        sep.collect_samples(BlackBox(), {"a": LinearW(0)}, 4)
+    assert exc.value.arg == "need_w"
+
+
 def _patch_generator(monkeypatch, gen):
     import stylegan_eval.formats as formats
 

@@ -335,7 +335,12 @@ def equivariance(
     """
     validate(generator, kinds=kinds)
     kinds = tuple(kinds)
-    options = {"translate_max": translate_max, "rotate_max": rotate_max, "psi": psi, "class_idx": class_idx}
+    options: dict[str, Any] = {
+        "translate_max": translate_max,
+        "rotate_max": rotate_max,
+        "psi": psi,
+        "class_idx": class_idx,
+    }
     fn = _batch_fn(generator, seed, kinds, **options)
     fingerprint = {"metric": "eq", "kinds": list(kinds), "num_samples": num_samples, "seed": seed, **options}
     resume = resolve_state(state, "eq", {**fingerprint, **generator_fingerprint(generator)})

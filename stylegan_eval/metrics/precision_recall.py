@@ -434,8 +434,8 @@ def precision_recall(
 
     generator = as_generated(generator, device if device is not None else "cpu")
     images_given = isinstance(generator, GeneratedImages)  # every image is used; no sampling options
-    blocks = {"row_batch_size": row_batch_size, "col_batch_size": col_batch_size, "tile": tile}
-    dtypes = {"feature_dtype": feature_dtype, "distance_dtype": distance_dtype}
+    blocks: dict[str, Any] = {"row_batch_size": row_batch_size, "col_batch_size": col_batch_size, "tile": tile}
+    dtypes: dict[str, Any] = {"feature_dtype": feature_dtype, "distance_dtype": distance_dtype}
     checked_samples = None if images_given else num_samples
     validate(nhood_size=nhood_size, max_real=max_real, num_samples=checked_samples, **blocks, **dtypes)
     dev = torch.device(device) if device is not None else generator.device

@@ -778,7 +778,7 @@ def separability(
         :class:`SeparabilityResult`; ``.scores['w']``, ``.to_frame()``.
     """
     spaces = _spaces(spaces)
-    protocol = {"num_samples": num_samples, "keep": keep, "svm": svm, "noise_mode": noise_mode}
+    protocol: dict[str, Any] = {"num_samples": num_samples, "keep": keep, "svm": svm, "noise_mode": noise_mode}
     validate(generator, spaces=spaces, jobs=jobs, **protocol)
     clfs = _as_classifiers(classifiers)
     fingerprint = separability_fingerprint(generator, clfs, seed=seed, class_idx=class_idx, spaces=spaces, **protocol)
