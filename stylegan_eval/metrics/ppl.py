@@ -433,6 +433,9 @@ def validate(
     """Every check of :func:`ppl`'s arguments (same names; ``settings`` as :func:`resolve_settings`
     checks it), before anything is built or sampled: ArgumentError naming the first one out of
     range or one ``generator`` cannot serve. The registered runner calls it too."""
+    from .image_samples import require_generator
+
+    require_generator(generator, "ppl")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
     _check_protocol(settings)
@@ -551,9 +554,6 @@ def ppl(
             -> ResumeState | None`` asked with ("ppl", the fingerprint), cleared once complete.
         dist: process sharding, passed to :func:`engine.collect`.
     """
-    from .image_samples import require_generator
-
-    require_generator(generator, "ppl")
     s = _protocol(preset, settings, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
     knobs = _Knobs(psi, precision, class_idx, z_interpolation, resize, quantize)
     cut = _Cut(lower_percentile, upper_percentile, bootstrap_resamples)
