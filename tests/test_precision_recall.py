@@ -108,26 +108,21 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one(tmp_path):
+def test_two_processes_equal_one(tmp_path, one_thread_test):
     import torch.multiprocessing as mp
 
     from stylegan_eval.engine import DistInfo
 
     mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        single = prdc(
-            _feats(83, 12, 6),
-            _feats(61, 12, 7, shift=0.2),
-            3,
-            row_batch_size=16,
-            col_batch_size=16,
-            tile=8,
-            dist=DistInfo(),
-        )
-    finally:
-        torch.set_num_threads(old)
+    single = prdc(
+        _feats(83, 12, 6),
+        _feats(61, 12, 7, shift=0.2),
+        3,
+        row_batch_size=16,
+        col_batch_size=16,
+        tile=8,
+        dist=DistInfo(),
+    )
     for rank in (0, 1):
         got = torch.load(tmp_path / f"rank{rank}.pt")
         assert torch.equal(got["real_radii"], single["real_radii"]) and torch.equal(
