@@ -30,12 +30,6 @@ KNOWN = {
     "commands/fid.py::command",
     "commands/ppl.py::command",
     "commands/stats.py::command",
-    "metrics/equivariance.py::equivariance",
-    "metrics/ppl.py::ppl",
-    "metrics/precision_recall.py::precision_recall",
-    "metrics/separability.py::collect_samples",
-    "metrics/separability.py::fit_separability",
-    "metrics/separability.py::separability",
 }
 
 
