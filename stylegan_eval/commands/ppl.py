@@ -3,8 +3,9 @@
 The options become the protocol of a registry PPL entry (the ``--preset`` one, else ppl2_wend's
 with the command's own name), run once by the generic runner
 (:func:`stylegan_eval.compare.evaluation.run_single`, one
-:class:`~stylegan_eval.metrics.context.RunContext` as ``calc`` builds it), which resolves the
-protocol in :func:`stylegan_eval.metrics.ppl.run_registered`. The report's table is the result's
+:class:`~stylegan_eval.metrics.context.RunContext` as ``calc`` builds it). The protocol is
+resolved once, by :func:`stylegan_eval.metrics.ppl.resolve_settings`, before the checkpoint is
+loaded, so that a bad option fails before any long work; the runner takes it whole. The report's table is the result's
 own (:meth:`~stylegan_eval.metrics.ppl.PPLResult.to_frame`); its histogram comes from the
 registry's ``report_figures`` hook.
 """
@@ -24,7 +25,7 @@ from ..compare.evaluation import EvalOptions, plan, run_single
 from ..errors import UserError
 from ..fileio import atomic_write
 from ..metrics import registry
-from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES
+from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLSettings, resolve_settings
 from ..report import Report, environment
 from ..runtime import Timer
 from .logger_options import log_report, step_of, tensorboard_option
@@ -32,14 +33,13 @@ from .metric_options import distance_options
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 
-def ppl_spec(preset: str | None, num_samples: int | None, **protocol: Any) -> registry.MetricSpec:
+def ppl_spec(preset: str | None, settings: PPLSettings, **options: Any) -> registry.MetricSpec:
     """The registry entry the command runs: ``preset``'s (else ppl2_wend's, named ``ppl`` so that no
-    preset is recorded) with ``num_samples`` pairs (None: the entry's) and ``protocol`` (space,
-    sampling, epsilon, crop: None keeps the preset's; psi, precision)."""
+    preset is recorded) with the resolved ``settings`` as its whole protocol (their pair count is
+    the entry's) and ``options`` (psi, precision)."""
     base = registry.get(preset or "ppl2_wend")
-    return dataclasses.replace(
-        base, name=preset or "ppl", num_samples=num_samples or base.num_samples, protocol=protocol
-    )
+    protocol = {"settings": settings, "preset": preset, **options}
+    return dataclasses.replace(base, name=preset or "ppl", num_samples=settings.num_samples, protocol=protocol)
 
 
 def eval_options(run: RunOptions, distance: str, lpips_weights, class_idx: int | None) -> EvalOptions:
@@ -131,9 +131,10 @@ def command(
     """Perceptual path length of CKPT (Karras et al. 2019), NVIDIA's protocol."""
     if save_distances and run.out is None:
         raise UserError("--save-distances needs --out DIR")
-    spec = ppl_spec(
-        preset, num_samples, space=space, sampling=sampling, epsilon=epsilon, crop=crop, psi=psi, precision=precision
+    settings = resolve_settings(
+        preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop
     )
+    spec = ppl_spec(preset, settings, psi=psi, precision=precision)
     (runner,) = plan([spec])
     opts = eval_options(run, distance, lpips_weights, ckpt.class_idx)
     timer = Timer()
