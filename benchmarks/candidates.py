@@ -56,7 +56,9 @@ FID_BAR = 1e-6
 # ---------------------------------------------------------------------------------------------
 
 
-def legacy_upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: Any = 1, down: Any = 1, pad: Any = (0, 0)) -> torch.Tensor:
+def legacy_upfirdn2d(
+    x: torch.Tensor, kernel: torch.Tensor, up: Any = 1, down: Any = 1, pad: Any = (0, 0)
+) -> torch.Tensor:
     """``ops.upfirdn2d`` as it was: x reshaped to [N * C, 1, H, W] and one 1-channel conv."""
     up_x, up_y = ops._pair(up)
     down_x, down_y = ops._pair(down)
@@ -369,7 +371,9 @@ def _images(batch: int, size: int, seed: int = 2) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) * 2 - 1  # smooth images
 
 
-def _parity_detector(stage: str, fa: Callable[[torch.Tensor], torch.Tensor], fb: Callable[[torch.Tensor], torch.Tensor], size: int) -> tuple[str, bool]:
+def _parity_detector(
+    stage: str, fa: Callable[[torch.Tensor], torch.Tensor], fb: Callable[[torch.Tensor], torch.Tensor], size: int
+) -> tuple[str, bool]:
     """FID statistics over 64 images (Inception), probabilities over 16 (classifier)."""
     if stage == "inception299":
         xs = [_images(8, size, seed) for seed in range(8)]
@@ -384,7 +388,18 @@ def _parity_detector(stage: str, fa: Callable[[torch.Tensor], torch.Tensor], fb:
     return f"probabilities max |diff| {d:.2g}", d <= 1e-6
 
 
-def _detector_row(name: str, stage: str, a: str, b: str, fa: Callable, fb: Callable, size: int, batch: int, args: argparse.Namespace) -> Row:
+def _detector_row(
+    name: str,
+    stage: str,
+    a: str,
+    b: str,
+    fa: Callable,
+    fb: Callable,
+    *,
+    size: int,
+    batch: int,
+    args: argparse.Namespace,
+) -> Row:
     row = Row(name, stage, a, b, batch)
     row.parity, row.parity_ok = _parity_detector(stage, fa, fb, size)
     x = _images(batch, size)
@@ -410,7 +425,11 @@ def cand_det_channels_last(args: argparse.Namespace) -> list[Row]:
         def fb(x: torch.Tensor, cl: torch.nn.Module = cl) -> torch.Tensor:
             return cl(x.contiguous(memory_format=torch.channels_last))
 
-        rows.append(_detector_row("channels_last", stage, "NCHW", "channels_last", _eager(net), fb, size, batch, args))
+        rows.append(
+            _detector_row(
+                "channels_last", stage, "NCHW", "channels_last", _eager(net), fb, size=size, batch=batch, args=args
+            )
+        )
     return rows
 
 
@@ -424,7 +443,19 @@ def cand_det_jit(args: argparse.Namespace) -> list[Row]:
             with torch.no_grad():
                 return frozen(x)
 
-        rows.append(_detector_row("jit trace + freeze", stage, "eager", "frozen TorchScript", _eager(net), fb, size, batch, args))
+        rows.append(
+            _detector_row(
+                "jit trace + freeze",
+                stage,
+                "eager",
+                "frozen TorchScript",
+                _eager(net),
+                fb,
+                size=size,
+                batch=batch,
+                args=args,
+            )
+        )
     return rows
 
 
@@ -437,10 +468,22 @@ def cand_det_compile(args: argparse.Namespace) -> list[Row]:
             with torch.inference_mode():
                 compiled(_images(batch, size))
         except Exception as exc:  # noqa: BLE001 - recorded as the result
-            rows.append(Row("torch.compile", stage, "eager", "inductor", batch, note=f"compile failed: {type(exc).__name__}"))
+            rows.append(
+                Row("torch.compile", stage, "eager", "inductor", batch, note=f"compile failed: {type(exc).__name__}")
+            )
             continue
         spent = time.perf_counter() - t
-        row = _detector_row("torch.compile", stage, "eager", "inductor", _eager(net), _eager(compiled), size, batch, args)
+        row = _detector_row(
+            "torch.compile",
+            stage,
+            "eager",
+            "inductor",
+            _eager(net),
+            _eager(compiled),
+            size=size,
+            batch=batch,
+            args=args,
+        )
         row.note = f"first call (compilation) {spent:.0f} s"
         rows.append(row)
     return rows
@@ -455,7 +498,11 @@ def cand_det_bf16(args: argparse.Namespace) -> list[Row]:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return net(x).float()
 
-        rows.append(_detector_row("bf16 autocast", stage, "fp32", "bf16 (AMX)", _eager(net), fb, size, batch, args))
+        rows.append(
+            _detector_row(
+                "bf16 autocast", stage, "fp32", "bf16 (AMX)", _eager(net), fb, size=size, batch=batch, args=args
+            )
+        )
     return rows
 
 
@@ -482,11 +529,13 @@ def cand_stats_workers(args: argparse.Namespace) -> list[Row]:
     det = make_detector("pytorch-fid", allow_random=True, download=False)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = _image_folder(Path(tmp), 48, 256)
+        folder = _image_folder(Path(tmp), 16, 256)
 
         def run(workers: int) -> Callable[[], Any]:
             def f() -> Any:
-                return dataset_stats(folder, det, batch_size=8, num_workers=workers, use_cache=False, show_progress=False)[0]
+                return dataset_stats(
+                    folder, det, batch_size=8, num_workers=workers, use_cache=False, show_progress=False
+                )[0]
 
             return f
 
@@ -494,7 +543,7 @@ def cand_stats_workers(args: argparse.Namespace) -> list[Row]:
         for workers in (1, 2):
             s = run(workers)()
             d = stats_diff((ref.mu, ref.sigma), (s.mu, s.sigma))
-            row = Row("decode in DataLoader workers", "stats (48 PNG 256 px)", "0 workers", f"{workers} worker(s)", 48)
+            row = Row("decode in DataLoader workers", "stats (16 PNG 256 px)", "0 workers", f"{workers} worker(s)", 16)
             row.parity, row.parity_ok = f"FID mu/sigma max |diff| {d:.2g}", d <= FID_BAR
             rows.append(timed(row, run(0), run(workers), args))
     return rows
@@ -521,7 +570,13 @@ def cand_separability(args: argparse.Namespace) -> list[Row]:
     def whole() -> Any:
         return collect_samples(G, clfs, n, batch_size=batch, noise_mode="const")
 
-    row = Row("40 classifiers, one batch (per-batch overhead)", "separability (gen32 + 40 clf at 32 px)", "parts only", "collect_samples", n)
+    row = Row(
+        "40 classifiers, one batch (per-batch overhead)",
+        "separability (gen32 + 40 clf at 32 px)",
+        "parts only",
+        "collect_samples",
+        n,
+    )
     row.parity = "same code path (overhead only)"
     row = timed(row, parts, whole, args)
     row.note = f"overhead {(row.t_b - row.t_a) / (n // batch) * 1e3:.1f} ms per batch of {batch} ({row.t_b / row.t_a - 1:+.1%})"
@@ -595,7 +650,17 @@ def fractions(args: argparse.Namespace) -> list[dict[str, Any]]:
                 return run()
 
         ta, tb = ab(fa, run, args.rounds, args.repeats)
-        out.append({"stage": f"gen{size}", "batch": batch, "gflop": flops / 1e9, "before": flops * batch / ta / rate, "after": flops * batch / tb / rate, "rate": rate / 1e9, "load": load()})
+        out.append(
+            {
+                "stage": f"gen{size}",
+                "batch": batch,
+                "gflop": flops / 1e9,
+                "before": flops * batch / ta / rate,
+                "after": flops * batch / tb / rate,
+                "rate": rate / 1e9,
+                "load": load(),
+            }
+        )
         print(out[-1], file=sys.stderr, flush=True)
     return out
 
@@ -616,7 +681,9 @@ def markdown(rows: list[Row], fracs: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if not r.t_b:
-            lines.append(f"| {r.candidate} | {r.stage} | {r.a} | {r.b} | {r.items} | - | - | - | - | - | - | {r.note} |")
+            lines.append(
+                f"| {r.candidate} | {r.stage} | {r.a} | {r.b} | {r.items} | - | - | - | - | - | - | {r.note} |"
+            )
             continue
         ok = "-" if r.parity_ok is None else ("yes" if r.parity_ok else "no")
         lines.append(

@@ -348,6 +348,7 @@ def collect_samples(
         fingerprint: stored with the samples (see :func:`sample_fingerprint`).
     """
     from ..engine import collect
+    from ..networks.memory_format import channels_last_on_cpu, input_for
     from ..runtime import default_batch_size, num_parameters
 
     clfs = _as_classifiers(classifiers)
@@ -358,7 +359,7 @@ def collect_samples(
     check_resolutions(generator.resolution, clfs)
     device = generator.device
     for c in clfs:
-        c.module.to(device).eval()
+        channels_last_on_cpu(c.module.to(device).eval(), device)
     if batch_size is None:
         res = max(generator.resolution, max(c.resolution for c in clfs))
         batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
@@ -386,7 +387,7 @@ def collect_samples(
         for clf in clfs:
             if clf.resolution not in by_res:
                 by_res[clf.resolution] = _prepare(images, clf.resolution)
-            y = clf.module(by_res[clf.resolution])
+            y = clf.module(input_for(clf.module, by_res[clf.resolution]))
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y[:, 0]
             if y.shape != (idx.shape[0],):

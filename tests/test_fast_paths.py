@@ -1,17 +1,28 @@
-"""The StyleGAN2 FIR filter runs as one depthwise conv (the fast CPU path); these tests hold it to
-the plain formulation it replaced (one single-channel conv over the N * C maps) on a small
-random-init generator: images to float32 rounding and PPL distances within 1e-5 relative at eps 1e-2.
+"""The fast CPU paths kept from ``benchmarks/candidates.py``, held to the plain formulations they
+replaced, on networks at random initialisation:
+
+- the StyleGAN2 FIR filter as one depthwise conv (against one single-channel conv over the N * C
+  maps): images to float32 rounding, PPL distances within 1e-5 relative at eps 1e-2;
+- the pytorch-fid Inception and the CelebA-HQ classifier in channels_last on a CPU (against
+  NCHW): FID statistics within 1e-6, classifier probabilities within 1e-6.
 """
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from sg2_utils import make_sg2_net
 
+from stylegan_eval.classifiers.celebahq import random_classifier
 from stylegan_eval.metrics.distances import make_distance
+from stylegan_eval.metrics.fid_inception_net import FIDInceptionV3
 from stylegan_eval.metrics.ppl import make_batch_fn, resolve_settings
 from stylegan_eval.networks import ops
+from stylegan_eval.networks.memory_format import channels_last_on_cpu, input_for
 from stylegan_eval.networks.stylegan2 import StyleGAN2Generator
 
 
@@ -60,3 +71,32 @@ def test_depthwise_fir_keeps_ppl_distances(monkeypatch):
         want = _with_per_map_filter(monkeypatch, lambda: fn(idx)["distance"].double())
     assert (want > 0).all()
     assert float(((got - want).abs() / want).max()) <= 1e-5
+
+
+def _nchw_and_channels_last(net):
+    """(net, a channels_last copy as the package runs it on a CPU)."""
+    fast = channels_last_on_cpu(copy.deepcopy(net), "cpu")
+    assert next(p for p in fast.parameters() if p.ndim == 4).is_contiguous(memory_format=torch.channels_last)
+    return net, fast
+
+
+@pytest.mark.slow  # a random-init Inception-v3 (24M parameters); the classifier test covers the path by default
+def test_inception_channels_last_keeps_fid_statistics():
+    net, fast = _nchw_and_channels_last(FIDInceptionV3().randomize(0).eval())
+    x = F.interpolate(torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(4)), size=(96, 96)) * 2 - 1
+    with torch.inference_mode():
+        want = net(x).double().numpy()
+        got = fast(input_for(fast, x)).double().numpy()
+    assert got.shape == (3, 2048) and np.abs(want).max() > 1e-3
+    assert np.abs(got.mean(0) - want.mean(0)).max() <= 1e-6
+    assert np.abs(np.cov(got, rowvar=False) - np.cov(want, rowvar=False)).max() <= 1e-6
+
+
+def test_celebahq_classifier_channels_last_keeps_probabilities():
+    net, fast = _nchw_and_channels_last(random_classifier(seed=1, resolution=32).eval())
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    with torch.inference_mode():
+        want = torch.sigmoid(2 * net(x).double())
+        got = torch.sigmoid(2 * fast(input_for(fast, x)).double())
+    assert want.std() > 1e-3  # distinct probabilities, so the comparison can fail
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
