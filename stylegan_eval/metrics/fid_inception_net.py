@@ -70,6 +70,7 @@ class FIDInceptionV3(nn.Module):
 
     #: Runs channels_last on a CPU (see :mod:`stylegan_eval.networks.memory_format`).
     prefers_channels_last = True
+
     Conv2d_1a_3x3: nn.Module
     Conv2d_2a_3x3: nn.Module
     Conv2d_2b_3x3: nn.Module
