@@ -459,6 +459,40 @@ def cand_det_jit(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def cand_det_jit_vs_channels_last(args: argparse.Namespace) -> list[Row]:
+    """trace + freeze against the package's present path (channels_last on a CPU)."""
+    from stylegan_eval.networks.memory_format import channels_last_on_cpu, input_for
+
+    rows = []
+    for stage, (net, size, batch) in detectors().items():
+        net = channels_last_on_cpu(net, "cpu")
+        with torch.no_grad():
+            frozen = torch.jit.freeze(torch.jit.trace(net, input_for(net, _images(batch, size))).eval())
+
+        @torch.inference_mode()
+        def fa(x: torch.Tensor, net: torch.nn.Module = net) -> torch.Tensor:
+            return net(input_for(net, x))
+
+        def fb(x: torch.Tensor, frozen: Any = frozen, net: torch.nn.Module = net) -> torch.Tensor:
+            with torch.no_grad():
+                return frozen(input_for(net, x))
+
+        rows.append(
+            _detector_row(
+                "jit trace + freeze",
+                stage,
+                "channels_last",
+                "frozen TorchScript",
+                fa,
+                fb,
+                size=size,
+                batch=batch,
+                args=args,
+            )
+        )
+    return rows
+
+
 def cand_det_compile(args: argparse.Namespace) -> list[Row]:
     rows = []
     for stage, (net, size, batch) in detectors().items():
@@ -556,7 +590,7 @@ def cand_separability(args: argparse.Namespace) -> list[Row]:
     from stylegan_eval.metrics.separability import collect_samples
 
     G = generator(32)
-    clfs = {f"attr{i}": random_classifier(seed=i, resolution=32).eval() for i in range(40)}
+    clfs = {f"attr{i}": random_classifier(seed=i, resolution=32, fmap_base=512, fmap_max=32).eval() for i in range(40)}
     batch, n = 16, 32
     z = torch.randn(batch, G.z_dim)
 
@@ -572,7 +606,7 @@ def cand_separability(args: argparse.Namespace) -> list[Row]:
 
     row = Row(
         "40 classifiers, one batch (per-batch overhead)",
-        "separability (gen32 + 40 clf at 32 px)",
+        "separability (gen32 + 40 small clf at 32 px)",
         "parts only",
         "collect_samples",
         n,
@@ -591,6 +625,7 @@ CANDIDATES: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "gen_compile": cand_gen_compile,
     "det_channels_last": cand_det_channels_last,
     "det_jit": cand_det_jit,
+    "det_jit_vs_channels_last": cand_det_jit_vs_channels_last,
     "det_compile": cand_det_compile,
     "det_bf16": cand_det_bf16,
     "stats_workers": cand_stats_workers,
