@@ -1402,7 +1402,7 @@ def test_fuzz_loaders(tmp_path):
 
 # ------------------------------------------------------------------------------ SIGKILL and resume
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch, one_thread_test):
     """separability on test_resume's slow generator (a tiny classifier, no VGG16 to build), killed twice."""
     from compare_utils import make_classifier
     from resume_utils import resume_env, separability_samples, synthesis_calls
@@ -1482,12 +1482,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         names
     )  # partials, temporary files and the lock are gone
     fresh = tmp_path / "fresh"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        code, stdout, err = cli(*cmd(fresh, "--json")[3:])
-    finally:
-        torch.set_num_threads(threads)
+    code, stdout, err = cli(*cmd(fresh, "--json")[3:])  # one thread, as the subprocess
     assert code == 0, err
     a, b = separability_samples(out), separability_samples(fresh)
     assert all(np.array_equal(a[k], b[k]) for k in a)
