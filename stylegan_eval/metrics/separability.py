@@ -46,6 +46,7 @@ from ..errors import ArgumentError, UserError
 from ..generator import NOISE_MODES, Generator, NoiseMode, latents
 from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
+from ..networks.memory_format import channels_last_on_cpu, input_for
 from . import common
 from .context import EvalOptions, Raw, RunContext
 
@@ -425,7 +426,7 @@ def collect_samples(
     check_resolutions(generator.resolution, clfs)
     device = generator.device
     for c in clfs:
-        c.module.to(device).eval()
+        channels_last_on_cpu(c.module.to(device).eval(), device)
     if batch_size is None:
         res = max(generator.resolution, max(c.resolution for c in clfs))
         batch_size = default_batch_size(device, res, num_params=num_parameters(generator))
@@ -479,7 +480,7 @@ def _classify(clfs: list[_Clf], images: torch.Tensor) -> torch.Tensor:
     for clf in clfs:
         if clf.resolution not in by_res:
             by_res[clf.resolution] = _prepare(images, clf.resolution)
-        y = clf.module(by_res[clf.resolution])
+        y = clf.module(input_for(clf.module, by_res[clf.resolution]))
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.shape != (images.shape[0],):
