@@ -26,22 +26,7 @@ EXEMPT = ("networks",)
 MAX_LINES = 80
 
 #: "path relative to the package::qualified name" of the functions over the limit.
-KNOWN = {
-    "commands/fid.py::command",
-    "commands/ppl.py::command",
-    "commands/stats.py::command",
-    "metrics/equivariance.py::equivariance",
-    "metrics/fid.py::_feature_metric",
-    "metrics/fid.py::fid",
-    "metrics/inception_score.py::inception_score",
-    "metrics/modern_detectors.py::frechet_distance_in",
-    "metrics/ppl.py::ppl",
-    "metrics/precision_recall.py::precision_recall",
-    "metrics/real.py::real_statistics",
-    "metrics/separability.py::collect_samples",
-    "metrics/separability.py::fit_separability",
-    "metrics/separability.py::separability",
-}
+KNOWN: set[str] = set()
 
 
 def _functions(tree: ast.AST, prefix: str = ""):

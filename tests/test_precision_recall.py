@@ -140,6 +140,22 @@ def test_bad_input_one_line_errors():
         prdc(torch.zeros(5, 2), torch.zeros(5, 3), 1)
 
 
+def test_validate_names_the_argument_before_any_feature_is_computed(tmp_path):
+    from eq_toys import BandLimitedGenerator
+
+    from stylegan_eval.cli import flag_message
+    from stylegan_eval.errors import ArgumentError
+
+    for bad in ({"nhood_size": 0}, {"tile": 0}, {"feature_dtype": "int8"}, {"max_real": 3}, {"num_samples": 2}):
+        with pytest.raises(ArgumentError) as exc:
+            # the real data does not exist: the argument is refused before anything is read
+            precision_recall(BandLimitedGenerator(16), tmp_path / "nothing", **{"num_samples": 8, **bad})
+        assert exc.value.arg == next(iter(bad)) and str(exc.value).startswith(exc.value.arg)
+        assert flag_message(exc.value).startswith("--" + exc.value.arg.replace("_", "-"))
+    with pytest.raises(ArgumentError, match="^row_batch_size must be a positive integer"):
+        knn_radii(torch.zeros(5, 2), 3, row_batch_size=0)
+
+
 def test_entry_point_with_image_folder(tmp_path):
     from eq_toys import BandLimitedGenerator
     from PIL import Image

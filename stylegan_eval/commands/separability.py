@@ -263,6 +263,6 @@ def _write_report(result, settings: dict, meta: dict, samples_meta: dict, run: R
     report.meta["warnings"] = log.warn_all(
         result.meta.get("warnings", [])
     )  # degenerate attributes (too few samples, ...)
-    plots.write_report_figures(report, run.out, gen)  # entropy bars, samples, html
+    plots.write_report_figures(report, run.out, gen, metrics=["ls"])  # entropy bars, samples, html
     emit(report, run)
     return report

@@ -37,8 +37,8 @@ import torch
 
 from .. import weights
 from ..engine import DistInfo
-from ..errors import UserError, WeightsUnavailable
-from .common import generator_fingerprint
+from ..errors import ArgumentError, UserError, WeightsUnavailable
+from .common import generator_fingerprint, resolve_state
 from .context import Raw, RunContext
 from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
@@ -183,11 +183,38 @@ def _prepare(features: Any, tile: int, dtype: torch.dtype, device: torch.device 
     return _Tiled(f, tile, dtype)
 
 
-def _check_batches(k: int, row_batch_size: int, col_batch_size: int, tile: int) -> None:
-    if k < 1:
-        raise UserError(f"nhood_size must be >= 1, got {k}")
-    if min(row_batch_size, col_batch_size, tile) < 1:
-        raise UserError("row_batch_size, col_batch_size and tile must be positive")
+FEATURE_DTYPES = ("float16", "float32")
+DISTANCE_DTYPES = ("float64", "float32")
+
+
+def validate(
+    *,
+    nhood_size: int = NHOOD_SIZE,
+    row_batch_size: int = ROW_BATCH,
+    col_batch_size: int = COL_BATCH,
+    tile: int = TILE,
+    feature_dtype: str = "float16",
+    distance_dtype: str = "float64",
+    max_real: int | None = None,
+    num_samples: int | None = None,
+) -> None:
+    """Every check of :func:`precision_recall`'s arguments (same names; :func:`knn_radii` and
+    :func:`prdc` use the first four), before any feature is computed: ArgumentError naming the
+    first one out of range. ``num_samples`` None: generated images given, all of them used."""
+    if not (isinstance(nhood_size, (int, np.integer)) and nhood_size >= 1):
+        raise ArgumentError("nhood_size", f"nhood_size must be an integer >= 1, got {nhood_size!r}")
+    for arg, value in (("row_batch_size", row_batch_size), ("col_batch_size", col_batch_size), ("tile", tile)):
+        if not (isinstance(value, (int, np.integer)) and value >= 1):
+            raise ArgumentError(arg, f"{arg} must be a positive integer, got {value!r}")
+    if feature_dtype not in FEATURE_DTYPES:
+        raise ArgumentError("feature_dtype", f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
+    if distance_dtype not in DISTANCE_DTYPES:
+        raise ArgumentError("distance_dtype", f"distance_dtype must be 'float64' or 'float32', got {distance_dtype!r}")
+    for arg, count in (("max_real", max_real), ("num_samples", num_samples)):
+        if count is not None and count < nhood_size + 1:
+            raise ArgumentError(
+                arg, f"{arg} must be at least {nhood_size + 1} (k-NN radii with nhood_size={nhood_size}), got {count}"
+            )
 
 
 def _sq_radii(x: _Tiled, k: int, row_batch_size: int, col_batch_size: int, dist: DistInfo) -> torch.Tensor:
@@ -228,7 +255,7 @@ def knn_radii(
 
     Returns float64 [N] on the features' device (Euclidean distances, not squared).
     """
-    _check_batches(nhood_size, row_batch_size, col_batch_size, tile)
+    validate(nhood_size=nhood_size, row_batch_size=row_batch_size, col_batch_size=col_batch_size, tile=tile)
     x = _prepare(features, tile, dtype, device)
     return _sq_radii(x, nhood_size, row_batch_size, col_batch_size, dist or DistInfo.current()).sqrt()
 
@@ -271,7 +298,7 @@ def prdc(
     Returns ``{"precision", "recall", "density", "coverage"}`` floats plus ``"real_radii"`` and
     ``"fake_radii"`` (float64 CPU tensors).
     """
-    _check_batches(nhood_size, row_batch_size, col_batch_size, tile)
+    validate(nhood_size=nhood_size, row_batch_size=row_batch_size, col_batch_size=col_batch_size, tile=tile)
     dist = dist or DistInfo.current()
     r = _prepare(real, tile, dtype, device)
     f = _prepare(fake, tile, dtype, r.tiles.device)
@@ -429,84 +456,87 @@ def precision_recall(
         psi, noise_mode: generator sampling options.
         device: where distances run (default: the generator's device).
     """
-    from .features import generator_features
     from .image_samples import GeneratedImages, as_generated
 
     generator = as_generated(generator, device if device is not None else "cpu")
-    if feature_dtype not in ("float16", "float32"):
-        raise UserError(f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
-    if distance_dtype not in ("float64", "float32"):
-        raise UserError(f"distance_dtype must be 'float64' or 'float32', got {distance_dtype!r}")
-    if max_real is not None and max_real < nhood_size + 1:
-        raise UserError(f"max_real must be at least {nhood_size + 1}, got {max_real}")
+    images_given = isinstance(generator, GeneratedImages)  # every image is used; no sampling options
+    blocks: dict[str, Any] = {"row_batch_size": row_batch_size, "col_batch_size": col_batch_size, "tile": tile}
+    dtypes: dict[str, Any] = {"feature_dtype": feature_dtype, "distance_dtype": distance_dtype}
+    checked_samples = None if images_given else num_samples
+    validate(nhood_size=nhood_size, max_real=max_real, num_samples=checked_samples, **blocks, **dtypes)
     dev = torch.device(device) if device is not None else generator.device
     det = detector if detector is not None else default_detector(detector_weights, allow_random_weights, dev)
     bs = batch_size or 64
     real_feats, real_info = _real_features(real, det, max_real, bs, num_workers, dev, show_progress)
-    from .common import resolve_state
-
-    state = resolve_state(
-        state,
-        "pr",
-        {
-            "metric": "pr-features",
-            "num_samples": num_samples,
-            "seed": seed,
-            "psi": psi,
-            "noise_mode": noise_mode,
-            "detector": det.describe(),
-            **generator_fingerprint(generator),
-        },
-    )
-    fake_feats = generator_features(
-        generator,
-        det,
-        num_samples,
-        batch_size=bs,
-        seed=seed,
-        psi=psi,
-        noise_mode=noise_mode,
-        show_progress=show_progress,
-        state=state,
-    )
-    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+    sampling = {"psi": psi, "noise_mode": noise_mode}
+    fake_feats = _generated_features(generator, det, num_samples, bs, seed, sampling, show_progress, state)
+    if images_given:
         num_samples = int(fake_feats.shape[0])
-    from .data_sizes import generator_sizes, size_warning
-
-    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fdt = getattr(torch, feature_dtype)
     out = prdc(
-        real_feats.to(dev, fdt),
-        fake_feats.to(dev, fdt),
-        nhood_size,
-        row_batch_size=row_batch_size,
-        col_batch_size=col_batch_size,
-        tile=tile,
-        dtype=getattr(torch, distance_dtype),
+        real_feats.to(dev, fdt), fake_feats.to(dev, fdt), nhood_size, dtype=getattr(torch, distance_dtype), **blocks
     )
-    settings = {
-        "num_samples": num_samples,
-        "max_real": max_real,
-        "nhood_size": nhood_size,
-        "feature_dtype": feature_dtype,
-        "distance_dtype": distance_dtype,
-        "psi": psi,
-        "noise_mode": noise_mode,
-        "tile": tile,
-    }
+    settings = {"num_samples": num_samples, "max_real": max_real, "nhood_size": nhood_size, **dtypes, **sampling}
+    inputs = {"seed": seed, "detector": det.describe(), "num_real": int(real_feats.shape[0]), **real_info}
+    return _result(generator, det, out, {**settings, "tile": tile}, inputs, strict_data)
+
+
+def _result(
+    generator: Any,
+    detector: FeatureDetector,
+    out: dict[str, Any],
+    settings: dict[str, Any],
+    inputs: dict[str, Any],
+    strict_data: bool,
+) -> SimpleResult:
+    """The :class:`SimpleResult` of :func:`precision_recall`: its outputs ``out`` (of :func:`prdc`),
+    ``settings``, ``inputs`` (seed, detector, real data) and the image-size warning."""
+    from .data_sizes import generator_sizes, size_warning
+
+    num_samples, max_real = settings["num_samples"], settings["max_real"]
+    gen_sizes = generator_sizes(generator, num_samples)
+    sizes_note = size_warning(inputs["real"].get("sizes"), gen_sizes, detector, strict_data)
     return SimpleResult(
-        name=_name(num_samples, max_real, nhood_size),
+        name=_name(num_samples, max_real, settings["nhood_size"]),
         outputs={k: out[k] for k in ("precision", "recall", "density", "coverage")},
         settings=settings,
-        random_weights=list(det.random_weights),
-        inputs={
-            "seed": seed,
-            "detector": det.describe(),
-            "num_real": int(real_feats.shape[0]),
-            **real_info,
-            **generator_fingerprint(generator),
-        },
+        random_weights=list(detector.random_weights),
+        inputs={**inputs, **generator_fingerprint(generator)},
         extra={"warnings": [sizes_note] if sizes_note else []},
+    )
+
+
+def _generated_features(
+    generator: Any,
+    detector: FeatureDetector,
+    num_samples: int,
+    batch_size: int,
+    seed: int,
+    sampling: dict[str, Any],
+    show_progress: bool,
+    state: Any,
+) -> torch.Tensor:
+    """Features [N, D] of the generated images, resumable (``state``); ``sampling``: psi and noise_mode."""
+    from .features import generator_features
+
+    fingerprint = {
+        "metric": "pr-features",
+        "num_samples": num_samples,
+        "seed": seed,
+        **sampling,
+        "detector": detector.describe(),
+        **generator_fingerprint(generator),
+    }
+    resume = resolve_state(state, "pr", fingerprint)
+    return generator_features(
+        generator,
+        detector,
+        num_samples,
+        batch_size=batch_size,
+        seed=seed,
+        show_progress=show_progress,
+        state=resume,
+        **sampling,
     )
 
 

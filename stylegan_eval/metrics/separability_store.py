@@ -136,6 +136,9 @@ def run_with_samples(
     protocol: dict[str, Any] = dict(
         spaces=spaces, svm=svm, keep=keep, noise_mode=noise_mode, num_samples=ctx.num_samples
     )
+    sep.validate(
+        ctx.generator, spaces=spaces, num_samples=ctx.num_samples, keep=keep, svm=svm, jobs=jobs, noise_mode=noise_mode
+    )
     clfs = _classifiers(ctx)
     path = Path(samples_file) if samples_file is not None else None
     t0 = time.perf_counter()
