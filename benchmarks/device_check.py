@@ -720,6 +720,266 @@ def _peer_models(G, dist, n: int, lpips_size: int):
     return runners
 
 
+def throughput_row(
+    c: Stage, what: str, m: dict[str, float], *, unit: str, total: int, flops: float, fp32_rate: float, note: str = ""
+) -> None:
+    """A measured row with the projected minutes for ``total`` units and the achieved FLOP/s
+    (``flops`` per unit), absolute and as a fraction of the measured fp32 rate."""
+    c.row(
+        what,
+        m,
+        unit=unit,
+        projected_min=total / m["per_s"] / 60,
+        tflops=flops * m["per_s"] / 1e12,
+        frac_of_fp32=flops * m["per_s"] / fp32_rate,
+        note=note,
+    )
+
+
+def eager_sweep(
+    ctx: Stage,
+    batches: list[int],
+    run: Callable[[int, int], Any],
+    *,
+    samples: Callable[[int], int],
+    device: torch.device,
+    sec: float,
+    add: Callable[[str, dict[str, float]], None],
+) -> dict[str, Any]:
+    """Measure ``run(samples(bs), bs)`` at every batch size that fits the stage budget and the
+    device memory; the fastest measurement with its batch as ``bs`` (``per_s`` 0 if none ran)."""
+    best: dict[str, Any] = {"per_s": 0.0, "bs": batches[0]}
+    for bs in batches:
+        if ctx.left() < sec + 2:
+            ctx.skip(f"eager batch {bs}", "stage budget spent")
+            continue
+        nb = samples(bs)
+        try:
+            m = measure(lambda nb=nb, bs=bs: run(nb, bs), nb, device, sec)
+        except torch.cuda.OutOfMemoryError:
+            ctx.skip(f"eager batch {bs}", "out of memory")
+            torch.cuda.empty_cache()
+            continue
+        add(f"eager loop, batch {bs}", m)
+        if m["per_s"] > best["per_s"]:
+            best = {**m, "bs": bs}
+    return best
+
+
+def _failure(exc: Exception) -> str:
+    """A candidate's exception as one short line (a candidate that cannot run is a result)."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+
+
+class _PPLStage:
+    """The phases of :func:`stage_ppl`, sharing the stage, the networks, the sizes and the FLOPs of one pair."""
+
+    def __init__(self, ctx: Stage, G, dist, cfg: dict[str, Any], device: torch.device, fp32_rate: float) -> None:
+        self.ctx, self.G, self.dist, self.cfg, self.device, self.fp32_rate = ctx, G, dist, cfg, device, fp32_rate
+        self.n, self.sec = cfg["ppl_pairs"], cfg["seconds"]
+        self.loop = PPLLoop(G, dist, PPL_EPS)
+        self.s = ctx.st["summary"]
+        # FLOPs of one pair: generator (2 images) and LPIPS (2 images at <= 256)
+        with torch.inference_mode():
+            ws, noise = self.loop.inputs(torch.arange(1))
+            img = G.synthesis(ws, noise=noise)
+            g_flops = count_flops(lambda: G.synthesis(ws, noise=noise))
+            d_flops = count_flops(lambda: dist.paired(box_downsample(img, 256)))
+        self.pair_flops = g_flops + d_flops
+        self.s.update(
+            generator_gflop_per_image=g_flops / 2e9,
+            lpips_gflop_per_image=d_flops / 2e9,
+            gflop_per_pair=self.pair_flops / 1e9,
+            resolution=G.resolution,
+            family=G.family,
+        )
+
+    def add(self, what: str, m: dict[str, float], note: str = "", c: Stage | None = None) -> None:
+        throughput_row(
+            c or self.ctx,
+            what,
+            m,
+            unit="pairs",
+            total=PPL2_WEND_PAIRS,
+            flops=self.pair_flops,
+            fp32_rate=self.fp32_rate,
+            note=note,
+        )
+
+    def metric(self) -> None:
+        """1. The metric at its automatic batch, and the eager loop against it at the same batch."""
+        G, dist, n, s = self.G, self.dist, self.n, self.s
+        holder: dict[str, Any] = {}
+
+        def metric_auto() -> None:
+            holder["d"], holder["bs"] = run_ppl_metric(G, dist, n, None)
+
+        m = measure(metric_auto, n, self.device, self.sec, max_calls=1)
+        self.add(f"stylegan-eval metric, auto batch ({holder['bs']})", m, note="ppl(), W end fp32")
+        s["auto_batch"] = holder["bs"]
+        s["projected_ppl2_wend_min_auto"] = PPL2_WEND_PAIRS / m["per_s"] / 60
+        s["reference_v100_ppl2_wend_min"] = 36.0  # NVIDIA's StyleGAN2-ADA README, one V100, batch 2
+        if not np.isfinite(holder["d"]).all():
+            raise RuntimeError("non-finite PPL distances from the metric")
+        # eager loop == the metric at the same batch (the adapter and the loop compute one function)
+        d_loop = _ppl_distances(self.loop, n, holder["bs"])
+        self.ctx.parity(
+            "eager PPLLoop vs the metric (same batch, eps 1e-4)",
+            rel_dev(d_loop, holder["d"]),
+            PPL_RTOL,
+            note="same samples and arithmetic; fails if the metric's sampling protocol changes",
+        )
+
+    def reference(self) -> None:
+        """2. NVIDIA's reference loop: batch 2, host sync per batch."""
+        rb = self.cfg["ref_batch"]
+        m = measure(
+            lambda: reference_ppl_loop(self.G, self.dist, self.n, rb, PPL_EPS),
+            self.n,
+            self.device,
+            self.sec,
+            max_calls=1,
+        )
+        self.add(f"reference loop, batch {rb}, host sync per batch", m, note="NVIDIA's ppl2_wend batch")
+
+    def peers(self) -> None:
+        """3. The peers at their settings (Z, end, lerp, resize) beside stylegan-eval at the same settings."""
+        ctx, G, dist, n, cfg = self.ctx, self.G, self.dist, self.n, self.cfg
+        pb, size = cfg["peer_batch"], cfg["lpips_size"]
+        m = measure(
+            lambda: run_ppl_metric(G, dist, n, pb, space="z", z_interpolation="lerp", resize=size),
+            n,
+            self.device,
+            self.sec,
+            max_calls=1,
+        )
+        self.add(f"stylegan-eval metric, peer settings, batch {pb}", m, note=f"Z end lerp resize {size}")
+        for name, make in _peer_models(G, dist, n, size).items():
+            if ctx.left() < 10:
+                ctx.skip(name, "stage budget spent")
+                continue
+            try:
+                fn = make(pb)
+            except ImportError as exc:
+                ctx.skip(name, f"not installed ({exc}); carry its wheel (see notes)")
+                continue
+            m = measure(fn, n, self.device, self.sec, max_calls=1)
+            self.add(f"{name}, peer settings, batch {pb}", m, note=f"Z end lerp resize {size}")
+
+    def sweep(self) -> None:
+        """4a. The eager loop over batch sizes; the best batch's parity references at both eps.
+
+        Parity compares each candidate with the eager loop at the SAME batch (one shape, so a
+        compiled core compiles once), on pairs at eps = 1e-2.
+        """
+        ctx, cfg, s, n = self.ctx, self.cfg, self.s, self.n
+        self.ploop = PPLLoop(self.G, self.dist, PARITY_EPS)
+        base = cfg["ppl_batches"][0]
+        self.best = eager_sweep(
+            ctx,
+            cfg["ppl_batches"],
+            lambda nb, bs: _ppl_distances(self.loop, nb, bs),
+            samples=lambda bs: bs * max(1, n // bs // 4),
+            device=self.device,
+            sec=self.sec,
+            add=self.add,
+        )
+        bs = self.bs = self.best["bs"]
+        self.P = bs * max(1, math.ceil(cfg["parity_pairs"] / bs))
+        s["best_eager_batch"] = bs
+        s["best_eager_pairs_per_s"] = self.best["per_s"]
+        s["projected_ppl2_wend_min_best_eager"] = (
+            PPL2_WEND_PAIRS / self.best["per_s"] / 60 if self.best["per_s"] else float("nan")
+        )
+        self.ref_parity = _ppl_distances(self.ploop, self.P, bs)
+        self.ref_proto = _ppl_distances(self.loop, self.P, bs)
+        other = base if base != bs else max(1, bs // 2)
+        self.floor = rel_dev(_ppl_distances(self.loop, self.P, other), self.ref_proto)
+        s["eager_batch_floor_eps1e-4"] = self.floor
+        self.floor_p = rel_dev(_ppl_distances(self.ploop, self.P, other), self.ref_parity)
+        ctx.parity(
+            f"eager batch {other} vs batch {bs} (eps 1e-2)",
+            self.floor_p,
+            BATCH_RTOL,
+            note=f"batch-size invariance; at eps 1e-4: {self.floor:.1e}",
+        )
+
+    def candidate(
+        self,
+        name: str,
+        make: Callable[[PPLLoop], Callable[[torch.Tensor], torch.Tensor]],
+        cleanup: Callable[[], Any] | None = None,
+        c: Stage | None = None,
+    ) -> None:
+        """4b. One candidate step: parity against the eager loop at both eps, then its throughput."""
+        c = c or self.ctx
+        if c.left() < self.sec + 5:
+            c.skip(name, "stage budget spent")
+            return
+        bs, P, best = self.bs, self.P, self.best
+        try:
+            step_p, step = make(self.ploop), make(self.loop)
+            dev_p = rel_dev(_ppl_distances(step_p, P, bs), self.ref_parity)
+            dev_1e4 = rel_dev(_ppl_distances(step, P, bs), self.ref_proto)
+            nb = bs * max(1, self.n // bs // 4)
+            m = measure(lambda: _ppl_distances(step, nb, bs), nb, self.device, self.sec)
+        except Exception as exc:  # noqa: BLE001 - a candidate that cannot run is a result
+            c.skip(name, _failure(exc))
+            return
+        finally:
+            if cleanup is not None:
+                cleanup()
+        self.add(
+            f"{name}, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x" if best["per_s"] else "", c=c
+        )
+        c.parity(
+            f"{name} vs eager (eps 1e-2)",
+            dev_p,
+            PPL_RTOL,
+            floor=self.floor_p,
+            note=f"at eps 1e-4: {dev_1e4:.1e} (eager batch floor {self.floor:.1e})",
+        )
+
+    def candidates(self, compile_backend: str | None, deferred: list[Callable[[Stage], None]] | None) -> None:
+        """4c. channels_last, the non-fused modulated conv, torch.compile (deferred) and CUDA-graph replay."""
+        G, loop = self.G, self.loop
+
+        def channels_last(lp: PPLLoop):
+            set_memory_format(G, torch.channels_last)
+            return lp
+
+        self.candidate(
+            "channels_last generator", channels_last, cleanup=lambda: set_memory_format(G, torch.contiguous_format)
+        )
+        if _set_fused(G, True):
+
+            def unfused(lp: PPLLoop):
+                _set_fused(G, False)
+                return lp
+
+            self.candidate(
+                "non-fused modulated conv (one shared conv, activations modulated)",
+                unfused,
+                cleanup=lambda: _set_fused(G, True),
+            )
+        if compile_backend and deferred is not None:
+            # compilation cannot be interrupted: it runs in the last stage, on whatever time is left
+            def compiled(c: Stage) -> None:
+                # eps-free: one graph for both loops
+                core = torch.compile(loop.eager_core, backend=compile_backend, dynamic=False)
+                self.candidate(
+                    f"PPL {G.family}: torch.compile ({compile_backend}) of synthesis + LPIPS",
+                    lambda lp: lp.with_core(core),
+                    c=c,
+                )
+
+            deferred.append(compiled)
+        if self.device.type == "cuda":
+            self.candidate("CUDA graph replay of synthesis + LPIPS", lambda lp: GraphStep(lp, self.bs))
+        else:
+            self.ctx.skip("CUDA graph replay", "needs CUDA")
+
+
 def stage_ppl(
     ctx: Stage,
     G,
@@ -734,184 +994,15 @@ def stage_ppl(
     deferred: list[Callable[[Stage], None]] | None = None,
 ) -> None:
     """PPL throughput of stylegan-eval, the reference loop, the peers and the candidate optimisations."""
-    n, sec = cfg["ppl_pairs"], cfg["seconds"]
-    loop = PPLLoop(G, dist, PPL_EPS)
-    s = ctx.st["summary"]
-    # FLOPs of one pair: generator (2 images) and LPIPS (2 images at <= 256)
-    with torch.inference_mode():
-        ws, noise = loop.inputs(torch.arange(1))
-        img = G.synthesis(ws, noise=noise)
-        g_flops = count_flops(lambda: G.synthesis(ws, noise=noise))
-        d_flops = count_flops(lambda: dist.paired(box_downsample(img, 256)))
-    pair_flops = g_flops + d_flops
-    s.update(
-        generator_gflop_per_image=g_flops / 2e9,
-        lpips_gflop_per_image=d_flops / 2e9,
-        gflop_per_pair=pair_flops / 1e9,
-        resolution=G.resolution,
-        family=G.family,
-    )
-
-    def add(what: str, m: dict[str, float], note: str = "", c: Stage = ctx) -> None:
-        c.row(
-            what,
-            m,
-            unit="pairs",
-            projected_min=PPL2_WEND_PAIRS / m["per_s"] / 60,
-            tflops=pair_flops * m["per_s"] / 1e12,
-            frac_of_fp32=pair_flops * m["per_s"] / fp32_rate,
-            note=note,
-        )
-
-    # 1. the metric at its automatic batch
-    holder: dict[str, Any] = {}
-
-    def metric_auto() -> None:
-        holder["d"], holder["bs"] = run_ppl_metric(G, dist, n, None)
-
-    m = measure(metric_auto, n, device, sec, max_calls=1)
-    add(f"stylegan-eval metric, auto batch ({holder['bs']})", m, note="ppl(), W end fp32")
-    s["auto_batch"] = holder["bs"]
-    s["projected_ppl2_wend_min_auto"] = PPL2_WEND_PAIRS / m["per_s"] / 60
-    s["reference_v100_ppl2_wend_min"] = 36.0  # NVIDIA's StyleGAN2-ADA README, one V100, batch 2
-    if not np.isfinite(holder["d"]).all():
-        raise RuntimeError("non-finite PPL distances from the metric")
-    # eager loop == the metric at the same batch (the adapter and the loop compute one function)
-    d_loop = _ppl_distances(loop, n, holder["bs"])
-    ctx.parity(
-        "eager PPLLoop vs the metric (same batch, eps 1e-4)",
-        rel_dev(d_loop, holder["d"]),
-        PPL_RTOL,
-        note="same samples and arithmetic; fails if the metric's sampling protocol changes",
-    )
-
-    # 2. NVIDIA's reference loop: batch 2, host sync per batch
-    rb = cfg["ref_batch"]
-    m = measure(lambda: reference_ppl_loop(G, dist, n, rb, PPL_EPS), n, device, sec, max_calls=1)
-    add(f"reference loop, batch {rb}, host sync per batch", m, note="NVIDIA's ppl2_wend batch")
-
-    # 3. peers at their settings (Z, end, lerp, resize) beside stylegan-eval at the same settings
+    stage = _PPLStage(ctx, G, dist, cfg, device, fp32_rate)
+    stage.metric()
+    stage.reference()
     if peers:
-        pb = cfg["peer_batch"]
-        m = measure(
-            lambda: run_ppl_metric(G, dist, n, pb, space="z", z_interpolation="lerp", resize=cfg["lpips_size"]),
-            n,
-            device,
-            sec,
-            max_calls=1,
-        )
-        add(f"stylegan-eval metric, peer settings, batch {pb}", m, note=f"Z end lerp resize {cfg['lpips_size']}")
-        for name, make in _peer_models(G, dist, n, cfg["lpips_size"]).items():
-            if ctx.left() < 10:
-                ctx.skip(name, "stage budget spent")
-                continue
-            try:
-                fn = make(pb)
-            except ImportError as exc:
-                ctx.skip(name, f"not installed ({exc}); carry its wheel (see notes)")
-                continue
-            m = measure(fn, n, device, sec, max_calls=1)
-            add(f"{name}, peer settings, batch {pb}", m, note=f"Z end lerp resize {cfg['lpips_size']}")
+        stage.peers()
     if not candidates:
         return
-
-    # 4. candidates on the fixed-shape loop. Parity compares each with the eager loop at the SAME
-    #    batch (one shape, so a compiled core compiles once), on pairs at eps = 1e-2.
-    ploop = PPLLoop(G, dist, PARITY_EPS)
-    base = cfg["ppl_batches"][0]
-    best: dict[str, Any] = {"per_s": 0.0, "bs": base}
-    for bs in cfg["ppl_batches"]:
-        if ctx.left() < sec + 2:
-            ctx.skip(f"eager batch {bs}", "stage budget spent")
-            continue
-        nb = bs * max(1, n // bs // 4)
-        try:
-            m = measure(lambda nb=nb, bs=bs: _ppl_distances(loop, nb, bs), nb, device, sec)
-        except torch.cuda.OutOfMemoryError:
-            ctx.skip(f"eager batch {bs}", "out of memory")
-            torch.cuda.empty_cache()
-            continue
-        add(f"eager loop, batch {bs}", m)
-        if m["per_s"] > best["per_s"]:
-            best = {**m, "bs": bs}
-    bs = best["bs"]
-    P = bs * max(1, math.ceil(cfg["parity_pairs"] / bs))
-    s["best_eager_batch"] = bs
-    s["best_eager_pairs_per_s"] = best["per_s"]
-    s["projected_ppl2_wend_min_best_eager"] = PPL2_WEND_PAIRS / best["per_s"] / 60 if best["per_s"] else float("nan")
-    ref_parity = _ppl_distances(ploop, P, bs)
-    ref_proto = _ppl_distances(loop, P, bs)
-    other = base if base != bs else max(1, bs // 2)
-    floor = rel_dev(_ppl_distances(loop, P, other), ref_proto)
-    s["eager_batch_floor_eps1e-4"] = floor
-    floor_p = rel_dev(_ppl_distances(ploop, P, other), ref_parity)
-    ctx.parity(
-        f"eager batch {other} vs batch {bs} (eps 1e-2)",
-        floor_p,
-        BATCH_RTOL,
-        note=f"batch-size invariance; at eps 1e-4: {floor:.1e}",
-    )
-
-    def candidate(
-        name: str, make: Callable[[PPLLoop], Callable[[torch.Tensor], torch.Tensor]], cleanup=None, c: Stage = ctx
-    ) -> None:
-        if c.left() < sec + 5:
-            c.skip(name, "stage budget spent")
-            return
-        try:
-            step_p, step = make(ploop), make(loop)
-            dev_p = rel_dev(_ppl_distances(step_p, P, bs), ref_parity)
-            dev_1e4 = rel_dev(_ppl_distances(step, P, bs), ref_proto)
-            nb = bs * max(1, n // bs // 4)
-            m = measure(lambda: _ppl_distances(step, nb, bs), nb, device, sec)
-        except Exception as exc:  # noqa: BLE001 - a candidate that cannot run is a result
-            c.skip(name, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
-            return
-        finally:
-            if cleanup is not None:
-                cleanup()
-        add(f"{name}, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x" if best["per_s"] else "", c=c)
-        c.parity(
-            f"{name} vs eager (eps 1e-2)",
-            dev_p,
-            PPL_RTOL,
-            floor=floor_p,
-            note=f"at eps 1e-4: {dev_1e4:.1e} (eager batch floor {floor:.1e})",
-        )
-
-    def channels_last(lp: PPLLoop):
-        set_memory_format(G, torch.channels_last)
-        return lp
-
-    candidate("channels_last generator", channels_last, cleanup=lambda: set_memory_format(G, torch.contiguous_format))
-    if _set_fused(G, True):
-
-        def unfused(lp: PPLLoop):
-            _set_fused(G, False)
-            return lp
-
-        candidate(
-            "non-fused modulated conv (one shared conv, activations modulated)",
-            unfused,
-            cleanup=lambda: _set_fused(G, True),
-        )
-    if compile_backend and deferred is not None:
-        # compilation cannot be interrupted: it runs in the last stage, on whatever time is left
-        def compiled(c: Stage) -> None:
-            core = torch.compile(
-                loop.eager_core, backend=compile_backend, dynamic=False
-            )  # eps-free: one graph for both loops
-            candidate(
-                f"PPL {G.family}: torch.compile ({compile_backend}) of synthesis + LPIPS",
-                lambda lp: lp.with_core(core),
-                c=c,
-            )
-
-        deferred.append(compiled)
-    if device.type == "cuda":
-        candidate("CUDA graph replay of synthesis + LPIPS", lambda lp: GraphStep(lp, bs))
-    else:
-        ctx.skip("CUDA graph replay", "needs CUDA")
+    stage.sweep()
+    stage.candidates(compile_backend, deferred)
 
 
 def _set_fused(G, fused: bool) -> bool:
@@ -951,6 +1042,159 @@ def _gen_features(G, det, n: int, bs: int, copy: str = "device", seed: int = 0) 
     return feats.double().numpy()
 
 
+class _FIDStage:
+    """The phases of :func:`stage_fid`, sharing the stage, the networks, the sizes and the FLOPs of one image."""
+
+    def __init__(self, ctx: Stage, G, det, cfg: dict[str, Any], device: torch.device, fp32_rate: float) -> None:
+        self.ctx, self.G, self.det, self.cfg, self.device, self.fp32_rate = ctx, G, det, cfg, device, fp32_rate
+        self.n, self.sec = cfg["fid_images"], cfg["seconds"]
+        self.s = ctx.st["summary"]
+        with torch.inference_mode():
+            z = torch.randn(1, G.z_dim, device=device)
+            img = G.generate(z, noise_mode="const")
+            self.g_flops = count_flops(lambda: G.generate(z, noise_mode="const"))
+            i_flops = count_flops(lambda: det(to_uint8(img)))
+        self.flops = self.g_flops + i_flops
+        self.s.update(generator_gflop_per_image=self.g_flops / 1e9, inception_gflop_per_image=i_flops / 1e9)
+
+    def add(
+        self, what: str, m: dict[str, float], note: str = "", f: float | None = None, c: Stage | None = None
+    ) -> None:
+        throughput_row(
+            c or self.ctx,
+            what,
+            m,
+            unit="images",
+            total=FID50K,
+            flops=self.flops if f is None else f,
+            fp32_rate=self.fp32_rate,
+            note=note,
+        )
+
+    def metric(self) -> float:
+        """The metric at its automatic batch, a reference-style loop, and the generator alone at the
+        largest batch (its images/s, returned, feed the separability projection; NaN if out of memory)."""
+        G, det, n, s, device, sec = self.G, self.det, self.n, self.s, self.device, self.sec
+        holder: dict[str, Any] = {}
+
+        def metric() -> None:
+            holder["f"], holder["bs"] = run_fid_metric(G, det, n, None)
+
+        m = measure(metric, n, device, sec, max_calls=1)
+        self.add(f"stylegan-eval generator_features, auto batch ({holder['bs']})", m)
+        s["auto_batch"] = holder["bs"]
+        s["projected_fid50k_full_min_auto"] = FID50K / m["per_s"] / 60
+        s["reference_v100_fid50k_full_min"] = 13.0  # NVIDIA's StyleGAN2-ADA README, one V100
+        if not np.isfinite(holder["f"]).all():
+            raise RuntimeError("non-finite features from the metric")
+        m = measure(lambda: _gen_features(G, det, n, 4, "sync"), n, device, sec, max_calls=1)
+        self.add("reference-style loop, batch 4, .cpu() per batch", m)
+
+        gb = self.cfg["fid_batches"][-1]
+        with torch.inference_mode():
+            zg = torch.randn(gb, G.z_dim, device=device)
+            try:
+                m = measure(lambda: G.generate(zg, noise_mode="const"), gb, device, sec)
+                self.add(f"generator only, batch {gb}", m, f=self.g_flops)
+                return m["per_s"]
+            except torch.cuda.OutOfMemoryError:
+                self.ctx.skip(f"generator only, batch {gb}", "out of memory")
+                return float("nan")
+
+    def sweep(self) -> None:
+        """The eager loop over batch sizes; at the best batch, the parity reference features and the
+        batch-size floor (parity at one shape: a compiled synthesis compiles once)."""
+        G, det, n, s, cfg = self.G, self.det, self.n, self.s, self.cfg
+        base = cfg["fid_batches"][0]
+        self.best = eager_sweep(
+            self.ctx,
+            cfg["fid_batches"],
+            lambda nb, bs: _gen_features(G, det, nb, bs),
+            samples=lambda bs: bs * max(1, n // bs // 2),
+            device=self.device,
+            sec=self.sec,
+            add=self.add,
+        )
+        bs = self.bs = self.best["bs"]
+        s["best_eager_batch"] = bs
+        s["projected_fid50k_full_min_best_eager"] = (
+            FID50K / self.best["per_s"] / 60 if self.best["per_s"] else float("nan")
+        )
+        self.P = bs * max(1, math.ceil(cfg["parity_images"] / bs))
+        self.ref = _gen_features(G, det, self.P, bs)
+        other = base if base != bs else max(1, bs // 2)
+        self.floor = stats_dev(_gen_features(G, det, self.P, other), self.ref)
+        s["eager_batch_floor_mu"], s["eager_batch_floor_sigma"] = self.floor["mu"], self.floor["sigma"]
+        s["parity_images"] = self.P
+        self.nb = bs * max(1, n // bs // 2)
+
+    def check(self, name: str, feats: np.ndarray, c: Stage | None = None) -> None:
+        """Parity of the FID statistics of ``feats`` with the eager loop's at the best batch."""
+        c = c or self.ctx
+        d = stats_dev(feats, self.ref)
+        c.parity(f"{name}: mu", d["mu"], FID_TOL, floor=self.floor["mu"])
+        c.parity(f"{name}: sigma", d["sigma"], FID_TOL, floor=self.floor["sigma"])
+
+    def vs_eager(self, m: dict[str, float], what: str = "eager") -> str:
+        """The speed-up over the best eager batch ("" when no eager batch fit the stage budget)."""
+        return f"vs {what} {m['per_s'] / self.best['per_s']:.2f}x" if self.best["per_s"] else ""
+
+    def copies(self) -> None:
+        """Per-batch host copies: ``.cpu()`` (a sync per batch) and pinned non-blocking copies."""
+        G, det, nb, bs = self.G, self.det, self.nb, self.bs
+        for copy in ("sync", "pinned"):
+            if self.ctx.left() < self.sec + 2:
+                self.ctx.skip(f"copy {copy}", "stage budget spent")
+                continue
+            m = measure(lambda copy=copy: _gen_features(G, det, nb, bs, copy), nb, self.device, self.sec)
+            self.add(f"{copy} per-batch host copy, batch {bs}", m, note=self.vs_eager(m, "keep-on-device"))
+            self.check(f"{copy} copy", _gen_features(G, det, self.P, bs, copy))
+
+    def channels_last(self) -> None:
+        G, det, nb, bs = self.G, self.det, self.nb, self.bs
+        if self.ctx.left() <= self.sec + 5:
+            self.ctx.skip("channels_last", "stage budget spent")
+            return
+        try:
+            set_memory_format(G, torch.channels_last)
+            set_memory_format(det, torch.channels_last)
+            feats = _gen_features(G, det, self.P, bs)
+            m = measure(lambda: _gen_features(G, det, nb, bs), nb, self.device, self.sec)
+            self.add(f"channels_last generator + Inception, batch {bs}", m, note=self.vs_eager(m))
+            self.check("channels_last", feats)
+        finally:
+            set_memory_format(G, torch.contiguous_format)
+            set_memory_format(det, torch.contiguous_format)
+
+    def unfused(self) -> None:
+        G, det, nb, bs = self.G, self.det, self.nb, self.bs
+        if not (self.ctx.left() > self.sec + 5 and _set_fused(G, False)):
+            return
+        try:
+            feats = _gen_features(G, det, self.P, bs)
+            m = measure(lambda: _gen_features(G, det, nb, bs), nb, self.device, self.sec)
+            self.add(f"non-fused modulated conv, batch {bs}", m, note=self.vs_eager(m))
+            self.check("non-fused modulated conv", feats)
+        finally:
+            _set_fused(G, True)
+
+    def compiled(self, c: Stage, backend: str | None) -> None:
+        """torch.compile of the synthesis network (run deferred, in the last stage)."""
+        det, nb, bs = self.det, self.nb, self.bs
+        if c.left() < self.sec + 5:
+            c.skip("FID: torch.compile", "stage budget spent")
+            return
+        try:
+            Gc = _CompiledSynthesis(self.G, backend)
+            feats = _gen_features(Gc, det, self.P, bs)
+            m = measure(lambda: _gen_features(Gc, det, nb, bs), nb, self.device, self.sec)
+        except Exception as exc:  # noqa: BLE001 - a candidate that cannot run is a result
+            c.skip("FID: torch.compile", _failure(exc))
+            return
+        self.add(f"FID: torch.compile ({backend}) synthesis, batch {bs}", m, note=self.vs_eager(m), c=c)
+        self.check("FID: torch.compile", feats, c=c)
+
+
 def stage_fid(
     ctx: Stage,
     G,
@@ -964,143 +1208,16 @@ def stage_fid(
     deferred: list[Callable[[Stage], None]] | None = None,
 ) -> float:
     """Generator-feature throughput and candidates; returns the generator-only images/s at the best batch."""
-    n, sec = cfg["fid_images"], cfg["seconds"]
-    s = ctx.st["summary"]
-    with torch.inference_mode():
-        z = torch.randn(1, G.z_dim, device=device)
-        img = G.generate(z, noise_mode="const")
-        g_flops = count_flops(lambda: G.generate(z, noise_mode="const"))
-        i_flops = count_flops(lambda: det(to_uint8(img)))
-    flops = g_flops + i_flops
-    s.update(generator_gflop_per_image=g_flops / 1e9, inception_gflop_per_image=i_flops / 1e9)
-
-    def add(what: str, m: dict[str, float], note: str = "", f: float = flops, c: Stage = ctx) -> None:
-        c.row(
-            what,
-            m,
-            unit="images",
-            projected_min=FID50K / m["per_s"] / 60,
-            tflops=f * m["per_s"] / 1e12,
-            frac_of_fp32=f * m["per_s"] / fp32_rate,
-            note=note,
-        )
-
-    holder: dict[str, Any] = {}
-
-    def metric() -> None:
-        holder["f"], holder["bs"] = run_fid_metric(G, det, n, None)
-
-    m = measure(metric, n, device, sec, max_calls=1)
-    add(f"stylegan-eval generator_features, auto batch ({holder['bs']})", m)
-    s["auto_batch"] = holder["bs"]
-    s["projected_fid50k_full_min_auto"] = FID50K / m["per_s"] / 60
-    s["reference_v100_fid50k_full_min"] = 13.0  # NVIDIA's StyleGAN2-ADA README, one V100
-    if not np.isfinite(holder["f"]).all():
-        raise RuntimeError("non-finite features from the metric")
-    m = measure(lambda: _gen_features(G, det, n, 4, "sync"), n, device, sec, max_calls=1)
-    add("reference-style loop, batch 4, .cpu() per batch", m)
-
-    # generator alone at the projected separability/FID batch (feeds the separability projection)
-    gb = cfg["fid_batches"][-1]
-    with torch.inference_mode():
-        zg = torch.randn(gb, G.z_dim, device=device)
-        try:
-            m = measure(lambda: G.generate(zg, noise_mode="const"), gb, device, sec)
-            add(f"generator only, batch {gb}", m, f=g_flops)
-            gen_rate = m["per_s"]
-        except torch.cuda.OutOfMemoryError:
-            gen_rate = float("nan")
-            ctx.skip(f"generator only, batch {gb}", "out of memory")
+    stage = _FIDStage(ctx, G, det, cfg, device, fp32_rate)
+    gen_rate = stage.metric()
     if not candidates:
         return gen_rate
-
-    base = cfg["fid_batches"][0]
-    best: dict[str, Any] = {"per_s": 0.0, "bs": base}
-    for bs in cfg["fid_batches"]:
-        if ctx.left() < sec + 2:
-            ctx.skip(f"eager batch {bs}", "stage budget spent")
-            continue
-        nb = bs * max(1, n // bs // 2)
-        try:
-            m = measure(lambda nb=nb, bs=bs: _gen_features(G, det, nb, bs), nb, device, sec)
-        except torch.cuda.OutOfMemoryError:
-            ctx.skip(f"eager batch {bs}", "out of memory")
-            torch.cuda.empty_cache()
-            continue
-        add(f"eager loop, batch {bs}", m)
-        if m["per_s"] > best["per_s"]:
-            best = {**m, "bs": bs}
-    bs = best["bs"]
-    s["best_eager_batch"] = bs
-    s["projected_fid50k_full_min_best_eager"] = FID50K / best["per_s"] / 60 if best["per_s"] else float("nan")
-    # parity against the eager loop at the same batch (one shape: a compiled synthesis compiles once)
-    P = bs * max(1, math.ceil(cfg["parity_images"] / bs))
-    ref = _gen_features(G, det, P, bs)
-    other = base if base != bs else max(1, bs // 2)
-    floor = stats_dev(_gen_features(G, det, P, other), ref)
-    s["eager_batch_floor_mu"], s["eager_batch_floor_sigma"] = floor["mu"], floor["sigma"]
-    s["parity_images"] = P
-
-    def check(name: str, feats: np.ndarray, c: Stage = ctx) -> None:
-        d = stats_dev(feats, ref)
-        c.parity(f"{name}: mu", d["mu"], FID_TOL, floor=floor["mu"])
-        c.parity(f"{name}: sigma", d["sigma"], FID_TOL, floor=floor["sigma"])
-
-    nb = bs * max(1, n // bs // 2)
-    for copy in ("sync", "pinned"):
-        if ctx.left() < sec + 2:
-            ctx.skip(f"copy {copy}", "stage budget spent")
-            continue
-        m = measure(lambda copy=copy: _gen_features(G, det, nb, bs, copy), nb, device, sec)
-        add(f"{copy} per-batch host copy, batch {bs}", m, note=f"vs keep-on-device {m['per_s'] / best['per_s']:.2f}x")
-        check(f"{copy} copy", _gen_features(G, det, P, bs, copy))
-    if ctx.left() > sec + 5:
-        try:
-            set_memory_format(G, torch.channels_last)
-            set_memory_format(det, torch.channels_last)
-            feats = _gen_features(G, det, P, bs)
-            m = measure(lambda: _gen_features(G, det, nb, bs), nb, device, sec)
-            add(
-                f"channels_last generator + Inception, batch {bs}",
-                m,
-                note=f"vs eager {m['per_s'] / best['per_s']:.2f}x",
-            )
-            check("channels_last", feats)
-        finally:
-            set_memory_format(G, torch.contiguous_format)
-            set_memory_format(det, torch.contiguous_format)
-    else:
-        ctx.skip("channels_last", "stage budget spent")
-    if ctx.left() > sec + 5 and _set_fused(G, False):
-        try:
-            feats = _gen_features(G, det, P, bs)
-            m = measure(lambda: _gen_features(G, det, nb, bs), nb, device, sec)
-            add(f"non-fused modulated conv, batch {bs}", m, note=f"vs eager {m['per_s'] / best['per_s']:.2f}x")
-            check("non-fused modulated conv", feats)
-        finally:
-            _set_fused(G, True)
-
-    def compiled(c: Stage) -> None:
-        if c.left() < sec + 5:
-            c.skip("FID: torch.compile", "stage budget spent")
-            return
-        try:
-            Gc = _CompiledSynthesis(G, compile_backend)
-            feats = _gen_features(Gc, det, P, bs)
-            m = measure(lambda: _gen_features(Gc, det, nb, bs), nb, device, sec)
-        except Exception as exc:  # noqa: BLE001 - a candidate that cannot run is a result
-            c.skip("FID: torch.compile", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
-            return
-        add(
-            f"FID: torch.compile ({compile_backend}) synthesis, batch {bs}",
-            m,
-            note=f"vs eager {m['per_s'] / best['per_s']:.2f}x",
-            c=c,
-        )
-        check("FID: torch.compile", feats, c=c)
-
+    stage.sweep()
+    stage.copies()
+    stage.channels_last()
+    stage.unfused()
     if compile_backend and deferred is not None:
-        deferred.append(compiled)
+        deferred.append(lambda c: stage.compiled(c, compile_backend))
     return gen_rate
 
 

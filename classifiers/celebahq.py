@@ -148,6 +148,9 @@ class CelebAHQClassifier(nn.Module):
     symmetric in it.
     """
 
+    #: Runs channels_last on a CPU (see :mod:`stylegan_eval.networks.memory_format`).
+    prefers_channels_last = True
+
     def __init__(
         self,
         resolution: int = RESOLUTION,

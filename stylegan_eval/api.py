@@ -86,11 +86,9 @@ def evaluate(
 
     Args:
         generator: the network to evaluate (see the module docstring).
-        metrics: registry names (:mod:`stylegan_eval.metrics.registry`, ``stylegan-eval
-            list-metrics``; a list or a comma string): ppl_zfull, ppl_wfull, ppl_zend, ppl_wend,
-            ppl2_wend, ls, ls_z, ls_w, fid50k_full, fid50k, fid, kid50k_full, kid50k, kid,
-            pr50k3_full, pr50k3 (precision, recall, density, coverage), is50k, eqt50k_int,
-            eqt50k_frac, eqr50k (StyleGAN3 only), fd_dinov2, fd_clip.
+        metrics: registry names (:mod:`stylegan_eval.metrics.registry`; a list or a comma string),
+            e.g. ppl_wend, ls, fid50k_full, kid50k_full, pr50k3_full, is50k, eqt50k_int, fd_dinov2;
+            ``stylegan-eval list-metrics`` lists them all.
         seed: sampling seed (repeat r of FID/KID/LS uses ``seed + r``).
         repeats: runs of FID/KID/LS; their mean is returned (the std with ``details``).
         num_samples: samples of every metric (None: each registry entry's ``num_samples``:
@@ -114,14 +112,7 @@ def evaluate(
         (``fid50k_full``); a name with several outputs yields them (``ls``: ls_z and ls_w; ``pr50k3_full``:
         precision, recall, density, coverage). A metric computed with random detector weights warns once.
     """
-    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
-    runners = plan(names)
-    needing = needing_data(runners)
-    if needing:
-        if data is None:
-            raise UserError(f"evaluate: data is required for {', '.join(needing)} (real images or a statistics file)")
-        if not Path(data).exists():
-            raise UserError(f"evaluate: data {data}: no such file or folder")
+    names, runners = plan_metrics("evaluate", metrics, data)
     opts = EvalOptions(
         seed=seed,
         repeats=repeats,
@@ -141,6 +132,32 @@ def evaluate(
         fid_method=fid_method,
         show_progress=show_progress,
     )
+    gen, results, meta = _run_in_eval_mode(generator, runners, opts, names)
+    warn_random_weights(results)
+    if log is not None:
+        _log(log, results, opts, step, identity(gen, meta))
+    return dict(results) if details else {k: m.value for k, m in results.items()}
+
+
+def plan_metrics(who: str, metrics: Sequence[str] | str, data: str | os.PathLike | None) -> tuple[list[str], list]:
+    """(names, runners) of ``metrics`` (a list or a comma string); UserError naming ``who`` when a
+    metric needs ``data`` and it is missing or does not exist."""
+    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
+    runners = plan(names)
+    needing = needing_data(runners)
+    if needing:
+        if data is None:
+            raise UserError(f"{who}: data is required for {', '.join(needing)} (real images or a statistics file)")
+        if not Path(data).exists():
+            raise UserError(f"{who}: data {data}: no such file or folder")
+    return names, runners
+
+
+def _run_in_eval_mode(
+    generator: Any, runners: list, opts: EvalOptions, names: Sequence[str]
+) -> tuple[Any, dict[str, Measurement], dict[str, Any]]:
+    """(the adapted generator, results keyed by :func:`result_names`, the run's meta); the generator
+    runs in eval mode and gets its previous mode back afterwards."""
     gen = as_generator(generator)
     was_training = gen.training
     gen.eval()
@@ -149,10 +166,7 @@ def evaluate(
         results = named_results(_evaluate(gen, meta, runners, opts), names)
     finally:
         gen.train(was_training)
-    warn_random_weights(results)
-    if log is not None:
-        _log(log, results, opts, step, identity(gen, meta))
-    return dict(results) if details else {k: m.value for k, m in results.items()}
+    return gen, results, meta
 
 
 def result_names(outputs: Sequence[str], names: Sequence[str]) -> dict[str, str]:

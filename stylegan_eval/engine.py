@@ -352,6 +352,83 @@ def progress_bar(total: int, desc: str, enabled: bool = True, initial: int = 0) 
     )
 
 
+@dataclass
+class _Shard:
+    """This rank's outputs: ``pending`` still on the device, ``saved`` already moved to the host."""
+
+    indices: list[torch.Tensor] = field(default_factory=list)
+    pending: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    saved: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+
+    def add(self, idx: torch.Tensor, out: dict[str, torch.Tensor]) -> None:
+        for k, v in out.items():
+            self.pending.setdefault(k, []).append(v.detach())
+        self.indices.append(idx)
+
+    def checkpoint(
+        self, state: ResumeState | None, dist: DistInfo, done_idx: torch.Tensor, done_out: dict[str, torch.Tensor]
+    ) -> None:
+        """Move the pending outputs to the host and, with a ``state``, save everything so far."""
+        for k, v in self.pending.items():
+            self.saved.setdefault(k, []).append(torch.cat(v).cpu())
+        self.pending.clear()
+        if state is not None and self.indices:
+            idx, out = torch.cat(self.indices), _cat(self.saved)
+            if dist.is_main and done_idx.numel():  # carry earlier sessions' samples forward
+                idx = torch.cat([done_idx, idx])
+                out = {k: torch.cat([done_out[k], v]) for k, v in out.items()}
+            state.save(dist.rank, idx, out)
+
+    def host(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(indices [M], {name: CPU tensor [M, ...]}) of this rank, after the last checkpoint."""
+        idx = torch.cat(self.indices) if self.indices else torch.zeros(0, dtype=torch.int64)
+        return idx, _cat(self.saved)
+
+
+def _resume_start(
+    state: ResumeState | None, num_samples: int
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """Resumed (indices, outputs) below ``num_samples`` and the mask (bool [num_samples]) of samples to do."""
+    done_idx, done_out = state.load() if state is not None else (torch.zeros(0, dtype=torch.int64), {})
+    todo = torch.ones(num_samples, dtype=torch.bool)
+    keep = done_idx < num_samples
+    done_idx, done_out = done_idx[keep], {k: v[keep] for k, v in done_out.items()}
+    todo[done_idx] = False
+    return done_idx, done_out, todo
+
+
+def _gather(
+    idx: torch.Tensor, out: dict[str, torch.Tensor], dist: DistInfo
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Every rank's (indices, outputs), concatenated in rank order (unchanged with one process)."""
+    if dist.world_size <= 1:
+        return idx, out
+    gathered: list[Any] = [None] * dist.world_size
+    torch.distributed.all_gather_object(gathered, (idx, out))
+    names = next((g[1].keys() for g in gathered if g[1]), [])
+    return torch.cat([g[0] for g in gathered]), {k: torch.cat([g[1][k] for g in gathered if k in g[1]]) for k in names}
+
+
+def _in_order(
+    done: tuple[torch.Tensor, dict[str, torch.Tensor]],
+    mine: tuple[torch.Tensor, dict[str, torch.Tensor]],
+    state: ResumeState | None,
+    num_samples: int,
+) -> dict[str, torch.Tensor]:
+    """Resumed and new outputs merged, row i for sample i; they must cover [0, num_samples) once."""
+    (done_idx, done_out), (mine_idx, mine_out) = done, mine
+    all_idx = torch.cat([done_idx, mine_idx])
+    names = set(mine_out) | set(done_out)
+    result: dict[str, torch.Tensor] = _Resumed(state) if done_out and not mine_out else {}
+    order = torch.argsort(all_idx)
+    if not torch.equal(all_idx[order], torch.arange(num_samples)):
+        raise RuntimeError("internal error: collected samples do not cover [0, num_samples) exactly once")
+    for k in names:
+        parts = [t for t in (done_out.get(k), mine_out.get(k)) if t is not None]
+        result[k] = torch.cat(parts)[order]
+    return result
+
+
 def collect(
     fn: BatchFn,
     num_samples: int,
@@ -389,64 +466,24 @@ def collect(
     if num_samples > MAX_SAMPLES:
         raise UserError(f"--num-samples (num_samples) must be at most {MAX_SAMPLES}, got {num_samples}")
     dist = dist or DistInfo.current()
-    done_idx, done_out = state.load() if state is not None else (torch.zeros(0, dtype=torch.int64), {})
-    todo = torch.ones(num_samples, dtype=torch.bool)
-    keep = done_idx < num_samples
-    done_idx, done_out = done_idx[keep], {k: v[keep] for k, v in done_out.items()}
-    todo[done_idx] = False
-    batches = _my_batches(todo, batch_size, dist.rank, dist.world_size)
-
-    my_idx: list[torch.Tensor] = []
-    my_out: dict[str, list[torch.Tensor]] = {}
-    saved_out: dict[str, list[torch.Tensor]] = {}  # already moved to the host
+    done_idx, done_out, todo = _resume_start(state, num_samples)
+    shard = _Shard()
     bar = progress_bar(num_samples, desc, show_progress and dist.is_main, initial=int((~todo).sum()))
-
-    def checkpoint() -> None:
-        for k, v in my_out.items():
-            saved_out.setdefault(k, []).append(torch.cat(v).cpu())
-        my_out.clear()
-        if state is not None and my_idx:
-            idx, out = torch.cat(my_idx), _cat(saved_out)
-            if dist.is_main and done_idx.numel():  # carry earlier sessions' samples forward
-                idx = torch.cat([done_idx, idx])
-                out = {k: torch.cat([done_out[k], v]) for k, v in out.items()}
-            state.save(dist.rank, idx, out)
-
     try:
-        for b, idx in enumerate(batches):
+        for b, idx in enumerate(_my_batches(todo, batch_size, dist.rank, dist.world_size)):
             out = fn(idx)
             _check_batch(out, idx, first=b == 0, done_out=done_out, state=state, finite=finite, total=num_samples)
-            for k, v in out.items():
-                my_out.setdefault(k, []).append(v.detach())
-            my_idx.append(idx)
+            shard.add(idx, out)
             bar.update(idx.shape[0] * dist.world_size)
             if state is not None and state.due():
-                checkpoint()
+                shard.checkpoint(state, dist, done_idx, done_out)
     except KeyboardInterrupt:
-        checkpoint()
+        shard.checkpoint(state, dist, done_idx, done_out)
         raise
     finally:
         bar.close()
-    checkpoint()
-
-    mine_idx = torch.cat(my_idx) if my_idx else torch.zeros(0, dtype=torch.int64)
-    mine = _cat(saved_out)
-    if dist.world_size > 1:
-        gathered: list[Any] = [None] * dist.world_size
-        torch.distributed.all_gather_object(gathered, (mine_idx, mine))
-        mine_idx = torch.cat([g[0] for g in gathered])
-        names = next((g[1].keys() for g in gathered if g[1]), [])
-        mine = {k: torch.cat([g[1][k] for g in gathered if k in g[1]]) for k in names}
-
-    all_idx = torch.cat([done_idx, mine_idx])
-    names = set(mine) | set(done_out)
-    result: dict[str, torch.Tensor] = _Resumed(state) if done_out and not mine else {}
-    order = torch.argsort(all_idx)
-    if not torch.equal(all_idx[order], torch.arange(num_samples)):
-        raise RuntimeError("internal error: collected samples do not cover [0, num_samples) exactly once")
-    for k in names:
-        parts = [t for t in (done_out.get(k), mine.get(k)) if t is not None]
-        result[k] = torch.cat(parts)[order]
+    shard.checkpoint(state, dist, done_idx, done_out)
+    result = _in_order((done_idx, done_out), _gather(*shard.host(), dist), state, num_samples)
     if finite:
         check_finite(result, None, num_samples)
     return result

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import EvalOptions, Measurement, needing_data, plan
+from .compare import EvalOptions, Measurement
 from .compare import evaluate as _evaluate
-from .errors import ArgumentError, UserError
+from .errors import ArgumentError
 
 
 class Evaluator:
@@ -66,19 +66,10 @@ class Evaluator:
         tensorboard: Any = None,
         **options: Any,
     ) -> None:
-        names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
-        self.runners = plan(names)
-        from .api import result_names
+        from .api import plan_metrics, result_names
 
+        names, self.runners = plan_metrics("Evaluator", metrics, data)
         self.outputs = list(result_names([o for r in self.runners for o in r.outputs], names).values())
-        needing = needing_data(self.runners)
-        if needing:
-            if data is None:
-                raise UserError(
-                    f"Evaluator: data is required for {', '.join(needing)} (real images or a statistics file)"
-                )
-            if not Path(data).exists():
-                raise UserError(f"Evaluator: data {data}: no such file or folder")
         known = set(EvalOptions.__dataclass_fields__) - {"_cache", "resume_state", "seed", "num_samples", "data"}
         unknown = sorted(set(options) - known)
         if unknown:

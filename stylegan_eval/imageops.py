@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -209,40 +212,89 @@ def mixing_figure(
     destination_labels = destination_labels or [f"destination {i}" for i in range(n_r)]
     if len(source_labels) != n_c or len(destination_labels) != n_r:
         raise ValueError("mixing_figure: one label per source and per destination")
-    h, w = src.shape[1:3]
-    k = max(1, -(-min_tile // max(h, w)))
-    th, tw = h * k, w * k
-    font_px = max(10, min(24, th // 8))
-    font = _font(font_px)
-    label_h = font_px + 2 * pad  # band above the top row for the source labels
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label_w = max(int(probe.textlength(s, font=font)) for s in destination_labels) + 2 * pad
-    sep = max(2, pad // 2)  # separator line width
-    x0 = label_w + tw + 2 * pad + sep  # first body column
-    y0 = label_h + th + 2 * pad + sep  # first body row
-    width = x0 + n_c * (tw + pad)
-    height = y0 + n_r * (th + pad)
-    canvas = Image.new("RGB", (width, height), FIGURE_BACKGROUND)
+    lay = _MixingLayout.fit(src.shape[1:3], (n_r, n_c), min_tile, pad, destination_labels)
+    canvas = Image.new("RGB", (lay.width, lay.height), FIGURE_BACKGROUND)
     draw = ImageDraw.Draw(canvas)
 
     def paste(tile: np.ndarray, x: int, y: int) -> None:
-        canvas.paste(Image.fromarray(tile.repeat(k, axis=0).repeat(k, axis=1)), (x, y))
+        canvas.paste(Image.fromarray(tile.repeat(lay.k, axis=0).repeat(lay.k, axis=1)), (x, y))
 
     for c in range(n_c):
-        x = x0 + c * (tw + pad)
-        paste(src[c], x, label_h + pad)
-        text_w = draw.textlength(source_labels[c], font=font)
-        draw.text((x + (tw - text_w) / 2, pad), source_labels[c], fill=FIGURE_TEXT, font=font)
+        paste(src[c], lay.column(c), lay.label_h + pad)
+        lay.label_above(draw, source_labels[c], c)
     for r in range(n_r):
-        y = y0 + r * (th + pad)
-        paste(dst[r], label_w + pad, y)
-        text_w = draw.textlength(destination_labels[r], font=font)
-        draw.text((label_w - pad - text_w, y + (th - font_px) / 2), destination_labels[r], fill=FIGURE_TEXT, font=font)
+        paste(dst[r], lay.label_w + pad, lay.row(r))
+        lay.label_left(draw, destination_labels[r], r)
         for c in range(n_c):
-            paste(body[r * n_c + c], x0 + c * (tw + pad), y)
-    # Separators between the header row / column and the body.
-    draw.rectangle([0, y0 - pad // 2 - sep, width - 1, y0 - pad // 2 - 1], fill=FIGURE_SEPARATOR)
-    draw.rectangle([x0 - pad // 2 - sep, 0, x0 - pad // 2 - 1, height - 1], fill=FIGURE_SEPARATOR)
+            paste(body[r * n_c + c], lay.column(c), lay.row(r))
+    lay.separators(draw)
     if title:
-        draw.text((pad, pad), title, fill=FIGURE_TEXT, font=font)
+        draw.text((pad, pad), title, fill=FIGURE_TEXT, font=lay.font)
     return np.asarray(canvas)
+
+
+@dataclass(frozen=True)
+class _MixingLayout:
+    """Pixel geometry of :func:`mixing_figure`: tiles of ``th`` x ``tw`` (upscaled ``k`` times),
+    a band of height ``label_h`` above the top row and of width ``label_w`` left of the left
+    column for the labels, separator lines ``sep`` wide, the body from (``x0``, ``y0``)."""
+
+    k: int
+    th: int
+    tw: int
+    pad: int
+    font: Any
+    font_px: int
+    label_h: int
+    label_w: int
+    sep: int
+    x0: int
+    y0: int
+    width: int
+    height: int
+
+    @classmethod
+    def fit(
+        cls, tile_hw: tuple[int, int], grid: tuple[int, int], min_tile: int, pad: int, left_labels: list[str]
+    ) -> "_MixingLayout":
+        """The layout of a ``grid`` (rows, columns) body of ``tile_hw`` tiles with these left labels."""
+        from PIL import Image, ImageDraw
+
+        (h, w), (n_r, n_c) = tile_hw, grid
+        k = max(1, -(-min_tile // max(h, w)))
+        th, tw = h * k, w * k
+        font_px = max(10, min(24, th // 8))
+        font = _font(font_px)
+        label_h = font_px + 2 * pad
+        probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        label_w = max(int(probe.textlength(s, font=font)) for s in left_labels) + 2 * pad
+        sep = max(2, pad // 2)
+        x0 = label_w + tw + 2 * pad + sep
+        y0 = label_h + th + 2 * pad + sep
+        width, height = x0 + n_c * (tw + pad), y0 + n_r * (th + pad)
+        return cls(k, th, tw, pad, font, font_px, label_h, label_w, sep, x0, y0, width, height)
+
+    def column(self, c: int) -> int:
+        """x of body (and top-row) column ``c``."""
+        return self.x0 + c * (self.tw + self.pad)
+
+    def row(self, r: int) -> int:
+        """y of body (and left-column) row ``r``."""
+        return self.y0 + r * (self.th + self.pad)
+
+    def label_above(self, draw: Any, text: str, c: int) -> None:
+        """``text`` centred above the top-row tile of column ``c``."""
+        text_w = draw.textlength(text, font=self.font)
+        draw.text((self.column(c) + (self.tw - text_w) / 2, self.pad), text, fill=FIGURE_TEXT, font=self.font)
+
+    def label_left(self, draw: Any, text: str, r: int) -> None:
+        """``text`` right-aligned left of the left-column tile of row ``r``, centred vertically."""
+        text_w = draw.textlength(text, font=self.font)
+        xy = (self.label_w - self.pad - text_w, self.row(r) + (self.th - self.font_px) / 2)
+        draw.text(xy, text, fill=FIGURE_TEXT, font=self.font)
+
+    def separators(self, draw: Any) -> None:
+        """The lines between the header row / column and the body."""
+        pad, sep = self.pad, self.sep
+        draw.rectangle([0, self.y0 - pad // 2 - sep, self.width - 1, self.y0 - pad // 2 - 1], fill=FIGURE_SEPARATOR)
+        draw.rectangle([self.x0 - pad // 2 - sep, 0, self.x0 - pad // 2 - 1, self.height - 1], fill=FIGURE_SEPARATOR)

@@ -1,5 +1,6 @@
-"""Figures of the reports: sample grids and style-mixing figures of a generator, and each
-command's plots (PPL histogram of the per-pair distances, FID/KID bars, per-attribute separability bars).
+"""Figures of the reports: sample grids and style-mixing figures of a generator, and the pages of
+the single-metric commands, whose charts (PPL histogram of the per-pair distances, FID/KID bars,
+per-attribute separability bars) the metrics' registry ``report_figures`` hooks draw.
 
 Every report uses the same seeds for every checkpoint (NVIDIA ``gen_images.py`` seeds
 0-15 for the grid, destinations 0-4 and sources 5-9 for the mixing figure, as
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -121,66 +122,22 @@ HEADLINE = {
 }
 
 
-def fid_chart(report) -> Figure | None:
-    """FID and KID of a ``fid`` report, one panel each, with n, seed and the random-weights mark."""
-    from .figures.charts import Bar, metric_chart
+def report_charts(
+    report, metrics: Sequence[Any] = (), runs: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[list[Figure], list[str]]:
+    """The charts of a single-metric report and the notes on charts not drawn: what the
+    ``report_figures`` hooks of ``metrics`` (registry names or specs,
+    :func:`stylegan_eval.metrics.registry.report_figure_hooks`) draw from the report and
+    ``runs`` ({output: the run's details}, e.g. PPL's per-pair distances)."""
+    from .metrics import registry
 
-    table = report.table
-    if not (hasattr(table, "columns") and {"metric", "value"} <= set(table.columns)):
-        return None
-    label = Path(str(report.meta.get("checkpoint") or "generator")).name
-    n = report.settings.get("num_gen")
-    panels = {
-        str(r["metric"]): [Bar(label, float(r["value"]), n=n)]
-        for r in table.to_dict(orient="records")
-        if r["metric"] in ("fid", "kid") and r["value"] is not None
-    }
-    return metric_chart(
-        panels,
-        name="fid_bars",
-        seed=report.settings.get("seed"),
-        random_weights=report.random_weights,
-        what=f"{' and '.join(p.upper() for p in panels)} of {label} against {report.settings.get('data', 'the data')}",
-    )
-
-
-def separability_report_chart(report) -> tuple[Figure | None, list[str]]:
-    """The per-attribute chart of a ``separability`` report (Z and W side by side), or None and the reason."""
-    from .figures.charts import separability_chart
-
-    table = report.table
-    if not (hasattr(table, "columns") and "conditional_entropy_bits" in table.columns):
-        return None, []
-    rows = table[table["attribute"] != "score"]
-    ents: dict[str, dict[str, float]] = {}
-    for r in rows.to_dict(orient="records"):
-        ents.setdefault(str(r["space"]), {})[str(r["attribute"])] = float(r["conditional_entropy_bits"])
-    scores = {
-        str(r["space"]): float(r["score"])
-        for r in table[table["attribute"] == "score"].to_dict(orient="records")
-        if r.get("score") is not None and r.get("score") == r.get("score")
-    }
-    fig = separability_chart(
-        {"generator": ents},
-        scores={"generator": scores},
-        n=report.settings.get("num_samples"),
-        seed=report.settings.get("seed"),
-        random_weights=report.random_weights,
-    )
-    if fig is None:
-        return None, ["H(Y|X) = 0 for every attribute and space: no per-attribute chart is drawn (nothing to show)."]
-    return fig, []
-
-
-def report_charts(report) -> tuple[list[Figure], list[str]]:
-    """The charts of a single-command report and the notes on charts not drawn."""
-    if report.command == "fid":
-        fig = fid_chart(report)
-        return ([fig] if fig is not None else []), []
-    if report.command == "separability":
-        fig, notes = separability_report_chart(report)
-        return ([fig] if fig is not None else []), notes
-    return [], []
+    charts: list[Figure] = []
+    notes: list[str] = []
+    for hook in registry.report_figure_hooks(metrics):
+        figs, why = hook(report, dict(runs or {}))
+        charts += figs
+        notes += why
+    return charts, notes
 
 
 def write_report_figures(
@@ -188,16 +145,18 @@ def write_report_figures(
     out: str | os.PathLike | None,
     generator=None,
     class_idx: int | None = None,
-    figures: Sequence[Figure] = (),
+    *,
+    metrics: Sequence[Any] = (),
+    runs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
     """Write the report's figures into ``out`` (each as PNG at 200 dpi plus PDF/SVG,
     :func:`stylegan_eval.figures.style.save`) and ``<command>.html`` showing them; adds the
     names to ``report.extra_files`` and notes on charts not drawn to ``report.meta['notes']``.
     Nothing happens without ``out``. Returns the names written.
 
-    ``figures`` are charts the command made itself (``ppl``'s histogram); the rest depends on
-    ``report.command`` (:func:`report_charts`); given the generator, the sample grid and the
-    mixing figure are added.
+    The charts are those the ``report_figures`` hooks of ``metrics`` draw from the report and
+    ``runs`` (:func:`report_charts`); given the generator, the sample grid and the mixing
+    figure are added.
     """
     if out is None:
         return []
@@ -206,8 +165,7 @@ def write_report_figures(
     from .fileio import atomic_write
 
     out = Path(out)
-    charts, notes = report_charts(report)
-    charts = [*figures, *charts]
+    charts, notes = report_charts(report, metrics, runs)
     if notes:
         report.meta["notes"] = list(dict.fromkeys([*(report.meta.get("notes") or []), *notes]))
     images = []

@@ -42,17 +42,23 @@ def _offline(monkeypatch, tmp_path_factory):
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """One intra-op thread for the module: tiny networks only pay thread overhead, and values that
-    are compared bit for bit (pinned numbers, torchrun workers) were produced with one thread
-    (CPU kernels split their reductions by thread count)."""
+def _single_thread():
+    """One intra-op thread while the fixture is active: tiny networks only pay thread overhead, and
+    values that are compared bit for bit (pinned numbers, torchrun workers, resumed vs fresh runs)
+    were produced with one thread (CPU kernels split their reductions by thread count)."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+#: The same single-thread setting for a whole test module, and for one test.
+one_thread = pytest.fixture(scope="module", name="one_thread")(_single_thread)
+one_thread_test = pytest.fixture(name="one_thread_test")(_single_thread)
 
 
 @pytest.fixture(scope="session")

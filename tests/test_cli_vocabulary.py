@@ -174,10 +174,10 @@ def _write_adapter(directory, comment: str):
 
 def test_spec_only_rerun_with_another_adapter_is_not_resumed_or_reused(tmp_path, monkeypatch):
     from stylegan_eval.commands.options import RunOptions
-    from stylegan_eval.commands.separability import _generator_id
     from stylegan_eval.errors import UserError
     from stylegan_eval.formats.checkpoint_spec import CheckpointSpec
     from stylegan_eval.metrics.ppl import ppl
+    from stylegan_eval.metrics.separability_store import generator_id as _generator_id
 
     keys, ids, values = [], [], []
     for k in range(2):

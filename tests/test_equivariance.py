@@ -48,7 +48,19 @@ def test_batch_size_does_not_change_the_value():
 def test_generator_without_input_transform_is_refused():
     with pytest.raises(UserError, match="input transform") as exc:
         equivariance(NoTransformGenerator(16), num_samples=4)
-    assert "\n" not in str(exc.value)
+    assert "\n" not in str(exc.value) and exc.value.arg == "generator"  # type: ignore[attr-defined]
+
+
+def test_unknown_kind_is_refused_by_the_registered_runner_too():
+    from stylegan_eval.errors import ArgumentError
+    from stylegan_eval.metrics.context import EvalOptions, RunContext
+    from stylegan_eval.metrics.equivariance import run_registered, validate
+
+    with pytest.raises(ArgumentError, match="^kinds must be a non-empty subset"):
+        validate(BandLimitedGenerator(16), kinds=("int", "shear"))
+    ctx = RunContext(BandLimitedGenerator(16), EvalOptions(), name="eqt50k_int", num_samples=4)
+    with pytest.raises(ArgumentError, match="^kinds must"):
+        run_registered(ctx, ("eqt50k_int",), kinds=())
 
 
 def test_integer_translation_by_hand():

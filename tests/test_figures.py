@@ -53,13 +53,14 @@ def test_fid_bars_have_axis_label_n_seed_and_random_weights_mark():
 
     table = pd.DataFrame([{"metric": "fid", "value": 12.5}, {"metric": "kid", "value": 0.01}])
     report = _report("fid", table, random_weights=["FID Inception-v3"], checkpoint="/x/net.pkl")
-    fig = plots.fid_chart(report)
+    (fig,), notes = plots.report_charts(report, ["fid", "kid"])  # the registry's one hook, asked once
+    assert notes == [] and fig.name == "fid_bars"
     ax_fid = fig.fig.axes[0]
     assert "FID [" in ax_fid.get_ylabel() and ax_fid.get_title() != "fid: fid" and "net.pkl" in _texts(fig.fig)
     assert len(fig.fig.axes) == 2  # FID and KID each on their own axis
     assert "n = 24" in fig.caption and "seed 7" in fig.caption and "randomly initialised" in fig.caption
     assert "RANDOM WEIGHTS" in _texts(fig.fig)
-    clean = plots.fid_chart(_report("fid", table, checkpoint="/x/net.pkl"))
+    (clean,), _ = reports.fid_report_figures(_report("fid", table, checkpoint="/x/net.pkl"))
     assert "RANDOM WEIGHTS" not in _texts(clean.fig) and "random" not in clean.caption
 
 
@@ -108,13 +109,16 @@ def test_ppl_histogram_legend_is_the_filtered_mean_with_cut_points_and_interval(
 
 
 def test_ppl_out_histogram_uses_the_shared_log_bin_routine():
-    from stylegan_eval.commands.ppl import histogram_figure
+    from stylegan_eval import plots
     from stylegan_eval.metrics.ppl import PPLResult
 
     d = _heavy_tailed()
     kept = np.sort(d)[4:-4]
     result = PPLResult(d, float(kept.mean()), 1.0, 7.0, float(kept[0]), float(kept[-1]), kept.size, 6.0, 9.0, 10.0)
-    fig = histogram_figure(result, seed=0)
+    report = _report("ppl", result.to_frame())
+    runs = {"ppl2_wend": {"distances": d, "name": result.name}}
+    assert plots.report_charts(report, ["ppl2_wend"]) == ([], [])  # no distances, no histogram
+    (fig,), _ = plots.report_charts(report, ["ppl2_wend"], runs)
     (ax,) = fig.fig.axes
     assert ax.get_xscale() == "log" and "log bins" in ax.get_xlabel()
     assert f"PPL {charts.nice(result.mean)}" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
@@ -176,7 +180,7 @@ def test_notes_reach_markdown_and_html(tmp_path):
     )
     note = "z:shape: 32 kept samples do not exceed the 64 latent dimensions, so H = 0 by construction"
     report = _report("separability", table, warnings=[note])
-    plots.write_report_figures(report, tmp_path)
+    plots.write_report_figures(report, tmp_path, metrics=["ls"])
     page = (tmp_path / "separability.html").read_text()
     assert "H = 0 by construction" in page and "no per-attribute chart" in page
     assert not (tmp_path / "separability_entropy.png").exists()  # an empty chart is not drawn

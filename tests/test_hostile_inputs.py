@@ -705,12 +705,10 @@ def test_in_process_cases(cli, tmp_path, files, monkeypatch):
         ),
         *option_cases(tmp_path, g),
     ]
-    from stylegan_eval.commands import ppl as ppl_command
     from stylegan_eval.metrics import ppl as ppl_metric
     from stylegan_eval.metrics.distances import SquaredL2
 
-    for module in (ppl_metric, ppl_command):  # no VGG16 to build
-        monkeypatch.setattr(module, "make_distance", lambda *a, **k: SquaredL2())
+    monkeypatch.setattr(ppl_metric, "make_distance", lambda *a, **k: SquaredL2())  # no VGG16 to build
     for args, names in cases:
         t0 = time.perf_counter()
         code, _, err = cli(*([] if args[0] == "--config" else ["--no-config"]), *args)
@@ -1402,7 +1400,7 @@ def test_fuzz_loaders(tmp_path):
 
 # ------------------------------------------------------------------------------ SIGKILL and resume
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch, one_thread_test):
     """separability on test_resume's slow generator (a tiny classifier, no VGG16 to build), killed twice."""
     from compare_utils import make_classifier
     from resume_utils import resume_env, separability_samples, synthesis_calls
@@ -1482,12 +1480,7 @@ def test_sigkill_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
         names
     )  # partials, temporary files and the lock are gone
     fresh = tmp_path / "fresh"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        code, stdout, err = cli(*cmd(fresh, "--json")[3:])
-    finally:
-        torch.set_num_threads(threads)
+    code, stdout, err = cli(*cmd(fresh, "--json")[3:])  # one thread, as the subprocess
     assert code == 0, err
     a, b = separability_samples(out), separability_samples(fresh)
     assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -278,6 +278,30 @@ def test_presets_and_overrides():
         P.resolve_settings(space="x")
 
 
+def test_validate_names_the_argument_and_the_runner_checks_before_building_the_distance():
+    from stylegan_eval.errors import ArgumentError
+    from stylegan_eval.metrics.context import EvalOptions, RunContext
+
+    G, s = SmoothGenerator(16), P.resolve_settings(num_samples=4)
+    for bad in ({"quantize": "yes"}, {"bootstrap_resamples": 2.5}, {"resize": 0}, {"psi": float("nan")}):
+        with pytest.raises(ArgumentError) as exc:
+            P.validate(G, s, **bad)
+        assert exc.value.arg == next(iter(bad)) and str(exc.value).startswith(exc.value.arg)
+    with pytest.raises(ArgumentError, match="^space must"):
+        P.validate(G, P.PPLSettings(space="x"))  # type: ignore[arg-type]  # a settings object made by hand
+    ctx = RunContext(G, EvalOptions(distance="lpips-vgg"), name="ppl2_wend", num_samples=4)
+    with pytest.raises(ArgumentError, match="^precision must"):
+        P.run_registered(ctx, ("ppl2_wend",), space="w", sampling="end", epsilon=1e-4, crop=False, precision="fp8")
+    assert not ctx.options._cache  # refused before the LPIPS network was built
+    # the registry's entry resolves over its preset; a caller's resolved settings are taken whole
+    preset, got, rest = P.registered_protocol("ppl_zfull", 8, {"space": "z", "psi": 0.5})
+    assert (preset, got, rest) == ("ppl_zfull", P.resolve_settings("ppl_zfull", num_samples=8), {"psi": 0.5})
+    mine = P.resolve_settings(space="z", num_samples=3)
+    assert P.registered_protocol("ppl2_wend", 8, {"settings": mine, "preset": None})[:2] == (None, mine)
+    with pytest.raises(ArgumentError, match="settings is the whole protocol"):
+        P.registered_protocol("ppl2_wend", 8, {"settings": mine, "crop": True})
+
+
 def test_black_box_refuses_w_space_and_runs_in_z():
     G = BlackBox()
     with pytest.raises(UserError, match="black-box"):

@@ -108,26 +108,21 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one(tmp_path):
+def test_two_processes_equal_one(tmp_path, one_thread_test):
     import torch.multiprocessing as mp
 
     from stylegan_eval.engine import DistInfo
 
     mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        single = prdc(
-            _feats(83, 12, 6),
-            _feats(61, 12, 7, shift=0.2),
-            3,
-            row_batch_size=16,
-            col_batch_size=16,
-            tile=8,
-            dist=DistInfo(),
-        )
-    finally:
-        torch.set_num_threads(old)
+    single = prdc(
+        _feats(83, 12, 6),
+        _feats(61, 12, 7, shift=0.2),
+        3,
+        row_batch_size=16,
+        col_batch_size=16,
+        tile=8,
+        dist=DistInfo(),
+    )
     for rank in (0, 1):
         got = torch.load(tmp_path / f"rank{rank}.pt")
         assert torch.equal(got["real_radii"], single["real_radii"]) and torch.equal(
@@ -143,6 +138,22 @@ def test_bad_input_one_line_errors():
         knn_radii(torch.zeros(3, 2), 3)
     with pytest.raises(UserError, match="different widths"):
         prdc(torch.zeros(5, 2), torch.zeros(5, 3), 1)
+
+
+def test_validate_names_the_argument_before_any_feature_is_computed(tmp_path):
+    from eq_toys import BandLimitedGenerator
+
+    from stylegan_eval.cli import flag_message
+    from stylegan_eval.errors import ArgumentError
+
+    for bad in ({"nhood_size": 0}, {"tile": 0}, {"feature_dtype": "int8"}, {"max_real": 3}, {"num_samples": 2}):
+        with pytest.raises(ArgumentError) as exc:
+            # the real data does not exist: the argument is refused before anything is read
+            precision_recall(BandLimitedGenerator(16), tmp_path / "nothing", **{"num_samples": 8, **bad})
+        assert exc.value.arg == next(iter(bad)) and str(exc.value).startswith(exc.value.arg)
+        assert flag_message(exc.value).startswith("--" + exc.value.arg.replace("_", "-"))
+    with pytest.raises(ArgumentError, match="^row_batch_size must be a positive integer"):
+        knn_radii(torch.zeros(5, 2), 3, row_batch_size=0)
 
 
 def test_entry_point_with_image_folder(tmp_path):

@@ -398,3 +398,23 @@ def test_intervals_restate_the_percentile_cut_and_the_t_interval():
     assert std == pytest.approx(np.std(x, ddof=1)) and (lo, hi) == pytest.approx((np.mean(x) - half, np.mean(x) + half))
     assert intervals.significant((0, 1), (1.5, 2)) is True and intervals.significant((0, 1), (0.5, 2)) is False
     assert intervals.significant((None, None), (0, 1)) is None
+
+
+def test_ppl_command_runs_the_registry_entry_as_calc_does(cli, monkeypatch):
+    """The ppl command is a thin layer over the generic runner: the same registry entry, seed and
+    pair count give calc's value (its report names the spelled protocol and the preset)."""
+    from stylegan_eval.metrics import ppl as ppl_metric
+    from stylegan_eval.metrics.distances import SquaredL2
+
+    monkeypatch.setattr(ppl_metric, "make_distance", lambda *a, **k: SquaredL2())  # no VGG16 to build
+    common = ("--num-samples", "4", "--seed", "3", "--device", "cpu", "--quiet", "--json")
+    code, out, err = cli("--no-config", "ppl", "demo", "--preset", "ppl_zend", *common)
+    assert code == 0, err
+    ppl_report = json.loads(out)
+    code, out, err = cli("--no-config", "calc", "demo", "--metrics", "ppl_zend", *common)
+    assert code == 0, err
+    (row,) = ppl_report["results"]
+    (calc_row,) = [r for r in json.loads(out)["results"] if r["metric"] == "ppl_zend"]
+    assert row["metric"] == "ppl_z_end_crop_n4" and ppl_report["settings"]["preset"] == "ppl_zend"
+    assert row["num_samples"] == calc_row["num_samples"] == 4
+    assert row["ppl"] == pytest.approx(calc_row["value"], rel=1e-9)

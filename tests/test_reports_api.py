@@ -178,7 +178,7 @@ def test_separability_and_fid_reports_write_their_plots(tmp_path):
             {"space": ["w", "w", "w"], "attribute": ["a", "b", "score"], "conditional_entropy_bits": [0.2, 1e-17, 0.2]}
         ),
     )
-    names = plots.write_report_figures(sep, tmp_path, generator=gen_b())
+    names = plots.write_report_figures(sep, tmp_path, generator=gen_b(), metrics=["ls"])
     assert names == [
         *("separability_entropy.png", "separability_entropy.pdf", "separability_entropy.svg"),
         *("samples.png", "samples.pdf", "mixing.png", "mixing.pdf", "separability.html"),
@@ -187,13 +187,13 @@ def test_separability_and_fid_reports_write_their_plots(tmp_path):
     html = (tmp_path / "separability.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "overflow-x:auto" in html
     fid = Report("fid", pd.DataFrame({"metric": ["fid", "kid"], "value": [5.0, 0.01]}))
-    assert plots.write_report_figures(fid, tmp_path / "f") == [
+    assert plots.write_report_figures(fid, tmp_path / "f", metrics=["fid", "kid"]) == [
         "fid_bars.png",
         "fid_bars.pdf",
         "fid_bars.svg",
         "fid.html",
     ]
-    assert plots.write_report_figures(fid, None) == []
+    assert plots.write_report_figures(fid, None, metrics=["fid"]) == []
 
 
 def test_mixing_figure_only_with_w():

@@ -48,7 +48,7 @@ def _cmd(out: Path, *extra: str) -> list[str]:
     ]
 
 
-def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
+def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch, one_thread_test):
     monkeypatch.setenv("STYLEGAN_EVAL_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     out = tmp_path / "out"
@@ -91,12 +91,7 @@ def test_sigint_then_resume_equals_uninterrupted(cli, tmp_path, monkeypatch):
 
     # an uninterrupted run (in this process, one thread like the subprocess)
     fresh = tmp_path / "fresh"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        code, stdout, err = cli("--no-config", *_cmd(fresh, "--json")[4:])
-    finally:
-        torch.set_num_threads(threads)
+    code, stdout, err = cli("--no-config", *_cmd(fresh, "--json")[4:])
     assert code == 0, err
     a, b = np.load(out / "ppl_distances.npy"), np.load(fresh / "ppl_distances.npy")
     assert a.shape == (N,) and np.array_equal(a, b)

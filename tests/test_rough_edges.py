@@ -49,15 +49,15 @@ def test_help_offers_only_what_a_command_uses(cli):
 
 
 def test_ctrl_c_names_the_partial_results_and_resume(tmp_path, cli, monkeypatch):
-    import stylegan_eval.commands.ppl as ppl_cmd
+    import stylegan_eval.metrics.ppl as ppl_metric
 
     def interrupted(*args, state=None, **kwargs):
         st = state("ppl", {"test": 1})
         st.save(0, torch.arange(2), {"distances": torch.zeros(2)})
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ppl_cmd, "ppl", interrupted)
-    monkeypatch.setattr(ppl_cmd, "make_distance", lambda *a, **k: None)  # the distance network is not reached
+    monkeypatch.setattr(ppl_metric, "ppl", interrupted)  # the registry runner's entry point
+    monkeypatch.setattr(ppl_metric, "make_distance", lambda *a, **k: None)  # the distance network is not reached
     code, out, err = cli("--no-config", "ppl", "demo", "--num-samples", "8", "--out", tmp_path, "--device", "cpu")
     (line,) = _lines(err)
     assert code == 130 and "--resume" in line and str(tmp_path) in line and "kept" in line

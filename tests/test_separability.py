@@ -183,16 +183,23 @@ def test_samples_roundtrip_and_select(tmp_path):
 
 
 def test_validation_errors():
-    from stylegan_eval.errors import UserError
+    from stylegan_eval.cli import flag_message
+    from stylegan_eval.errors import ArgumentError, UserError
 
     G = LatentImageGenerator()
     s = sep.collect_samples(G, {"a": LinearW(0)}, 20)
-    with pytest.raises(UserError, match="--keep"):
-        sep.fit_separability(s, keep=0.0)
-    with pytest.raises(UserError, match="--space"):
-        sep.fit_separability(s, spaces=["x"])
-    with pytest.raises(UserError, match="--svm"):
-        sep.fit_separability(s, svm="nope")
+    for kwargs, flag in (
+        ({"keep": 0.0}, "--keep must be a fraction"),
+        ({"keep": 0.05}, "--keep 0.05 of 20 samples keeps 1: need at least 2"),
+        ({"spaces": ["x"]}, "--space must be a list"),
+        ({"spaces": ["z", "Z"]}, "--space lists a space twice"),
+        ({"svm": "nope"}, "--svm must be one of reference, fast"),
+        ({"jobs": 0}, "--jobs must be an integer >= 1"),
+    ):
+        with pytest.raises(ArgumentError) as exc:
+            sep.fit_separability(s, **kwargs)
+        # the library names the Python argument, the command line its flag
+        assert str(exc.value).startswith(exc.value.arg) and flag_message(exc.value).startswith(flag)
 
     class Big(nn.Module):
         input_resolution = 8
@@ -202,6 +209,29 @@ def test_validation_errors():
 
     with pytest.raises(UserError, match="integer multiple"):
         sep.collect_samples(G, {"big": Big()}, 10)
+
+
+def test_the_registered_runner_checks_before_loading_classifiers(tmp_path):
+    from stylegan_eval.errors import ArgumentError
+    from stylegan_eval.metrics.context import EvalOptions, RunContext
+
+    class BlackBox(LatentImageGenerator):
+        supports_w = False
+
+    # no classifier exists in classifier_dir: loading any would fail, so the refusal comes first
+    opts = EvalOptions(svm="nope", classifier_dir=tmp_path)
+    with pytest.raises(ArgumentError, match="^svm must"):
+        sep.run_registered(RunContext(LatentImageGenerator(), opts, name="ls", num_samples=20), ("ls_z", "ls_w"))
+    assert not opts._cache
+    opts = EvalOptions(classifier_dir=tmp_path)
+    with pytest.raises(ArgumentError, match="W space needs a generator with a mapping network") as exc:
+        sep.run_registered(RunContext(BlackBox(), opts, name="ls", num_samples=20), ("ls_z", "ls_w"))
+    assert exc.value.arg == "spaces" and not opts._cache
+    with pytest.raises(ArgumentError, match="^keep 0.5 of 3 samples keeps 1"):
+        sep.separability(LatentImageGenerator(), {"a": LinearW(0)}, num_samples=3)
+    with pytest.raises(ArgumentError, match="pass need_w=False") as exc:
+        sep.collect_samples(BlackBox(), {"a": LinearW(0)}, 4)
+    assert exc.value.arg == "need_w"
 
 
 def _patch_generator(monkeypatch, gen):

@@ -31,10 +31,9 @@ def run_registered(ctx, outputs, *, scale):
 
 
 def figures(output, runs):
-    from stylegan_eval.metrics.figures import new_figure
+    from stylegan_eval.figures.style import new_figure
 
-    fig = new_figure()
-    ax = fig.add_subplot()
+    fig, ax = new_figure()
     ax.bar(range(len(runs)), [details[0]["brightness"] for details in runs.values()])
     return [(f"{output}: toy brightness bars", fig)]
 '''

@@ -49,12 +49,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("formats", "runs"),
     # 4: batched collection over the sampling streams, image operations, seed images and grids
     ("engine", "imageops", "grids"),
-    # 5: metrics, their registry and the detector weights they name
-    ("metrics", "weights_catalog"),
+    # 5: metrics, their registry and the detector weights they name; the figures in one style
+    #    that the metrics' report hooks and the reports draw with
+    ("metrics", "weights_catalog", "figures"),
     # 6: the evaluation loop over registry entries, the project configuration
     ("compare", "config"),
-    # 7: reports and figures, metric-over-training curves, a run's incremental log, experiment loggers
-    ("report", "html_report", "jsonlog", "plots", "figures", "curves", "tracking", "loggers"),
+    # 7: reports, metric-over-training curves, a run's incremental log, experiment loggers
+    ("report", "html_report", "jsonlog", "plots", "curves", "tracking", "loggers"),
     # 8: the library API
     ("api", "evaluator"),
     # 9: the commands and the options they share

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -18,18 +18,19 @@ from ..engine import DistInfo, NonFiniteOutputs
 from ..errors import UserError
 from ..formats.refs import split_checkpoint_ref
 from ..report import CompareReport, environment
-from .detector_options import DETECTOR_CHOICES, DETECTOR_HELP, trust_weights_option
-from .hub_paths import HubOrPath
+from .detector_options import data_option, detector_choice_options, strict_data_option
 from .logger_options import log_generator, open_logger, step_of, tensorboard_option
+from .metric_options import classifier_options, distance_options, fid_method_option
 from .options import (
     CheckpointRef,
     RunOptions,
+    apply_options,
+    checkpoint_family_options,
     checkpoint_spec,
-    choice,
     common_options,
     emit,
-    generator_options,
     load_generated,
+    num_samples_option,
 )
 
 __all__ = ["CheckpointRef", "command", "compare_options", "run_comparison"]
@@ -61,22 +62,26 @@ def _labels(refs: list[str]) -> list[str]:
     return [o if out.count(o) == 1 else f"{o}#{out[: i + 1].count(o)}" for i, o in enumerate(out)]
 
 
-def compare_options(f=None, *, single=False):
-    """The options ``compare`` and ``calc`` share (everything but the checkpoint arguments); ``single``:
-    the one-checkpoint wording of ``calc`` (no baseline to regress from)."""
-    if f is None:
-        return lambda g: compare_options(g, single=single)
-    from ..formats import FORMAT_NAMES
-    from .detector_options import strict_data_option
-
-    fail_if_help = (
-        "'<metric> <op> <number>' (op: < <= > >= == !=); repeatable. A failed rule exits with 3."
+def _fail_if_option(single: bool) -> Callable:
+    """--fail-if RULE; ``single``: the one-checkpoint wording (no baseline to regress from)."""
+    ops = "'<metric> <op> <number>' (op: < <= > >= == !=)"
+    return click.option(
+        "--fail-if",
+        "fail_if",
+        multiple=True,
+        metavar="RULE",
+        help=f"{ops}; repeatable. A failed rule exits with 3."
         if single
-        else "'<metric> <op> <number>' (op: < <= > >= == !=) or '<metric> regresses by <number>%' "
-        "(vs the first checkpoint); repeatable. A failed rule exits with 3."
+        else f"{ops} or '<metric> regresses by <number>%' (vs the first checkpoint); repeatable. "
+        "A failed rule exits with 3.",
     )
 
-    for opt in reversed(
+
+def _run_plan_options(single: bool) -> Callable:
+    """--metrics, --fail-if, --repeats, --num-samples: what runs on every checkpoint, how often, and
+    the gate on the results (``single``: see :func:`_fail_if_option`)."""
+    return lambda f: apply_options(
+        f,
         [
             click.option(
                 "--metrics",
@@ -86,13 +91,7 @@ def compare_options(f=None, *, single=False):
                 + ", ".join(C.available_metrics())
                 + "; repeatable.",
             ),
-            click.option(
-                "--fail-if",
-                "fail_if",
-                multiple=True,
-                metavar="RULE",
-                help=fail_if_help,
-            ),
+            _fail_if_option(single),
             click.option(
                 "--repeats",
                 type=click.IntRange(min=1, max=1000),
@@ -100,109 +99,31 @@ def compare_options(f=None, *, single=False):
                 show_default=True,
                 help="Runs of the repeatable metrics (all but PPL) with seeds seed, seed+1, ...: mean and std.",
             ),
-            click.option(
-                "--num-samples",
-                "--num-gen",
-                "num_samples",
-                type=click.IntRange(min=2),
-                default=None,
-                help="Samples of every metric (quick checks) [default: each metric's published count].",
-            ),
-            click.option(
-                "--data",
-                type=HubOrPath(path_type=Path),
-                default=None,
-                help="Real images or statistics for fid/kid/pr/fd.",
-            ),
-            click.option(
-                "--attr",
-                "attrs",
-                multiple=True,
-                metavar="NAME",
-                help="CelebA-HQ attributes for ls [default: all 40 unless --classifier].",
-            ),
-            click.option(
-                "--classifier",
-                "classifier_paths",
-                multiple=True,
-                type=click.Path(dir_okay=False, path_type=Path),
-                metavar="PATH",
-                help="Custom classifier checkpoint for ls; repeatable.",
-            ),
-            click.option(
-                "--classifier-dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help="Local copies of the CelebA-HQ classifiers.",
-            ),
-            click.option(
-                "--svm",
-                type=choice(["reference", "fast"]),
-                default="reference",
-                show_default=True,
-                help="ls SVM: reference (LinearSVC defaults) or fast.",
-            ),
-            click.option(
-                "--distance",
-                type=choice(["lpips-vgg", "nvidia-vgg16"]),
-                default="lpips-vgg",
-                show_default=True,
-                help="PPL distance.",
-            ),
-            click.option(
-                "--lpips-weights",
-                type=HubOrPath(dir_okay=False, path_type=Path),
-                default=None,
-                help="Weights of the PPL distance.",
-            ),
-            click.option(
-                "--detector",
-                type=choice(DETECTOR_CHOICES),
-                default="pytorch-fid",
-                show_default=True,
-                help="fid/kid/is feature network: " + DETECTOR_HELP,
-            ),
-            click.option(
-                "--inception-weights",
-                type=HubOrPath(dir_okay=False, path_type=Path),
-                default=None,
-                help="The detector's weights file.",
-            ),
-            trust_weights_option,
+            num_samples_option("Samples of every metric (quick checks) [default: each metric's published count]."),
+        ],
+    )
+
+
+def compare_options(f: Callable | None = None, *, single: bool = False) -> Callable:
+    """The options ``compare``, ``calc`` and ``track`` share (everything but the checkpoint arguments),
+    each protocol option from the module that declares it once; ``single``: the one-checkpoint
+    wording of ``calc`` (no baseline to regress from)."""
+    if f is None:
+        return lambda g: compare_options(g, single=single)
+    return apply_options(
+        f,
+        [
+            _run_plan_options(single),
+            data_option,
+            classifier_options,
+            distance_options,
+            detector_choice_options,
             strict_data_option,
-            click.option(
-                "--fid-method",
-                type=choice(["eigen", "sqrtm"]),
-                default="eigen",
-                show_default=True,
-                help="FID matrix square root: eigen (fast, same value) or sqrtm (bit-level pytorch-fid parity).",
-            ),
-            click.option(
-                "--format",
-                "fmt",
-                type=choice(FORMAT_NAMES),
-                default=None,
-                help="Checkpoint family of every file [default: autodetect].",
-            ),
-            click.option(
-                "--resolution",
-                type=click.IntRange(min=4),
-                default=None,
-                help="Output resolution (StyleGAN1 .model files).",
-            ),
-            generator_options,
-            click.option(
-                "--class",
-                "class_idx",
-                type=click.IntRange(min=0),
-                default=None,
-                help="Class label for conditional generators.",
-            ),
+            fid_method_option,
+            checkpoint_family_options,
             tensorboard_option,
-        ]
-    ):
-        f = opt(f)
-    return f
+        ],
+    )
 
 
 def _evaluate_once(meta: dict, label: str, done: dict[str, str], results: dict, compute) -> dict:
@@ -317,18 +238,27 @@ def _evaluate_each(specs: dict[str, Any], runners, opts: C.EvalOptions, run: Run
             logger.log_scalars({o: m.value for o, m in results[label].items()}, step)
             if meta.get("family") != "images":
                 log_generator(logger, gen, label, step, opts.class_idx)
-        infos[label] = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
-        drawable = run.out is not None and meta.get("family") != "images"
-        infos[label]["figures"] = plots.checkpoint_figures(gen, label, opts.class_idx) if drawable else []
-        if meta.get("identity"):
-            infos[label]["identity"] = meta["identity"]
+        infos[label] = _checkpoint_info(gen, meta, label, run, opts.class_idx)
         names[label] = {o: m.details[0].get("name", o) for o, m in results[label].items() if m.details}
-        for m in results[label].values():
-            for w in (m.details[0].get("warnings") or []) if m.details else []:
-                if w not in warnings:
-                    warnings.append(w)
+        warnings += [w for w in _run_warnings(results[label]) if w not in warnings]
         del gen
     return results, infos, names, warnings
+
+
+def _checkpoint_info(gen, meta: dict, label: str, run: RunOptions, class_idx: int | None) -> dict[str, Any]:
+    """What the report says of one checkpoint: its file, digest, family, resolution and figures."""
+    info = {k: meta.get(k) for k in ("checkpoint", "sha256", "generator_spec", "family", "resolution")}
+    drawable = run.out is not None and meta.get("family") != "images"
+    info["figures"] = plots.checkpoint_figures(gen, label, class_idx) if drawable else []
+    if meta.get("identity"):
+        info["identity"] = meta["identity"]
+    return info
+
+
+def _run_warnings(measurements: dict[str, Any]) -> list[str]:
+    """The warnings of one checkpoint's measurements, each once, in order."""
+    found = [w for m in measurements.values() if m.details for w in (m.details[0].get("warnings") or [])]
+    return list(dict.fromkeys(found))
 
 
 def _settings(refs: list[str], labels: list[str], outputs: list[str], run: RunOptions, options: dict) -> dict:
@@ -366,19 +296,28 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, run: RunOptions, 
     labels = _labels(refs)
     specs = _checkpoint_specs(refs, labels, options)
     opts = _eval_options(run, options)
-    results, infos, names, warnings = _evaluate_checkpoints(specs, runners, opts, run, options.get("tensorboard"))
+    evaluated = _evaluate_checkpoints(specs, runners, opts, run, options.get("tensorboard"))
     from .. import log
+
+    log.warn_all(evaluated[3])
+    settings = _settings(refs, labels, [o for r in runners for o in r.outputs], run, options)
+    report = _comparison_report(command_name, labels, evaluated, rules, settings, run)
+    emit(report, run)
+    _gate(ctx, report, report.rules)
+
+
+def _comparison_report(command_name: str, labels: list[str], evaluated, rules, settings: dict, run: RunOptions):
+    """The CompareReport of the evaluated checkpoints (``evaluated``: results, infos, result names,
+    warnings), with the rules checked against its table."""
     from ..warnings_capture import captured
 
-    log.warn_all(warnings)
+    results, infos, names, warnings = evaluated
     table = C.compare_table(labels, results, infos)
-    rules_df = C.check_rules(rules, table) if rules else None
     random_weights = sorted({n for per in results.values() for m in per.values() for n in m.random_weights})
-    outputs = [o for r in runners for o in r.outputs]
     report = CompareReport(
         command_name,
         table,
-        settings={**_settings(refs, labels, outputs, run, options), "result_names": names},
+        settings={**settings, "result_names": names},
         meta={
             "checkpoints": infos,
             "environment": environment(run.device),
@@ -388,13 +327,12 @@ def run_comparison(ctx, command_name: str, refs: list[str], *, run: RunOptions, 
             **({"load_warnings": list(captured)} if captured else {}),
         },
         summary=C.summary_table(table),
-        rules=rules_df,
+        rules=C.check_rules(rules, table) if rules else None,
         results=results,
     )
     if run.out is not None:
         report.extra_files.append(f"{command_name}.html")
-    emit(report, run)
-    _gate(ctx, report, rules_df)
+    return report
 
 
 def _gate(ctx, report, rules_df) -> None:

@@ -1,4 +1,5 @@
-"""The detector, weights and real-data options that ``fid``, ``stats`` and ``compare`` share, each declared once (no torch needed here)."""
+"""The detector, weights and real-data options that ``fid``, ``stats``, ``compare``, ``calc`` and
+``track`` share, each declared once (no torch needed here)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import click
 from ..metrics.inception_weights import DETECTORS, MODERN_DETECTORS, RESIZE_MODES
 from ..metrics.real import default_workers  # noqa: F401 - the stats command's default
 from .hub_paths import HubOrPath
+from .options import apply_options, choice
 
 #: Every --detector choice (fid, kid, stats, compare).
 DETECTOR_CHOICES = DETECTORS + MODERN_DETECTORS
 DETECTOR_HELP = (
+    "The feature network of FID/KID, precision/recall, IS and FD: "
     "pytorch-fid: TF-ported weights pt_inception-2015-12-05-6726825d.pth, bilinear resize; "
     "nvidia: StyleGAN2-ADA/StyleGAN3 TorchScript inception-2015-12-05.pt; "
     "dinov2-vitl14 / clip-vitb32: DINOv2 ViT-L/14 or CLIP ViT-B/32 features (pip install stylegan-eval[modern])."
@@ -44,7 +47,7 @@ def detector_option(f):
     """--detector: the feature network of FID/KID, precision/recall, IS and FD."""
     return click.option(
         "--detector",
-        type=click.Choice(DETECTOR_CHOICES, case_sensitive=False),
+        type=choice(DETECTOR_CHOICES),
         default="pytorch-fid",
         show_default=True,
         help=DETECTOR_HELP,
@@ -63,19 +66,18 @@ def inception_weights_option(f):
 
 def detector_choice_options(f):
     """--detector, --inception-weights, --trust-weights: which detector runs, with which weights."""
-    for opt in (trust_weights_option, inception_weights_option, detector_option):
-        f = opt(f)
-    return f
+    return apply_options(f, [detector_option, inception_weights_option, trust_weights_option])
 
 
 def detector_options(f):
     """--detector, --inception-weights, --trust-weights, --resize, --skip-bad-images, --num-workers, --cache-dir, --no-cache."""
-    for opt in reversed(
+    return apply_options(
+        f,
         [
             detector_choice_options,
             click.option(
                 "--resize",
-                type=click.Choice(RESIZE_MODES, case_sensitive=False),
+                type=choice(RESIZE_MODES),
                 default="detector",
                 show_default=True,
                 help="detector: the detector's own resize to 299; clean: antialiased bicubic (clean-fid style).",
@@ -98,10 +100,8 @@ def detector_options(f):
                 help="Statistics cache [default: $STYLEGAN_EVAL_CACHE or ~/.cache/stylegan-eval].",
             ),
             click.option("--no-cache", is_flag=True, help="Neither read nor write cached dataset statistics."),
-        ]
-    ):
-        f = opt(f)
-    return f
+        ],
+    )
 
 
 def strict_data_option(f: Callable) -> Callable:
@@ -111,4 +111,17 @@ def strict_data_option(f: Callable) -> Callable:
         is_flag=True,
         help="Refuse (exit 2) real images whose size differs from the generated images' or that mix sizes, "
         "instead of warning (NVIDIA's protocol resizes the dataset to the generator's resolution first).",
+    )(f)
+
+
+def data_option(f: Callable | None = None, *, required: bool = False) -> Callable:
+    """--data PATH: the real side of a feature metric (``required`` where the command needs it)."""
+    if f is None:
+        return lambda g: data_option(g, required=required)
+    return click.option(
+        "--data",
+        type=HubOrPath(path_type=Path),
+        required=required,
+        default=None,
+        help="Real images (folder or .zip) or their statistics (.npz mu/sigma, .pkl mean/cov).",
     )(f)

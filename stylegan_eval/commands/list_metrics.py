@@ -7,6 +7,7 @@ import json
 import click
 
 from ..metrics import registry
+from .options import json_option
 
 
 def metric_rows() -> list[dict[str, object]]:
@@ -36,7 +37,7 @@ def metric_rows() -> list[dict[str, object]]:
 
 
 @click.command("list-metrics")
-@click.option("--json", "as_json", is_flag=True, help="Print the registry as one JSON object.")
+@json_option
 def command(as_json: bool) -> None:
     """List every metric `compare --metrics` and `api.evaluate` accept."""
     rows = metric_rows()

@@ -1,6 +1,10 @@
-"""Protocol options that a dedicated command and ``compare``/``calc`` share, each declared once:
-the PPL distance (``ppl``), the separability classifiers and SVM (``separability``) and FID's
-matrix square root (``fid``). Detector and weights options are in :mod:`.detector_options`."""
+"""Protocol options that a dedicated command and ``compare``/``calc``/``track`` share, each declared
+once: the PPL distance (``ppl``), the separability classifiers and SVM (``separability``), FID's
+matrix square root (``fid``) and the synthesis noise of the metrics (``fid``, ``separability``).
+Detector, weights and real-data options are in :mod:`.detector_options`.
+
+``tests/test_cli_options.py`` checks that a flag reads the same (help, type, default) in every
+command that offers it."""
 
 from __future__ import annotations
 
@@ -9,22 +13,19 @@ from typing import Callable
 
 import click
 
+from ..generator import NOISE_MODES
 from ..metrics.distances import DISTANCES
 from ..metrics.frechet import FID_METHODS
 from ..metrics.separability import SVM_MODES
 from .hub_paths import HubOrPath
-from .options import choice
+from .options import apply_options, choice
 
-
-def _apply(f: Callable, options: list[Callable]) -> Callable:
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+__all__ = ["classifier_options", "distance_options", "fid_method_option", "metric_noise_option"]
 
 
 def distance_options(f: Callable) -> Callable:
     """--distance and --lpips-weights: PPL's perceptual distance and its weights file."""
-    return _apply(
+    return apply_options(
         f,
         [
             click.option(
@@ -38,7 +39,8 @@ def distance_options(f: Callable) -> Callable:
                 "--lpips-weights",
                 type=HubOrPath(dir_okay=False, path_type=Path),
                 default=None,
-                help="Weights of the distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt (nvidia-vgg16).",
+                help="Weights of PPL's distance: torchvision vgg16-397923af.pth (lpips-vgg) or NVIDIA vgg16.pt "
+                "(nvidia-vgg16).",
             ),
         ],
     )
@@ -46,7 +48,7 @@ def distance_options(f: Callable) -> Callable:
 
 def classifier_options(f: Callable) -> Callable:
     """--attr, --classifier, --classifier-dir and --svm: linear separability's classifiers and SVM."""
-    return _apply(
+    return apply_options(
         f,
         [
             click.option(
@@ -54,17 +56,17 @@ def classifier_options(f: Callable) -> Callable:
                 "attrs",
                 multiple=True,
                 metavar="NAME",
-                help="CelebA-HQ attribute (name, any case, '-' or '_'; index 0-39; or 'all'); repeatable. "
-                "Default: all 40 unless --classifier is given.",
+                help="CelebA-HQ attribute of linear separability (name, any case, '-' or '_'; index 0-39; or 'all'); "
+                "repeatable. Default: all 40 unless --classifier is given.",
             ),
             click.option(
                 "--classifier",
                 "classifier_paths",
                 multiple=True,
-                type=click.Path(path_type=Path),
+                type=click.Path(dir_okay=False, path_type=Path),
                 metavar="PATH",
-                help="A custom classifier checkpoint (python -m stylegan_eval.classifiers.train) or a TF classifier "
-                ".pkl; repeatable.",
+                help="A custom classifier checkpoint of linear separability (python -m "
+                "stylegan_eval.classifiers.train) or a TF classifier .pkl; repeatable.",
             ),
             click.option(
                 "--classifier-dir",
@@ -77,8 +79,8 @@ def classifier_options(f: Callable) -> Callable:
                 type=choice(SVM_MODES),
                 default="reference",
                 show_default=True,
-                help="reference: LinearSVC defaults (dual, max_iter 1000; may stop unconverged); fast: converged "
-                "primal solve.",
+                help="Linear separability's SVM: reference: LinearSVC defaults (dual, max_iter 1000; may stop "
+                "unconverged); fast: converged primal solve.",
             ),
         ],
     )
@@ -91,6 +93,18 @@ def fid_method_option(f: Callable) -> Callable:
         type=choice(FID_METHODS),
         default="eigen",
         show_default=True,
-        help="eigen: symmetric eigendecompositions (fast, same value to float64 rounding); sqrtm: scipy's matrix "
-        "square root (bit-level pytorch-fid parity).",
+        help="FID's matrix square root: eigen: symmetric eigendecompositions (fast, same value to float64 "
+        "rounding); sqrtm: scipy's matrix square root (bit-level pytorch-fid parity).",
+    )(f)
+
+
+def metric_noise_option(f: Callable) -> Callable:
+    """--noise-mode of a metric: per-sample noise drawn from --seed by default (the metrics' protocols);
+    the figure commands' ``--noise-mode`` defaults to the checkpoint's constant noise instead."""
+    return click.option(
+        "--noise-mode",
+        type=choice(NOISE_MODES),
+        default="random",
+        show_default=True,
+        help="Synthesis noise (random: drawn per sample from --seed).",
     )(f)

@@ -92,6 +92,13 @@ def interrupted_message() -> str:
     return f"stylegan-eval: interrupted before any partial result was saved in {folder}"
 
 
+def apply_options(f: Callable, options: list[Callable | None]) -> Callable:
+    """``f`` decorated with ``options`` (None entries skipped), the first listed first in ``--help``."""
+    for opt in reversed([o for o in options if o is not None]):
+        f = opt(f)
+    return f
+
+
 def common_options(
     f: Callable | None = None,
     *,
@@ -120,8 +127,15 @@ def common_options(
             out_help=out_help,
         )
     what = f"{out_file} and the report" if out_file else "<command>.json/.csv/.md"
-    logs = log  # the wrapper's own ``log`` argument is the option's value
-    options = [
+    options = _common_option_list(
+        out_help or f"Output folder: writes {what} there.", batch=batch, resume=resume, log=log, detectors=detectors
+    )
+    return apply_options(_with_run_options(f, default_log=log), options)
+
+
+def _common_option_list(out_help: str, *, batch: bool, resume: bool, log: bool, detectors: bool) -> list:
+    """The click options of :func:`common_options` (None where the command does not offer one)."""
+    return [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option(
             "--batch-size",
@@ -134,13 +148,8 @@ def common_options(
         click.option(
             "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampling engine."
         ),
-        click.option(
-            "--out",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help=out_help or f"Output folder: writes {what} there.",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help=out_help),
+        json_option,
         click.option("--quiet", is_flag=True, help="No progress bars."),
         click.option("--resume", is_flag=True, help="Continue from the partial results saved in --out.")
         if resume
@@ -163,6 +172,16 @@ def common_options(
         else None,
     ]
 
+
+def json_option(f: Callable) -> Callable:
+    """--json: one JSON object on stdout and nothing else (the command's value ``as_json``)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout and nothing else.")(f)
+
+
+def _with_run_options(f: Callable, *, default_log: bool) -> Callable:
+    """``f`` called with ``run: RunOptions`` built from the common options, checked first, inside
+    the ``--out`` guard; ``default_log``: the command appends to ``<out>/metrics.jsonl``."""
+
     @functools.wraps(f)
     def wrapper(
         *args,
@@ -183,7 +202,7 @@ def common_options(
         check_device_spec(device)
         if log is not None:
             check_log_file(log)
-        elif logs and out is not None and (Path(out) / "metrics.jsonl").exists():
+        elif default_log and out is not None and (Path(out) / "metrics.jsonl").exists():
             check_log_file(Path(out) / "metrics.jsonl", "--out")
         run = RunOptions(device, batch_size, seed, out, as_json, quiet, resume, allow_random_weights, log)
 
@@ -193,9 +212,20 @@ def common_options(
         ):  # writable before any work; one writer per folder
             return f(*args, run=run, **kwargs)
 
-    for opt in reversed([o for o in options if o is not None]):
-        wrapper = opt(wrapper)
     return wrapper
+
+
+def num_samples_option(help: str, *, minimum: int = 2, default: int | None = None) -> Callable:
+    """--num-samples (alias --num-gen): how many samples a command draws; ``help`` says what it
+    counts there (pairs, samples, images), ``minimum`` and ``default`` bound it."""
+    return click.option(
+        "--num-samples",
+        "--num-gen",
+        "num_samples",
+        type=click.IntRange(min=minimum),
+        default=default,
+        help=help,
+    )
 
 
 def trunc_option(f: Callable) -> Callable:
@@ -299,31 +329,48 @@ def generator_options(f: Callable) -> Callable:
     )(f)
 
 
+def format_option(f: Callable) -> Callable:
+    """--format: the checkpoint family of every CKPT."""
+    from ..formats import FORMAT_NAMES
+
+    return click.option(
+        "--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect]."
+    )(f)
+
+
+def resolution_option(f: Callable) -> Callable:
+    """--resolution: the output resolution of StyleGAN1 .model files."""
+    return click.option(
+        "--resolution",
+        type=click.IntRange(min=4),
+        default=None,
+        help="Output resolution (StyleGAN1 .model files store all 9 blocks).",
+    )(f)
+
+
+def class_option(f: Callable) -> Callable:
+    """--class: the class label of a conditional generator."""
+    return click.option(
+        "--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators."
+    )(f)
+
+
+def checkpoint_family_options(f: Callable) -> Callable:
+    """--format, --resolution, --generator, --generator-arg, --class: how each CKPT loads."""
+    return apply_options(f, [format_option, resolution_option, generator_options, class_option])
+
+
 def checkpoint_options(f: Callable) -> Callable:
     """CKPT argument plus --format, --resolution, --generator, --generator-arg, --class.
 
     CKPT may also be a spec (``package.module:attr``, ``FILE::package.module:attr``), ``demo`` or
     ``nvidia:<name>``, as in ``compare``.
     """
-    from ..formats import FORMAT_NAMES
 
     @click.argument("ckpt", required=False, type=CheckpointRef(strict=False))
-    @click.option(
-        "--format", "fmt", type=choice(FORMAT_NAMES), default=None, help="Checkpoint family [default: autodetect]."
-    )
-    @click.option(
-        "--resolution",
-        type=click.IntRange(min=4),
-        default=None,
-        help="Output resolution (StyleGAN1 .model files store all 9 blocks).",
-    )
-    @generator_options
-    @click.option(
-        "--class", "class_idx", type=click.IntRange(min=0), default=None, help="Class label for conditional generators."
-    )
+    @checkpoint_family_options
     @functools.wraps(f)
     def wrapper(*args, ckpt, fmt, resolution, generator_spec, generator_arg_items, class_idx, **kwargs):
-
         spec = checkpoint_spec(ckpt, fmt, resolution, generator_spec, class_idx, generator_arg_items)
         return f(*args, ckpt=spec, **kwargs)
 

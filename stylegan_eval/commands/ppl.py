@@ -1,17 +1,31 @@
-"""stylegan-eval ppl CKPT: perceptual path length in Z or W space, as NVIDIA's reference computes it."""
+"""stylegan-eval ppl CKPT: perceptual path length in Z or W space, as NVIDIA's reference computes it.
+
+The options become the protocol of a registry PPL entry (the ``--preset`` one, else ppl2_wend's
+with the command's own name), run once by the generic runner
+(:func:`stylegan_eval.compare.evaluation.run_single`, one
+:class:`~stylegan_eval.metrics.context.RunContext` as ``calc`` builds it). The protocol is
+resolved once, by :func:`stylegan_eval.metrics.ppl.resolve_settings`, before the checkpoint is
+loaded, so that a bad option fails before any long work; the runner takes it whole. The report's table is the result's
+own (:meth:`~stylegan_eval.metrics.ppl.PPLResult.to_frame`); its histogram comes from the
+registry's ``report_figures`` hook.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
 
 from .. import log, plots
+from ..compare.evaluation import EvalOptions, plan, run_single
 from ..errors import UserError
 from ..fileio import atomic_write
-from ..metrics.distances import make_distance
-from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLResult, ppl, resolve_settings
+from ..metrics import registry
+from ..metrics.ppl import PRECISIONS, PRESETS, SAMPLINGS, SPACES, PPLSettings, resolve_settings
 from ..report import Report, environment
 from ..runtime import Timer
 from .logger_options import log_report, step_of, tensorboard_option
@@ -19,14 +33,47 @@ from .metric_options import distance_options
 from .options import RunOptions, checkpoint_options, choice, common_options, emit, trunc_option
 
 
-def histogram_figure(result: PPLResult, seed: int | None = None, label: str = "generator"):
-    """The histogram of the per-pair distances with the cut points, the PPL (the filtered mean the
-    table reports) and its bootstrap interval marked, in the reports' shared routine (log bins
-    when the distances are heavy-tailed)."""
-    from ..figures.charts import PPLSeries, ppl_histogram
+def ppl_spec(preset: str | None, settings: PPLSettings, **options: Any) -> registry.MetricSpec:
+    """The registry entry the command runs: ``preset``'s (else ppl2_wend's, named ``ppl`` so that no
+    preset is recorded) with the resolved ``settings`` as its whole protocol (their pair count is
+    the entry's) and ``options`` (psi, precision)."""
+    base = registry.get(preset or "ppl2_wend")
+    protocol = {"settings": settings, "preset": preset, **options}
+    return dataclasses.replace(base, name=preset or "ppl", num_samples=settings.num_samples, protocol=protocol)
 
-    series = PPLSeries(label, result.distances, result.mean, result.lo, result.hi, (result.ci_low, result.ci_high))
-    return ppl_histogram(result.name, [series], name="ppl_hist", seed=seed, random_weights=result.random_weights)
+
+def eval_options(run: RunOptions, distance: str, lpips_weights, class_idx: int | None) -> EvalOptions:
+    """The runner's options from the command's: one run, resume state under the entry's own name."""
+    return EvalOptions(
+        seed=run.seed,
+        batch_size=run.batch_size,
+        distance=distance,
+        lpips_weights=lpips_weights,
+        allow_random_weights=run.allow_random_weights,
+        class_idx=class_idx,
+        show_progress=run.show_progress,
+        resume_state=run.resume_state,
+        resume_prefix=None,
+    )
+
+
+def _warnings(result, precision: str) -> list[str]:
+    out = []
+    if precision != "fp32":
+        out.append(
+            f"--precision {precision}: reduced precision cannot resolve the difference between the two images of a "
+            f"pair at eps={result.settings['epsilon']} (it collapses to 0 or to rounding noise); use fp32 for "
+            "reportable numbers"
+        )
+    if result.settings.get("crop_note"):
+        out.append(result.settings["crop_note"])
+    return out
+
+
+def _save_distances(report: Report, out: Path, distances: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, distances)
+    report.extra_files.append(atomic_write(out / "ppl_distances.npy", buf.getvalue()).name)
 
 
 @click.command("ppl")
@@ -87,32 +134,17 @@ def command(
     settings = resolve_settings(
         preset, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop
     )
+    spec = ppl_spec(preset, settings, psi=psi, precision=precision)
+    (runner,) = plan([spec])
+    opts = eval_options(run, distance, lpips_weights, ckpt.class_idx)
     timer = Timer()
     with timer("load"):
         gen, ckpt_meta = ckpt.load(run.device)
-        dist = make_distance(distance, lpips_weights, allow_random=run.allow_random_weights)
     with timer("metric"):
-        result = ppl(
-            gen,
-            settings=settings,
-            preset=preset,
-            psi=psi,
-            distance=dist,
-            precision=precision,
-            batch_size=run.batch_size,
-            seed=run.seed,
-            class_idx=ckpt.class_idx,
-            show_progress=run.show_progress,
-            state=run.resume_state,
-        )
-    warnings = []
-    if precision != "fp32":
-        warnings.append(
-            f"--precision {precision}: reduced precision cannot resolve the difference between the two images of a "
-            f"pair at eps={settings.epsilon} (it collapses to 0 or to rounding noise); use fp32 for reportable numbers"
-        )
-    if result.settings.get("crop_note"):
-        warnings.append(result.settings["crop_note"])
+        raws = run_single(gen, ckpt_meta, runner, opts)
+    output = runner.outputs[0]
+    result = raws[output].result
+    warnings = _warnings(result, precision)
     for text in warnings:
         log.warning(text)
     report = Report(
@@ -128,20 +160,14 @@ def command(
         meta={
             **ckpt_meta,
             "environment": environment(run.device),
-            "timings": {**timer.seconds, **result.seconds},
+            "timings": {**timer.seconds, "distance": sum(opts.built_seconds.values()), **result.seconds},
             "random_weights": result.random_weights,
             "warnings": warnings,
         },
     )
-    if run.out is not None:
-        if save_distances:
-            import io
-
-            buf = io.BytesIO()
-            np.save(buf, result.distances)
-            report.extra_files.append(atomic_write(Path(run.out) / "ppl_distances.npy", buf.getvalue()).name)
-    label = Path(str(ckpt_meta.get("checkpoint") or "generator")).name
-    hist = histogram_figure(result, run.seed, label) if run.out is not None else None
-    plots.write_report_figures(report, run.out, gen, ckpt.class_idx, figures=[hist] if hist else [])
+    if run.out is not None and save_distances:
+        _save_distances(report, Path(run.out), result.distances)
+    runs = {o: raw.details for o, raw in raws.items()}
+    plots.write_report_figures(report, run.out, gen, ckpt.class_idx, metrics=[spec], runs=runs)
     emit(report, run)
     log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)

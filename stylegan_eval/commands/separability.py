@@ -10,40 +10,14 @@ import click
 
 from .. import log, plots
 from ..errors import UserError
-from ..generator import NOISE_MODES
 from ..metrics import separability as sep
+from ..metrics import separability_store as store
 from ..report import Report, environment
 from .logger_options import log_report, step_of, tensorboard_option
-from .metric_options import classifier_options
-from .options import RunOptions, checkpoint_options, choice, common_options, emit
+from .metric_options import classifier_options, metric_noise_option
+from .options import RunOptions, checkpoint_options, choice, common_options, emit, num_samples_option
 
 DEFAULT_NUM_SAMPLES = 200_000
-
-
-def _generator_id(meta: dict[str, Any]) -> dict[str, Any]:
-    keys = ("family", "resolution", "z_dim", "w_dim", "num_ws", "c_dim", "generator_spec", "parameters")
-    gid = {k: meta.get(k) for k in keys}
-    gid["weights"] = meta.get("sha256") or meta.get("checkpoint")
-    if meta.get("identity"):  # spec-only generators: a changed adapter file never reuses samples
-        gid["identity"] = meta["identity"]
-    return gid
-
-
-def _reusable(path: Path, fingerprint: dict[str, Any], num_samples: int) -> sep.SeparabilitySamples | None:
-    """Stored samples that cover this run (same generator/seed/noise, every classifier, enough rows)."""
-    if not path.is_file():
-        return None
-    try:
-        stored = sep.SeparabilitySamples.load(path)
-    except UserError:
-        return None
-    fp = stored.fingerprint
-    same = all(fp.get(k) == fingerprint[k] for k in ("metric", "generator", "seed", "noise_mode", "class_idx"))
-    have = {(n, i) for n, i, *_ in fp.get("classifiers", [])}
-    want = [(n, i) for n, i, *_ in fingerprint["classifiers"]]
-    if not same or not all(w in have for w in want) or stored.num_samples < num_samples:
-        return None
-    return stored.select([n for n, _ in want], num_samples)
 
 
 def demo_classifiers(gen, attrs, classifier_paths) -> list | None:
@@ -95,14 +69,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
     show_default=True,
     help="Latent spaces: z, w or both (z,w).",
 )
-@click.option(
-    "--num-samples",
-    "--num-gen",
-    "num_samples",
-    type=click.IntRange(min=2),
-    default=None,
-    help=f"Samples drawn (alias --num-gen) [default: {DEFAULT_NUM_SAMPLES}].",
-)
+@num_samples_option(f"Samples drawn (alias --num-gen) [default: {DEFAULT_NUM_SAMPLES}].")
 @click.option(
     "--keep",
     type=click.FloatRange(0.0, 1.0, min_open=True),
@@ -117,13 +84,7 @@ def _random_weight_names(names: list[str]) -> list[str]:
     default=None,
     help=f"Skip generation: run the SVM stage on a stored {sep.SAMPLES_FILE}.",
 )
-@click.option(
-    "--noise-mode",
-    type=click.Choice(NOISE_MODES, case_sensitive=False),
-    default="random",
-    show_default=True,
-    help="Synthesis noise (random: drawn per sample from --seed).",
-)
+@metric_noise_option
 @click.option(
     "--save-samples/--no-save-samples",
     default=True,
@@ -132,58 +93,32 @@ def _random_weight_names(names: list[str]) -> list[str]:
 )
 @tensorboard_option
 @common_options
-def command(
-    *,
-    ckpt,
-    attrs,
-    space,
-    num_samples,
-    keep,
-    classifier_paths,
-    classifier_dir,
-    svm,
-    jobs,
-    from_samples,
-    noise_mode,
-    save_samples,
-    run: RunOptions,
-    tensorboard=None,
-) -> None:
+def command(*, ckpt, from_samples, run: RunOptions, tensorboard=None, **options) -> None:
     """Linear separability: how well a linear SVM on z / w predicts attribute classifiers' labels.
 
     Score per space = 2 ** (sum over attributes of H(Y|X) in bits); lower is better.
     """
-    spaces = [s.strip().lower() for s in space.split(",") if s.strip()]
+    options["spaces"] = [s.strip().lower() for s in options.pop("space").split(",") if s.strip()]
     t0 = time.perf_counter()
     gen = None
     meta: dict[str, Any] = {}
     if from_samples is not None:
-        samples, samples_meta = _stored_samples(from_samples, attrs, num_samples)
-        timings = {"load_samples": time.perf_counter() - t0}
+        fitted = _fit_stored(from_samples, options)
     else:
-        num_samples = DEFAULT_NUM_SAMPLES if num_samples is None else num_samples
         gen, meta = ckpt.load(run.device)
-        clfs = _classifiers(gen, attrs, classifier_paths, classifier_dir, run.allow_random_weights)
-        sep.check_resolutions(gen.resolution, clfs)
-        if "w" in spaces and not gen.supports_w:
-            raise UserError(f"{gen.family}: W space needs a generator with a mapping network; use --space z")
-        protocol = dict(spaces=spaces, svm=svm, keep=keep, noise_mode=noise_mode, num_samples=num_samples)
-        collected = _generated_samples(gen, meta, clfs, ckpt.class_idx, run, protocol, save_samples)
-        if collected is None:  # under torchrun: rank 0 fits the SVMs and reports
+        fitted = _fit_generated(gen, meta, ckpt.class_idx, run, options)
+        if fitted is None:  # under torchrun: rank 0 fits the SVMs and reports
             return
-        samples, samples_meta = collected
-        meta["classifiers"] = _classifier_meta(clfs)
-        timings = {"generate": time.perf_counter() - t0}
-    t1 = time.perf_counter()
-    result = sep.fit_separability(samples, keep=keep, spaces=spaces, svm=svm, jobs=jobs)
-    timings["svm"] = time.perf_counter() - t1
+    result, samples, samples_meta, timings = fitted
+    if from_samples is None:
+        timings = {"generate": time.perf_counter() - t0 - timings["svm"], "svm": timings["svm"]}
     settings = {
         **result.settings,
         "seed": run.seed,
-        "noise_mode": noise_mode,
+        "noise_mode": options["noise_mode"],
         "class_idx": ckpt.class_idx,
         "attributes": samples.attributes,
-        "jobs": jobs,
+        "jobs": options["jobs"],
     }
     meta.update(
         samples=samples_meta,
@@ -197,31 +132,104 @@ def command(
     log_report(tensorboard, report, gen, step_of(ckpt.path), ckpt.class_idx)
 
 
+def _fit_stored(path: Path, options: dict[str, Any]):
+    """``--from-samples``: (result, samples, samples_meta, timings) of the SVM stage on a stored file."""
+    t0 = time.perf_counter()
+    samples, samples_meta = _stored_samples(path, options["attrs"], options["num_samples"])
+    timings = {"load_samples": time.perf_counter() - t0}
+    t1 = time.perf_counter()
+    result = sep.fit_separability(
+        samples, keep=options["keep"], spaces=options["spaces"], svm=options["svm"], jobs=options["jobs"]
+    )
+    timings["svm"] = time.perf_counter() - t1
+    return result, samples, samples_meta, timings
+
+
+#: The registry entry of each --space: one run, its spaces the entry's outputs.
+_SPACE_METRICS = {("z", "w"): "ls", ("z",): "ls_z", ("w",): "ls_w"}
+
+
+def _fit_generated(gen, meta: dict[str, Any], class_idx: int | None, run: RunOptions, options: dict[str, Any]):
+    """(result, samples, samples_meta, timings) of the registry's separability run on ``gen``
+    through the evaluation loop, its samples reused from / saved to --out; None on the ranks > 0."""
+    from .. import compare as C
+    from ..engine import DistInfo
+
+    clfs = _classifiers(gen, options["attrs"], options["classifier_paths"], options["classifier_dir"], run)
+    sep.check_resolutions(gen.resolution, clfs)
+    if "w" in options["spaces"] and not gen.supports_w:
+        raise UserError(f"{gen.family}: W space needs a generator with a mapping network; use --space z")
+    opts = C.EvalOptions(
+        seed=run.seed,
+        batch_size=run.batch_size,
+        svm=options["svm"],
+        allow_random_weights=run.allow_random_weights,
+        class_idx=class_idx,
+        show_progress=run.show_progress,
+        resume_state=run.resume_state,
+    )
+    opts.cached(store.CLASSIFIERS_KEY, lambda: clfs)
+    measured = C.evaluate(gen, meta, C.plan([_planned_metric(options, run)]), opts)
+    if not DistInfo.current().is_main:
+        return None
+    details = next(iter(measured.values())).details[0]
+    meta["classifiers"] = _classifier_meta(clfs)
+    return details["result"], details["samples"], details["samples_meta"], details["seconds"]
+
+
+def _planned_metric(options: dict[str, Any], run: RunOptions):
+    """The registry entry of --space with the command's protocol (--keep, --noise-mode, --jobs,
+    --num-samples) and the samples file in --out."""
+    import dataclasses
+
+    from ..metrics import registry
+
+    samples_file = str(Path(run.out) / sep.SAMPLES_FILE) if run.out is not None else None
+    num_samples = options["num_samples"]
+    return dataclasses.replace(
+        registry.get(_SPACE_METRICS[tuple(options["spaces"])]),
+        runner=store.RUNNER,
+        num_samples=DEFAULT_NUM_SAMPLES if num_samples is None else num_samples,
+        protocol={
+            "keep": options["keep"],
+            "noise_mode": options["noise_mode"],
+            "jobs": options["jobs"],
+            "samples_file": samples_file,
+            "save_samples": options["save_samples"],
+        },
+    )
+
+
 def _stored_samples(path: Path, attrs, num_samples: int | None) -> tuple[sep.SeparabilitySamples, dict[str, Any]]:
     """``--from-samples``: the stored samples, narrowed to ``attrs`` (stored names, CelebA-HQ names
     or indices, 'all') and the first ``num_samples`` rows."""
     samples = sep.SeparabilitySamples.load(path)
     if attrs:
-        from ..classifiers.registry import ATTRIBUTES, normalize, resolve_many
-
-        stored = {normalize(a): a for a in samples.attributes}
-        names = []
-        for part in (p.strip() for a in attrs for p in a.split(",")):
-            if not part:
-                continue
-            if normalize(part) == "all":
-                names += samples.attributes
-            elif normalize(part) in stored:
-                names.append(stored[normalize(part)])
-            else:
-                names += [ATTRIBUTES[i] for i in resolve_many([part])]
-        samples = samples.select(list(dict.fromkeys(names)), num_samples)
+        samples = samples.select(_stored_names(samples.attributes, attrs), num_samples)
     elif num_samples is not None:
         samples = samples.select(samples.attributes, num_samples)
     return samples, {"file": str(path), "reused": True, "fingerprint": samples.fingerprint}
 
 
-def _classifiers(gen, attrs, classifier_paths, classifier_dir: Path | None, allow_random: bool) -> list:
+def _stored_names(stored_attributes: list[str], attrs) -> list[str]:
+    """The stored attributes ``attrs`` name: stored names, CelebA-HQ names or indices, 'all'."""
+    from ..classifiers.registry import ATTRIBUTES, normalize, resolve_many
+
+    stored = {normalize(a): a for a in stored_attributes}
+    names = []
+    for part in (p.strip() for a in attrs for p in a.split(",")):
+        if not part:
+            continue
+        if normalize(part) == "all":
+            names += stored_attributes
+        elif normalize(part) in stored:
+            names.append(stored[normalize(part)])
+        else:
+            names += [ATTRIBUTES[i] for i in resolve_many([part])]
+    return list(dict.fromkeys(names))
+
+
+def _classifiers(gen, attrs, classifier_paths, classifier_dir: Path | None, run: RunOptions) -> list:
     """The demo's classifiers for the demo generator, else CelebA-HQ attributes plus custom files."""
     from ..classifiers.registry import load_celebahq, load_custom
 
@@ -230,49 +238,8 @@ def _classifiers(gen, attrs, classifier_paths, classifier_dir: Path | None, allo
         return clfs
     clfs = []
     if attrs or not classifier_paths:
-        clfs += load_celebahq(attrs or ["all"], classifier_dir, allow_random)
+        clfs += load_celebahq(attrs or ["all"], classifier_dir, run.allow_random_weights)
     return clfs + [load_custom(p) for p in classifier_paths]
-
-
-def _generated_samples(gen, meta: dict, clfs: list, class_idx, run: RunOptions, protocol: dict, save: bool):
-    """(samples, samples_meta): stored samples in --out that cover this run, else a (resumable)
-    generation pass saved to --out; None on the ranks > 0 of a multi-process run."""
-    num_samples, noise_mode = protocol["num_samples"], protocol["noise_mode"]
-    fingerprint = sep.sample_fingerprint(_generator_id(meta), run.seed, noise_mode, class_idx, clfs)
-    samples_path = run.out / sep.SAMPLES_FILE if run.out is not None else None
-    samples = _reusable(samples_path, fingerprint, num_samples) if samples_path is not None else None
-    if samples is not None:
-        return samples, {"file": str(samples_path), "reused": True}
-    state = run.resume_state(
-        "separability",
-        sep.separability_fingerprint(
-            gen, clfs, seed=run.seed, class_idx=class_idx, record_w=gen.supports_w, **protocol
-        ),
-    )
-    samples = sep.collect_samples(
-        gen,
-        clfs,
-        num_samples,
-        seed=run.seed,
-        batch_size=run.batch_size,
-        noise_mode=noise_mode,
-        class_idx=class_idx,
-        need_w=gen.supports_w,
-        state=state,
-        show_progress=run.show_progress,
-        fingerprint=fingerprint,
-    )
-    from ..engine import DistInfo
-
-    if not DistInfo.current().is_main:
-        return None
-    samples_meta: dict[str, Any] = {"reused": False}
-    if samples_path is not None and save:
-        samples.save(samples_path)
-        samples_meta["file"] = str(samples_path)
-    if state is not None:
-        state.clear()
-    return samples, samples_meta
 
 
 def _classifier_meta(clfs: list) -> dict[str, Any]:
@@ -296,6 +263,6 @@ def _write_report(result, settings: dict, meta: dict, samples_meta: dict, run: R
     report.meta["warnings"] = log.warn_all(
         result.meta.get("warnings", [])
     )  # degenerate attributes (too few samples, ...)
-    plots.write_report_figures(report, run.out, gen)  # entropy bars, samples, html
+    plots.write_report_figures(report, run.out, gen, metrics=["ls"])  # entropy bars, samples, html
     emit(report, run)
     return report

@@ -10,6 +10,11 @@ The statistics are cached (see :mod:`stylegan_eval.metrics.stats_cache`). A run 
 can answer (same data, detector weights and options) is answered before torch is imported:
 it re-stats the files, reads only those whose size or mtime changed, and copies the cached
 statistics, in a fraction of a second.
+
+``stats`` measures real data, not a generator, so it runs no registry entry: it builds the
+detector with :func:`~stylegan_eval.metrics.inception.make_detector` and computes through
+:func:`~stylegan_eval.metrics.features.dataset_stats` and the statistics cache, the pieces the
+FID's real side uses, so that ``fid --data IMAGES`` and ``stats IMAGES`` share one cache entry.
 """
 
 from __future__ import annotations
@@ -99,56 +104,21 @@ def command(
     run: RunOptions,
 ) -> None:
     """Inception mean/covariance of IMAGES (folder, recursive, or .zip) written to --out."""
-    images = images or data
-    if images is None:
-        raise UserError("no images given: pass IMAGES (a folder or .zip) or --data")
-    if not images.exists():
-        raise UserError(f"{images}: no such file or folder")
-    if run.out is not None and run.out.suffix.lower() == ".npz":
-        raise UserError(
-            f"--out {run.out}: --out names a folder (stats.npz is written inside); use --out-file {run.out} for the file itself"
-        )
-    stats_path = out_file if out_file is not None else (run.out if run.out is not None else Path(".")) / "stats.npz"
-    if stats_path.suffix.lower() != ".npz":
-        raise UserError(f"--out-file {stats_path}: the statistics file must end in .npz")
+    images = _images(images or data)
+    stats_path = _stats_path(out_file, run.out)
     t0 = time.perf_counter()
+    choice = (detector, inception_weights, resize)
     hit = (
         None
         if no_cache
-        else _from_cache(
-            images,
-            detector,
-            inception_weights,
-            resize,
-            skip_bad_images,
-            keep_features,
-            cache_dir,
-            run.allow_random_weights,
-        )
+        else _from_cache(images, *choice, skip_bad_images, keep_features, cache_dir, run.allow_random_weights)
     )
     if hit is not None:
         stats, info, det = hit
         device, env = run.device_spec, environment(None)
     else:
-        from ..metrics.features import dataset_stats
-        from ..metrics.inception import make_detector
-        from ..runtime import default_batch_size
-
-        det = make_detector(
-            detector, inception_weights, allow_random=run.allow_random_weights, resize=resize, device=run.device
-        )
-        batch = run.batch_size or default_batch_size(run.device, None, "stats")
-        stats, info = dataset_stats(
-            images,
-            det,
-            batch_size=batch,
-            num_workers=default_workers() if num_workers is None else num_workers,
-            skip_bad=skip_bad_images,
-            keep_features=keep_features,
-            use_cache=not no_cache,
-            cache_dir=cache_dir,
-            device=run.device,
-            show_progress=run.show_progress,
+        stats, info, det = _compute(
+            images, choice, run, skip_bad_images, keep_features, num_workers, cache_dir, no_cache
         )
         device, env = str(run.device), environment(run.device)
     if not keep_features:
@@ -157,22 +127,10 @@ def command(
     warnings = [w for w in [rank_warning(stats.num, stats.dim, "images")] if w]
     if info.skipped:
         warnings.append(f"{len(info.skipped)} undecodable image(s) skipped (--skip-bad-images)")
-    rows = {
-        "stats_file": str(stats_path),
-        "num_images": info.num_images,
-        "num_files": info.num_files,
-        "skipped": len(info.skipped),
-        "cache_hit": info.cache_hit,
-        "data_hash": info.data_hash,
-        "files_hashed": info.files_hashed,
-        "images_per_s": info.images_per_second,
-        "seconds": time.perf_counter() - t0,
-    }
+    rows = _rows(stats_path, info, time.perf_counter() - t0)
     report = Report(
         "stats",
-        [
-            {"field": k, "value": str(v)} for k, v in rows.items()
-        ],  # printed only (--out is the .npz): no DataFrame needed
+        [{"field": k, "value": str(v)} for k, v in rows.items()],  # printed only (--out is the .npz): no DataFrame
         settings={
             "images": str(images),
             "detector": detector,
@@ -190,9 +148,83 @@ def command(
             "environment": env,
             "random_weights": det.random_weights,
             "warnings": warnings,
+            "result": rows,
         },
     )
-    report.meta["result"] = rows
+    _emit(report, run, stats_path, info, warnings)
+
+
+def _images(images: Path | None) -> Path:
+    """The image folder or zip given as IMAGES or --data (UserError when none or missing)."""
+    if images is None:
+        raise UserError("no images given: pass IMAGES (a folder or .zip) or --data")
+    if not images.exists():
+        raise UserError(f"{images}: no such file or folder")
+    return images
+
+
+def _stats_path(out_file: Path | None, out: Path | None) -> Path:
+    """The statistics file: --out-file, else <out>/stats.npz, else ./stats.npz (UserError for a non-.npz name)."""
+    if out is not None and out.suffix.lower() == ".npz":
+        raise UserError(
+            f"--out {out}: --out names a folder (stats.npz is written inside); use --out-file {out} for the file itself"
+        )
+    path = out_file if out_file is not None else (out if out is not None else Path(".")) / "stats.npz"
+    if path.suffix.lower() != ".npz":
+        raise UserError(f"--out-file {path}: the statistics file must end in .npz")
+    return path
+
+
+def _compute(
+    images: Path,
+    choice: tuple,
+    run: RunOptions,
+    skip_bad: bool,
+    keep_features: bool,
+    num_workers: int | None,
+    cache_dir,
+    no_cache: bool,
+):
+    """(stats, info, detector) computed with the detector ``choice`` (name, weights, resize), through
+    the dataset statistics routine the FID's real side uses (:func:`stylegan_eval.metrics.features.dataset_stats`)."""
+    from ..metrics.features import dataset_stats
+    from ..metrics.inception import make_detector
+    from ..runtime import default_batch_size
+
+    name, weights_file, resize = choice
+    det = make_detector(name, weights_file, allow_random=run.allow_random_weights, resize=resize, device=run.device)
+    stats, info = dataset_stats(
+        images,
+        det,
+        batch_size=run.batch_size or default_batch_size(run.device, None, "stats"),
+        num_workers=default_workers() if num_workers is None else num_workers,
+        skip_bad=skip_bad,
+        keep_features=keep_features,
+        use_cache=not no_cache,
+        cache_dir=cache_dir,
+        device=run.device,
+        show_progress=run.show_progress,
+    )
+    return stats, info, det
+
+
+def _rows(stats_path: Path, info, seconds: float) -> dict:
+    """The printed result: where the statistics went and how they were made."""
+    return {
+        "stats_file": str(stats_path),
+        "num_images": info.num_images,
+        "num_files": info.num_files,
+        "skipped": len(info.skipped),
+        "cache_hit": info.cache_hit,
+        "data_hash": info.data_hash,
+        "files_hashed": info.files_hashed,
+        "images_per_s": info.images_per_second,
+        "seconds": seconds,
+    }
+
+
+def _emit(report: Report, run: RunOptions, stats_path: Path, info, warnings: list[str]) -> None:
+    """The banner and warnings on stderr, then the report as JSON (--json) or one line."""
     if report.banner():
         click.echo(report.banner(), err=True)
     for w in warnings:

@@ -7,14 +7,17 @@ same latents and noise. Writes ``truncation.png`` (200 dpi), ``.pdf`` and ``.svg
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from ..errors import UserError
-from ..report import Report, environment
-from .generate import emit_image, noise_option
+from .generate import noise_option
 from .options import IntList, RunOptions, checkpoint_options, common_options
+from .paper_figures import FigureNeeds, emit_figure_report, load_figure_generator
+
+_NEEDS = FigureNeeds(
+    16,
+    "the figure takes 1-16 seeds, got {n}",
+    "the truncation figure needs a W space, which this generator does not expose",
+)
 
 
 def _psi_list(value: str) -> list[float]:
@@ -47,20 +50,10 @@ def command(*, ckpt, seeds, psis, noise_mode, run: RunOptions) -> None:
     from ..figures.paper import truncation_figure
     from ..figures.style import save
 
-    if not 1 <= len(seeds) <= 16:
-        raise UserError(f"--seeds: the figure takes 1-16 seeds, got {len(seeds)}")
-    G, meta = ckpt.load(run.device)
-    if not G.supports_w:
-        raise UserError(f"{G.family}: the truncation figure needs a W space, which this generator does not expose")
-    G.eval()
+    G, meta, out = load_figure_generator(ckpt, run, seeds, _NEEDS)
     figure = truncation_figure(G, seeds, psis, class_idx=ckpt.class_idx, noise_mode=noise_mode)
-    out = run.out if run.out is not None else Path("out")
     files = save(figure, out)
-
-    report = Report(
-        "truncation",
-        pd.DataFrame({"psi": psis}),
-        {"seeds": seeds, "psis": psis, "noise_mode": noise_mode},
-        {**meta, "environment": environment(run.device), "caption": figure.caption, "files": files},
+    settings = {"seeds": seeds, "psis": psis, "noise_mode": noise_mode}
+    emit_figure_report(
+        "truncation", pd.DataFrame({"psi": psis}), settings, {**meta, "caption": figure.caption}, run, files
     )
-    emit_image(report, run, out / files[0])

@@ -8,14 +8,17 @@ control. Writes ``variation_seed<S>.png`` (200 dpi), ``.pdf`` and ``.svg`` per s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from ..errors import UserError
-from ..report import Report, environment
-from .generate import emit_image
 from .options import IntList, RunOptions, checkpoint_options, common_options, trunc_option
+from .paper_figures import FigureNeeds, emit_figure_report, load_figure_generator
+
+_NEEDS = FigureNeeds(
+    8,
+    "at most 8 figures at once, got {n} seeds",
+    "the stochastic-variation figure needs a W space and noise inputs",
+    noise=True,
+)
 
 
 @click.command("variation")
@@ -33,13 +36,7 @@ def command(*, ckpt, seeds, draws, psi, run: RunOptions) -> None:
     from ..figures.paper import variation_figure
     from ..figures.style import save
 
-    if not 1 <= len(seeds) <= 8:
-        raise UserError(f"--seeds: at most 8 figures at once, got {len(seeds)} seeds")
-    G, meta = ckpt.load(run.device)
-    if not G.supports_w or not G.noise_shapes:
-        raise UserError(f"{G.family}: the stochastic-variation figure needs a W space and noise inputs")
-    G.eval()
-    out = run.out if run.out is not None else Path("out")
+    G, meta, out = load_figure_generator(ckpt, run, seeds, _NEEDS)
     files: list[str] = []
     captions = []
     for s in seeds:
@@ -48,10 +45,5 @@ def command(*, ckpt, seeds, draws, psi, run: RunOptions) -> None:
         )
         files += save(figure, out)
         captions.append(figure.caption)
-    report = Report(
-        "variation",
-        pd.DataFrame({"seed": seeds}),
-        {"seeds": seeds, "draws": draws, "psi": psi, "noise_seed": run.seed},
-        {**meta, "environment": environment(run.device), "captions": captions, "files": files},
-    )
-    emit_image(report, run, out / files[0])
+    settings = {"seeds": seeds, "draws": draws, "psi": psi, "noise_seed": run.seed}
+    emit_figure_report("variation", pd.DataFrame({"seed": seeds}), settings, {**meta, "captions": captions}, run, files)

@@ -4,8 +4,10 @@
 :class:`stylegan_eval.Evaluator` all run metrics here. :func:`plan` turns names into
 :class:`MetricRunner` objects (names of one :attr:`MetricSpec.group` share one run);
 :func:`evaluate` builds one :class:`~stylegan_eval.metrics.context.RunContext` per generator
-and calls each runner once per seed. Nothing here knows a metric family: what a metric needs
-is checked from its spec (``needs``), what it computes is its module's runner.
+and calls each runner once per seed; :func:`run_single` runs one runner once and hands back
+its raw runs, each with the metric's whole result (the ``ppl`` and ``fid`` commands). Nothing
+here knows a metric family: what a metric needs is checked from its spec (``needs``), what it
+computes is its module's runner.
 
 Every checkpoint is evaluated with the same seeds, so all of them see the same latents. With
 ``repeats = K`` the repeatable metrics (all but PPL) run with seeds ``seed, ..., seed + K - 1``
@@ -39,6 +41,8 @@ __all__ = [
     "evaluate",
     "needing_data",
     "plan",
+    "run_once",
+    "run_single",
     "significant",
 ]
 
@@ -240,6 +244,21 @@ def check_generator(generator: Any, meta: dict, runners: Sequence[MetricRunner],
             )
 
 
+def run_once(ctx: RunContext, runner: MetricRunner, seed: int) -> dict[str, Raw]:
+    """One run of ``runner`` with ``seed`` in ``ctx``: {output: Raw}; the sample count is the
+    options' override, else the runner's registry entry's."""
+    num = ctx.options.num_samples or runner.specs[0].num_samples
+    return runner.run(ctx.for_run(runner.name, seed, num))
+
+
+def run_single(generator, meta: dict, runner: MetricRunner, opts: EvalOptions) -> dict[str, Raw]:
+    """The one run of ``runner`` with ``opts.seed`` on ``generator`` (checked as :func:`evaluate`
+    checks it): {output: Raw}, each holding the metric's whole result (:attr:`Raw.result`) where
+    the runner hands it back. For a single-metric command, which reports that result in full."""
+    check_generator(generator, meta, [runner], opts)
+    return run_once(RunContext(generator, opts, meta), runner, opts.seed)
+
+
 def evaluate(generator, meta: dict, runners: Sequence[MetricRunner], opts: EvalOptions) -> dict[str, Measurement]:
     """Run ``runners`` on one generator: {output metric: Measurement}."""
     check_generator(generator, meta, runners, opts)
@@ -247,10 +266,9 @@ def evaluate(generator, meta: dict, runners: Sequence[MetricRunner], opts: EvalO
     out: dict[str, Measurement] = {}
     for runner in runners:
         seeds = [opts.seed + r for r in range(opts.repeats)] if runner.repeatable else [opts.seed]
-        num = opts.num_samples or runner.specs[0].num_samples
         runs: dict[str, list[Raw]] = {o: [] for o in runner.outputs}
         for seed in seeds:
-            for name, raw in runner.run(ctx.for_run(runner.name, seed, num)).items():
+            for name, raw in run_once(ctx, runner, seed).items():
                 runs[name].append(raw)
         for name, rs in runs.items():
             out[name] = aggregate(name, rs)

@@ -4,12 +4,18 @@ report can ask for the figures of the metrics it holds.
 
 The long table has the columns ``checkpoint``, ``metric``, ``value``, ``ci95_low``,
 ``ci95_high``, ``repeats`` and ``num_samples`` (the ``compare``/``calc`` table).
+
+The ``*_report_figures`` functions draw a single-metric command's report (its own table, see
+:class:`stylegan_eval.report.Report`) for the metric modules' ``report_figures`` hooks
+(:attr:`stylegan_eval.metrics.registry.MetricSpec.report_figures`); each returns
+``(figures, notes on figures not drawn)``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -198,3 +204,91 @@ def demo_figures(
             if f is not None
         ]
     return charts, notes
+
+
+# ------------------------------------------------------------------------------ single-metric reports
+_ALL_ZERO = "H(Y|X) = 0 for every attribute and space: no per-attribute chart is drawn (nothing to show)."
+
+
+def _has_columns(table: Any, columns: set[str]) -> bool:
+    return hasattr(table, "columns") and columns <= set(table.columns)
+
+
+def checkpoint_label(report: Any) -> str:
+    """The file name of the report's checkpoint (``meta['checkpoint']``), else ``generator``."""
+    return Path(str(report.meta.get("checkpoint") or "generator")).name
+
+
+def fid_report_figures(report: Any) -> tuple[list[Figure], list[str]]:
+    """FID and KID of a ``fid`` report (rows ``metric``, ``value``), one panel each, with n
+    (``settings['num_gen']``), seed and the random-weights mark; none when the table holds neither."""
+    table = report.table
+    if not _has_columns(table, {"metric", "value"}):
+        return [], []
+    label = checkpoint_label(report)
+    n = report.settings.get("num_gen")
+    panels = {
+        str(r["metric"]): [Bar(label, float(r["value"]), n=n)]
+        for r in table.to_dict(orient="records")
+        if r["metric"] in ("fid", "kid") and r["value"] is not None
+    }
+    fig = metric_chart(
+        panels,
+        name="fid_bars",
+        seed=report.settings.get("seed"),
+        random_weights=report.random_weights,
+        what=f"{' and '.join(p.upper() for p in panels)} of {label} against {report.settings.get('data', 'the data')}",
+    )
+    return ([fig] if fig is not None else []), []
+
+
+def separability_report_figures(report: Any) -> tuple[list[Figure], list[str]]:
+    """The per-attribute chart of a ``separability`` report (rows ``space``, ``attribute``,
+    ``conditional_entropy_bits``, ``score``; Z and W side by side), or a note when every entropy is 0."""
+    table = report.table
+    if not _has_columns(table, {"space", "attribute", "conditional_entropy_bits"}):
+        return [], []
+    ents: dict[str, dict[str, float]] = {}
+    for r in table[table["attribute"] != "score"].to_dict(orient="records"):
+        ents.setdefault(str(r["space"]), {})[str(r["attribute"])] = float(r["conditional_entropy_bits"])
+    scores = {
+        str(r["space"]): float(r["score"])
+        for r in table[table["attribute"] == "score"].to_dict(orient="records")
+        if _f(r.get("score")) is not None
+    }
+    fig = separability_chart(
+        {"generator": ents},
+        scores={"generator": scores},
+        n=report.settings.get("num_samples"),
+        seed=report.settings.get("seed"),
+        random_weights=report.random_weights,
+    )
+    return ([fig], []) if fig is not None else ([], [_ALL_ZERO])
+
+
+def ppl_report_figures(report: Any, runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[Figure], list[str]]:
+    """The histogram of a ``ppl`` report's per-pair distances (``runs``: {output: the run's plot
+    data, with ``distances`` and the result's ``name``}) with the cut points, the PPL and its
+    interval of the report's row of that name (columns ``metric``, ``ppl``, ``lo``, ``hi``,
+    ``ci95_low``, ``ci95_high``); log bins when the distances are heavy-tailed."""
+    table = report.table
+    if not _has_columns(table, {"metric", "ppl", "lo", "hi"}):
+        return [], []
+    figs = []
+    for details in runs.values():
+        rows = table[table["metric"] == details.get("name")].to_dict(orient="records")
+        if "distances" not in details or not rows:
+            continue
+        r = rows[0]
+        lo, hi = _f(r.get("ci95_low")), _f(r.get("ci95_high"))
+        ci = (lo, hi) if lo is not None and hi is not None else None
+        series = PPLSeries(checkpoint_label(report), np.asarray(details["distances"]), r["ppl"], r["lo"], r["hi"], ci)
+        fig = ppl_histogram(
+            str(r["metric"]),
+            [series],
+            name="ppl_hist",
+            seed=report.settings.get("seed"),
+            random_weights=report.random_weights,
+        )
+        figs += [fig] if fig is not None else []
+    return figs, []

@@ -60,7 +60,7 @@ import torch
 from ..errors import CheckpointError, UnsafePickleError
 from ..generator import Generator
 from .checks import first_line
-from .nvidia_kwargs import split_init_kwargs
+from .nvidia_kwargs import generator_args, split_init_kwargs
 from .safe_pickle import FrozenType, GlobalKey, SafeCallable, safe_load
 
 NAME = "nvidia-pkl"
@@ -315,37 +315,47 @@ def _int(value: Any, what: str, path: Any) -> int:
     return out
 
 
-def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any = "<pickle>") -> SG2Config:
-    """StyleGAN2 hyper-parameters from init_kwargs and attributes, cross-checked with shapes."""
-    kw = rec.init_kwargs
-    args = rec.init_args
-    names = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
-    vals = {n: (args[i] if i < len(args) else kw.get(n, rec.attrs.get(n))) for i, n in enumerate(names)}
+#: The synthesis layers of one block whose attributes are read (torgb has a linear activation).
+_BLOCK_LAYERS = ("conv0", "conv1", "torgb")
+
+
+def _read_dims(rec: PersistentRecord, path: Any) -> tuple[int, int, int, int, int]:
+    """(z_dim, c_dim, w_dim, img_resolution, img_channels) from init args, kwargs or attributes."""
+    vals = generator_args(rec)
     missing = [n for n, v in vals.items() if v is None]
     if missing:
         raise CheckpointError(
             f"{path}: generator init_kwargs lack {', '.join(missing)} (not a StyleGAN2 generator pickle)"
         )
-    z_dim, c_dim, w_dim, res, img_channels = (_int(vals[n], n, path) for n in names)
+    z_dim, c_dim, w_dim, res, img_channels = (_int(v, n, path) for n, v in vals.items())
     if res < 4 or res & (res - 1):
         raise CheckpointError(f"{path}: img_resolution {res} is not a power of two >= 4")
     if z_dim <= 0:
         raise CheckpointError(f"{path}: generators without a z input (z_dim={z_dim}) are not supported")
-    mapping_kwargs, synth_kwargs, layout = split_init_kwargs(kw)
+    return z_dim, c_dim, w_dim, res, img_channels
 
+
+def _read_blocks(
+    rec: PersistentRecord, block_res: list[int], path: Any
+) -> tuple[PersistentRecord, dict[int, PersistentRecord]]:
+    """The mapping network and the synthesis blocks by resolution (all of b4..b{res} required)."""
     synth = rec.children.get("synthesis")
     mapping = rec.children.get("mapping")
     if synth is None or mapping is None:
         raise CheckpointError(f"{path}: generator has no mapping/synthesis sub-networks (not a StyleGAN2 generator)")
-    block_res = [2**i for i in range(2, int(math.log2(res)) + 1)]
     blocks = {}
     for r in block_res:
         b = synth.children.get(f"b{r}")
         if b is None:
-            raise CheckpointError(f"{path}: synthesis block b{r} missing (expected blocks b4..b{res})")
+            raise CheckpointError(f"{path}: synthesis block b{r} missing (expected blocks b4..b{block_res[-1]})")
         blocks[r] = b
+    return mapping, blocks
 
-    # Architecture: only 'skip' (StyleGAN2's generator default) maps onto the module.
+
+def _check_architecture(
+    blocks: dict[int, PersistentRecord], synth_kwargs: Mapping[str, Any], sd: Mapping[str, torch.Tensor], path: Any
+) -> None:
+    """Only 'skip' (StyleGAN2's generator default) maps onto the module."""
     archs = {str(b.attrs.get("architecture", synth_kwargs.get("architecture", "skip"))) for b in blocks.values()}
     if archs != {"skip"}:
         raise CheckpointError(
@@ -354,7 +364,11 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
     if any(k.endswith(".skip.weight") for k in sd):
         raise CheckpointError(f"{path}: generator has resnet skip layers; only the 'skip' architecture is supported")
 
-    # Channels: from the weights (authoritative), cross-checked against channel_base/max.
+
+def _read_channels(
+    sd: Mapping[str, torch.Tensor], synth_kwargs: Mapping[str, Any], block_res: list[int], path: Any
+) -> dict[int, int]:
+    """Channels per resolution from the weights (authoritative), cross-checked against channel_base/max."""
     channels = {r: int(sd[f"synthesis.b{r}.conv1.weight"].shape[0]) for r in block_res}
     base = synth_kwargs.get("channel_base")
     cmax = synth_kwargs.get("channel_max")
@@ -364,14 +378,11 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
             raise CheckpointError(
                 f"{path}: channel widths {channels} disagree with channel_base={base}, channel_max={cmax}"
             )
+    return channels
 
-    # Mapping network.
-    n_mlp = 0
-    while f"mapping.fc{n_mlp}.weight" in sd:
-        n_mlp += 1
-    declared = mapping_kwargs.get("num_layers", mapping.attrs.get("num_layers"))
-    if n_mlp == 0 or (declared is not None and int(declared) != n_mlp):
-        raise CheckpointError(f"{path}: mapping network has {n_mlp} fc layers but num_layers={declared}")
+
+def _mapping_lr(mapping: PersistentRecord, mapping_kwargs: Mapping[str, Any], path: Any) -> float:
+    """The mapping's lr_multiplier: fc0's bias gain (authoritative) or the kwarg, default 0.01."""
     lr_mlp = mapping_kwargs.get("lr_multiplier")
     fc0 = mapping.children.get("fc0")
     if fc0 is not None and fc0.attrs.get("bias_gain") is not None:
@@ -379,7 +390,25 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
         if lr_mlp is not None and not math.isclose(float(lr_mlp), lr_attr, rel_tol=1e-6):
             raise CheckpointError(f"{path}: mapping lr_multiplier {lr_mlp} disagrees with layer gain {lr_attr}")
         lr_mlp = lr_attr
-    lr_mlp = 0.01 if lr_mlp is None else float(lr_mlp)
+    return 0.01 if lr_mlp is None else float(lr_mlp)
+
+
+def _read_mapping(
+    sd: Mapping[str, torch.Tensor],
+    mapping: PersistentRecord,
+    mapping_kwargs: Mapping[str, Any],
+    dims: tuple[int, int, int],
+    path: Any,
+) -> tuple[int, float]:
+    """(n_mlp, lr_mlp) of the mapping network; ``dims`` is (z_dim, c_dim, w_dim)."""
+    z_dim, c_dim, w_dim = dims
+    n_mlp = 0
+    while f"mapping.fc{n_mlp}.weight" in sd:
+        n_mlp += 1
+    declared = mapping_kwargs.get("num_layers", mapping.attrs.get("num_layers"))
+    if n_mlp == 0 or (declared is not None and int(declared) != n_mlp):
+        raise CheckpointError(f"{path}: mapping network has {n_mlp} fc layers but num_layers={declared}")
+    lr_mlp = _mapping_lr(mapping, mapping_kwargs, path)
     for i in range(n_mlp):
         fc = mapping.children.get(f"fc{i}")
         act = fc.attrs.get("activation", "lrelu") if fc is not None else "lrelu"
@@ -394,34 +423,59 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
             )
     if c_dim and "mapping.embed.weight" not in sd:
         raise CheckpointError(f"{path}: conditional generator (c_dim={c_dim}) without mapping.embed")
+    return n_mlp, lr_mlp
 
-    # conv_clamp: layer attributes are authoritative (defaults differ between the repos).
+
+def _read_conv_clamp(blocks: dict[int, PersistentRecord], synth_kwargs: Mapping[str, Any], path: Any) -> float | None:
+    """The one conv_clamp of every synthesis layer; layer attributes are authoritative (defaults
+    differ between the repos). Also refuses a synthesis activation other than lrelu."""
     clamps = set()
     for b in blocks.values():
-        for name in ("conv0", "conv1", "torgb"):
+        for name in _BLOCK_LAYERS:
             layer = b.children.get(name)
-            if layer is not None:
-                clamps.add(layer.attrs.get("conv_clamp", synth_kwargs.get("conv_clamp")))
-                act = layer.attrs.get("activation", "lrelu")
-                if name != "torgb" and act != "lrelu":
-                    raise CheckpointError(f"{path}: synthesis activation {act!r} is not supported (expected 'lrelu')")
+            if layer is None:
+                continue
+            clamps.add(layer.attrs.get("conv_clamp", synth_kwargs.get("conv_clamp")))
+            act = layer.attrs.get("activation", "lrelu")
+            if name != "torgb" and act != "lrelu":
+                raise CheckpointError(f"{path}: synthesis activation {act!r} is not supported (expected 'lrelu')")
     if len(clamps) > 1:
         raise CheckpointError(f"{path}: layers use different conv_clamp values {sorted(map(str, clamps))}")
     conv_clamp = clamps.pop() if clamps else None
-    conv_clamp = None if conv_clamp is None else float(conv_clamp)
+    return None if conv_clamp is None else float(conv_clamp)
 
+
+def _fp16_resolutions(blocks: dict[int, PersistentRecord], synth_kwargs: Mapping[str, Any], res: int) -> list[int]:
+    """Block resolutions NVIDIA runs in float16: the blocks' use_fp16, else the num_fp16_res highest."""
     fp16 = [r for r, b in blocks.items() if b.attrs.get("use_fp16")]
     if not fp16 and synth_kwargs.get("num_fp16_res"):
         n16 = int(synth_kwargs["num_fp16_res"])
         fp16_res = max(2 ** (int(math.log2(res)) + 1 - n16), 8)
-        fp16 = [r for r in block_res if r >= fp16_res]
+        fp16 = [r for r in blocks if r >= fp16_res]
+    return sorted(fp16)
 
+
+def _blur_kernel(synth_kwargs: Mapping[str, Any], path: Any) -> tuple[float, ...]:
     kernel = synth_kwargs.get("resample_filter", [1, 3, 3, 1])
     try:
-        blur = tuple(float(v) for v in kernel)
+        return tuple(float(v) for v in kernel)
     except TypeError:
         raise CheckpointError(f"{path}: resample_filter {kernel!r} is not a 1-D list of taps") from None
 
+
+def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any = "<pickle>") -> SG2Config:
+    """StyleGAN2 hyper-parameters from init_kwargs and attributes, cross-checked with shapes.
+
+    Raises CheckpointError (one line naming ``path``) for a generator the module cannot run.
+    """
+    z_dim, c_dim, w_dim, res, img_channels = _read_dims(rec, path)
+    mapping_kwargs, synth_kwargs, layout = split_init_kwargs(rec.init_kwargs)
+    block_res = [2**i for i in range(2, int(math.log2(res)) + 1)]
+    mapping, blocks = _read_blocks(rec, block_res, path)
+    _check_architecture(blocks, synth_kwargs, sd, path)
+    channels = _read_channels(sd, synth_kwargs, block_res, path)
+    n_mlp, lr_mlp = _read_mapping(sd, mapping, mapping_kwargs, (z_dim, c_dim, w_dim), path)
+    conv_clamp = _read_conv_clamp(blocks, synth_kwargs, path)
     return SG2Config(
         z_dim=z_dim,
         c_dim=c_dim,
@@ -432,8 +486,8 @@ def read_config(rec: PersistentRecord, sd: Mapping[str, torch.Tensor], path: Any
         n_mlp=n_mlp,
         lr_mlp=lr_mlp,
         conv_clamp=conv_clamp,
-        fp16_resolutions=sorted(fp16),
-        blur_kernel=blur,
+        fp16_resolutions=_fp16_resolutions(blocks, synth_kwargs, res),
+        blur_kernel=_blur_kernel(synth_kwargs, path),
         layout=layout,
     )
 

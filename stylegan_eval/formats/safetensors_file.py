@@ -110,10 +110,9 @@ def is_safetensors(path: Path) -> bool:
     return n <= Path(path).stat().st_size - 8 or Path(path).suffix == ".safetensors"
 
 
-def read_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The parsed JSON header (sizes bounded, entries checked against the file); CheckpointError otherwise."""
-    p = Path(path)
-    size = p.stat().st_size
+def _read_header_bytes(p: Path, size: int) -> tuple[bytes, int]:
+    """(the header's bytes, its declared length); the 8-byte length is checked against the file size and
+    :data:`MAX_HEADER_BYTES` before anything is read."""
     with open(p, "rb") as f:
         raw = f.read(8)
         if len(raw) < 8:
@@ -123,7 +122,32 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
             raise CheckpointError(
                 f"{p}: safetensors header claims {n} bytes (file has {size}, limit {MAX_HEADER_BYTES})"
             )
-        text = f.read(n)
+        return f.read(n), n
+
+
+def _check_entry(p: Path, key: str, entry: Any, data_len: int) -> None:
+    """A tensor entry: known dtype, a shape of bounded non-negative ints, offsets inside the data."""
+    ok = (
+        isinstance(entry, dict)
+        and entry.get("dtype") in _DTYPES
+        and isinstance(entry.get("shape"), list)
+        and all(isinstance(d, int) and 0 <= d < 1 << 40 for d in entry["shape"])
+        and isinstance(entry.get("data_offsets"), list)
+        and len(entry["data_offsets"]) == 2
+        and all(isinstance(o, int) for o in entry["data_offsets"])
+    )
+    if not ok:
+        raise CheckpointError(f"{p}: safetensors entry {key[:60]!r} is malformed (dtype, shape, data_offsets)")
+    a, b = entry["data_offsets"]
+    if not 0 <= a <= b <= data_len:
+        raise CheckpointError(f"{p}: safetensors entry {key[:60]!r} points outside the file")
+
+
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The parsed JSON header (sizes bounded, entries checked against the file); CheckpointError otherwise."""
+    p = Path(path)
+    size = p.stat().st_size
+    text, n = _read_header_bytes(p, size)
     try:
         header = loads_json(text.decode("utf-8"), f"{p}: safetensors header", limit=4, error=CheckpointError)
     except UnicodeDecodeError as exc:
@@ -132,24 +156,10 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{p}: safetensors header must be an object with at most {MAX_TENSORS} entries")
     data_len = size - 8 - n
     for key, entry in header.items():
-        if key == "__metadata__":
-            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
-                raise CheckpointError(f"{p}: safetensors __metadata__ must map strings to strings")
-            continue
-        ok = (
-            isinstance(entry, dict)
-            and entry.get("dtype") in _DTYPES
-            and isinstance(entry.get("shape"), list)
-            and all(isinstance(d, int) and 0 <= d < 1 << 40 for d in entry["shape"])
-            and isinstance(entry.get("data_offsets"), list)
-            and len(entry["data_offsets"]) == 2
-            and all(isinstance(o, int) for o in entry["data_offsets"])
-        )
-        if not ok:
-            raise CheckpointError(f"{p}: safetensors entry {key[:60]!r} is malformed (dtype, shape, data_offsets)")
-        a, b = entry["data_offsets"]
-        if not 0 <= a <= b <= data_len:
-            raise CheckpointError(f"{p}: safetensors entry {key[:60]!r} points outside the file")
+        if key != "__metadata__":
+            _check_entry(p, key, entry, data_len)
+        elif not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+            raise CheckpointError(f"{p}: safetensors __metadata__ must map strings to strings")
     return header
 
 

@@ -198,94 +198,122 @@ def _t(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
+class _Converter:
+    """Reads every TF variable once, with the shape the config implies, into the module's state dict.
+
+    ``used`` records the variables read per network, so that :meth:`check_all_used` can refuse
+    a file with variables the conversion does not account for.
+    """
+
+    def __init__(self, gs: TFNetworkState, cfg: dict[str, Any], source: str) -> None:
+        self.nets = {"mapping": gs.components["mapping"], "synthesis": gs.components["synthesis"], "Gs": gs}
+        self.used: dict[str, set[str]] = {k: set() for k in self.nets}
+        self.cfg, self.source = cfg, source
+        self.w, self.nch = cfg["dlatent_size"], cfg["num_channels"]
+        self.sd: dict[str, torch.Tensor] = {}
+
+    def var(self, net: str, name: str, shape: tuple) -> np.ndarray:
+        self.used[net].add(name)
+        return variable(self.nets[net], name, shape, self.source)
+
+    def mapping(self) -> None:
+        """``mapping/LabelEmbed`` -> ``embed`` and ``mapping/Dense{i}`` -> ``style.{i+1}`` (transposed)."""
+        cfg, w, sd = self.cfg, self.w, self.sd
+        z, c_dim = cfg["latent_size"], cfg["label_size"]
+        first_in = z
+        if c_dim:
+            if "LabelConcat/weight" in self.nets["mapping"].variables:
+                raise CheckpointError(
+                    f"{self.source}: conditional StyleGAN2 with LabelConcat (NVlabs/stylegan2) is not supported; "
+                    "StyleGAN2-ADA's LabelEmbed is"
+                )
+            fm = cfg["label_fmaps"] or w
+            if fm != w:
+                raise CheckpointError(
+                    f"{self.source}: label_fmaps {fm} != dlatent_size {w} (the port embeds labels to w width)"
+                )
+            sd["embed.weight"] = _t(self.var("mapping", "LabelEmbed/weight", (c_dim, w)).T)
+            sd["embed.bias"] = _t(self.var("mapping", "LabelEmbed/bias", (w,)))
+            first_in = z + w
+        for i in range(cfg["mapping_layers"]):
+            sd[f"style.{i + 1}.weight"] = _t(self.var("mapping", f"Dense{i}/weight", (first_in if i == 0 else w, w)).T)
+            sd[f"style.{i + 1}.bias"] = _t(self.var("mapping", f"Dense{i}/bias", (w,)))
+
+    def modconv(self, key: str, scope: str, cin: int, cout: int, k: int, flip: bool = False) -> None:
+        """HWIO weight -> [1, O, I, k, k] (``flip``: spatially, for TF's up-sampling conv)."""
+        wt = self.var("synthesis", f"{scope}/weight", (k, k, cin, cout))
+        if flip:
+            wt = wt[::-1, ::-1]
+        self.sd[f"{key}.weight"] = _t(wt.transpose(3, 2, 0, 1)[None])
+        self.sd[f"{key}.modulation.weight"] = _t(self.var("synthesis", f"{scope}/mod_weight", (self.w, cin)).T)
+        # TF adds the 1 to the modulation bias at run time; the module stores it included.
+        self.sd[f"{key}.modulation.bias"] = _t(self.var("synthesis", f"{scope}/mod_bias", (cin,)) + 1.0)
+
+    def layer(self, key: str, scope: str, cin: int, cout: int, flip: bool = False) -> None:
+        self.modconv(f"{key}.conv", scope, cin, cout, 3, flip)
+        self.sd[f"{key}.noise.weight"] = _t(self.var("synthesis", f"{scope}/noise_strength", ()).reshape(1))
+        self.sd[f"{key}.activate.bias"] = _t(self.var("synthesis", f"{scope}/bias", (cout,)))
+
+    def torgb(self, key: str, scope: str, cin: int) -> None:
+        nch = self.nch
+        self.modconv(f"{key}.conv", scope, cin, nch, 1)
+        self.sd[f"{key}.bias"] = _t(self.var("synthesis", f"{scope}/bias", (nch,)).reshape(1, nch, 1, 1))
+
+    def synthesis(self) -> None:
+        """The const input, the conv/ToRGB/Skip layers of every block (per architecture) and the noises."""
+        arch, res, ch = self.cfg["architecture"], self.cfg["resolution"], self.cfg["channels"]
+        c4 = ch[4]
+        self.sd["input.input"] = _t(self.var("synthesis", "4x4/Const/const", (1, c4, 4, 4)))
+        self.layer("conv1", "4x4/Conv", c4, c4)
+        if arch == "skip":
+            self.torgb("to_rgb1", "4x4/ToRGB", c4)
+        prev = c4
+        for j, r in enumerate(2**i for i in range(3, int(math.log2(res)) + 1)):
+            c = ch[r]
+            self.layer(f"convs.{2 * j}", f"{r}x{r}/Conv0_up", prev, c, flip=True)
+            self.layer(f"convs.{2 * j + 1}", f"{r}x{r}/Conv1", c, c)
+            if arch == "skip":
+                self.torgb(f"to_rgbs.{j}", f"{r}x{r}/ToRGB", c)
+            if arch == "resnet":  # 1x1 kernel: the flip is a no-op
+                self.sd[f"skips.{j}.weight"] = _t(
+                    self.var("synthesis", f"{r}x{r}/Skip/weight", (1, 1, prev, c)).transpose(3, 2, 0, 1)
+                )
+            prev = c
+        if arch != "skip":
+            self.torgb("to_rgb", f"{res}x{res}/ToRGB", prev)
+        n_layers = 2 * (int(math.log2(res)) - 2) + 1
+        for i in range(n_layers):
+            r = 2 ** ((i + 5) // 2)
+            self.sd[f"noises.noise_{i}"] = _t(self.var("synthesis", f"noise{i}", (1, 1, r, r)))
+
+    def check_all_used(self) -> None:
+        """Each network's ``lod`` must be 0 (a finished network) and every other variable consumed."""
+        for net, state in self.nets.items():
+            if "lod" in state.variables:
+                self.used[net].add("lod")
+                lod = np.asarray(state.variables["lod"])
+                if lod.size != 1 or float(lod.reshape(-1)[0]) != 0.0:
+                    raise CheckpointError(
+                        f"{self.source}: {state.name}/lod is not 0; only finished networks are supported"
+                    )
+            extra = [k for k in state.variables if k not in self.used[net]]
+            if extra:
+                more = f" (+{len(extra) - 4} more)" if len(extra) > 4 else ""
+                raise CheckpointError(
+                    f"{self.source}: unexpected variables in {state.name}: {', '.join(extra[:4])}{more}"
+                )
+
+
 def convert(
     gs: TFNetworkState, cfg: dict[str, Any], source: str
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """(StyleGAN2 state dict without FIR buffers, w_avg or None); every variable is consumed once."""
-    nets = {"mapping": gs.components["mapping"], "synthesis": gs.components["synthesis"], "Gs": gs}
-    used: dict[str, set[str]] = {k: set() for k in nets}
-    w, nch, ch = cfg["dlatent_size"], cfg["num_channels"], cfg["channels"]
-
-    def var(net: str, name: str, shape) -> np.ndarray:
-        used[net].add(name)
-        return variable(nets[net], name, shape, source)
-
-    sd: dict[str, torch.Tensor] = {}
-    z, c_dim = cfg["latent_size"], cfg["label_size"]
-    first_in = z
-    if c_dim:
-        if "LabelConcat/weight" in nets["mapping"].variables:
-            raise CheckpointError(
-                f"{source}: conditional StyleGAN2 with LabelConcat (NVlabs/stylegan2) is not supported; "
-                "StyleGAN2-ADA's LabelEmbed is"
-            )
-        fm = cfg["label_fmaps"] or w
-        if fm != w:
-            raise CheckpointError(f"{source}: label_fmaps {fm} != dlatent_size {w} (the port embeds labels to w width)")
-        sd["embed.weight"] = _t(var("mapping", "LabelEmbed/weight", (c_dim, w)).T)
-        sd["embed.bias"] = _t(var("mapping", "LabelEmbed/bias", (w,)))
-        first_in = z + w
-    for i in range(cfg["mapping_layers"]):
-        sd[f"style.{i + 1}.weight"] = _t(var("mapping", f"Dense{i}/weight", (first_in if i == 0 else w, w)).T)
-        sd[f"style.{i + 1}.bias"] = _t(var("mapping", f"Dense{i}/bias", (w,)))
-
-    def modconv(key: str, scope: str, cin: int, cout: int, k: int, flip: bool = False) -> None:
-        wt = var("synthesis", f"{scope}/weight", (k, k, cin, cout))
-        if flip:
-            wt = wt[::-1, ::-1]
-        sd[f"{key}.weight"] = _t(wt.transpose(3, 2, 0, 1)[None])
-        sd[f"{key}.modulation.weight"] = _t(var("synthesis", f"{scope}/mod_weight", (w, cin)).T)
-        sd[f"{key}.modulation.bias"] = _t(var("synthesis", f"{scope}/mod_bias", (cin,)) + 1.0)
-
-    def layer(key: str, scope: str, cin: int, cout: int, flip: bool = False) -> None:
-        modconv(f"{key}.conv", scope, cin, cout, 3, flip)
-        sd[f"{key}.noise.weight"] = _t(var("synthesis", f"{scope}/noise_strength", ()).reshape(1))
-        sd[f"{key}.activate.bias"] = _t(var("synthesis", f"{scope}/bias", (cout,)))
-
-    def torgb(key: str, scope: str, cin: int) -> None:
-        modconv(f"{key}.conv", scope, cin, nch, 1)
-        sd[f"{key}.bias"] = _t(var("synthesis", f"{scope}/bias", (nch,)).reshape(1, nch, 1, 1))
-
-    arch, res = cfg["architecture"], cfg["resolution"]
-    c4 = ch[4]
-    sd["input.input"] = _t(var("synthesis", "4x4/Const/const", (1, c4, 4, 4)))
-    layer("conv1", "4x4/Conv", c4, c4)
-    if arch == "skip":
-        torgb("to_rgb1", "4x4/ToRGB", c4)
-    prev = c4
-    for j, r in enumerate(2**i for i in range(3, int(math.log2(res)) + 1)):
-        c = ch[r]
-        layer(f"convs.{2 * j}", f"{r}x{r}/Conv0_up", prev, c, flip=True)
-        layer(f"convs.{2 * j + 1}", f"{r}x{r}/Conv1", c, c)
-        if arch == "skip":
-            torgb(f"to_rgbs.{j}", f"{r}x{r}/ToRGB", c)
-        if arch == "resnet":  # 1x1 kernel: the flip is a no-op
-            sd[f"skips.{j}.weight"] = _t(
-                var("synthesis", f"{r}x{r}/Skip/weight", (1, 1, prev, c)).transpose(3, 2, 0, 1)
-            )
-        prev = c
-    if arch != "skip":
-        torgb("to_rgb", f"{res}x{res}/ToRGB", prev)
-    n_layers = 2 * (int(math.log2(res)) - 2) + 1
-    for i in range(n_layers):
-        r = 2 ** ((i + 5) // 2)
-        sd[f"noises.noise_{i}"] = _t(var("synthesis", f"noise{i}", (1, 1, r, r)))
-    w_avg = None
-    if "dlatent_avg" in gs.variables:
-        w_avg = _t(var("Gs", "dlatent_avg", (w,)))
-    for net, state in nets.items():
-        if "lod" in state.variables:
-            used[net].add("lod")
-            if (
-                np.asarray(state.variables["lod"]).size != 1
-                or float(np.asarray(state.variables["lod"]).reshape(-1)[0]) != 0.0
-            ):
-                raise CheckpointError(f"{source}: {state.name}/lod is not 0; only finished networks are supported")
-        extra = [k for k in state.variables if k not in used[net]]
-        if extra:
-            more = f" (+{len(extra) - 4} more)" if len(extra) > 4 else ""
-            raise CheckpointError(f"{source}: unexpected variables in {state.name}: {', '.join(extra[:4])}{more}")
-    return sd, w_avg
+    conv = _Converter(gs, cfg, source)
+    conv.mapping()
+    conv.synthesis()
+    w_avg = _t(conv.var("Gs", "dlatent_avg", (conv.w,))) if "dlatent_avg" in gs.variables else None
+    conv.check_all_used()
+    return conv.sd, w_avg
 
 
 def build(gs: TFNetworkState, source: str, which: str = "Gs") -> StyleGAN2Generator:

@@ -80,6 +80,57 @@ def _plain_kwargs(value: Any, source: str, depth: int = 0) -> Any:
     raise CheckpointError(f"{source}: static_kwargs holds a {type(value).__name__}, expected plain data")
 
 
+def _check_header(state: dict[str, Any], source: str) -> int:
+    """The state's version (2-4); name, static_kwargs, build_func_name and variables present, names strings."""
+    version = state.get("version")
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
+        raise CheckpointError(f"{source}: unsupported TF network pickle version {version!r} (expected 2-4)")
+    missing = [k for k in ("name", "static_kwargs", "build_func_name", "variables") if k not in state]
+    if missing:
+        raise CheckpointError(f"{source}: TF network state lacks {', '.join(missing)}")
+    for key in ("name", "build_func_name"):
+        if not isinstance(state[key], str):
+            raise CheckpointError(f"{source}: TF network {key} must be a string, got {type(state[key]).__name__}")
+    return version
+
+
+def _read_static_kwargs(kwargs: Any, source: str) -> dict[str, Any]:
+    """static_kwargs (None counts as empty) as plain data."""
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(f"{source}: static_kwargs must be a dict, got {type(kwargs).__name__}")
+    return _plain_kwargs(kwargs, source)
+
+
+def _read_variable(item: Any, seen: Mapping[str, np.ndarray], source: str) -> tuple[str, np.ndarray]:
+    """One ``(name, array)`` entry: a new name and a numeric (not object) array."""
+    if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
+        raise CheckpointError(f"{source}: malformed entry in TF network 'variables'")
+    name, value = item
+    if name in seen:
+        raise CheckpointError(f"{source}: variable {name} appears twice")
+    if not isinstance(value, (np.ndarray, np.generic, float, int)) or isinstance(value, bool):
+        raise CheckpointError(f"{source}: variable {name} is a {type(value).__name__}, expected a numpy array")
+    arr = np.asarray(value)
+    if arr.dtype.hasobject or arr.dtype.kind not in "fiub":
+        raise CheckpointError(f"{source}: variable {name} is not a numeric array ({arr.dtype})")
+    return name, arr
+
+
+def _read_variables(raw_vars: Any, source: str) -> dict[str, np.ndarray]:
+    """The ``variables`` list (at most :data:`MAX_VARIABLES` entries) as name -> array, in order."""
+    if not isinstance(raw_vars, (list, tuple)):
+        raise CheckpointError(f"{source}: TF network 'variables' must be a list of (name, array)")
+    if len(raw_vars) > MAX_VARIABLES:
+        raise CheckpointError(f"{source}: {len(raw_vars)} variables (more than {MAX_VARIABLES})")
+    variables: dict[str, np.ndarray] = {}
+    for item in raw_vars:
+        name, arr = _read_variable(item, variables, source)
+        variables[name] = arr
+    return variables
+
+
 @dataclass
 class TFNetworkState:
     """The pickled state of one TF ``Network``.
@@ -104,41 +155,12 @@ class TFNetworkState:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str, depth: int = 0) -> TFNetworkState:
+        """Type-checked state of a ``Network`` and (recursively, at most :data:`MAX_DEPTH` deep) its components."""
         if depth > MAX_DEPTH:
             raise CheckpointError(f"{source}: TF network components nested deeper than {MAX_DEPTH}")
-        version = state.get("version")
-        if type(version) is not int or version not in SUPPORTED_VERSIONS:
-            raise CheckpointError(f"{source}: unsupported TF network pickle version {version!r} (expected 2-4)")
-        missing = [k for k in ("name", "static_kwargs", "build_func_name", "variables") if k not in state]
-        if missing:
-            raise CheckpointError(f"{source}: TF network state lacks {', '.join(missing)}")
-        for key in ("name", "build_func_name"):
-            if not isinstance(state[key], str):
-                raise CheckpointError(f"{source}: TF network {key} must be a string, got {type(state[key]).__name__}")
-        kwargs = state["static_kwargs"]
-        if kwargs is None:
-            kwargs = {}
-        if not isinstance(kwargs, dict):
-            raise CheckpointError(f"{source}: static_kwargs must be a dict, got {type(kwargs).__name__}")
-        kwargs = _plain_kwargs(kwargs, source)
-        raw_vars = state["variables"]
-        if not isinstance(raw_vars, (list, tuple)):
-            raise CheckpointError(f"{source}: TF network 'variables' must be a list of (name, array)")
-        if len(raw_vars) > MAX_VARIABLES:
-            raise CheckpointError(f"{source}: {len(raw_vars)} variables (more than {MAX_VARIABLES})")
-        variables: dict[str, np.ndarray] = {}
-        for item in raw_vars:
-            if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)):
-                raise CheckpointError(f"{source}: malformed entry in TF network 'variables'")
-            name, value = item
-            if name in variables:
-                raise CheckpointError(f"{source}: variable {name} appears twice")
-            if not isinstance(value, (np.ndarray, np.generic, float, int)) or isinstance(value, bool):
-                raise CheckpointError(f"{source}: variable {name} is a {type(value).__name__}, expected a numpy array")
-            arr = np.asarray(value)
-            if arr.dtype.hasobject or arr.dtype.kind not in "fiub":
-                raise CheckpointError(f"{source}: variable {name} is not a numeric array ({arr.dtype})")
-            variables[name] = arr
+        version = _check_header(state, source)
+        kwargs = _read_static_kwargs(state["static_kwargs"], source)
+        variables = _read_variables(state["variables"], source)
         comps = state.get("components") or {}
         if not isinstance(comps, dict):
             raise CheckpointError(f"{source}: TF network 'components' must be a dict, got {type(comps).__name__}")

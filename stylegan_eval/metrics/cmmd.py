@@ -38,7 +38,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from .context import Raw, RunContext
 from .modern_detectors import ModernDetector, resize_bicubic
 from .modern_weights import CLIP_L336, CLIP_MEAN, CLIP_STD
@@ -185,6 +185,30 @@ def real_embeddings(
     return torch.as_tensor(stats.features), info
 
 
+def validate(
+    generator: Any,
+    real: Any,
+    *,
+    num_samples: int = 30_000,
+    batch_size: int | None = None,
+    detector: CmmdDetector | None = None,
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    num_workers: int = 0,
+) -> None:
+    """Every check of :func:`cmmd`'s arguments (same names), run by it and by the registered
+    runner before CLIP is built or an image read: ArgumentError naming the first argument out of range."""
+    from .common import check_sampling
+    from .stats_cache import check_real_source
+
+    check_sampling(generator, num_samples=num_samples, batch_size=batch_size, psi=psi, noise_mode=noise_mode)
+    if detector is not None and not isinstance(detector, CmmdDetector):
+        raise ArgumentError("detector", f"detector must be a CmmdDetector or None, got {type(detector).__name__}")
+    if not (isinstance(num_workers, int) and num_workers >= 0):
+        raise ArgumentError("num_workers", f"num_workers must be an integer >= 0, got {num_workers!r}")
+    check_real_source(real)
+
+
 def cmmd(
     generator,
     real,
@@ -221,6 +245,8 @@ def cmmd(
     from .result_simple import SimpleResult
 
     generator = as_generated(generator)  # a Generator, or generated images (folder, zip, tensor)
+    validate(generator, real, num_samples=num_samples, batch_size=batch_size, detector=detector, psi=psi,
+             noise_mode=noise_mode, num_workers=num_workers)  # fmt: skip
     det = detector or CmmdDetector(detector_weights, allow_random_weights, device=generator.device)
     bs = batch_size or 32
     real_feats, real_info = real_embeddings(
@@ -255,9 +281,8 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     the CLIP network built once per comparison."""
     opts = ctx.options
     if opts.data is None:
-        from ..errors import ArgumentError
-
         raise ArgumentError("data", f"data is required for {ctx.name or 'cmmd'} (real images or an embeddings file)")
+    validate(ctx.generator, opts.data, num_samples=ctx.num_samples, batch_size=ctx.batch_size, **protocol)
     det = ctx.cached(
         f"cmmd-detector:{opts.allow_random_weights}:{ctx.device}",
         lambda: CmmdDetector(None, opts.allow_random_weights, device=ctx.device, download=opts.download),

@@ -1,4 +1,5 @@
-"""What every metric entry point shares: the generator's identity (computed here only) and the resume-state lookup.
+"""What every metric entry point shares: the generator's identity (computed here only), the
+resume-state lookup and the checks of the sampling arguments every metric takes.
 
 A metric's fingerprint names every input its result depends on. The generator enters it as
 the sha256 of its parameters and buffers (names, shapes, dtypes and bytes), so that the same
@@ -9,13 +10,16 @@ weights give the same fingerprint whether they came from a file (the ``ppl`` com
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from typing import Any, Callable, Union
 
 import torch
 
 from ..engine import ResumeState
+from ..errors import ArgumentError
 from ..fileio import sha256_file
+from ..generator import NOISE_MODES
 
 #: ``state=`` of an entry point: a ResumeState, or ``(name, fingerprint) -> ResumeState | None``
 #: (e.g. :meth:`stylegan_eval.commands.options.RunOptions.resume_state`), or None (no resume).
@@ -76,3 +80,37 @@ def resolve_state(state: StateArg, name: str, fingerprint: dict[str, Any]) -> Re
     if state is None or isinstance(state, ResumeState):
         return state
     return state(name, fingerprint)
+
+
+def check_sampling(
+    generator: Any,
+    *,
+    num_samples: int,
+    batch_size: int | None = None,
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    class_idx: int | None = None,
+    min_samples: int = 2,
+) -> None:
+    """The checks of the sampling arguments a metric's ``validate`` shares (same names as the
+    entry points'): ArgumentError naming the first one out of range, before anything is built.
+
+    Args:
+        generator: the Generator (its ``c_dim`` bounds ``class_idx``), or generated images.
+        num_samples: an integer >= ``min_samples``.
+        batch_size: positive, or None (chosen by device and resolution).
+        psi: a finite truncation factor.
+        noise_mode: one of :data:`stylegan_eval.generator.NOISE_MODES`.
+        class_idx: None, or a class in [0, c_dim) of a conditional generator.
+    """
+    if not (isinstance(num_samples, int) and num_samples >= min_samples):
+        raise ArgumentError("num_samples", f"num_samples must be an integer >= {min_samples}, got {num_samples!r}")
+    if batch_size is not None and not (isinstance(batch_size, int) and batch_size > 0):
+        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
+    if not (isinstance(psi, (int, float)) and math.isfinite(psi)):
+        raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
+    if noise_mode not in NOISE_MODES:
+        raise ArgumentError("noise_mode", f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+    c_dim = getattr(generator, "c_dim", 0) or 0
+    if class_idx is not None and c_dim and not (isinstance(class_idx, int) and 0 <= class_idx < c_dim):
+        raise ArgumentError("class_idx", f"class_idx must be in [0, {c_dim}), got {class_idx!r}")

@@ -18,6 +18,7 @@ are fixed by (seed, index) alone (:mod:`stylegan_eval.sampling`).
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -51,6 +52,15 @@ class EvalOptions:
         download: fetch missing published detector weights (False: local cache only).
         resume_state: ``(name, fingerprint) -> ResumeState | None`` (``RunOptions.resume_state``).
         strict_data: refuse real images of another size than the generated ones' (feature metrics).
+        resize: the detector's input resize ('detector' or 'clean').
+        skip_bad, num_workers, cache_dir, no_cache: how real images are decoded and their
+            statistics cached (skip undecodable files; decoding processes, None: by CPU count;
+            the statistics cache folder; neither read nor write the cache).
+        resume_prefix: resume states are stored under ``<prefix>-<label>-s<seed>-<entry>``
+            (:meth:`RunContext.state`); None: under the entry point's own name, for a caller
+            that runs one metric once (a single-metric command), where names cannot collide.
+
+    ``built_seconds`` (not an option): the wall-clock seconds each object :meth:`cached` built took.
     """
 
     seed: int = 0
@@ -73,6 +83,12 @@ class EvalOptions:
     download: bool = True
     resume_state: Callable[[str, dict], Any] | None = None
     strict_data: bool = False
+    resize: str = "detector"
+    skip_bad: bool = False
+    num_workers: int | None = None
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    resume_prefix: str | None = "compare"
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +96,7 @@ class EvalOptions:
             raise ArgumentError("repeats", f"repeats must be a positive integer, got {self.repeats!r}")
         if self.num_samples is not None and self.num_samples < 2:
             raise ArgumentError("num_samples", f"num_samples must be at least 2, got {self.num_samples}")
+        self.built_seconds: dict[str, float] = {}
 
     def state(self, name: str, fingerprint: dict) -> Any:
         """The resume state stored under ``name`` for ``fingerprint`` (None without a factory)."""
@@ -88,7 +105,9 @@ class EvalOptions:
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         """Build a detector network once per comparison (shared by every checkpoint and call)."""
         if key not in self._cache:
+            start = time.perf_counter()
             self._cache[key] = make()
+            self.built_seconds[key] = time.perf_counter() - start
         return self._cache[key]
 
 
@@ -104,6 +123,9 @@ class Raw:
         details: ``name`` (the result's protocol name), ``warnings`` (one line each) and the
             data of the metric's figures (e.g. PPL ``distances``); not serialised.
         fingerprint: every input of the result (see :func:`~stylegan_eval.metrics.registry.fingerprint_digest`).
+        result: the entry point's whole result object, for a caller that reports it in full (a
+            single-metric command's table and settings); None where the runner does not hand it
+            back. Not serialised.
     """
 
     value: float
@@ -112,6 +134,7 @@ class Raw:
     random_weights: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    result: Any = field(default=None, repr=False)
 
 
 @dataclass
@@ -161,8 +184,11 @@ class RunContext:
 
     def state(self, label: str | None = None) -> Callable[[str, dict], Any]:
         """The ``state=`` callable of an entry point: its resume state is stored under
-        ``compare-<label>-s<seed>-<entry's own name>`` (``label`` defaults to :attr:`name`)."""
-        slot = f"compare-{label or self.name}-s{self.seed}"
+        ``<resume_prefix>-<label>-s<seed>-<entry's own name>`` (``label`` defaults to :attr:`name`),
+        or under the entry's own name when :attr:`EvalOptions.resume_prefix` is None."""
+        if self.options.resume_prefix is None:
+            return self.options.state
+        slot = f"{self.options.resume_prefix}-{label or self.name}-s{self.seed}"
         return lambda name, fingerprint: self.options.state(f"{slot}-{name}", fingerprint)
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:

@@ -33,15 +33,17 @@ squared errors and mask sums are accumulated per sample in float64. Everything r
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import sampling
-from ..errors import UserError
-from .common import generator_fingerprint
+from ..engine import collect
+from ..errors import ArgumentError, UserError
+from ..generator import labels, latents
+from .common import generator_fingerprint, resolve_state
 from .context import Raw, RunContext
 from .result_simple import SimpleResult, raws, run_options
 
@@ -281,14 +283,31 @@ def equivariance_errors(
     return diff.double().sum((1, 2, 3)), mask.double().sum((1, 2, 3))
 
 
+def validate(generator: Any, *, kinds: tuple[str, ...] | list[str] = ("int",)) -> None:
+    """Every check of :func:`equivariance`'s arguments (same names), before anything is rendered:
+    ArgumentError naming the first one the metric cannot use."""
+    from .image_samples import require_generator
+
+    require_generator(generator, "equivariance")
+    if not getattr(generator, "supports_input_transform", False):
+        raise ArgumentError(
+            "generator",
+            f"{getattr(generator, 'family', 'generator')}: equivariance metrics need a generator with an input "
+            "transform (StyleGAN3)",
+        )
+    kinds = tuple(kinds)
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise ArgumentError("kinds", f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
+
+
 def equivariance(
-    generator,
+    generator: Any,
     *,
     num_samples: int = 50_000,
     seed: int = 0,
     batch_size: int | None = None,
     show_progress: bool = False,
-    state=None,
+    state: Any = None,
     kinds: tuple[str, ...] = ("int",),
     translate_max: float = TRANSLATE_MAX,
     rotate_max: float = ROTATE_MAX,
@@ -302,26 +321,53 @@ def equivariance(
         num_samples: samples (50k).
         seed: sample i uses z, labels and its transform from (seed, i).
         batch_size: samples per synthesis call (4, as NVIDIA).
-        state: :class:`~stylegan_eval.engine.ResumeState` for the per-sample sums.
+        show_progress: tqdm bar on stderr.
+        state: :class:`~stylegan_eval.engine.ResumeState` for the per-sample sums, or a callable
+            ``(name, fingerprint) -> ResumeState | None`` (its state is cleared once complete).
         kinds: which of 'int', 'frac', 'rot' to compute (several share the reference render).
         translate_max: the largest translation, in image units (1/8).
         rotate_max: the largest rotation, in half turns (1).
+        psi: truncation psi of the mapped w (1.0 = none).
+        class_idx: fixed class of a conditional generator (None: random per sample).
 
     Raises:
-        UserError: the generator has no input transform.
+        ArgumentError: the generator has no input transform, or ``kinds`` is not a subset of :data:`KINDS`.
     """
-    from ..engine import collect
-    from ..generator import labels, latents
-    from .image_samples import require_generator
-
-    require_generator(generator, "equivariance")
-    if not getattr(generator, "supports_input_transform", False):
-        raise UserError(
-            f"{getattr(generator, 'family', 'generator')}: equivariance metrics need a generator with an input transform (StyleGAN3)"
-        )
+    validate(generator, kinds=kinds)
     kinds = tuple(kinds)
-    if not kinds or any(k not in KINDS for k in kinds):
-        raise UserError(f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
+    options: dict[str, Any] = {
+        "translate_max": translate_max,
+        "rotate_max": rotate_max,
+        "psi": psi,
+        "class_idx": class_idx,
+    }
+    fn = _batch_fn(generator, seed, kinds, **options)
+    fingerprint = {"metric": "eq", "kinds": list(kinds), "num_samples": num_samples, "seed": seed, **options}
+    resume = resolve_state(state, "eq", {**fingerprint, **generator_fingerprint(generator)})
+    sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=resume)
+    if resume is not None and resume is not state:  # made here from a factory: done, so its partial files go
+        resume.clear()
+    outputs = {_NAMES[kind]: psnr(float(sums[f"{kind}_sq"].sum()), float(sums[f"{kind}_mask"].sum())) for kind in kinds}
+    return SimpleResult(
+        name=result_name(kinds, num_samples, translate_max, rotate_max, psi),
+        outputs=outputs,
+        settings={"num_samples": num_samples, "kinds": list(kinds), **options},
+        inputs={"seed": seed, **generator_fingerprint(generator)},
+    )
+
+
+def _batch_fn(
+    generator: Any,
+    seed: int,
+    kinds: tuple[str, ...],
+    *,
+    translate_max: float,
+    rotate_max: float,
+    psi: float,
+    class_idx: int | None,
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """indices [N] -> per-sample ``{kind}_sq`` and ``{kind}_mask`` sums [N] (float64) of every kind,
+    for :func:`engine.collect`; one render of w serves every kind."""
 
     @torch.inference_mode()
     def fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -337,47 +383,17 @@ def equivariance(
             out[f"{kind}_sq"], out[f"{kind}_mask"] = equivariance_errors(generator, ws, kind, params)
         return out
 
-    from .common import resolve_state
+    return fn
 
-    resume = resolve_state(
-        state,
-        "eq",
-        {
-            "metric": "eq",
-            "kinds": list(kinds),
-            "num_samples": num_samples,
-            "seed": seed,
-            "translate_max": translate_max,
-            "rotate_max": rotate_max,
-            "psi": psi,
-            "class_idx": class_idx,
-            **generator_fingerprint(generator),
-        },
-    )
-    sums = collect(fn, num_samples, batch_size or 4, desc="equivariance", show_progress=show_progress, state=resume)
-    if resume is not None and resume is not state:  # made here from a factory: done, so its partial files go
-        resume.clear()
-    outputs = {}
-    for kind in kinds:
-        sq, m = float(sums[f"{kind}_sq"].sum()), float(sums[f"{kind}_mask"].sum())
-        outputs[_NAMES[kind]] = psnr(sq, m)
+
+def result_name(
+    kinds: tuple[str, ...], num_samples: int, translate_max: float, rotate_max: float, psi: float = 1.0
+) -> str:
+    """The registry name of one kind at the published protocol (``eqt50k_int``), ``eq50k`` for
+    several, else that name spelling the sample count (``eqt_int_1000``)."""
     standard = num_samples == 50_000 and translate_max == TRANSLATE_MAX and rotate_max == ROTATE_MAX and psi == 1.0
     name = _NAMES[kinds[0]] if len(kinds) == 1 else "eq50k"
-    if not standard:
-        name = f"{name.replace('50k', '')}_{num_samples}"
-    return SimpleResult(
-        name=name,
-        outputs=outputs,
-        settings={
-            "num_samples": num_samples,
-            "kinds": list(kinds),
-            "translate_max": translate_max,
-            "rotate_max": rotate_max,
-            "psi": psi,
-            "class_idx": class_idx,
-        },
-        inputs={"seed": seed, **generator_fingerprint(generator)},
-    )
+    return name if standard else f"{name.replace('50k', '')}_{num_samples}"
 
 
 # ------------------------------------------------------------------------------ registered runner

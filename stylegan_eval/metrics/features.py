@@ -183,6 +183,19 @@ def dataset_features(
     return FeatureStats(mu, sigma, acc.n, features, {"sizes": sizes}), skipped
 
 
+def _write_cache(file: str | os.PathLike | None, stats: FeatureStats) -> None:
+    """Store ``stats`` in the cache ``file`` (None: caching off); a full or read-only cache costs
+    the next run a recomputation, not this result (one warning)."""
+    if file is None:
+        return
+    try:
+        stats.save(file)
+    except OSError as exc:
+        from ..log import warning
+
+        warning(f"could not write the statistics cache {file} ({exc.strerror or exc}); the result is kept")
+
+
 def dataset_stats(
     path: str | os.PathLike,
     detector,
@@ -240,13 +253,7 @@ def dataset_stats(
         "skipped": skipped,
         "num_files": len(entry.source),
     }
-    if entry.file is not None:
-        try:
-            stats.save(entry.file)
-        except OSError as exc:  # a full or read-only cache costs the next run a recomputation, not this result
-            from ..log import warning
-
-            warning(f"could not write the statistics cache {entry.file} ({exc.strerror or exc}); the result is kept")
+    _write_cache(entry.file, stats)
     timings["total"] = time.perf_counter() - t0
     info = DatasetStatsInfo(
         str(path),

@@ -68,6 +68,9 @@ class FIDInceptionV3(nn.Module):
     ``forward`` takes float NCHW images in [-1, 1] at 299x299 and returns [N, 2048] features.
     """
 
+    #: Runs channels_last on a CPU (see :mod:`stylegan_eval.networks.memory_format`).
+    prefers_channels_last = True
+
     Conv2d_1a_3x3: nn.Module
     Conv2d_2a_3x3: nn.Module
     Conv2d_2b_3x3: nn.Module

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError, WeightsUnavailable
+from ..networks.memory_format import channels_last_on_cpu, input_for
 from .feature_detector import FeatureDetector
 from .fid_inception_net import FIDInceptionV3  # noqa: F401 - re-exported
 from .inception_probe import file_deviation
@@ -114,7 +115,7 @@ class PytorchFIDDetector(FeatureDetector):
                 read = read_fid_weights(self.weights_file)  # a state dict, or a TorchScript's parameters
                 load_into(net, read, self.weights_file)
                 self._has_logits = read.has_logits
-            self._net = net.eval().requires_grad_(False).to(self._device)
+            self._net = channels_last_on_cpu(net.eval().requires_grad_(False).to(self._device), self._device)
         return self._net
 
     @property
@@ -129,7 +130,7 @@ class PytorchFIDDetector(FeatureDetector):
             x = clean_resize(images) / 255
         else:
             x = F.interpolate(images.float() / 255, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
-        return self.net(2 * x - 1)
+        return self.net(input_for(self.net, 2 * x - 1))
 
     def logits_unbiased(self, images: torch.Tensor) -> torch.Tensor:
         """[N, 1008] class logits without the fc bias (the Inception Score's; NVIDIA's ``no_output_bias``).

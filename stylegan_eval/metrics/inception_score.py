@@ -35,11 +35,7 @@ NUM_SPLITS = 10
 def _split_scores(p: torch.Tensor, log_p: torch.Tensor, num_splits: int) -> np.ndarray:
     n = p.shape[0]
     if not 1 <= num_splits <= n:
-        raise ArgumentError(
-            "num_samples",
-            f"num_samples {n}: the Inception Score cuts the samples into {num_splits} splits, "
-            f"so it needs at least {num_splits} samples",
-        )
+        raise ArgumentError("num_samples", _too_few(n, num_splits))
     scores = []
     for i in range(num_splits):
         part = slice(i * n // num_splits, (i + 1) * n // num_splits)
@@ -84,6 +80,83 @@ def _per_sample(detector: FeatureDetector):
     raise UserError(f"detector {detector.name!r} has no class logits; the Inception Score needs an Inception detector")
 
 
+def validate(
+    generator: Any,
+    *,
+    num_samples: int = 50_000,
+    batch_size: int | None = None,
+    num_splits: int = NUM_SPLITS,
+    detector: FeatureDetector | str = "pytorch-fid",
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    class_idx: int | None = None,
+) -> None:
+    """Every check of :func:`inception_score`'s arguments (same names), run by it before a
+    detector is built or an image generated: ArgumentError naming the first argument out of range."""
+    from .common import check_sampling
+    from .image_samples import GeneratedImages
+    from .inception_weights import DETECTORS
+
+    if not (isinstance(num_splits, int) and num_splits >= 1):
+        raise ArgumentError("num_splits", f"num_splits must be an integer >= 1, got {num_splits!r}")
+    check_sampling(
+        generator,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        psi=psi,
+        noise_mode=noise_mode,
+        class_idx=class_idx,
+        min_samples=1,
+    )
+    if num_samples < num_splits and not isinstance(generator, GeneratedImages):  # images: all of them count
+        raise ArgumentError("num_samples", _too_few(num_samples, num_splits))
+    if not isinstance(detector, FeatureDetector) and detector not in DETECTORS:
+        raise ArgumentError(
+            "detector",
+            f"detector must be one of {DETECTORS} or a built Inception detector (the Inception Score needs the "
+            f"Inception's class logits), got {detector!r}",
+        )
+
+
+def _too_few(n: int, num_splits: int) -> str:
+    return (
+        f"num_samples {n}: the Inception Score cuts the samples into {num_splits} splits, "
+        f"so it needs at least {num_splits} samples"
+    )
+
+
+def _per_sample_outputs(
+    generator: Any,
+    kind: str,
+    head: Any,
+    *,
+    num_samples: int,
+    batch_size: int,
+    show_progress: bool,
+    state: Any,
+    sampling: dict[str, Any],
+) -> torch.Tensor:
+    """[N, 1008] logits (or probabilities) of every generated image: sampled, or the images given."""
+    from ..engine import collect
+    from ..generator import labels, latents
+    from ..imageops import to_rgb, to_uint8
+    from .image_samples import GeneratedImages
+
+    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+        return generator.map(head, batch_size, show_progress)
+    seed, psi, noise_mode, class_idx = (sampling[k] for k in ("seed", "psi", "noise_mode", "class_idx"))
+
+    @torch.inference_mode()
+    def fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        dev_idx = idx.to(generator.device)
+        z = latents(generator, seed, dev_idx)
+        c = labels(generator, seed, dev_idx, class_idx)
+        images = generator.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=seed, indices=dev_idx)
+        return {kind: head(to_rgb(to_uint8(images))).float()}
+
+    return collect(fn, num_samples, batch_size, desc="inception score", show_progress=show_progress, state=state)[kind]
+
+
 def inception_score(
     generator,
     *,
@@ -114,69 +187,40 @@ def inception_score(
         detector: 'pytorch-fid', 'nvidia' or a built Inception detector.
         detector_weights, allow_random_weights: as ``make_detector`` (random weights are reported).
     """
-    from ..engine import collect
-    from ..generator import labels, latents
-    from ..imageops import to_rgb, to_uint8
+    from .common import resolve_state
     from .image_samples import GeneratedImages, as_generated
 
     generator = as_generated(generator)
+    sampling = {"seed": seed, "psi": psi, "noise_mode": noise_mode, "class_idx": class_idx}
+    validate(generator, num_samples=num_samples, batch_size=batch_size, num_splits=num_splits, detector=detector,
+             psi=psi, noise_mode=noise_mode, class_idx=class_idx)  # fmt: skip
     det = (
         detector
         if isinstance(detector, FeatureDetector)
-        else make_detector(
-            detector,
-            detector_weights,
-            allow_random=allow_random_weights,
-            device=generator.device,
-        )
+        else make_detector(detector, detector_weights, allow_random=allow_random_weights, device=generator.device)
     )
     kind, head = _per_sample(det)
-
-    @torch.inference_mode()
-    def fn(idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        dev_idx = idx.to(generator.device)
-        z = latents(generator, seed, dev_idx)
-        c = labels(generator, seed, dev_idx, class_idx)
-        images = generator.generate(z, c, psi=psi, noise_mode=noise_mode, noise_seed=seed, indices=dev_idx)
-        return {kind: head(to_rgb(to_uint8(images))).float()}
-
-    from .common import resolve_state
-
-    state = resolve_state(
-        state,
-        "is",
-        {
-            "metric": "is",
-            "kind": kind,
-            "num_samples": num_samples,
-            "seed": seed,
-            "psi": psi,
-            "noise_mode": noise_mode,
-            "class_idx": class_idx,
-            "detector": det.describe(),
-            **generator_fingerprint(generator),
-        },
-    )
+    fingerprint = {"metric": "is", "kind": kind, "num_samples": num_samples, **sampling, "detector": det.describe(),
+                   **generator_fingerprint(generator)}  # fmt: skip
     from ..runtime import default_batch_size, generator_batch_size
 
-    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
-        out = generator.map(head, batch_size or default_batch_size(generator.device, None, "stats"), show_progress)
+    given = isinstance(generator, GeneratedImages)  # decoded images (stats) or generated ones
+    bs = batch_size or (
+        default_batch_size(generator.device, None, "stats")
+        if given
+        else generator_batch_size(generator, generator.device, "fid_generated")
+    )
+    out = _per_sample_outputs(
+        generator, kind, head, num_samples=num_samples, batch_size=bs, show_progress=show_progress,
+        state=resolve_state(state, "is", fingerprint), sampling=sampling,
+    )  # fmt: skip
+    if isinstance(generator, GeneratedImages):  # every image given counts
         num_samples = int(out.shape[0])
-    else:
-        out = collect(
-            fn,
-            num_samples,
-            batch_size or generator_batch_size(generator, generator.device, "fid_generated"),
-            desc="inception score",
-            show_progress=show_progress,
-            state=state,
-        )[kind]
     compute = inception_score_from_logits if kind == "logits" else inception_score_from_probabilities
     mean, std, splits = compute(out, num_splits)
     standard = num_samples == 50_000 and num_splits == NUM_SPLITS
-    name = "is50k" if standard else f"is{num_samples}_splits{num_splits}"
     return SimpleResult(
-        name=name,
+        name="is50k" if standard else f"is{num_samples}_splits{num_splits}",
         outputs={"is": mean},
         spread={"is": std},
         settings={
@@ -185,7 +229,7 @@ def inception_score(
             "psi": psi,
             "noise_mode": noise_mode,
             "class_idx": class_idx,
-        },
+        },  # fmt: skip
         random_weights=list(det.random_weights),
         inputs={"seed": seed, "detector": det.describe(), **generator_fingerprint(generator)},
         extra={"is_std": std, "splits": splits.tolist()},

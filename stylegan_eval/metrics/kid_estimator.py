@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 
 NUM_SUBSETS = 100
 MAX_SUBSET_SIZE = 1000
@@ -35,6 +35,17 @@ class KIDResult:
     std: float
     subset_size: int
     subsets: np.ndarray
+
+
+def check_subsets(
+    num_subsets: int, max_subset_size: int, names: tuple[str, str] = ("num_subsets", "max_subset_size")
+) -> None:
+    """ArgumentError naming the argument (``names``: the caller's names of the two) unless
+    ``num_subsets`` >= 1 and ``max_subset_size`` >= 2 are integers."""
+    if not (isinstance(num_subsets, int) and num_subsets >= 1):
+        raise ArgumentError(names[0], f"{names[0]} must be an integer >= 1, got {num_subsets!r}")
+    if not (isinstance(max_subset_size, int) and max_subset_size >= 2):
+        raise ArgumentError(names[1], f"{names[1]} must be an integer >= 2, got {max_subset_size!r}")
 
 
 def subset_indices(n_real: int, n_gen: int, num_subsets: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserError, WeightsUnavailable
+from ..errors import ArgumentError, UserError, WeightsUnavailable
 from .context import Raw, RunContext
 from .feature_detector import FeatureDetector
 from .modern_weights import (  # noqa: F401 - re-exported
@@ -215,6 +215,84 @@ def make_modern_detector(
 
 
 # ------------------------------------------------------------------------------ entry point
+def validate(
+    generator: Any,
+    real: Any,
+    *,
+    num_samples: int = 50_000,
+    batch_size: int | None = None,
+    detector: str | FeatureDetector = DINOV2,
+    max_real: int | None = None,
+    fid_method: str = "eigen",
+    psi: float = 1.0,
+    noise_mode: str = "random",
+    num_workers: int = 0,
+) -> None:
+    """Every check of :func:`frechet_distance_in`'s arguments (same names), run by it before a
+    detector is built or an image read: ArgumentError naming the first argument out of range."""
+    from .common import check_sampling
+    from .frechet import FID_METHODS
+    from .stats_cache import check_real_source
+
+    check_sampling(generator, num_samples=num_samples, batch_size=batch_size, psi=psi, noise_mode=noise_mode)
+    if not isinstance(detector, FeatureDetector) and detector not in MODERN_DETECTORS:
+        raise ArgumentError(
+            "detector", f"detector must be one of {MODERN_DETECTORS} or a built detector, got {detector!r}"
+        )
+    if max_real is not None and not (isinstance(max_real, int) and max_real >= 2):
+        raise ArgumentError("max_real", f"max_real must be an integer >= 2 or None, got {max_real!r}")
+    if fid_method not in FID_METHODS:
+        raise ArgumentError("fid_method", f"fid_method must be one of {FID_METHODS}, got {fid_method!r}")
+    if not (isinstance(num_workers, int) and num_workers >= 0):
+        raise ArgumentError("num_workers", f"num_workers must be an integer >= 0, got {num_workers!r}")
+    check_real_source(real)
+
+
+def real_statistics_in(
+    real: Any,
+    det: FeatureDetector,
+    *,
+    batch_size: int,
+    max_real: int | None = None,
+    num_workers: int = 0,
+    use_cache: bool = True,
+    device: Any = "cpu",
+    show_progress: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """(statistics, {"real": description}) of ``real`` in ``det``'s features: FeatureStats as
+    given, a statistics file made by the same detector, or an image folder / zip (cached; its
+    first ``max_real`` images when given)."""
+    from pathlib import Path
+
+    from .features import FeatureStats, dataset_stats, load_stats
+
+    if isinstance(real, FeatureStats):
+        return real, {"real": dict(real.meta)}
+    if Path(real).suffix.lower() in (".npz", ".pkl"):
+        stats = load_stats(real, det.feature_dim)
+        meta = stats.meta
+        if meta.get("detector") not in (None, det.name) or meta.get("weights_sha256") not in (None, det.weights_sha256):
+            raise UserError(
+                f"{real}: statistics of detector {meta.get('detector')!r} ({meta.get('weights_sha256')}), "
+                f"not of {det.name} ({det.weights_sha256})"
+            )
+        return stats, {"real": {"stats_file": str(real), **meta}}
+    stats, info = dataset_stats(
+        real,
+        det,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        keep_features=max_real is not None,
+        use_cache=use_cache,
+        device=device,
+        show_progress=show_progress,
+    )
+    if max_real is not None and stats.features is not None and stats.features.shape[0] > max_real:
+        stats = FeatureStats.from_features(stats.features[:max_real], meta=stats.meta)
+    sizes = dict(stats.meta.get("sizes") or {})
+    return stats, {"real": {"source": str(real), "data_hash": info.data_hash, "max_real": max_real, "sizes": sizes}}
+
+
 def frechet_distance_in(
     generator,
     real,
@@ -249,105 +327,68 @@ def frechet_distance_in(
         fid_method: 'sqrtm' or 'eigen' (see :mod:`stylegan_eval.metrics.fid`).
         strict_data: refuse real images of another size than the generated ones (else one warning).
     """
-    from pathlib import Path
-
-    from .common import generator_fingerprint
-    from .features import FeatureStats, dataset_stats, generator_features, load_stats
+    from .common import generator_fingerprint, resolve_state
+    from .features import FeatureStats, generator_features
     from .frechet import fid_from_stats
     from .image_samples import GeneratedImages, as_generated
-    from .result_simple import SimpleResult
 
     generator = as_generated(generator)
-
+    validate(generator, real, num_samples=num_samples, batch_size=batch_size, detector=detector, max_real=max_real,
+             fid_method=fid_method, psi=psi, noise_mode=noise_mode, num_workers=num_workers)  # fmt: skip
     det = (
         detector
         if isinstance(detector, FeatureDetector)
         else make_modern_detector(detector, detector_weights, allow_random_weights, device=generator.device)
     )
     bs = batch_size or 64
-    if isinstance(real, FeatureStats):
-        real_stats, real_info = real, {"real": dict(real.meta)}
-    elif Path(real).suffix.lower() in (".npz", ".pkl"):
-        real_stats = load_stats(real, det.feature_dim)
-        meta = real_stats.meta
-        if meta.get("detector") not in (None, det.name) or (
-            meta.get("weights_sha256") not in (None, det.weights_sha256)
-        ):
-            raise UserError(
-                f"{real}: statistics of detector {meta.get('detector')!r} ({meta.get('weights_sha256')}), "
-                f"not of {det.name} ({det.weights_sha256})"
-            )
-        real_info = {"real": {"stats_file": str(real), **meta}}
-    else:
-        real_stats, info = dataset_stats(
-            real,
-            det,
-            batch_size=bs,
-            num_workers=num_workers,
-            keep_features=max_real is not None,
-            use_cache=use_cache,
-            device=generator.device,
-            show_progress=show_progress,
-        )
-        if max_real is not None and real_stats.features is not None and real_stats.features.shape[0] > max_real:
-            real_stats = FeatureStats.from_features(real_stats.features[:max_real], meta=real_stats.meta)
-        real_info = {
-            "real": {
-                "source": str(real),
-                "data_hash": info.data_hash,
-                "max_real": max_real,
-                "sizes": dict(real_stats.meta.get("sizes") or {}),
-            }
-        }
-    from .common import resolve_state
-
-    state = resolve_state(
-        state,
-        "fd",
-        {
-            "metric": "fd-features",
-            "num_samples": num_samples,
-            "seed": seed,
-            "psi": psi,
-            "noise_mode": noise_mode,
-            "detector": det.describe(),
-            **generator_fingerprint(generator),
-        },
-    )
+    real_stats, real_info = real_statistics_in(
+        real, det, batch_size=bs, max_real=max_real, num_workers=num_workers, use_cache=use_cache,
+        device=generator.device, show_progress=show_progress,
+    )  # fmt: skip
+    sampling = {"num_samples": num_samples, "seed": seed, "psi": psi, "noise_mode": noise_mode}
+    fingerprint = {"metric": "fd-features", **sampling, "detector": det.describe(), **generator_fingerprint(generator)}
     feats = generator_features(
-        generator,
-        det,
-        num_samples,
-        batch_size=bs,
-        seed=seed,
-        psi=psi,
-        noise_mode=noise_mode,
-        show_progress=show_progress,
-        state=state,
-    )
+        generator, det, num_samples, batch_size=bs, seed=seed, psi=psi, noise_mode=noise_mode,
+        show_progress=show_progress, state=resolve_state(state, "fd", fingerprint),
+    )  # fmt: skip
     if isinstance(generator, GeneratedImages):  # every image given; no sampling options
         num_samples = int(feats.shape[0])
-    gen_stats = FeatureStats.from_features(feats, keep=True)
-    res = fid_from_stats(real_stats, gen_stats, method=fid_method)  # type: ignore[arg-type]
+    res = fid_from_stats(real_stats, FeatureStats.from_features(feats, keep=True), method=fid_method)  # type: ignore[arg-type]
+    settings = {
+        "num_samples": num_samples,
+        "max_real": max_real,
+        "fid_method": fid_method,
+        "psi": psi,
+        "noise_mode": noise_mode,
+        "detector": det.name,
+    }
+    inputs = {"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)}
+    warnings = res.warnings + _size_notes(real_info, generator, num_samples, det, strict_data)
+    return _fd_result(det, res.fid, settings, inputs, {"warnings": warnings, "num_real": res.num_real})
+
+
+def _size_notes(real_info: dict[str, Any], generator: Any, num_samples: int, det: Any, strict: bool) -> list[str]:
+    """The warning on real images of other sizes than the generated ones (ArgumentError when ``strict``)."""
     from .data_sizes import generator_sizes, size_warning
 
-    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
+    note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict)
+    return [note] if note else []
+
+
+def _fd_result(det: Any, value: float, settings: dict[str, Any], inputs: dict[str, Any], extra: dict[str, Any]) -> Any:
+    """The :class:`~stylegan_eval.metrics.result_simple.SimpleResult` of one FD run, named by its protocol."""
+    from .result_simple import SimpleResult
+
     short = {DINOV2: "fd_dinov2", CLIP: "fd_clip"}.get(det.name, f"fd_{det.name}")
-    standard = num_samples == 50_000 and max_real is None and psi == 1.0
+    n = settings["num_samples"]
+    standard = n == 50_000 and settings["max_real"] is None and settings["psi"] == 1.0
     return SimpleResult(
-        name=short if standard else f"{short}_{num_samples}",
-        outputs={short: res.fid},
-        settings={
-            "num_samples": num_samples,
-            "max_real": max_real,
-            "fid_method": fid_method,
-            "psi": psi,
-            "noise_mode": noise_mode,
-            "detector": det.name,
-        },
+        name=short if standard else f"{short}_{n}",
+        outputs={short: value},
+        settings=settings,
         random_weights=list(det.random_weights),
-        inputs={"seed": seed, "detector_info": det.describe(), **real_info, **generator_fingerprint(generator)},
-        extra={"warnings": res.warnings + ([sizes_note] if sizes_note else []), "num_real": res.num_real},
+        inputs=inputs,
+        extra=extra,
     )
 
 

@@ -30,7 +30,7 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
@@ -130,6 +130,12 @@ def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
     base = PRESETS[preset] if preset is not None else PPLSettings()
     values = {**asdict(base), **{k: v for k, v in explicit.items() if v is not None}}
     s = PPLSettings(**values)
+    _check_protocol(s)
+    return s
+
+
+def _check_protocol(s: PPLSettings) -> None:
+    """ArgumentError naming the first field of ``s`` out of its range."""
     if s.space not in SPACES:
         raise ArgumentError("space", f"space must be 'z' or 'w', got {s.space!r}")
     if s.sampling not in SAMPLINGS:
@@ -144,7 +150,6 @@ def resolve_settings(preset: str | None = None, **explicit: Any) -> PPLSettings:
             f"epsilon {s.epsilon!r} is below {MIN_EPSILON:g}: so small a step vanishes in float32 "
             "(t + epsilon == t), and the distance / epsilon^2 would be 0/0",
         )
-    return s
 
 
 # ------------------------------------------------------------------------------ interpolation
@@ -419,14 +424,30 @@ def validate(
     precision: str = "fp32",
     z_interpolation: str = "slerp",
     resize: int | None = None,
+    quantize: bool = False,
     lower_percentile: float = 1.0,
     upper_percentile: float = 99.0,
+    bootstrap_resamples: int = 1000,
     batch_size: int | None = None,
 ) -> None:
-    """Every check of :func:`ppl`'s arguments (same names), before anything is built or sampled:
-    ArgumentError naming the first one out of range or one ``generator`` cannot serve."""
+    """Every check of :func:`ppl`'s arguments (same names; ``settings`` as :func:`resolve_settings`
+    checks it), before anything is built or sampled: ArgumentError naming the first one out of
+    range or one ``generator`` cannot serve. The registered runner calls it too."""
+    from .image_samples import require_generator
+
+    require_generator(generator, "ppl")
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    _check_protocol(settings)
+    _check_image_options(psi, precision, z_interpolation, resize, quantize)
+    _check_statistics(lower_percentile, upper_percentile, bootstrap_resamples)
+    if batch_size is not None and batch_size <= 0:
+        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
+    _check_generator(generator, settings, psi)
+
+
+def _check_image_options(psi: float, precision: str, z_interpolation: str, resize: int | None, quantize: bool) -> None:
+    """The sampling and image options of :func:`ppl` (same names)."""
     if precision not in PRECISIONS:
         raise ArgumentError("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if z_interpolation not in Z_INTERPOLATIONS:
@@ -437,14 +458,22 @@ def validate(
         raise ArgumentError("psi", f"psi must be a finite number, got {psi!r}")
     if resize is not None and not (isinstance(resize, int) and resize > 0):
         raise ArgumentError("resize", f"resize must be a positive integer or None, got {resize!r}")
+    if not isinstance(quantize, (bool, np.bool_)):
+        raise ArgumentError("quantize", f"quantize must be True or False, got {quantize!r}")
+
+
+def _check_statistics(lower_percentile: float, upper_percentile: float, bootstrap_resamples: int) -> None:
+    """The outlier cut and the bootstrap of :func:`ppl` (same names)."""
     if not 0 <= lower_percentile < upper_percentile <= 100:
         raise ArgumentError(
             "lower_percentile",
             f"lower_percentile and upper_percentile must satisfy 0 <= lower < upper <= 100, got {lower_percentile}, {upper_percentile}",
         )
-    if batch_size is not None and batch_size <= 0:
-        raise ArgumentError("batch_size", f"batch_size must be positive, got {batch_size}")
-    _check_generator(generator, settings, psi)
+    if not (isinstance(bootstrap_resamples, (int, np.integer)) and bootstrap_resamples >= 0):
+        raise ArgumentError(
+            "bootstrap_resamples",
+            f"bootstrap_resamples must be a non-negative integer (0: no interval), got {bootstrap_resamples!r}",
+        )
 
 
 def _check_generator(generator: Generator, settings: PPLSettings, psi: float) -> None:
@@ -499,129 +528,114 @@ def ppl(
     """Perceptual path length of ``generator`` (see the module docstring for the protocol).
 
     Args:
-        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device).
-            Black-box generators (``supports_w`` False) support Z space only.
-        space: 'z' (slerp of z, then mapping) or 'w' (lerp of mapped w).
-        sampling: 'full' (t ~ U[0, 1)) or 'end' (t = 0).
-        num_samples: number of pairs.
-        epsilon: step in t; the distance is divided by epsilon^2. In (0, 1).
-        crop: NVIDIA's face crop (square images, side divisible by 8).
-        preset: one of :data:`PRESETS`; the explicit arguments above override its values.
-            Without a preset the defaults are ppl2_wend's (w, end, 50k, 1e-4, no crop).
-        settings: the protocol already resolved by :func:`resolve_settings` (e.g. by the
-            ``ppl`` command before it loads anything); then space ... crop must be None and
-            ``preset`` only names it in the report.
-        psi: truncation psi applied to the mapped w (1.0 = none).
-        distance: 'lpips-vgg' (default), 'nvidia-vgg16', 'l2' or a :class:`Distance` instance.
-        weights_path: weight file for the named distance (torchvision vgg16 for lpips-vgg,
-            NVIDIA's vgg16.pt for nvidia-vgg16).
-        allow_random_weights: let the LPIPS backbone run at random initialisation when its
-            weights are unavailable (``result.random_weights`` says so).
-        precision: 'fp32' (default, as the reference), or 'bf16'/'fp16' autocast for the
-            generator and the distance. Reduced precision cannot resolve the eps = 1e-4
-            differences between the two images; use it for speed checks, not for numbers.
+        generator: a :class:`~stylegan_eval.generator.Generator` (eval mode, on its device);
+            black-box ones (``supports_w`` False) support Z space only.
+        space, sampling, num_samples, epsilon, crop: the protocol (:class:`PPLSettings`: 'z' or
+            'w'; 'full' or 'end'; pairs; step in t, in (0, 1); NVIDIA's face crop) over ``preset``
+            (one of :data:`PRESETS`; without one, ppl2_wend's w, end, 50k, 1e-4, no crop).
+        settings: the protocol already resolved by :func:`resolve_settings`; then space ... crop
+            must be None and ``preset`` only names it in the report.
+        psi: truncation psi of the mapped w (1.0 = none).
+        distance, weights_path: 'lpips-vgg' (default), 'nvidia-vgg16', 'l2' or a :class:`Distance`;
+            the named network's weights file. ``allow_random_weights``: run LPIPS at random
+            initialisation when its weights are unavailable (``result.random_weights`` says so).
+        precision: 'fp32' (the reference), or 'bf16'/'fp16' autocast, which cannot resolve the
+            eps = 1e-4 differences (speed checks only).
         batch_size: pairs per batch (2x images per generator call); changes the result only by
-            floating-point rounding (other kernels for other batch shapes), never the samples.
-        seed: sampling-engine seed.
-        class_idx: fixed class for conditional generators (default: random per pair).
-        z_interpolation: 'slerp' (NVIDIA) or 'lerp' (torch-fidelity/torchmetrics default).
-        resize: resize before the distance (peers use 64); None = reference behaviour.
-        quantize: round images to uint8 levels first (torch-fidelity's default).
-        lower_percentile, upper_percentile: the outlier cut (1 and 99 in the reference).
-        bootstrap_resamples: resamples of the confidence interval (0 disables it).
+            floating-point rounding, never the samples.
+        seed, class_idx: sampling-engine seed; fixed class of a conditional generator (None:
+            random per pair).
+        z_interpolation, resize, quantize: the peers' variants ('lerp', 64, True for
+            torch-fidelity); the defaults are the reference's.
+        lower_percentile, upper_percentile, bootstrap_resamples: the outlier cut (1, 99) and
+            the interval's resamples (0: none).
         show_progress: tqdm bar on stderr.
-        state: resume storage for :func:`engine.collect`: a ResumeState, or a callable
-            ``(name, fingerprint) -> ResumeState | None`` asked with ("ppl", the result's fingerprint);
-            a state obtained from the callable is cleared once the result is complete.
+        state: resume storage for :func:`engine.collect`: a ResumeState, or ``(name, fingerprint)
+            -> ResumeState | None`` asked with ("ppl", the fingerprint), cleared once complete.
         dist: process sharding, passed to :func:`engine.collect`.
     """
-    from .image_samples import require_generator
-
-    require_generator(generator, "ppl")
     s = _protocol(preset, settings, space=space, sampling=sampling, num_samples=num_samples, epsilon=epsilon, crop=crop)
-    validate(
-        generator,
-        s,
-        psi=psi,
-        precision=precision,
-        z_interpolation=z_interpolation,
-        resize=resize,
-        lower_percentile=lower_percentile,
-        upper_percentile=upper_percentile,
-        batch_size=batch_size,
-    )
+    knobs = _Knobs(psi, precision, class_idx, z_interpolation, resize, quantize)
+    cut = _Cut(lower_percentile, upper_percentile, bootstrap_resamples)
+    validate(generator, s, batch_size=batch_size, **knobs.checked(), **asdict(cut))
     if isinstance(distance, str):
         distance = make_distance(distance, weights_path, allow_random=allow_random_weights)
-    device = generator.device
-    distance = distance.to(device)
+    distance = distance.to(generator.device)
     if batch_size is None:
-        batch_size = generator_batch_size(generator, device, "ppl")
+        batch_size = generator_batch_size(generator, generator.device, "ppl")
+    run = _Run(s, distance, preset, seed, batch_size, knobs, cut)
+    return _measure(generator, run, show_progress=show_progress, state=state, dist=dist)
 
-    fn = make_batch_fn(
-        generator,
-        distance,
-        s,
-        seed=seed,
-        psi=psi,
-        z_interpolation=z_interpolation,
-        resize=resize,
-        quantize=quantize,
-        precision=precision,
-        class_idx=class_idx,
-    )
-    fingerprint = ppl_fingerprint(
-        generator,
-        s,
-        distance,
-        seed=seed,
-        psi=psi,
-        precision=precision,
-        class_idx=class_idx,
-        z_interpolation=z_interpolation if s.space == "z" else None,
-        resize=resize,
-        quantize=quantize,
-        lower_percentile=lower_percentile,
-        upper_percentile=upper_percentile,
-        bootstrap_resamples=bootstrap_resamples,
-    )
+
+@dataclass(frozen=True)
+class _Knobs:
+    """The sampling and image options of one :func:`ppl` run (same names)."""
+
+    psi: float
+    precision: Precision
+    class_idx: int | None
+    z_interpolation: ZInterpolation
+    resize: int | None
+    quantize: bool
+
+    def checked(self) -> dict[str, Any]:
+        """The options :func:`validate` checks."""
+        return {k: v for k, v in asdict(self).items() if k != "class_idx"}
+
+    def recorded(self, space: Space) -> dict[str, Any]:
+        """As fingerprinted and reported: the interpolation of z only in Z space."""
+        return {**asdict(self), "z_interpolation": self.z_interpolation if space == "z" else None}
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """The statistics of one :func:`ppl` run: the outlier cut and the bootstrap resamples."""
+
+    lower_percentile: float
+    upper_percentile: float
+    bootstrap_resamples: int
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One resolved and validated :func:`ppl` run."""
+
+    settings: PPLSettings
+    distance: Distance
+    preset: str | None
+    seed: int
+    batch_size: int
+    knobs: _Knobs
+    cut: _Cut
+
+
+def _measure(
+    generator: Generator, run: _Run, *, show_progress: bool, state: StateArg, dist: DistInfo | None
+) -> PPLResult:
+    """Sample the pairs of ``run`` (resumable) and summarise their distances."""
+    s, knobs, cut = run.settings, run.knobs, run.cut
+    options = {**knobs.recorded(s.space), **asdict(cut)}
+    fingerprint = ppl_fingerprint(generator, s, run.distance, seed=run.seed, **options)
+    fn = make_batch_fn(generator, run.distance, s, seed=run.seed, **asdict(knobs))
     resume = resolve_state(state, "ppl", fingerprint)
     start = time.perf_counter()
     with torch.inference_mode():
-        out = collect(fn, s.num_samples, batch_size, desc="ppl", show_progress=show_progress, state=resume, dist=dist)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        out = collect(
+            fn, s.num_samples, run.batch_size, desc="ppl", show_progress=show_progress, state=resume, dist=dist
+        )
+    if generator.device.type == "cuda":
+        torch.cuda.synchronize(generator.device)
     sampling_s = time.perf_counter() - start
     distances = out["distance"].double().numpy()
-    render_mode = getattr(getattr(fn, "renderer", None), "mode", None)
     start = time.perf_counter()
-    stats = summarize(distances, lower_percentile, upper_percentile, bootstrap_resamples)
+    stats = summarize(distances, cut.lower_percentile, cut.upper_percentile, cut.bootstrap_resamples)
     stats_s = time.perf_counter() - start
-    recorded = {
-        "preset": preset,
-        **asdict(s),
-        "psi": psi,
-        "distance": distance.name,
-        "weights_file": distance.weights_file,
-        "precision": precision,
-        "batch_size": batch_size,
-        "seed": seed,
-        "class_idx": class_idx,
-        "z_interpolation": z_interpolation if s.space == "z" else None,
-        "resize": resize,
-        "quantize": quantize,
-        "lower_percentile": lower_percentile,
-        "upper_percentile": upper_percentile,
-        "bootstrap_resamples": bootstrap_resamples,
-        "noise": render_mode,
-    }
-    note = crop_note(generator) if s.crop else None
-    if note:
-        recorded["crop_note"] = note
+    noise = getattr(getattr(fn, "renderer", None), "mode", None)
     result = PPLResult(
         distances=distances,
         samples_per_second=s.num_samples / sampling_s if sampling_s > 0 else float("nan"),
-        settings=recorded,
-        random_weights=list(distance.random_weights),
+        settings=_recorded(generator, run, noise),
+        random_weights=list(run.distance.random_weights),
         seconds={"sampling": sampling_s, "statistics": stats_s},
         fingerprint_=fingerprint,
         **stats,
@@ -631,10 +645,58 @@ def ppl(
     return result
 
 
+def _recorded(generator: Generator, run: _Run, noise: str | None) -> dict[str, Any]:
+    """The settings a :class:`PPLResult` reports: the protocol, every option, the noise mode and
+    the face-crop note where the crop does not suit the generator."""
+    s, knobs = run.settings, run.knobs.recorded(run.settings.space)
+    recorded = {
+        "preset": run.preset,
+        **asdict(s),
+        "psi": knobs.pop("psi"),
+        "distance": run.distance.name,
+        "weights_file": run.distance.weights_file,
+        "precision": knobs.pop("precision"),
+        "batch_size": run.batch_size,
+        "seed": run.seed,
+        **knobs,
+        **asdict(run.cut),
+        "noise": noise,
+    }
+    note = crop_note(generator) if s.crop else None
+    if note:
+        recorded["crop_note"] = note
+    return recorded
+
+
 # ------------------------------------------------------------------------------ registered runner
+def registered_protocol(
+    name: str, num_samples: int, protocol: Mapping[str, Any]
+) -> tuple[str | None, PPLSettings, dict[str, Any]]:
+    """(preset, settings, other :func:`ppl` options) of one registered run, the settings resolved once.
+
+    Args:
+        name: the registry name run (a :data:`PRESETS` name is the preset).
+        num_samples: the run's pair count.
+        protocol: the registry entry's :class:`PPLSettings` fields (space, sampling, epsilon,
+            crop) and the options :func:`validate` checks (psi, precision, ...); or ``settings``, a
+            protocol a caller already resolved with :func:`resolve_settings` (then ``num_samples``
+            is its own), and ``preset`` naming it.
+    """
+    options = dict(protocol)
+    given = options.pop("settings", None)
+    preset = options.pop("preset", name if name in PRESETS else None)
+    explicit = {f.name: options.pop(f.name, None) for f in fields(PPLSettings)}
+    if given is None:
+        explicit["num_samples"] = num_samples
+    return preset, _protocol(preset, given, **explicit), options
+
+
 def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -> dict[str, Raw]:
     """The registry's runner (:mod:`stylegan_eval.metrics.context`): one PPL run with the
-    distance network of ``ctx.options`` (built once per comparison); its interval is the bootstrap's."""
+    distance network of ``ctx.options`` (built once per comparison, after the arguments are
+    checked); its interval is the bootstrap's. ``protocol``: see :func:`registered_protocol`."""
+    preset, settings, options = registered_protocol(ctx.name, ctx.num_samples, protocol)
+    validate(ctx.generator, settings, batch_size=ctx.batch_size, **options)
     opts = ctx.options
     distance = ctx.cached(
         f"distance:{opts.distance}",
@@ -644,8 +706,8 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     )
     res = ppl(
         ctx.generator,
-        preset=ctx.name if ctx.name in PRESETS else None,
-        num_samples=ctx.num_samples,
+        preset=preset,
+        settings=settings,
         distance=distance,
         batch_size=ctx.batch_size,
         seed=ctx.seed,
@@ -653,7 +715,7 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
         show_progress=ctx.show_progress,
         state=ctx.state(),
         dist=ctx.dist,
-        **protocol,
+        **options,
     )
     note = res.settings.get("crop_note")
     details = {"distances": res.distances, "name": res.name, "warnings": [note] if note else []}
@@ -664,14 +726,15 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
         list(res.random_weights),
         details,
         res.fingerprint(),
+        result=res,
     )
     return {output: raw for output in outputs}
 
 
-def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
-    """The registry's figure hook: overlaid histograms of the per-pair distances of ``output``
-    ({checkpoint: [details of each run]}, the first run's ``distances``)."""
-    from .figures import ppl_histograms
+def report_figures(report: Any, runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[Any], list[str]]:
+    """The registry's ``report_figures`` hook: the histogram of a ``ppl`` report's per-pair
+    distances (``runs``: {output: the run's ``details``}), drawn by
+    :func:`stylegan_eval.figures.reports.ppl_report_figures`."""
+    from ..figures.reports import ppl_report_figures
 
-    dists = {label: details[0]["distances"] for label, details in runs.items() if details and "distances" in details[0]}
-    return ppl_histograms({output: dists}) if dists else []
+    return ppl_report_figures(report, runs)

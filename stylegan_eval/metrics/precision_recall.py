@@ -16,7 +16,7 @@ real x generated distance blocks as precision and recall.
 Distances are computed block by block on the features' device, never as an N x N matrix: row
 batches of ``row_batch_size`` against column batches of ``col_batch_size``, keeping only a
 running top-(k+1) per row (k-NN) or per-row / per-column reductions (the cross pass). Memory is
-O(row_batch_size x col_batch_size) beyond the features themselves.
+O(row_batch_size x col_batch_size) beyond the features themselves: one float64 block at a time.
 
 Exactness: every squared distance is ``|x|^2 + |y|^2 - 2 x.y`` in float64 from one GEMM call of a
 fixed *tile* shape (``tile`` x D times D x ``tile``, zero-padded at the ends), and batches are
@@ -37,8 +37,8 @@ import torch
 
 from .. import weights
 from ..engine import DistInfo
-from ..errors import UserError, WeightsUnavailable
-from .common import generator_fingerprint
+from ..errors import ArgumentError, UserError, WeightsUnavailable
+from .common import generator_fingerprint, resolve_state
 from .context import Raw, RunContext
 from .detector_weights import DetectorWeights
 from .distances import NVIDIA_VGG16
@@ -183,11 +183,38 @@ def _prepare(features: Any, tile: int, dtype: torch.dtype, device: torch.device 
     return _Tiled(f, tile, dtype)
 
 
-def _check_batches(k: int, row_batch_size: int, col_batch_size: int, tile: int) -> None:
-    if k < 1:
-        raise UserError(f"nhood_size must be >= 1, got {k}")
-    if min(row_batch_size, col_batch_size, tile) < 1:
-        raise UserError("row_batch_size, col_batch_size and tile must be positive")
+FEATURE_DTYPES = ("float16", "float32")
+DISTANCE_DTYPES = ("float64", "float32")
+
+
+def validate(
+    *,
+    nhood_size: int = NHOOD_SIZE,
+    row_batch_size: int = ROW_BATCH,
+    col_batch_size: int = COL_BATCH,
+    tile: int = TILE,
+    feature_dtype: str = "float16",
+    distance_dtype: str = "float64",
+    max_real: int | None = None,
+    num_samples: int | None = None,
+) -> None:
+    """Every check of :func:`precision_recall`'s arguments (same names; :func:`knn_radii` and
+    :func:`prdc` use the first four), before any feature is computed: ArgumentError naming the
+    first one out of range. ``num_samples`` None: generated images given, all of them used."""
+    if not (isinstance(nhood_size, (int, np.integer)) and nhood_size >= 1):
+        raise ArgumentError("nhood_size", f"nhood_size must be an integer >= 1, got {nhood_size!r}")
+    for arg, value in (("row_batch_size", row_batch_size), ("col_batch_size", col_batch_size), ("tile", tile)):
+        if not (isinstance(value, (int, np.integer)) and value >= 1):
+            raise ArgumentError(arg, f"{arg} must be a positive integer, got {value!r}")
+    if feature_dtype not in FEATURE_DTYPES:
+        raise ArgumentError("feature_dtype", f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
+    if distance_dtype not in DISTANCE_DTYPES:
+        raise ArgumentError("distance_dtype", f"distance_dtype must be 'float64' or 'float32', got {distance_dtype!r}")
+    for arg, count in (("max_real", max_real), ("num_samples", num_samples)):
+        if count is not None and count < nhood_size + 1:
+            raise ArgumentError(
+                arg, f"{arg} must be at least {nhood_size + 1} (k-NN radii with nhood_size={nhood_size}), got {count}"
+            )
 
 
 def _sq_radii(x: _Tiled, k: int, row_batch_size: int, col_batch_size: int, dist: DistInfo) -> torch.Tensor:
@@ -199,8 +226,12 @@ def _sq_radii(x: _Tiled, k: int, row_batch_size: int, col_batch_size: int, dist:
             continue
         best = None
         for cols in _blocks(x.num_tiles, col_batch_size, x.tile):
+            # the k+1 smallest of a block, then of those and the running ones: the same values as the
+            # k+1 smallest of all columns, with one block in memory at a time (no block-sized copy)
             d = _sq_block(x, rows, x, cols)
-            cand = d if best is None else torch.cat([best, d], 1)
+            top = d.topk(min(k + 1, d.shape[1]), dim=1, largest=False).values
+            del d
+            cand = top if best is None else torch.cat([best, top], 1)
             best = cand.topk(min(k + 1, cand.shape[1]), dim=1, largest=False).values
         assert best is not None
         out[rows.start * x.tile : rows.stop * x.tile] = best[:, k]
@@ -224,9 +255,29 @@ def knn_radii(
 
     Returns float64 [N] on the features' device (Euclidean distances, not squared).
     """
-    _check_batches(nhood_size, row_batch_size, col_batch_size, tile)
+    validate(nhood_size=nhood_size, row_batch_size=row_batch_size, col_batch_size=col_batch_size, tile=tile)
     x = _prepare(features, tile, dtype, device)
     return _sq_radii(x, nhood_size, row_batch_size, col_batch_size, dist or DistInfo.current()).sqrt()
+
+
+def _cross_counts(
+    d: torch.Tensor, rad: torch.Tensor, f_rad: torch.Tensor, tile: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per column of ``d`` [R, C] the counts of ``d <= rad`` and ``d < rad`` (``rad`` [R, 1]), per row the
+    count of ``d <= f_rad`` (``f_rad`` [1, C]); int64.
+
+    Row tile by row tile: the integer sum of a mask makes an int64 copy of it, which is then one
+    tile's size (8 bytes x tile x C), not the whole block's.
+    """
+    le = torch.zeros(d.shape[1], dtype=torch.int64, device=d.device)
+    lt = torch.zeros_like(le)
+    hit = torch.empty(d.shape[0], dtype=torch.int64, device=d.device)
+    for s in range(0, d.shape[0], tile):
+        dt, rt = d[s : s + tile], rad[s : s + tile]
+        le += (dt <= rt).sum(0)
+        lt += (dt < rt).sum(0)
+        hit[s : s + tile] = (dt <= f_rad).sum(1)
+    return le, lt, hit
 
 
 @torch.inference_mode()
@@ -247,7 +298,7 @@ def prdc(
     Returns ``{"precision", "recall", "density", "coverage"}`` floats plus ``"real_radii"`` and
     ``"fake_radii"`` (float64 CPU tensors).
     """
-    _check_batches(nhood_size, row_batch_size, col_batch_size, tile)
+    validate(nhood_size=nhood_size, row_batch_size=row_batch_size, col_batch_size=col_batch_size, tile=tile)
     dist = dist or DistInfo.current()
     r = _prepare(real, tile, dtype, device)
     f = _prepare(fake, tile, dtype, r.tiles.device)
@@ -276,10 +327,12 @@ def prdc(
         for cols in _blocks(f.num_tiles, col_batch_size, f.tile):
             cs = slice(cols.start * f.tile, cols.stop * f.tile)
             d = _sq_block(r, rows, f, cols)
-            count_le[cs] += (d <= rad).sum(0)
-            count_lt[cs] += (d < rad).sum(0)
-            hit += (d <= f_rad_pad[None, cs]).sum(1)
+            le, lt, h = _cross_counts(d, rad, f_rad_pad[None, cs], r.tile)
+            count_le[cs] += le
+            count_lt[cs] += lt
+            hit += h
             low = torch.minimum(low, d.min(1).values)
+            del d  # freed before the next block is computed: one block in memory at a time
         real_in[rs] = hit
         real_min[rs] = low
     if dist.world_size > 1:
@@ -404,86 +457,90 @@ def precision_recall(
         psi, noise_mode: generator sampling options.
         device: where distances run (default: the generator's device).
     """
-    from .features import generator_features
     from .image_samples import GeneratedImages, as_generated
 
     generator = as_generated(generator, device if device is not None else "cpu")
-    if feature_dtype not in ("float16", "float32"):
-        raise UserError(f"feature_dtype must be 'float16' or 'float32', got {feature_dtype!r}")
-    if distance_dtype not in ("float64", "float32"):
-        raise UserError(f"distance_dtype must be 'float64' or 'float32', got {distance_dtype!r}")
-    if max_real is not None and max_real < nhood_size + 1:
-        raise UserError(f"max_real must be at least {nhood_size + 1}, got {max_real}")
+    images_given = isinstance(generator, GeneratedImages)  # every image is used; no sampling options
+    blocks: dict[str, Any] = {"row_batch_size": row_batch_size, "col_batch_size": col_batch_size, "tile": tile}
+    dtypes: dict[str, Any] = {"feature_dtype": feature_dtype, "distance_dtype": distance_dtype}
+    checked_samples = None if images_given else num_samples
+    validate(nhood_size=nhood_size, max_real=max_real, num_samples=checked_samples, **blocks, **dtypes)
     dev = torch.device(device) if device is not None else generator.device
     det = detector if detector is not None else default_detector(detector_weights, allow_random_weights, dev)
     from ..runtime import default_batch_size, generator_batch_size
 
     real_bs = batch_size or default_batch_size(dev, None, "stats")
     real_feats, real_info = _real_features(real, det, max_real, real_bs, num_workers, dev, show_progress)
-    from .common import resolve_state
-
-    state = resolve_state(
-        state,
-        "pr",
-        {
-            "metric": "pr-features",
-            "num_samples": num_samples,
-            "seed": seed,
-            "psi": psi,
-            "noise_mode": noise_mode,
-            "detector": det.describe(),
-            **generator_fingerprint(generator),
-        },
-    )
-    fake_feats = generator_features(
-        generator,
-        det,
-        num_samples,
-        batch_size=batch_size or generator_batch_size(generator, dev, "fid_generated"),
-        seed=seed,
-        psi=psi,
-        noise_mode=noise_mode,
-        show_progress=show_progress,
-        state=state,
-    )
-    if isinstance(generator, GeneratedImages):  # every image given; no sampling options
+    sampling = {"psi": psi, "noise_mode": noise_mode}
+    bs = batch_size or generator_batch_size(generator, dev, "fid_generated")
+    fake_feats = _generated_features(generator, det, num_samples, bs, seed, sampling, show_progress, state)
+    if images_given:
         num_samples = int(fake_feats.shape[0])
-    from .data_sizes import generator_sizes, size_warning
-
-    sizes_note = size_warning(real_info["real"].get("sizes"), generator_sizes(generator, num_samples), det, strict_data)
     fdt = getattr(torch, feature_dtype)
     out = prdc(
-        real_feats.to(dev, fdt),
-        fake_feats.to(dev, fdt),
-        nhood_size,
-        row_batch_size=row_batch_size,
-        col_batch_size=col_batch_size,
-        tile=tile,
-        dtype=getattr(torch, distance_dtype),
+        real_feats.to(dev, fdt), fake_feats.to(dev, fdt), nhood_size, dtype=getattr(torch, distance_dtype), **blocks
     )
-    settings = {
-        "num_samples": num_samples,
-        "max_real": max_real,
-        "nhood_size": nhood_size,
-        "feature_dtype": feature_dtype,
-        "distance_dtype": distance_dtype,
-        "psi": psi,
-        "noise_mode": noise_mode,
-        "tile": tile,
-    }
+    settings = {"num_samples": num_samples, "max_real": max_real, "nhood_size": nhood_size, **dtypes, **sampling}
+    inputs = {"seed": seed, "detector": det.describe(), "num_real": int(real_feats.shape[0]), **real_info}
+    return _result(generator, det, out, {**settings, "tile": tile}, inputs, strict_data)
+
+
+def _result(
+    generator: Any,
+    detector: FeatureDetector,
+    out: dict[str, Any],
+    settings: dict[str, Any],
+    inputs: dict[str, Any],
+    strict_data: bool,
+) -> SimpleResult:
+    """The :class:`SimpleResult` of :func:`precision_recall`: its outputs ``out`` (of :func:`prdc`),
+    ``settings``, ``inputs`` (seed, detector, real data) and the image-size warning."""
+    from .data_sizes import generator_sizes, size_warning
+
+    num_samples, max_real = settings["num_samples"], settings["max_real"]
+    gen_sizes = generator_sizes(generator, num_samples)
+    sizes_note = size_warning(inputs["real"].get("sizes"), gen_sizes, detector, strict_data)
     return SimpleResult(
-        name=_name(num_samples, max_real, nhood_size),
+        name=_name(num_samples, max_real, settings["nhood_size"]),
         outputs={k: out[k] for k in ("precision", "recall", "density", "coverage")},
         settings=settings,
-        random_weights=list(det.random_weights),
-        inputs={
-            "seed": seed,
-            "detector": det.describe(),
-            "num_real": int(real_feats.shape[0]),
-            **real_info,
-            **generator_fingerprint(generator),
-        },
+        random_weights=list(detector.random_weights),
+        inputs={**inputs, **generator_fingerprint(generator)},
         extra={"warnings": [sizes_note] if sizes_note else []},
+    )
+
+
+def _generated_features(
+    generator: Any,
+    detector: FeatureDetector,
+    num_samples: int,
+    batch_size: int,
+    seed: int,
+    sampling: dict[str, Any],
+    show_progress: bool,
+    state: Any,
+) -> torch.Tensor:
+    """Features [N, D] of the generated images, resumable (``state``); ``sampling``: psi and noise_mode."""
+    from .features import generator_features
+
+    fingerprint = {
+        "metric": "pr-features",
+        "num_samples": num_samples,
+        "seed": seed,
+        **sampling,
+        "detector": detector.describe(),
+        **generator_fingerprint(generator),
+    }
+    resume = resolve_state(state, "pr", fingerprint)
+    return generator_features(
+        generator,
+        detector,
+        num_samples,
+        batch_size=batch_size,
+        seed=seed,
+        show_progress=show_progress,
+        state=resume,
+        **sampling,
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ArgumentError
 from .context import Raw, RunContext
-from .stats_cache import FeatureStats
+from .stats_cache import FeatureStats, check_real_source
 
 STATS_SUFFIXES = (".npz", ".pkl", ".pickle")
 
@@ -37,6 +37,19 @@ def stats_digest(stats: FeatureStats) -> str:
     return h.hexdigest()
 
 
+def validate(real: Any, *, keep_features: bool = False) -> None:
+    """The checks of ``real`` (as :func:`real_statistics` takes it) that need no detector and read
+    no file, run by it and by the feature metrics' ``validate`` before a detector is built:
+    ArgumentError naming ``real`` for another type or a local path that does not exist (a
+    ``hf://`` reference is checked when it is resolved), or naming ``kid`` for statistics in
+    memory without the per-image features ``keep_features`` (KID) needs."""
+    if isinstance(real, FeatureStats) or (isinstance(real, tuple) and len(real) == 2):
+        if keep_features and getattr(real, "features", None) is None:
+            raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
+        return
+    check_real_source(real)
+
+
 def real_statistics(
     real: RealArg,
     detector: Any,
@@ -55,65 +68,27 @@ def real_statistics(
     ``info`` holds ``source``, ``num_real``, ``skipped`` and, for images, the cache details and
     ``data_hash``; ``identity`` names the real data in fingerprints (a data hash or file digest).
     """
-    import torch
-
-    from ..fileio import sha256_file
-    from .stats_cache import load_stats
-
-    if isinstance(real, tuple) and len(real) == 2:
+    validate(real, keep_features=keep_features)
+    if isinstance(real, tuple):
         real = FeatureStats(np.asarray(real[0], np.float64), np.asarray(real[1], np.float64))
     if isinstance(real, FeatureStats):
-        if keep_features and real.features is None:
-            raise ArgumentError("kid", "kid=True needs the real images' features, which these statistics do not hold")
-        return real, {
-            "source": "statistics",
-            "num_real": real.num,
-            "skipped": 0,
-            "cache_hit": None,
-            "identity": "stats:" + stats_digest(real),
-        }
-    if not isinstance(real, (str, os.PathLike)):
-        raise ArgumentError(
-            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
-        )
+        return _in_memory(real)
     from .. import hub
 
     source = hub.resolve(str(real)) if hub.is_hub_ref(real) else None  # the cached file, read like a local one
     data = Path(source.path if source else real)
-    if not data.exists():
-        raise ArgumentError("real", f"real {data}: no such file or folder")
     if data.is_file() and data.suffix.lower() in STATS_SUFFIXES:
-        stats = load_stats(data, dim=detector.feature_dim)
-        info: dict[str, Any] = {
-            "source": "stats file",
-            "num_real": stats.num,
-            "skipped": len(stats.meta.get("skipped", [])),
-            "cache_hit": None,
-            "sizes": dict(stats.meta.get("sizes") or {}),  # written by `stylegan-eval stats` since image sizes are kept
-        }
-        made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
-        if made_by:
-            info["stats_file_detector"] = made_by
-        if keep_features and stats.features is None:
-            raise ArgumentError(
-                "kid",
-                f"{data}: kid=True needs the real images' features, which this statistics file does not hold",
-                hint="pass the image folder, or a file written by `stylegan-eval stats --features`",
-            )
-        info["identity"] = "file:" + sha256_file(data)
-        if source is not None:  # a Hub file: its commit enters the fingerprint too
-            info["hub"] = source.info()
-            info["identity"] = f"hf:{source.repo_id}@{source.commit}:{info['identity']}"
-        return stats, info
+        return _stats_file(data, source, detector, keep_features)
+    import torch
+
     from ..runtime import default_batch_size
     from .features import dataset_stats
 
     dev = torch.device(device)
-    batch = batch_size or default_batch_size(dev, None, "stats")
     stats, ds = dataset_stats(
         data,
         detector,
-        batch_size=batch,
+        batch_size=batch_size or default_batch_size(dev, None, "stats"),
         num_workers=default_workers() if num_workers is None else num_workers,
         skip_bad=skip_bad,
         keep_features=keep_features,
@@ -122,7 +97,47 @@ def real_statistics(
         device=dev,
         show_progress=show_progress,
     )
-    info = {
+    return stats, _images_info(stats, ds, skip_bad)
+
+
+def _in_memory(real: FeatureStats) -> tuple[FeatureStats, dict[str, Any]]:
+    """Statistics given in memory: identified by the digest of their arrays."""
+    info = {"source": "statistics", "num_real": real.num, "skipped": 0, "cache_hit": None}
+    return real, {**info, "identity": "stats:" + stats_digest(real)}
+
+
+def _stats_file(data: Path, source: Any, detector: Any, keep_features: bool) -> tuple[FeatureStats, dict[str, Any]]:
+    """A statistics file (local, or ``source``: the Hub file it was resolved from), its dimension the detector's."""
+    from ..fileio import sha256_file
+    from .stats_cache import load_stats
+
+    stats = load_stats(data, dim=detector.feature_dim)
+    if keep_features and stats.features is None:
+        raise ArgumentError(
+            "kid",
+            f"{data}: kid=True needs the real images' features, which this statistics file does not hold",
+            hint="pass the image folder, or a file written by `stylegan-eval stats --features`",
+        )
+    info: dict[str, Any] = {
+        "source": "stats file",
+        "num_real": stats.num,
+        "skipped": len(stats.meta.get("skipped", [])),
+        "cache_hit": None,
+        "sizes": dict(stats.meta.get("sizes") or {}),  # written by `stylegan-eval stats` since image sizes are kept
+    }
+    made_by = {k: stats.meta.get(k) for k in ("detector", "weights_sha256", "resize") if k in stats.meta}
+    if made_by:
+        info["stats_file_detector"] = made_by
+    info["identity"] = "file:" + sha256_file(data)
+    if source is not None:  # a Hub file: its commit enters the fingerprint too
+        info["hub"] = source.info()
+        info["identity"] = f"hf:{source.repo_id}@{source.commit}:{info['identity']}"
+    return stats, info
+
+
+def _images_info(stats: FeatureStats, ds: Any, skip_bad: bool) -> dict[str, Any]:
+    """The info of statistics computed from (or cached for) an image folder or zip."""
+    return {
         "source": "images",
         "num_real": ds.num_images,
         "num_files": ds.num_files,
@@ -137,7 +152,6 @@ def real_statistics(
         "identity": f"images:{ds.data_hash}:skip_bad={skip_bad}",
         "sizes": dict(stats.meta.get("sizes") or {}),
     }
-    return stats, info
 
 
 def stats_warnings(detector: Any, real_info: dict[str, Any]) -> list[str]:
@@ -176,6 +190,7 @@ def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, t
             opts.detector,
             opts.inception_weights,
             allow_random=opts.allow_random_weights,
+            resize=opts.resize,
             device=ctx.device,
             download=opts.download,
         )
@@ -186,6 +201,10 @@ def shared_real_statistics(ctx: RunContext, keep_features: bool) -> tuple[Any, t
             batch_size=opts.batch_size,
             device=ctx.device,
             show_progress=opts.show_progress,
+            skip_bad=opts.skip_bad,
+            num_workers=opts.num_workers,
+            cache_dir=opts.cache_dir,
+            no_cache=opts.no_cache,
         )
         return det, real
 
@@ -204,24 +223,8 @@ def feature_raws(res: Any, outputs: tuple[str, ...]) -> dict[str, Raw]:
             "name": names.get("fid", "fid"),
             "detector": dict(res.detector),
         }
-        out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+        out["fid"] = Raw(res.fid, None, res.num_gen, list(res.random_weights), details, res.fingerprint(), res)
     if "kid" in outputs:
         details = {"subset_std": res.kid_std, "num_real": num_real, "name": names.get("kid", "kid")}
-        out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), details, res.fingerprint())
+        out["kid"] = Raw(res.kid, None, res.num_gen, list(res.random_weights), details, res.fingerprint(), res)
     return out
-
-
-def feature_run_options(ctx: RunContext, keep_features: bool) -> dict[str, Any]:
-    """The keyword arguments :func:`~stylegan_eval.metrics.fid.fid` and
-    :func:`~stylegan_eval.metrics.kid.kid` take from the run context (state stored under the outputs)."""
-    det, real = shared_real_statistics(ctx, keep_features)
-    return dict(
-        num_samples=ctx.num_samples,
-        seed=ctx.seed,
-        batch_size=ctx.batch_size,
-        show_progress=ctx.show_progress,
-        detector=det,
-        class_idx=ctx.class_idx,
-        real_stats=real,
-        strict_data=ctx.options.strict_data,
-    )

@@ -93,12 +93,15 @@ class MetricSpec:
         group: names with the same group share one run (empty: the name runs alone); an
             output asked for twice in a group must come from equal protocols.
         repeatable: runs once per repeat seed (False: once, with its own interval).
-        figures: ``"module:function"`` drawing the report figures of one output,
-            ``figures(output, {checkpoint: [details of each run]}) -> [(caption, Figure)]``
-            (empty: the value bars only).
+        figures: ``"module:function"`` drawing the comparison report's figures of one output,
+            ``figures(output, {checkpoint: [details of each run]}) -> [(caption, matplotlib Figure)]``
+            (empty: the value bars only; the PPL histograms and separability charts are drawn
+            from the runs' ``distances`` / ``entropy_bits`` by :mod:`stylegan_eval.figures.reports`).
         report_figures: ``"module:function"`` drawing the figures of a single-metric command's
-            report table, ``report_figures(table) -> [(file name, caption, Figure)]`` ([] when
-            the table holds none of its numbers).
+            report, ``report_figures(report, {output: the run's details}) -> (figures, notes)``
+            (:class:`stylegan_eval.figures.style.Figure` objects, and one line per figure not
+            drawn; ``([], [])`` when the report holds none of its numbers). Asked by
+            :func:`report_figure_hooks`.
     """
 
     name: str
@@ -153,9 +156,10 @@ class MetricSpec:
         return self.better[output] == "lower"
 
 
-def report_figure_hooks(metrics: Sequence[str] | None = None) -> list[Callable[..., Any]]:
-    """The distinct ``report_figures`` functions of ``metrics`` (registry names; None: every metric)."""
-    refs = [get(n).report_figures for n in (names() if metrics is None else metrics)]
+def report_figure_hooks(metrics: Sequence[str | MetricSpec]) -> list[Callable[..., Any]]:
+    """The distinct ``report_figures`` functions of ``metrics`` (registry names or specs, e.g. a
+    registry entry a command ran with its own protocol), in order of first mention."""
+    refs = [(m if isinstance(m, MetricSpec) else get(m)).report_figures for m in metrics]
     return [_function(ref) for ref in dict.fromkeys(r for r in refs if r)]
 
 
@@ -241,7 +245,7 @@ for _name, _space, _sampling, _n, _crop in (
             needs=frozenset({"mapping"}) if _space == "w" else frozenset(),
             uncertainty="bootstrap",
             repeatable=False,
-            figures="stylegan_eval.metrics.ppl:figures",
+            report_figures="stylegan_eval.metrics.ppl:report_figures",
             reference=_PPL_REF if _name != "ppl2_wend" else "Karras et al. 2020 (StyleGAN2)",
             description=f"PPL in {_space.upper()}, {_sampling} paths, {'face crop' if _crop else 'full image'}, {_n // 1000}k pairs",
         )
@@ -249,7 +253,6 @@ for _name, _space, _sampling, _n, _crop in (
 
 _SEP = "stylegan_eval.metrics.separability:separability"
 _SEP_REF = "Karras et al. 2019 (StyleGAN), metrics/linear_separability.py"
-_SEP_FIGURES = "stylegan_eval.metrics.separability:figures"
 _SEP_REPORT_FIGURES = "stylegan_eval.metrics.separability:report_figures"
 register(
     MetricSpec(
@@ -263,7 +266,6 @@ register(
         reference=_SEP_REF,
         description="linear separability in Z and W, 40 CelebA-HQ attributes, 200k samples",
         group="ls",
-        figures=_SEP_FIGURES,
         report_figures=_SEP_REPORT_FIGURES,
     )
 )
@@ -278,7 +280,6 @@ register(
         reference=_SEP_REF,
         description="linear separability in Z",
         group="ls",
-        figures=_SEP_FIGURES,
         report_figures=_SEP_REPORT_FIGURES,
     )
 )
@@ -293,7 +294,6 @@ register(
         reference=_SEP_REF,
         description="linear separability in W",
         group="ls",
-        figures=_SEP_FIGURES,
         report_figures=_SEP_REPORT_FIGURES,
     )
 )

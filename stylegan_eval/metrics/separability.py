@@ -35,7 +35,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,11 @@ import torch
 from torch import nn
 
 from ..errors import ArgumentError, UserError
-from ..generator import Generator, NoiseMode, latents
+from ..generator import NOISE_MODES, Generator, NoiseMode, latents
 from ..generator import labels as class_labels
 from ..imageops import box_downsample, to_rgb
+from ..networks.memory_format import channels_last_on_cpu, input_for
+from . import common
 from .context import EvalOptions, Raw, RunContext
 
 SPACES = ("z", "w")
@@ -114,6 +116,75 @@ def check_resolutions(generator_resolution: int, classifiers: Sequence[Any]) -> 
                 f"classifier {c.name!r} takes {r}x{r} images but the generator makes "
                 f"{generator_resolution}x{generator_resolution}: box downsampling needs an integer multiple of {r}"
             )
+
+
+# ---------------------------------------------------------------------------------- arguments
+def validate(
+    generator: Generator | None = None,
+    *,
+    spaces: Sequence[str] = SPACES,
+    num_samples: int = 200_000,
+    keep: float = 0.5,
+    svm: str = "reference",
+    jobs: int = 1,
+    noise_mode: str = "random",
+) -> None:
+    """Every check of :func:`separability`'s arguments (same names; :func:`fit_separability` and
+    :func:`collect_samples` share them), before a classifier is loaded or a sample drawn:
+    ArgumentError naming the first one out of range or one ``generator`` cannot serve.
+    ``generator`` None: the samples exist already (:func:`fit_separability`)."""
+    if generator is not None:
+        from .image_samples import require_generator
+
+        require_generator(generator, "linear separability")
+        if not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
+    _check_spaces(spaces)
+    _check_num_samples(num_samples)
+    if not (isinstance(keep, (int, float)) and 0.0 < keep <= 1.0):
+        raise ArgumentError("keep", f"keep must be a fraction in (0, 1], got {keep}")
+    if int(keep * num_samples) < 2:
+        raise ArgumentError(
+            "keep", f"keep {keep} of {num_samples} samples keeps {int(keep * num_samples)}: need at least 2"
+        )
+    if svm not in SVM_MODES:
+        raise ArgumentError("svm", f"svm must be one of {', '.join(SVM_MODES)}, got {svm!r}")
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise ArgumentError("jobs", f"jobs must be an integer >= 1, got {jobs!r}")
+    if noise_mode not in NOISE_MODES:
+        raise ArgumentError("noise_mode", f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+    if generator is not None and "w" in _spaces(spaces):
+        _check_w(generator, "spaces", hint="use spaces=['z']")
+
+
+def _spaces(spaces: Sequence[str]) -> list[str]:
+    """``spaces`` in lower case ('Z' -> 'z')."""
+    return [str(s).lower() for s in spaces]
+
+
+def _check_spaces(spaces: Sequence[str]) -> None:
+    """A non-empty list of distinct spaces out of :data:`SPACES`."""
+    given = _spaces(spaces)
+    if not given or any(s not in SPACES for s in given):
+        raise ArgumentError("spaces", f"spaces must be a list of 'z' and/or 'w', got {list(spaces)!r}")
+    if len(set(given)) != len(given):
+        raise ArgumentError("spaces", f"spaces lists a space twice: {list(spaces)!r}")
+
+
+def _check_num_samples(num_samples: int) -> None:
+    if not (isinstance(num_samples, (int, np.integer)) and num_samples >= 2):
+        raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
+
+
+def _check_w(generator: Generator, arg: str, hint: str) -> None:
+    """W space needs the mapping network; ``arg`` is the argument that asks for it."""
+    if not generator.supports_w:
+        raise ArgumentError(
+            arg,
+            f"{generator.family}: W space needs a generator with a mapping network",
+            hint=hint,
+            cli_hint="use --space z",
+        )
 
 
 # ---------------------------------------------------------------------------------- samples
@@ -295,12 +366,10 @@ def separability_fingerprint(
     """Every input a separability result depends on: the generator's weights digest, seed, sample
     count, noise, class, every classifier (name, identity = weights digest, input size, random flag)
     and the SVM protocol (spaces, svm mode, kept fraction)."""
-    from .common import generator_digest
-
     clfs = _as_classifiers(classifiers)
     return {
         "metric": "separability",
-        "generator": generator_digest(generator),
+        "generator": common.generator_digest(generator),
         "seed": seed,
         "num_samples": num_samples,
         "noise_mode": noise_mode,
@@ -351,17 +420,34 @@ def collect_samples(
     from ..runtime import default_batch_size, num_parameters
 
     clfs = _as_classifiers(classifiers)
-    if num_samples < 2:
-        raise UserError(f"--num-samples must be at least 2, got {num_samples}")
-    if need_w and not generator.supports_w:
-        raise UserError(f"{generator.family}: W space needs a generator with a mapping network; use --space z")
+    _check_num_samples(num_samples)
+    if need_w:
+        _check_w(generator, "need_w", hint="pass need_w=False")
     check_resolutions(generator.resolution, clfs)
     device = generator.device
     for c in clfs:
-        c.module.to(device).eval()
+        channels_last_on_cpu(c.module.to(device).eval(), device)
     if batch_size is None:
         res = max(generator.resolution, max(c.resolution for c in clfs))
         batch_size = default_batch_size(device, res, "separability", num_parameters(generator))
+    batch = _sample_fn(generator, clfs, seed=seed, noise_mode=noise_mode, class_idx=class_idx, need_w=need_w)
+    result = collect(batch, num_samples, batch_size, desc="separability", show_progress=show_progress, state=state)
+    return SeparabilitySamples(
+        z=result["z"].numpy().astype(np.float32, copy=False),
+        w=result["w"].numpy().astype(np.float32, copy=False) if "w" in result else None,
+        logits=result["logits"].numpy().astype(np.float32, copy=False),
+        attributes=[c.name for c in clfs],
+        identities=[c.identity for c in clfs],
+        fingerprint=dict(fingerprint or {}),
+        random_weights=[c.name for c in clfs if c.random_weights],
+    )
+
+
+def _sample_fn(
+    generator: Generator, clfs: list[_Clf], *, seed: int, noise_mode: NoiseMode, class_idx: int | None, need_w: bool
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """indices [N] (int64) -> {'z', 'w' (with ``need_w``), 'logits' [N, A]} for :func:`engine.collect`:
+    each image is rendered once and every classifier runs on it."""
 
     @torch.inference_mode()
     def batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -380,33 +466,29 @@ def collect_samples(
                 out["w"] = ws[:, -1].float()
         else:
             images = generator.generate(z, c, noise_mode=noise_mode, noise_seed=seed, indices=idx)
-        images = to_rgb(images.float())
-        by_res: dict[int, torch.Tensor] = {}
-        logits = []
-        for clf in clfs:
-            if clf.resolution not in by_res:
-                by_res[clf.resolution] = _prepare(images, clf.resolution)
-            y = clf.module(by_res[clf.resolution])
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = y[:, 0]
-            if y.shape != (idx.shape[0],):
-                raise ValueError(
-                    f"classifier {clf.name!r} must return one logit per image ([N] or [N, 1]), got {tuple(y.shape)}"
-                )
-            logits.append(y.float())
-        out["logits"] = torch.stack(logits, dim=1)
+        out["logits"] = _classify(clfs, to_rgb(images.float()))
         return out
 
-    result = collect(batch, num_samples, batch_size, desc="separability", show_progress=show_progress, state=state)
-    return SeparabilitySamples(
-        z=result["z"].numpy().astype(np.float32, copy=False),
-        w=result["w"].numpy().astype(np.float32, copy=False) if "w" in result else None,
-        logits=result["logits"].numpy().astype(np.float32, copy=False),
-        attributes=[c.name for c in clfs],
-        identities=[c.identity for c in clfs],
-        fingerprint=dict(fingerprint or {}),
-        random_weights=[c.name for c in clfs if c.random_weights],
-    )
+    return batch
+
+
+def _classify(clfs: list[_Clf], images: torch.Tensor) -> torch.Tensor:
+    """Logits [N, A] of every classifier on ``images`` [N, 3, H, W] in [-1, 1] (float32), each
+    downsampled once per classifier input size."""
+    by_res: dict[int, torch.Tensor] = {}
+    logits = []
+    for clf in clfs:
+        if clf.resolution not in by_res:
+            by_res[clf.resolution] = _prepare(images, clf.resolution)
+        y = clf.module(input_for(clf.module, by_res[clf.resolution]))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.shape != (images.shape[0],):
+            raise ValueError(
+                f"classifier {clf.name!r} must return one logit per image ([N] or [N, 1]), got {tuple(y.shape)}"
+            )
+        logits.append(y.float())
+    return torch.stack(logits, dim=1)
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -594,59 +676,19 @@ def fit_separability(
         svm: 'reference' (dual LinearSVC, max_iter 1000) or 'fast' (primal, converged).
         jobs: parallel SVM fits (joblib processes); 1 fits in this process.
     """
-    spaces = [s.lower() for s in spaces]
-    bad = [s for s in spaces if s not in SPACES]
-    if bad or not spaces:
-        raise UserError(f"--space must be a comma list of {', '.join(SPACES)}, got {','.join(spaces) or 'nothing'}")
-    if len(set(spaces)) != len(spaces):
-        raise UserError("--space lists a space twice")
-    if svm not in SVM_MODES:
-        raise UserError(f"--svm must be one of {', '.join(SVM_MODES)}, got {svm!r}")
-    if not 0.0 < keep <= 1.0:
-        raise UserError(f"--keep must be a fraction in (0, 1], got {keep}")
-    if jobs < 1:
-        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    spaces = _spaces(spaces)
+    validate(spaces=spaces, num_samples=samples.num_samples, keep=keep, svm=svm, jobs=jobs)
     if "w" in spaces and samples.w is None:
-        raise UserError("W space requested but the samples hold no w (black-box generator); use --space z")
+        raise ArgumentError(
+            "spaces",
+            "W space requested but the samples hold no w (black-box generator)",
+            hint="use spaces=['z']",
+            cli_hint="use --space z",
+        )
     n = samples.num_samples
     num_keep = int(keep * n)
-    if num_keep < 2:
-        raise UserError(f"--keep {keep} of {n} samples keeps {num_keep}: need at least 2")
-
     t0 = time.perf_counter()
-    label, conf = labels_and_confidence(samples.logits)
-    kept = confident_indices(conf, num_keep)  # [K, A]
-    feats = {"z": samples.z, "w": samples.w}
-    tasks = []
-    for space in spaces:
-        for a, name in enumerate(samples.attributes):
-            rows = np.sort(kept[:, a])
-            tasks.append((space, a, name, rows, label[rows, a]))
-    if jobs == 1 or len(tasks) == 1:
-        outs = [_fit_task(feats[s], rows, y, svm) for s, _, _, rows, y in tasks]  # type: ignore[arg-type]
-    else:
-        from joblib import Parallel, delayed
-
-        outs = Parallel(n_jobs=min(jobs, len(tasks)))(
-            delayed(_fit_task)(feats[s], rows, y, svm) for s, _, _, rows, y in tasks
-        )
-    records = []
-    for (space, a, name, rows, y), out in zip(tasks, outs):
-        records.append(
-            {
-                "space": space,
-                "attribute": name,
-                "conditional_entropy_bits": out["conditional_entropy_bits"],
-                "svm_accuracy": out["svm_accuracy"],
-                "label_balance": float(np.mean(y)),
-                "kept": int(rows.shape[0]),
-                "converged": out["converged"],
-                "svm_iterations": out["svm_iterations"],
-                "svm_seconds": out["svm_seconds"],
-                "joint": out["joint"],
-            }
-        )
-    table = pd.DataFrame.from_records(records)
+    table = _fit_table(samples, spaces, num_keep, svm, jobs)
     scores = {s: score(table.loc[table["space"] == s, "conditional_entropy_bits"]) for s in spaces}
     settings = {
         "num_samples": n,
@@ -659,12 +701,48 @@ def fit_separability(
     meta = {
         "random_weights": list(samples.random_weights),
         "seconds": {"svm": time.perf_counter() - t0},
-        "unconverged": [f"{r['space']}:{r['attribute']}" for r in records if not r["converged"]],
+        "unconverged": [f"{r.space}:{r.attribute}" for r in table.itertuples(index=False) if not r.converged],
     }
     meta["warnings"] = degenerate_warnings(
         table, {"z": samples.z.shape[1], "w": None if samples.w is None else samples.w.shape[1]}
     )
     return SeparabilityResult(scores, table, settings, meta)
+
+
+def _fit_table(samples: SeparabilitySamples, spaces: list[str], num_keep: int, svm: str, jobs: int) -> pd.DataFrame:
+    """One row per (space, attribute): the SVM fit on the ``num_keep`` most confident samples
+    (:attr:`SeparabilityResult.per_attribute`'s columns plus ``joint``), ``jobs`` fits at a time."""
+    label, conf = labels_and_confidence(samples.logits)
+    kept = confident_indices(conf, num_keep)  # [K, A]
+    feats = {"z": samples.z, "w": samples.w}
+    tasks = []
+    for space in spaces:
+        for a, name in enumerate(samples.attributes):
+            rows = np.sort(kept[:, a])
+            tasks.append((space, name, rows, label[rows, a]))
+    fits = [(feats[space], rows, y) for space, _, rows, y in tasks]
+    if jobs == 1 or len(fits) == 1:
+        outs = [_fit_task(x, rows, y, svm) for x, rows, y in fits]  # type: ignore[arg-type]
+    else:
+        from joblib import Parallel, delayed
+
+        outs = Parallel(n_jobs=min(jobs, len(fits)))(delayed(_fit_task)(x, rows, y, svm) for x, rows, y in fits)
+    records = [
+        {
+            "space": space,
+            "attribute": name,
+            "conditional_entropy_bits": out["conditional_entropy_bits"],
+            "svm_accuracy": out["svm_accuracy"],
+            "label_balance": float(np.mean(y)),
+            "kept": int(rows.shape[0]),
+            "converged": out["converged"],
+            "svm_iterations": out["svm_iterations"],
+            "svm_seconds": out["svm_seconds"],
+            "joint": out["joint"],
+        }
+        for (space, name, rows, y), out in zip(tasks, outs)
+    ]
+    return pd.DataFrame.from_records(records)
 
 
 def separability(
@@ -700,32 +778,12 @@ def separability(
     Returns:
         :class:`SeparabilityResult`; ``.scores['w']``, ``.to_frame()``.
     """
-    from .common import resolve_state
-
-    spaces = [s.lower() for s in spaces]
-    from .image_samples import require_generator
-
-    require_generator(generator, "linear separability")
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a stylegan_eval Generator, got {type(generator).__name__}")
-    bad = [s for s in spaces if s not in SPACES]
-    if bad or not spaces:
-        raise ArgumentError("spaces", f"spaces must be a list of 'z' and/or 'w', got {list(spaces)!r}")
-    if not (isinstance(num_samples, int) and num_samples >= 2):
-        raise ArgumentError("num_samples", f"num_samples must be an integer >= 2, got {num_samples!r}")
+    spaces = _spaces(spaces)
+    protocol: dict[str, Any] = {"num_samples": num_samples, "keep": keep, "svm": svm, "noise_mode": noise_mode}
+    validate(generator, spaces=spaces, jobs=jobs, **protocol)
     clfs = _as_classifiers(classifiers)
-    fingerprint = separability_fingerprint(
-        generator,
-        clfs,
-        seed=seed,
-        num_samples=num_samples,
-        noise_mode=noise_mode,
-        class_idx=class_idx,
-        spaces=spaces,
-        svm=svm,
-        keep=keep,
-    )
-    resume = resolve_state(state, "separability", fingerprint)
+    fingerprint = separability_fingerprint(generator, clfs, seed=seed, class_idx=class_idx, spaces=spaces, **protocol)
+    resume = common.resolve_state(state, "separability", fingerprint)
     t0 = time.perf_counter()
     samples = collect_samples(
         generator,
@@ -829,18 +887,18 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     """The registry's runner (:mod:`stylegan_eval.metrics.context`): one separability run
     whose spaces are the wanted outputs (``ls_z`` -> z), one :class:`Raw` per space."""
     spaces = [o.split("_", 1)[1] for o in outputs]
+    options = {"num_samples": ctx.num_samples, "svm": ctx.options.svm, **protocol, "spaces": spaces}
+    validate(ctx.generator, **options)  # before the classifiers load
     clfs = _run_classifiers(ctx)
     res = separability(
         ctx.generator,
         clfs,
-        num_samples=ctx.num_samples,
-        svm=ctx.options.svm,
         seed=ctx.seed,
         batch_size=ctx.batch_size,
         class_idx=ctx.class_idx,
         show_progress=ctx.show_progress,
         state=ctx.state("ls"),
-        **{**protocol, "spaces": spaces},
+        **options,
     )
     rw = [c.name for c in clfs if getattr(c, "random_weights", False)]
     table = res.per_attribute
@@ -861,25 +919,9 @@ def run_registered(ctx: RunContext, outputs: tuple[str, ...], **protocol: Any) -
     return out
 
 
-def figures(output: str, runs: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
-    """The registry's figure hook: per-attribute H(Y|X) bars of ``output`` per checkpoint
-    ({checkpoint: [details of each run]}, the mean over runs)."""
-    from .figures import separability_bars
+def report_figures(report: Any, runs: Any = None) -> tuple[list[Any], list[str]]:
+    """The registry's ``report_figures`` hook: the per-attribute entropy chart of a
+    ``separability`` report, drawn by :func:`stylegan_eval.figures.reports.separability_report_figures`."""
+    from ..figures.reports import separability_report_figures
 
-    entropies = {}
-    for label, details in runs.items():
-        per_run = [d["entropy_bits"] for d in details if "entropy_bits" in d]
-        if per_run:
-            entropies[label] = {a: float(np.mean([r[a] for r in per_run])) for a in per_run[0]}
-    return separability_bars({output: entropies}) if entropies else []
-
-
-def report_figures(table: Any) -> list[tuple[str, str, Any]]:
-    """The registry's hook for a ``separability`` report: [(file name, caption, Figure)] of its
-    per-attribute entropies, or [] when ``table`` has none."""
-    from .figures import separability_figure
-
-    if not hasattr(table, "columns") or "conditional_entropy_bits" not in table.columns:
-        return []
-    fig = separability_figure(table, "separability: per-attribute conditional entropy")
-    return [("separability_entropy.png", "per-attribute conditional entropy", fig)]
+    return separability_report_figures(report)

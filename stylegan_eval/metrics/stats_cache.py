@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_zip, zip_problem
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from ..fileio import ENV_CACHE, atomic_write, cache_root, remembered_sha256  # noqa: F401 - ENV_CACHE re-exported
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
@@ -75,6 +75,21 @@ def is_image_source(path: str | os.PathLike) -> bool:
         return False
 
 
+def check_real_source(real: Any) -> None:
+    """ArgumentError naming ``real`` unless it is FeatureStats, a ``hf://`` reference (checked
+    when it is resolved) or a local path that exists."""
+    from ..hub import is_hub_ref  # torch-free, as this module
+
+    if isinstance(real, FeatureStats):
+        return
+    if not isinstance(real, (str, os.PathLike)):
+        raise ArgumentError(
+            "real", f"real must be an image folder or zip, a statistics file or FeatureStats, got {type(real).__name__}"
+        )
+    if not is_hub_ref(real) and not Path(real).exists():
+        raise ArgumentError("real", f"real {Path(real)}: no such file or folder")
+
+
 class ImageSource:
     """The image files of a folder (recursive) or a zip archive, in sorted path order.
 
@@ -93,37 +108,10 @@ class ImageSource:
         self.skipped: list[str] = []
         if self.path.is_dir():
             self.kind = "folder"
-            names = []
-            for root, dirs, files in os.walk(self.path):  # symlinked folders are listed in dirs, never entered
-                dirs.sort()
-                rel = Path(root).relative_to(self.path)
-                for f in sorted(files):
-                    if not f.lower().endswith(IMAGE_EXTENSIONS):
-                        continue
-                    problem = _not_regular(Path(root) / f)
-                    if problem is None:
-                        names.append((rel / f).as_posix())
-                    elif skip_bad:
-                        self.skipped.append(f"{(rel / f).as_posix()} ({problem})")
-                    else:
-                        raise UserError(
-                            f"{Path(root) / f}: {problem} (expected a regular image file); remove it, or "
-                            "pass --skip-bad-images to leave such files out"
-                        )
+            names = self._folder_names(skip_bad)
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self.kind = "zip"
-            try:
-                with zipfile.ZipFile(self.path) as zf:
-                    names = [
-                        i.filename
-                        for i in zf.infolist()
-                        if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
-                    ]
-                    problem = zip_problem(zf, 1 << 50, 1 << 50)  # entry sizes: checked per image on reading
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # ValueError: undecodable names
-                raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
-            if problem is not None:  # overlapping entries would inflate one stream many times
-                raise UserError(f"{self.path}: refused zip archive: {problem}")
+            names = self._zip_names()
         elif self.path.exists():
             raise UserError(
                 f"{self.path}: expected an image folder, a .zip of images or a statistics file (.npz, .pkl)"
@@ -135,6 +123,44 @@ class ImageSource:
             raise UserError(f"{self.path}: no images found ({', '.join(IMAGE_EXTENSIONS)}, searched recursively)")
         self._zip: zipfile.ZipFile | None = None
         self._zip_pid: int | None = None
+
+    def _folder_names(self, skip_bad: bool) -> list[str]:
+        """The image files under the folder (relative POSIX paths); what is not a regular file is
+        listed in ``skipped`` with ``skip_bad``, else refused."""
+        names = []
+        for root, dirs, files in os.walk(self.path):  # symlinked folders are listed in dirs, never entered
+            dirs.sort()
+            rel = Path(root).relative_to(self.path)
+            for f in sorted(files):
+                if not f.lower().endswith(IMAGE_EXTENSIONS):
+                    continue
+                problem = _not_regular(Path(root) / f)
+                if problem is None:
+                    names.append((rel / f).as_posix())
+                elif skip_bad:
+                    self.skipped.append(f"{(rel / f).as_posix()} ({problem})")
+                else:
+                    raise UserError(
+                        f"{Path(root) / f}: {problem} (expected a regular image file); remove it, or "
+                        "pass --skip-bad-images to leave such files out"
+                    )
+        return names
+
+    def _zip_names(self) -> list[str]:
+        """The image entries of the zip archive; an unreadable or overlapping-entry archive is refused."""
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                names = [
+                    i.filename
+                    for i in zf.infolist()
+                    if i.filename.lower().endswith(IMAGE_EXTENSIONS) and not i.is_dir()
+                ]
+                problem = zip_problem(zf, 1 << 50, 1 << 50)  # entry sizes: checked per image on reading
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # ValueError: undecodable names
+            raise UserError(f"{self.path}: unreadable zip archive ({exc})") from None
+        if problem is not None:  # overlapping entries would inflate one stream many times
+            raise UserError(f"{self.path}: refused zip archive: {problem}")
+        return names
 
     def __len__(self) -> int:
         return len(self.names)
@@ -350,41 +376,46 @@ def check_covariance(sigma: np.ndarray, path: Path, mu: np.ndarray | None = None
 
 def _read_npz(p: Path, require_digest: bool) -> tuple[Any, Any, int | None, np.ndarray | None, dict[str, Any]]:
     """(mu, sigma, num_images, features, meta) of a statistics ``.npz``, its digest checked."""
-    features = None
-    meta: dict[str, Any] = {}
-    num = None
     try:
         with np.load(p, allow_pickle=False) as data:
-            keys = set(data.files)
-            if "digest" in keys:
-                stored = str(data["digest"])
-                if stats_digest({k: data[k] for k in keys if k != "digest"}) != stored:
-                    raise StatsFileError(
-                        f"{p}: content does not match its sha256 digest (damaged or modified); delete it to recompute"
-                    )
-            elif require_digest:
-                raise StatsFileError(f"{p}: has no content digest (not written by this version)")
-            if not {"mu", "sigma"} <= keys:
-                raise StatsFileError(
-                    f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})"
-                )
-            mu, sigma = data["mu"], data["sigma"]
-            if "features" in keys:
-                features = np.asarray(data["features"], dtype=np.float32)
-            if "num_images" in keys and int(data["num_images"]) >= 0:
-                num = int(data["num_images"])
-            if "meta" in keys:
-                try:
-                    meta = json.loads(str(data["meta"]))
-                except ValueError:
-                    meta = {}
+            return _npz_entries(p, data, require_digest)
     except StatsFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - zip/npy/pickle errors of a bad file
         raise StatsFileError(
             f"{p}: not a readable .npz statistics file ({type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''})"
         ) from None
-    return mu, sigma, num, features, meta
+
+
+def _npz_entries(
+    p: Path, data: Any, require_digest: bool
+) -> tuple[Any, Any, int | None, np.ndarray | None, dict[str, Any]]:
+    """The entries of an open ``.npz`` (``data``): the digest checked, then mu and sigma required."""
+    keys = set(data.files)
+    if "digest" in keys:
+        if stats_digest({k: data[k] for k in keys if k != "digest"}) != str(data["digest"]):
+            raise StatsFileError(
+                f"{p}: content does not match its sha256 digest (damaged or modified); delete it to recompute"
+            )
+    elif require_digest:
+        raise StatsFileError(f"{p}: has no content digest (not written by this version)")
+    if not {"mu", "sigma"} <= keys:
+        raise StatsFileError(
+            f"{p}: missing key {'mu' if 'mu' not in keys else 'sigma'} (a statistics .npz holds 'mu' and 'sigma'; has {sorted(keys)})"
+        )
+    features = np.asarray(data["features"], dtype=np.float32) if "features" in keys else None
+    num = int(data["num_images"]) if "num_images" in keys and int(data["num_images"]) >= 0 else None
+    return data["mu"], data["sigma"], num, features, _npz_meta(data, keys)
+
+
+def _npz_meta(data: Any, keys: set[str]) -> dict[str, Any]:
+    """The ``meta`` JSON entry ({} when absent or not JSON)."""
+    if "meta" not in keys:
+        return {}
+    try:
+        return json.loads(str(data["meta"]))
+    except ValueError:
+        return {}
 
 
 def _read_pickle(p: Path) -> tuple[Any, Any, int | None]:

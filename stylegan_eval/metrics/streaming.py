@@ -22,6 +22,22 @@ import torch
 from ..errors import ArgumentError
 
 
+def _check(real: Any, kid: bool, options: dict[str, Any], resize: str) -> None:
+    """Refuse at construction what :meth:`StreamingFID.compute` would: an option
+    :func:`~stylegan_eval.metrics.fid.fid` does not take, or one out of range (its ``validate``)."""
+    import inspect
+
+    from .fid import FeatureOptions, fid, validate
+
+    taken = set(inspect.signature(fid).parameters) - {"generator", "real", "kid", "detector"}
+    taken -= {"inception_weights", "allow_random_weights", "resize"}  # StreamingFID's own arguments
+    unknown = sorted(set(options) - taken)
+    if unknown:
+        raise ArgumentError(unknown[0], f"{unknown[0]} is not an option of fid() (options: {', '.join(sorted(taken))})")
+    others = {k: options[k] for k in ("method", "kid_subsets", "kid_subset_size", "real_stats") if k in options}
+    validate(None, real, FeatureOptions.pick({**options, "resize": resize}), kid=kid, **others)
+
+
 class StreamingFID:
     """Accumulate generated images' features; compute FID (and KID) against ``real`` on demand.
 
@@ -50,6 +66,7 @@ class StreamingFID:
     ) -> None:
         from . import inception
 
+        _check(real, kid, options, resize=resize)
         self.real, self.kid, self.options = real, kid, options
         self.device = torch.device(device)
         self.detector = (

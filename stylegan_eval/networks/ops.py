@@ -68,11 +68,11 @@ def upfirdn2d(
         px0, px1, py0, py1 = pad
     n, c, h, w = x.shape
     kh, kw = kernel.shape
-    out = x.reshape(n * c, 1, h, w)
+    out = x
     if up_x > 1 or up_y > 1:
-        out = out.reshape(n * c, 1, h, 1, w, 1)
+        out = out.reshape(n, c, h, 1, w, 1)
         out = F.pad(out, [0, up_x - 1, 0, 0, 0, up_y - 1])
-        out = out.reshape(n * c, 1, h * up_y, w * up_x)
+        out = out.reshape(n, c, h * up_y, w * up_x)
     out = F.pad(out, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     out = out[
         :,
@@ -80,11 +80,13 @@ def upfirdn2d(
         max(-py0, 0) : out.shape[2] - max(-py1, 0),
         max(-px0, 0) : out.shape[3] - max(-px1, 0),
     ]
-    weight = torch.flip(kernel, [0, 1]).to(out.dtype).reshape(1, 1, kh, kw)
-    out = F.conv2d(out, weight)
+    # One depthwise conv over the C channels: oneDNN's depthwise kernel is several times faster
+    # on a CPU than a single-channel conv over a batch of N * C maps, with the same sums.
+    weight = torch.flip(kernel, [0, 1]).to(out.dtype).reshape(1, 1, kh, kw).expand(c, 1, kh, kw)
+    out = F.conv2d(out, weight, groups=c)
     if down_x > 1 or down_y > 1:
         out = out[:, :, ::down_y, ::down_x]
-    return out.reshape(n, c, out.shape[2], out.shape[3])
+    return out
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, gain: float = LRELU_GAIN) -> torch.Tensor:
