@@ -213,14 +213,16 @@ def build(name: str, device: str, workload: int, sep_classifiers: int = 40) -> R
         )
     if name == "inception299":
         from stylegan_eval.metrics.inception import FIDInceptionV3
+        from stylegan_eval.networks.memory_format import channels_last_on_cpu, input_for
 
-        net = FIDInceptionV3().to(device).eval()
-        return _looped(lambda b: net(torch.rand(b, 3, 299, 299, device=device) * 2 - 1))
+        net = channels_last_on_cpu(FIDInceptionV3().to(device).eval(), device)  # the package's layout
+        return _looped(lambda b: net(input_for(net, torch.rand(b, 3, 299, 299, device=device) * 2 - 1)))
     if name == "classifier256":
         from stylegan_eval.classifiers.celebahq import random_classifier
+        from stylegan_eval.networks.memory_format import channels_last_on_cpu, input_for
 
-        clf = random_classifier().to(device).eval()
-        return _looped(lambda b: clf(torch.rand(b, 3, 256, 256, device=device) * 2 - 1))
+        clf = channels_last_on_cpu(random_classifier().to(device).eval(), device)
+        return _looped(lambda b: clf(input_for(clf, torch.rand(b, 3, 256, 256, device=device) * 2 - 1)))
     one = _build_numeric(name, device)
     return lambda b, n: (one(b), _items(name, b))[1]
 
